@@ -1,0 +1,108 @@
+/* client.h — one client connection as the command code sees it: parsed
+ * arguments, selected db, protocol version, flags, output buffer chain.
+ * The I/O driver (kernel epoll now, DPDK next) owns the transport; this
+ * struct and conn.c are shared by both. Call order per connection:
+ * conn_create -> conn_input(segments) -> [parse -> call -> reply]* ->
+ * conn_flush -> ... -> conn_close.
+ */
+#ifndef CB_CLIENT_H
+#define CB_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include "resp/parser.h"
+
+struct cb_worker;
+struct cb_shard;
+struct cb_db;
+struct cb_command;
+
+/* Client flags. */
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* QUIT, protocol error */
+#define CLIENT_CLOSE_ASAP        (1u << 1) /* output limit, CLIENT KILL */
+#define CLIENT_MONITOR           (1u << 2)
+#define CLIENT_REPLY_OFF         (1u << 3)
+#define CLIENT_REPLY_SKIP_NEXT   (1u << 4)
+#define CLIENT_REPLY_SKIP        (1u << 5)
+#define CLIENT_NO_EVICT          (1u << 6)
+#define CLIENT_UNIX_SOCKET       (1u << 7)
+#define CLIENT_PROTECTED         (1u << 8) /* waiting: paused by CLIENT PAUSE */
+#define CLIENT_NO_TOUCH          (1u << 9)
+#define CLIENT_PENDING_WRITE     (1u << 10)
+#define CLIENT_LOCAL             (1u << 11) /* loopback or unix: protected-mode exempt */
+#define CLIENT_IN_CALL           (1u << 12)
+#define CLIENT_CLOSED            (1u << 13)
+#define CLIENT_WANT_WRITE        (1u << 14) /* driver watches writability */
+
+/* One block of queued output. */
+typedef struct cb_outblock {
+    struct cb_outblock *next;
+    size_t used, cap;
+    size_t sent;      /* bytes already written from this block */
+    char data[];
+} cb_outblock;
+
+typedef struct cb_client {
+    uint64_t id;
+    int fd;                 /* kernel plane socket; -1 on DPDK */
+    void *conn;             /* driver's connection handle */
+    struct cb_worker *w;
+    struct cb_shard *shard;
+    struct cb_db *db;
+    int dbid;
+    int resp;               /* 2 or 3 */
+    uint32_t flags;
+    int authenticated;
+    char *user;             /* "default" until ACL exists */
+    char *name;             /* CLIENT SETNAME, NULL if none */
+    char *lib_name, *lib_ver;
+
+    /* Current command. argv[i]/argv_len[i] point into received data or the
+     * parser's own storage; valid until the command returns. */
+    int argc;
+    const char **argv;
+    size_t *argv_len;
+    const struct cb_command *cmd, *lastcmd;
+    resp_parser parser;
+
+    /* Output: a chain of blocks; bytes queued but not yet written. */
+    cb_outblock *out_head, *out_tail;
+    size_t out_bytes;
+    long long obuf_soft_limit_since_ms;
+
+    /* Addresses as CLIENT LIST prints them ("ip:port"). */
+    char addr[64], laddr[64];
+    long long ctime_ms, last_interaction_ms;
+    uint64_t net_in, net_out, commands;
+    long long paused_until; /* unused when not blocked */
+    struct cb_client *prev, *next; /* worker's client list */
+    struct cb_client *pending_next; /* pending-write list */
+    int last_errno;
+    const struct cb_driver_ops *ops;
+    /* Input received while a command is held back (CLIENT PAUSE). */
+    char *pending_in;
+    size_t pending_len, pending_cap;
+    int held;               /* a parsed command waits in parser.argv */
+    long long pause_check_ms;
+    uint64_t errors_seen;   /* error replies sent during the current call */
+} cb_client;
+
+/* Arg i as a slice; helpers for handlers. */
+#define ARGP(c, i) ((c)->argv[i])
+#define ARGL(c, i) ((c)->argv_len[i])
+int arg_eq(const cb_client *c, int i, const char *word); /* case-insensitive */
+/* Parse arg i as long long; on failure reply ERR_NOT_INT (or msg) and return -1. */
+int arg_ll(cb_client *c, int i, long long *v, const char *msg);
+int arg_ll_range(cb_client *c, int i, long long *v, long long min, long long max,
+                 const char *msg);
+/* Parse arg i as a double / long double; reply ERR_NOT_FLOAT (or msg) on failure. */
+int arg_double(cb_client *c, int i, double *v, const char *msg);
+int arg_long_double(cb_client *c, int i, long double *v, const char *msg);
+
+/* Select db by index; 0 ok, -1 out of range. */
+int client_select_db(cb_client *c, int id);
+/* CLIENT LIST line for this client (caller frees with cb_free). */
+char *client_info_line(cb_client *c);
+
+#endif

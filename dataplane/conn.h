@@ -1,0 +1,44 @@
+/* conn.h — the connection layer shared by both I/O drivers: it turns received
+ * segments into commands, runs them, and hands queued output back to the
+ * driver. A driver calls conn_create on accept, conn_input for every
+ * received segment, conn_writable when the transport can take more, and
+ * conn_close (directly or via conn_close_async) when done.
+ */
+#ifndef CB_CONN_H
+#define CB_CONN_H
+
+#include <stddef.h>
+#include "client.h"
+
+struct cb_worker;
+
+/* How a driver moves bytes: write as much of the iovecs as possible and
+ * return the count written, or -1 with errno (EAGAIN: try later). */
+typedef struct cb_driver_ops {
+    long (*writev)(cb_client *c, const struct iovec *iov, int n);
+    void (*want_write)(cb_client *c, int on); /* arm/disarm writability events */
+    void (*close)(cb_client *c);              /* release the transport */
+} cb_driver_ops;
+
+/* New client on worker w. local: loopback or unix socket (protected mode). */
+cb_client *conn_create(struct cb_worker *w, const cb_driver_ops *ops, int fd,
+                       const char *addr, const char *laddr, int local);
+/* Process one received segment. Returns -1 if the client was closed. */
+int conn_input(cb_client *c, const char *buf, size_t len);
+/* Write queued output; 0 ok (maybe partial), -1 closed. */
+int conn_flush(cb_client *c);
+/* Free the client now (driver transport included). */
+void conn_close(cb_client *c);
+/* Mark for closing at the next safe point of the worker loop. */
+void conn_close_async(cb_client *c);
+
+/* Called by the reply layer. */
+void conn_output_queued(cb_client *c);
+void conn_error_replied(cb_client *c, const char *err, size_t len);
+
+/* Run pending work of a client whose command was held back (CLIENT PAUSE). */
+void conn_resume(cb_client *c);
+/* Send a line to every MONITOR client (the worker's). */
+void conn_feed_monitors(cb_client *c);
+
+#endif

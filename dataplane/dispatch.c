@@ -1,0 +1,129 @@
+/* dispatch.c — the call path of one command (see dispatch.h). Rejections
+ * before the call (unknown command, arity, NOAUTH, DEBUG gate) count as
+ * rejected_calls; error replies during the call count as failed_calls, the
+ * way Redis 7.0 reports them in INFO commandstats and errorstats.
+ */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "cmd/command.h"
+#include "conn.h"
+#include "worker.h"
+#include "resp/reply.h"
+#include "../platform/config.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+#include "../store/db.h"
+
+static void reject(cb_client *c, const cb_command *cmd, const char *msg) {
+    if (cmd) STAT_INC(c->w->cmdstats[cmd->id].rejected_calls);
+    reply_error(c, msg);
+}
+
+/* Redis shows at most ~128 bytes of the arguments of an unknown command,
+ * with newlines blanked. */
+static void reject_unknown(cb_client *c, const cb_command *container) {
+    char args[512];
+    size_t al = 0;
+    args[0] = '\0';
+    char msg[1024];
+    if (container) {
+        char up[64];
+        size_t n = strlen(container->name);
+        if (n >= sizeof(up)) n = sizeof(up) - 1;
+        for (size_t i = 0; i < n; i++)
+            up[i] = (char)((container->name[i] >= 'a' && container->name[i] <= 'z')
+                               ? container->name[i] - 32 : container->name[i]);
+        up[n] = '\0';
+        int l1 = c->argv_len[1] > 128 ? 128 : (int)c->argv_len[1];
+        snprintf(msg, sizeof(msg), "unknown subcommand '%.*s'. Try %s HELP.", l1, c->argv[1], up);
+    } else {
+        for (int i = 1; i < c->argc && al < 128; i++) {
+            int room = 128 - (int)al;
+            int l = (int)c->argv_len[i] < room ? (int)c->argv_len[i] : room;
+            al += (size_t)snprintf(args + al, sizeof(args) - al, "'%.*s' ", l, c->argv[i]);
+        }
+        int l0 = c->argv_len[0] > 128 ? 128 : (int)c->argv_len[0];
+        snprintf(msg, sizeof(msg), "unknown command '%.*s', with args beginning with: %s", l0,
+                 c->argv[0], args);
+    }
+    for (char *p = msg; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    reply_error(c, msg);
+}
+
+int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
+    long long end = __atomic_load_n(&g_server.pause_end_ms, __ATOMIC_RELAXED);
+    if (!end || util_mstime() >= end) return 0;
+    (void)c;
+    if (__atomic_load_n(&g_server.pause_all, __ATOMIC_RELAXED)) return 1;
+    /* WRITE pauses hold writes and commands that may replicate (EVAL...). */
+    return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
+}
+
+static int debug_allowed(const cb_client *c) {
+    int v = g_config.enable_debug_command;
+    return v == 1 || (v == 2 && (c->flags & CLIENT_LOCAL));
+}
+
+int dispatch_command(cb_client *c) {
+    const cb_command *container = NULL;
+    const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
+
+    if (!cmd) {
+        reject_unknown(c, container);
+        goto done;
+    }
+    if (!command_arity_ok(cmd, c->argc)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "wrong number of arguments for '%s' command",
+                 command_fullname(cmd));
+        reject(c, cmd, msg);
+        goto done;
+    }
+    if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
+        reject(c, cmd, "-NOAUTH Authentication required.");
+        goto done;
+    }
+    if (strcmp(cmd->name, "debug") == 0 && !debug_allowed(c)) {
+        reject(c, cmd,
+               "DEBUG command not allowed. If the enable-debug-command option is set to "
+               "\"local\", you can run it from a local connection, otherwise you need to "
+               "set this option in the configuration file, and then restart the server.");
+        goto done;
+    }
+    if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {
+        c->cmd = cmd;
+        return DISPATCH_HELD;
+    }
+
+    c->cmd = cmd;
+    shard_set_time(c->shard, util_mstime());
+    uint64_t errs = c->errors_seen;
+    long long start = util_ustime();
+    c->flags |= CLIENT_IN_CALL;
+    cmd->proc(c);
+    c->flags &= ~CLIENT_IN_CALL;
+    long long dur = util_ustime() - start;
+    cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
+    STAT_INC(cs->calls);
+    STAT_ADD(cs->usec, (uint64_t)dur);
+    if (c->errors_seen != errs) STAT_INC(cs->failed_calls);
+    STAT_INC(c->w->stats.numcommands);
+    c->commands++;
+    c->lastcmd = cmd;
+    if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
+        !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+        conn_feed_monitors(c);
+
+done:
+    /* CLIENT REPLY SKIP mutes exactly the next command. */
+    if (!(cmd && cmd->parent && strcmp(cmd->parent->name, "client") == 0))
+        c->flags &= ~CLIENT_REPLY_SKIP;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+        c->flags |= CLIENT_REPLY_SKIP;
+        c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
+    }
+    return DISPATCH_DONE;
+}

@@ -1,0 +1,17 @@
+/* dispatch.h — running one parsed command: lookup in the command table,
+ * arity, authentication, DEBUG gating, CLIENT PAUSE, the call itself with
+ * its statistics, MONITOR feed, and the CLIENT REPLY bookkeeping after it.
+ */
+#ifndef CB_DISPATCH_H
+#define CB_DISPATCH_H
+
+#include "client.h"
+
+enum { DISPATCH_DONE = 0, DISPATCH_HELD = 1 };
+
+/* Run c->argv; DISPATCH_HELD when CLIENT PAUSE holds it back. */
+int dispatch_command(cb_client *c);
+/* 1 when the pause in force holds this command. */
+int dispatch_paused_for(const cb_client *c, const struct cb_command *cmd);
+
+#endif

@@ -1,0 +1,134 @@
+/* main.c — process start-up in the order redis-server users expect:
+ * configuration (file + --directives) -> daemonize -> log -> listeners ->
+ * pidfile -> workers -> ready (log line, sd_notify) -> management loop ->
+ * orderly exit. Everything else lives in its layer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef CB_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "cmd/command.h"
+#include "server.h"
+#include "worker.h"
+#include "../mgmt/mgmt.h"
+#include "../platform/config.h"
+#include "../platform/log.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "Usage: ./cachebox [/path/to/cachebox.conf] [options] [-]\n"
+            "       ./cachebox - (read config from stdin)\n"
+            "       ./cachebox -v or --version\n"
+            "       ./cachebox -h or --help\n\n"
+            "Examples:\n"
+            "       ./cachebox (run the server with the embedded default configuration)\n"
+            "       ./cachebox /etc/cachebox/cachebox.conf\n"
+            "       ./cachebox --port 7777\n"
+            "       ./cachebox /etc/mycachebox.conf --loglevel verbose\n");
+}
+
+static void daemonize(void) {
+    /* Done before any thread exists; the parent exits at once. */
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid > 0) exit(0);
+    setsid();
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO) close(fd);
+    }
+}
+
+static void write_pidfile(void) {
+    if (!g_config.pidfile || !g_config.pidfile[0]) return;
+    FILE *f = fopen(g_config.pidfile, "w");
+    if (!f) {
+        cb_log(LOG_WARNING, "Failed to write PID file: %s", strerror(errno));
+        return;
+    }
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
+        printf("cachebox v=%s redis-compat=7.0.15 bits=%d malloc=%s\n", CACHEBOX_VERSION,
+               (int)(sizeof(long) * 8), mem_allocator_name());
+        return 0;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage();
+        return 0;
+    }
+    config_init_defaults();
+    if (config_load_argv(argc, argv) < 0) return 1;
+    if (command_table_init() != 0) {
+        fprintf(stderr, "command table initialisation failed\n");
+        return 1;
+    }
+    if (g_config.dataplane != DATAPLANE_KERNEL) {
+        fprintf(stderr, "*** FATAL: the dpdk data plane is not part of this build yet; "
+                        "use 'dataplane kernel'\n");
+        return 1;
+    }
+    int supervised_systemd = g_config.supervised == SUPERVISED_SYSTEMD ||
+                             (g_config.supervised == SUPERVISED_AUTO && getenv("NOTIFY_SOCKET"));
+    if (g_config.daemonize && !supervised_systemd) daemonize();
+    if (g_config.dir && g_config.dir[0] && chdir(g_config.dir) < 0) {
+        cb_log(LOG_WARNING, "Can't chdir to '%s': %s", g_config.dir, strerror(errno));
+        return 1;
+    }
+    if (realpath(argv[0], g_server.executable) == NULL)
+        snprintf(g_server.executable, sizeof(g_server.executable), "%s", argv[0]);
+    log_set_role('M');
+    cb_log(LOG_NOTICE, "oO0OoO0OoO0Oo cachebox is starting oO0OoO0OoO0Oo");
+    cb_log(LOG_NOTICE, "cachebox version=%s, redis-compat=7.0.15, bits=%d, pid=%d, just started",
+           CACHEBOX_VERSION, (int)(sizeof(long) * 8), (int)getpid());
+    if (!g_config.config_file)
+        cb_log(LOG_WARNING, "Warning: no config file specified, using the default config. "
+                            "In order to specify a config file use %s /path/to/cachebox.conf",
+               argv[0]);
+    if (mgmt_init() < 0) {
+        cb_log(LOG_WARNING, "Failed to set up the management loop: %s", strerror(errno));
+        return 1;
+    }
+    char err[512];
+    if (server_create(err, sizeof(err)) < 0) {
+        cb_log(LOG_WARNING, "Warning: %s", err);
+        cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
+        return 1;
+    }
+    write_pidfile();
+    if (server_start_workers() < 0) {
+        cb_log(LOG_WARNING, "Failed to start worker threads: %s", strerror(errno));
+        return 1;
+    }
+    cb_log(LOG_NOTICE, "Server initialized");
+    if (g_config.port) cb_log(LOG_NOTICE, "Ready to accept connections tcp");
+    if (g_config.unixsocket && g_config.unixsocket[0])
+        cb_log(LOG_NOTICE, "Ready to accept connections unix");
+#ifdef CB_HAVE_SYSTEMD
+    if (supervised_systemd) sd_notify(0, "READY=1\nSTATUS=Ready to accept connections");
+#endif
+    int rc = mgmt_run();
+#ifdef CB_HAVE_SYSTEMD
+    if (supervised_systemd) sd_notify(0, "STOPPING=1");
+#endif
+    server_destroy();
+    return rc;
+}

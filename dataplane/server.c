@@ -1,0 +1,126 @@
+/* server.c — building and tearing down the data plane: one shard and one
+ * worker per io-worker, listeners bound before start-up completes, and the
+ * runtime hooks CONFIG SET uses (rebind on port/bind changes, chdir on dir).
+ * Called from main.c (start-up) and mgmt.c (shutdown).
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/command.h"
+#include "worker.h"
+#include "../platform/config.h"
+#include "../platform/log.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+#include "../store/db.h"
+
+cb_server g_server;
+
+int server_create(char *err, size_t errlen) {
+    g_server.nworkers = g_config.io_workers > 0 ? g_config.io_workers : 1;
+    g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
+    g_server.start_ms = util_mstime();
+    g_server.stat_starttime_us = util_ustime();
+    util_random_hex(g_server.run_id, 40);
+    for (int i = 0; i < g_server.nworkers; i++) {
+        uint8_t seed[16];
+        util_random_bytes(seed, sizeof(seed));
+        cb_shard *s = shard_create(i, g_config.databases, &g_config.store, seed);
+        if (!s) {
+            snprintf(err, errlen, "cannot create shard %d", i);
+            return -1;
+        }
+        cb_worker *w = worker_create(i, s);
+        if (!w) {
+            snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));
+            return -1;
+        }
+        g_server.workers[i] = w;
+        if (kdrv_listen(w, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
+int server_start_workers(void) {
+    for (int i = 0; i < g_server.nworkers; i++)
+        if (worker_start(g_server.workers[i]) < 0) return -1;
+    return 0;
+}
+
+void server_stop_workers(void) {
+    for (int i = 0; i < g_server.nworkers; i++)
+        if (g_server.workers[i]) worker_stop(g_server.workers[i]);
+}
+
+void server_destroy(void) {
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        if (!w) continue;
+        cb_shard *s = w->shard;
+        worker_destroy(w);
+        shard_destroy(s);
+    }
+    cb_free(g_server.workers);
+    g_server.workers = NULL;
+    g_server.nworkers = 0;
+}
+
+static void zero_stats(cb_worker *w) {
+    int keep_clients = (int)STAT_GET(w->stats.connected_clients);
+    memset(&w->stats, 0, sizeof(w->stats));
+    w->stats.connected_clients = (uint64_t)keep_clients;
+    memset(w->cmdstats, 0, sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
+    w->nerrstats = 0;
+    w->shard->stats.expired_keys = 0;
+    w->shard->stats.expired_stale_perc_x100 = 0;
+    w->shard->stats.expired_time_cap_reached_count = 0;
+    w->shard->stats.expire_cycle_cpu_us = 0;
+    w->shard->stats.keyspace_hits = 0;
+    w->shard->stats.keyspace_misses = 0;
+    w->shard->stats.evicted_keys = 0;
+}
+
+void server_reset_stats(void) {
+    /* Counters are owned by their workers; resetting from the calling worker
+     * is racy only for other workers' in-flight increments, as in Redis's
+     * threaded I/O. */
+    for (int i = 0; i < g_server.nworkers; i++) zero_stats(g_server.workers[i]);
+    g_server.stat_peak_memory = mem_used_total();
+}
+
+int server_apply_config(const char *name, char **err) {
+    static char errbuf[256];
+    if (!strcmp(name, "port") || !strcmp(name, "bind") || !strcmp(name, "unixsocket")) {
+        cb_worker *self = worker_self();
+        for (int i = 0; i < g_server.nworkers; i++) {
+            cb_worker *w = g_server.workers[i];
+            if (w == self) {
+                if (kdrv_listen(w, errbuf, sizeof(errbuf)) < 0) {
+                    if (err) *err = errbuf;
+                    return -1;
+                }
+            } else {
+                w->rebind = 1;
+                kdrv_wake(w);
+            }
+        }
+        return 0;
+    }
+    if (!strcmp(name, "dir")) {
+        if (chdir(g_config.dir) < 0) {
+            snprintf(errbuf, sizeof(errbuf), "%s", strerror(errno));
+            if (err) *err = errbuf;
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "logfile")) {
+        log_reopen();
+        return 0;
+    }
+    return 0;
+}

@@ -1,0 +1,222 @@
+/* worker.c — one worker's event loop, written once and in order:
+ *
+ *   for (;;) {
+ *       driver poll      rx -> connection input -> commands (replies queued)
+ *       timers           cron at `hz`: expiry, rehash, client timeouts, limits
+ *       held commands    resume clients whose CLIENT PAUSE has ended
+ *       before sleep     fast expiry cycle
+ *       tx flush         write every client on the pending-write list
+ *   }
+ *
+ * The worker owns its shard and clients outright; other threads only read
+ * its counters and talk to it through the wake fd and rings (worker.h).
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cmd/command.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "../platform/config.h"
+#include "../platform/log.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+#include "../store/db.h"
+
+#define READBUF_SIZE (64 * 1024)
+
+static _Thread_local cb_worker *self_worker;
+
+cb_worker *worker_self(void) { return self_worker; }
+
+cb_worker *worker_create(int id, struct cb_shard *shard) {
+    cb_worker *w = cb_calloc(sizeof(*w));
+    w->id = id;
+    w->shard = shard;
+    w->epfd = w->wake_fd = w->unix_fd = -1;
+    w->readbuf_size = READBUF_SIZE;
+    w->readbuf = cb_malloc(w->readbuf_size);
+    w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
+    w->to_mgmt = ring_create(1024);
+    w->from_mgmt = ring_create(1024);
+    if (kdrv_init(w) < 0) {
+        worker_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+void worker_destroy(cb_worker *w) {
+    if (!w) return;
+    while (w->clients) conn_close(w->clients);
+    kdrv_shutdown(w);
+    ring_free(w->to_mgmt);
+    ring_free(w->from_mgmt);
+    cb_free(w->cmdstats);
+    cb_free(w->readbuf);
+    cb_free(w);
+}
+
+void worker_flush(cb_worker *w) {
+    cb_client *list = w->pending_write;
+    w->pending_write = NULL;
+    while (list) {
+        cb_client *c = list;
+        list = c->pending_next;
+        c->flags &= ~CLIENT_PENDING_WRITE;
+        if (c->flags & CLIENT_CLOSE_ASAP) {
+            conn_close(c);
+            continue;
+        }
+        if (conn_flush(c) < 0) {
+            conn_close(c);
+            continue;
+        }
+        if (c->out_bytes == 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+            conn_close(c);
+            continue;
+        }
+        /* Output left: the driver re-queues the client once the socket
+         * drains; arm/disarm only on change (a syscall each). */
+        int want = c->out_bytes != 0;
+        if (want != !!(c->flags & CLIENT_WANT_WRITE)) {
+            c->ops->want_write(c, want);
+            c->flags ^= CLIENT_WANT_WRITE;
+        }
+    }
+}
+
+/* Output buffer limits of the normal class: hard limit closes at once, the
+ * soft limit after it was exceeded continuously for soft_seconds. */
+static int obuf_limit_reached(cb_client *c, long long now) {
+    const cb_obuf_limit *l = &g_config.obuf_limits[0];
+    if (c->flags & CLIENT_MONITOR) return 0; /* monitors are the replica class in Redis */
+    size_t used = c->out_bytes;
+    if (l->hard && used >= l->hard) return 1;
+    if (l->soft && used >= l->soft) {
+        if (!c->obuf_soft_limit_since_ms) {
+            c->obuf_soft_limit_since_ms = now;
+            return 0;
+        }
+        return (now - c->obuf_soft_limit_since_ms) / 1000 >= l->soft_seconds;
+    }
+    c->obuf_soft_limit_since_ms = 0;
+    return 0;
+}
+
+static void clients_cron(cb_worker *w, long long now) {
+    cb_client *next;
+    for (cb_client *c = w->clients; c; c = next) {
+        next = c->next;
+        if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) continue;
+        if (g_config.timeout && !(c->flags & CLIENT_MONITOR) && !c->held &&
+            (now - c->last_interaction_ms) / 1000 > g_config.timeout) {
+            cb_log(LOG_VERBOSE, "Closing idle client");
+            conn_close_async(c);
+            continue;
+        }
+        if (obuf_limit_reached(c, now)) {
+            char *info = client_info_line(c);
+            cb_log(LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output "
+                   "buffer limits.", info);
+            cb_free(info);
+            STAT_INC(w->stats.client_outbuf_limit_disconnections);
+            conn_close_async(c);
+            continue;
+        }
+        size_t q = resp_parser_buffered(&c->parser) + c->pending_len;
+        if (q > STAT_GET(w->stats.max_input_buffer)) __atomic_store_n(&w->stats.max_input_buffer, q, __ATOMIC_RELAXED);
+        if (c->out_bytes > STAT_GET(w->stats.max_output_buffer))
+            __atomic_store_n(&w->stats.max_output_buffer, c->out_bytes, __ATOMIC_RELAXED);
+    }
+}
+
+static void resume_held(cb_worker *w) {
+    cb_client *next;
+    for (cb_client *c = w->clients; c; c = next) {
+        next = c->next;
+        if (c->held && !(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) &&
+            !dispatch_paused_for(c, c->cmd))
+            conn_resume(c);
+    }
+}
+
+static void worker_cron(cb_worker *w, long long now) {
+    shard_cron(w->shard);
+    w->stats.max_input_buffer = 0;
+    w->stats.max_output_buffer = 0;
+    clients_cron(w, now);
+    /* Instantaneous ops/sec over the last ~second. */
+    if (now - w->ops_sample_ms >= 1000) {
+        uint64_t cmds = STAT_GET(w->stats.numcommands);
+        if (w->ops_sample_ms) {
+            uint64_t ops = (cmds - w->ops_sample_cmds) * 1000 / (uint64_t)(now - w->ops_sample_ms);
+            __atomic_store_n(&w->stats.instantaneous_ops, ops, __ATOMIC_RELAXED);
+        }
+        w->ops_sample_cmds = cmds;
+        w->ops_sample_ms = now;
+    }
+}
+
+static void *worker_main(void *arg) {
+    cb_worker *w = arg;
+    self_worker = w;
+    w->tid = (pid_t)syscall(SYS_gettid);
+    log_set_role('W');
+    sigset_t set;
+    sigfillset(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    char tname[16];
+    snprintf(tname, sizeof(tname), "cbx-worker-%d", w->id);
+    pthread_setname_np(pthread_self(), tname);
+
+    while (!w->stop) {
+        long long now = util_mstime();
+        int hz = g_config.store.hz > 0 ? g_config.store.hz : 10;
+        long long period = 1000 / hz;
+        long long due = w->last_cron_ms + period - now;
+        int timeout = due < 0 ? 0 : (int)due;
+        if (w->pending_write) timeout = 0;
+
+        uint64_t t0 = util_monotonic_us();
+        kdrv_poll(w, timeout);                       /* rx -> input -> commands */
+        uint64_t t1 = util_monotonic_us();
+
+        now = util_mstime();
+        if (now - w->last_cron_ms >= period) {       /* timers */
+            w->last_cron_ms = now;
+            worker_cron(w, now);
+        }
+        if (w->rebind) {
+            char err[512];
+            w->rebind = 0;
+            if (kdrv_listen(w, err, sizeof(err)) < 0) cb_log(LOG_WARNING, "%s", err);
+        }
+        if (w->nheld) resume_held(w);                /* held commands */
+        shard_before_sleep(w->shard);                /* fast expiry */
+        worker_flush(w);                             /* tx flush */
+
+        uint64_t t2 = util_monotonic_us();
+        /* Busy = everything but the time spent blocked in the poll. */
+        STAT_ADD(w->stats.loop_busy_us, t2 - t1);
+        STAT_ADD(w->stats.loop_idle_us, t1 - t0);
+        STAT_INC(w->stats.loops);
+    }
+    return NULL;
+}
+
+int worker_start(cb_worker *w) {
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+void worker_stop(cb_worker *w) {
+    w->stop = 1;
+    kdrv_wake(w);
+    if (pthread_self() != w->thread) pthread_join(w->thread, NULL);
+}

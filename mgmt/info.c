@@ -1,0 +1,734 @@
+/* info.c — INFO: builds Redis 7.0.15's report from our own state.
+ *
+ * Field names, their order and their number formats are Redis's, so that
+ * redis-cli, prometheus-redis-exporter and dashboards read us unchanged
+ * (architecture.md, "Control port and monitoring"). Where a subsystem does
+ * not exist yet (persistence, replication, Lua, defrag), the fields say what
+ * a Redis that never saved, has no replicas and ran no script says.
+ * cachebox adds one field of its own, server.cachebox_version, at the end of
+ * its section so that Redis's order is untouched.
+ *
+ * Values come from: g_server / g_config; every worker's counters (read
+ * relaxed, summed); every shard's keyspace sizes and counters; mem.h for
+ * used_memory; /proc/self/status for RSS; jemalloc's own statistics when we
+ * run on jemalloc; getrusage for CPU.
+ *
+ * Reading another worker's shard (dict sizes) from this thread is a relaxed,
+ * racy read of plain integers that only ever gives a slightly stale number;
+ * with several workers this moves to the management core's aggregation over
+ * the rings.
+ */
+#include "info.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#ifdef CB_USE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+#include "../dataplane/client.h"
+#include "../dataplane/cmd/command.h"
+#include "../dataplane/resp/reply.h"
+#include "../dataplane/worker.h"
+#include "../platform/config.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+#include "../store/db.h"
+
+#ifndef CACHEBOX_VERSION
+#define CACHEBOX_VERSION "0.1.0"
+#endif
+
+/* The Redis release whose behaviour we reproduce. */
+#define INFO_REDIS_VERSION "7.0.15"
+/* Redis's default repl-backlog-size, printed as configured. */
+#define INFO_REPL_BACKLOG_SIZE 1048576
+
+/* ------------------------------------------------------------- gathering */
+
+/* Sums of every worker's counters (max for the "recent max" gauges). */
+typedef struct info_totals {
+    cb_worker_stats w;
+    cb_shard_stats sh;
+    uint64_t dirty;
+    uint64_t stale_perc_x100_sum;
+    int nshards;
+} info_totals;
+
+static void gather(info_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        if (!w) continue;
+        const cb_worker_stats *s = &w->stats;
+#define SUM(f) t->w.f += STAT_GET(s->f)
+#define MAX(f) do { uint64_t v_ = STAT_GET(s->f); if (v_ > t->w.f) t->w.f = v_; } while (0)
+        SUM(numcommands);
+        SUM(numconnections);
+        SUM(rejected_conn);
+        SUM(net_input_bytes);
+        SUM(net_output_bytes);
+        SUM(total_error_replies);
+        SUM(unexpected_error_replies);
+        SUM(client_qbuf_limit_disconnections);
+        SUM(client_outbuf_limit_disconnections);
+        SUM(total_reads);
+        SUM(total_writes);
+        SUM(connected_clients);
+        SUM(blocked_clients);
+        SUM(pubsub_clients);
+        MAX(max_input_buffer);
+        MAX(max_output_buffer);
+        SUM(instantaneous_ops);
+#undef SUM
+#undef MAX
+        cb_shard *sh = w->shard;
+        if (!sh) continue;
+        t->nshards++;
+#define SSUM(f) t->sh.f += STAT_GET(sh->stats.f)
+        SSUM(expired_keys);
+        SSUM(expired_time_cap_reached_count);
+        SSUM(expire_cycle_cpu_us);
+        SSUM(keyspace_hits);
+        SSUM(keyspace_misses);
+        SSUM(evicted_keys);
+#undef SSUM
+        t->stale_perc_x100_sum += STAT_GET(sh->stats.expired_stale_perc_x100);
+        t->dirty += STAT_GET(sh->dirty);
+    }
+}
+
+static cbstr cat_human(cbstr s, const char *name, unsigned long long n)
+{
+    char buf[64];
+    util_bytes_human(buf, sizeof(buf), n);
+    return cbstr_catfmt(s, "%s:%s\r\n", name, buf);
+}
+
+/* VmRSS + HugetlbPages (VmRSS leaves out MAP_HUGETLB memory) in bytes. */
+static unsigned long long read_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0, v;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "VmRSS: %llu", &v) == 1 || sscanf(line, "HugetlbPages: %llu", &v) == 1)
+            kb += v;
+    }
+    fclose(f);
+    return kb * 1024;
+}
+
+/* The allocator's view: allocated <= active <= resident. Without jemalloc
+ * we only know what we counted and the RSS, so derive the three from them. */
+static void allocator_stats(size_t used, size_t rss, size_t *allocated, size_t *active,
+                            size_t *resident)
+{
+    *allocated = used;
+    *active = used;
+    *resident = rss;
+#ifdef CB_USE_JEMALLOC
+    uint64_t epoch = 1;
+    size_t esz = sizeof(epoch), sz = sizeof(size_t);
+    if (mallctl("epoch", &epoch, &esz, &epoch, esz) == 0) {
+        size_t a = 0, b = 0, c = 0;
+        if (mallctl("stats.allocated", &a, &sz, NULL, 0) == 0 &&
+            mallctl("stats.active", &b, &sz, NULL, 0) == 0 &&
+            mallctl("stats.resident", &c, &sz, NULL, 0) == 0) {
+            *allocated = a;
+            *active = b;
+            *resident = c;
+        }
+    }
+#endif
+}
+
+/* Memory the keyspace structures take beyond the keys and values. */
+static size_t keyspace_overhead(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        if (!w || !w->shard) continue;
+        for (int j = 0; j < w->shard->ndb; j++) {
+            n += dict_mem_overhead(w->shard->dbs[j].keys);
+            n += dict_mem_overhead(w->shard->dbs[j].expires);
+        }
+    }
+    return n;
+}
+
+/* Normal clients' memory, for the calling worker's clients only: the others'
+ * lists belong to their threads. */
+static size_t clients_memory(cb_client *c)
+{
+    size_t n = 0;
+    if (!c || !c->w) return 0;
+    for (cb_client *it = c->w->clients; it; it = it->next) n += sizeof(*it) + it->out_bytes;
+    return n;
+}
+
+static const char *policy_name(int p)
+{
+    static const char *const names[] = {
+        [MAXMEM_NOEVICTION] = "noeviction",         [MAXMEM_ALLKEYS_LRU] = "allkeys-lru",
+        [MAXMEM_ALLKEYS_LFU] = "allkeys-lfu",       [MAXMEM_ALLKEYS_RANDOM] = "allkeys-random",
+        [MAXMEM_VOLATILE_LRU] = "volatile-lru",     [MAXMEM_VOLATILE_LFU] = "volatile-lfu",
+        [MAXMEM_VOLATILE_RANDOM] = "volatile-random", [MAXMEM_VOLATILE_TTL] = "volatile-ttl",
+    };
+    if (p < 0 || p >= (int)(sizeof(names) / sizeof(names[0])) || !names[p]) return "noeviction";
+    return names[p];
+}
+
+static const char *supervised_name(void)
+{
+    switch (g_config.supervised) {
+    case SUPERVISED_UPSTART: return "upstart";
+    case SUPERVISED_SYSTEMD: return "systemd";
+    case SUPERVISED_AUTO:
+        if (getenv("NOTIFY_SOCKET")) return "systemd";
+        if (getenv("UPSTART_JOB")) return "upstart";
+        return "no";
+    default: return "no";
+    }
+}
+
+/* Redis prints a hash of its build as a hex number; ours hashes the version. */
+static unsigned long long build_id(void)
+{
+    static const uint8_t seed[16] = { 'c', 'a', 'c', 'h', 'e', 'b', 'o', 'x' };
+    const char *v = CACHEBOX_VERSION " " __VERSION__;
+    return (unsigned long long)util_hash(v, strlen(v), seed);
+}
+
+/* -------------------------------------------------------------- sections */
+
+typedef struct info_ctx {
+    cb_client *c;
+    info_totals t;
+} info_ctx;
+
+static cbstr sec_server(cbstr s, info_ctx *x)
+{
+    (void)x;
+    struct utsname u;
+    if (uname(&u) != 0) memset(&u, 0, sizeof(u));
+    long long now_us = util_ustime();
+    long long uptime = (now_us / 1000 - g_server.start_ms) / 1000;
+    if (uptime < 0) uptime = 0;
+    int hz = g_server.config_hz_effective ? g_server.config_hz_effective : g_config.store.hz;
+#ifdef __GNUC__
+    int gmaj = __GNUC__, gmin = __GNUC_MINOR__, gpat = __GNUC_PATCHLEVEL__;
+#else
+    int gmaj = 0, gmin = 0, gpat = 0;
+#endif
+    s = cbstr_catfmt(s,
+                     "redis_version:" INFO_REDIS_VERSION "\r\n"
+                     "redis_git_sha1:00000000\r\n"
+                     "redis_git_dirty:0\r\n"
+                     "redis_build_id:%llx\r\n"
+                     "redis_mode:standalone\r\n"
+                     "os:%s %s %s\r\n"
+                     "arch_bits:%d\r\n"
+                     "monotonic_clock:POSIX clock_gettime\r\n"
+                     "multiplexing_api:epoll\r\n"
+                     "atomicvar_api:c11-builtin\r\n"
+                     "gcc_version:%d.%d.%d\r\n"
+                     "process_id:%ld\r\n"
+                     "process_supervised:%s\r\n"
+                     "run_id:%s\r\n"
+                     "tcp_port:%d\r\n"
+                     "server_time_usec:%lld\r\n"
+                     "uptime_in_seconds:%lld\r\n"
+                     "uptime_in_days:%lld\r\n"
+                     "hz:%d\r\n"
+                     "configured_hz:%d\r\n"
+                     "lru_clock:%u\r\n"
+                     "executable:%s\r\n"
+                     "config_file:%s\r\n"
+                     "io_threads_active:0\r\n"
+                     "cachebox_version:" CACHEBOX_VERSION "\r\n",
+                     build_id(), u.sysname, u.release, u.machine,
+                     g_server.arch_bits ? g_server.arch_bits : (int)(sizeof(long) * 8), gmaj,
+                     gmin, gpat, (long)getpid(), supervised_name(), g_server.run_id,
+                     g_config.port, now_us, uptime, uptime / 86400, hz, g_config.store.hz,
+                     lru_clock_of(now_us / 1000), g_server.executable,
+                     g_config.config_file ? g_config.config_file : "");
+    return s;
+}
+
+static cbstr sec_clients(cbstr s, info_ctx *x)
+{
+    return cbstr_catfmt(s,
+                        "connected_clients:%llu\r\n"
+                        "cluster_connections:0\r\n"
+                        "maxclients:%u\r\n"
+                        "client_recent_max_input_buffer:%llu\r\n"
+                        "client_recent_max_output_buffer:%llu\r\n"
+                        "blocked_clients:%llu\r\n"
+                        "tracking_clients:0\r\n"
+                        "clients_in_timeout_table:0\r\n",
+                        (unsigned long long)x->t.w.connected_clients, g_config.maxclients,
+                        (unsigned long long)x->t.w.max_input_buffer,
+                        (unsigned long long)x->t.w.max_output_buffer,
+                        (unsigned long long)x->t.w.blocked_clients);
+}
+
+/* Raise the recorded peak to at least `used` (any worker may call INFO). */
+static uint64_t update_peak(uint64_t used)
+{
+    uint64_t peak = __atomic_load_n(&g_server.stat_peak_memory, __ATOMIC_RELAXED);
+    while (used > peak && !__atomic_compare_exchange_n(&g_server.stat_peak_memory, &peak, used,
+                                                       1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return used > peak ? used : peak;
+}
+
+static cbstr sec_memory(cbstr s, info_ctx *x)
+{
+    size_t used = mem_used_total();
+    size_t rss = (size_t)read_rss();
+    uint64_t peak = update_peak(used);
+    size_t startup = (size_t)g_server.stat_startup_memory;
+    size_t clients = clients_memory(x->c);
+    size_t overhead = startup + keyspace_overhead() + clients;
+    if (overhead > used) overhead = used;
+    size_t dataset = used - overhead;
+    size_t net = used > startup ? used - startup : 1;
+    size_t allocated, active, resident;
+    allocator_stats(used, rss, &allocated, &active, &resident);
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    unsigned long long sysmem =
+        pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
+    unsigned long long maxmem = g_config.store.maxmemory;
+
+    s = cbstr_catfmt(s, "used_memory:%zu\r\n", used);
+    s = cat_human(s, "used_memory_human", used);
+    s = cbstr_catfmt(s, "used_memory_rss:%zu\r\n", rss);
+    s = cat_human(s, "used_memory_rss_human", rss);
+    s = cbstr_catfmt(s, "used_memory_peak:%llu\r\n", (unsigned long long)peak);
+    s = cat_human(s, "used_memory_peak_human", peak);
+    s = cbstr_catfmt(s,
+                     "used_memory_peak_perc:%.2f%%\r\n"
+                     "used_memory_overhead:%zu\r\n"
+                     "used_memory_startup:%zu\r\n"
+                     "used_memory_dataset:%zu\r\n"
+                     "used_memory_dataset_perc:%.2f%%\r\n"
+                     "allocator_allocated:%zu\r\n"
+                     "allocator_active:%zu\r\n"
+                     "allocator_resident:%zu\r\n"
+                     "total_system_memory:%llu\r\n",
+                     peak ? (double)used * 100 / (double)peak : 0.0, overhead, startup, dataset,
+                     (double)dataset * 100 / (double)net, allocated, active, resident, sysmem);
+    s = cat_human(s, "total_system_memory_human", sysmem);
+    /* No scripting engine yet: no VM memory, no scripts, no functions. */
+    s = cbstr_catfmt(s, "used_memory_lua:0\r\n"
+                        "used_memory_vm_eval:0\r\n"
+                        "used_memory_lua_human:0B\r\n"
+                        "used_memory_scripts_eval:0\r\n"
+                        "number_of_cached_scripts:0\r\n"
+                        "number_of_functions:0\r\n"
+                        "number_of_libraries:0\r\n"
+                        "used_memory_vm_functions:0\r\n"
+                        "used_memory_vm_total:0\r\n"
+                        "used_memory_vm_total_human:0B\r\n"
+                        "used_memory_functions:0\r\n"
+                        "used_memory_scripts:0\r\n"
+                        "used_memory_scripts_human:0B\r\n");
+    s = cbstr_catfmt(s, "maxmemory:%llu\r\n", maxmem);
+    s = cat_human(s, "maxmemory_human", maxmem);
+    s = cbstr_catfmt(s, "maxmemory_policy:%s\r\n", policy_name(g_config.store.maxmemory_policy));
+    s = cbstr_catfmt(
+        s,
+        "allocator_frag_ratio:%.2f\r\n"
+        "allocator_frag_bytes:%zu\r\n"
+        "allocator_rss_ratio:%.2f\r\n"
+        "allocator_rss_bytes:%lld\r\n"
+        "rss_overhead_ratio:%.2f\r\n"
+        "rss_overhead_bytes:%lld\r\n"
+        "mem_fragmentation_ratio:%.2f\r\n"
+        "mem_fragmentation_bytes:%lld\r\n"
+        "mem_not_counted_for_evict:0\r\n"
+        "mem_replication_backlog:0\r\n"
+        "mem_total_replication_buffers:0\r\n"
+        "mem_clients_slaves:0\r\n"
+        "mem_clients_normal:%zu\r\n"
+        "mem_cluster_links:0\r\n"
+        "mem_aof_buffer:0\r\n"
+        "mem_allocator:%s\r\n"
+        "active_defrag_running:0\r\n"
+        "lazyfree_pending_objects:0\r\n"
+        "lazyfreed_objects:0\r\n",
+        allocated ? (double)active / (double)allocated : 0.0, active - allocated,
+        active ? (double)resident / (double)active : 0.0, (long long)resident - (long long)active,
+        resident ? (double)rss / (double)resident : 0.0, (long long)rss - (long long)resident,
+        used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, clients,
+        mem_allocator_name());
+    return s;
+}
+
+static cbstr sec_persistence(cbstr s, info_ctx *x)
+{
+    /* What a Redis without persistence that never saved reports. */
+    return cbstr_catfmt(s,
+                        "loading:0\r\n"
+                        "async_loading:0\r\n"
+                        "current_cow_peak:0\r\n"
+                        "current_cow_size:0\r\n"
+                        "current_cow_size_age:0\r\n"
+                        "current_fork_perc:0.00\r\n"
+                        "current_save_keys_processed:0\r\n"
+                        "current_save_keys_total:0\r\n"
+                        "rdb_changes_since_last_save:%llu\r\n"
+                        "rdb_bgsave_in_progress:0\r\n"
+                        "rdb_last_save_time:%lld\r\n"
+                        "rdb_last_bgsave_status:ok\r\n"
+                        "rdb_last_bgsave_time_sec:-1\r\n"
+                        "rdb_current_bgsave_time_sec:-1\r\n"
+                        "rdb_saves:0\r\n"
+                        "rdb_last_cow_size:0\r\n"
+                        "rdb_last_load_keys_expired:0\r\n"
+                        "rdb_last_load_keys_loaded:0\r\n"
+                        "aof_enabled:0\r\n"
+                        "aof_rewrite_in_progress:0\r\n"
+                        "aof_rewrite_scheduled:0\r\n"
+                        "aof_last_rewrite_time_sec:-1\r\n"
+                        "aof_current_rewrite_time_sec:-1\r\n"
+                        "aof_last_bgrewrite_status:ok\r\n"
+                        "aof_rewrites:0\r\n"
+                        "aof_rewrites_consecutive_failures:0\r\n"
+                        "aof_last_write_status:ok\r\n"
+                        "aof_last_cow_size:0\r\n"
+                        "module_fork_in_progress:0\r\n"
+                        "module_fork_last_cow_size:0\r\n",
+                        (unsigned long long)x->t.dirty, g_server.start_ms / 1000);
+}
+
+static cbstr sec_stats(cbstr s, info_ctx *x)
+{
+    const info_totals *t = &x->t;
+    double stale = t->nshards ? (double)t->stale_perc_x100_sum / t->nshards / 100.0 : 0.0;
+    s = cbstr_catfmt(s,
+                     "total_connections_received:%llu\r\n"
+                     "total_commands_processed:%llu\r\n"
+                     "instantaneous_ops_per_sec:%llu\r\n"
+                     "total_net_input_bytes:%llu\r\n"
+                     "total_net_output_bytes:%llu\r\n"
+                     "total_net_repl_input_bytes:0\r\n"
+                     "total_net_repl_output_bytes:0\r\n"
+                     "instantaneous_input_kbps:0.00\r\n"
+                     "instantaneous_output_kbps:0.00\r\n"
+                     "instantaneous_input_repl_kbps:0.00\r\n"
+                     "instantaneous_output_repl_kbps:0.00\r\n"
+                     "rejected_connections:%llu\r\n"
+                     "sync_full:0\r\n"
+                     "sync_partial_ok:0\r\n"
+                     "sync_partial_err:0\r\n"
+                     "expired_keys:%llu\r\n"
+                     "expired_stale_perc:%.2f\r\n"
+                     "expired_time_cap_reached_count:%llu\r\n"
+                     "expire_cycle_cpu_milliseconds:%llu\r\n"
+                     "evicted_keys:%llu\r\n"
+                     "evicted_clients:0\r\n"
+                     "total_eviction_exceeded_time:0\r\n"
+                     "current_eviction_exceeded_time:0\r\n"
+                     "keyspace_hits:%llu\r\n"
+                     "keyspace_misses:%llu\r\n",
+                     (unsigned long long)t->w.numconnections, (unsigned long long)t->w.numcommands,
+                     (unsigned long long)t->w.instantaneous_ops,
+                     (unsigned long long)t->w.net_input_bytes,
+                     (unsigned long long)t->w.net_output_bytes,
+                     (unsigned long long)t->w.rejected_conn, (unsigned long long)t->sh.expired_keys,
+                     stale, (unsigned long long)t->sh.expired_time_cap_reached_count,
+                     (unsigned long long)(t->sh.expire_cycle_cpu_us / 1000),
+                     (unsigned long long)t->sh.evicted_keys,
+                     (unsigned long long)t->sh.keyspace_hits,
+                     (unsigned long long)t->sh.keyspace_misses);
+    return cbstr_catfmt(s,
+                        "pubsub_channels:0\r\n"
+                        "pubsub_patterns:0\r\n"
+                        "pubsubshard_channels:0\r\n"
+                        "latest_fork_usec:0\r\n"
+                        "total_forks:0\r\n"
+                        "migrate_cached_sockets:0\r\n"
+                        "slave_expires_tracked_keys:0\r\n"
+                        "active_defrag_hits:0\r\n"
+                        "active_defrag_misses:0\r\n"
+                        "active_defrag_key_hits:0\r\n"
+                        "active_defrag_key_misses:0\r\n"
+                        "total_active_defrag_time:0\r\n"
+                        "current_active_defrag_time:0\r\n"
+                        "tracking_total_keys:0\r\n"
+                        "tracking_total_items:0\r\n"
+                        "tracking_total_prefixes:0\r\n"
+                        "unexpected_error_replies:%llu\r\n"
+                        "total_error_replies:%llu\r\n"
+                        "dump_payload_sanitizations:0\r\n"
+                        "total_reads_processed:%llu\r\n"
+                        "total_writes_processed:%llu\r\n"
+                        "io_threaded_reads_processed:0\r\n"
+                        "io_threaded_writes_processed:0\r\n"
+                        "reply_buffer_shrinks:0\r\n"
+                        "reply_buffer_expands:0\r\n",
+                        (unsigned long long)t->w.unexpected_error_replies,
+                        (unsigned long long)t->w.total_error_replies,
+                        (unsigned long long)t->w.total_reads,
+                        (unsigned long long)t->w.total_writes);
+}
+
+static cbstr sec_replication(cbstr s, info_ctx *x)
+{
+    (void)x;
+    const char *id = g_server.master_replid[0] ? g_server.master_replid
+                                               : "0000000000000000000000000000000000000000";
+    return cbstr_catfmt(s,
+                        "role:master\r\n"
+                        "connected_slaves:0\r\n"
+                        "master_failover_state:no-failover\r\n"
+                        "master_replid:%s\r\n"
+                        "master_replid2:0000000000000000000000000000000000000000\r\n"
+                        "master_repl_offset:0\r\n"
+                        "second_repl_offset:-1\r\n"
+                        "repl_backlog_active:0\r\n"
+                        "repl_backlog_size:%d\r\n"
+                        "repl_backlog_first_byte_offset:0\r\n"
+                        "repl_backlog_histlen:0\r\n",
+                        id, INFO_REPL_BACKLOG_SIZE);
+}
+
+static cbstr sec_cpu(cbstr s, info_ctx *x)
+{
+    (void)x;
+    struct rusage self, children, thread;
+    memset(&self, 0, sizeof(self));
+    memset(&children, 0, sizeof(children));
+    memset(&thread, 0, sizeof(thread));
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    /* Redis's "main thread" is the one running commands: here, this worker. */
+    getrusage(RUSAGE_THREAD, &thread);
+#define TV(t) (long)(t).tv_sec, (long)(t).tv_usec
+    return cbstr_catfmt(s,
+                        "used_cpu_sys:%ld.%06ld\r\n"
+                        "used_cpu_user:%ld.%06ld\r\n"
+                        "used_cpu_sys_children:%ld.%06ld\r\n"
+                        "used_cpu_user_children:%ld.%06ld\r\n"
+                        "used_cpu_sys_main_thread:%ld.%06ld\r\n"
+                        "used_cpu_user_main_thread:%ld.%06ld\r\n",
+                        TV(self.ru_stime), TV(self.ru_utime), TV(children.ru_stime),
+                        TV(children.ru_utime), TV(thread.ru_stime), TV(thread.ru_utime));
+#undef TV
+}
+
+static cbstr sec_modules(cbstr s, info_ctx *x)
+{
+    (void)x;
+    return s; /* no modules: the title alone */
+}
+
+static cbstr sec_commandstats(cbstr s, info_ctx *x)
+{
+    (void)x;
+    int n = command_ids();
+    for (int id = 0; id < n; id++) {
+        const cb_command *cmd = command_by_id(id);
+        if (!cmd) continue;
+        cb_cmd_stats sum = { 0, 0, 0, 0 };
+        for (int i = 0; i < g_server.nworkers; i++) {
+            cb_worker *w = g_server.workers[i];
+            if (!w || !w->cmdstats) continue;
+            const cb_cmd_stats *cs = &w->cmdstats[id];
+            sum.calls += STAT_GET(cs->calls);
+            sum.usec += STAT_GET(cs->usec);
+            sum.rejected_calls += STAT_GET(cs->rejected_calls);
+            sum.failed_calls += STAT_GET(cs->failed_calls);
+        }
+        if (!sum.calls && !sum.rejected_calls && !sum.failed_calls) continue;
+        s = cbstr_catfmt(s,
+                         "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,"
+                         "rejected_calls=%llu,failed_calls=%llu\r\n",
+                         command_fullname(cmd), (unsigned long long)sum.calls,
+                         (unsigned long long)sum.usec,
+                         sum.calls ? (double)sum.usec / (double)sum.calls : 0.0,
+                         (unsigned long long)sum.rejected_calls,
+                         (unsigned long long)sum.failed_calls);
+    }
+    return s;
+}
+
+static int errstat_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cb_err_stat *)a)->code, ((const cb_err_stat *)b)->code);
+}
+
+static cbstr sec_errorstats(cbstr s, info_ctx *x)
+{
+    (void)x;
+    size_t cap = (size_t)(g_server.nworkers > 0 ? g_server.nworkers : 1) * CB_MAX_ERRCODES;
+    cb_err_stat *all = cb_malloc(cap * sizeof(*all));
+    size_t n = 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        if (!w) continue;
+        /* The worker fills an entry's code before publishing the count. */
+        int ne = __atomic_load_n(&w->nerrstats, __ATOMIC_ACQUIRE);
+        for (int k = 0; k < ne && k < CB_MAX_ERRCODES; k++) {
+            const cb_err_stat *e = &w->errstats[k];
+            size_t j = 0;
+            while (j < n && strcmp(all[j].code, e->code) != 0) j++;
+            if (j == n) {
+                memcpy(all[n].code, e->code, sizeof(all[n].code));
+                all[n].code[sizeof(all[n].code) - 1] = '\0';
+                all[n].count = 0;
+                n++;
+            }
+            all[j].count += STAT_GET(e->count);
+        }
+    }
+    /* Redis keeps them in a radix tree: byte order. */
+    qsort(all, n, sizeof(*all), errstat_cmp);
+    for (size_t j = 0; j < n; j++)
+        s = cbstr_catfmt(s, "errorstat_%s:count=%llu\r\n", all[j].code,
+                         (unsigned long long)all[j].count);
+    cb_free(all);
+    return s;
+}
+
+static cbstr sec_latencystats(cbstr s, info_ctx *x)
+{
+    /* Per-command latency histograms do not exist yet: the title alone,
+     * rather than percentiles we would have to make up. */
+    (void)x;
+    return s;
+}
+
+static cbstr sec_cluster(cbstr s, info_ctx *x)
+{
+    (void)x;
+    return cbstr_cat(s, "cluster_enabled:0\r\n", 19);
+}
+
+static cbstr sec_keyspace(cbstr s, info_ctx *x)
+{
+    (void)x;
+    int ndb = 0;
+    for (int i = 0; i < g_server.nworkers; i++)
+        if (g_server.workers[i] && g_server.workers[i]->shard &&
+            g_server.workers[i]->shard->ndb > ndb)
+            ndb = g_server.workers[i]->shard->ndb;
+    for (int j = 0; j < ndb; j++) {
+        unsigned long long keys = 0, expires = 0;
+        long double ttl_weighted = 0;
+        for (int i = 0; i < g_server.nworkers; i++) {
+            cb_worker *w = g_server.workers[i];
+            if (!w || !w->shard || j >= w->shard->ndb) continue;
+            cb_db *db = &w->shard->dbs[j];
+            size_t k = dict_size(db->keys), e = dict_size(db->expires);
+            keys += k;
+            expires += e;
+            ttl_weighted += (long double)__atomic_load_n(&db->avg_ttl, __ATOMIC_RELAXED) * e;
+        }
+        if (!keys && !expires) continue;
+        long long avg_ttl = expires ? (long long)(ttl_weighted / expires) : 0;
+        s = cbstr_catfmt(s, "db%d:keys=%llu,expires=%llu,avg_ttl=%lld\r\n", j, keys, expires,
+                         avg_ttl);
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------- selection */
+
+typedef cbstr (*info_section_fn)(cbstr s, info_ctx *x);
+
+/* Redis's order. "modules" also answers to its 7.0 alias "module_list"
+ * (the name the default set uses). */
+static const struct {
+    const char *name, *alias, *title;
+    info_section_fn fn;
+    int in_default;
+} info_sections[] = {
+    { "server", NULL, "Server", sec_server, 1 },
+    { "clients", NULL, "Clients", sec_clients, 1 },
+    { "memory", NULL, "Memory", sec_memory, 1 },
+    { "persistence", NULL, "Persistence", sec_persistence, 1 },
+    { "stats", NULL, "Stats", sec_stats, 1 },
+    { "replication", NULL, "Replication", sec_replication, 1 },
+    { "cpu", NULL, "CPU", sec_cpu, 1 },
+    { "modules", "module_list", "Modules", sec_modules, 1 },
+    { "commandstats", NULL, "Commandstats", sec_commandstats, 0 },
+    { "errorstats", NULL, "Errorstats", sec_errorstats, 1 },
+    { "latencystats", NULL, "Latencystats", sec_latencystats, 0 },
+    { "cluster", NULL, "Cluster", sec_cluster, 1 },
+    { "keyspace", NULL, "Keyspace", sec_keyspace, 1 },
+};
+#define INFO_NSECTIONS ((int)(sizeof(info_sections) / sizeof(info_sections[0])))
+
+static unsigned default_mask(void)
+{
+    unsigned m = 0;
+    for (int i = 0; i < INFO_NSECTIONS; i++)
+        if (info_sections[i].in_default) m |= 1u << i;
+    return m;
+}
+
+/* Which sections the arguments ask for. "everything" also covers sections
+ * modules generate; without modules it equals "all". */
+static unsigned select_sections(int argc, const char **args, const size_t *lens)
+{
+    if (argc == 0) return default_mask();
+    unsigned m = 0;
+    for (int a = 0; a < argc; a++) {
+        const char *p = args[a];
+        size_t l = lens[a];
+        if (util_eq_nocase(p, l, "default")) {
+            m |= default_mask();
+        } else if (util_eq_nocase(p, l, "all") || util_eq_nocase(p, l, "everything")) {
+            m |= (1u << INFO_NSECTIONS) - 1;
+        } else {
+            for (int i = 0; i < INFO_NSECTIONS; i++)
+                if (util_eq_nocase(p, l, info_sections[i].name) ||
+                    (info_sections[i].alias && util_eq_nocase(p, l, info_sections[i].alias)))
+                    m |= 1u << i;
+        }
+    }
+    return m;
+}
+
+cbstr info_generate(cb_client *c, int argc, const char **sections, const size_t *lens)
+{
+    unsigned m = select_sections(argc, sections, lens);
+    cbstr s = cbstr_with_cap(4096);
+    if (!m) return s;
+    info_ctx *x = cb_malloc(sizeof(*x));
+    x->c = c;
+    gather(&x->t);
+    int emitted = 0;
+    for (int i = 0; i < INFO_NSECTIONS; i++) {
+        if (!(m & (1u << i))) continue;
+        if (emitted++) s = cbstr_cat(s, "\r\n", 2);
+        s = cbstr_catfmt(s, "# %s\r\n", info_sections[i].title);
+        s = info_sections[i].fn(s, x);
+    }
+    cb_free(x);
+    return s;
+}
+
+void cmd_info(cb_client *c)
+{
+    cbstr s = info_generate(c, c->argc - 1, c->argv + 1, c->argv_len + 1);
+    reply_verbatim(c, s, cbstr_len(s), "txt");
+    cbstr_free(s);
+}
+
+void info_init(void)
+{
+    if (!g_server.master_replid[0]) util_random_hex(g_server.master_replid, 40);
+    g_server.stat_startup_memory = mem_used_total();
+}

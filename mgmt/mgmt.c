@@ -1,0 +1,85 @@
+/* mgmt.c — the management loop: waits on a signalfd and a wake eventfd,
+ * runs server-wide periodic work (peak memory), and drives shutdown:
+ * SIGINT/SIGTERM or SHUTDOWN -> stop workers -> remove pid/unix socket ->
+ * exit code. SIGHUP reopens the log file. Workers never block on it.
+ */
+#include "mgmt.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../dataplane/server.h"
+#include "../dataplane/worker.h"
+#include "../platform/config.h"
+#include "../platform/log.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+
+static int wake_fd = -1;
+static int sig_fd = -1;
+
+int mgmt_init(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    signal(SIGPIPE, SIG_IGN);
+    sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return (sig_fd < 0 || wake_fd < 0) ? -1 : 0;
+}
+
+void mgmt_wake(void) {
+    uint64_t one = 1;
+    ssize_t r = write(wake_fd, &one, sizeof(one));
+    (void)r;
+}
+
+void server_request_shutdown(int flags) {
+    __atomic_store_n(&g_server.shutdown_flags, flags, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
+    mgmt_wake();
+}
+
+static void mgmt_cron(void) {
+    uint64_t used = mem_used_total();
+    if (used > g_server.stat_peak_memory) g_server.stat_peak_memory = used;
+}
+
+int mgmt_run(void) {
+    while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
+        struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+        int n = poll(pfd, 2, 100);
+        if (n < 0 && errno != EINTR) break;
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    log_reopen();
+                    continue;
+                }
+                cb_log(LOG_WARNING, "Received %s scheduling shutdown...",
+                       si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+                __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
+            }
+        }
+        if (pfd[1].revents & POLLIN) {
+            uint64_t v;
+            ssize_t r = read(wake_fd, &v, sizeof(v));
+            (void)r;
+        }
+        mgmt_cron();
+    }
+    cb_log(LOG_WARNING, "User requested shutdown...");
+    server_stop_workers();
+    if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
+    cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");
+    return g_server.exit_code;
+}

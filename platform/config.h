@@ -1,0 +1,156 @@
+/* config.h — server configuration as a directive table (name, type, default,
+ * bounds, setter, runtime-mutable flag), parsed from a redis.conf-style file
+ * and redis-server-style "--directive value" arguments. CONFIG GET/SET/
+ * RESETSTAT/REWRITE work on the same table.
+ */
+#ifndef CB_CONFIG_H
+#define CB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../store/db.h"
+
+enum { DATAPLANE_KERNEL = 0, DATAPLANE_DPDK = 1 };
+enum { LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3, LOG_NOTHING = 4 };
+enum { SUPERVISED_NO = 0, SUPERVISED_UPSTART, SUPERVISED_SYSTEMD, SUPERVISED_AUTO };
+/* maxmemory-policy values (Redis's names). */
+enum { MAXMEM_NOEVICTION = 0, MAXMEM_ALLKEYS_LRU, MAXMEM_ALLKEYS_LFU,
+       MAXMEM_ALLKEYS_RANDOM, MAXMEM_VOLATILE_LRU, MAXMEM_VOLATILE_LFU,
+       MAXMEM_VOLATILE_RANDOM, MAXMEM_VOLATILE_TTL };
+
+#define CONFIG_MAX_BIND 16
+
+typedef struct cb_obuf_limit {
+    unsigned long long hard, soft;
+    long long soft_seconds;
+} cb_obuf_limit;
+
+typedef struct cb_config {
+    /* Files */
+    char *config_file;      /* absolute path, NULL when started without one */
+    char *dir;
+    char *dbfilename;
+    char *pidfile;
+    char *logfile;
+    char *unixsocket;
+    unsigned unixsocketperm;
+    int daemonize;
+    int supervised;
+    int loglevel;
+    int syslog_enabled;
+    char *syslog_ident;
+    char *syslog_facility;
+
+    /* Network */
+    char *bind[CONFIG_MAX_BIND];
+    int bind_count;
+    int port;
+    int tcp_backlog;
+    long long timeout;      /* seconds, 0 = never */
+    int tcp_keepalive;
+    unsigned maxclients;
+    int protected_mode;
+    char *requirepass;      /* NULL or "" = none */
+    int io_workers;
+    int dataplane;
+
+    /* Limits */
+    long long client_query_buffer_limit;
+    long long proto_max_bulk_len;
+    cb_obuf_limit obuf_limits[3]; /* normal, replica, pubsub */
+
+    /* Keyspace */
+    int databases;
+    int enable_debug_command;      /* 0 no, 1 yes, 2 local */
+    int enable_protected_configs;
+    int enable_module_command;
+    char *save_params;             /* "3600 1 300 100 60 10000" as given */
+    int appendonly;
+    char *appendfilename;
+    char *appenddirname;
+
+    /* Things the store reads (pointed at by each shard). */
+    cb_store_settings store;
+    long long maxmemory_samples;
+    long long slowlog_log_slower_than;
+    long long slowlog_max_len;
+    long long latency_monitor_threshold;
+    int lazyfree_lazy_user_del, lazyfree_lazy_user_flush, lazyfree_lazy_expire,
+        lazyfree_lazy_server_del, lazyfree_lazy_eviction;
+    int dynamic_hz;
+    int activerehashing;
+    int busy_reply_threshold;
+    int hide_user_data_from_log;
+    char *notify_keyspace_events_str;   /* canonical, as CONFIG GET prints it */
+    int notify_keyspace_events;         /* CB_NOTIFY_* bits */
+
+    /* Appliance directives. */
+    char *dpdk_eal_args;
+    char *dpdk_port;
+    char *dpdk_ip;
+    char *dpdk_gateway;
+    int dpdk_mtu;
+    char *control_bind;
+    int control_port;
+    char *control_token_file;
+} cb_config;
+
+/* notify-keyspace-events classes (bit values as Redis numbers them). */
+enum {
+    CB_NOTIFY_KEYSPACE = 1 << 0,  /* K */
+    CB_NOTIFY_KEYEVENT = 1 << 1,  /* E */
+    CB_NOTIFY_GENERIC = 1 << 2,   /* g */
+    CB_NOTIFY_STRING = 1 << 3,    /* $ */
+    CB_NOTIFY_LIST = 1 << 4,      /* l */
+    CB_NOTIFY_SET = 1 << 5,       /* s */
+    CB_NOTIFY_HASH = 1 << 6,      /* h */
+    CB_NOTIFY_ZSET = 1 << 7,      /* z */
+    CB_NOTIFY_EXPIRED = 1 << 8,   /* x */
+    CB_NOTIFY_EVICTED = 1 << 9,   /* e */
+    CB_NOTIFY_STREAM = 1 << 10,   /* t */
+    CB_NOTIFY_KEY_MISS = 1 << 11, /* m (not part of A) */
+    CB_NOTIFY_LOADED = 1 << 12,   /* module use only */
+    CB_NOTIFY_MODULE = 1 << 13,   /* d */
+    CB_NOTIFY_NEW = 1 << 14,      /* n (not part of A) */
+};
+#define CB_NOTIFY_ALL (CB_NOTIFY_GENERIC | CB_NOTIFY_STRING | CB_NOTIFY_LIST | \
+    CB_NOTIFY_SET | CB_NOTIFY_HASH | CB_NOTIFY_ZSET | CB_NOTIFY_EXPIRED |     \
+    CB_NOTIFY_EVICTED | CB_NOTIFY_STREAM | CB_NOTIFY_MODULE)
+
+extern cb_config g_config;
+
+/* Reset g_config to the embedded defaults. */
+void config_init_defaults(void);
+/* Load from argv (redis-server syntax: optional file, then --name value...,
+ * "-" reads the file from stdin). On error prints "file:line directive: why"
+ * style diagnostics to stderr and returns -1. */
+int config_load_argv(int argc, char **argv);
+/* Parse config text (file contents); used by tests. 0 ok, -1 and *err set
+ * (caller frees with cb_free). */
+int config_load_string(const char *text, const char *fname, char **err);
+
+/* CONFIG SET of several name/value pairs, all or nothing. 0 ok, else -1 and
+ * *err is Redis's exact error text without the "ERR " prefix, always
+ * cb_malloc'd (caller frees with cb_free). Protected configs are refused. */
+int config_set_many(int n, const char *const *names, const size_t *nlen,
+                    const char *const *values, const size_t *vlen, char **err);
+/* Same, but protected configs are allowed when enable-protected-configs is
+ * "yes", or "local" and client_is_local. */
+int config_set_many_from(int n, const char *const *names, const size_t *nlen,
+                         const char *const *values, const size_t *vlen,
+                         int client_is_local, char **err);
+/* Visit every directive whose name or alias matches a glob pattern:
+ * fn(name, value) with the value as CONFIG GET prints it. */
+void config_get_matching(const char *pattern, size_t plen,
+                         void (*fn)(void *priv, const char *name, const char *value),
+                         void *priv);
+/* CONFIG REWRITE: 0 ok, -1 with *err set (cb_malloc'd, no "ERR " prefix). */
+int config_rewrite(char **err);
+/* Free every string g_config owns (tests, leak checkers). */
+void config_free(void);
+/* Print "name value" of every directive through fn, skipping SENSITIVE ones
+ * (for start-up logging). */
+void config_log_values(void (*fn)(void *priv, const char *name, const char *value),
+                       void *priv);
+
+#endif

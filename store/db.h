@@ -1,0 +1,171 @@
+/* db.h — a shard's keyspace: its databases (keys + expires dicts), lookups
+ * with lazy expiry, the adaptive active-expiry cycle, and the hooks that
+ * commands call when they change a key. No global state: every function
+ * takes the shard (and db) it works on. The design is in
+ * ../shared/notes/architecture.md ("Keyspace and shards").
+ */
+#ifndef CB_DB_H
+#define CB_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "object.h"
+#include "ds/dict.h"
+
+typedef struct cb_db {
+    dict *keys;    /* cbstr -> cb_obj* (owns both) */
+    dict *expires; /* same cbstr pointer as in keys -> s64 unix ms */
+    int id;
+    long long avg_ttl;          /* ms, estimated by the active expiry cycle */
+    uint64_t expires_cursor;    /* where the active expiry cycle resumes */
+} cb_db;
+
+/* Read-only settings the store needs; the server points the shard at them
+ * (CONFIG SET updates the struct between commands). */
+typedef struct cb_store_settings {
+    int hz;
+    int active_expire_effort;    /* 1..10 */
+    int lfu_log_factor;
+    int lfu_decay_time;
+    int maxmemory_policy;        /* enum in the memory issue; 0 = noeviction */
+    unsigned long long maxmemory;
+    long long proto_max_bulk_len;
+} cb_store_settings;
+
+typedef struct cb_shard_stats {
+    uint64_t expired_keys;
+    /* Running estimate of the share of volatile keys that are already
+     * expired, as a percentage times 100 (1234 = 12.34%, INFO prints it). */
+    uint64_t expired_stale_perc_x100;
+    uint64_t expired_time_cap_reached_count;
+    uint64_t expire_cycle_cpu_us;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    uint64_t evicted_keys;
+} cb_shard_stats;
+
+/* Callback a shard owner installs to learn about key changes (WATCH,
+ * keyspace notifications, client tracking, AOF come later through it).
+ * key == NULL (len 0) means every key of db changes (FLUSHDB, FLUSHALL,
+ * SWAPDB); that call comes just before the change, so the owner can still
+ * see which keys exist. */
+typedef void (*cb_key_hook)(void *owner, struct cb_db *db, const char *key,
+                            size_t len);
+
+typedef struct cb_shard {
+    int id;
+    int ndb;
+    cb_db *dbs;
+    uint8_t seed[16];
+    uint64_t rng;
+    long long now_ms;     /* time frozen for the current command (expiry) */
+    unsigned lru_clock;   /* refreshed by shard_cron */
+    int active_expire_enabled;
+    int expire_cycle_fast_in_progress;
+    uint64_t expire_cycle_last_fast_us;
+    int expire_cycle_db;              /* next db the active expiry visits */
+    int expire_cycle_timelimit_exit;  /* last cycle ran out of time */
+    double expired_stale_frac;        /* running estimate, 0..1 */
+    dict_type keys_type, expires_type; /* destructors of the db dicts */
+    const cb_store_settings *set;
+    cb_shard_stats stats;
+    uint64_t dirty;       /* writes since start (rdb_changes_since_last_save) */
+    cb_key_hook on_modified;
+    void *owner;
+} cb_shard;
+
+/* Lookup flags. */
+#define DB_LOOKUP_NOTOUCH 1   /* do not update LRU/LFU */
+#define DB_LOOKUP_NOSTATS 2   /* do not count hits/misses */
+#define DB_LOOKUP_NOEXPIRE 4  /* do not delete an expired key (still hidden) */
+
+cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
+                       const uint8_t seed[16]);
+void shard_destroy(cb_shard *s);
+/* Per-command time snapshot used for expiry decisions. */
+void shard_set_time(cb_shard *s, long long now_ms);
+/* Periodic work (hz times a second): LRU clock, active expiry (slow cycle),
+ * incremental rehash and shrinking of the dicts. */
+void shard_cron(cb_shard *s);
+/* Fast active-expiry cycle, run before the event loop sleeps. */
+void shard_before_sleep(cb_shard *s);
+
+/* Lookups return NULL when the key is missing or logically expired. */
+cb_obj *db_lookup_read(cb_shard *s, cb_db *db, const char *k, size_t len, int flags);
+cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len);
+/* Key must not exist; takes ownership of val and stamps its LRU/LFU field
+ * as a fresh value. */
+void db_add(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val);
+/* Like db_add but keeps val's LRU/LFU stamp (RENAME, MOVE keep the value). */
+void db_add_keep_stamp(cb_shard *s, cb_db *db, const char *k, size_t len,
+                       cb_obj *val);
+/* Key must exist; replaces the value, keeps the TTL. */
+void db_overwrite(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val);
+/* SET semantics: add or overwrite; removes the TTL unless keepttl. */
+void db_set(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val, int keepttl);
+/* 1 when deleted. */
+int db_delete(cb_shard *s, cb_db *db, const char *k, size_t len);
+/* Key exists and is not expired. */
+int db_exists(cb_shard *s, cb_db *db, const char *k, size_t len);
+
+/* -1 when the key has no TTL (or does not exist). */
+long long db_get_expire(cb_db *db, const char *k, size_t len);
+/* Key must exist. */
+void db_set_expire(cb_shard *s, cb_db *db, const char *k, size_t len, long long when_ms);
+int db_remove_expire(cb_db *db, const char *k, size_t len);
+/* The key has a deadline that s->now_ms has passed (nothing is deleted). */
+int db_key_is_expired(const cb_shard *s, cb_db *db, const char *k, size_t len);
+/* Removes a key whose time has passed: counts expired_keys and tells the
+ * owner. k may point at the dict's own copy of the name. */
+void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len);
+/* Deletes the key when its time has passed; 1 if it was expired. */
+int db_expire_if_needed(cb_shard *s, cb_db *db, const char *k, size_t len);
+
+/* Empty one db / all dbs; returns the number of keys removed. */
+long long db_empty(cb_shard *s, cb_db *db);
+long long shard_empty(cb_shard *s);
+/* SWAPDB: exchanges contents; 0 ok, -1 on bad index. */
+int shard_swapdb(cb_shard *s, int a, int b);
+
+/* Random live key (NULL when empty); returns a new cbstr the caller frees. */
+cbstr db_random_key(cb_shard *s, cb_db *db);
+
+/* Collected key names of one SCAN call. */
+typedef struct db_scan_keys {
+    cbstr *keys;
+    size_t n, cap;
+} db_scan_keys;
+/* One SCAN step over db's keys: walks buckets from cursor until count names
+ * were collected, count*10 buckets were visited or the scan completed;
+ * appends copies of the names to out. Returns the next cursor (0: done).
+ * Expired keys are included (SCAN filters them after the step). */
+uint64_t db_scan(cb_db *db, uint64_t cursor, long count, db_scan_keys *out);
+/* Frees the collected names and the array. */
+void db_scan_keys_free(db_scan_keys *out);
+
+/* Eviction-policy facts the keyspace commands need. */
+int shard_policy_is_lfu(const cb_shard *s);
+/* Redis hands out shared integer objects (OBJECT REFCOUNT INT_MAX) unless
+ * maxmemory is set with an LRU or LFU policy. */
+int shard_shares_integers(const cb_shard *s);
+
+/* Tell the owner a key changed (after a write). */
+void db_signal_modified(cb_shard *s, cb_db *db, const char *k, size_t len);
+
+/* Active expiry: fast (before sleep, ~1ms) or slow (cron, % of a tick). */
+void db_active_expire_cycle(cb_shard *s, int fast);
+
+/* LFU counter of a value that was just created. */
+#define LFU_INIT_VAL 5
+
+/* LFU helpers (also used by the memory issue). */
+unsigned lfu_time_minutes(long long now_ms);
+uint8_t lfu_log_incr(uint8_t counter, int log_factor, uint64_t *rng);
+unsigned long lfu_decr_and_return(const cb_obj *o, long long now_ms, int decay_time);
+/* Milliseconds since last access as Redis estimates it from the LRU clock
+ * (OBJECT IDLETIME replies this / 1000). */
+unsigned long long obj_idle_ms(const cb_obj *o, unsigned lru_clock);
+/* LRU clock value for a time in ms. */
+unsigned lru_clock_of(long long now_ms);
+
+#endif

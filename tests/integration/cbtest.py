@@ -1,0 +1,399 @@
+"""cbtest — helpers shared by the integration and differential tests.
+
+Starts a server (cachebox from $CACHEBOX_BIN, default build/cachebox, or
+Debian's redis-server as the oracle) on a free loopback port with its own
+temporary directory, waits until it answers PING, and always stops it by
+PID (SIGTERM, then SIGKILL). Also holds a raw-socket RESP client that
+returns replies as the exact bytes the server sent, which is what the
+protocol and differential tests compare.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+CACHEBOX_BIN = os.environ.get('CACHEBOX_BIN', os.path.join(ROOT, 'build', 'cachebox'))
+REDIS_BIN = os.environ.get('REDIS_BIN', '/usr/bin/redis-server')
+REDIS_CLI = shutil.which('redis-cli') or '/usr/bin/redis-cli'
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def is_redis_binary(path):
+    return 'redis-server' in os.path.basename(path)
+
+
+class Server:
+    """One server process. kind is 'cachebox' or 'redis'. args are extra
+    '--directive value' pairs (a flat list); config is the text of a config
+    file written into the temp dir and passed first."""
+
+    def __init__(self, kind='cachebox', args=(), config=None, port=None,
+                 bind='127.0.0.1', wait=True):
+        self.kind = kind
+        self.binary = CACHEBOX_BIN if kind == 'cachebox' else REDIS_BIN
+        self.port = port or free_port()
+        self.host = bind
+        self.dir = tempfile.mkdtemp(prefix='cbtest-')
+        self.logpath = os.path.join(self.dir, 'server.log')
+        self.config_path = None
+        cmd = [self.binary]
+        if config is not None:
+            self.config_path = os.path.join(self.dir, 'server.conf')
+            with open(self.config_path, 'w') as f:
+                f.write(config)
+            cmd.append(self.config_path)
+        cmd += ['--port', str(self.port), '--bind', bind, '--dir', self.dir]
+        if is_redis_binary(self.binary):
+            cmd += ['--save', '', '--appendonly', 'no']
+        cmd += [str(a) for a in args]
+        self.cmdline = cmd
+        self.proc = None
+        self._logf = open(self.logpath, 'wb')
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.dir)
+            if wait:
+                self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def is_redis(self):
+        return is_redis_binary(self.binary)
+
+    def wait_ready(self, timeout=10.0, password=None):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('server exited with %s at start\n%s'
+                                   % (self.proc.returncode, self.log()))
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as s:
+                    s.sendall(b'PING\r\n')
+                    data = s.recv(100)
+                    if data.startswith((b'+PONG', b'-NOAUTH', b'-DENIED')):
+                        return
+                    last = data
+            except OSError as e:
+                last = e
+            time.sleep(0.05)
+        raise RuntimeError('server did not answer PING within %.0fs (%r)\n%s'
+                           % (timeout, last, self.log()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=5.0):
+        """SIGTERM, then SIGKILL after timeout. Returns the exit code."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.send_signal(signal.SIGTERM)
+                    rc = self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    rc = self.proc.wait(5)
+                except ProcessLookupError:
+                    pass
+            rc = self.proc.returncode
+        if self._logf and not self._logf.closed:
+            self._logf.close()
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.logpath, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    # Clients -------------------------------------------------------------
+    def raw(self, timeout=5.0):
+        return RawConn(self.host, self.port, timeout)
+
+    def redis(self, **kw):
+        import redis  # Debian's python3-redis (call tests with /usr/bin/python3)
+        kw.setdefault('socket_timeout', 10)
+        return redis.Redis(host=self.host, port=self.port, **kw)
+
+    def cli(self, *args, input=None, timeout=20, extra=()):
+        """Runs redis-cli against the server; returns (rc, stdout text)."""
+        cmd = [REDIS_CLI, '-h', self.host, '-p', str(self.port)] + list(extra) + [str(a) for a in args]
+        p = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+        return p.returncode, p.stdout.decode('utf-8', 'replace')
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+# RESP ---------------------------------------------------------------------
+
+def encode_command(*args):
+    out = [b'*%d\r\n' % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = str(a).encode()
+        out.append(b'$%d\r\n%s\r\n' % (len(a), a))
+    return b''.join(out)
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RawConn:
+    """A blocking socket that sends bytes and reads whole RESP replies as raw
+    bytes (parse() gives the structure when a test needs it)."""
+
+    def __init__(self, host, port, timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(timeout)
+        self.buf = b''
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        try:
+            data = self.sock.recv(1 << 20)
+        except ConnectionResetError:
+            data = b''
+        if not data:
+            raise ConnectionClosed('connection closed by server (buffered %r)' % self.buf[:200])
+        self.buf += data
+
+    def _line(self, pos):
+        while True:
+            i = self.buf.find(b'\r\n', pos)
+            if i >= 0:
+                return i
+            self._fill()
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            self._fill()
+
+    def _skip_one(self, pos):
+        """Returns the end offset of the reply starting at pos."""
+        self._need(pos + 1)
+        t = self.buf[pos:pos + 1]
+        eol = self._line(pos)
+        head = self.buf[pos + 1:eol]
+        end = eol + 2
+        if t in b'+-:_,#(':
+            return end
+        if t in b'$!=':
+            n = int(head)
+            if n < 0:
+                return end
+            self._need(end + n + 2)
+            return end + n + 2
+        if t in b'*~>':
+            n = int(head)
+            for _ in range(max(n, 0)):
+                end = self._skip_one(end)
+            return end
+        if t in b'%|':
+            n = int(head)
+            for _ in range(2 * max(n, 0)):
+                end = self._skip_one(end)
+            if t == b'|':          # attribute: the real reply follows
+                end = self._skip_one(end)
+            return end
+        raise ValueError('bad RESP type byte %r in %r' % (t, self.buf[pos:pos + 80]))
+
+    def read_reply(self):
+        """Bytes of exactly one reply."""
+        end = self._skip_one(0)
+        out, self.buf = self.buf[:end], self.buf[end:]
+        return out
+
+    def cmd(self, *args):
+        self.send(encode_command(*args))
+        return self.read_reply()
+
+    def inline(self, line):
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b'\r\n')
+        return self.read_reply()
+
+    def read_until_closed(self, timeout=5.0):
+        """Reads until EOF; returns everything read. Raises socket.timeout
+        when the server keeps the connection open past timeout (what was
+        read stays in self.buf)."""
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b''
+            if not chunk:
+                data, self.buf = self.buf, b''
+                return data
+            self.buf += chunk
+
+    def is_closed(self, timeout=2.0):
+        try:
+            self.read_until_closed(timeout)
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+
+
+def parse(data):
+    """Parses one RESP2/RESP3 reply from bytes into Python values: bytes for
+    strings, int, None, list, dict (as a list of pairs for %), and
+    RespError for errors."""
+    val, end = _parse(data, 0)
+    return val
+
+
+class RespError(Exception):
+    def __eq__(self, other):
+        return isinstance(other, RespError) and self.args == other.args
+
+    def __hash__(self):
+        return hash(self.args)
+
+
+def _parse(b, pos):
+    t = b[pos:pos + 1]
+    eol = b.index(b'\r\n', pos)
+    head = b[pos + 1:eol]
+    end = eol + 2
+    if t == b'+':
+        return head, end
+    if t == b'-':
+        return RespError(head.decode('utf-8', 'replace')), end
+    if t in (b':', b'('):
+        return int(head), end
+    if t == b'_':
+        return None, end
+    if t == b',':
+        return float(head), end
+    if t == b'#':
+        return head == b't', end
+    if t in (b'$', b'!', b'='):
+        n = int(head)
+        if n < 0:
+            return None, end
+        return b[end:end + n], end + n + 2
+    if t in (b'*', b'~', b'>'):
+        n = int(head)
+        if n < 0:
+            return None, end
+        out = []
+        for _ in range(n):
+            v, end = _parse(b, end)
+            out.append(v)
+        return out, end
+    if t in (b'%', b'|'):
+        n = int(head)
+        out = []
+        for _ in range(n):
+            k, end = _parse(b, end)
+            v, end = _parse(b, end)
+            out.append((k, v))
+        if t == b'|':
+            return _parse(b, end)
+        return out, end
+    raise ValueError('bad RESP %r' % b[pos:pos + 40])
+
+
+# unittest glue ------------------------------------------------------------
+
+def kinds_for_identical():
+    """Servers a behaviour-must-match-Redis test runs against: cachebox and,
+    when it is a different binary, the oracle (so a failing text shows
+    whether the test or the server is wrong). CBTEST_KINDS overrides."""
+    env = os.environ.get('CBTEST_KINDS')
+    if env:
+        return env.split(',')
+    if is_redis_binary(CACHEBOX_BIN):
+        return ['cachebox']
+    return ['cachebox', 'redis']
+
+
+class ServerTest(unittest.TestCase):
+    """Base class: one server per test class (started in setUpClass), flushed
+    before each test. Subclasses set SERVER_ARGS / SERVER_CONFIG / KIND."""
+    KIND = 'cachebox'
+    SERVER_ARGS = ()
+    SERVER_CONFIG = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(cls.KIND, args=cls.SERVER_ARGS, config=cls.SERVER_CONFIG)
+
+    @classmethod
+    def tearDownClass(cls):
+        srv = getattr(cls, 'server', None)
+        if srv is not None:
+            srv.cleanup()
+
+    def setUp(self):
+        if not self.server.alive():
+            self.fail('server died earlier\n' + self.server.log()[-3000:])
+        self.r = self.server.redis(decode_responses=False)
+        self.r.flushall()
+
+    def tearDown(self):
+        try:
+            self.r.connection_pool.disconnect()   # close() keeps the pool open in redis-py 4.3
+        except Exception:
+            pass
+
+    def raw(self, timeout=5.0):
+        c = self.server.raw(timeout)
+        self.addCleanup(c.close)
+        return c
+
+
+def for_kinds(mixin, kinds=None, base=None):
+    """Makes one TestCase per server kind from a mixin class holding the
+    test methods (not itself a TestCase, so it is not collected), named
+    Mixin_kind; returns them as a dict to merge into a module's globals."""
+    out = {}
+    for k in kinds or kinds_for_identical():
+        name = '%s_%s' % (mixin.__name__.lstrip('_'), k)
+        out[name] = type(name, (mixin, base or ServerTest),
+                         {'KIND': k, '__module__': mixin.__module__})
+    return out
