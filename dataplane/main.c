@@ -17,6 +17,7 @@
 #include "cmd/command.h"
 #include "server.h"
 #include "worker.h"
+#include "../mgmt/info.h"
 #include "../mgmt/mgmt.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -113,6 +114,7 @@ int main(int argc, char **argv) {
         cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
         return 1;
     }
+    info_init();
     write_pidfile();
     if (server_start_workers() < 0) {
         cb_log(LOG_WARNING, "Failed to start worker threads: %s", strerror(errno));

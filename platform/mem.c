@@ -54,7 +54,10 @@ static void count(long long delta)
     }
 }
 
-/* Spends one unit of the test failure budget; 1 when this try must fail. */
+/* mem_fail_after(n): every successful allocation, try or not, spends one
+ * unit, so a test can count allocations in code that mixes both; once the
+ * budget is 0 only the cb_try_* variants fail (the others cannot). */
+/* 1 when a cb_try_* call must fail now. */
 static int injected_failure(void)
 {
     long b = atomic_load_explicit(&mem_fail_budget, memory_order_relaxed);

@@ -110,9 +110,9 @@ size_t util_ll2str(char *dst, size_t dstlen, long long v)
 int util_str2d(const char *s, size_t len, double *out)
 {
     if (len == 0 || isspace((unsigned char)s[0])) return 0;
-    /* strtod needs a terminated copy; a value as long as this is absurd but
-     * legal in Redis (a long run of zeros), so big inputs go to the heap. */
-    char stackbuf[256];
+    /* strtod needs a terminated copy. Redis takes any length (a long run of
+     * zeros is legal), so absurdly long inputs borrow the heap. */
+    char stackbuf[CB_LD2STR_MAX];
     char *buf = len < sizeof(stackbuf) ? stackbuf : cb_malloc(len + 1);
     memcpy(buf, s, len);
     buf[len] = '\0';

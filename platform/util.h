@@ -1,6 +1,7 @@
 /* util.h — small pure helpers shared by every layer: strict number parsing and
  * formatting with Redis's exact rules, glob matching, hashing, clocks.
- * Nothing here allocates or keeps state, so any thread may call anything.
+ * Nothing here keeps state, so any thread may call anything (only
+ * util_str2d allocates, transiently, for inputs over CB_LD2STR_MAX bytes).
  */
 #ifndef CB_UTIL_H
 #define CB_UTIL_H

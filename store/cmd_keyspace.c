@@ -24,13 +24,16 @@
 
 #define KEY(c, i) ARGP(c, i), ARGL(c, i)
 
-/* Redis's getIntFromObjectOrReply: a strict long long in int range, else
- * msg (or the generic not-an-integer error). 0 ok, -1 replied. */
+/* Redis's getIntFromObjectOrReply: a strict long long, then an int range
+ * check with its own message; msg replaces both texts. 0 ok, -1 replied. */
 static int arg_int(cb_client *c, int i, int *out, const char *msg)
 {
     long long v;
-    if (!util_str2ll(ARGP(c, i), ARGL(c, i), &v) || v < INT_MIN || v > INT_MAX) {
-        reply_error(c, msg ? msg : ERR_NOT_INT);
+    if (arg_ll(c, i, &v, msg)) return -1;
+    if (v < INT_MIN || v > INT_MAX) {
+        if (msg) reply_error(c, msg);
+        else reply_errorf(c, "value is out of range, value must between %d and %d",
+                          INT_MIN, INT_MAX);
         return -1;
     }
     *out = (int)v;

@@ -234,8 +234,12 @@ void cmd_client_reply(cb_client *c) {
 void cmd_client_pause(cb_client *c) {
     long long ms;
     int all = 1;
-    if (!util_str2ll(c->argv[2], c->argv_len[2], &ms) || ms < 0) {
+    if (!util_str2ll(c->argv[2], c->argv_len[2], &ms)) {
         reply_error(c, "timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_error(c, "timeout is negative");
         return;
     }
     if (c->argc == 4) {
@@ -248,7 +252,7 @@ void cmd_client_pause(cb_client *c) {
             return;
         }
     } else if (c->argc > 4) {
-        reply_error(c, ERR_SYNTAX);
+        reply_error(c, "unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.");
         return;
     }
     long long end = util_mstime() + ms;

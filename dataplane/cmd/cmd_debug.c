@@ -336,19 +336,11 @@ static void debug_change_repl_id(cb_client *c)
 
 static void debug_populate(cb_client *c)
 {
+    /* Redis answers the same error for negative and non-numeric values. */
+    static const char *const not_positive = "value is out of range, must be positive";
     long long count, valsize = 0;
-    if (arg_ll(c, 2, &count, NULL) != 0) return;
-    if (count < 0) {
-        reply_error(c, "value is out of range, must be positive");
-        return;
-    }
-    if (c->argc == 5) {
-        if (arg_ll(c, 4, &valsize, NULL) != 0) return;
-        if (valsize < 0) {
-            reply_error(c, "value is out of range, must be positive");
-            return;
-        }
-    }
+    if (arg_ll_range(c, 2, &count, 0, LLONG_MAX, not_positive) != 0) return;
+    if (c->argc == 5 && arg_ll_range(c, 4, &valsize, 0, LLONG_MAX, not_positive) != 0) return;
     (void)dict_expand(c->db->keys, (size_t)count); /* -1 only while rehashing */
     const char *prefix = c->argc >= 4 ? ARGP(c, 3) : "key";
     int plen = c->argc >= 4 ? (int)(ARGL(c, 3) > 200 ? 200 : ARGL(c, 3)) : 3;
@@ -375,6 +367,17 @@ static void debug_populate(cb_client *c)
     reply_ok(c);
 }
 
+/* The text goes out as the whole error line: Redis puts a '-' before it and
+ * adds no "ERR " of its own. */
+static void debug_error(cb_client *c)
+{
+    char *msg = cb_malloc(ARGL(c, 2) + 1);
+    msg[0] = '-';
+    memcpy(msg + 1, ARGP(c, 2), ARGL(c, 2));
+    reply_error_len(c, msg, ARGL(c, 2) + 1);
+    cb_free(msg);
+}
+
 void cmd_debug(cb_client *c)
 {
     if (c->argc == 2 && arg_eq(c, 1, "help")) {
@@ -396,7 +399,7 @@ void cmd_debug(cb_client *c)
     } else if (arg_eq(c, 1, "populate") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else if (arg_eq(c, 1, "error") && c->argc == 3) {
-        reply_error_len(c, ARGP(c, 2), ARGL(c, 2));
+        debug_error(c);
     } else if (arg_eq(c, 1, "log") && c->argc == 3) {
         cb_log(LOG_WARNING, "DEBUG LOG: %.*s", (int)ARGL(c, 2), ARGP(c, 2));
         reply_ok(c);

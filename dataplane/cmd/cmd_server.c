@@ -15,6 +15,10 @@
 #include "../../platform/util.h"
 
 void cmd_ping(cb_client *c) {
+    if (c->argc > 2) {
+        reply_error(c, "wrong number of arguments for 'ping' command");
+        return;
+    }
     if (c->argc == 2)
         reply_bulk(c, c->argv[1], c->argv_len[1]);
     else
@@ -77,7 +81,8 @@ void cmd_hello(cb_client *c) {
     long long ver = 0;
     int next = 1;
     if (c->argc >= 2) {
-        if (!util_str2ll(c->argv[1], c->argv_len[1], &ver) || ver < 0 || ver > 2147483647LL) {
+        if (!util_str2ll(c->argv[1], c->argv_len[1], &ver) || ver < -2147483648LL ||
+            ver > 2147483647LL) {
             reply_error(c, "Protocol version is not an integer or out of range");
             return;
         }

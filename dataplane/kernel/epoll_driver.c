@@ -251,20 +251,22 @@ static void accept_on(cb_worker *w, int lfd) {
     }
 }
 
-static void read_from(cb_worker *w, cb_client *c) {
+/* Returns 1 when the client was closed (and freed). */
+static int read_from(cb_worker *w, cb_client *c) {
     ssize_t n = read(c->fd, w->readbuf, w->readbuf_size);
     if (n > 0) {
         STAT_INC(w->stats.total_reads);
         conn_input(c, w->readbuf, (size_t)n);
-        return;
+        return 0;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
     if (n == 0)
         cb_log(LOG_VERBOSE, "Client closed connection id=%llu addr=%s",
                (unsigned long long)c->id, c->addr);
     else
         cb_log(LOG_VERBOSE, "Reading from client: %s", strerror(errno));
     conn_close(c);
+    return 1;
 }
 
 int kdrv_poll(cb_worker *w, int timeout_ms) {
@@ -289,8 +291,7 @@ int kdrv_poll(cb_worker *w, int timeout_ms) {
         if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
             /* A client closed by an earlier event in this batch (CLIENT KILL)
              * is freed only at flush time, so c stays valid here. */
-            if (!(c->flags & CLIENT_CLOSE_ASAP)) read_from(w, c);
-            if (c->flags & CLIENT_CLOSED) continue;
+            if (!(c->flags & CLIENT_CLOSE_ASAP) && read_from(w, c)) continue;
         }
         if (evs[i].events & EPOLLOUT) conn_output_queued(c);
     }

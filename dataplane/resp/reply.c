@@ -249,6 +249,7 @@ void reply_set_deferred_len(cb_client *c, void *handle, long n, char kind) {
     b->data[2 + l] = '\n';
     b->used = l + 3;
     c->out_bytes += b->used;
+    conn_output_queued(c);
 }
 
 void reply_help(cb_client *c, const char *const *lines) {

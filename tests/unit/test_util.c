@@ -5,10 +5,12 @@
  */
 #include <CUnit/Basic.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../platform/mem.h"
 #include "../../platform/util.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -113,13 +115,20 @@ static void test_str2d(void)
     CU_ASSERT_FALSE(util_str2d(S("1\0"), &d));
     CU_ASSERT_FALSE(util_str2d(S("abc"), &d));
     CU_ASSERT(util_str2d("2.5xyz", 3, &d) && d == 2.5);
-    /* Long inputs are legal (heap copy path). */
-    char longnum[1000];
-    longnum[0] = '1';
-    longnum[1] = '.';
-    memset(longnum + 2, '0', sizeof(longnum) - 3);
-    longnum[sizeof(longnum) - 1] = '5';
-    CU_ASSERT(util_str2d(longnum, sizeof(longnum), &d) && d == 1.0);
+    /* Long inputs are legal (stack and heap copy paths). */
+    size_t sizes[] = {1000, CB_LD2STR_MAX - 1, CB_LD2STR_MAX, 9000};
+    for (size_t k = 0; k < 4; k++) {
+        size_t n = sizes[k];
+        char *longnum = malloc(n);
+        longnum[0] = '1';
+        longnum[1] = '.';
+        memset(longnum + 2, '0', n - 3);
+        longnum[n - 1] = '5';
+        CU_ASSERT(util_str2d(longnum, n, &d) && d == 1.0);
+        longnum[n - 1] = ' ';
+        CU_ASSERT_FALSE(util_str2d(longnum, n, &d));
+        free(longnum);
+    }
 }
 
 static void test_str2ld(void)
@@ -427,6 +436,96 @@ static void test_clocks(void)
     CU_ASSERT(b >= a);
 }
 
+
+/* ------------------------------------------------------------------------
+ * mem.c
+ * ---------------------------------------------------------------------- */
+
+static void test_mem_basic(void)
+{
+    long long t0 = mem_used_thread();
+    size_t g0 = mem_used_total();
+    char *p = cb_malloc(100);
+    CU_ASSERT(cb_usable(p) >= 100);
+    CU_ASSERT_EQUAL(mem_used_thread() - t0, (long long)cb_usable(p));
+    CU_ASSERT_EQUAL(mem_used_total() - g0, cb_usable(p));
+    p = cb_realloc(p, 5000);
+    CU_ASSERT_EQUAL(mem_used_thread() - t0, (long long)cb_usable(p));
+    cb_free(p);
+    CU_ASSERT_EQUAL(mem_used_thread(), t0);
+
+    char *z = cb_calloc(64);
+    for (int i = 0; i < 64; i++) CU_ASSERT_EQUAL(z[i], 0);
+    cb_free(z);
+    char *d = cb_memdup("a\0b", 3);
+    CU_ASSERT(memcmp(d, "a\0b\0", 4) == 0);
+    cb_free(d);
+    d = cb_strdup("hello");
+    CU_ASSERT_STRING_EQUAL(d, "hello");
+    cb_free(d);
+    CU_ASSERT_PTR_NULL(cb_realloc(cb_malloc(8), 0)); /* frees */
+    cb_free(NULL);
+    CU_ASSERT_EQUAL(cb_usable(NULL), 0);
+    CU_ASSERT_EQUAL(mem_used_thread(), t0);
+    CU_ASSERT(strcmp(mem_allocator_name(), "libc") == 0 ||
+              strcmp(mem_allocator_name(), "jemalloc-5.3.0") == 0);
+}
+
+static void test_mem_fail_after(void)
+{
+    mem_fail_after(2);
+    void *a = cb_try_malloc(10);
+    void *b = cb_malloc(10); /* counts towards the budget too */
+    void *c = cb_try_malloc(10);
+    void *r = cb_try_realloc(a, 100);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_PTR_NULL(r); /* a stays valid */
+    void *n = cb_malloc(10); /* non-try variants never fail on purpose */
+    CU_ASSERT_PTR_NOT_NULL(n);
+    mem_fail_after(-1);
+    c = cb_try_malloc(10);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    r = cb_try_realloc(a, 100);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    cb_free(r);
+    cb_free(b);
+    cb_free(c);
+    cb_free(n);
+}
+
+#define MEM_THREADS 8
+static void *mem_worker(void *arg)
+{
+    void **keep = arg;
+    for (int i = 0; i < 1000; i++) cb_free(cb_malloc(64));
+    *keep = cb_malloc(4096); /* freed later by the main thread */
+    return (void *)(intptr_t)mem_used_thread();
+}
+
+static void test_mem_threads(void)
+{
+    size_t g0 = mem_used_total();
+    long long t0 = mem_used_thread();
+    pthread_t th[MEM_THREADS];
+    void *kept[MEM_THREADS];
+    for (int i = 0; i < MEM_THREADS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, mem_worker, &kept[i]), 0);
+    size_t expect = 0;
+    for (int i = 0; i < MEM_THREADS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        CU_ASSERT_EQUAL((long long)(intptr_t)ret, (long long)cb_usable(kept[i]));
+        expect += cb_usable(kept[i]);
+    }
+    CU_ASSERT_EQUAL(mem_used_total(), g0 + expect);
+    /* Freed by another thread: this thread goes negative, the sum is right. */
+    for (int i = 0; i < MEM_THREADS; i++) cb_free(kept[i]);
+    CU_ASSERT_EQUAL(mem_used_thread(), t0 - (long long)expect);
+    CU_ASSERT_EQUAL(mem_used_total(), g0);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
@@ -446,6 +545,10 @@ int main(void)
     CU_add_test(s, "memtoull", test_memtoull);
     CU_add_test(s, "eq_nocase", test_eq_nocase);
     CU_add_test(s, "clocks", test_clocks);
+    CU_pSuite m = CU_add_suite("mem", NULL, NULL);
+    CU_add_test(m, "basic", test_mem_basic);
+    CU_add_test(m, "fail_after", test_mem_fail_after);
+    CU_add_test(m, "threads", test_mem_threads);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
