@@ -310,6 +310,13 @@ static int load_text(const char *text, const char *fname, int depth, char **err)
             } else if (!(d->flags & CF_MULTI_ARG) && w.argc != 2) {
                 why = "wrong number of arguments";
                 rc = -1;
+            } else if ((d->flags & CF_MULTI_ARG) && w.argc == 2 && strchr(w.argv[1], ' ')) {
+                /* One quoted value holding several words (the command line's
+                 * --bind "a b" form): split it, as redis-server does. */
+                words sp = {0};
+                words_split_spaces(&sp, w.argv[1], strlen(w.argv[1]));
+                rc = cfg_set_words(d, sp.argc, sp.argv, 1, &why);
+                words_free(&sp);
             } else {
                 rc = cfg_set_words(d, w.argc - 1, w.argv + 1, 1, &why);
             }

@@ -136,9 +136,8 @@ int util_str2ld(const char *s, size_t len, long double *out)
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
-    /* Like Redis, the parse only has to stop at a NUL: an embedded NUL
-     * ends the number. */
-    if (isspace((unsigned char)buf[0]) || *end != '\0' || errno == EINVAL ||
+    /* The whole input must be the number: "1\0002" is not a float to Redis. */
+    if (isspace((unsigned char)buf[0]) || end != buf + len || errno == EINVAL ||
         isnan(v) ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
                              fpclassify(v) == FP_ZERO)))
