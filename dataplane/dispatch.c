@@ -16,6 +16,8 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 
+cb_cmd_proc cmd_debug;
+
 static void reject(cb_client *c, const cb_command *cmd, const char *msg) {
     if (cmd) STAT_INC(c->w->cmdstats[cmd->id].rejected_calls);
     reply_error(c, msg);
@@ -86,7 +88,7 @@ int dispatch_command(cb_client *c) {
         reject(c, cmd, "-NOAUTH Authentication required.");
         goto done;
     }
-    if (strcmp(cmd->name, "debug") == 0 && !debug_allowed(c)) {
+    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
         reject(c, cmd,
                "DEBUG command not allowed. If the enable-debug-command option is set to "
                "\"local\", you can run it from a local connection, otherwise you need to "
@@ -119,7 +121,8 @@ int dispatch_command(cb_client *c) {
 
 done:
     /* CLIENT REPLY SKIP mutes exactly the next command. */
-    if (!(cmd && cmd->parent && strcmp(cmd->parent->name, "client") == 0))
+    if ((c->flags & CLIENT_REPLY_SKIP) &&
+        !(cmd && cmd->parent && strcmp(cmd->parent->name, "client") == 0))
         c->flags &= ~CLIENT_REPLY_SKIP;
     if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
         c->flags |= CLIENT_REPLY_SKIP;

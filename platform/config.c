@@ -63,81 +63,21 @@ static void words_split_spaces(words *w, const char *s, size_t n) {
     }
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Split a config line into words with redis.conf quoting: "..." with
- * \n \r \t \b \a \xHH and \<c> escapes, '...' with \' only; a closing
- * quote must end the word. 0 ok, -1 on unbalanced quotes. */
+static void words_emit(void *priv, const char *s, size_t n) { words_push(priv, s, n); }
+
+/* Split a config line into words with redis.conf quoting (util_splitargs).
+ * 0 ok, -1 on unbalanced quotes. */
 static int words_split_line(words *w, const char *p) {
-    cfg_buf tok = {0};
-    for (;;) {
-        while (*p && is_space(*p)) p++;
-        if (!*p) break;
-        tok.len = 0;
-        cfg_buf_add(&tok, "", 0);
-        int mode = 0; /* 0 bare, 1 double quotes, 2 single quotes */
-        int done = 0;
-        while (!done) {
-            if (mode == 1) {
-                if (!*p) goto unbalanced;
-                if (p[0] == '\\' && p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-                    char c = (char)(hexval(p[2]) * 16 + hexval(p[3]));
-                    cfg_buf_add(&tok, &c, 1);
-                    p += 4;
-                } else if (p[0] == '\\' && p[1]) {
-                    char c = p[1];
-                    switch (c) {
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'b': c = '\b'; break;
-                    case 'a': c = '\a'; break;
-                    }
-                    cfg_buf_add(&tok, &c, 1);
-                    p += 2;
-                } else if (*p == '"') {
-                    if (p[1] && !is_space(p[1])) goto unbalanced;
-                    p++;
-                    done = 1;
-                } else {
-                    cfg_buf_add(&tok, p++, 1);
-                }
-            } else if (mode == 2) {
-                if (!*p) goto unbalanced;
-                if (p[0] == '\\' && p[1] == '\'') {
-                    cfg_buf_add(&tok, "'", 1);
-                    p += 2;
-                } else if (*p == '\'') {
-                    if (p[1] && !is_space(p[1])) goto unbalanced;
-                    p++;
-                    done = 1;
-                } else {
-                    cfg_buf_add(&tok, p++, 1);
-                }
-            } else {
-                if (!*p || is_space(*p)) done = 1;
-                else if (*p == '"') { mode = 1; p++; }
-                else if (*p == '\'') { mode = 2; p++; }
-                else cfg_buf_add(&tok, p++, 1);
-            }
-        }
-        words_push(w, tok.p, tok.len);
-    }
-    cb_free(tok.p);
-    return 0;
-unbalanced:
-    cb_free(tok.p);
-    words_free(w);
-    return -1;
+    size_t n = strlen(p);
+    char *scratch = cb_malloc(n + 1);
+    int rc = util_splitargs(p, n, scratch, words_emit, w);
+    cb_free(scratch);
+    if (rc < 0) words_free(w);
+    return rc;
 }
 
 /* Whole file into a NUL-terminated buffer; NULL with errno on failure. */

@@ -54,10 +54,10 @@ static void count(long long delta)
     }
 }
 
-/* mem_fail_after(n): every successful allocation, try or not, spends one
- * unit, so a test can count allocations in code that mixes both; once the
- * budget is 0 only the cb_try_* variants fail (the others cannot). */
-/* 1 when a cb_try_* call must fail now. */
+/* 1 when a cb_try_* call must fail now. Every successful allocation, try or
+ * not, spends one unit of mem_fail_after's budget, so a test can count
+ * allocations in code that mixes both; at 0 only cb_try_* fail (the others
+ * cannot). */
 static int injected_failure(void)
 {
     long b = atomic_load_explicit(&mem_fail_budget, memory_order_relaxed);

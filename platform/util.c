@@ -574,3 +574,74 @@ uint64_t util_monotonic_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
+
+/* ------------------------------------------------------------- splitargs */
+
+static int hexdigit(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int split_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v';
+}
+
+int util_splitargs(const char *s, size_t n, char *scratch,
+                   void (*emit)(void *priv, const char *w, size_t wl), void *priv)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < n && split_space(s[i])) i++;
+        if (i >= n) return 0;
+        size_t t = 0;
+        int mode = 0; /* 0 bare, 1 in "...", 2 in '...' */
+        for (int done = 0; !done;) {
+            if (mode == 0) {
+                if (i >= n || split_space(s[i]) || s[i] == '\0') {
+                    done = 1;
+                } else if (s[i] == '"') {
+                    mode = 1;
+                    i++;
+                } else if (s[i] == '\'') {
+                    mode = 2;
+                    i++;
+                } else {
+                    scratch[t++] = s[i++];
+                }
+                continue;
+            }
+            if (i >= n) return -1; /* the quote never closed */
+            char q = mode == 1 ? '"' : '\'';
+            if (s[i] == q) {
+                /* A closing quote must end the word. */
+                if (i + 1 < n && !split_space(s[i + 1])) return -1;
+                i++;
+                done = 1;
+            } else if (mode == 1 && s[i] == '\\' && i + 3 < n && s[i + 1] == 'x' &&
+                       hexdigit(s[i + 2]) >= 0 && hexdigit(s[i + 3]) >= 0) {
+                scratch[t++] = (char)(hexdigit(s[i + 2]) * 16 + hexdigit(s[i + 3]));
+                i += 4;
+            } else if (mode == 1 && s[i] == '\\' && i + 1 < n) {
+                char c = s[i + 1];
+                switch (c) {
+                case 'n': c = '\n'; break;
+                case 'r': c = '\r'; break;
+                case 't': c = '\t'; break;
+                case 'b': c = '\b'; break;
+                case 'a': c = '\a'; break;
+                default: break;
+                }
+                scratch[t++] = c;
+                i += 2;
+            } else if (mode == 2 && s[i] == '\\' && i + 1 < n && s[i + 1] == '\'') {
+                scratch[t++] = '\'';
+                i += 2;
+            } else {
+                scratch[t++] = s[i++];
+            }
+        }
+        emit(priv, scratch, t);
+    }
+}

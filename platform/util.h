@@ -75,4 +75,12 @@ int util_eq_nocase(const char *p, size_t len, const char *cstr);
  * kb=1024 ...) as Redis's memtoull. 1 ok, 0 bad. */
 int util_memtoull(const char *s, size_t len, unsigned long long *out);
 
+/* Split a line into words with redis-cli / redis.conf quoting: "..." with
+ * \n \r \t \b \a \xHH and \<c> escapes, '...' with \' only; a closing
+ * quote must end its word. emit gets each word (valid during the call);
+ * scratch must hold n bytes. 0 ok, -1 on unbalanced quotes (words before
+ * the fault were already emitted). */
+int util_splitargs(const char *s, size_t n, char *scratch,
+                   void (*emit)(void *priv, const char *w, size_t wl), void *priv);
+
 #endif

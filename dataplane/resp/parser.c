@@ -132,90 +132,16 @@ static resp_status fail(resp_parser *p, const char *msg) {
     return RESP_ERROR;
 }
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+static void emit_owned(void *priv, const char *w, size_t n) { push_owned_arg(priv, w, n); }
 
-/* Split an inline command line into owned arguments with the quoting rules
- * redis-cli users rely on. Returns 0, or -1 on unbalanced quotes. */
+/* Split an inline command line into owned arguments with redis-cli's quoting
+ * rules. Returns 0, or -1 on unbalanced quotes. */
 static int split_inline(resp_parser *p, const char *s, size_t n) {
-    size_t i = 0;
-    char *tmp = cb_malloc(n + 1);
-    while (1) {
-        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ||
-                         s[i] == '\f' || s[i] == '\v'))
-            i++;
-        if (i >= n) break;
-        size_t t = 0;
-        int inq = 0, insq = 0, done = 0;
-        while (!done) {
-            if (inq) {
-                if (i >= n) goto unbalanced;
-                if (s[i] == '\\' && i + 3 < n && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 &&
-                    hexval(s[i + 3]) >= 0) {
-                    tmp[t++] = (char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
-                    i += 3;
-                } else if (s[i] == '\\' && i + 1 < n) {
-                    char c;
-                    i++;
-                    switch (s[i]) {
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'b': c = '\b'; break;
-                    case 'a': c = '\a'; break;
-                    default: c = s[i]; break;
-                    }
-                    tmp[t++] = c;
-                } else if (s[i] == '"') {
-                    /* A closing quote must be followed by a space or the end. */
-                    if (i + 1 < n && !(s[i + 1] == ' ' || s[i + 1] == '\n' || s[i + 1] == '\r' ||
-                                       s[i + 1] == '\t' || s[i + 1] == '\f' || s[i + 1] == '\v'))
-                        goto unbalanced;
-                    done = 1;
-                } else {
-                    tmp[t++] = s[i];
-                }
-            } else if (insq) {
-                if (i >= n) goto unbalanced;
-                if (s[i] == '\\' && i + 1 < n && s[i + 1] == '\'') {
-                    i++;
-                    tmp[t++] = '\'';
-                } else if (s[i] == '\'') {
-                    if (i + 1 < n && !(s[i + 1] == ' ' || s[i + 1] == '\n' || s[i + 1] == '\r' ||
-                                       s[i + 1] == '\t' || s[i + 1] == '\f' || s[i + 1] == '\v'))
-                        goto unbalanced;
-                    done = 1;
-                } else {
-                    tmp[t++] = s[i];
-                }
-            } else {
-                if (i >= n) {
-                    done = 1;
-                    break;
-                }
-                switch (s[i]) {
-                case ' ': case '\n': case '\r': case '\t': case '\0':
-                    done = 1;
-                    break;
-                case '"': inq = 1; break;
-                case '\'': insq = 1; break;
-                default: tmp[t++] = s[i]; break;
-                }
-            }
-            if (i < n) i++;
-        }
-        push_owned_arg(p, tmp, t);
-    }
-    cb_free(tmp);
-    return 0;
-unbalanced:
-    cb_free(tmp);
-    free_args(p);
-    return -1;
+    char *scratch = cb_malloc(n + 1);
+    int rc = util_splitargs(s, n, scratch, emit_owned, p);
+    cb_free(scratch);
+    if (rc < 0) free_args(p);
+    return rc;
 }
 
 /* Scan for the end of a header line. Returns 1 when the line is complete in

@@ -526,6 +526,40 @@ static void test_mem_threads(void)
     CU_ASSERT_EQUAL(mem_used_total(), g0);
 }
 
+/* Joins split words as "w1|w2|" so one string comparison checks a split. */
+static void join_word(void *priv, const char *w, size_t n)
+{
+    char *out = priv;
+    size_t l = strlen(out);
+    memcpy(out + l, w, n);
+    out[l + n] = '|';
+    out[l + n + 1] = '\0';
+}
+
+static int split(const char *in, char *out)
+{
+    char scratch[256];
+    out[0] = '\0';
+    return util_splitargs(in, strlen(in), scratch, join_word, out);
+}
+
+static void test_splitargs(void)
+{
+    char out[512];
+    CU_ASSERT_EQUAL(split("  set  k   v ", out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "set|k|v|");
+    CU_ASSERT_EQUAL(split("a \"b c\\n\\x41\\\"\" 'it\\'s' \"\"", out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "a|b c\nA\"|it's||");
+    CU_ASSERT_EQUAL(split("\"unclosed", out), -1);
+    CU_ASSERT_EQUAL(split("'unclosed", out), -1);
+    CU_ASSERT_EQUAL(split("\"a\"b", out), -1); /* closing quote must end the word */
+    CU_ASSERT_EQUAL(split("'a'b", out), -1);
+    CU_ASSERT_EQUAL(split("", out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    CU_ASSERT_EQUAL(split("x\"y\"", out), 0); /* a quote inside a bare word opens quoting */
+    CU_ASSERT_STRING_EQUAL(out, "xy|");
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
@@ -545,6 +579,7 @@ int main(void)
     CU_add_test(s, "memtoull", test_memtoull);
     CU_add_test(s, "eq_nocase", test_eq_nocase);
     CU_add_test(s, "clocks", test_clocks);
+    CU_add_test(s, "splitargs", test_splitargs);
     CU_pSuite m = CU_add_suite("mem", NULL, NULL);
     CU_add_test(m, "basic", test_mem_basic);
     CU_add_test(m, "fail_after", test_mem_fail_after);
