@@ -65,6 +65,45 @@ void conn_close_async(cb_client *c) {
     conn_output_queued(c);
 }
 
+/* Output buffer limits of the normal class: the hard limit closes at once,
+ * the soft limit once exceeded continuously for soft_seconds. */
+static int obuf_limit_reached(cb_client *c) {
+    const cb_obuf_limit *l = &g_config.obuf_limits[0];
+    if (c->flags & CLIENT_MONITOR) return 0; /* monitors are the replica class in Redis */
+    size_t used = c->out_bytes;
+    if (l->hard && used >= l->hard) return 1;
+    if (l->soft && used >= l->soft) {
+        long long now = util_mstime();
+        if (!c->obuf_soft_limit_since_ms) {
+            c->obuf_soft_limit_since_ms = now;
+            return 0;
+        }
+        return (now - c->obuf_soft_limit_since_ms) / 1000 >= l->soft_seconds;
+    }
+    c->obuf_soft_limit_since_ms = 0;
+    return 0;
+}
+
+int conn_check_output_limits(cb_client *c) {
+    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) return 1;
+    if (!obuf_limit_reached(c)) return 0;
+    char *info = client_info_line(c);
+    cb_log(LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output "
+           "buffer limits.", info);
+    cb_free(info);
+    STAT_INC(c->w->stats.client_outbuf_limit_disconnections);
+    conn_close_async(c);
+    /* Nothing queued will be sent: free it now so memory stays bounded. */
+    while (c->out_head) {
+        cb_outblock *b = c->out_head;
+        c->out_head = b->next;
+        cb_free(b);
+    }
+    c->out_tail = NULL;
+    c->out_bytes = 0;
+    return 1;
+}
+
 void conn_error_replied(cb_client *c, const char *err, size_t len) {
     cb_worker *w = c->w;
     size_t cl = 0;

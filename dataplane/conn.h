@@ -32,6 +32,10 @@ void conn_close(cb_client *c);
 /* Mark for closing at the next safe point of the worker loop. */
 void conn_close_async(cb_client *c);
 
+/* Enforce client-output-buffer-limit (normal class); 1 when the client is
+ * now scheduled to close (its queued output dropped). */
+int conn_check_output_limits(cb_client *c);
+
 /* Called by the reply layer. */
 void conn_output_queued(cb_client *c);
 void conn_error_replied(cb_client *c, const char *err, size_t len);

@@ -92,24 +92,6 @@ void worker_flush(cb_worker *w) {
     }
 }
 
-/* Output buffer limits of the normal class: hard limit closes at once, the
- * soft limit after it was exceeded continuously for soft_seconds. */
-static int obuf_limit_reached(cb_client *c, long long now) {
-    const cb_obuf_limit *l = &g_config.obuf_limits[0];
-    if (c->flags & CLIENT_MONITOR) return 0; /* monitors are the replica class in Redis */
-    size_t used = c->out_bytes;
-    if (l->hard && used >= l->hard) return 1;
-    if (l->soft && used >= l->soft) {
-        if (!c->obuf_soft_limit_since_ms) {
-            c->obuf_soft_limit_since_ms = now;
-            return 0;
-        }
-        return (now - c->obuf_soft_limit_since_ms) / 1000 >= l->soft_seconds;
-    }
-    c->obuf_soft_limit_since_ms = 0;
-    return 0;
-}
-
 static void clients_cron(cb_worker *w, long long now) {
     cb_client *next;
     for (cb_client *c = w->clients; c; c = next) {
@@ -121,15 +103,8 @@ static void clients_cron(cb_worker *w, long long now) {
             conn_close_async(c);
             continue;
         }
-        if (obuf_limit_reached(c, now)) {
-            char *info = client_info_line(c);
-            cb_log(LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output "
-                   "buffer limits.", info);
-            cb_free(info);
-            STAT_INC(w->stats.client_outbuf_limit_disconnections);
-            conn_close_async(c);
-            continue;
-        }
+        /* The soft limit's time can run out without new output. */
+        if (conn_check_output_limits(c)) continue;
         size_t q = resp_parser_buffered(&c->parser) + c->pending_len;
         if (q > STAT_GET(w->stats.max_input_buffer)) __atomic_store_n(&w->stats.max_input_buffer, q, __ATOMIC_RELAXED);
         if (c->out_bytes > STAT_GET(w->stats.max_output_buffer))

@@ -61,6 +61,8 @@ static void out_append(cb_client *c, const void *p, size_t len) {
         b->used = len;
         c->out_bytes += len;
         link_block(c, b);
+        /* Checked per new block, not per reply: cheap, and bounded. */
+        if (conn_check_output_limits(c)) return;
     }
     conn_output_queued(c);
 }
@@ -231,7 +233,9 @@ void *reply_deferred_len(cb_client *c) {
 }
 
 void reply_set_deferred_len(cb_client *c, void *handle, long n, char kind) {
-    if (!handle) return;
+    /* A client closed by the output limit meanwhile had its blocks (and the
+     * handle's) freed. */
+    if (!handle || muted(c)) return;
     cb_outblock *b = handle;
     char type = '*';
     long long v = n;
