@@ -53,6 +53,23 @@ int arg_long_double(cb_client *c, int i, long double *v, const char *msg) {
     return -1;
 }
 
+int client_nshards(const cb_client *c) {
+    (void)c;
+    return g_server.nworkers;
+}
+
+struct cb_shard *client_shard_at(const cb_client *c, int i) {
+    if (g_server.nworkers <= 1) return c->shard;
+    return g_server.workers[i]->shard;
+}
+
+struct cb_shard *client_key_shard(cb_client *c, const char *key, size_t len) {
+    if (g_server.nworkers <= 1) return c->shard;
+    return g_server.workers[util_key_slot(key, len) % (unsigned)g_server.nworkers]->shard;
+}
+
+struct cb_db *client_shard_db(cb_client *c, struct cb_shard *s) { return &s->dbs[c->dbid]; }
+
 int client_select_db(cb_client *c, int id) {
     if (id < 0 || id >= c->shard->ndb) return -1;
     c->dbid = id;

@@ -34,6 +34,7 @@ struct cb_command;
 #define CLIENT_IN_CALL           (1u << 12)
 #define CLIENT_CLOSED            (1u << 13)
 #define CLIENT_WANT_WRITE        (1u << 14) /* driver watches writability */
+#define CLIENT_PROXY             (1u << 15) /* runs a command forwarded from another worker */
 
 /* One block of queued output. */
 typedef struct cb_outblock {
@@ -83,7 +84,8 @@ typedef struct cb_client {
     /* Input received while a command is held back (CLIENT PAUSE). */
     char *pending_in;
     size_t pending_len, pending_cap;
-    int held;               /* a parsed command waits in parser.argv */
+    int held;               /* 1: CLIENT PAUSE holds the parsed command;
+                             * 2: it runs on another worker (xshard) */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
 } cb_client;
@@ -99,6 +101,19 @@ int arg_ll_range(cb_client *c, int i, long long *v, long long min, long long max
 /* Parse arg i as a double / long double; reply ERR_NOT_FLOAT (or msg) on failure. */
 int arg_double(cb_client *c, int i, double *v, const char *msg);
 int arg_long_double(cb_client *c, int i, long double *v, const char *msg);
+
+/* Shard routing for handlers. Keys live in the shard that owns their hash
+ * slot (util_key_slot % number of shards). Single-key commands need none of
+ * this: the dispatcher runs them with c->shard / c->db set to the owner.
+ * Handlers of multi-key and keyspace-wide commands resolve every key here;
+ * the dispatcher guarantees that every shard they can reach is safe to use
+ * for the whole call (the other workers are parked). With one worker all of
+ * these return c->shard. */
+struct cb_shard *client_key_shard(cb_client *c, const char *key, size_t len);
+/* The client's selected db inside shard s. */
+struct cb_db *client_shard_db(cb_client *c, struct cb_shard *s);
+int client_nshards(const cb_client *c);
+struct cb_shard *client_shard_at(const cb_client *c, int i);
 
 /* Select db by index; 0 ok, -1 out of range. */
 int client_select_db(cb_client *c, int id);

@@ -53,7 +53,7 @@ cb_client *conn_create(cb_worker *w, const cb_driver_ops *ops, int fd, const cha
 }
 
 void conn_output_queued(cb_client *c) {
-    if (c->flags & CLIENT_PENDING_WRITE) return;
+    if (c->flags & (CLIENT_PENDING_WRITE | CLIENT_PROXY)) return;
     c->flags |= CLIENT_PENDING_WRITE;
     c->pending_next = c->w->pending_write;
     c->w->pending_write = c;
@@ -85,6 +85,7 @@ static int obuf_limit_reached(cb_client *c) {
 }
 
 int conn_check_output_limits(cb_client *c) {
+    if (c->flags & CLIENT_PROXY) return 0; /* the origin worker enforces it */
     if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED)) return 1;
     if (!obuf_limit_reached(c)) return 0;
     char *info = client_info_line(c);
@@ -175,9 +176,8 @@ static int process_buffer(cb_client *c, const char *buf, size_t len) {
             c->argv = c->parser.argv;
             c->argv_len = c->parser.argv_len;
             if (dispatch_command(c) == DISPATCH_HELD) {
+                /* Paused or running on another worker: keep the rest. */
                 resp_parser_detach(&c->parser);
-                c->held = 1;
-                c->w->nheld++;
                 pending_append(c, buf + off, len - off);
                 return 1;
             }
@@ -208,14 +208,8 @@ int conn_input(cb_client *c, const char *buf, size_t len) {
     return 0;
 }
 
-void conn_resume(cb_client *c) {
-    if (!c->held || closing(c)) return;
-    c->argc = c->parser.argc;
-    c->argv = c->parser.argv;
-    c->argv_len = c->parser.argv_len;
-    if (dispatch_command(c) == DISPATCH_HELD) return;
-    c->held = 0;
-    c->w->nheld--;
+/* The held command is finished: go on with the input that waited. */
+static void continue_pending(cb_client *c) {
     c->argc = 0;
     resp_parser_reset(&c->parser);
     if (c->pending_len) {
@@ -228,6 +222,27 @@ void conn_resume(cb_client *c) {
         process_buffer(c, buf, len);
         cb_free(buf);
     }
+}
+
+void conn_resume(cb_client *c) {
+    if (c->held != 1 || closing(c)) return;
+    c->argc = c->parser.argc;
+    c->argv = c->parser.argv;
+    c->argv_len = c->parser.argv_len;
+    if (dispatch_command(c) == DISPATCH_HELD) return; /* still paused, or forwarded */
+    c->held = 0;
+    c->w->nheld--;
+    continue_pending(c);
+}
+
+void conn_forward_done(cb_client *c, const char *reply, size_t len) {
+    c->held = 0;
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        conn_close(c); /* closed while its command was away: free it now */
+        return;
+    }
+    reply_raw(c, reply, len);
+    continue_pending(c);
 }
 
 /* Drop fully written blocks from the front, keeping the tail block (rewound)
@@ -284,8 +299,15 @@ int conn_flush(cb_client *c) {
 void conn_close(cb_client *c) {
     cb_worker *w = c->w;
     if (c->flags & CLIENT_CLOSED) return;
+    if (c->held == 2) {
+        /* Its command is on another worker, whose reply names this client:
+         * drop the transport now, free the rest when the reply arrives. */
+        c->flags |= CLIENT_CLOSE_ASAP;
+        if (c->ops && c->ops->close) c->ops->close(c);
+        return;
+    }
     c->flags |= CLIENT_CLOSED;
-    if (c->held) w->nheld--;
+    if (c->held == 1) w->nheld--;
     if (c->flags & CLIENT_MONITOR) __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
     /* Unlink from the pending list. */
     if (c->flags & CLIENT_PENDING_WRITE) {

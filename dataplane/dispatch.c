@@ -9,6 +9,7 @@
 #include <string.h>
 #include "cmd/command.h"
 #include "conn.h"
+#include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -69,6 +70,33 @@ static int debug_allowed(const cb_client *c) {
     return v == 1 || (v == 2 && (c->flags & CLIENT_LOCAL));
 }
 
+/* CLIENT REPLY SKIP mutes exactly the next command. */
+static void update_reply_skip(cb_client *c, const cb_command *cmd) {
+    if ((c->flags & CLIENT_REPLY_SKIP) &&
+        !(cmd && cmd->parent && strcmp(cmd->parent->name, "client") == 0))
+        c->flags &= ~CLIENT_REPLY_SKIP;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+        c->flags |= CLIENT_REPLY_SKIP;
+        c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
+    }
+}
+
+void dispatch_call(cb_client *c, const cb_command *cmd) {
+    c->cmd = cmd;
+    shard_set_time(c->shard, util_mstime());
+    uint64_t errs = c->errors_seen;
+    long long start = util_ustime();
+    c->flags |= CLIENT_IN_CALL;
+    cmd->proc(c);
+    c->flags &= ~CLIENT_IN_CALL;
+    long long dur = util_ustime() - start;
+    cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
+    STAT_INC(cs->calls);
+    STAT_ADD(cs->usec, (uint64_t)dur);
+    if (c->errors_seen != errs) STAT_INC(cs->failed_calls);
+    STAT_INC(c->w->stats.numcommands);
+}
+
 int dispatch_command(cb_client *c) {
     const cb_command *container = NULL;
     const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
@@ -97,36 +125,48 @@ int dispatch_command(cb_client *c) {
     }
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {
         c->cmd = cmd;
+        if (c->held != 1) {
+            c->held = 1;
+            c->w->nheld++;
+        }
         return DISPATCH_HELD;
     }
 
-    c->cmd = cmd;
-    shard_set_time(c->shard, util_mstime());
-    uint64_t errs = c->errors_seen;
-    long long start = util_ustime();
-    c->flags |= CLIENT_IN_CALL;
-    cmd->proc(c);
-    c->flags &= ~CLIENT_IN_CALL;
-    long long dur = util_ustime() - start;
-    cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
-    STAT_INC(cs->calls);
-    STAT_ADD(cs->usec, (uint64_t)dur);
-    if (c->errors_seen != errs) STAT_INC(cs->failed_calls);
-    STAT_INC(c->w->stats.numcommands);
-    c->commands++;
+    int owner;
+    int route = xshard_route(c, cmd, &owner);
     c->lastcmd = cmd;
     if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
         !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         conn_feed_monitors(c);
+    if (route == ROUTE_REMOTE) {
+        if (c->held == 1) c->w->nheld--;
+        c->held = 2;
+        xshard_forward(c, cmd, owner);
+        c->commands++;
+        update_reply_skip(c, cmd);
+        return DISPATCH_HELD;
+    }
+    if (route == ROUTE_ALL) {
+        /* Every shard in reach: the other workers wait at a safe point. */
+        cb_shard *own = c->shard;
+        cb_db *owndb = c->db;
+        xshard_park_others(c->w);
+        long long now = util_mstime();
+        for (int i = 0; i < g_server.nworkers; i++) shard_set_time(g_server.workers[i]->shard, now);
+        if (owner >= 0) {
+            c->shard = g_server.workers[owner]->shard;
+            c->db = &c->shard->dbs[c->dbid];
+        }
+        dispatch_call(c, cmd);
+        c->shard = own;
+        c->db = owndb;
+        xshard_release(c->w);
+    } else {
+        dispatch_call(c, cmd);
+    }
+    c->commands++;
 
 done:
-    /* CLIENT REPLY SKIP mutes exactly the next command. */
-    if ((c->flags & CLIENT_REPLY_SKIP) &&
-        !(cmd && cmd->parent && strcmp(cmd->parent->name, "client") == 0))
-        c->flags &= ~CLIENT_REPLY_SKIP;
-    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
-        c->flags |= CLIENT_REPLY_SKIP;
-        c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
-    }
+    update_reply_skip(c, cmd);
     return DISPATCH_DONE;
 }

@@ -11,6 +11,9 @@ enum { DISPATCH_DONE = 0, DISPATCH_HELD = 1 };
 
 /* Run c->argv; DISPATCH_HELD when CLIENT PAUSE holds it back. */
 int dispatch_command(cb_client *c);
+/* The call itself (time snapshot, handler, statistics), with no checks:
+ * for commands already admitted, e.g. forwarded from another worker. */
+void dispatch_call(cb_client *c, const struct cb_command *cmd);
 /* 1 when the pause in force holds this command. */
 int dispatch_paused_for(const cb_client *c, const struct cb_command *cmd);
 

@@ -87,15 +87,6 @@ int main(int argc, char **argv) {
                         "use 'dataplane kernel'\n");
         return 1;
     }
-    if (g_config.io_workers > 1) {
-        /* Each worker owns a shard; until commands are routed to the shard
-         * that owns their keys, a second worker would split the keyspace by
-         * connection. Refuse rather than serve inconsistent data. */
-        fprintf(stderr, "*** FATAL CONFIG: io-workers %d: more than one worker needs "
-                        "cross-shard command routing, which this build does not have yet\n",
-                g_config.io_workers);
-        return 1;
-    }
     int supervised_systemd = g_config.supervised == SUPERVISED_SYSTEMD ||
                              (g_config.supervised == SUPERVISED_AUTO && getenv("NOTIFY_SOCKET"));
     if (g_config.daemonize && !supervised_systemd) daemonize();

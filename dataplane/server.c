@@ -23,6 +23,7 @@ cb_server g_server;
 int server_create(char *err, size_t errlen) {
     g_server.nworkers = g_config.io_workers > 0 ? g_config.io_workers : 1;
     g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
+    pthread_mutex_init(&g_server.xs_lock, NULL);
     g_server.start_ms = util_mstime();
     g_server.stat_starttime_us = util_ustime();
     util_random_hex(g_server.run_id, 40);

@@ -23,6 +23,7 @@
 #include "cmd/command.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "xshard.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -45,7 +46,7 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
     w->from_mgmt = ring_create(1024);
-    if (kdrv_init(w) < 0) {
+    if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0) {
         worker_destroy(w);
         return NULL;
     }
@@ -54,8 +55,12 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
 
 void worker_destroy(cb_worker *w) {
     if (!w) return;
-    while (w->clients) conn_close(w->clients);
+    while (w->clients) {
+        w->clients->held = 0; /* replies still in flight die with the rings */
+        conn_close(w->clients);
+    }
     kdrv_shutdown(w);
+    xshard_free_worker(w);
     ring_free(w->to_mgmt);
     ring_free(w->from_mgmt);
     cb_free(w->cmdstats);
@@ -157,11 +162,12 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write) timeout = 0;
+        if (w->pending_write || xshard_pending(w)) timeout = 0;
 
         uint64_t t0 = util_monotonic_us();
         kdrv_poll(w, timeout);                       /* rx -> input -> commands */
         uint64_t t1 = util_monotonic_us();
+        xshard_service(w);                           /* other shards' commands and replies */
 
         now = util_mstime();
         if (now - w->last_cron_ms >= period) {       /* timers */
@@ -183,6 +189,7 @@ static void *worker_main(void *arg) {
         STAT_ADD(w->stats.loop_idle_us, t1 - t0);
         STAT_INC(w->stats.loops);
     }
+    __atomic_store_n(&w->exited, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 

@@ -73,6 +73,13 @@ typedef struct cb_worker {
     long long last_cron_ms;
     uint64_t ops_sample_cmds; long long ops_sample_ms;
     cb_ring *to_mgmt, *from_mgmt; /* SPSC rings */
+    /* Cross-shard messages (xshard.c): inbox[src] is written by worker src
+     * only; messages that found a ring full wait in ovf_*[dst] in order. */
+    cb_ring **inbox;
+    struct xmsg **ovf_head, **ovf_tail;
+    unsigned char *wake_pending;  /* [dst]: wake dst after this loop turn */
+    uint64_t parked_gen;          /* last park round this worker joined */
+    int exited;                   /* the thread has left its loop */
     pid_t tid;
 } cb_worker;
 
@@ -99,6 +106,12 @@ typedef struct cb_server {
     int arch_bits;
     int listening_port;          /* actual port (port 0 -> kernel choice not allowed) */
     int tcp_port_bound;
+    /* Parking (xshard.c): one coordinator at a time holds xs_lock. */
+    pthread_mutex_t xs_lock;
+    int park_active;
+    uint64_t park_gen;
+    int park_owner;
+    int park_acks;
     /* Replication identity for INFO replication (set by info_init, changed by
      * DEBUG CHANGE-REPL-ID); 40 hex chars. */
     char master_replid[41];

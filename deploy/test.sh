@@ -92,6 +92,8 @@ fi
 if [ $build_ok = 1 ]; then
     run_suite integration timeout 900 $PY tests/integration/run_all.py
     run_suite diff timeout 600 $PY tests/diff/run_diff.py
+    # The same corpus with the keyspace split over three workers' shards.
+    CACHEBOX_EXTRA_ARGS="--io-workers 3" run_suite diff-3-workers timeout 600 $PY tests/diff/run_diff.py
 else
     note "integration: 0 passed, 1 failed (release build failed)"
     note "diff: 0 passed, 1 failed (release build failed)"

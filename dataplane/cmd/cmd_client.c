@@ -83,8 +83,8 @@ void cmd_client_list(cb_client *c) {
     char *out = NULL;
     size_t len = 0, cap = 0;
     for (int wi = 0; wi < g_server.nworkers; wi++) {
+        /* Other workers are parked while this runs (xshard ROUTE_ALL). */
         cb_worker *w = g_server.workers[wi];
-        if (w != c->w) continue; /* other workers' lists are theirs (one worker by default) */
         /* Oldest first, as Redis lists them: walk to the tail, then back. */
         cb_client *t = w->clients;
         while (t && t->next) t = t->next;
@@ -136,17 +136,21 @@ static int kill_matches(const kill_filter *f, cb_client *me, cb_client *t) {
     return 1;
 }
 
+/* Other workers are parked while this runs (xshard ROUTE_ALL), so their
+ * clients can be flagged; each owner closes its own at its next flush. */
 static int kill_clients(cb_client *c, const kill_filter *f) {
     int killed = 0;
-    cb_client *next;
-    for (cb_client *t = c->w->clients; t; t = next) {
-        next = t->next;
-        if (!kill_matches(f, c, t)) continue;
-        killed++;
-        if (t == c)
-            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-        else
-            conn_close_async(t);
+    for (int wi = 0; wi < g_server.nworkers; wi++) {
+        cb_client *next;
+        for (cb_client *t = g_server.workers[wi]->clients; t; t = next) {
+            next = t->next;
+            if (!kill_matches(f, c, t)) continue;
+            killed++;
+            if (t == c)
+                c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            else
+                conn_close_async(t);
+        }
     }
     return killed;
 }

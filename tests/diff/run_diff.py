@@ -34,6 +34,8 @@ import cbtest  # noqa: E402
 
 ORACLE_ARGS = ('--enable-debug-command', 'yes')
 CACHEBOX_ARGS = ('--enable-debug-command', 'yes')
+# CACHEBOX_EXTRA_ARGS="--io-workers 3" runs the corpus against several shards.
+CACHEBOX_ARGS += tuple(os.environ.get('CACHEBOX_EXTRA_ARGS', '').split())
 
 
 def tokenize(line):

@@ -1,0 +1,318 @@
+/* xshard.c — running commands whose keys live in another worker's shard
+ * (see xshard.h for the three routes). Messages travel over one SPSC ring
+ * per ordered pair of workers; a send never blocks: when the ring is full
+ * the message waits in a per-destination overflow list that is flushed, in
+ * order, on the next loop turn. Parking is the only place a worker spins, and
+ * only a command that needs several shards asks for it.
+ */
+#include "xshard.h"
+
+#include <sched.h>
+#include <string.h>
+
+#include "cmd/command.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "worker.h"
+#include "resp/reply.h"
+#include "../platform/mem.h"
+#include "../platform/util.h"
+#include "../store/db.h"
+
+#define XRING_SIZE 1024
+#define MAX_STACK_KEYS 32
+
+enum { XM_EXEC = 1, XM_REPLY = 2 };
+
+typedef struct xmsg {
+    struct xmsg *next;          /* overflow list */
+    int kind;
+    int src;
+    cb_client *origin;          /* only dereferenced by the origin worker */
+    const cb_command *cmd;
+    int dbid, resp;
+    uint32_t flags;             /* the origin's reply-muting flags */
+    uint64_t client_id;
+    int argc;
+    const char **argv;
+    size_t *argv_len;
+    size_t len;                 /* XM_REPLY: bytes in data */
+    char data[];
+} xmsg;
+
+/* Commands that read or change the whole keyspace or other workers' state:
+ * they run with every other worker parked. Looked up by name once. */
+static const char *const global_names[] = {
+    "keys", "scan", "dbsize", "randomkey", "flushdb", "flushall", "swapdb", "debug",
+    "info", "shutdown", "client|list", "client|kill", "config|resetstat", NULL};
+static unsigned char *global_ids; /* read-only after the first worker's init */
+
+static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
+
+int xshard_init_worker(cb_worker *w, int nworkers) {
+    if (!global_ids) {
+        global_ids = cb_calloc((size_t)command_ids() + 1);
+        for (int i = 0; global_names[i]; i++) {
+            for (int id = 0; id < command_ids(); id++) {
+                const cb_command *c = command_by_id(id);
+                if (c && strcmp(command_fullname(c), global_names[i]) == 0) global_ids[id] = 1;
+            }
+        }
+    }
+    if (nworkers <= 1) return 0;
+    w->inbox = cb_calloc(sizeof(cb_ring *) * (size_t)nworkers);
+    w->ovf_head = cb_calloc(sizeof(xmsg *) * (size_t)nworkers);
+    w->ovf_tail = cb_calloc(sizeof(xmsg *) * (size_t)nworkers);
+    w->wake_pending = cb_calloc((size_t)nworkers);
+    for (int i = 0; i < nworkers; i++) {
+        if (i == w->id) continue;
+        w->inbox[i] = ring_create(XRING_SIZE);
+        if (!w->inbox[i]) return -1;
+    }
+    return 0;
+}
+
+void xshard_free_worker(cb_worker *w) {
+    if (!w->inbox) return;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        if (w->inbox[i]) {
+            xmsg *m;
+            while ((m = ring_dequeue(w->inbox[i]))) cb_free(m);
+            ring_free(w->inbox[i]);
+        }
+        for (xmsg *m = w->ovf_head[i], *n; m; m = n) {
+            n = m->next;
+            cb_free(m);
+        }
+    }
+    cb_free(w->inbox);
+    cb_free(w->ovf_head);
+    cb_free(w->ovf_tail);
+    cb_free(w->wake_pending);
+    w->inbox = NULL;
+}
+
+/* ------------------------------------------------------------------ routing */
+
+int xshard_route(cb_client *c, const cb_command *cmd, int *owner) {
+    int n = g_server.nworkers;
+    *owner = -1;
+    if (n <= 1) return ROUTE_LOCAL;
+    int stackidx[MAX_STACK_KEYS];
+    int *idx = stackidx;
+    int nk = command_get_keys(cmd, c->argc, c->argv, c->argv_len, idx, NULL, MAX_STACK_KEYS);
+    if (nk > MAX_STACK_KEYS) {
+        idx = cb_malloc(sizeof(int) * (size_t)nk);
+        nk = command_get_keys(cmd, c->argc, c->argv, c->argv_len, idx, NULL, nk);
+    }
+    int first = -1, spread = 0;
+    for (int i = 0; i < nk; i++) {
+        int s = (int)(util_key_slot(c->argv[idx[i]], c->argv_len[idx[i]]) % (unsigned)n);
+        if (first < 0)
+            first = s;
+        else if (s != first)
+            spread = 1;
+    }
+    if (idx != stackidx) cb_free(idx);
+    if (!spread) *owner = first;
+    if (spread || is_global(cmd)) return ROUTE_ALL;
+    if (first < 0 || first == c->w->id) return ROUTE_LOCAL;
+    return ROUTE_REMOTE;
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void xsend(cb_worker *w, int dst, xmsg *m) {
+    m->src = w->id;
+    m->next = NULL;
+    cb_worker *d = g_server.workers[dst];
+    if (w->ovf_head[dst] || ring_enqueue(d->inbox[w->id], m) != 0) {
+        if (w->ovf_tail[dst])
+            w->ovf_tail[dst]->next = m;
+        else
+            w->ovf_head[dst] = m;
+        w->ovf_tail[dst] = m;
+    }
+    w->wake_pending[dst] = 1;
+}
+
+static int flush_overflow(cb_worker *w) {
+    int pending = 0;
+    for (int dst = 0; dst < g_server.nworkers; dst++) {
+        cb_worker *d = g_server.workers[dst];
+        while (w->ovf_head[dst]) {
+            xmsg *m = w->ovf_head[dst];
+            if (ring_enqueue(d->inbox[w->id], m) != 0) {
+                pending = 1;
+                break;
+            }
+            w->ovf_head[dst] = m->next;
+            if (!w->ovf_head[dst]) w->ovf_tail[dst] = NULL;
+            w->wake_pending[dst] = 1;
+        }
+    }
+    return pending;
+}
+
+static void flush_wakes(cb_worker *w) {
+    for (int dst = 0; dst < g_server.nworkers; dst++) {
+        if (w->wake_pending[dst]) {
+            w->wake_pending[dst] = 0;
+            kdrv_wake(g_server.workers[dst]);
+        }
+    }
+}
+
+void xshard_forward(cb_client *c, const cb_command *cmd, int owner) {
+    size_t bytes = 0;
+    for (int i = 0; i < c->argc; i++) bytes += c->argv_len[i] + 1;
+    size_t arrays = (sizeof(char *) + sizeof(size_t)) * (size_t)c->argc;
+    xmsg *m = cb_malloc(sizeof(*m) + arrays + bytes);
+    m->kind = XM_EXEC;
+    m->origin = c;
+    m->cmd = cmd;
+    m->dbid = c->dbid;
+    m->resp = c->resp;
+    m->flags = c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP);
+    m->client_id = c->id;
+    m->argc = c->argc;
+    m->argv = (const char **)(void *)m->data;
+    m->argv_len = (size_t *)(void *)(m->data + sizeof(char *) * (size_t)c->argc);
+    char *p = m->data + arrays;
+    for (int i = 0; i < c->argc; i++) {
+        memcpy(p, c->argv[i], c->argv_len[i]);
+        p[c->argv_len[i]] = '\0';
+        m->argv[i] = p;
+        m->argv_len[i] = c->argv_len[i];
+        p += c->argv_len[i] + 1;
+    }
+    m->len = 0;
+    xsend(c->w, owner, m);
+}
+
+/* Run a forwarded command on this worker's shard and send the reply back. */
+static void exec_forwarded(cb_worker *w, xmsg *m) {
+    cb_client px;
+    memset(&px, 0, sizeof(px));
+    px.id = m->client_id;
+    px.fd = -1;
+    px.w = w;
+    px.shard = w->shard;
+    px.dbid = m->dbid;
+    px.db = &w->shard->dbs[m->dbid];
+    px.resp = m->resp;
+    px.flags = CLIENT_PROXY | m->flags;
+    px.authenticated = 1;
+    px.argc = m->argc;
+    px.argv = m->argv;
+    px.argv_len = m->argv_len;
+    dispatch_call(&px, m->cmd);
+
+    size_t len = px.out_bytes;
+    xmsg *r = cb_malloc(sizeof(*r) + len);
+    r->kind = XM_REPLY;
+    r->origin = m->origin;
+    r->len = 0;
+    for (cb_outblock *b = px.out_head, *n; b; b = n) {
+        n = b->next;
+        memcpy(r->data + r->len, b->data + b->sent, b->used - b->sent);
+        r->len += b->used - b->sent;
+        cb_free(b);
+    }
+    int src = m->src;
+    cb_free(m);
+    xsend(w, src, r);
+}
+
+/* ----------------------------------------------------------------- parking */
+
+static void cpu_relax(void) { __builtin_ia32_pause(); }
+
+/* Join a park round if one is on: ack, then wait for the release. */
+static void join_park(cb_worker *w) {
+    if (!__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE)) return;
+    uint64_t gen = __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE);
+    if (w->parked_gen == gen || __atomic_load_n(&g_server.park_owner, __ATOMIC_RELAXED) == w->id)
+        return;
+    w->parked_gen = gen;
+    __atomic_add_fetch(&g_server.park_acks, 1, __ATOMIC_ACQ_REL);
+    int spins = 0;
+    while (__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE) == gen) {
+        if (++spins % 1024 == 0)
+            sched_yield();
+        else
+            cpu_relax();
+    }
+}
+
+void xshard_park_others(cb_worker *w) {
+    if (g_server.nworkers <= 1) return;
+    while (pthread_mutex_trylock(&g_server.xs_lock) != 0) {
+        join_park(w); /* another coordinator may be waiting for us */
+        cpu_relax();
+    }
+    __atomic_store_n(&g_server.park_acks, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_server.park_owner, w->id, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_server.park_gen, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_server.park_active, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < g_server.nworkers; i++)
+        if (i != w->id) kdrv_wake(g_server.workers[i]);
+    int spins = 0;
+    for (;;) {
+        int exited = 0;
+        for (int i = 0; i < g_server.nworkers; i++)
+            if (i != w->id && __atomic_load_n(&g_server.workers[i]->exited, __ATOMIC_ACQUIRE))
+                exited++;
+        if (__atomic_load_n(&g_server.park_acks, __ATOMIC_ACQUIRE) + exited >=
+            g_server.nworkers - 1)
+            break;
+        if (++spins % 1024 == 0)
+            sched_yield();
+        else
+            cpu_relax();
+    }
+}
+
+void xshard_release(cb_worker *w) {
+    if (g_server.nworkers <= 1) return;
+    (void)w;
+    __atomic_store_n(&g_server.park_active, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_server.xs_lock);
+}
+
+/* ------------------------------------------------------------------ service */
+
+int xshard_pending(const cb_worker *w) {
+    if (!w->inbox) return 0;
+    if (__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE)) return 1;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        if (w->ovf_head[i]) return 1;
+        if (w->inbox[i] && ring_count(w->inbox[i])) return 1;
+    }
+    return 0;
+}
+
+int xshard_service(cb_worker *w) {
+    if (!w->inbox) return 0;
+    int did = 0;
+    join_park(w);
+    for (int src = 0; src < g_server.nworkers; src++) {
+        if (!w->inbox[src]) continue;
+        /* Bounded per turn so one busy peer cannot starve our own clients. */
+        for (int k = 0; k < 256; k++) {
+            xmsg *m = ring_dequeue(w->inbox[src]);
+            if (!m) break;
+            did = 1;
+            if (m->kind == XM_EXEC) {
+                exec_forwarded(w, m);
+            } else {
+                conn_forward_done(m->origin, m->data, m->len);
+                cb_free(m);
+            }
+        }
+    }
+    flush_overflow(w);
+    flush_wakes(w);
+    return did;
+}

@@ -1,0 +1,44 @@
+/* xshard.h — commands whose keys live in another worker's shard.
+ *
+ * A key belongs to shard util_key_slot(key) % nworkers. The dispatcher asks
+ * xshard_route() where a command must run:
+ *   - LOCAL:  no keys, or every key in the client's own shard — run here;
+ *   - REMOTE: every key in one other shard — the command is forwarded over
+ *             an SPSC ring to that worker, which runs it on a proxy client and
+ *             sends the reply bytes back; the client waits (held) meanwhile,
+ *             so a pipeline keeps its order;
+ *   - ALL:    keys in several shards, or a keyspace-wide command — the worker
+ *             parks every other worker at a safe point of its loop, runs the
+ *             command with all shards in reach, then releases them.
+ * With one worker everything is LOCAL and none of this costs anything.
+ * The design is described in docs/connection-layer.md ("Workers and shards").
+ */
+#ifndef CB_XSHARD_H
+#define CB_XSHARD_H
+
+#include "client.h"
+
+struct cb_worker;
+struct cb_command;
+
+enum { ROUTE_LOCAL = 0, ROUTE_REMOTE = 1, ROUTE_ALL = 2 };
+
+/* Where cmd must run; for ROUTE_REMOTE *owner is the owning worker's id and
+ * for ROUTE_ALL *owner is the single owner of all its keys or -1. */
+int xshard_route(cb_client *c, const struct cb_command *cmd, int *owner);
+/* Forward the current command to worker `owner`; the client is held until
+ * the reply arrives. */
+void xshard_forward(cb_client *c, const struct cb_command *cmd, int owner);
+/* Park every other worker (returns when all are parked) / release them. */
+void xshard_park_others(struct cb_worker *w);
+void xshard_release(struct cb_worker *w);
+/* Per loop turn: join a park request, run forwarded commands, deliver
+ * replies, flush messages that found a ring full. Returns 1 if it did work. */
+int xshard_service(struct cb_worker *w);
+/* Messages waiting for this worker (decides whether the loop may sleep). */
+int xshard_pending(const struct cb_worker *w);
+/* Per-worker set-up/tear-down of the rings (called by worker_create/destroy). */
+int xshard_init_worker(struct cb_worker *w, int nworkers);
+void xshard_free_worker(struct cb_worker *w);
+
+#endif
