@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "dispatch.h"
+#include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -308,7 +309,10 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
-    if (c->flags & CLIENT_MONITOR) __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
+    if (c->flags & CLIENT_MONITOR) {
+        __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&w->nmonitors, 1, __ATOMIC_RELAXED);
+    }
     /* Unlink from the pending list. */
     if (c->flags & CLIENT_PENDING_WRITE) {
         cb_client **pp = &w->pending_write;
@@ -388,8 +392,14 @@ void conn_feed_monitors(cb_client *c) {
     if (len + 2 > cap) { cap += 2; line = cb_realloc(line, cap); }
     line[len++] = '\r';
     line[len++] = '\n';
-    for (cb_client *m = c->w->clients; m; m = m->next) {
-        if ((m->flags & CLIENT_MONITOR) && m != c) reply_raw(m, line, len);
-    }
+    conn_deliver_monitor_line(c->w, c, line, len);
+    xshard_feed_monitors(c->w, line, len);
     cb_free(line);
+}
+
+void conn_deliver_monitor_line(cb_worker *w, cb_client *except, const char *line, size_t len) {
+    if (!__atomic_load_n(&w->nmonitors, __ATOMIC_RELAXED)) return;
+    for (cb_client *m = w->clients; m; m = m->next) {
+        if ((m->flags & CLIENT_MONITOR) && m != except) reply_raw(m, line, len);
+    }
 }

@@ -44,6 +44,9 @@ void conn_error_replied(cb_client *c, const char *err, size_t len);
 void conn_resume(cb_client *c);
 /* The reply of a command that ran on another worker (xshard) arrived. */
 void conn_forward_done(cb_client *c, const char *reply, size_t len);
+/* Queue a MONITOR line to worker w's monitors (but `except`). */
+void conn_deliver_monitor_line(struct cb_worker *w, cb_client *except, const char *line,
+                               size_t len);
 /* Send a line to every MONITOR client (the worker's). */
 void conn_feed_monitors(cb_client *c);
 

@@ -62,6 +62,7 @@ typedef struct cb_worker {
     cb_client *clients;          /* doubly linked list */
     size_t nclients;
     int nheld;                   /* clients whose command CLIENT PAUSE holds */
+    int nmonitors;               /* MONITOR clients here (read by other workers) */
     cb_client *pending_write;    /* clients with output to flush */
     char *readbuf;
     size_t readbuf_size;

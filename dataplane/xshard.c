@@ -22,7 +22,7 @@
 #define XRING_SIZE 1024
 #define MAX_STACK_KEYS 32
 
-enum { XM_EXEC = 1, XM_REPLY = 2 };
+enum { XM_EXEC = 1, XM_REPLY = 2, XM_MONITOR = 3 };
 
 typedef struct xmsg {
     struct xmsg *next;          /* overflow list */
@@ -224,6 +224,18 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     xsend(w, src, r);
 }
 
+void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
+    for (int dst = 0; dst < g_server.nworkers; dst++) {
+        cb_worker *d = g_server.workers[dst];
+        if (d == w || !__atomic_load_n(&d->nmonitors, __ATOMIC_RELAXED)) continue;
+        xmsg *m = cb_malloc(sizeof(*m) + len);
+        m->kind = XM_MONITOR;
+        m->len = len;
+        memcpy(m->data, line, len);
+        xsend(w, dst, m);
+    }
+}
+
 /* ----------------------------------------------------------------- parking */
 
 static void cpu_relax(void) { __builtin_ia32_pause(); }
@@ -306,6 +318,9 @@ int xshard_service(cb_worker *w) {
             did = 1;
             if (m->kind == XM_EXEC) {
                 exec_forwarded(w, m);
+            } else if (m->kind == XM_MONITOR) {
+                conn_deliver_monitor_line(w, NULL, m->data, m->len);
+                cb_free(m);
             } else {
                 conn_forward_done(m->origin, m->data, m->len);
                 cb_free(m);

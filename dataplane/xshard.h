@@ -29,6 +29,8 @@ int xshard_route(cb_client *c, const struct cb_command *cmd, int *owner);
 /* Forward the current command to worker `owner`; the client is held until
  * the reply arrives. */
 void xshard_forward(cb_client *c, const struct cb_command *cmd, int owner);
+/* Hand a MONITOR line to the monitors of every other worker. */
+void xshard_feed_monitors(struct cb_worker *w, const char *line, size_t len);
 /* Park every other worker (returns when all are parked) / release them. */
 void xshard_park_others(struct cb_worker *w);
 void xshard_release(struct cb_worker *w);

@@ -655,7 +655,9 @@ const cfg_dir cfg_table[] = {
     INT("databases", databases, 1, IMAX, "16", CF_IMMUTABLE),
     SPECIAL("dir", dir, &sp_dir, NULL, CF_PROTECTED),
     STR("dbfilename", dbfilename, "dump.rdb", CF_PROTECTED),
-    SPECIAL("save", save_params, &sp_save, "3600 1 300 100 60 10000", CF_MULTI_ARG),
+    /* No snapshot points by default: the appliance writes no files unless an
+     * operator configures them (Redis's built-in default has three). */
+    SPECIAL("save", save_params, &sp_save, "", CF_MULTI_ARG),
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),

@@ -158,6 +158,7 @@ void cmd_reset(cb_client *c) {
     if (c->flags & CLIENT_MONITOR) {
         c->flags &= ~CLIENT_MONITOR;
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&c->w->nmonitors, 1, __ATOMIC_RELAXED);
     }
     c->authenticated = !password_required();
     reply_status(c, "RESET");
@@ -174,6 +175,7 @@ void cmd_monitor(cb_client *c) {
     if (c->flags & CLIENT_MONITOR) return;
     c->flags |= CLIENT_MONITOR;
     __atomic_add_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->w->nmonitors, 1, __ATOMIC_RELAXED);
     reply_ok(c);
 }
 

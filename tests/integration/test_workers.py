@@ -135,6 +135,28 @@ class Workers(unittest.TestCase):
             self.assertTrue(v.is_closed())
             v.close()
 
+    def test_monitor_sees_every_worker(self):
+        mons = [self.server.raw() for _ in range(4)]  # spread over the workers
+        for m in mons:
+            self.assertEqual(m.cmd('MONITOR'), b'+OK\r\n')
+        cs = self.conns(6)
+        for i, c in enumerate(cs):
+            c.set('mon:%d' % i, 'x')
+        for m in mons:
+            seen = b''
+            m.sock.settimeout(0.2)
+            try:
+                while seen.count(b'"SET" "mon:') < 6:
+                    chunk = m.sock.recv(65536)
+                    if not chunk:
+                        break
+                    seen += chunk
+            except OSError:
+                pass
+            for i in range(6):
+                self.assertIn(b'"SET" "mon:%d" "x"' % i, seen)
+            m.close()
+
     def test_client_closed_while_command_away(self):
         # Abrupt closes right after sending: replies for gone clients are dropped.
         for i in range(200):

@@ -131,7 +131,7 @@ static void test_defaults(void) {
     config_init_defaults();
     CU_ASSERT_STRING_EQUAL(cget("port"), "6379");
     CU_ASSERT_STRING_EQUAL(cget("bind"), "127.0.0.1 -::1");
-    CU_ASSERT_STRING_EQUAL(cget("save"), "3600 1 300 100 60 10000");
+    CU_ASSERT_STRING_EQUAL(cget("save"), ""); /* cachebox writes no files by default */
     CU_ASSERT_STRING_EQUAL(cget("client-output-buffer-limit"),
                            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
     CU_ASSERT_STRING_EQUAL(cget("client-query-buffer-limit"), "1073741824");
