@@ -55,7 +55,7 @@ int arg_long_double(cb_client *c, int i, long double *v, const char *msg) {
 
 int client_nshards(const cb_client *c) {
     (void)c;
-    return g_server.nworkers;
+    return g_server.nworkers > 1 ? g_server.nworkers : 1;
 }
 
 struct cb_shard *client_shard_at(const cb_client *c, int i) {

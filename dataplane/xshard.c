@@ -258,27 +258,27 @@ static void join_park(cb_worker *w) {
     }
 }
 
-void xshard_park_others(cb_worker *w) {
-    if (g_server.nworkers <= 1) return;
+/* Park every worker but `self` (-1: all of them, from the management
+ * thread); one coordinator at a time. */
+static void park(cb_worker *w, int self) {
     while (pthread_mutex_trylock(&g_server.xs_lock) != 0) {
-        join_park(w); /* another coordinator may be waiting for us */
+        if (w) join_park(w); /* another coordinator may be waiting for us */
         cpu_relax();
     }
     __atomic_store_n(&g_server.park_acks, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&g_server.park_owner, w->id, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_server.park_owner, self, __ATOMIC_RELAXED);
     __atomic_add_fetch(&g_server.park_gen, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&g_server.park_active, 1, __ATOMIC_RELEASE);
+    int others = g_server.nworkers - (self >= 0 ? 1 : 0);
     for (int i = 0; i < g_server.nworkers; i++)
-        if (i != w->id) kdrv_wake(g_server.workers[i]);
+        if (i != self) kdrv_wake(g_server.workers[i]);
     int spins = 0;
     for (;;) {
         int exited = 0;
         for (int i = 0; i < g_server.nworkers; i++)
-            if (i != w->id && __atomic_load_n(&g_server.workers[i]->exited, __ATOMIC_ACQUIRE))
+            if (i != self && __atomic_load_n(&g_server.workers[i]->exited, __ATOMIC_ACQUIRE))
                 exited++;
-        if (__atomic_load_n(&g_server.park_acks, __ATOMIC_ACQUIRE) + exited >=
-            g_server.nworkers - 1)
-            break;
+        if (__atomic_load_n(&g_server.park_acks, __ATOMIC_ACQUIRE) + exited >= others) break;
         if (++spins % 1024 == 0)
             sched_yield();
         else
@@ -286,18 +286,29 @@ void xshard_park_others(cb_worker *w) {
     }
 }
 
-void xshard_release(cb_worker *w) {
-    if (g_server.nworkers <= 1) return;
-    (void)w;
+static void unpark(void) {
     __atomic_store_n(&g_server.park_active, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&g_server.xs_lock);
 }
 
+void xshard_park_others(cb_worker *w) {
+    if (g_server.nworkers > 1) park(w, w->id);
+}
+
+void xshard_release(cb_worker *w) {
+    (void)w;
+    if (g_server.nworkers > 1) unpark();
+}
+
+void xshard_park_all(void) { park(NULL, -1); }
+
+void xshard_release_all(void) { unpark(); }
+
 /* ------------------------------------------------------------------ service */
 
 int xshard_pending(const cb_worker *w) {
-    if (!w->inbox) return 0;
     if (__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE)) return 1;
+    if (!w->inbox) return 0;
     for (int i = 0; i < g_server.nworkers; i++) {
         if (w->ovf_head[i]) return 1;
         if (w->inbox[i] && ring_count(w->inbox[i])) return 1;
@@ -306,9 +317,9 @@ int xshard_pending(const cb_worker *w) {
 }
 
 int xshard_service(cb_worker *w) {
+    join_park(w);
     if (!w->inbox) return 0;
     int did = 0;
-    join_park(w);
     for (int src = 0; src < g_server.nworkers; src++) {
         if (!w->inbox[src]) continue;
         /* Bounded per turn so one busy peer cannot starve our own clients. */

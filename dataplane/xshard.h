@@ -34,6 +34,10 @@ void xshard_feed_monitors(struct cb_worker *w, const char *line, size_t len);
 /* Park every other worker (returns when all are parked) / release them. */
 void xshard_park_others(struct cb_worker *w);
 void xshard_release(struct cb_worker *w);
+/* From the management thread: park every worker (e.g. to snapshot the
+ * dataset at SIGTERM), then release them. */
+void xshard_park_all(void);
+void xshard_release_all(void);
 /* Per loop turn: join a park request, run forwarded commands, deliver
  * replies, flush messages that found a ring full. Returns 1 if it did work. */
 int xshard_service(struct cb_worker *w);

@@ -8,7 +8,15 @@
  * Replies and errors match Redis 7.0 byte for byte, including which error
  * wins when several arguments are bad (options are checked in Redis's
  * order). Every write signals each key it touched and bumps s->dirty.
- * Multi-key commands work on the client's shard (one shard per worker).
+ *
+ * Shards: a key lives in the shard client_key_shard names. Single-key
+ * commands arrive with c->shard / c->db already the owner's; commands that
+ * name several keys resolve each one (key_shard below), and keyspace-wide
+ * ones walk every shard (client_shard_at). Another shard is stamped with
+ * the caller's command time first, so expiry decisions agree across shards;
+ * writes signal and count dirty on the shard that owns the key. With one
+ * shard every helper yields c->shard / c->db, so behaviour is unchanged.
+ * The SCAN cursor with several shards is described at cmd_scan.
  */
 #include "db.h"
 #include "../dataplane/client.h"
@@ -45,10 +53,43 @@ static int same_bytes(const cb_client *c, int a, int b)
     return ARGL(c, a) == ARGL(c, b) && memcmp(ARGP(c, a), ARGP(c, b), ARGL(c, a)) == 0;
 }
 
-static void wrote(cb_client *c, cb_db *db, const char *k, size_t len)
+/* Prepares shard s for use by the current command: its clock follows the
+ * command's, and *db becomes the client's selected db inside it. */
+static cb_shard *use_shard(cb_client *c, cb_shard *s, cb_db **db)
 {
-    db_signal_modified(c->shard, db, k, len);
-    c->shard->dirty++;
+    if (s == c->shard) {
+        *db = c->db;
+        return s;
+    }
+    shard_set_time(s, c->shard->now_ms);
+    *db = client_shard_db(c, s);
+    return s;
+}
+
+/* The shard owning key argument i, ready for use; *db its selected db. */
+static cb_shard *key_shard(cb_client *c, int i, cb_db **db)
+{
+    return use_shard(c, client_key_shard(c, KEY(c, i)), db);
+}
+
+/* client_nshards, never below one (a bare test server has no workers). */
+static int nshards(const cb_client *c)
+{
+    int n = client_nshards(c);
+    return n > 1 ? n : 1;
+}
+
+/* Shard i of nshards(c), ready for use. */
+static cb_shard *shard_at(cb_client *c, int i, cb_db **db)
+{
+    cb_shard *s = nshards(c) > 1 ? client_shard_at(c, i) : c->shard;
+    return use_shard(c, s, db);
+}
+
+static void wrote(cb_shard *s, cb_db *db, const char *k, size_t len)
+{
+    db_signal_modified(s, db, k, len);
+    s->dirty++;
 }
 
 /* ------------------------------------------------------------------------
@@ -59,9 +100,11 @@ static void del_generic(cb_client *c)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
-        db_expire_if_needed(c->shard, c->db, KEY(c, i));
-        if (db_delete(c->shard, c->db, KEY(c, i))) {
-            wrote(c, c->db, KEY(c, i));
+        cb_db *db;
+        cb_shard *s = key_shard(c, i, &db);
+        db_expire_if_needed(s, db, KEY(c, i));
+        if (db_delete(s, db, KEY(c, i))) {
+            wrote(s, db, KEY(c, i));
             n++;
         }
     }
@@ -76,8 +119,11 @@ void cmd_unlink(cb_client *c) { del_generic(c); }
 void cmd_exists(cb_client *c)
 {
     long long n = 0;
-    for (int i = 1; i < c->argc; i++)
-        if (db_lookup_read(c->shard, c->db, KEY(c, i), DB_LOOKUP_NOTOUCH)) n++;
+    for (int i = 1; i < c->argc; i++) {
+        cb_db *db;
+        cb_shard *s = key_shard(c, i, &db);
+        if (db_lookup_read(s, db, KEY(c, i), DB_LOOKUP_NOTOUCH)) n++;
+    }
     reply_int(c, n);
 }
 
@@ -90,8 +136,11 @@ void cmd_type(cb_client *c)
 void cmd_touch(cb_client *c)
 {
     long long n = 0;
-    for (int i = 1; i < c->argc; i++)
-        if (db_lookup_read(c->shard, c->db, KEY(c, i), 0)) n++;
+    for (int i = 1; i < c->argc; i++) {
+        cb_db *db;
+        cb_shard *s = key_shard(c, i, &db);
+        if (db_lookup_read(s, db, KEY(c, i), 0)) n++;
+    }
     reply_int(c, n);
 }
 
@@ -166,7 +215,7 @@ static void expire_generic(cb_client *c, long long basetime, int seconds,
     } else {
         db_set_expire(s, c->db, KEY(c, 1), when);
     }
-    wrote(c, c->db, KEY(c, 1));
+    wrote(s, c->db, KEY(c, 1));
     reply_int(c, 1);
     return;
 not_set:
@@ -215,7 +264,7 @@ void cmd_persist(cb_client *c)
         reply_int(c, 0);
         return;
     }
-    wrote(c, c->db, KEY(c, 1));
+    wrote(c->shard, c->db, KEY(c, 1));
     reply_int(c, 1);
 }
 
@@ -245,16 +294,56 @@ static int parse_cursor(cb_client *c, int i, uint64_t *out)
     return 0;
 }
 
+/* What SCAN keeps of the names a step collected. */
+typedef struct scan_filter {
+    const char *pat, *type;
+    size_t patlen, typelen;
+    int use_pattern;
+} scan_filter;
+
+/* Filters one shard's step as Redis does, after the step (so a call may
+ * return fewer than COUNT names, even none, with a non-zero cursor), and
+ * moves the survivors to out. Expired names are deleted on the way. */
+static void scan_filter_into(cb_shard *s, cb_db *db, const scan_filter *f,
+                             db_scan_keys *ks, db_scan_keys *out)
+{
+    for (size_t j = 0; j < ks->n; j++) {
+        cbstr k = ks->keys[j];
+        size_t kl = cbstr_len(k);
+        int drop = f->use_pattern && !util_globmatch(f->pat, f->patlen, k, kl, 0);
+        if (!drop && f->type) {
+            cb_obj *o = db_lookup_read(s, db, k, kl, DB_LOOKUP_NOTOUCH);
+            if (!util_eq_nocase(f->type, f->typelen, o ? obj_type_name(o->type) : "none"))
+                drop = 1;
+        }
+        if (!drop && db_expire_if_needed(s, db, k, kl)) drop = 1;
+        if (drop) {
+            cbstr_free(k);
+            continue;
+        }
+        if (out->n == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 16;
+            out->keys = cb_realloc(out->keys, out->cap * sizeof(cbstr));
+        }
+        out->keys[out->n++] = k;
+    }
+    cb_free(ks->keys);
+    ks->keys = NULL;
+    ks->n = ks->cap = 0;
+}
+
+/* With one shard the cursor is the dict's own, so the values match Redis.
+ * With n shards it is (dict cursor) * n + shard index: a walk goes through
+ * shard 0, then 1, ..., each with Redis's per-dict guarantees, and ends
+ * with 0 only after the last shard's dict cursor wrapped to 0. A step that
+ * finishes a shard with COUNT not yet reached goes on into the next one. */
 void cmd_scan(cb_client *c)
 {
-    cb_shard *s = c->shard;
     uint64_t cursor;
     if (parse_cursor(c, 1, &cursor)) return;
 
     long count = 10;
-    const char *pat = NULL, *type = NULL;
-    size_t patlen = 0, typelen = 0;
-    int use_pattern = 0;
+    scan_filter f = { 0 };
     for (int i = 2; i < c->argc;) {
         int left = c->argc - i;
         if (arg_eq(c, i, "count") && left >= 2) {
@@ -267,13 +356,13 @@ void cmd_scan(cb_client *c)
             count = (long)v;
             i += 2;
         } else if (arg_eq(c, i, "match") && left >= 2) {
-            pat = ARGP(c, i + 1);
-            patlen = ARGL(c, i + 1);
-            use_pattern = !(patlen == 1 && pat[0] == '*');
+            f.pat = ARGP(c, i + 1);
+            f.patlen = ARGL(c, i + 1);
+            f.use_pattern = !(f.patlen == 1 && f.pat[0] == '*');
             i += 2;
         } else if (arg_eq(c, i, "type") && left >= 2) {
-            type = ARGP(c, i + 1);
-            typelen = ARGL(c, i + 1);
+            f.type = ARGP(c, i + 1);
+            f.typelen = ARGL(c, i + 1);
             i += 2;
         } else {
             reply_error(c, ERR_SYNTAX);
@@ -281,33 +370,27 @@ void cmd_scan(cb_client *c)
         }
     }
 
-    db_scan_keys ks = { 0 };
-    cursor = db_scan(c->db, cursor, count, &ks);
-
-    /* Filter after the step, as Redis does: a call may return fewer than
-     * COUNT names, even none, with a non-zero cursor. */
-    size_t kept = 0;
-    for (size_t j = 0; j < ks.n; j++) {
-        cbstr k = ks.keys[j];
-        size_t kl = cbstr_len(k);
-        int drop = use_pattern && !util_globmatch(pat, patlen, k, kl, 0);
-        if (!drop && type) {
-            cb_obj *o = db_lookup_read(s, c->db, k, kl, DB_LOOKUP_NOTOUCH);
-            if (!util_eq_nocase(type, typelen, o ? obj_type_name(o->type) : "none"))
-                drop = 1;
-        }
-        if (!drop && db_expire_if_needed(s, c->db, k, kl)) drop = 1;
-        if (drop) cbstr_free(k);
-        else ks.keys[kept++] = k;
+    uint64_t n = (uint64_t)nshards(c);
+    uint64_t idx = cursor % n, inner = cursor / n;
+    long budget = count;
+    db_scan_keys out = { 0 };
+    for (;;) {
+        cb_db *db;
+        cb_shard *s = shard_at(c, (int)idx, &db);
+        db_scan_keys ks = { 0 };
+        inner = db_scan(db, inner, budget, &ks);
+        budget -= (long)ks.n;
+        scan_filter_into(s, db, &f, &ks, &out);
+        if (inner != 0 || ++idx == n || budget <= 0) break;
     }
-    ks.n = kept;
+    uint64_t next = (inner == 0 && idx == n) ? 0 : inner * n + idx;
 
     reply_array_len(c, 2);
     /* Redis prints the unsigned cursor through a signed conversion. */
-    reply_bulk_ll(c, (long long)cursor);
-    reply_array_len(c, (long)ks.n);
-    for (size_t j = 0; j < ks.n; j++) reply_bulk(c, ks.keys[j], cbstr_len(ks.keys[j]));
-    db_scan_keys_free(&ks);
+    reply_bulk_ll(c, (long long)next);
+    reply_array_len(c, (long)out.n);
+    for (size_t j = 0; j < out.n; j++) reply_bulk(c, out.keys[j], cbstr_len(out.keys[j]));
+    db_scan_keys_free(&out);
 }
 
 void cmd_keys(cb_client *c)
@@ -317,27 +400,63 @@ void cmd_keys(cb_client *c)
     int all = plen == 1 && pat[0] == '*';
     long n = 0;
     void *h = reply_deferred_len(c);
-    dict_iter it;
-    dict_iter_init(&it, c->db->keys, 1);
-    dict_entry *e;
-    while ((e = dict_iter_next(&it)) != NULL) {
-        size_t kl = cbstr_len(e->key);
-        /* Expired keys are hidden but not deleted: deleting would disturb
-         * the iteration, and the cycles will get them. */
-        if ((all || util_globmatch(pat, plen, e->key, kl, 0)) &&
-            !db_key_is_expired(c->shard, c->db, e->key, kl)) {
-            reply_bulk(c, e->key, kl);
-            n++;
+    for (int i = 0; i < nshards(c) && !(c->flags & CLIENT_CLOSE_ASAP); i++) {
+        cb_db *db;
+        cb_shard *s = shard_at(c, i, &db);
+        dict_iter it;
+        dict_iter_init(&it, db->keys, 1);
+        dict_entry *e;
+        while ((e = dict_iter_next(&it)) != NULL) {
+            size_t kl = cbstr_len(e->key);
+            /* Expired keys are hidden but not deleted: deleting would
+             * disturb the iteration, and the cycles will get them. */
+            if ((all || util_globmatch(pat, plen, e->key, kl, 0)) &&
+                !db_key_is_expired(s, db, e->key, kl)) {
+                reply_bulk(c, e->key, kl);
+                n++;
+            }
+            if (c->flags & CLIENT_CLOSE_ASAP) break;
         }
-        if (c->flags & CLIENT_CLOSE_ASAP) break;
+        dict_iter_release(&it);
     }
-    dict_iter_release(&it);
     reply_set_deferred_len(c, h, n, 'a');
+}
+
+/* A key drawn from a shard chosen with probability proportional to its
+ * size, so that every key is about equally likely. db_random_key returns
+ * NULL only once it has emptied its db of expired keys, so each retry has
+ * one non-empty shard less and the loop ends. */
+static cbstr random_key_all_shards(cb_client *c)
+{
+    int n = nshards(c);
+    if (n == 1) return db_random_key(c->shard, c->db);
+    for (;;) {
+        uint64_t total = 0;
+        for (int i = 0; i < n; i++) {
+            cb_db *db;
+            shard_at(c, i, &db);
+            total += dict_size(db->keys);
+        }
+        if (total == 0) return NULL;
+        uint64_t r = util_rand64(&c->shard->rng) % total;
+        for (int i = 0; i < n; i++) {
+            cb_db *db;
+            cb_shard *s = shard_at(c, i, &db);
+            uint64_t size = dict_size(db->keys);
+            if (r >= size) {
+                r -= size;
+                continue;
+            }
+            cbstr k = db_random_key(s, db);
+            if (k) return k;
+            break;
+        }
+    }
 }
 
 void cmd_randomkey(cb_client *c)
 {
-    cbstr k = db_random_key(c->shard, c->db);
+    cbstr k = random_key_all_shards(c);
     if (!k) {
         reply_null(c);
         return;
@@ -349,7 +468,13 @@ void cmd_randomkey(cb_client *c)
 void cmd_dbsize(cb_client *c)
 {
     /* Counts keys not yet reclaimed by expiry, as Redis does. */
-    reply_int(c, (long long)dict_size(c->db->keys));
+    unsigned long long n = 0;
+    for (int i = 0; i < nshards(c); i++) {
+        cb_db *db;
+        shard_at(c, i, &db);
+        n += dict_size(db->keys);
+    }
+    reply_int(c, (long long)n);
 }
 
 /* ------------------------------------------------------------------------
@@ -369,20 +494,27 @@ static int parse_flush_mode(cb_client *c)
 void cmd_flushdb(cb_client *c)
 {
     if (parse_flush_mode(c)) return;
-    db_signal_modified(c->shard, c->db, NULL, 0);
-    c->shard->dirty += (uint64_t)db_empty(c->shard, c->db);
+    for (int i = 0; i < nshards(c); i++) {
+        cb_db *db;
+        cb_shard *s = shard_at(c, i, &db);
+        db_signal_modified(s, db, NULL, 0);
+        s->dirty += (uint64_t)db_empty(s, db);
+    }
     reply_ok(c);
 }
 
 void cmd_flushall(cb_client *c)
 {
     if (parse_flush_mode(c)) return;
-    cb_shard *s = c->shard;
-    for (int i = 0; i < s->ndb; i++) db_signal_modified(s, &s->dbs[i], NULL, 0);
-    s->dirty += (uint64_t)shard_empty(s);
+    for (int i = 0; i < nshards(c); i++) {
+        cb_db *db;
+        cb_shard *s = shard_at(c, i, &db);
+        for (int j = 0; j < s->ndb; j++) db_signal_modified(s, &s->dbs[j], NULL, 0);
+        s->dirty += (uint64_t)shard_empty(s);
+    }
     /* Counted once more as the FLUSHALL itself (Redis resets the save
      * point's counter here and then counts the command). */
-    s->dirty++;
+    c->shard->dirty++;
     reply_ok(c);
 }
 
@@ -396,20 +528,23 @@ void cmd_select(cb_client *c)
 
 void cmd_swapdb(cb_client *c)
 {
-    cb_shard *s = c->shard;
     int a, b;
     if (arg_int(c, 1, &a, "invalid first DB index")) return;
     if (arg_int(c, 2, &b, "invalid second DB index")) return;
-    if (a < 0 || a >= s->ndb || b < 0 || b >= s->ndb) {
+    if (a < 0 || a >= c->shard->ndb || b < 0 || b >= c->shard->ndb) {
         reply_error(c, ERR_DB_INDEX);
         return;
     }
-    if (a != b) {
-        db_signal_modified(s, &s->dbs[a], NULL, 0);
-        db_signal_modified(s, &s->dbs[b], NULL, 0);
+    for (int i = 0; i < nshards(c); i++) {
+        cb_db *db;
+        cb_shard *s = shard_at(c, i, &db);
+        if (a != b) {
+            db_signal_modified(s, &s->dbs[a], NULL, 0);
+            db_signal_modified(s, &s->dbs[b], NULL, 0);
+        }
+        shard_swapdb(s, a, b);
     }
-    shard_swapdb(s, a, b);
-    s->dirty++;
+    c->shard->dirty++;
     reply_ok(c);
 }
 
@@ -417,16 +552,19 @@ void cmd_swapdb(cb_client *c)
  * MOVE, RENAME, RENAMENX, COPY
  * ---------------------------------------------------------------------- */
 
+/* Both dbs of MOVE belong to the key's shard: a key's owner does not
+ * depend on the db. */
 void cmd_move(cb_client *c)
 {
-    cb_shard *s = c->shard;
     int id;
     if (arg_int(c, 2, &id, NULL)) return;
-    if (id < 0 || id >= s->ndb) {
+    if (id < 0 || id >= c->shard->ndb) {
         reply_error(c, ERR_DB_INDEX);
         return;
     }
-    cb_db *src = c->db, *dst = &s->dbs[id];
+    cb_db *src;
+    cb_shard *s = key_shard(c, 1, &src);
+    cb_db *dst = &s->dbs[id];
     if (src == dst) {
         reply_error(c, ERR_SAME_OBJECT);
         return;
@@ -447,14 +585,17 @@ void cmd_move(cb_client *c)
     if (when != -1) db_set_expire(s, dst, KEY(c, 1), when);
     db_delete(s, src, KEY(c, 1));
     db_signal_modified(s, src, KEY(c, 1));
-    wrote(c, dst, KEY(c, 1));
+    wrote(s, dst, KEY(c, 1));
     reply_int(c, 1);
 }
 
+/* The value object moves to the new name's shard (all shards share one
+ * address space and the others are parked), keeping TTL and access stamp. */
 static void rename_generic(cb_client *c, int nx)
 {
-    cb_shard *s = c->shard;
-    cb_obj *o = db_lookup_write(s, c->db, KEY(c, 1));
+    cb_db *src;
+    cb_shard *ss = key_shard(c, 1, &src);
+    cb_obj *o = db_lookup_write(ss, src, KEY(c, 1));
     if (!o) {
         reply_error(c, ERR_NO_SUCH_KEY);
         return;
@@ -464,20 +605,22 @@ static void rename_generic(cb_client *c, int nx)
         else reply_ok(c);
         return;
     }
-    long long when = db_get_expire(c->db, KEY(c, 1));
-    if (db_lookup_write(s, c->db, KEY(c, 2))) {
+    long long when = db_get_expire(src, KEY(c, 1));
+    cb_db *dst;
+    cb_shard *ds = key_shard(c, 2, &dst);
+    if (db_lookup_write(ds, dst, KEY(c, 2))) {
         if (nx) {
             reply_int(c, 0);
             return;
         }
-        db_delete(s, c->db, KEY(c, 2));
+        db_delete(ds, dst, KEY(c, 2));
     }
     obj_incr_ref(o);
-    db_add_keep_stamp(s, c->db, KEY(c, 2), o);
-    if (when != -1) db_set_expire(s, c->db, KEY(c, 2), when);
-    db_delete(s, c->db, KEY(c, 1));
-    db_signal_modified(s, c->db, KEY(c, 1));
-    wrote(c, c->db, KEY(c, 2));
+    db_add_keep_stamp(ds, dst, KEY(c, 2), o);
+    if (when != -1) db_set_expire(ds, dst, KEY(c, 2), when);
+    db_delete(ss, src, KEY(c, 1));
+    db_signal_modified(ss, src, KEY(c, 1));
+    wrote(ds, dst, KEY(c, 2));
     if (nx) reply_int(c, 1);
     else reply_ok(c);
 }
@@ -487,8 +630,7 @@ void cmd_renamenx(cb_client *c) { rename_generic(c, 1); }
 
 void cmd_copy(cb_client *c)
 {
-    cb_shard *s = c->shard;
-    cb_db *src = c->db, *dst = c->db;
+    int dst_id = -1; /* -1: the selected db */
     int replace = 0;
     for (int j = 3; j < c->argc; j++) {
         int more = c->argc - j - 1;
@@ -497,36 +639,41 @@ void cmd_copy(cb_client *c)
         } else if (arg_eq(c, j, "db") && more >= 1) {
             int id;
             if (arg_int(c, j + 1, &id, NULL)) return;
-            if (id < 0 || id >= s->ndb) {
+            if (id < 0 || id >= c->shard->ndb) {
                 reply_error(c, ERR_DB_INDEX);
                 return;
             }
-            dst = &s->dbs[id];
+            dst_id = id;
             j++;
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
+    cb_db *src, *dst;
+    cb_shard *ss = key_shard(c, 1, &src);
+    cb_shard *ds = key_shard(c, 2, &dst);
+    if (dst_id >= 0) dst = &ds->dbs[dst_id];
     if (src == dst && same_bytes(c, 1, 2)) {
         reply_error(c, ERR_SAME_OBJECT);
         return;
     }
-    cb_obj *o = db_lookup_read(s, src, KEY(c, 1), 0);
+    cb_obj *o = db_lookup_read(ss, src, KEY(c, 1), 0);
     if (!o) {
         reply_int(c, 0);
         return;
     }
     long long when = db_get_expire(src, KEY(c, 1));
-    int existed = db_lookup_write(s, dst, KEY(c, 2)) != NULL;
+    int existed = db_lookup_write(ds, dst, KEY(c, 2)) != NULL;
     if (existed && !replace) {
         reply_int(c, 0);
         return;
     }
+    /* A fresh copy, so the two shards never share a value. */
     cb_obj *n = obj_dup(o);
-    if (existed) db_delete(s, dst, KEY(c, 2));
-    db_add(s, dst, KEY(c, 2), n);
-    if (when != -1) db_set_expire(s, dst, KEY(c, 2), when);
-    wrote(c, dst, KEY(c, 2));
+    if (existed) db_delete(ds, dst, KEY(c, 2));
+    db_add(ds, dst, KEY(c, 2), n);
+    if (when != -1) db_set_expire(ds, dst, KEY(c, 2), when);
+    wrote(ds, dst, KEY(c, 2));
     reply_int(c, 1);
 }

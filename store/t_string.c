@@ -5,6 +5,9 @@
  * then key lookup and type, then numeric limits) because clients can observe
  * which error wins. Every write signals the key and bumps shard->dirty by the
  * number of keys changed, as Redis counts rdb_changes_since_last_save.
+ * Single-key handlers use c->shard / c->db, which the dispatcher has set to
+ * the key's owner; MGET, MSET, MSETNX and LCS resolve each key's shard
+ * (key_shard) and count dirty on the owner.
  * The layers below: option parsing and expire-time resolution, helpers,
  * then the handlers grouped by family, LCS last.
  */
@@ -43,6 +46,20 @@ static void key_changed(cb_client *c, int i, uint64_t dirty)
 {
     db_signal_modified(c->shard, c->db, ARGP(c, i), ARGL(c, i));
     c->shard->dirty += dirty;
+}
+
+/* The shard owning key argument i with its clock set to the command's;
+ * *db is the client's selected db in it. One shard: c->shard and c->db. */
+static cb_shard *key_shard(cb_client *c, int i, cb_db **db)
+{
+    cb_shard *s = client_key_shard(c, ARGP(c, i), ARGL(c, i));
+    if (s == c->shard) {
+        *db = c->db;
+        return s;
+    }
+    shard_set_time(s, c->shard->now_ms);
+    *db = client_shard_db(c, s);
+    return s;
 }
 
 /* Lookup for reading that also enforces the string type. Returns 1 with *out
@@ -272,20 +289,24 @@ static void mset_generic(cb_client *c, int nx, const char *cmdname)
         reply_errorf(c, "wrong number of arguments for '%s' command", cmdname);
         return;
     }
+    cb_db *db;
+    cb_shard *s;
     if (nx) {
         for (int j = 1; j < c->argc; j += 2) {
-            if (db_lookup_write(c->shard, c->db, ARGP(c, j), ARGL(c, j))) {
+            s = key_shard(c, j, &db);
+            if (db_lookup_write(s, db, ARGP(c, j), ARGL(c, j))) {
                 reply_int(c, 0);
                 return;
             }
         }
     }
     for (int j = 1; j < c->argc; j += 2) {
+        s = key_shard(c, j, &db);
         cb_obj *val = obj_new_string_encoded(ARGP(c, j + 1), ARGL(c, j + 1));
-        db_set(c->shard, c->db, ARGP(c, j), ARGL(c, j), val, 0);
-        key_changed(c, j, 0);
+        db_set(s, db, ARGP(c, j), ARGL(c, j), val, 0);
+        db_signal_modified(s, db, ARGP(c, j), ARGL(c, j));
+        s->dirty++;
     }
-    c->shard->dirty += (uint64_t)(c->argc - 1) / 2;
     if (nx) reply_int(c, 1);
     else reply_ok(c);
 }
@@ -362,7 +383,9 @@ void cmd_mget(cb_client *c)
 {
     reply_array_len(c, c->argc - 1);
     for (int j = 1; j < c->argc; j++) {
-        cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, j), ARGL(c, j), 0);
+        cb_db *db;
+        cb_shard *s = key_shard(c, j, &db);
+        cb_obj *o = db_lookup_read(s, db, ARGP(c, j), ARGL(c, j), 0);
         if (o && o->type == OBJ_STRING) reply_obj(c, o);
         else reply_null(c);
     }
@@ -589,8 +612,11 @@ static void lcs_reply_range(cb_client *c, uint32_t as, uint32_t ae, uint32_t bs,
 
 void cmd_lcs(cb_client *c)
 {
-    cb_obj *oa = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
-    cb_obj *ob = db_lookup_read(c->shard, c->db, ARGP(c, 2), ARGL(c, 2), 0);
+    cb_db *dba, *dbb;
+    cb_shard *sa = key_shard(c, 1, &dba);
+    cb_obj *oa = db_lookup_read(sa, dba, ARGP(c, 1), ARGL(c, 1), 0);
+    cb_shard *sb = key_shard(c, 2, &dbb);
+    cb_obj *ob = db_lookup_read(sb, dbb, ARGP(c, 2), ARGL(c, 2), 0);
     if ((oa && oa->type != OBJ_STRING) || (ob && ob->type != OBJ_STRING)) {
         reply_error(c, "The specified keys must contain string values");
         return;

@@ -207,8 +207,9 @@ static void accept_on(cb_worker *w, int lfd) {
         char addr[64], laddr[64];
         int local = 1;
         if (is_unix) {
-            snprintf(addr, sizeof(addr), "/unixsocket");
-            snprintf(laddr, sizeof(laddr), "%s", g_config.unixsocket);
+            /* Redis names both ends of a unix connection "<socket path>:0". */
+            snprintf(addr, sizeof(addr), "%s:0", g_config.unixsocket);
+            snprintf(laddr, sizeof(laddr), "%s:0", g_config.unixsocket);
         } else {
             fmt_addr(&ss, addr, sizeof(addr), &local);
             struct sockaddr_storage ls;
