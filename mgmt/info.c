@@ -13,10 +13,8 @@
  * used_memory; /proc/self/status for RSS; jemalloc's own statistics when we
  * run on jemalloc; getrusage for CPU.
  *
- * Reading another worker's shard (dict sizes) from this thread is a relaxed,
- * racy read of plain integers that only ever gives a slightly stale number;
- * with several workers this moves to the management core's aggregation over
- * the rings.
+ * INFO runs with the other workers parked (dataplane/xshard.c), so reading
+ * their shards and client lists from this thread is safe.
  */
 #include "info.h"
 
@@ -165,13 +163,15 @@ static size_t keyspace_overhead(void)
     return n;
 }
 
-/* Normal clients' memory, for the calling worker's clients only: the others'
- * lists belong to their threads. */
+/* Normal clients' memory over every worker: INFO runs with the other
+ * workers parked (xshard), so their client lists hold still. */
 static size_t clients_memory(cb_client *c)
 {
     size_t n = 0;
     if (!c || !c->w) return 0;
-    for (cb_client *it = c->w->clients; it; it = it->next) n += sizeof(*it) + it->out_bytes;
+    for (int i = 0; i < g_server.nworkers; i++)
+        for (cb_client *it = g_server.workers[i]->clients; it; it = it->next)
+            n += sizeof(*it) + it->out_bytes;
     return n;
 }
 
