@@ -73,7 +73,7 @@ typedef struct cb_client {
     long long obuf_soft_limit_since_ms;
 
     /* Addresses as CLIENT LIST prints them ("ip:port"). */
-    char addr[64], laddr[64];
+    char addr[128], laddr[128];
     long long ctime_ms, last_interaction_ms;
     uint64_t net_in, net_out, commands;
     long long paused_until; /* unused when not blocked */

@@ -19,6 +19,7 @@
 #include "worker.h"
 #include "../mgmt/info.h"
 #include "../mgmt/mgmt.h"
+#include "../persist/rdb.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -64,6 +65,27 @@ static void write_pidfile(void) {
     }
     fprintf(f, "%d\n", (int)getpid());
     fclose(f);
+}
+
+/* Loads dir/dbfilename (we run in dir) into every worker's shard before
+ * any worker thread starts. A missing file means an empty start; a bad one
+ * stops the server, as Redis does, rather than serve a partial dataset. */
+static void load_data_from_disk(void) {
+    if (!g_config.dbfilename || !g_config.dbfilename[0] || g_server.nworkers < 1) return;
+    cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
+    for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
+    long long start = util_ustime();
+    char *err = NULL;
+    int rc = rdb_load_file(shards, g_server.nworkers, g_config.dbfilename, &err);
+    cb_free(shards);
+    if (rc < 0) {
+        cb_log(LOG_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
+        cb_free(err);
+        exit(1);
+    }
+    if (rc == 0)
+        cb_log(LOG_NOTICE, "DB loaded from disk: %.3f seconds",
+               (double)(util_ustime() - start) / 1000000);
 }
 
 int main(int argc, char **argv) {
@@ -114,6 +136,7 @@ int main(int argc, char **argv) {
         cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
         return 1;
     }
+    load_data_from_disk();
     info_init();
     write_pidfile();
     if (server_start_workers() < 0) {

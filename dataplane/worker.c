@@ -148,7 +148,7 @@ static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
     w->tid = (pid_t)syscall(SYS_gettid);
-    log_set_role('W');
+    log_set_role('M'); /* one Redis-style role per process: master */
     sigset_t set;
     sigfillset(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);

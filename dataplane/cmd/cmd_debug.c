@@ -18,6 +18,8 @@
 #include "../client.h"
 #include "../worker.h"
 #include "../resp/reply.h"
+#include "../../persist/rdb.h"
+#include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
 #include "../../platform/util.h"
@@ -92,59 +94,15 @@ static void reply_subcommand_error(cb_client *c)
 
 /* ------------------------------------------------- serialized length */
 
-/* Bytes of an RDB length prefix. */
-static size_t rdb_len_size(uint64_t len)
-{
-    if (len < (1u << 6)) return 1;
-    if (len < (1u << 14)) return 2;
-    if (len <= UINT32_MAX) return 5;
-    return 9;
-}
-
-/* Bytes of RDB's integer string encoding (type byte + 1/2/4 bytes), or 0
- * when v does not fit 32 bits. */
-static size_t rdb_int_size(long long v)
-{
-    if (v >= -(1LL << 7) && v <= (1LL << 7) - 1) return 2;
-    if (v >= -(1LL << 15) && v <= (1LL << 15) - 1) return 3;
-    if (v >= -(1LL << 31) && v <= (1LL << 31) - 1) return 5;
-    return 0;
-}
-
-/* Length of a string as RDB stores it: short canonical integers as
- * integers, everything else length-prefixed. rdbcompression (LZF for
- * strings over 20 bytes) is not modelled: the persistence issue brings the
- * real encoder, and this should then ask it instead. */
-static size_t rdb_string_size(const cb_obj *o)
-{
-    long long v;
-    if (o->encoding == OBJ_ENC_INT) {
-        v = (long long)(intptr_t)o->ptr;
-        size_t n = rdb_int_size(v);
-        if (n) return n;
-        char buf[CB_LL2STR_MAX];
-        size_t l = util_ll2str(buf, sizeof(buf), v);
-        return rdb_len_size(l) + l;
-    }
-    char tmp[32];
-    size_t len;
-    const char *p = obj_str(o, tmp, &len);
-    if (len <= 11 && util_str2ll(p, len, &v)) {
-        char buf[CB_LL2STR_MAX];
-        size_t l = util_ll2str(buf, sizeof(buf), v);
-        size_t n = rdb_int_size(v);
-        if (l == len && memcmp(buf, p, len) == 0 && n) return n;
-    }
-    return rdb_len_size(len) + len;
-}
-
+/* Bytes of the value as an RDB file would store it, compression included
+ * (Redis's rdbSavedObjectLen; the type byte is not counted). */
 static size_t rdb_object_size(const cb_obj *o)
 {
-    /* One type byte is not counted: Redis reports only the value's bytes. */
-    switch (o->type) {
-    case OBJ_STRING: return rdb_string_size(o);
-    default: return 0; /* other types bring their encoders with them */
-    }
+    if (rdb_object_type(o) < 0) return 0; /* types arrive with their encoders */
+    cbstr b = rdb_enc_object(cbstr_new("", 0), o, 1);
+    size_t n = cbstr_len(b);
+    cbstr_free(b);
+    return n;
 }
 
 /* ---------------------------------------------------------- subcommands */
@@ -228,34 +186,11 @@ static void debug_digest_value(cb_client *c)
     }
 }
 
-/* One key held across the reload. */
-typedef struct reload_ent {
-    int db;
-    cbstr key;
-    cb_obj *val;
-    long long expire; /* -1: none */
-} reload_ent;
-
-/* What loading the value back from an RDB file would create: strings get
- * the encoding a load gives them (int / embstr / raw by their bytes). */
-static cb_obj *reload_value(cb_obj *o)
-{
-    if (o->type != OBJ_STRING) return o;
-    char tmp[32];
-    size_t len;
-    const char *p = obj_str(o, tmp, &len);
-    cb_obj *n = obj_new_string_encoded(p, len);
-    obj_decr_ref(o);
-    return n;
-}
-
-/* DEBUG RELOAD for the data types that exist so far, without files: every
- * key of the shard is taken out, the shard emptied, and the keys put back
- * through the object constructors a load uses, dropping those whose TTL has
- * passed (a master's load skips them) and clearing the change counter (the
- * save does). The persistence issue replaces this with a real RDB save and
- * load of dir/dbfilename. Other workers' shards belong to their threads, so
- * this reloads the caller's shard. */
+/* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE], as Redis 7.0: save every shard
+ * to dir/dbfilename (the process runs in dir), empty them, load the file
+ * back. The dispatcher holds every shard for DEBUG, so we may touch them
+ * all. Unlike Redis, a duplicate key under NOFLUSH without MERGE fails the
+ * load (which empties the shards) instead of killing the server. */
 static void debug_reload(cb_client *c)
 {
     int flush = 1, save = 1, merge = 0;
@@ -271,60 +206,38 @@ static void debug_reload(cb_client *c)
             return;
         }
     }
-    if (!save) {
-        /* Nothing was ever written to load back. */
+    int n = client_nshards(c);
+    if (n < 1) n = 1;
+    cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)n);
+    for (int i = 0; i < n; i++) shards[i] = client_shard_at(c, i);
+    char *err = NULL;
+    if (save) {
+        if (rdb_save_file(shards, n, g_config.dbfilename, &err) < 0) {
+            cb_log(LOG_WARNING, "%s", err);
+            cb_free(err);
+            cb_free(shards);
+            reply_error(c, "Error trying to save the DB, check server logs.");
+            return;
+        }
+        for (int i = 0; i < n; i++) shards[i]->dirty = 0;
+        cb_log(LOG_NOTICE, "DB saved on disk");
+    }
+    if (flush)
+        for (int i = 0; i < n; i++) shard_empty(shards[i]);
+    rdb_load_info info = { .flags = merge ? RDB_LOAD_ALLOW_DUP : 0 };
+    int rc = rdb_load_file_ex(shards, n, g_config.dbfilename, &info, &err);
+    cb_free(shards);
+    if (rc != 0) {
+        if (rc > 0)
+            cb_log(LOG_WARNING, "Failed loading the RDB file %s: %s", g_config.dbfilename,
+                   strerror(ENOENT));
+        else
+            cb_log(LOG_WARNING, "Failed loading the RDB file %s: %s", g_config.dbfilename, err);
+        cb_free(err);
         reply_error(c, "Error trying to load the RDB dump, check server logs.");
         return;
     }
-
-    cb_shard *s = c->shard;
-    size_t total = 0;
-    for (int j = 0; j < s->ndb; j++) total += dict_size(s->dbs[j].keys);
-    reload_ent *ents = cb_malloc(sizeof(*ents) * (total ? total : 1));
-    size_t n = 0;
-    for (int j = 0; j < s->ndb; j++) {
-        cb_db *db = &s->dbs[j];
-        dict_iter it;
-        dict_iter_init(&it, db->keys, 0);
-        dict_entry *e;
-        while ((e = dict_iter_next(&it)) != NULL && n < total) {
-            reload_ent *r = &ents[n++];
-            size_t klen = cbstr_len(e->key);
-            dict_entry *x = dict_find(db->expires, e->key, klen);
-            r->db = j;
-            r->key = cbstr_dup(e->key);
-            r->val = e->v.val;
-            obj_incr_ref(r->val); /* survives the flush below */
-            r->expire = x ? x->v.s64 : -1;
-        }
-        dict_iter_release(&it);
-    }
-
-    if (flush) shard_empty(s);
-
-    long long now = util_mstime();
-    for (size_t i = 0; i < n; i++) {
-        reload_ent *r = &ents[i];
-        cb_db *db = &s->dbs[r->db];
-        size_t klen = cbstr_len(r->key);
-        if (r->expire != -1 && r->expire < now) {
-            obj_decr_ref(r->val);
-        } else {
-            cb_obj *v = reload_value(r->val);
-            if (!flush && dict_find(db->keys, r->key, klen)) {
-                /* Without MERGE Redis dies on the duplicate; we keep running
-                 * and let the saved copy win, as MERGE would. */
-                (void)merge;
-                db_set(s, db, r->key, klen, v, 0);
-            } else {
-                db_add(s, db, r->key, klen, v);
-            }
-            if (r->expire != -1) db_set_expire(s, db, r->key, klen, r->expire);
-        }
-        cbstr_free(r->key);
-    }
-    cb_free(ents);
-    s->dirty = 0;
+    cb_log(LOG_WARNING, "DB reloaded by DEBUG RELOAD");
     reply_ok(c);
 }
 
