@@ -377,7 +377,7 @@ void conn_feed_monitors(cb_client *c) {
     char *line = NULL;
     size_t len = 0, cap = 0;
     long long us = util_ustime();
-    char head[160];
+    char head[256];
     int hl = snprintf(head, sizeof(head), "+%lld.%06lld [%d %s]", us / 1000000, us % 1000000,
                       c->dbid, (c->flags & CLIENT_UNIX_SOCKET) ? "unix" : c->addr);
     cap = (size_t)hl + 64;

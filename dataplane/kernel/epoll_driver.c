@@ -204,7 +204,7 @@ static void accept_on(cb_worker *w, int lfd) {
             return;
         }
         int is_unix = lfd == w->unix_fd;
-        char addr[64], laddr[64];
+        char addr[128], laddr[128];
         int local = 1;
         if (is_unix) {
             /* Redis names both ends of a unix connection "<socket path>:0". */
