@@ -17,6 +17,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/rdb.h"
 
 cb_server g_server;
 
@@ -123,5 +124,29 @@ int server_apply_config(const char *name, char **err) {
         log_reopen();
         return 0;
     }
+    return 0;
+}
+
+int server_save_before_exit(int flags) {
+    int want = (flags & SHUTDOWN_SAVE) ||
+               (!(flags & SHUTDOWN_NOSAVE) && g_config.save_params && g_config.save_params[0]);
+    if (!want) return 0;
+    cb_log(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
+    cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
+    for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
+    char *err = NULL;
+    int rc = rdb_save_file(shards, g_server.nworkers, g_config.dbfilename, &err);
+    cb_free(shards);
+    if (rc != 0) {
+        cb_log(LOG_WARNING, "Error saving DB on disk: %s", err ? err : "unknown error");
+        cb_free(err);
+        if (flags & SHUTDOWN_FORCE) {
+            cb_log(LOG_WARNING, "Error trying to save the DB. Exit anyway.");
+            return 0;
+        }
+        cb_log(LOG_WARNING, "Error trying to save the DB, can't exit.");
+        return -1;
+    }
+    cb_log(LOG_NOTICE, "DB saved on disk");
     return 0;
 }

@@ -28,6 +28,10 @@ void server_stop_workers(void);
 void server_destroy(void);
 /* Ask the management thread to shut down (SHUTDOWN, signals). */
 void server_request_shutdown(int flags);
+/* The final snapshot SHUTDOWN and SIGTERM take: with SAVE, or when save
+ * points are configured and not NOSAVE. Every shard must be quiet (the
+ * other workers parked). 0 ok or nothing to do; -1 failed (logged). */
+int server_save_before_exit(int flags);
 #define SHUTDOWN_NOSAVE 1
 #define SHUTDOWN_SAVE 2
 #define SHUTDOWN_NOW 4

@@ -15,6 +15,7 @@
 
 #include "../dataplane/server.h"
 #include "../dataplane/worker.h"
+#include "../dataplane/xshard.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -53,11 +54,32 @@ static void mgmt_cron(void) {
     if (used > g_server.stat_peak_memory) g_server.stat_peak_memory = used;
 }
 
-int mgmt_run(void) {
+/* Shutdown was asked for. A SHUTDOWN command has already taken its final
+ * snapshot (and said so with NOSAVE); for a signal, take it now with every
+ * worker parked. 0 to go on exiting, -1 to keep running (as Redis does when
+ * that save fails). */
+static int shutdown_save(void) {
+    int flags = __atomic_load_n(&g_server.shutdown_flags, __ATOMIC_RELAXED);
+    if (flags & SHUTDOWN_NOSAVE) return 0;
+    cb_log(LOG_WARNING, "User requested shutdown...");
+    xshard_park_all();
+    int rc = server_save_before_exit(flags);
+    xshard_release_all();
+    if (rc != 0) {
+        cb_log(LOG_WARNING, "SIGTERM received but errors trying to shut down the server, "
+                            "check the logs for more information");
+        __atomic_store_n(&g_server.shutdown_asap, 0, __ATOMIC_RELEASE);
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait for signals and wake-ups until shutdown is requested. */
+static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
         struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
         int n = poll(pfd, 2, 100);
-        if (n < 0 && errno != EINTR) break;
+        if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -67,6 +89,7 @@ int mgmt_run(void) {
                 }
                 cb_log(LOG_WARNING, "Received %s scheduling shutdown...",
                        si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+                __atomic_store_n(&g_server.shutdown_flags, 0, __ATOMIC_RELAXED);
                 __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
             }
         }
@@ -77,7 +100,12 @@ int mgmt_run(void) {
         }
         mgmt_cron();
     }
-    cb_log(LOG_WARNING, "User requested shutdown...");
+}
+
+int mgmt_run(void) {
+    do {
+        wait_for_shutdown();
+    } while (shutdown_save() != 0);
     server_stop_workers();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");

@@ -179,8 +179,10 @@ static void debug_digest_value(cb_client *c)
     reply_array_len(c, c->argc - 2);
     for (int j = 2; j < c->argc; j++) {
         unsigned char d[20];
-        dict_entry *e = dict_find(c->db->keys, ARGP(c, j), ARGL(c, j));
-        int has_expire = e && dict_find(c->db->expires, ARGP(c, j), ARGL(c, j)) != NULL;
+        /* Each key in its own shard (DEBUG runs with the others parked). */
+        cb_db *db = client_shard_db(c, client_key_shard(c, ARGP(c, j), ARGL(c, j)));
+        dict_entry *e = dict_find(db->keys, ARGP(c, j), ARGL(c, j));
+        int has_expire = e && dict_find(db->expires, ARGP(c, j), ARGL(c, j)) != NULL;
         digest_object(e ? e->v.val : NULL, has_expire, d);
         reply_digest(c, d);
     }

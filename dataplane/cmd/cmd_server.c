@@ -203,16 +203,14 @@ void cmd_shutdown(cb_client *c) {
         reply_error(c, ERR_SYNTAX);
         return;
     }
-    /* Snapshots arrive with the persistence layer; until then there is no
-     * dataset file to write, so SAVE has nothing to save beyond what a
-     * configuration without save points writes, which is nothing. */
-    if ((flags & SHUTDOWN_SAVE) && !(flags & SHUTDOWN_FORCE)) {
-        cb_log(LOG_WARNING, "Error trying to save the DB: persistence is not available in this build");
+    /* SHUTDOWN runs with the other workers parked (xshard), so the final
+     * snapshot sees every shard as of this moment. */
+    if (server_save_before_exit(flags) != 0) {
         reply_error(c, "Errors trying to SHUTDOWN. Check logs.");
         return;
     }
     cb_log(LOG_WARNING, "User requested shutdown...");
     /* No reply on success: the connection just closes, as with Redis. */
     c->flags |= CLIENT_CLOSE_ASAP;
-    server_request_shutdown(flags);
+    server_request_shutdown(flags | SHUTDOWN_NOSAVE); /* saved above if needed */
 }

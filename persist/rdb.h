@@ -1,0 +1,99 @@
+/* rdb.h — RDB snapshots, file-compatible with Redis 7.0 (RDB version 10).
+ *
+ * rdb_save_file writes every db of every shard to a temp file beside the
+ * target, fsyncs it and renames it into place; rdb_load_file reads RDB
+ * versions 1..10 back, sending each key to the shard that owns its slot.
+ * Only the types the store has today (strings, with expiry) are encoded;
+ * each type's value coder is its own function (rdb_save_string_value /
+ * rdb_load_string_value style, in rdb_save.c / rdb_load.c) so DUMP/RESTORE
+ * can share them later. Callers must own every shard for the whole call
+ * (start-up, or a command the dispatcher runs with all shards held).
+ * The on-disk codes below are the format's reference here.
+ */
+#ifndef CB_RDB_H
+#define CB_RDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../store/ds/cbstr.h"
+
+struct cb_shard;
+struct cb_obj;
+
+/* The version we write and the newest we read. */
+#define RDB_VERSION 10
+
+/* On-disk type codes, pinned: they are Redis's, and files written by any
+ * Redis since 2.x carry them. Only RDB_TYPE_STRING is handled today. */
+enum {
+    RDB_TYPE_STRING = 0, RDB_TYPE_LIST = 1, RDB_TYPE_SET = 2, RDB_TYPE_ZSET = 3,
+    RDB_TYPE_HASH = 4, RDB_TYPE_ZSET_2 = 5, RDB_TYPE_MODULE_PRE_GA = 6,
+    RDB_TYPE_MODULE_2 = 7, RDB_TYPE_HASH_ZIPMAP = 9, RDB_TYPE_LIST_ZIPLIST = 10,
+    RDB_TYPE_SET_INTSET = 11, RDB_TYPE_ZSET_ZIPLIST = 12, RDB_TYPE_HASH_ZIPLIST = 13,
+    RDB_TYPE_LIST_QUICKLIST = 14, RDB_TYPE_STREAM_LISTPACKS = 15,
+    RDB_TYPE_HASH_LISTPACK = 16, RDB_TYPE_ZSET_LISTPACK = 17,
+    RDB_TYPE_LIST_QUICKLIST_2 = 18, RDB_TYPE_STREAM_LISTPACKS_2 = 19,
+};
+
+/* Opcodes share the type byte's space, counting down from 255. */
+enum {
+    RDB_OPCODE_FUNCTION2 = 245, RDB_OPCODE_FUNCTION_PRE_GA = 246,
+    RDB_OPCODE_MODULE_AUX = 247, RDB_OPCODE_IDLE = 248, RDB_OPCODE_FREQ = 249,
+    RDB_OPCODE_AUX = 250, RDB_OPCODE_RESIZEDB = 251, RDB_OPCODE_EXPIRETIME_MS = 252,
+    RDB_OPCODE_EXPIRETIME = 253, RDB_OPCODE_SELECTDB = 254, RDB_OPCODE_EOF = 255,
+};
+
+/* Length prefix: the top two bits of the first byte. */
+#define RDB_6BITLEN 0
+#define RDB_14BITLEN 1
+#define RDB_32BITLEN 0x80
+#define RDB_64BITLEN 0x81
+#define RDB_ENCVAL 3
+/* Special string encodings (RDB_ENCVAL's low 6 bits). */
+#define RDB_ENC_INT8 0
+#define RDB_ENC_INT16 1
+#define RDB_ENC_INT32 2
+#define RDB_ENC_LZF 3
+
+/* Name of an on-disk type code for messages ("list quicklist2"), or
+ * "unknown". */
+const char *rdb_type_name(int type);
+
+/* ---- Encoders (rdb_save.c): each appends to b and returns the grown cbstr.
+ * They are shared by the file writer and, later, DUMP. compress: LZF for
+ * strings over 20 bytes when that saves space (rdbcompression yes). */
+cbstr rdb_enc_len(cbstr b, uint64_t len);
+/* Redis's string rules: canonical integers of up to 11 chars as INT8/16/32,
+ * then LZF, then plain length + bytes. */
+cbstr rdb_enc_string(cbstr b, const void *p, size_t len, int compress);
+/* On-disk type code of a value, or -1 when this build has no encoder. */
+int rdb_object_type(const struct cb_obj *o);
+/* The value's payload (no type byte). o must have an encoder. */
+cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
+
+/* Writes every db of every shard to path (atomically: temp file, fsync,
+ * rename, fsync of the directory). 0 ok; -1 with *err (cb_malloc'd, caller
+ * frees) saying why, and the old file left untouched. */
+int rdb_save_file(struct cb_shard **shards, int nshards, const char *path, char **err);
+
+/* rdb_load_file_ex flags. */
+#define RDB_LOAD_ALLOW_DUP 1 /* a key already present is replaced (DEBUG RELOAD MERGE) */
+
+/* What a load found (all out parameters but flags). */
+typedef struct rdb_load_info {
+    int flags;
+    int rdbver;
+    long long keys_loaded;
+    long long keys_expired; /* skipped because their time had passed */
+} rdb_load_info;
+
+/* Loads path into the shards (keys go to util_key_slot % nshards), logging
+ * as Redis does. 0 ok; 1 when the file does not exist (nothing changed);
+ * -1 with *err (cb_malloc'd) giving the offset and reason, in which case
+ * every shard has been emptied. A key that already exists is an error
+ * unless info->flags has RDB_LOAD_ALLOW_DUP. info may be NULL. */
+int rdb_load_file_ex(struct cb_shard **shards, int nshards, const char *path,
+                     rdb_load_info *info, char **err);
+int rdb_load_file(struct cb_shard **shards, int nshards, const char *path, char **err);
+
+#endif
