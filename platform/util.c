@@ -591,6 +591,9 @@ static int split_space(char c) {
 int util_splitargs(const char *s, size_t n, char *scratch,
                    void (*emit)(void *priv, const char *w, size_t wl), void *priv)
 {
+    /* The line ends at a NUL, as it does for a C string. */
+    const char *nul = memchr(s, '\0', n);
+    if (nul) n = (size_t)(nul - s);
     size_t i = 0;
     for (;;) {
         while (i < n && split_space(s[i])) i++;
@@ -599,7 +602,7 @@ int util_splitargs(const char *s, size_t n, char *scratch,
         int mode = 0; /* 0 bare, 1 in "...", 2 in '...' */
         for (int done = 0; !done;) {
             if (mode == 0) {
-                if (i >= n || split_space(s[i]) || s[i] == '\0') {
+                if (i >= n || split_space(s[i])) {
                     done = 1;
                 } else if (s[i] == '"') {
                     mode = 1;

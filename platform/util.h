@@ -77,7 +77,7 @@ int util_memtoull(const char *s, size_t len, unsigned long long *out);
 
 /* Split a line into words with redis-cli / redis.conf quoting: "..." with
  * \n \r \t \b \a \xHH and \<c> escapes, '...' with \' only; a closing
- * quote must end its word. emit gets each word (valid during the call);
+ * quote must end its word; a NUL ends the line. emit gets each word (valid during the call);
  * scratch must hold n bytes. 0 ok, -1 on unbalanced quotes (words before
  * the fault were already emitted). */
 int util_splitargs(const char *s, size_t n, char *scratch,

@@ -74,6 +74,19 @@ static void test_inline(void) {
                            "-ERR Protocol error: unbalanced quotes in request");
 }
 
+/* An inline line ends at a NUL (fuzzer find: it once looped on it). */
+static void test_inline_nul(void) {
+    static const char in[] = "\x01\x80*abc\0\0\0\0\r\nPING\r\n";
+    resp_parser p;
+    char out[256];
+    const char *segs[1] = {in};
+    size_t lens[1] = {sizeof(in) - 1};
+    resp_parser_init(&p);
+    CU_ASSERT_EQUAL(feed_all(&p, segs, lens, 1, out, sizeof(out), NULL), RESP_NEED_MORE);
+    CU_ASSERT_STRING_EQUAL(out, "\x01\x80*abc;PING;");
+    resp_parser_free(&p);
+}
+
 static void test_errors(void) {
     resp_status st;
     CU_ASSERT_STRING_EQUAL(parse_one_segment("*x\r\n", &st),
@@ -235,6 +248,7 @@ int main(void) {
     CU_add_test(s, "multibulk", test_multibulk);
     CU_add_test(s, "inline", test_inline);
     CU_add_test(s, "errors", test_errors);
+    CU_add_test(s, "inline_nul", test_inline_nul);
     CU_add_test(s, "limits", test_limits);
     CU_add_test(s, "every_split", test_every_split);
     CU_add_test(s, "big_argument", test_big_argument);

@@ -556,6 +556,11 @@ static void test_splitargs(void)
     CU_ASSERT_EQUAL(split("'a'b", out), -1);
     CU_ASSERT_EQUAL(split("", out), 0);
     CU_ASSERT_STRING_EQUAL(out, "");
+    char withnul[] = "a b\0c d";
+    char scratch[16];
+    out[0] = '\0';
+    CU_ASSERT_EQUAL(util_splitargs(withnul, sizeof(withnul) - 1, scratch, join_word, out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "a|b|"); /* a NUL ends the line */
     CU_ASSERT_EQUAL(split("x\"y\"", out), 0); /* a quote inside a bare word opens quoting */
     CU_ASSERT_STRING_EQUAL(out, "xy|");
 }
