@@ -40,11 +40,13 @@ typedef struct xmsg {
     char data[];
 } xmsg;
 
-/* Commands that read or change the whole keyspace or other workers' state:
- * they run with every other worker parked. Looked up by name once. */
+/* Commands that read or change the whole keyspace, other workers' state or
+ * the shared configuration (CONFIG SET may free a string another worker is
+ * reading): they run with every other worker parked. Looked up by name once. */
 static const char *const global_names[] = {
     "keys", "scan", "dbsize", "randomkey", "flushdb", "flushall", "swapdb", "debug",
-    "info", "shutdown", "client|list", "client|kill", "config|resetstat", NULL};
+    "info", "shutdown", "client|list", "client|kill", "config|resetstat", "config|set",
+    "config|get", "config|rewrite", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
