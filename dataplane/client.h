@@ -85,7 +85,9 @@ typedef struct cb_client {
     char *pending_in;
     size_t pending_len, pending_cap;
     int held;               /* 1: CLIENT PAUSE holds the parsed command;
-                             * 2: it runs on another worker (xshard) */
+                             * 2: a run of commands is on another worker;
+                             * 3: as 2, and the parsed command waits for it */
+    void *batch;            /* run being gathered for another worker (xshard) */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
 } cb_client;

@@ -81,6 +81,16 @@ static void update_reply_skip(cb_client *c, const cb_command *cmd) {
     }
 }
 
+/* Bookkeeping for a command handed to another worker. */
+static void accepted(cb_client *c, const cb_command *cmd) {
+    c->lastcmd = cmd;
+    c->commands++;
+    if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
+        !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+        conn_feed_monitors(c);
+    update_reply_skip(c, cmd);
+}
+
 void dispatch_call(cb_client *c, const cb_command *cmd) {
     c->cmd = cmd;
     shard_set_time(c->shard, util_mstime());
@@ -100,6 +110,24 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
 int dispatch_command(cb_client *c) {
     const cb_command *container = NULL;
     const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
+
+    if (c->batch) {
+        /* A run for another worker is being gathered: this command joins it
+         * only if it goes to the same worker and would run there as is;
+         * anything else (even an error reply) must wait for the run's
+         * replies to keep the pipeline's order. */
+        int owner;
+        if (cmd && command_arity_ok(cmd, c->argc) &&
+            (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
+            !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
+            xshard_batch_add(c, cmd, owner)) {
+            accepted(c, cmd);
+            return DISPATCH_DONE;
+        }
+        xshard_flush(c);
+        c->held = 3;
+        return DISPATCH_HELD;
+    }
 
     if (!cmd) {
         reject_unknown(c, container);
@@ -134,18 +162,15 @@ int dispatch_command(cb_client *c) {
 
     int owner;
     int route = xshard_route(c, cmd, &owner);
+    if (route == ROUTE_REMOTE) {
+        xshard_batch_add(c, cmd, owner); /* a new run always takes it */
+        accepted(c, cmd);
+        return DISPATCH_DONE;
+    }
     c->lastcmd = cmd;
     if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
         !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         conn_feed_monitors(c);
-    if (route == ROUTE_REMOTE) {
-        if (c->held == 1) c->w->nheld--;
-        c->held = 2;
-        xshard_forward(c, cmd, owner);
-        c->commands++;
-        update_reply_skip(c, cmd);
-        return DISPATCH_HELD;
-    }
     if (route == ROUTE_ALL) {
         /* Every shard in reach: the other workers wait at a safe point. */
         cb_shard *own = c->shard;
