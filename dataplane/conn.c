@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "dispatch.h"
+#include "multi.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -318,6 +319,14 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
+    if (multi_client_watches(c)) {
+        /* The watch registry changes only with the other workers parked. */
+        xshard_park_others(w);
+        multi_reset_client(c);
+        xshard_release(w);
+    } else {
+        multi_reset_client(c);
+    }
     if (c->flags & CLIENT_MONITOR) {
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&w->nmonitors, 1, __ATOMIC_RELAXED);

@@ -39,11 +39,12 @@ typedef struct xmsg {
 
 /* Commands that read or change the whole keyspace, other workers' state or
  * the shared configuration (CONFIG SET may free a string another worker is
- * reading): they run with every other worker parked. Looked up by name once. */
+ * reading) or the watch registry (multi.c): they run with every other worker
+ * parked. Looked up by name once. */
 static const char *const global_names[] = {
     "keys", "scan", "dbsize", "randomkey", "flushdb", "flushall", "swapdb", "debug",
     "info", "shutdown", "client|list", "client|kill", "config|resetstat", "config|set",
-    "config|get", "config|rewrite", NULL};
+    "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }

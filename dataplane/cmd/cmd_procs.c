@@ -98,6 +98,11 @@ cb_cmd_proc cmd_command_getkeys;
 cb_cmd_proc cmd_command_getkeysandflags;
 cb_cmd_proc cmd_command_docs;
 cb_cmd_proc cmd_command_help;
+cb_cmd_proc cmd_multi;
+cb_cmd_proc cmd_exec;
+cb_cmd_proc cmd_discard;
+cb_cmd_proc cmd_watch;
+cb_cmd_proc cmd_unwatch;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -188,5 +193,10 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "command|getkeysandflags", cmd_command_getkeysandflags },
     { "command|docs", cmd_command_docs },
     { "command|help", cmd_command_help },
+    { "multi", cmd_multi },
+    { "exec", cmd_exec },
+    { "discard", cmd_discard },
+    { "watch", cmd_watch },
+    { "unwatch", cmd_unwatch },
     { NULL, NULL },
 };

@@ -264,6 +264,11 @@ static const cb_keyspec ks_lcs[] = {
       .fk_type = 1, .fk_a = 1, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_watch[] = {
+    { .flags = KS_RO, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 0 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -2383,6 +2388,92 @@ cb_command command_table_gen[] = {
         .docs_len = 2306,
         .subcommands = sub_command, .nsub = 7,
     },
+    {
+        .name = "multi",
+        .arity = 1,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 14) | (1ull << 19),
+        .group = "transactions",
+        .info_resp3 =
+            "*10\r\n$5\r\nmulti\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n:0\r\n:0\r\n"
+            ":0\r\n~2\r\n+@fast\r\n+@transaction\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 124,
+        .docs_resp3 =
+            "$5\r\nmulti\r\n%4\r\n$7\r\nsummary\r\n$37\r\nMark the start of a transaction block\r\n$5\r\nsince\r\n"
+            "$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 151,
+    },
+    {
+        .name = "exec",
+        .arity = 1,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 19),
+        .group = "transactions",
+        .info_resp3 =
+            "*10\r\n$4\r\nexec\r\n:1\r\n~4\r\n+noscript\r\n+loading\r\n+stale\r\n+skip_slowlog\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@slow\r\n+@transaction\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 118,
+        .docs_resp3 =
+            "$4\r\nexec\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExecute all commands issued after MULTI\r\n$5\r\nsince\r\n"
+            "$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$38\r\nDepends on commands in the transaction\r\n",
+        .docs_len = 187,
+    },
+    {
+        .name = "discard",
+        .arity = 1,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 14) | (1ull << 19),
+        .group = "transactions",
+        .info_resp3 =
+            "*10\r\n$7\r\ndiscard\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n:0\r\n"
+            ":0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 126,
+        .docs_resp3 =
+            "$7\r\ndiscard\r\n%4\r\n$7\r\nsummary\r\n$39\r\nDiscard all commands issued after MULTI\r\n$5\r\nsince\r\n"
+            "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$45\r\nO(N), when N is the number of queued commands\r\n",
+        .docs_len = 197,
+    },
+    {
+        .name = "watch",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+        .first_key = 1, .last_key = -1, .key_step = 1,
+        .acl_categories = (1ull << 14) | (1ull << 19),
+        .keyspecs = ks_watch, .nkeyspecs = 1,
+        .group = "transactions",
+        .info_resp3 =
+            "*10\r\n$5\r\nwatch\r\n:-2\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n:1\r\n:-1\r\n"
+            ":1\r\n~2\r\n+@fast\r\n+@transaction\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 327,
+        .docs_resp3 =
+            "$5\r\nwatch\r\n%5\r\n$7\r\nsummary\r\n$67\r\nWatch the given keys to determine execution of the MULTI/EXEC block\r\n"
+            "$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$19\r\nO(1) for every key.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs_len = 309,
+    },
+    {
+        .name = "unwatch",
+        .arity = 1,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 14) | (1ull << 19),
+        .group = "transactions",
+        .info_resp3 =
+            "*10\r\n$7\r\nunwatch\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n:0\r\n"
+            ":0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 126,
+        .docs_resp3 =
+            "$7\r\nunwatch\r\n%4\r\n$7\r\nsummary\r\n$29\r\nForget about all watched keys\r\n$5\r\nsince\r\n$5\r\n"
+            "2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 145,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 63;
+const int command_table_gen_count = 68;
