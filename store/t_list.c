@@ -442,8 +442,10 @@ void cmd_ltrim(cb_client *c)
 
 static void move_generic(cb_client *c, int wherefrom, int whereto)
 {
+    cb_db *sdb;
+    cb_shard *ss = key_shard(c, 1, &sdb);
     cb_obj *src;
-    if (!lookup_list(c, c->shard, c->db, 1, 1, &src)) return;
+    if (!lookup_list(c, ss, sdb, 1, 1, &src)) return;
     if (!src) {
         reply_null(c);
         return;
@@ -472,7 +474,7 @@ static void move_generic(cb_client *c, int wherefrom, int whereto)
     db_signal_modified(ds, ddb, ARGP(c, 2), ARGL(c, 2));
     reply_bulk(c, val, len);
     cb_free(val);
-    list_removed(c, c->shard, c->db, 1, src, 1);
+    list_removed(c, ss, sdb, 1, src, 1);
 }
 
 void cmd_lmove(cb_client *c)
