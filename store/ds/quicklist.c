@@ -120,14 +120,19 @@ static void fix_ends(quicklist *ql)
     }
 }
 
-static int node_allows(const quicklist *ql, const ql_node *n, const void *s, size_t len)
+/* Whether a node of new_sz bytes and new_count entries respects the fill. */
+static int node_size_ok(const quicklist *ql, size_t new_sz, unsigned long new_count)
 {
-    size_t new_sz = n->sz + lp_entry_size(s, len);
     if (ql->fill >= 0)
-        return n->count < (unsigned)ql->fill && new_sz <= QL_SIZE_SAFETY_LIMIT;
+        return new_count <= (unsigned long)ql->fill && new_sz <= QL_SIZE_SAFETY_LIMIT;
     int lvl = -ql->fill - 1;
     if (lvl > 4) lvl = 4;
     return new_sz <= ((size_t)4096 << lvl);
+}
+
+static int node_allows(const quicklist *ql, const ql_node *n, const void *s, size_t len)
+{
+    return node_size_ok(ql, n->sz + lp_entry_size(s, len), (unsigned long)n->count + 1);
 }
 
 static void link_after(quicklist *ql, ql_node *at, ql_node *n)
@@ -249,6 +254,26 @@ int ql_replace(quicklist *ql, long index, const void *s, size_t len)
         return 0;
     }
     ql_node *n = it.node;
+    unsigned char *next = lp_next(n->data, it.p);
+    size_t old = (size_t)((next ? next : n->data + n->sz) - it.p);
+    size_t new_sz = n->sz - old + lp_entry_size(s, len);
+    if (n->count > 1 && !node_size_ok(ql, new_sz, n->count)) {
+        /* The node would outgrow its fill (a big value replacing a small
+         * one, possibly many times): delete and insert instead, which puts
+         * the value in a node that has room or in one of its own. */
+        ql_iter_release(&it);
+        if (index < 0) index += (long)ql->count;
+        ql_del_range(ql, (unsigned long)index, 1);
+        if ((unsigned long)index == ql->count) {
+            ql_push(ql, QL_TAIL, s, len);
+        } else {
+            ql_iter_init(ql, &it, index, QL_TAIL);
+            ql_iter_next(&it);
+            ql_iter_insert(&it, 0, s, len);
+            ql_iter_release(&it);
+        }
+        return 1;
+    }
     n->data = lp_replace_at(n->data, (size_t)(it.p - n->data), s, len);
     node_changed(n);
     it.p = NULL;

@@ -373,6 +373,29 @@ static void test_ql_compression(void)
     ql_free(ql);
 }
 
+static void test_ql_replace_grows(void)
+{
+    /* Replacing every small entry of one node by a 3 KB value must not grow
+     * that node past the fill: the values move to nodes with room. */
+    quicklist *ql = ql_new(-2, 0);
+    for (int i = 0; i < 100; i++) ql_push(ql, QL_TAIL, "s", 1);
+    CU_ASSERT_EQUAL(ql->len, 1);
+    char *big = cb_malloc(3000);
+    memset(big, 'b', 3000);
+    for (long i = 0; i < 100; i++) CU_ASSERT(ql_replace(ql, i % 2 ? i : -100 + i, big, 3000));
+    CU_ASSERT(ql_check(ql));
+    CU_ASSERT_EQUAL(ql->count, 100);
+    for (ql_node *n = ql->head; n; n = n->next) CU_ASSERT(n->sz <= 8192);
+    ql_iter it;
+    ql_iter_init(ql, &it, 0, QL_TAIL);
+    long k = 0;
+    while (ql_iter_next(&it)) k += lp_eq(it.p, big, 3000);
+    ql_iter_release(&it);
+    CU_ASSERT_EQUAL(k, 100);
+    cb_free(big);
+    ql_free(ql);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -383,6 +406,7 @@ int main(void)
     CU_add_test(s, "lpack corrupt input", test_lp_corrupt);
     CU_add_test(s, "quicklist random walk", test_ql_random);
     CU_add_test(s, "quicklist compression", test_ql_compression);
+    CU_add_test(s, "quicklist replace by big values", test_ql_replace_grows);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
