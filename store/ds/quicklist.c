@@ -471,6 +471,20 @@ void ql_iter_release(ql_iter *it)
 
 /* ---------------------------------------------------------------- checks */
 
+void ql_stats(const quicklist *ql, unsigned long *nodes, unsigned long *compressed,
+              size_t *uncompressed)
+{
+    unsigned long c = 0;
+    size_t u = 0;
+    for (const ql_node *n = ql->head; n; n = n->next) {
+        c += n->compressed;
+        u += n->sz;
+    }
+    *nodes = ql->len;
+    *compressed = c;
+    *uncompressed = u;
+}
+
 int ql_check(const quicklist *ql)
 {
     unsigned long count = 0, len = 0;

@@ -72,6 +72,11 @@ void ql_iter_delete(ql_iter *it);
 void ql_iter_insert(ql_iter *it, int after, const void *s, size_t len);
 void ql_iter_release(ql_iter *it);
 
+/* DEBUG OBJECT's ql_* figures: nodes, compressed nodes, and the bytes of
+ * all nodes' plain lpacks. */
+void ql_stats(const quicklist *ql, unsigned long *nodes, unsigned long *compressed,
+              size_t *uncompressed);
+
 /* Checks the list's structure against its counters (tests, DEBUG).
  * 1 when sound. */
 int ql_check(const quicklist *ql);

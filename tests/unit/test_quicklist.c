@@ -359,6 +359,12 @@ static void test_ql_compression(void)
     unsigned long compressed = 0;
     for (ql_node *n = ql->head; n; n = n->next) compressed += n->compressed;
     CU_ASSERT_EQUAL(compressed, ql->len - 2);
+    unsigned long st_nodes, st_comp;
+    size_t st_raw;
+    ql_stats(ql, &st_nodes, &st_comp, &st_raw);
+    CU_ASSERT_EQUAL(st_nodes, ql->len);
+    CU_ASSERT_EQUAL(st_comp, compressed);
+    CU_ASSERT(st_raw > 2000 * 100);
     CU_ASSERT_FALSE(ql->head->compressed);
     CU_ASSERT_FALSE(ql->tail->compressed);
     ql_iter it;
