@@ -16,6 +16,7 @@
  * Nothing here keeps state between calls.
  */
 #include "digest.h"
+#include "ds/quicklist.h"
 
 #include <string.h>
 
@@ -165,6 +166,19 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
         size_t len;
         const char *p = obj_str(o, buf, &len);
         digest_mix(d, p, len);
+        break;
+    }
+    case OBJ_LIST: {
+        /* Ordered: every element mixed in turn, as its string form. */
+        ql_iter it;
+        ql_iter_init(o->ptr, &it, 0, QL_TAIL);
+        while (ql_iter_next(&it)) {
+            char buf[32];
+            size_t len;
+            const char *p = lp_str(&it.val, buf, &len);
+            digest_mix(d, p, len);
+        }
+        ql_iter_release(&it);
         break;
     }
     default:

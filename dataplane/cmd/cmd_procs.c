@@ -103,6 +103,23 @@ cb_cmd_proc cmd_exec;
 cb_cmd_proc cmd_discard;
 cb_cmd_proc cmd_watch;
 cb_cmd_proc cmd_unwatch;
+cb_cmd_proc cmd_lpush;
+cb_cmd_proc cmd_rpush;
+cb_cmd_proc cmd_lpushx;
+cb_cmd_proc cmd_rpushx;
+cb_cmd_proc cmd_lpop;
+cb_cmd_proc cmd_rpop;
+cb_cmd_proc cmd_lrange;
+cb_cmd_proc cmd_lindex;
+cb_cmd_proc cmd_lset;
+cb_cmd_proc cmd_linsert;
+cb_cmd_proc cmd_llen;
+cb_cmd_proc cmd_lrem;
+cb_cmd_proc cmd_ltrim;
+cb_cmd_proc cmd_lpos;
+cb_cmd_proc cmd_lmove;
+cb_cmd_proc cmd_rpoplpush;
+cb_cmd_proc cmd_lmpop;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -198,5 +215,22 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "discard", cmd_discard },
     { "watch", cmd_watch },
     { "unwatch", cmd_unwatch },
+    { "lpush", cmd_lpush },
+    { "rpush", cmd_rpush },
+    { "lpushx", cmd_lpushx },
+    { "rpushx", cmd_rpushx },
+    { "lpop", cmd_lpop },
+    { "rpop", cmd_rpop },
+    { "lrange", cmd_lrange },
+    { "lindex", cmd_lindex },
+    { "lset", cmd_lset },
+    { "linsert", cmd_linsert },
+    { "llen", cmd_llen },
+    { "lrem", cmd_lrem },
+    { "ltrim", cmd_ltrim },
+    { "lpos", cmd_lpos },
+    { "lmove", cmd_lmove },
+    { "rpoplpush", cmd_rpoplpush },
+    { "lmpop", cmd_lmpop },
     { NULL, NULL },
 };
