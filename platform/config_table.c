@@ -675,6 +675,7 @@ const cfg_dir cfg_table[] = {
     BOOL("activerehashing", activerehashing, "yes", 0),
     INT("lfu-log-factor", store.lfu_log_factor, 0, IMAX, "10", 0),
     INT("lfu-decay-time", store.lfu_decay_time, 0, IMAX, "1", 0),
+    LL("set-max-intset-entries", store.set_max_intset_entries, 0, LLMAX, "512", 0),
     {"maxmemory", NULL, CT_MEM, FT_ULL, 0, OFF(store.maxmemory), 0, ULLONG_MAX, "0", NULL,
      NULL, NULL},
     ENUM("maxmemory-policy", store.maxmemory_policy, maxmem_policies, "noeviction", 0),

@@ -170,6 +170,7 @@ void obj_decr_ref(cb_obj *o)
      * (issue 4) add their destructors here. */
     switch (o->type) {
     case OBJ_STRING: free_string_value(o); break;
+    case OBJ_SET: set_free_value(o); break;
     default:
         fprintf(stderr, "obj_decr_ref: unknown type %u\n", o->type);
         abort();
@@ -191,6 +192,7 @@ cb_obj *obj_dup(const cb_obj *o)
     /* One case per value type; the other types join in issue 4. */
     switch (o->type) {
     case OBJ_STRING: return dup_string(o);
+    case OBJ_SET: return set_dup(o);
     default:
         fprintf(stderr, "obj_dup: unknown type %u\n", o->type);
         abort();
@@ -272,6 +274,7 @@ size_t obj_mem_usage(const cb_obj *o)
     case OBJ_STRING:
         if (o->encoding == OBJ_ENC_RAW) n += cbstr_alloc_size(o->ptr);
         break;
+    case OBJ_SET: n += set_mem_usage(o); break;
     default: break;
     }
     return n;
