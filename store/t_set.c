@@ -749,14 +749,38 @@ static void sunion_diff_generic(cb_client *c, int first, int nkeys, int dst, int
             set_iter_release(&it);
         }
     } else if (sets[0] && !sameset) {
-        set_iter_init(&it, sets[0]);
-        while ((p = set_iter_next(&it, &len)) != NULL) {
-            int j;
-            for (j = 1; j < nkeys; j++)
-                if (sets[j] && set_is_member(sets[j], p, len)) break;
-            if (j == nkeys) set_add(c->shard, res, p, len);
+        /* Redis's choice between its two algorithms is visible: the second
+         * adds all of the first set before removing, so the result may have
+         * converted to a hashtable on the way. Same choice, same outcome. */
+        unsigned long long one = 0, two = 0;
+        for (int j = 0; j < nkeys; j++) {
+            if (!sets[j]) continue;
+            one += set_size(sets[0]);
+            two += set_size(sets[j]);
         }
-        set_iter_release(&it);
+        if (one / 2 <= two) {
+            /* Walk the first set, keep what no other set has. */
+            set_iter_init(&it, sets[0]);
+            while ((p = set_iter_next(&it, &len)) != NULL) {
+                int j;
+                for (j = 1; j < nkeys; j++)
+                    if (sets[j] && set_is_member(sets[j], p, len)) break;
+                if (j == nkeys) set_add(c->shard, res, p, len);
+            }
+            set_iter_release(&it);
+        } else {
+            /* Copy the first set, remove every other set's members. */
+            for (int j = 0; j < nkeys; j++) {
+                if (!sets[j]) continue;
+                set_iter_init(&it, sets[j]);
+                while ((p = set_iter_next(&it, &len)) != NULL) {
+                    if (j == 0) set_add(c->shard, res, p, len);
+                    else set_remove(res, p, len);
+                }
+                set_iter_release(&it);
+                if (set_size(res) == 0) break;
+            }
+        }
     }
     if (dst) {
         store_result(c, dst, res);
