@@ -885,7 +885,7 @@ void cmd_sscan(cb_client *c)
         set_iter_release(&it);
         cursor = 0;
     } else {
-        long long budget = count * 10;
+        long long budget = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
         do {
             cursor = dict_scan(o->ptr, cursor, scan_collect, &acc);
         } while (cursor && budget-- && (long long)acc.n < count);
