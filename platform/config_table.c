@@ -678,6 +678,7 @@ const cfg_dir cfg_table[] = {
     {"list-max-listpack-size", "list-max-ziplist-size", CT_NUM, FT_INT, 0,
      OFF(store.list_max_listpack_size), INT_MIN, IMAX, "-2", NULL, NULL, NULL},
     INT("list-compress-depth", store.list_compress_depth, 0, IMAX, "0", 0),
+    LL("set-max-intset-entries", store.set_max_intset_entries, 0, LLMAX, "512", 0),
     {"maxmemory", NULL, CT_MEM, FT_ULL, 0, OFF(store.maxmemory), 0, ULLONG_MAX, "0", NULL,
      NULL, NULL},
     ENUM("maxmemory-policy", store.maxmemory_policy, maxmem_policies, "noeviction", 0),

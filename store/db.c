@@ -40,6 +40,7 @@ static const cb_store_settings default_settings = {
     .proto_max_bulk_len = 512LL * 1024 * 1024,
     .list_max_listpack_size = -2,
     .list_compress_depth = 0,
+    .set_max_intset_entries = 512,
 };
 
 /* ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ typedef struct cb_store_settings {
     long long proto_max_bulk_len;
     int list_max_listpack_size;  /* quicklist fill of new lists */
     int list_compress_depth;     /* quicklist depth of new lists */
+    long long set_max_intset_entries;
 } cb_store_settings;
 
 typedef struct cb_shard_stats {

@@ -155,6 +155,12 @@ static void digest_mix_u32(unsigned char d[20], uint32_t v)
     digest_mix(d, be, 4);
 }
 
+/* Set members are xor-ed in, so member order does not matter. */
+static void digest_xor_member(void *priv, const char *p, size_t len)
+{
+    digest_xor(priv, p, len);
+}
+
 /* Type code, contents, TTL marker into a digest that may already hold the
  * key name (dataset digest) or be zero (DIGEST-VALUE). */
 static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expire)
@@ -181,6 +187,7 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
         ql_iter_release(&it);
         break;
     }
+    case OBJ_SET: set_foreach(o, digest_xor_member, d); break;
     default:
         /* Lists, sets, hashes, sorted sets and streams arrive with their
          * types; each mixes (ordered types) or xors (unordered) its elements

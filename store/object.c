@@ -172,6 +172,7 @@ void obj_decr_ref(cb_obj *o)
     switch (o->type) {
     case OBJ_STRING: free_string_value(o); break;
     case OBJ_LIST: ql_free(o->ptr); break;
+    case OBJ_SET: set_free_value(o); break;
     default:
         fprintf(stderr, "obj_decr_ref: unknown type %u\n", o->type);
         abort();
@@ -194,6 +195,7 @@ cb_obj *obj_dup(const cb_obj *o)
     switch (o->type) {
     case OBJ_STRING: return dup_string(o);
     case OBJ_LIST: return obj_alloc(OBJ_LIST, o->encoding, ql_dup(o->ptr));
+    case OBJ_SET: return set_dup(o);
     default:
         fprintf(stderr, "obj_dup: unknown type %u\n", o->type);
         abort();
@@ -276,6 +278,7 @@ size_t obj_mem_usage(const cb_obj *o)
         if (o->encoding == OBJ_ENC_RAW) n += cbstr_alloc_size(o->ptr);
         break;
     case OBJ_LIST: n += ql_mem(o->ptr); break;
+    case OBJ_SET: n += set_mem_usage(o); break;
     default: break;
     }
     return n;

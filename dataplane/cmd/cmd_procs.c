@@ -120,6 +120,23 @@ cb_cmd_proc cmd_lpos;
 cb_cmd_proc cmd_lmove;
 cb_cmd_proc cmd_rpoplpush;
 cb_cmd_proc cmd_lmpop;
+cb_cmd_proc cmd_sadd;
+cb_cmd_proc cmd_srem;
+cb_cmd_proc cmd_smembers;
+cb_cmd_proc cmd_sismember;
+cb_cmd_proc cmd_smismember;
+cb_cmd_proc cmd_scard;
+cb_cmd_proc cmd_spop;
+cb_cmd_proc cmd_srandmember;
+cb_cmd_proc cmd_smove;
+cb_cmd_proc cmd_sinter;
+cb_cmd_proc cmd_sintercard;
+cb_cmd_proc cmd_sinterstore;
+cb_cmd_proc cmd_sunion;
+cb_cmd_proc cmd_sunionstore;
+cb_cmd_proc cmd_sdiff;
+cb_cmd_proc cmd_sdiffstore;
+cb_cmd_proc cmd_sscan;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -232,5 +249,22 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "lmove", cmd_lmove },
     { "rpoplpush", cmd_rpoplpush },
     { "lmpop", cmd_lmpop },
+    { "sadd", cmd_sadd },
+    { "srem", cmd_srem },
+    { "smembers", cmd_smembers },
+    { "sismember", cmd_sismember },
+    { "smismember", cmd_smismember },
+    { "scard", cmd_scard },
+    { "spop", cmd_spop },
+    { "srandmember", cmd_srandmember },
+    { "smove", cmd_smove },
+    { "sinter", cmd_sinter },
+    { "sintercard", cmd_sintercard },
+    { "sinterstore", cmd_sinterstore },
+    { "sunion", cmd_sunion },
+    { "sunionstore", cmd_sunionstore },
+    { "sdiff", cmd_sdiff },
+    { "sdiffstore", cmd_sdiffstore },
+    { "sscan", cmd_sscan },
     { NULL, NULL },
 };
