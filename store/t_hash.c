@@ -6,8 +6,8 @@
  * longer than hash-max-listpack-value bytes; like Redis 7.0 it never goes
  * back. The commands follow Redis 7.0's order of checks (arguments, then the
  * key's type, then the values), because clients can see which error wins,
- * and Redis's conversion points (HSETNX converts for a long argument even
- * when the field exists).
+ * and Redis's conversion points (HSET converts for any long argument before
+ * it writes; HSETNX only when it writes).
  *
  * The dict is created with an all-zero, read-only dict_type (no destructors)
  * so store/ keeps no relocated data: this file frees fields and values
@@ -366,7 +366,6 @@ void cmd_hsetnx(cb_client *c)
 {
     cb_obj *o = lookup_write_or_create(c);
     if (!o) return;
-    hash_fit_lengths(c->shard, o, ARGL(c, 2), ARGL(c, 3));
     char buf[PP_INTBUF];
     const char *v;
     size_t vl;
