@@ -290,6 +290,11 @@ int pp_validate(const unsigned char *p, size_t size, int pairs)
     while (off < size) {
         size_t n = entry_size_bounded(p + off, size - off);
         if (n == 0) return 0;
+        /* pp_find relies on integer text never being stored as a string. */
+        pp_entry e;
+        long long v;
+        pp_get(p, off, &e);
+        if (!e.is_int && text_is_ll(e.s, e.len, &v)) return 0;
         off += n;
         seen++;
     }

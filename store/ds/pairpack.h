@@ -69,7 +69,8 @@ unsigned char *pp_delete(unsigned char *pp, size_t off, size_t n);
 size_t pp_entry_size(const void *s, size_t len);
 
 /* 1 when the size bytes at p are a well-formed pack (header agrees with the
- * size, every entry inside, count right, and the count even when pairs). */
+ * size, every entry inside and canonically encoded, count right, and the
+ * count even when pairs). */
 int pp_validate(const unsigned char *p, size_t size, int pairs);
 
 #endif
