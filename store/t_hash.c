@@ -143,16 +143,18 @@ static int hash_set(cb_shard *s, cb_obj *o, const char *f, size_t fl,
     if (o->encoding == OBJ_ENC_LISTPACK) {
         unsigned char *pp = o->ptr;
         size_t off = pp_find(pp, f, fl, 1);
+        int created = off == 0;
         if (off) {
             o->ptr = pp_replace(pp, pp_next(pp, off), v, vl);
-            return 0;
+        } else {
+            pp = pp_append(pp, f, fl);
+            o->ptr = pp_append(pp, v, vl);
         }
-        pp = pp_append(pp, f, fl);
-        o->ptr = pp_append(pp, v, vl);
+        /* Checked on updates too (the limit may have been lowered). */
         if ((unsigned long long)hash_length(o) >
             (unsigned long long)s->set->hash_max_listpack_entries)
             hash_convert(o, s->seed);
-        return 1;
+        return created;
     }
     dict_entry *e = dict_find(o->ptr, f, fl);
     if (e) {
