@@ -93,6 +93,7 @@ char *client_info_line(cb_client *c) {
     int f = 0;
     if (c->flags & CLIENT_MONITOR) flags[f++] = 'O';
     if (c->flags & CLIENT_MULTI) flags[f++] = 'x';
+    if (c->blk) flags[f++] = 'b';
     if (c->flags & CLIENT_CLOSE_ASAP) flags[f++] = 'A';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & CLIENT_UNIX_SOCKET) flags[f++] = 'U';

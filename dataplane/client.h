@@ -38,6 +38,8 @@ struct cb_command;
 #define CLIENT_MULTI             (1u << 16) /* in MULTI: commands are queued */
 #define CLIENT_DIRTY_EXEC        (1u << 17) /* a queued command was refused: EXECABORT */
 
+enum { BLOCK_MODE_NONE = 0, BLOCK_MODE_SERVING = 1, BLOCK_MODE_TIMEOUT = 2 };
+
 /* One block of queued output. */
 typedef struct cb_outblock {
     struct cb_outblock *next;
@@ -88,7 +90,8 @@ typedef struct cb_client {
     size_t pending_len, pending_cap;
     int held;               /* 1: CLIENT PAUSE holds the parsed command;
                              * 2: a run of commands is on another worker;
-                             * 3: as 2, and the parsed command waits for it */
+                             * 3: as 2, and the parsed command waits for it;
+                             * 4: blocked on keys (BLPOP...) */
     void *batch;            /* run being gathered for another worker (xshard) */
     /* Transactions (multi.c). dirty_cas is set by whichever worker writes a
      * watched key, so it is a field of its own, written atomically. */
@@ -96,6 +99,11 @@ typedef struct cb_client {
     struct cb_watched *watched;
     int nwatched, watched_cap;
     int dirty_cas;
+    /* Blocking commands (blocking.c): the saved command while blocked
+     * (held == 4), and how a re-run of it must behave. */
+    struct cb_blocked *blk;
+    int block_mode;         /* BLOCK_MODE_* */
+    int block_still;        /* a serving re-run found nothing */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
 } cb_client;

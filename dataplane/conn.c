@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "dispatch.h"
+#include "blocking.h"
 #include "multi.h"
 #include "xshard.h"
 #include "worker.h"
@@ -228,6 +229,11 @@ static void continue_pending(cb_client *c) {
     xshard_flush(c);
 }
 
+void conn_continue(cb_client *c) {
+    if (c->flags & (CLIENT_CLOSED | CLIENT_CLOSE_ASAP)) return;
+    continue_pending(c);
+}
+
 /* Run the parsed command that was held; 1 if it is held again. */
 static int redispatch(cb_client *c) {
     c->argc = c->parser.argc;
@@ -310,7 +316,7 @@ int conn_flush(cb_client *c) {
 void conn_close(cb_client *c) {
     cb_worker *w = c->w;
     if (c->flags & CLIENT_CLOSED) return;
-    if (c->held >= 2) {
+    if (c->held == 2 || c->held == 3) {
         /* Its command is on another worker, whose reply names this client:
          * drop the transport now, free the rest when the reply arrives. */
         c->flags |= CLIENT_CLOSE_ASAP;
@@ -319,13 +325,16 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
-    if (multi_client_watches(c)) {
-        /* The watch registry changes only with the other workers parked. */
+    if (multi_client_watches(c) || blocking_is_blocked(c)) {
+        /* The watch and blocking registries change only with the other
+         * workers parked. */
         xshard_park_others(w);
         multi_reset_client(c);
+        blocking_client_closed(c);
         xshard_release(w);
     } else {
         multi_reset_client(c);
+        blocking_client_closed(c);
     }
     if (c->flags & CLIENT_MONITOR) {
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);

@@ -42,6 +42,8 @@ void conn_error_replied(cb_client *c, const char *err, size_t len);
 
 /* Run pending work of a client whose command was held back (CLIENT PAUSE). */
 void conn_resume(cb_client *c);
+/* Go on with input that waited while the client was held (after a block). */
+void conn_continue(cb_client *c);
 /* The reply of a command that ran on another worker (xshard) arrived. */
 void conn_forward_done(cb_client *c, const char *reply, size_t len);
 /* Queue a MONITOR line to worker w's monitors (but `except`). */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "cmd/command.h"
 #include "conn.h"
+#include "blocking.h"
 #include "multi.h"
 #include "xshard.h"
 #include "worker.h"
@@ -187,7 +188,6 @@ int dispatch_command(cb_client *c) {
     if (route == ROUTE_ALL) {
         /* Every shard in reach: the other workers wait at a safe point. */
         cb_shard *own = c->shard;
-        cb_db *owndb = c->db;
         xshard_park_others(c->w);
         long long now = util_mstime();
         for (int i = 0; i < g_server.nworkers; i++) shard_set_time(g_server.workers[i]->shard, now);
@@ -197,12 +197,19 @@ int dispatch_command(cb_client *c) {
         }
         dispatch_call(c, cmd);
         c->shard = own;
-        c->db = owndb;
+        c->db = &own->dbs[c->dbid]; /* a SELECT inside EXEC sticks */
+        blocking_serve_ready(c->w);
         xshard_release(c->w);
     } else {
         dispatch_call(c, cmd);
+        blocking_serve_ready(c->w);
     }
     c->commands++;
+    if (c->held == 4) {
+        /* Blocked (BLPOP...): what follows in the pipeline waits. */
+        update_reply_skip(c, cmd);
+        return DISPATCH_HELD;
+    }
 
 done:
     update_reply_skip(c, cmd);

@@ -22,6 +22,7 @@
 
 #include "cmd/command.h"
 #include "conn.h"
+#include "blocking.h"
 #include "dispatch.h"
 #include "xshard.h"
 #include "../platform/config.h"
@@ -162,7 +163,8 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w)) timeout = 0;
+        if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
+        if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
 
         uint64_t t0 = util_monotonic_us();
         kdrv_poll(w, timeout);                       /* rx -> input -> commands */
@@ -180,6 +182,8 @@ static void *worker_main(void *arg) {
             if (kdrv_listen(w, err, sizeof(err)) < 0) cb_log(LOG_WARNING, "%s", err);
         }
         if (w->nheld) resume_held(w);                /* held commands */
+        if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
+        if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
         worker_flush(w);                             /* tx flush */
 

@@ -63,6 +63,12 @@ typedef struct cb_worker {
     size_t nclients;
     int nheld;                   /* clients whose command CLIENT PAUSE holds */
     int nmonitors;               /* MONITOR clients here (read by other workers) */
+    /* Blocking commands (blocking.c). */
+    cb_client *blocked;          /* this worker's blocked clients */
+    struct { int dbid; char *key; } *ready; /* keys with waiters written by this thread */
+    int nready, ready_cap;
+    cb_client **unblocked;       /* served or timed out: resume here */
+    int nunblocked, unblocked_cap;
     cb_client *pending_write;    /* clients with output to flush */
     char *readbuf;
     size_t readbuf_size;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/command.h"
+#include "blocking.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "worker.h"
@@ -44,7 +45,9 @@ typedef struct xmsg {
 static const char *const global_names[] = {
     "keys", "scan", "dbsize", "randomkey", "flushdb", "flushall", "swapdb", "debug",
     "info", "shutdown", "client|list", "client|kill", "config|resetstat", "config|set",
-    "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset", NULL};
+    "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset",
+    /* Blocking commands and CLIENT UNBLOCK change the blocking registry. */
+    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "client|unblock", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
@@ -273,6 +276,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         dispatch_call(&px, cmd);
         /* CLIENT REPLY SKIP covered only the first command of the run. */
         px.flags &= ~CLIENT_REPLY_SKIP;
+        blocking_serve_ready(w);
         if (argv != argv_stack) {
             cb_free(argv);
             cb_free(lens);

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "ds/quicklist.h"
 #include "../dataplane/client.h"
+#include "../dataplane/blocking.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 
@@ -528,4 +529,121 @@ void cmd_lmpop(cb_client *c)
         return;
     }
     reply_null_array(c);
+}
+
+/* ------------------------------------------------------------------------
+ * Blocking pops (dataplane/blocking.h has the mechanism: a handler serves
+ * if it can, otherwise asks block_client() and, when told not to wait,
+ * sends its timeout reply).
+ * ---------------------------------------------------------------------- */
+
+/* BLPOP / BRPOP key [key ...] timeout */
+static void bpop_generic(cb_client *c, int where)
+{
+    long long deadline;
+    if (blocking_timeout_arg(c, c->argc - 1, &deadline) != 0) return;
+    for (int k = 1; k < c->argc - 1; k++) {
+        cb_db *db;
+        cb_shard *s = key_shard(c, k, &db);
+        cb_obj *o;
+        if (!lookup_list(c, s, db, k, 1, &o)) return;
+        if (!o) continue;
+        quicklist *ql = o->ptr;
+        reply_array_len(c, 2);
+        reply_bulk(c, ARGP(c, k), ARGL(c, k));
+        ql_iter it;
+        ql_iter_init(ql, &it, where == QL_HEAD ? 0 : -1, QL_TAIL);
+        if (ql_iter_next(&it)) reply_val(c, &it.val);
+        ql_iter_release(&it);
+        ql_del_range(ql, where == QL_HEAD ? 0 : ql->count - 1, 1);
+        list_removed(c, s, db, k, o, 1);
+        return;
+    }
+    int keys[c->argc];
+    int n = 0;
+    for (int k = 1; k < c->argc - 1; k++) keys[n++] = k;
+    if (!block_client(c, n, keys, deadline)) reply_null_array(c);
+}
+
+void cmd_blpop(cb_client *c) { bpop_generic(c, QL_HEAD); }
+void cmd_brpop(cb_client *c) { bpop_generic(c, QL_TAIL); }
+
+/* BLMOVE / BRPOPLPUSH: block on the source only. */
+static void bmove_generic(cb_client *c, int from, int to, int timeout_idx)
+{
+    long long deadline;
+    if (blocking_timeout_arg(c, timeout_idx, &deadline) != 0) return;
+    cb_db *db;
+    cb_shard *s = key_shard(c, 1, &db);
+    cb_obj *o;
+    if (!lookup_list(c, s, db, 1, 1, &o)) return;
+    if (o) {
+        move_generic(c, from, to);
+        return;
+    }
+    int key = 1;
+    /* Inside MULTI a null bulk; a real timeout answers a null array. */
+    if (!block_client(c, 1, &key, deadline)) {
+        if (c->block_mode == BLOCK_MODE_TIMEOUT)
+            reply_null_array(c);
+        else
+            reply_null(c);
+    }
+}
+
+void cmd_blmove(cb_client *c)
+{
+    int from, to;
+    if (parse_where(c, 3, &from) != 0 || parse_where(c, 4, &to) != 0) return;
+    bmove_generic(c, from, to, 5);
+}
+
+void cmd_brpoplpush(cb_client *c) { bmove_generic(c, QL_TAIL, QL_HEAD, 3); }
+
+/* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] */
+void cmd_blmpop(cb_client *c)
+{
+    long long numkeys, count = -1, deadline;
+    if (arg_ll(c, 2, &numkeys, "numkeys should be greater than 0") != 0) return;
+    if (numkeys < 1) {
+        reply_error(c, "numkeys should be greater than 0");
+        return;
+    }
+    if (numkeys >= c->argc - 3) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    int where_idx = 3 + (int)numkeys, where;
+    if (parse_where(c, where_idx, &where) != 0) return;
+    for (int j = where_idx + 1; j < c->argc; j++) {
+        if (count == -1 && arg_eq(c, j, "COUNT") && j + 1 < c->argc) {
+            if (arg_ll(c, ++j, &count, "count should be greater than 0") != 0) return;
+            if (count < 1) {
+                reply_error(c, "count should be greater than 0");
+                return;
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (count == -1) count = 1;
+    if (blocking_timeout_arg(c, 1, &deadline) != 0) return;
+    for (int k = 3; k < where_idx; k++) {
+        cb_db *db;
+        cb_shard *s = key_shard(c, k, &db);
+        cb_obj *o;
+        if (!lookup_list(c, s, db, k, 1, &o)) return;
+        if (!o) continue;
+        quicklist *ql = o->ptr;
+        unsigned long n = (unsigned long long)count > ql->count ? ql->count : (unsigned long)count;
+        reply_array_len(c, 2);
+        reply_bulk(c, ARGP(c, k), ARGL(c, k));
+        pop_range_reply(c, ql, where, (long)n);
+        list_removed(c, s, db, k, o, n);
+        return;
+    }
+    int keys[numkeys];
+    for (int k = 0; k < numkeys; k++) keys[k] = 3 + k;
+    if (!block_client(c, (int)numkeys, keys, deadline)) reply_null_array(c);
 }

@@ -8,6 +8,7 @@
 
 #include "command.h"
 #include "../client.h"
+#include "../blocking.h"
 #include "../conn.h"
 #include "../worker.h"
 #include "../resp/reply.h"
@@ -256,7 +257,8 @@ void cmd_client_pause(cb_client *c) {
             return;
         }
     } else if (c->argc > 4) {
-        reply_error(c, "unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.");
+        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                     (int)c->argv_len[1], c->argv[1]);
         return;
     }
     long long end = util_mstime() + ms;
@@ -291,6 +293,29 @@ void cmd_client_no_evict(cb_client *c) {
     } else {
         reply_error(c, ERR_SYNTAX);
     }
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR] — runs with the other workers parked. */
+void cmd_client_unblock(cb_client *c) {
+    long long id;
+    int with_error = 0;
+    if (c->argc > 4) {
+        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                     (int)c->argv_len[1], c->argv[1]);
+        return;
+    }
+    if (arg_ll(c, 2, &id, NULL) != 0) return;
+    if (c->argc == 4) {
+        if (arg_eq(c, 3, "timeout"))
+            with_error = 0;
+        else if (arg_eq(c, 3, "error"))
+            with_error = 1;
+        else {
+            reply_error(c, "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    reply_int(c, id > 0 && blocking_unblock_by_id((uint64_t)id, with_error) ? 1 : 0);
 }
 
 void cmd_client_help(cb_client *c) {
@@ -328,6 +353,8 @@ void cmd_client_help(cb_client *c) {
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "HELP",

@@ -80,6 +80,7 @@ cb_cmd_proc cmd_client_pause;
 cb_cmd_proc cmd_client_unpause;
 cb_cmd_proc cmd_client_no_evict;
 cb_cmd_proc cmd_client_help;
+cb_cmd_proc cmd_client_unblock;
 cb_cmd_proc cmd_time;
 cb_cmd_proc cmd_info;
 cb_cmd_proc cmd_shutdown;
@@ -153,6 +154,11 @@ cb_cmd_proc cmd_hincrby;
 cb_cmd_proc cmd_hincrbyfloat;
 cb_cmd_proc cmd_hrandfield;
 cb_cmd_proc cmd_hscan;
+cb_cmd_proc cmd_blpop;
+cb_cmd_proc cmd_brpop;
+cb_cmd_proc cmd_blmove;
+cb_cmd_proc cmd_brpoplpush;
+cb_cmd_proc cmd_blmpop;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -225,6 +231,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "client|unpause", cmd_client_unpause },
     { "client|no-evict", cmd_client_no_evict },
     { "client|help", cmd_client_help },
+    { "client|unblock", cmd_client_unblock },
     { "time", cmd_time },
     { "info", cmd_info },
     { "shutdown", cmd_shutdown },
@@ -298,5 +305,10 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "hincrbyfloat", cmd_hincrbyfloat },
     { "hrandfield", cmd_hrandfield },
     { "hscan", cmd_hscan },
+    { "blpop", cmd_blpop },
+    { "brpop", cmd_brpop },
+    { "blmove", cmd_blmove },
+    { "brpoplpush", cmd_brpoplpush },
+    { "blmpop", cmd_blmpop },
     { NULL, NULL },
 };

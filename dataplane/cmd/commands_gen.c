@@ -531,6 +531,35 @@ static const cb_keyspec ks_hscan[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_blpop[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -2, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_brpop[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -2, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_blmove[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+    { .flags = KS_RW | KS_INSERT, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_brpoplpush[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+    { .flags = KS_RW | KS_INSERT, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_blmpop[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_DELETE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -879,6 +908,28 @@ static cb_command sub_client[] = {
             "$11\r\nclient|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 168,
+        .parent = &command_table_gen[55],
+    },
+    {
+        .name = "client|unblock",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 144,
+        .docs_resp3 =
+            "$14\r\nclient|unblock\r\n%5\r\n$7\r\nsummary\r\n$74\r\nUnblock a client blocked in a blocking command from a different connection\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$52\r\nO(log N) where N is the number of client connections\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n"
+            "$4\r\nname\r\n$13\r\ntimeout_error\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$5\r\nERROR\r\n",
+        .docs_len = 568,
         .parent = &command_table_gen[55],
     },
     { .name = NULL },
@@ -2372,7 +2423,7 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "connection",
         .info_resp3 =
-            "*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*11\r\n*10\r\n$9\r\n"
+            "*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*12\r\n*10\r\n$9\r\n"
             "client|id\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n"
             "~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n"
             ":0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|getname\r\n:2\r\n~3\r\n"
@@ -2390,12 +2441,14 @@ cb_command command_table_gen[] = {
             "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|no-evict\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n"
             "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n"
             "~0\r\n~0\r\n*10\r\n$11\r\nclient|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
-            "+@connection\r\n~0\r\n~0\r\n~0\r\n",
-        .info_len = 1487,
+            "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n"
+            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 1631,
         .docs_resp3 =
             "$6\r\nclient\r\n%5\r\n$7\r\nsummary\r\n$42\r\nA container for client connection commands\r\n$5\r\nsince\r\n"
             "$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
-            "$11\r\nsubcommands\r\n%11\r\n$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
+            "$11\r\nsubcommands\r\n%12\r\n$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
             "$14\r\nclient|setname\r\n%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
@@ -2462,9 +2515,16 @@ cb_command command_table_gen[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n$11\r\nclient|help\r\n"
             "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
-            "5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-        .docs_len = 5913,
-        .subcommands = sub_client, .nsub = 11,
+            "5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\nclient|unblock\r\n"
+            "%5\r\n$7\r\nsummary\r\n$74\r\nUnblock a client blocked in a blocking command from a different connection\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$52\r\nO(log N) where N is the number of client connections\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n"
+            "$4\r\nname\r\n$13\r\ntimeout_error\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$5\r\nERROR\r\n",
+        .docs_len = 6481,
+        .subcommands = sub_client, .nsub = 12,
     },
     {
         .name = "time",
@@ -3892,6 +3952,139 @@ cb_command command_table_gen[] = {
             "~1\r\n+optional\r\n",
         .docs_len = 657,
     },
+    {
+        .name = "blpop",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING,
+        .first_key = 1, .last_key = -2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 5) | (1ull << 15) | (1ull << 16),
+        .keyspecs = ks_blpop, .nkeyspecs = 1,
+        .group = "list",
+        .info_resp3 =
+            "*10\r\n$5\r\nblpop\r\n:-3\r\n~3\r\n+write\r\n+noscript\r\n+blocking\r\n:1\r\n:-2\r\n:1\r\n~4\r\n+@write\r\n"
+            "+@list\r\n+@slow\r\n+@blocking\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+delete\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-2\r\n$7\r\nkeystep\r\n"
+            ":1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 340,
+        .docs_resp3 =
+            "$5\r\nblpop\r\n%6\r\n$7\r\nsummary\r\n$75\r\nRemove and get the first element in a list, or block until one is available\r\n"
+            "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nlist\r\n$10\r\ncomplexity\r\n$44\r\nO(N) where N is the number of provided keys.\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.0.0\r\n$59\r\n`timeout` is interpreted as a double instead of an integer.\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$6\r\ndouble\r\n",
+        .docs_len = 480,
+    },
+    {
+        .name = "brpop",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING,
+        .first_key = 1, .last_key = -2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 5) | (1ull << 15) | (1ull << 16),
+        .keyspecs = ks_brpop, .nkeyspecs = 1,
+        .group = "list",
+        .info_resp3 =
+            "*10\r\n$5\r\nbrpop\r\n:-3\r\n~3\r\n+write\r\n+noscript\r\n+blocking\r\n:1\r\n:-2\r\n:1\r\n~4\r\n+@write\r\n"
+            "+@list\r\n+@slow\r\n+@blocking\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+delete\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-2\r\n$7\r\nkeystep\r\n"
+            ":1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 340,
+        .docs_resp3 =
+            "$5\r\nbrpop\r\n%6\r\n$7\r\nsummary\r\n$74\r\nRemove and get the last element in a list, or block until one is available\r\n"
+            "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nlist\r\n$10\r\ncomplexity\r\n$44\r\nO(N) where N is the number of provided keys.\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.0.0\r\n$59\r\n`timeout` is interpreted as a double instead of an integer.\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$6\r\ndouble\r\n",
+        .docs_len = 479,
+    },
+    {
+        .name = "blmove",
+        .arity = 6,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_BLOCKING,
+        .first_key = 1, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 5) | (1ull << 15) | (1ull << 16),
+        .keyspecs = ks_blmove, .nkeyspecs = 2,
+        .group = "list",
+        .info_resp3 =
+            "*10\r\n$6\r\nblmove\r\n:6\r\n~4\r\n+write\r\n+denyoom\r\n+noscript\r\n+blocking\r\n:1\r\n:2\r\n:1\r\n"
+            "~4\r\n+@write\r\n+@list\r\n+@slow\r\n+@blocking\r\n~0\r\n~2\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n"
+            "+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n"
+            ":1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n"
+            "$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 557,
+        .docs_resp3 =
+            "$6\r\nblmove\r\n%5\r\n$7\r\nsummary\r\n$98\r\nPop an element from a list, push it to another list and return it; or block until one is available\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$4\r\nlist\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*5\r\n%3\r\n$4\r\nname\r\n$6\r\nsource\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n"
+            "$4\r\nname\r\n$11\r\ndestination\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n%3\r\n$4\r\n"
+            "name\r\n$9\r\nwherefrom\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n"
+            "$4\r\nleft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nLEFT\r\n%3\r\n$4\r\nname\r\n$5\r\n"
+            "right\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nRIGHT\r\n%3\r\n$4\r\nname\r\n$7\r\nwhereto\r\n"
+            "$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nleft\r\n$4\r\ntype\r\n"
+            "$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nLEFT\r\n%3\r\n$4\r\nname\r\n$5\r\nright\r\n$4\r\ntype\r\n$10\r\n"
+            "pure-token\r\n$5\r\ntoken\r\n$5\r\nRIGHT\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$6\r\n"
+            "double\r\n",
+        .docs_len = 846,
+    },
+    {
+        .name = "brpoplpush",
+        .arity = 4,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_BLOCKING,
+        .first_key = 1, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 5) | (1ull << 15) | (1ull << 16),
+        .keyspecs = ks_brpoplpush, .nkeyspecs = 2,
+        .group = "list",
+        .info_resp3 =
+            "*10\r\n$10\r\nbrpoplpush\r\n:4\r\n~4\r\n+write\r\n+denyoom\r\n+noscript\r\n+blocking\r\n:1\r\n:2\r\n:1\r\n"
+            "~4\r\n+@write\r\n+@list\r\n+@slow\r\n+@blocking\r\n~0\r\n~2\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n"
+            "+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n"
+            ":1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n"
+            "$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 562,
+        .docs_resp3 =
+            "$10\r\nbrpoplpush\r\n%9\r\n$7\r\nsummary\r\n$98\r\nPop an element from a list, push it to another list and return it; or block until one is available\r\n"
+            "$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$4\r\nlist\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\ndoc_flags\r\n"
+            "~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n6.2.0\r\n$11\r\nreplaced_by\r\n$46\r\n`BLMOVE` with the `RIGHT` and `LEFT` arguments\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.0.0\r\n$59\r\n`timeout` is interpreted as a double instead of an integer.\r\n"
+            "$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$6\r\nsource\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%3\r\n$4\r\nname\r\n$11\r\ndestination\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n"
+            "%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$6\r\ndouble\r\n",
+        .docs_len = 658,
+    },
+    {
+        .name = "blmpop",
+        .arity = -5,
+        .flags = CMD_WRITE | CMD_BLOCKING | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 5) | (1ull << 15) | (1ull << 16),
+        .keyspecs = ks_blmpop, .nkeyspecs = 1,
+        .group = "list",
+        .info_resp3 =
+            "*10\r\n$6\r\nblmpop\r\n:-5\r\n~3\r\n+write\r\n+blocking\r\n+movablekeys\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@write\r\n"
+            "+@list\r\n+@slow\r\n+@blocking\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+delete\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n"
+            ":1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 348,
+        .docs_resp3 =
+            "$6\r\nblmpop\r\n%5\r\n$7\r\nsummary\r\n$57\r\nPop elements from a list, or block until one is available\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$4\r\nlist\r\n$10\r\ncomplexity\r\n$87\r\nO(N+M) where N is the number of provided keys and M is the number of elements returned.\r\n"
+            "$9\r\narguments\r\n*5\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$6\r\ndouble\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n%3\r\n$4\r\nname\r\n$5\r\n"
+            "where\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nleft\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nLEFT\r\n%3\r\n$4\r\nname\r\n$5\r\nright\r\n$4\r\ntype\r\n"
+            "$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nRIGHT\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\n"
+            "integer\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 765,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 118;
+const int command_table_gen_count = 123;
