@@ -30,6 +30,8 @@ typedef struct cb_store_settings {
     int maxmemory_policy;        /* enum in the memory issue; 0 = noeviction */
     unsigned long long maxmemory;
     long long proto_max_bulk_len;
+    long long zset_max_listpack_entries; /* zset-max-listpack-entries */
+    long long zset_max_listpack_value;   /* zset-max-listpack-value */
 } cb_store_settings;
 
 typedef struct cb_shard_stats {

@@ -16,6 +16,8 @@
  * Nothing here keeps state between calls.
  */
 #include "digest.h"
+#include "t_zset.h"
+#include "../platform/util.h"
 
 #include <string.h>
 
@@ -165,6 +167,25 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
         size_t len;
         const char *p = obj_str(o, buf, &len);
         digest_mix(d, p, len);
+        break;
+    }
+    case OBJ_ZSET: {
+        /* Each (element, score) pair digested alone, then xor-ed in. */
+        zset_it it;
+        zit_init(&it, o, 0);
+        for (; zit_valid(&it); zit_next(&it)) {
+            const char *e;
+            size_t l;
+            double sc;
+            char buf[CB_D2STR_MAX];
+            unsigned char ed[20] = { 0 };
+            zit_get(&it, &e, &l, &sc);
+            if (sc == 0) sc = 0; /* Redis digests -0 as "0" */
+            digest_mix(ed, e, l);
+            digest_mix(ed, buf, util_d2str(buf, sizeof buf, sc));
+            digest_xor(d, ed, 20);
+        }
+        zit_release(&it);
         break;
     }
     default:

@@ -13,6 +13,7 @@
  * when they enter a db, because only it knows the eviction policy and time.
  */
 #include "object.h"
+#include "t_zset.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 
@@ -170,6 +171,7 @@ void obj_decr_ref(cb_obj *o)
      * (issue 4) add their destructors here. */
     switch (o->type) {
     case OBJ_STRING: free_string_value(o); break;
+    case OBJ_ZSET: zset_free_obj(o); break;
     default:
         fprintf(stderr, "obj_decr_ref: unknown type %u\n", o->type);
         abort();
@@ -191,6 +193,7 @@ cb_obj *obj_dup(const cb_obj *o)
     /* One case per value type; the other types join in issue 4. */
     switch (o->type) {
     case OBJ_STRING: return dup_string(o);
+    case OBJ_ZSET: return zset_dup_obj(o);
     default:
         fprintf(stderr, "obj_dup: unknown type %u\n", o->type);
         abort();
@@ -272,6 +275,7 @@ size_t obj_mem_usage(const cb_obj *o)
     case OBJ_STRING:
         if (o->encoding == OBJ_ENC_RAW) n += cbstr_alloc_size(o->ptr);
         break;
+    case OBJ_ZSET: n += zset_mem_usage(o); break;
     default: break;
     }
     return n;

@@ -98,6 +98,26 @@ cb_cmd_proc cmd_command_getkeys;
 cb_cmd_proc cmd_command_getkeysandflags;
 cb_cmd_proc cmd_command_docs;
 cb_cmd_proc cmd_command_help;
+cb_cmd_proc cmd_zadd;
+cb_cmd_proc cmd_zincrby;
+cb_cmd_proc cmd_zrem;
+cb_cmd_proc cmd_zcard;
+cb_cmd_proc cmd_zscore;
+cb_cmd_proc cmd_zmscore;
+cb_cmd_proc cmd_zcount;
+cb_cmd_proc cmd_zlexcount;
+cb_cmd_proc cmd_zrank;
+cb_cmd_proc cmd_zrevrank;
+cb_cmd_proc cmd_zrange;
+cb_cmd_proc cmd_zrangestore;
+cb_cmd_proc cmd_zrevrange;
+cb_cmd_proc cmd_zrangebyscore;
+cb_cmd_proc cmd_zrevrangebyscore;
+cb_cmd_proc cmd_zrangebylex;
+cb_cmd_proc cmd_zrevrangebylex;
+cb_cmd_proc cmd_zremrangebyrank;
+cb_cmd_proc cmd_zremrangebyscore;
+cb_cmd_proc cmd_zremrangebylex;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -188,5 +208,25 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "command|getkeysandflags", cmd_command_getkeysandflags },
     { "command|docs", cmd_command_docs },
     { "command|help", cmd_command_help },
+    { "zadd", cmd_zadd },
+    { "zincrby", cmd_zincrby },
+    { "zrem", cmd_zrem },
+    { "zcard", cmd_zcard },
+    { "zscore", cmd_zscore },
+    { "zmscore", cmd_zmscore },
+    { "zcount", cmd_zcount },
+    { "zlexcount", cmd_zlexcount },
+    { "zrank", cmd_zrank },
+    { "zrevrank", cmd_zrevrank },
+    { "zrange", cmd_zrange },
+    { "zrangestore", cmd_zrangestore },
+    { "zrevrange", cmd_zrevrange },
+    { "zrangebyscore", cmd_zrangebyscore },
+    { "zrevrangebyscore", cmd_zrevrangebyscore },
+    { "zrangebylex", cmd_zrangebylex },
+    { "zrevrangebylex", cmd_zrevrangebylex },
+    { "zremrangebyrank", cmd_zremrangebyrank },
+    { "zremrangebyscore", cmd_zremrangebyscore },
+    { "zremrangebylex", cmd_zremrangebylex },
     { NULL, NULL },
 };
