@@ -19,6 +19,7 @@
 #include "t_zset.h"
 #include "../platform/util.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- SHA-1 */
@@ -180,7 +181,6 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
             char buf[CB_D2STR_MAX];
             unsigned char ed[20] = { 0 };
             zit_get(&it, &e, &l, &sc);
-            if (sc == 0) sc = 0; /* Redis digests -0 as "0" */
             digest_mix(ed, e, l);
             digest_mix(ed, buf, util_d2str(buf, sizeof buf, sc));
             digest_xor(d, ed, 20);

@@ -496,8 +496,9 @@ static void zadd_generic(cb_client *c, int flags)
     double score = 0;
     if (!o) {
         if (flags & ZA_XX) goto reply;
-        size_t maxlen = ARGL(c, scoreidx + 1);
-        o = zset_new(c->shard, (size_t)elements, maxlen);
+        /* Redis 7.0 picks the encoding from the first element alone; the
+         * rest convert on the way (observable: -0 becomes 0 in listpacks). */
+        o = zset_new(c->shard, 1, ARGL(c, scoreidx + 1));
         db_add(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), o);
     }
     for (int k = 0; k < elements; k++) {
