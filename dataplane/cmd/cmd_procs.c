@@ -118,6 +118,18 @@ cb_cmd_proc cmd_zrevrangebylex;
 cb_cmd_proc cmd_zremrangebyrank;
 cb_cmd_proc cmd_zremrangebyscore;
 cb_cmd_proc cmd_zremrangebylex;
+cb_cmd_proc cmd_zpopmin;
+cb_cmd_proc cmd_zpopmax;
+cb_cmd_proc cmd_zmpop;
+cb_cmd_proc cmd_zunion;
+cb_cmd_proc cmd_zinter;
+cb_cmd_proc cmd_zdiff;
+cb_cmd_proc cmd_zunionstore;
+cb_cmd_proc cmd_zinterstore;
+cb_cmd_proc cmd_zdiffstore;
+cb_cmd_proc cmd_zintercard;
+cb_cmd_proc cmd_zrandmember;
+cb_cmd_proc cmd_zscan;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -228,5 +240,17 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "zremrangebyrank", cmd_zremrangebyrank },
     { "zremrangebyscore", cmd_zremrangebyscore },
     { "zremrangebylex", cmd_zremrangebylex },
+    { "zpopmin", cmd_zpopmin },
+    { "zpopmax", cmd_zpopmax },
+    { "zmpop", cmd_zmpop },
+    { "zunion", cmd_zunion },
+    { "zinter", cmd_zinter },
+    { "zdiff", cmd_zdiff },
+    { "zunionstore", cmd_zunionstore },
+    { "zinterstore", cmd_zinterstore },
+    { "zdiffstore", cmd_zdiffstore },
+    { "zintercard", cmd_zintercard },
+    { "zrandmember", cmd_zrandmember },
+    { "zscan", cmd_zscan },
     { NULL, NULL },
 };
