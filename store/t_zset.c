@@ -338,31 +338,64 @@ static int score_window(const cb_obj *o, const zsl_range *r, size_t *first, size
     return found;
 }
 
-static int lex_window(const cb_obj *o, const zsl_lexrange *r, size_t *first, size_t *last)
+/* The compact form walks lex ranges as Redis's listpack code does, which
+ * only matters when scores differ (lex ranges then have no defined order):
+ * forward walks start at the first element >= min and run while <= max;
+ * reverse walks start at the last element <= max and run back while >= min.
+ * rev picks which walk defines the window. */
+static int lex_window(const cb_obj *o, const zsl_lexrange *r, int rev, size_t *first,
+                      size_t *last)
 {
     if (o->encoding == OBJ_ENC_SKIPLIST) {
         const zset *z = o->ptr;
         zsl_node *a = zsl_first_in_lex(z->zsl, r);
         if (!a) return 0;
         zsl_node *b = zsl_last_in_lex(z->zsl, r);
+        if (!b) return 0;
         *first = zsl_rank(z->zsl, a->score, a->ele, cbstr_len(a->ele)) - 1;
         *last = zsl_rank(z->zsl, b->score, b->ele, cbstr_len(b->ele)) - 1;
         return *first <= *last;
     }
-    if (zsl_lex_range_empty(r)) return 0;
-    const zpack *zp = o->ptr;
-    size_t i = 0;
+    size_t n = zset_len(o);
+    if (zsl_lex_range_empty(r) || n == 0) return 0;
+    zset_it it;
+    zit_init(&it, o, 0);
+    const char *e;
+    size_t l;
     int found = 0;
-    for (size_t off = zp_first(zp); off; off = zp_next(zp, off), i++) {
-        const char *e;
-        size_t l;
-        zp_get(zp, off, &e, &l, NULL);
-        if (!zsl_lex_gte_min(e, l, r)) continue;
-        if (!zsl_lex_lte_max(e, l, r)) break;
-        if (!found) *first = i;
-        *last = i;
-        found = 1;
+    /* Everything out of range: last below min or first above max. */
+    it.idx = (long)n - 1;
+    zit_get(&it, &e, &l, NULL);
+    int ok = zsl_lex_gte_min(e, l, r);
+    it.idx = 0;
+    zit_get(&it, &e, &l, NULL);
+    ok = ok && zsl_lex_lte_max(e, l, r);
+    if (ok && !rev) {
+        for (it.idx = 0; (size_t)it.idx < n; it.idx++) {
+            zit_get(&it, &e, &l, NULL);
+            if (zsl_lex_gte_min(e, l, r)) break;
+        }
+        for (; (size_t)it.idx < n; it.idx++) {
+            zit_get(&it, &e, &l, NULL);
+            if (!zsl_lex_lte_max(e, l, r)) break;
+            if (!found) *first = (size_t)it.idx;
+            *last = (size_t)it.idx;
+            found = 1;
+        }
+    } else if (ok) {
+        for (it.idx = (long)n - 1; it.idx >= 0; it.idx--) {
+            zit_get(&it, &e, &l, NULL);
+            if (zsl_lex_lte_max(e, l, r)) break;
+        }
+        for (; it.idx >= 0; it.idx--) {
+            zit_get(&it, &e, &l, NULL);
+            if (!zsl_lex_gte_min(e, l, r)) break;
+            if (!found) *last = (size_t)it.idx;
+            *first = (size_t)it.idx;
+            found = 1;
+        }
     }
+    zit_release(&it);
     return found;
 }
 
@@ -636,7 +669,7 @@ void cmd_zlexcount(cb_client *c)
     cb_obj *o;
     if (lookup_zset(c, 1, 0, &o) != 0) return;
     size_t a, b;
-    reply_int(c, o && lex_window(o, &r, &a, &b) ? (long long)(b - a + 1) : 0);
+    reply_int(c, o && lex_window(o, &r, 0, &a, &b) ? (long long)(b - a + 1) : 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -785,7 +818,7 @@ static void zrange_generic(cb_client *c, int argstart, int store, int rtype, int
         } else {
             size_t a, b;
             int found = rtype == ZR_SCORE ? score_window(o, &sr, &a, &b)
-                                          : lex_window(o, &lr, &a, &b);
+                                          : lex_window(o, &lr, rev, &a, &b);
             if (found && offset >= 0) {
                 long avail = (long)(b - a + 1) - offset;
                 if (avail > 0) {
@@ -887,7 +920,7 @@ static void zremrange_generic(cb_client *c, int rtype)
     } else if (rtype == ZR_SCORE) {
         found = score_window(o, &sr, &a, &b);
     } else {
-        found = lex_window(o, &lr, &a, &b);
+        found = lex_window(o, &lr, 0, &a, &b);
     }
     if (!found) {
         reply_int(c, 0);

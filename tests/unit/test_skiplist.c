@@ -1,0 +1,263 @@
+/* test_skiplist.c — CUnit tests for the sorted-set data structures:
+ * store/ds/skiplist.c (insert/delete/update against a sorted reference
+ * array, ranks and spans, score and lex ranges, ties ordered by bytes,
+ * -0/inf scores) and store/ds/zpack.c (ordered insert, delete ranges,
+ * index access, -0 normalisation, and zp_validate on corrupt blocks).
+ */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../platform/mem.h"
+#include "../../store/ds/skiplist.h"
+#include "../../store/ds/zpack.h"
+
+typedef struct ref {
+    char ele[16];
+    double score;
+} ref;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const ref *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? -1 : 1;
+    return zsl_cmp_bytes(x->ele, strlen(x->ele), y->ele, strlen(y->ele));
+}
+
+/* Walks the list checking order, backward links, ranks and the tail. */
+static void check_list(zsl *z, ref *r, size_t n)
+{
+    CU_ASSERT_EQUAL_FATAL(z->length, n);
+    zsl_node *x = z->header->level[0].forward, *prev = NULL;
+    for (size_t i = 0; i < n; i++) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+        CU_ASSERT_STRING_EQUAL(x->ele, r[i].ele);
+        CU_ASSERT(x->score == r[i].score);
+        CU_ASSERT_PTR_EQUAL(x->backward, prev);
+        CU_ASSERT_EQUAL(zsl_rank(z, x->score, x->ele, cbstr_len(x->ele)), i + 1);
+        CU_ASSERT_PTR_EQUAL(zsl_by_rank(z, i + 1), x);
+        prev = x;
+        x = x->level[0].forward;
+    }
+    CU_ASSERT_PTR_NULL(x);
+    CU_ASSERT_PTR_EQUAL(z->tail, prev);
+}
+
+static void test_random_ops(void)
+{
+    zsl *z = zsl_create(42);
+    ref *r = cb_malloc(sizeof(ref) * 2000);
+    size_t n = 0;
+    uint64_t rng = 7;
+    for (int step = 0; step < 6000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        int op = (int)(rng >> 60) % 3;
+        char ele[16];
+        snprintf(ele, sizeof ele, "e%u", (unsigned)((rng >> 20) % 800));
+        size_t found = n;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(r[i].ele, ele)) found = i;
+        double score = (double)((rng >> 40) % 50) / 2;
+        if (op == 0 && found == n) {
+            zsl_insert(z, score, cbstr_from_cstr(ele));
+            strcpy(r[n].ele, ele);
+            r[n++].score = score;
+        } else if (op == 1 && found < n) {
+            CU_ASSERT_EQUAL(zsl_delete(z, r[found].score, ele, strlen(ele), NULL), 1);
+            r[found] = r[--n];
+        } else if (found < n) {
+            zsl_update_score(z, r[found].score, ele, strlen(ele), score);
+            r[found].score = score;
+        }
+        qsort(r, n, sizeof(ref), ref_cmp);
+        if (step % 500 == 0) check_list(z, r, n);
+    }
+    check_list(z, r, n);
+    CU_ASSERT_EQUAL(zsl_delete(z, 12345, "nope", 4, NULL), 0);
+    CU_ASSERT_EQUAL(zsl_rank(z, 12345, "nope", 4), 0);
+    CU_ASSERT_PTR_NULL(zsl_by_rank(z, 0));
+    CU_ASSERT_PTR_NULL(zsl_by_rank(z, n + 1));
+    cb_free(r);
+    zsl_free(z);
+}
+
+static void test_ranges(void)
+{
+    zsl *z = zsl_create(1);
+    for (int i = 1; i <= 10; i++) {
+        char e[8];
+        snprintf(e, sizeof e, "m%02d", i);
+        zsl_insert(z, i, cbstr_from_cstr(e));
+    }
+    zsl_range r = { 3, 5, 0, 0 };
+    CU_ASSERT_EQUAL(zsl_first_in_range(z, &r)->score, 3);
+    CU_ASSERT_EQUAL(zsl_last_in_range(z, &r)->score, 5);
+    r.minex = r.maxex = 1;
+    CU_ASSERT_EQUAL(zsl_first_in_range(z, &r)->score, 4);
+    CU_ASSERT_EQUAL(zsl_last_in_range(z, &r)->score, 4);
+    zsl_range empty = { 4, 4, 1, 0 };
+    CU_ASSERT_PTR_NULL(zsl_first_in_range(z, &empty));
+    zsl_range out = { 11, INFINITY, 0, 0 };
+    CU_ASSERT_PTR_NULL(zsl_first_in_range(z, &out));
+    CU_ASSERT_PTR_NULL(zsl_last_in_range(z, &out));
+    zsl_range all = { -INFINITY, INFINITY, 0, 0 };
+    CU_ASSERT_EQUAL(zsl_first_in_range(z, &all)->score, 1);
+    CU_ASSERT_EQUAL(zsl_last_in_range(z, &all)->score, 10);
+    zsl_free(z);
+
+    /* Equal scores: lex order by bytes, shorter first. */
+    z = zsl_create(2);
+    const char *names[] = { "b", "a", "ab", "", "\xff", "B" };
+    for (int i = 0; i < 6; i++) zsl_insert(z, 0, cbstr_from_cstr(names[i]));
+    const char *want[] = { "", "B", "a", "ab", "b", "\xff" };
+    zsl_node *x = z->header->level[0].forward;
+    for (int i = 0; i < 6; i++, x = x->level[0].forward) CU_ASSERT_STRING_EQUAL(x->ele, want[i]);
+    zsl_lexrange lr;
+    memset(&lr, 0, sizeof lr);
+    lr.min = "a";
+    lr.minlen = 1;
+    lr.max = "b";
+    lr.maxlen = 1;
+    lr.maxex = 1;
+    CU_ASSERT_STRING_EQUAL(zsl_first_in_lex(z, &lr)->ele, "a");
+    CU_ASSERT_STRING_EQUAL(zsl_last_in_lex(z, &lr)->ele, "ab");
+    memset(&lr, 0, sizeof lr);
+    lr.mininf = lr.maxinf = 1;
+    CU_ASSERT_STRING_EQUAL(zsl_first_in_lex(z, &lr)->ele, "");
+    CU_ASSERT_STRING_EQUAL(zsl_last_in_lex(z, &lr)->ele, "\xff");
+    memset(&lr, 0, sizeof lr);
+    lr.minpos_inf = 1;
+    lr.maxinf = 1;
+    CU_ASSERT(zsl_lex_range_empty(&lr));
+    CU_ASSERT_PTR_NULL(zsl_first_in_lex(z, &lr));
+    zsl_free(z);
+}
+
+static void test_special_scores(void)
+{
+    zsl *z = zsl_create(3);
+    zsl_insert(z, INFINITY, cbstr_from_cstr("p"));
+    zsl_insert(z, -INFINITY, cbstr_from_cstr("n"));
+    zsl_insert(z, -0.0, cbstr_from_cstr("z"));
+    CU_ASSERT_STRING_EQUAL(zsl_by_rank(z, 1)->ele, "n");
+    CU_ASSERT(signbit(zsl_by_rank(z, 2)->score));
+    CU_ASSERT_STRING_EQUAL(zsl_by_rank(z, 3)->ele, "p");
+    /* -0 and 0 compare equal: the node is found with either. */
+    CU_ASSERT_EQUAL(zsl_rank(z, 0.0, "z", 1), 2);
+    CU_ASSERT(zsl_mem_usage(z) > 0);
+    zsl_free(z);
+}
+
+static void test_zpack(void)
+{
+    zpack *zp = zp_new();
+    CU_ASSERT_EQUAL(zp_count(zp), 0);
+    CU_ASSERT_EQUAL(zp_first(zp), 0);
+    CU_ASSERT(zp_validate(zp, zp_bytes(zp)));
+    zp = zp_insert(zp, "c", 1, 3);
+    zp = zp_insert(zp, "a", 1, 1);
+    zp = zp_insert(zp, "b", 1, 1);
+    zp = zp_insert(zp, "", 0, -0.0);
+    char big[300];
+    memset(big, 'x', sizeof big);
+    zp = zp_insert(zp, big, sizeof big, 2); /* two-byte length prefix */
+    CU_ASSERT_EQUAL(zp_count(zp), 5);
+    CU_ASSERT(zp_validate(zp, zp_bytes(zp)));
+    const char *want[] = { "", "a", "b", NULL, "c" };
+    size_t off = zp_first(zp);
+    for (int i = 0; i < 5; i++, off = zp_next(zp, off)) {
+        const char *e;
+        size_t l;
+        double s;
+        zp_get(zp, off, &e, &l, &s);
+        if (want[i]) {
+            CU_ASSERT(l == strlen(want[i]) && !memcmp(e, want[i], l));
+        } else {
+            CU_ASSERT_EQUAL(l, sizeof big);
+        }
+        if (i == 0) {
+            CU_ASSERT(s == 0 && !signbit(s)); /* -0 stored as 0 */
+        }
+        CU_ASSERT_EQUAL(zp_at_index(zp, (size_t)i), off);
+    }
+    CU_ASSERT_EQUAL(off, 0);
+    CU_ASSERT_EQUAL(zp_at_index(zp, 5), 0);
+    double s;
+    CU_ASSERT(zp_find(zp, "c", 1, &s) && s == 3);
+    CU_ASSERT_EQUAL(zp_find(zp, "zz", 2, NULL), 0);
+    zpack *dup = zp_dup(zp);
+    CU_ASSERT_EQUAL(memcmp(dup, zp, zp_bytes(zp)), 0);
+    zp_free(dup);
+    zp = zp_delete(zp, zp_at_index(zp, 1), 3);
+    CU_ASSERT_EQUAL(zp_count(zp), 2);
+    CU_ASSERT(zp_find(zp, "c", 1, NULL));
+    CU_ASSERT(zp_validate(zp, zp_bytes(zp)));
+    zp = zp_delete(zp, zp_first(zp), 10); /* more than there are */
+    CU_ASSERT_EQUAL(zp_count(zp), 0);
+    CU_ASSERT_EQUAL(zp_bytes(zp), ZP_HEADER);
+    zp_free(zp);
+}
+
+static void test_zpack_corrupt(void)
+{
+    zpack *zp = zp_new();
+    zp = zp_insert(zp, "a", 1, 1);
+    zp = zp_insert(zp, "b", 1, 2);
+    size_t n = zp_bytes(zp);
+    unsigned char *buf = cb_malloc(n + 16);
+    /* Truncated blocks and a bad total. */
+    for (size_t cut = 0; cut < n; cut++) {
+        memcpy(buf, zp, cut);
+        CU_ASSERT_FALSE(zp_validate(buf, cut));
+    }
+    memcpy(buf, zp, n);
+    CU_ASSERT(zp_validate(buf, n));
+    buf[0] ^= 1;
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* Wrong count. */
+    memcpy(buf, zp, n);
+    buf[4] = 3;
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* An element length that runs past the end. */
+    memcpy(buf, zp, n);
+    buf[ZP_HEADER] = 0x7f;
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* An endless varint. */
+    memcpy(buf, zp, n);
+    memset(buf + ZP_HEADER, 0xff, n - ZP_HEADER);
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* Out of order: swap the two elements' names. */
+    memcpy(buf, zp, n);
+    buf[ZP_HEADER + 1] = 'b';
+    buf[ZP_HEADER + 1 + 1 + 8 + 1] = 'a';
+    CU_ASSERT(zp_validate(buf, n)); /* scores still ascend: valid */
+    double two = 2, one = 1;
+    memcpy(buf + ZP_HEADER + 2, &two, 8);
+    memcpy(buf + ZP_HEADER + 2 + 8 + 2, &one, 8);
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* A NaN score. */
+    memcpy(buf, zp, n);
+    double nan = NAN;
+    memcpy(buf + ZP_HEADER + 2, &nan, 8);
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    cb_free(buf);
+    zp_free(zp);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    CU_pSuite s = CU_add_suite("skiplist", NULL, NULL);
+    CU_add_test(s, "random_ops", test_random_ops);
+    CU_add_test(s, "ranges", test_ranges);
+    CU_add_test(s, "special_scores", test_special_scores);
+    CU_add_test(s, "zpack", test_zpack);
+    CU_add_test(s, "zpack_corrupt", test_zpack_corrupt);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
