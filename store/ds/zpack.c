@@ -1,7 +1,11 @@
-/* zpack.c — see zpack.h. Scores are kept as raw doubles (8 bytes, host
- * order) so reading one back is exact; -0 is stored as 0, because Redis's
- * listpack keeps scores as text that turns "-0" into the integer 0 and
- * clients can see the difference. The block is resized with every change:
+/* zpack.c — see zpack.h. A score whose value is an integer of magnitude
+ * below 2^53 is stored as a LEB128 varint of (zigzag(v) << 1 | 1): one byte
+ * for -32..31, so the common integer scores cost what they cost in Redis's
+ * listpack. Any other score is a 0 byte and the raw double (8 bytes, host
+ * order), so reading it back is exact. The first byte tells them apart (odd:
+ * integer; 0: double). -0 is stored as 0, because Redis's listpack keeps
+ * scores as text that turns "-0" into the integer 0 and clients can see
+ * the difference. The block is resized with every change:
  * it is small by construction (zset-max-listpack-entries/value).
  */
 #include "zpack.h"
@@ -61,6 +65,42 @@ static size_t varint_get(const unsigned char *p, const unsigned char *end, size_
     return 0;
 }
 
+#define INT_SCORE_LIMIT 9007199254740992.0 /* 2^53: every integer below is exact */
+
+/* Bytes the score takes; fills out (>= 10 bytes) when out is not NULL. */
+static size_t score_put(unsigned char *out, double score)
+{
+    unsigned char tmp[10];
+    if (!out) out = tmp;
+    if (score > -INT_SCORE_LIMIT && score < INT_SCORE_LIMIT && score == (double)(int64_t)score) {
+        int64_t v = (int64_t)score;
+        uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        return varint_put(out, (size_t)(zz << 1 | 1));
+    }
+    out[0] = 0;
+    memcpy(out + 1, &score, sizeof(double));
+    return 1 + sizeof(double);
+}
+
+/* Decodes a score bounded by end; returns its size, 0 when malformed. */
+static size_t score_get(const unsigned char *p, const unsigned char *end, double *score)
+{
+    if (p >= end) return 0;
+    if (p[0] == 0) {
+        if (end - p < 1 + (long)sizeof(double)) return 0;
+        memcpy(score, p + 1, sizeof(double));
+        return 1 + sizeof(double);
+    }
+    if (!(p[0] & 1)) return 0;
+    size_t u;
+    size_t n = varint_get(p, end, &u);
+    if (!n) return 0;
+    uint64_t zz = (uint64_t)u >> 1;
+    int64_t v = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+    *score = (double)v;
+    return n;
+}
+
 zpack *zp_new(void)
 {
     zpack *zp = cb_malloc(ZP_HEADER);
@@ -99,8 +139,10 @@ size_t zp_first(const zpack *zp)
 static size_t entry_size(const zpack *zp, size_t off)
 {
     size_t len = 0;
-    size_t h = varint_get(zp + off, zp + rd32(zp), &len);
-    return h + len + sizeof(double);
+    const unsigned char *end = zp + rd32(zp);
+    size_t h = varint_get(zp + off, end, &len);
+    double s;
+    return h + len + score_get(zp + off + h + len, end, &s);
 }
 
 size_t zp_next(const zpack *zp, size_t off)
@@ -123,7 +165,7 @@ void zp_get(const zpack *zp, size_t off, const char **ele, size_t *len, double *
     size_t h = varint_get(zp + off, zp + rd32(zp), &l);
     if (ele) *ele = (const char *)zp + off + h;
     if (len) *len = l;
-    if (score) memcpy(score, zp + off + h + l, sizeof(double));
+    if (score) score_get(zp + off + h + l, zp + rd32(zp), score);
 }
 
 double zp_score(const zpack *zp, size_t off)
@@ -151,12 +193,14 @@ static zpack *insert_at(zpack *zp, size_t at, const char *ele, size_t len, doubl
 {
     if (score == 0) score = 0; /* no -0 in the compact form */
     size_t total = rd32(zp);
-    size_t need = varint_len(len) + len + sizeof(double);
+    unsigned char sbuf[10];
+    size_t sl = score_put(sbuf, score);
+    size_t need = varint_len(len) + len + sl;
     zp = cb_realloc(zp, total + need);
     memmove(zp + at + need, zp + at, total - at);
     size_t h = varint_put(zp + at, len);
     if (len) memcpy(zp + at + h, ele, len);
-    memcpy(zp + at + h + len, &score, sizeof(double));
+    memcpy(zp + at + h + len, sbuf, sl);
     wr32(zp, (uint32_t)(total + need));
     wr32(zp + 4, rd32(zp + 4) + 1);
     return zp;
@@ -204,16 +248,16 @@ int zp_validate(const unsigned char *buf, size_t n)
     while (off < n) {
         size_t len = 0;
         size_t h = varint_get(buf + off, buf + n, &len);
-        if (!h || len > n || off + h + len + sizeof(double) > n) return 0;
+        if (!h || len > n || off + h + len >= n) return 0;
         double s;
-        memcpy(&s, buf + off + h + len, sizeof(double));
-        if (s != s) return 0;
+        size_t sl = score_get(buf + off + h + len, buf + n, &s);
+        if (!sl || s != s) return 0;
         const char *e = (const char *)buf + off + h;
         if (count && (ps > s || (ps == s && zsl_cmp_bytes(pe, pl, e, len) >= 0))) return 0;
         pe = e;
         pl = len;
         ps = s;
-        off += h + len + sizeof(double);
+        off += h + len + sl;
         count++;
     }
     return count == rd32(buf + 4);

@@ -200,12 +200,15 @@ static void test_zpack(void)
     zp_free(zp);
 }
 
+/* Layout used below, with non-integer scores (stored as 0 + 8 bytes):
+ * header 8 | 01 'a' 00 <1.5> | 01 'b' 00 <2.5>; each entry 11 bytes. */
 static void test_zpack_corrupt(void)
 {
     zpack *zp = zp_new();
-    zp = zp_insert(zp, "a", 1, 1);
-    zp = zp_insert(zp, "b", 1, 2);
+    zp = zp_insert(zp, "a", 1, 1.5);
+    zp = zp_insert(zp, "b", 1, 2.5);
     size_t n = zp_bytes(zp);
+    CU_ASSERT_EQUAL_FATAL(n, ZP_HEADER + 22);
     unsigned char *buf = cb_malloc(n + 16);
     /* Truncated blocks and a bad total. */
     for (size_t cut = 0; cut < n; cut++) {
@@ -228,21 +231,58 @@ static void test_zpack_corrupt(void)
     memcpy(buf, zp, n);
     memset(buf + ZP_HEADER, 0xff, n - ZP_HEADER);
     CU_ASSERT_FALSE(zp_validate(buf, n));
-    /* Out of order: swap the two elements' names. */
+    /* A score tag that is neither 0 nor odd. */
+    memcpy(buf, zp, n);
+    buf[ZP_HEADER + 2] = 2;
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* Names swapped: the scores still ascend, so it is valid... */
     memcpy(buf, zp, n);
     buf[ZP_HEADER + 1] = 'b';
-    buf[ZP_HEADER + 1 + 1 + 8 + 1] = 'a';
-    CU_ASSERT(zp_validate(buf, n)); /* scores still ascend: valid */
-    double two = 2, one = 1;
-    memcpy(buf + ZP_HEADER + 2, &two, 8);
-    memcpy(buf + ZP_HEADER + 2 + 8 + 2, &one, 8);
+    buf[ZP_HEADER + 11 + 1] = 'a';
+    CU_ASSERT(zp_validate(buf, n));
+    /* ...until the scores are swapped too. */
+    double hi = 2.5, lo = 1.5;
+    memcpy(buf + ZP_HEADER + 3, &hi, 8);
+    memcpy(buf + ZP_HEADER + 11 + 3, &lo, 8);
+    CU_ASSERT_FALSE(zp_validate(buf, n));
+    /* Equal scores need ascending names. */
+    memcpy(buf + ZP_HEADER + 11 + 3, &hi, 8);
     CU_ASSERT_FALSE(zp_validate(buf, n));
     /* A NaN score. */
     memcpy(buf, zp, n);
     double nan = NAN;
-    memcpy(buf + ZP_HEADER + 2, &nan, 8);
+    memcpy(buf + ZP_HEADER + 3, &nan, 8);
     CU_ASSERT_FALSE(zp_validate(buf, n));
     cb_free(buf);
+    zp_free(zp);
+}
+
+/* Integer scores take the short form; the boundaries round-trip exactly. */
+static void test_zpack_int_scores(void)
+{
+    const double vals[] = { 0, 1, -1, 31, -32, 32, 1e15, -1e15, 9007199254740991.0,
+                            -9007199254740991.0, 9007199254740992.0, 1e300, 0.5,
+                            INFINITY, -INFINITY, 4.5e15 };
+    const size_t nv = sizeof vals / sizeof vals[0];
+    zpack *zp = zp_new();
+    for (size_t i = 0; i < nv; i++) {
+        char e[8];
+        snprintf(e, sizeof e, "v%zu", i);
+        zp = zp_insert(zp, e, strlen(e), vals[i]);
+    }
+    CU_ASSERT(zp_validate(zp, zp_bytes(zp)));
+    for (size_t i = 0; i < nv; i++) {
+        char e[8];
+        snprintf(e, sizeof e, "v%zu", i);
+        double s;
+        CU_ASSERT(zp_find(zp, e, strlen(e), &s) != 0);
+        CU_ASSERT(s == vals[i]);
+    }
+    zp_free(zp);
+    /* One byte for a small integer score: 8 + (1 + 1 + 1). */
+    zp = zp_new();
+    zp = zp_insert(zp, "a", 1, 7);
+    CU_ASSERT_EQUAL(zp_bytes(zp), ZP_HEADER + 3);
     zp_free(zp);
 }
 
@@ -255,6 +295,7 @@ int main(void)
     CU_add_test(s, "special_scores", test_special_scores);
     CU_add_test(s, "zpack", test_zpack);
     CU_add_test(s, "zpack_corrupt", test_zpack_corrupt);
+    CU_add_test(s, "zpack_int_scores", test_zpack_int_scores);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
