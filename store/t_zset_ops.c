@@ -703,7 +703,8 @@ void cmd_zscan(cb_client *c)
         long long maxiter = count * 10;
         do {
             cursor = dict_scan(d, cursor, scan_cb, &a);
-        } while (cursor && maxiter-- && a.n / 2 < (size_t)count);
+        /* Redis counts the element and score entries both against COUNT. */
+        } while (cursor && maxiter-- && a.n < (size_t)count);
     }
     size_t kept = 0;
     for (size_t k = 0; k < a.n; k += 2) {
