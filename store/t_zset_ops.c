@@ -275,8 +275,9 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
         cb_shard *s = shard_of(c, j, &db);
         cb_obj *o = store ? db_lookup_write(s, db, ARGP(c, j), ARGL(c, j))
                           : db_lookup_read(s, db, ARGP(c, j), ARGL(c, j), 0);
-        /* Redis also takes plain sets here (score 1); they arrive with the
-         * set type. */
+        /* Redis also takes plain sets here (every member scoring 1). That
+         * needs the set type's iterator: until it is merged a set input
+         * answers WRONGTYPE. */
         if (o && o->type != OBJ_ZSET) {
             cb_free(src);
             reply_error(c, ERR_WRONGTYPE);
@@ -701,9 +702,9 @@ void cmd_zscan(cb_client *c)
     } else {
         dict *d = ((zset *)o->ptr)->d;
         long long maxiter = count * 10;
+        /* Redis counts the element and score entries both against COUNT. */
         do {
             cursor = dict_scan(d, cursor, scan_cb, &a);
-        /* Redis counts the element and score entries both against COUNT. */
         } while (cursor && maxiter-- && a.n < (size_t)count);
     }
     size_t kept = 0;
