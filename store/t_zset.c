@@ -24,6 +24,10 @@
 
 static const dict_type zset_dict_type = { NULL, NULL, 0 };
 
+/* A compact set never grows past 1 GB, whatever the limits say (its sizes
+ * are 32-bit; Redis caps its listpacks the same way). */
+#define ZP_SAFE_BYTES (1u << 30)
+
 static zset *zs_new(const uint8_t seed[16], uint64_t rngseed)
 {
     zset *z = cb_malloc(sizeof(*z));
@@ -106,8 +110,12 @@ void zset_compact_if_fits(cb_shard *s, cb_obj *o)
     if (o->encoding != OBJ_ENC_SKIPLIST) return;
     zset *z = o->ptr;
     if (z->zsl->length > (size_t)s->set->zset_max_listpack_entries) return;
-    for (zsl_node *n = z->zsl->header->level[0].forward; n; n = n->level[0].forward)
+    size_t total = 0;
+    for (zsl_node *n = z->zsl->header->level[0].forward; n; n = n->level[0].forward) {
         if (cbstr_len(n->ele) > (size_t)s->set->zset_max_listpack_value) return;
+        total += cbstr_len(n->ele) + 32;
+    }
+    if (total > ZP_SAFE_BYTES) return;
     zpack *zp = zp_new();
     for (zsl_node *n = z->zsl->header->level[0].forward; n; n = n->level[0].forward)
         zp = zp_append(zp, n->ele, cbstr_len(n->ele), n->score);
@@ -158,7 +166,8 @@ int zset_add(cb_shard *s, cb_obj *o, double score, const char *ele, size_t len,
     }
     if (o->encoding == OBJ_ENC_LISTPACK) {
         if (zp_count(o->ptr) + 1 > (size_t)s->set->zset_max_listpack_entries ||
-            len > (size_t)s->set->zset_max_listpack_value)
+            len > (size_t)s->set->zset_max_listpack_value ||
+            zp_bytes(o->ptr) + len + 32 > ZP_SAFE_BYTES)
             to_skiplist(s, o);
         else
             o->ptr = zp_insert(o->ptr, ele, len, score);

@@ -42,7 +42,7 @@ int zset_del(cb_obj *o, const char *ele, size_t len);
 /* 0-based rank (from the top when rev), -1 when not a member. */
 long zset_rank(const cb_obj *o, const char *ele, size_t len, int rev);
 /* Turns a skiplist set back into the compact form when it fits the limits
- * (the STORE commands do this, as Redis). */
+ * (for loaders: Redis converts a set read from RDB/RESTORE this way). */
 void zset_compact_if_fits(cb_shard *s, cb_obj *o);
 /* Deletes the ranks [first, last] (0-based, ascending). */
 void zset_delete_ranks(cb_obj *o, size_t first, size_t last);

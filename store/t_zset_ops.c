@@ -430,10 +430,7 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
             cb_obj *dst = zset_new(s, n, maxlen);
             for (size_t k = 0; k < n; k++) {
                 int out;
-                if (dst->encoding == OBJ_ENC_LISTPACK)
-                    dst->ptr = zp_append(dst->ptr, res[k].ele, res[k].len, res[k].score);
-                else
-                    zset_add(s, dst, res[k].score, res[k].ele, res[k].len, 0, &out, NULL);
+                zset_add(s, dst, res[k].score, res[k].ele, res[k].len, 0, &out, NULL);
             }
             db_set(s, db, ARGP(c, 1), ARGL(c, 1), dst, 0);
             db_signal_modified(s, db, ARGP(c, 1), ARGL(c, 1));
