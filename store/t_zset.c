@@ -709,13 +709,16 @@ static void emit_window(cb_client *c, const cb_obj *o, long start, long count, i
     zit_release(&it);
 }
 
-/* Copies the window into a new sorted set stored at dst (shard s, db db). */
-static long store_window(cb_shard *s, cb_db *db, const cb_obj *src,
-                         long start, long count, int rev, const char *dk, size_t dl)
+/* Copies the window into a new sorted set stored at dst (shard s, db db).
+ * Like Redis, only a rank range sizes the destination up front; score and
+ * lex ranges start compact and convert on the way (visible: -0 scores of
+ * the first elements become 0). */
+static long store_window(cb_shard *s, cb_db *db, const cb_obj *src, long start,
+                         long count, int rev, int by_rank, const char *dk, size_t dl)
 {
     cb_obj *dst = NULL;
     if (count > 0) {
-        dst = zset_new(s, (size_t)count, 0);
+        dst = zset_new(s, by_rank ? (size_t)count : 0, 0);
         zset_it it;
         zit_init(&it, src, start);
         for (long k = 0; k < count && zit_valid(&it); k++) {
@@ -842,7 +845,8 @@ static void zrange_generic(cb_client *c, int argstart, int store, int rtype, int
         cb_shard *ds = client_key_shard(c, ARGP(c, 1), ARGL(c, 1));
         if (ds != c->shard) shard_set_time(ds, c->shard->now_ms);
         ddb = client_shard_db(c, ds);
-        reply_int(c, store_window(ds, ddb, o, start, count, rev, ARGP(c, 1), ARGL(c, 1)));
+        reply_int(c, store_window(ds, ddb, o, start, count, rev, rtype == ZR_RANK,
+                                  ARGP(c, 1), ARGL(c, 1)));
         return;
     }
     if (!o || count == 0) {
