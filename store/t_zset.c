@@ -192,6 +192,8 @@ int zset_del(cb_obj *o, const char *ele, size_t len)
     double sc = de->v.d;
     dict_delete(z->d, ele, len);
     zsl_delete(z->zsl, sc, ele, len, NULL);
+    /* Give the table back as the set empties, as Redis does after ZREM. */
+    dict_shrink_if_sparse(z->d);
     return 1;
 }
 
@@ -237,6 +239,7 @@ void zset_delete_ranks(cb_obj *o, size_t first, size_t last)
         zsl_delete(z->zsl, sc, e, cbstr_len(e), NULL);
         n = next;
     }
+    dict_shrink_if_sparse(z->d);
 }
 
 void zit_init(zset_it *it, const cb_obj *o, long rank)
