@@ -120,10 +120,22 @@ class Run:
             return ['ZREVRANGE', k, str(r.randint(-10, 10)), str(r.randint(-10, 10))] + \
                 (['WITHSCORES'] if r.random() < 0.5 else [])
         if c == 22:
-            args = ['ZRANGESTORE', self.key(), k, str(r.randint(-10, 10)), str(r.randint(-10, 10))]
+            kind = r.random()
+            if kind < 0.2:
+                # Lex ranges only from and into keys whose scores are all 0.
+                args = ['ZRANGESTORE', self.lexkey(), self.lexkey(), r.choice(LEX), r.choice(LEX),
+                        'BYLEX']
+            else:
+                args = ['ZRANGESTORE', self.key(), k, str(r.randint(-10, 10)),
+                        str(r.randint(-10, 10))]
+                if kind < 0.5:
+                    args[3:5] = [r.choice(RANGE_SCORES), r.choice(RANGE_SCORES)]
+                    args.append('BYSCORE')
             if r.random() < 0.3:
-                args[3:5] = [r.choice(RANGE_SCORES), r.choice(RANGE_SCORES)]
-                args.append('BYSCORE')
+                args.append('REV')
+            if 'BYSCORE' in args or 'BYLEX' in args:
+                if r.random() < 0.3:
+                    args += ['LIMIT', str(r.randint(0, 4)), str(r.randint(-1, 6))]
             return args
         if c == 23:
             return ['ZREMRANGEBYRANK', k, str(r.randint(-8, 8)), str(r.randint(-8, 8))]
