@@ -35,6 +35,8 @@ struct cb_command;
 #define CLIENT_CLOSED            (1u << 13)
 #define CLIENT_WANT_WRITE        (1u << 14) /* driver watches writability */
 #define CLIENT_PROXY             (1u << 15) /* runs a command forwarded from another worker */
+#define CLIENT_MULTI             (1u << 16) /* in MULTI: commands are queued */
+#define CLIENT_DIRTY_EXEC        (1u << 17) /* a queued command was refused: EXECABORT */
 
 /* One block of queued output. */
 typedef struct cb_outblock {
@@ -85,7 +87,15 @@ typedef struct cb_client {
     char *pending_in;
     size_t pending_len, pending_cap;
     int held;               /* 1: CLIENT PAUSE holds the parsed command;
-                             * 2: it runs on another worker (xshard) */
+                             * 2: a run of commands is on another worker;
+                             * 3: as 2, and the parsed command waits for it */
+    void *batch;            /* run being gathered for another worker (xshard) */
+    /* Transactions (multi.c). dirty_cas is set by whichever worker writes a
+     * watched key, so it is a field of its own, written atomically. */
+    struct cb_mstate *mstate;
+    struct cb_watched *watched;
+    int nwatched, watched_cap;
+    int dirty_cas;
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
 } cb_client;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "dispatch.h"
+#include "multi.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -177,7 +178,7 @@ static int process_buffer(cb_client *c, const char *buf, size_t len) {
             c->argv = c->parser.argv;
             c->argv_len = c->parser.argv_len;
             if (dispatch_command(c) == DISPATCH_HELD) {
-                /* Paused or running on another worker: keep the rest. */
+                /* Paused, or waiting for a run on another worker: keep the rest. */
                 resp_parser_detach(&c->parser);
                 pending_append(c, buf + off, len - off);
                 return 1;
@@ -188,6 +189,7 @@ static int process_buffer(cb_client *c, const char *buf, size_t len) {
     }
     /* A command still partial must not point into buf after we return. */
     resp_parser_detach(&c->parser);
+    xshard_flush(c); /* a run gathered for another worker leaves now */
     return 0;
 }
 
@@ -223,26 +225,34 @@ static void continue_pending(cb_client *c) {
         process_buffer(c, buf, len);
         cb_free(buf);
     }
+    xshard_flush(c);
+}
+
+/* Run the parsed command that was held; 1 if it is held again. */
+static int redispatch(cb_client *c) {
+    c->argc = c->parser.argc;
+    c->argv = c->parser.argv;
+    c->argv_len = c->parser.argv_len;
+    return dispatch_command(c) == DISPATCH_HELD;
 }
 
 void conn_resume(cb_client *c) {
     if (c->held != 1 || closing(c)) return;
-    c->argc = c->parser.argc;
-    c->argv = c->parser.argv;
-    c->argv_len = c->parser.argv_len;
-    if (dispatch_command(c) == DISPATCH_HELD) return; /* still paused, or forwarded */
+    if (redispatch(c) && c->held == 1) return; /* still paused */
     c->held = 0;
     c->w->nheld--;
     continue_pending(c);
 }
 
 void conn_forward_done(cb_client *c, const char *reply, size_t len) {
+    int waiting = c->held == 3;
     c->held = 0;
     if (c->flags & CLIENT_CLOSE_ASAP) {
-        conn_close(c); /* closed while its command was away: free it now */
+        conn_close(c); /* closed while its commands were away: free it now */
         return;
     }
     reply_raw(c, reply, len);
+    if (waiting && redispatch(c)) return; /* paused now */
     continue_pending(c);
 }
 
@@ -300,7 +310,7 @@ int conn_flush(cb_client *c) {
 void conn_close(cb_client *c) {
     cb_worker *w = c->w;
     if (c->flags & CLIENT_CLOSED) return;
-    if (c->held == 2) {
+    if (c->held >= 2) {
         /* Its command is on another worker, whose reply names this client:
          * drop the transport now, free the rest when the reply arrives. */
         c->flags |= CLIENT_CLOSE_ASAP;
@@ -309,6 +319,14 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
+    if (multi_client_watches(c)) {
+        /* The watch registry changes only with the other workers parked. */
+        xshard_park_others(w);
+        multi_reset_client(c);
+        xshard_release(w);
+    } else {
+        multi_reset_client(c);
+    }
     if (c->flags & CLIENT_MONITOR) {
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&w->nmonitors, 1, __ATOMIC_RELAXED);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "cmd/command.h"
 #include "conn.h"
+#include "multi.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -17,11 +18,19 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 
-cb_cmd_proc cmd_debug;
+cb_cmd_proc cmd_debug, cmd_exec;
 
 static void reject(cb_client *c, const cb_command *cmd, const char *msg) {
     if (cmd) STAT_INC(c->w->cmdstats[cmd->id].rejected_calls);
+    if (cmd && cmd->proc == cmd_exec) {
+        /* A refused EXEC ends the transaction, saying why, as Redis does. */
+        multi_reset_client(c);
+        reply_errorf(c, "-EXECABORT Transaction discarded because of: %s",
+                     msg[0] == '-' ? msg + 1 : msg);
+        return;
+    }
     reply_error(c, msg);
+    multi_flag_error(c);
 }
 
 /* Redis shows at most ~128 bytes of the arguments of an unknown command,
@@ -54,6 +63,7 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
     for (char *p = msg; *p; p++)
         if (*p == '\r' || *p == '\n') *p = ' ';
     reply_error(c, msg);
+    multi_flag_error(c);
 }
 
 int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
@@ -61,7 +71,9 @@ int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
     if (!end || util_mstime() >= end) return 0;
     (void)c;
     if (__atomic_load_n(&g_server.pause_all, __ATOMIC_RELAXED)) return 1;
-    /* WRITE pauses hold writes and commands that may replicate (EVAL...). */
+    /* WRITE pauses hold writes and commands that may replicate (EVAL...),
+     * and an EXEC whose transaction writes. */
+    if (cmd->proc == cmd_exec && multi_has_writes(c)) return 1;
     return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
@@ -79,6 +91,16 @@ static void update_reply_skip(cb_client *c, const cb_command *cmd) {
         c->flags |= CLIENT_REPLY_SKIP;
         c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
     }
+}
+
+/* Bookkeeping for a command handed to another worker. */
+static void accepted(cb_client *c, const cb_command *cmd) {
+    c->lastcmd = cmd;
+    c->commands++;
+    if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
+        !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+        conn_feed_monitors(c);
+    update_reply_skip(c, cmd);
 }
 
 void dispatch_call(cb_client *c, const cb_command *cmd) {
@@ -100,6 +122,24 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
 int dispatch_command(cb_client *c) {
     const cb_command *container = NULL;
     const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
+
+    if (c->batch) {
+        /* A run for another worker is being gathered: this command joins it
+         * only if it goes to the same worker and would run there as is;
+         * anything else (even an error reply) must wait for the run's
+         * replies to keep the pipeline's order. */
+        int owner;
+        if (cmd && !(c->flags & CLIENT_MULTI) && command_arity_ok(cmd, c->argc) &&
+            (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
+            !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
+            xshard_batch_add(c, cmd, owner)) {
+            accepted(c, cmd);
+            return DISPATCH_DONE;
+        }
+        xshard_flush(c);
+        c->held = 3;
+        return DISPATCH_HELD;
+    }
 
     if (!cmd) {
         reject_unknown(c, container);
@@ -123,6 +163,7 @@ int dispatch_command(cb_client *c) {
                "set this option in the configuration file, and then restart the server.");
         goto done;
     }
+    if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {
         c->cmd = cmd;
         if (c->held != 1) {
@@ -134,18 +175,15 @@ int dispatch_command(cb_client *c) {
 
     int owner;
     int route = xshard_route(c, cmd, &owner);
+    if (route == ROUTE_REMOTE) {
+        xshard_batch_add(c, cmd, owner); /* a new run always takes it */
+        accepted(c, cmd);
+        return DISPATCH_DONE;
+    }
     c->lastcmd = cmd;
     if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
         !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         conn_feed_monitors(c);
-    if (route == ROUTE_REMOTE) {
-        if (c->held == 1) c->w->nheld--;
-        c->held = 2;
-        xshard_forward(c, cmd, owner);
-        c->commands++;
-        update_reply_skip(c, cmd);
-        return DISPATCH_HELD;
-    }
     if (route == ROUTE_ALL) {
         /* Every shard in reach: the other workers wait at a safe point. */
         cb_shard *own = c->shard;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/command.h"
+#include "multi.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -25,6 +26,7 @@ int server_create(char *err, size_t errlen) {
     g_server.nworkers = g_config.io_workers > 0 ? g_config.io_workers : 1;
     g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
     pthread_mutex_init(&g_server.xs_lock, NULL);
+    multi_init(g_config.databases);
     g_server.start_ms = util_mstime();
     g_server.stat_starttime_us = util_ustime();
     util_random_hex(g_server.run_id, 40);
@@ -36,6 +38,7 @@ int server_create(char *err, size_t errlen) {
             snprintf(err, errlen, "cannot create shard %d", i);
             return -1;
         }
+        s->on_modified = multi_key_modified; /* WATCH */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));

@@ -29,24 +29,22 @@ typedef struct xmsg {
     int kind;
     int src;
     cb_client *origin;          /* only dereferenced by the origin worker */
-    const cb_command *cmd;
     int dbid, resp;
     uint32_t flags;             /* the origin's reply-muting flags */
     uint64_t client_id;
-    int argc;
-    const char **argv;
-    size_t *argv_len;
-    size_t len;                 /* XM_REPLY: bytes in data */
+    int argc;                   /* XM_EXEC: commands in the packed run */
+    size_t len;                 /* bytes in data */
     char data[];
 } xmsg;
 
 /* Commands that read or change the whole keyspace, other workers' state or
  * the shared configuration (CONFIG SET may free a string another worker is
- * reading): they run with every other worker parked. Looked up by name once. */
+ * reading) or the watch registry (multi.c): they run with every other worker
+ * parked. Looked up by name once. */
 static const char *const global_names[] = {
     "keys", "scan", "dbsize", "randomkey", "flushdb", "flushall", "swapdb", "debug",
     "info", "shutdown", "client|list", "client|kill", "config|resetstat", "config|set",
-    "config|get", "config|rewrite", NULL};
+    "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
@@ -165,34 +163,77 @@ static void flush_wakes(cb_worker *w) {
     }
 }
 
-void xshard_forward(cb_client *c, const cb_command *cmd, int owner) {
-    size_t bytes = 0;
-    for (int i = 0; i < c->argc; i++) bytes += c->argv_len[i] + 1;
-    size_t arrays = (sizeof(char *) + sizeof(size_t)) * (size_t)c->argc;
-    xmsg *m = cb_malloc(sizeof(*m) + arrays + bytes);
+/* A client's run of consecutive commands for one other worker, packed as
+ * they will travel: per command the command pointer, argc, then each
+ * argument as a length and its bytes. One message, one reply, one hop for
+ * the whole run; the client waits once. */
+typedef struct xbatch {
+    int owner;
+    int ncmds;
+    uint32_t flags;             /* the client's reply-muting flags at the start */
+    size_t len, cap;
+    char *buf;
+} xbatch;
+
+#define BATCH_MAX_CMDS 128
+#define BATCH_MAX_BYTES (256 * 1024)
+
+static void batch_put(xbatch *b, const void *p, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        b->buf = cb_realloc(b->buf, cap);
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+int xshard_batch_add(cb_client *c, const cb_command *cmd, int owner) {
+    xbatch *b = c->batch;
+    if (b && (b->owner != owner || b->ncmds >= BATCH_MAX_CMDS || b->len >= BATCH_MAX_BYTES))
+        return 0;
+    if (!b) {
+        b = cb_calloc(sizeof(*b));
+        b->owner = owner;
+        b->flags = c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP);
+        c->batch = b;
+    }
+    int32_t argc = c->argc;
+    batch_put(b, &cmd, sizeof(cmd));
+    batch_put(b, &argc, sizeof(argc));
+    for (int i = 0; i < c->argc; i++) {
+        uint64_t l = c->argv_len[i];
+        batch_put(b, &l, sizeof(l));
+        batch_put(b, c->argv[i], c->argv_len[i]);
+    }
+    b->ncmds++;
+    return 1;
+}
+
+void xshard_flush(cb_client *c) {
+    xbatch *b = c->batch;
+    if (!b) return;
+    c->batch = NULL;
+    xmsg *m = cb_malloc(sizeof(*m) + b->len);
     m->kind = XM_EXEC;
     m->origin = c;
-    m->cmd = cmd;
     m->dbid = c->dbid;
     m->resp = c->resp;
-    m->flags = c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP);
+    m->flags = b->flags;
     m->client_id = c->id;
-    m->argc = c->argc;
-    m->argv = (const char **)(void *)m->data;
-    m->argv_len = (size_t *)(void *)(m->data + sizeof(char *) * (size_t)c->argc);
-    char *p = m->data + arrays;
-    for (int i = 0; i < c->argc; i++) {
-        memcpy(p, c->argv[i], c->argv_len[i]);
-        p[c->argv_len[i]] = '\0';
-        m->argv[i] = p;
-        m->argv_len[i] = c->argv_len[i];
-        p += c->argv_len[i] + 1;
-    }
-    m->len = 0;
+    m->argc = b->ncmds;
+    m->len = b->len;
+    memcpy(m->data, b->buf, b->len);
+    int owner = b->owner;
+    cb_free(b->buf);
+    cb_free(b);
+    c->held = 2;
     xsend(c->w, owner, m);
 }
 
-/* Run a forwarded command on this worker's shard and send the reply back. */
+/* Run a forwarded run of commands on this worker's shard, in order, and send
+ * their replies back as one message. */
 static void exec_forwarded(cb_worker *w, xmsg *m) {
     cb_client px;
     memset(&px, 0, sizeof(px));
@@ -205,10 +246,38 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     px.resp = m->resp;
     px.flags = CLIENT_PROXY | m->flags;
     px.authenticated = 1;
-    px.argc = m->argc;
-    px.argv = m->argv;
-    px.argv_len = m->argv_len;
-    dispatch_call(&px, m->cmd);
+
+    const char *argv_stack[16];
+    size_t len_stack[16];
+    const char *p = m->data, *end = m->data + m->len;
+    for (int k = 0; k < m->argc && p < end; k++) {
+        const cb_command *cmd;
+        int32_t argc;
+        memcpy(&cmd, p, sizeof(cmd));
+        p += sizeof(cmd);
+        memcpy(&argc, p, sizeof(argc));
+        p += sizeof(argc);
+        const char **argv = argc <= 16 ? argv_stack : cb_malloc(sizeof(char *) * (size_t)argc);
+        size_t *lens = argc <= 16 ? len_stack : cb_malloc(sizeof(size_t) * (size_t)argc);
+        for (int i = 0; i < argc; i++) {
+            uint64_t l;
+            memcpy(&l, p, sizeof(l));
+            p += sizeof(l);
+            argv[i] = p;
+            lens[i] = (size_t)l;
+            p += l;
+        }
+        px.argc = argc;
+        px.argv = argv;
+        px.argv_len = lens;
+        dispatch_call(&px, cmd);
+        /* CLIENT REPLY SKIP covered only the first command of the run. */
+        px.flags &= ~CLIENT_REPLY_SKIP;
+        if (argv != argv_stack) {
+            cb_free(argv);
+            cb_free(lens);
+        }
+    }
 
     size_t len = px.out_bytes;
     xmsg *r = cb_malloc(sizeof(*r) + len);

@@ -3,9 +3,10 @@
  * A key belongs to shard util_key_slot(key) % nworkers. The dispatcher asks
  * xshard_route() where a command must run:
  *   - LOCAL:  no keys, or every key in the client's own shard — run here;
- *   - REMOTE: every key in one other shard — the command is forwarded over
- *             an SPSC ring to that worker, which runs it on a proxy client and
- *             sends the reply bytes back; the client waits (held) meanwhile,
+ *   - REMOTE: every key in one other shard — the command joins the client's
+ *             run of consecutive commands for that worker; the run travels
+ *             over an SPSC ring, the owner runs it on a proxy client and sends
+ *             the replies back in one message. The client waits meanwhile,
  *             so a pipeline keeps its order;
  *   - ALL:    keys in several shards, or a keyspace-wide command — the worker
  *             parks every other worker at a safe point of its loop, runs the
@@ -26,9 +27,12 @@ enum { ROUTE_LOCAL = 0, ROUTE_REMOTE = 1, ROUTE_ALL = 2 };
 /* Where cmd must run; for ROUTE_REMOTE *owner is the owning worker's id and
  * for ROUTE_ALL *owner is the single owner of all its keys or -1. */
 int xshard_route(cb_client *c, const struct cb_command *cmd, int *owner);
-/* Forward the current command to worker `owner`; the client is held until
- * the reply arrives. */
-void xshard_forward(cb_client *c, const struct cb_command *cmd, int owner);
+/* Add the current command to the client's run for worker `owner`; 0 when
+ * it cannot join (another owner, or the run is full): flush first. */
+int xshard_batch_add(cb_client *c, const struct cb_command *cmd, int owner);
+/* Send the client's run, if any; the client then waits (held == 2) for the
+ * replies, delivered through conn_forward_done. */
+void xshard_flush(cb_client *c);
 /* Hand a MONITOR line to the monitors of every other worker. */
 void xshard_feed_monitors(struct cb_worker *w, const char *line, size_t len);
 /* Park every other worker (returns when all are parked) / release them. */

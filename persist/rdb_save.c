@@ -169,6 +169,7 @@ typedef struct rdb_writer {
     cbstr buf;       /* bytes staged for the next write */
     uint64_t crc;    /* over everything flushed so far */
     int err;         /* errno of the first failure, 0 while fine */
+    const cb_obj *unsupported; /* a value this build cannot encode yet */
 } rdb_writer;
 
 static void writer_flush(rdb_writer *w)
@@ -249,7 +250,13 @@ static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_en
                       long long now_ms, unsigned lru_clock)
 {
     const cb_obj *o = e->v.val;
-    if (rdb_object_type(o) < 0) return; /* no encoder yet: cannot happen today */
+    if (rdb_object_type(o) < 0) {
+        /* No encoder for this type yet: fail the save rather than write a
+         * file that silently lacks the key. */
+        w->unsupported = o;
+        w->err = EOPNOTSUPP;
+        return;
+    }
     size_t klen = cbstr_len(e->key);
     dict_entry *x = dict_find(db->expires, e->key, klen);
     if (x) {
@@ -346,7 +353,8 @@ int rdb_save_file(cb_shard **shards, int nshards, const char *path, char **err)
     }
     /* mkstemps makes it 0600; a dump is as readable as Redis leaves it. */
     (void)fchmod(fd, 0644);
-    rdb_writer w = { .fd = fd, .buf = cbstr_with_cap(RDB_WRITE_CHUNK + 1024), .crc = 0, .err = 0 };
+    rdb_writer w = { .fd = fd, .buf = cbstr_with_cap(RDB_WRITE_CHUNK + 1024), .crc = 0, .err = 0,
+                      .unsupported = NULL };
     write_dataset(&w, shards, nshards);
     cbstr_free(w.buf);
     const char *what = "Write error saving DB on disk";
@@ -361,6 +369,14 @@ int rdb_save_file(cb_shard **shards, int nshards, const char *path, char **err)
     if (!w.err && rename(tmp, path) < 0) {
         w.err = errno;
         what = "Error moving temp DB file on the final destination";
+    }
+    if (w.unsupported) {
+        *err = errfmt("%s: the RDB encoding of type %s is not supported by this build yet",
+                      "Failed saving the DB", obj_type_name(w.unsupported->type));
+        unlink(tmp);
+        cb_free(tmp);
+        cb_free(dir);
+        return -1;
     }
     if (w.err) {
         *err = errfmt("%s: %s", what, strerror(w.err));

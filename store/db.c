@@ -38,6 +38,9 @@ static const cb_store_settings default_settings = {
     .maxmemory_policy = MAXMEM_NOEVICTION,
     .maxmemory = 0,
     .proto_max_bulk_len = 512LL * 1024 * 1024,
+    .list_max_listpack_size = -2,
+    .list_compress_depth = 0,
+    .set_max_intset_entries = 512,
     .zset_max_listpack_entries = 128,
     .zset_max_listpack_value = 64,
 };

@@ -30,6 +30,9 @@ typedef struct cb_store_settings {
     int maxmemory_policy;        /* enum in the memory issue; 0 = noeviction */
     unsigned long long maxmemory;
     long long proto_max_bulk_len;
+    int list_max_listpack_size;  /* quicklist fill of new lists */
+    int list_compress_depth;     /* quicklist depth of new lists */
+    long long set_max_intset_entries;
     long long zset_max_listpack_entries; /* zset-max-listpack-entries */
     long long zset_max_listpack_value;   /* zset-max-listpack-value */
 } cb_store_settings;

@@ -16,6 +16,7 @@
  * Nothing here keeps state between calls.
  */
 #include "digest.h"
+#include "ds/quicklist.h"
 #include "t_zset.h"
 #include "../platform/util.h"
 
@@ -157,6 +158,12 @@ static void digest_mix_u32(unsigned char d[20], uint32_t v)
     digest_mix(d, be, 4);
 }
 
+/* Set members are xor-ed in, so member order does not matter. */
+static void digest_xor_member(void *priv, const char *p, size_t len)
+{
+    digest_xor(priv, p, len);
+}
+
 /* Type code, contents, TTL marker into a digest that may already hold the
  * key name (dataset digest) or be zero (DIGEST-VALUE). */
 static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expire)
@@ -170,6 +177,20 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
         digest_mix(d, p, len);
         break;
     }
+    case OBJ_LIST: {
+        /* Ordered: every element mixed in turn, as its string form. */
+        ql_iter it;
+        ql_iter_init(o->ptr, &it, 0, QL_TAIL);
+        while (ql_iter_next(&it)) {
+            char buf[32];
+            size_t len;
+            const char *p = lp_str(&it.val, buf, &len);
+            digest_mix(d, p, len);
+        }
+        ql_iter_release(&it);
+        break;
+    }
+    case OBJ_SET: set_foreach(o, digest_xor_member, d); break;
     case OBJ_ZSET: {
         /* Each (element, score) pair digested alone, then xor-ed in. */
         zset_it it;

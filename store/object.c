@@ -13,6 +13,7 @@
  * when they enter a db, because only it knows the eviction policy and time.
  */
 #include "object.h"
+#include "ds/quicklist.h"
 #include "t_zset.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -171,6 +172,8 @@ void obj_decr_ref(cb_obj *o)
      * (issue 4) add their destructors here. */
     switch (o->type) {
     case OBJ_STRING: free_string_value(o); break;
+    case OBJ_LIST: ql_free(o->ptr); break;
+    case OBJ_SET: set_free_value(o); break;
     case OBJ_ZSET: zset_free_obj(o); break;
     default:
         fprintf(stderr, "obj_decr_ref: unknown type %u\n", o->type);
@@ -193,6 +196,8 @@ cb_obj *obj_dup(const cb_obj *o)
     /* One case per value type; the other types join in issue 4. */
     switch (o->type) {
     case OBJ_STRING: return dup_string(o);
+    case OBJ_LIST: return obj_alloc(OBJ_LIST, o->encoding, ql_dup(o->ptr));
+    case OBJ_SET: return set_dup(o);
     case OBJ_ZSET: return zset_dup_obj(o);
     default:
         fprintf(stderr, "obj_dup: unknown type %u\n", o->type);
@@ -275,6 +280,8 @@ size_t obj_mem_usage(const cb_obj *o)
     case OBJ_STRING:
         if (o->encoding == OBJ_ENC_RAW) n += cbstr_alloc_size(o->ptr);
         break;
+    case OBJ_LIST: n += ql_mem(o->ptr); break;
+    case OBJ_SET: n += set_mem_usage(o); break;
     case OBJ_ZSET: n += zset_mem_usage(o); break;
     default: break;
     }

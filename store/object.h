@@ -75,4 +75,12 @@ const char *obj_encoding_name(int encoding);
 /* Bytes held by the value (MEMORY USAGE and eviction accounting). */
 size_t obj_mem_usage(const cb_obj *o);
 
+/* Sets (t_set.c): intset or hashtable encoding. */
+void set_free_value(cb_obj *o);
+cb_obj *set_dup(const cb_obj *o);
+size_t set_mem_usage(const cb_obj *o);
+/* Calls fn with every member's bytes (intset members printed in decimal). */
+void set_foreach(const cb_obj *o, void (*fn)(void *priv, const char *p, size_t len),
+                 void *priv);
+
 #endif

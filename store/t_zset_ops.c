@@ -184,7 +184,47 @@ enum { AGG_SUM, AGG_MIN, AGG_MAX };
 typedef struct opsrc {
     cb_obj *o; /* NULL: missing key (empty) */
     double weight;
+    int temp;  /* o is a scratch copy of a plain set: free it after */
 } opsrc;
+
+/* A plain set takes part as if every member scored 1. It is copied into a
+ * scratch sorted set, which keeps one code path for both input types. */
+typedef struct set_copy {
+    cb_shard *s;
+    cb_obj *z;
+    size_t n, maxlen;
+} set_copy;
+
+static void set_measure(void *priv, const char *p, size_t len)
+{
+    set_copy *sc = priv;
+    (void)p;
+    sc->n++;
+    if (len > sc->maxlen) sc->maxlen = len;
+}
+
+static void set_add_member(void *priv, const char *p, size_t len)
+{
+    set_copy *sc = priv;
+    int out;
+    zset_add(sc->s, sc->z, 1.0, p, len, 0, &out, NULL);
+}
+
+static cb_obj *zset_from_set(cb_shard *s, const cb_obj *set)
+{
+    set_copy sc = { s, NULL, 0, 0 };
+    set_foreach(set, set_measure, &sc);
+    sc.z = zset_new(s, sc.n, sc.maxlen);
+    set_foreach(set, set_add_member, &sc);
+    return sc.z;
+}
+
+static void free_sources(opsrc *src, long long n)
+{
+    for (long long i = 0; i < n; i++)
+        if (src[i].temp) obj_decr_ref(src[i].o);
+    cb_free(src);
+}
 
 static size_t src_len(const opsrc *s)
 {
@@ -275,16 +315,15 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
         cb_shard *s = shard_of(c, j, &db);
         cb_obj *o = store ? db_lookup_write(s, db, ARGP(c, j), ARGL(c, j))
                           : db_lookup_read(s, db, ARGP(c, j), ARGL(c, j), 0);
-        /* Redis also takes plain sets here (every member scoring 1). That
-         * needs the set type's iterator: until it is merged a set input
-         * answers WRONGTYPE. */
-        if (o && o->type != OBJ_ZSET) {
-            cb_free(src);
+        /* Redis also takes plain sets here (every member scoring 1). */
+        if (o && o->type != OBJ_ZSET && o->type != OBJ_SET) {
+            free_sources(src, i);
             reply_error(c, ERR_WRONGTYPE);
             return;
         }
-        src[i].o = o;
         src[i].weight = 1;
+        src[i].temp = o && o->type == OBJ_SET;
+        src[i].o = src[i].temp ? zset_from_set(c->shard, o) : o;
     }
     int agg = AGG_SUM, withscores = 0;
     long long limit = 0;
@@ -294,7 +333,7 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
             j++;
             for (long long i = 0; i < setnum; i++, j++) {
                 if (arg_double(c, j, &src[i].weight, "weight value is not a float") != 0) {
-                    cb_free(src);
+                    free_sources(src, setnum);
                     return;
                 }
             }
@@ -304,7 +343,7 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
             else if (arg_eq(c, j, "min")) agg = AGG_MIN;
             else if (arg_eq(c, j, "max")) agg = AGG_MAX;
             else {
-                cb_free(src);
+                free_sources(src, setnum);
                 reply_error(c, ERR_SYNTAX);
                 return;
             }
@@ -315,13 +354,13 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
         } else if (card_only && remaining >= 2 && arg_eq(c, j, "limit")) {
             j++;
             if (!util_str2ll(ARGP(c, j), ARGL(c, j), &limit) || limit < 0) {
-                cb_free(src);
+                free_sources(src, setnum);
                 reply_error(c, "LIMIT can't be negative");
                 return;
             }
             j++;
         } else {
-            cb_free(src);
+            free_sources(src, setnum);
             reply_error(c, ERR_SYNTAX);
             return;
         }
@@ -398,7 +437,7 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
         }
         zit_release(&it);
     }
-    cb_free(src);
+    free_sources(src, setnum);
     if (card_only) {
         reply_int(c, cardinality);
         acc_free_keys(acc);

@@ -98,6 +98,45 @@ cb_cmd_proc cmd_command_getkeys;
 cb_cmd_proc cmd_command_getkeysandflags;
 cb_cmd_proc cmd_command_docs;
 cb_cmd_proc cmd_command_help;
+cb_cmd_proc cmd_multi;
+cb_cmd_proc cmd_exec;
+cb_cmd_proc cmd_discard;
+cb_cmd_proc cmd_watch;
+cb_cmd_proc cmd_unwatch;
+cb_cmd_proc cmd_lpush;
+cb_cmd_proc cmd_rpush;
+cb_cmd_proc cmd_lpushx;
+cb_cmd_proc cmd_rpushx;
+cb_cmd_proc cmd_lpop;
+cb_cmd_proc cmd_rpop;
+cb_cmd_proc cmd_lrange;
+cb_cmd_proc cmd_lindex;
+cb_cmd_proc cmd_lset;
+cb_cmd_proc cmd_linsert;
+cb_cmd_proc cmd_llen;
+cb_cmd_proc cmd_lrem;
+cb_cmd_proc cmd_ltrim;
+cb_cmd_proc cmd_lpos;
+cb_cmd_proc cmd_lmove;
+cb_cmd_proc cmd_rpoplpush;
+cb_cmd_proc cmd_lmpop;
+cb_cmd_proc cmd_sadd;
+cb_cmd_proc cmd_srem;
+cb_cmd_proc cmd_smembers;
+cb_cmd_proc cmd_sismember;
+cb_cmd_proc cmd_smismember;
+cb_cmd_proc cmd_scard;
+cb_cmd_proc cmd_spop;
+cb_cmd_proc cmd_srandmember;
+cb_cmd_proc cmd_smove;
+cb_cmd_proc cmd_sinter;
+cb_cmd_proc cmd_sintercard;
+cb_cmd_proc cmd_sinterstore;
+cb_cmd_proc cmd_sunion;
+cb_cmd_proc cmd_sunionstore;
+cb_cmd_proc cmd_sdiff;
+cb_cmd_proc cmd_sdiffstore;
+cb_cmd_proc cmd_sscan;
 cb_cmd_proc cmd_zadd;
 cb_cmd_proc cmd_zincrby;
 cb_cmd_proc cmd_zrem;
@@ -220,6 +259,45 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "command|getkeysandflags", cmd_command_getkeysandflags },
     { "command|docs", cmd_command_docs },
     { "command|help", cmd_command_help },
+    { "multi", cmd_multi },
+    { "exec", cmd_exec },
+    { "discard", cmd_discard },
+    { "watch", cmd_watch },
+    { "unwatch", cmd_unwatch },
+    { "lpush", cmd_lpush },
+    { "rpush", cmd_rpush },
+    { "lpushx", cmd_lpushx },
+    { "rpushx", cmd_rpushx },
+    { "lpop", cmd_lpop },
+    { "rpop", cmd_rpop },
+    { "lrange", cmd_lrange },
+    { "lindex", cmd_lindex },
+    { "lset", cmd_lset },
+    { "linsert", cmd_linsert },
+    { "llen", cmd_llen },
+    { "lrem", cmd_lrem },
+    { "ltrim", cmd_ltrim },
+    { "lpos", cmd_lpos },
+    { "lmove", cmd_lmove },
+    { "rpoplpush", cmd_rpoplpush },
+    { "lmpop", cmd_lmpop },
+    { "sadd", cmd_sadd },
+    { "srem", cmd_srem },
+    { "smembers", cmd_smembers },
+    { "sismember", cmd_sismember },
+    { "smismember", cmd_smismember },
+    { "scard", cmd_scard },
+    { "spop", cmd_spop },
+    { "srandmember", cmd_srandmember },
+    { "smove", cmd_smove },
+    { "sinter", cmd_sinter },
+    { "sintercard", cmd_sintercard },
+    { "sinterstore", cmd_sinterstore },
+    { "sunion", cmd_sunion },
+    { "sunionstore", cmd_sunionstore },
+    { "sdiff", cmd_sdiff },
+    { "sdiffstore", cmd_sdiffstore },
+    { "sscan", cmd_sscan },
     { "zadd", cmd_zadd },
     { "zincrby", cmd_zincrby },
     { "zrem", cmd_zrem },

@@ -6,6 +6,7 @@
 #include "command.h"
 #include "../client.h"
 #include "../conn.h"
+#include "../multi.h"
 #include "../server.h"
 #include "../worker.h"
 #include "../resp/reply.h"
@@ -150,6 +151,7 @@ void cmd_hello(cb_client *c) {
 }
 
 void cmd_reset(cb_client *c) {
+    multi_reset_client(c); /* RESET runs with the other workers parked */
     client_select_db(c, 0);
     c->resp = 2;
     cb_free(c->name);

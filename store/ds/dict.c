@@ -128,6 +128,8 @@ int dict_is_rehashing(const dict *d)
     return d->rehashidx != -1;
 }
 
+const uint8_t *dict_seed(const dict *d) { return d->seed; }
+
 size_t dict_mem_overhead(const dict *d)
 {
     return sizeof(*d) + dict_buckets(d) * sizeof(dict_entry *) +

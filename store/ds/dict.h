@@ -91,6 +91,9 @@ void dict_iter_init(dict_iter *it, dict *d, int safe);
 dict_entry *dict_iter_next(dict_iter *it);
 void dict_iter_release(dict_iter *it);
 
+/* The dict's hash seed (copies of a table reuse it). */
+const uint8_t *dict_seed(const dict *d);
+
 /* Bytes used by the table arrays and entries (not keys/values). */
 size_t dict_mem_overhead(const dict *d);
 

@@ -13,7 +13,7 @@ CB=${CACHEBOX_BIN:-build/cachebox}
 RS=${REDIS_SERVER:-redis-server}
 RB=${REDIS_BENCHMARK:-redis-benchmark}
 WORKERS=${WORKERS:-"1 2 4 8"}
-N=${N:-2000000}
+N=${N:-1000000}   # 2M+ with --threads 8 hung redis-benchmark on the 16-core machine
 CLIENTS=${CLIENTS:-256}
 THREADS=${THREADS:-8}
 PIPELINES=${PIPELINES:-"1 16"}
@@ -48,13 +48,23 @@ run() {
     done
 }
 
-results=$(mktemp)
+# Rows are printed as they come, so a run cut short still shows its figures.
+declare -A base
+printf '%-16s %-10s %14s %10s\n' server test rps vs-redis
+report() {
+    while IFS=, read -r name test rps; do
+        [ "$name" = redis ] && base[$test]=$rps
+        awk -v n="$name" -v t="$test" -v r="$rps" -v b="${base[$test]:-0}" \
+            'BEGIN { printf "%-16s %-10s %14.0f %10.2f\n", n, t, r, (b > 0 ? r / b : 0) }'
+    done
+}
+
 "$RS" --port "$port" --save '' --appendonly no --dir "$dir" --daemonize no \
     --protected-mode no >/dev/null 2>&1 &
 pid=$!
 taskset -cp 0 "$pid" >/dev/null
 wait_up
-run redis >>"$results"
+report < <(run redis)
 stop
 
 for w in $WORKERS; do
@@ -72,18 +82,6 @@ for w in $WORKERS; do
         esac
     done
     wait_up
-    run "cachebox-w$w" >>"$results"
+    report < <(run "cachebox-w$w")
     stop
 done
-
-printf '%-16s %-10s %14s %10s\n' server test rps vs-redis
-awk -F, '
-    $1 == "redis" { base[$2] = $3 }
-    { rows[NR] = $0 }
-    END {
-        for (i = 1; i <= NR; i++) {
-            split(rows[i], f, ",")
-            printf "%-16s %-10s %14.0f %10.2f\n", f[1], f[2], f[3], base[f[2]] ? f[3] / base[f[2]] : 0
-        }
-    }' "$results"
-rm -f "$results"
