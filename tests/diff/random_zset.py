@@ -46,6 +46,8 @@ class Run:
         r = self.rnd.random()
         if r < 0.08:
             return 'long' + 'x' * self.rnd.randint(14, 40) + str(self.rnd.randint(0, 3))
+        if r < 0.13:
+            return str(self.rnd.randint(0, 30))
         if r < 0.5:
             return self.rnd.choice('abcdefghijklm')
         return 'e%d' % self.rnd.randint(0, 60)
@@ -157,7 +159,8 @@ class Run:
         if c in (29, 30, 31, 32):
             op = r.choice(['ZUNION', 'ZINTER', 'ZDIFF', 'ZUNIONSTORE', 'ZINTERSTORE',
                            'ZDIFFSTORE', 'ZINTERCARD'])
-            ks = [self.anykey() for _ in range(r.randint(1, 3))]
+            # Plain sets take part too (members score 1).
+            ks = [self.anykey() if r.random() < 0.85 else 'st' for _ in range(r.randint(1, 3))]
             args = [op]
             if op.endswith('STORE'):
                 args.append(self.key())
@@ -186,6 +189,10 @@ class Run:
         if c == 37:
             return ['CONFIG', 'SET', 'zset-max-listpack-value', str(r.choice([4, 16, 64]))]
         if c == 38:
+            if r.random() < 0.3:
+                # Numbers only, now and then, so the set is sometimes an intset.
+                pick = (lambda: str(r.randint(0, 30))) if r.random() < 0.5 else self.ele
+                return ['SADD', 'st'] + [pick() for _ in range(r.randint(1, 4))]
             return ['DEL', k]
         if c == 39:
             return ['DEBUG', 'DIGEST-VALUE', k]
