@@ -259,6 +259,15 @@ void zit_init(zset_it *it, const cb_obj *o, long rank)
     }
 }
 
+void zit_seek(zset_it *it, long rank)
+{
+    it->idx = rank;
+    if (it->o->encoding == OBJ_ENC_SKIPLIST)
+        it->node = rank >= 0 ? zsl_by_rank(((const zset *)it->o->ptr)->zsl,
+                                           (unsigned long)rank + 1)
+                             : NULL;
+}
+
 int zit_valid(const zset_it *it)
 {
     if (it->o->encoding == OBJ_ENC_LISTPACK) return it->idx >= 0 && (size_t)it->idx < it->n;

@@ -57,6 +57,8 @@ typedef struct zset_it {
 } zset_it;
 /* Positions at 0-based rank (ascending order); invalid when out of range. */
 void zit_init(zset_it *it, const cb_obj *o, long rank);
+/* Moves to 0-based rank (O(1) compact, O(log n) skiplist). */
+void zit_seek(zset_it *it, long rank);
 int zit_valid(const zset_it *it);
 void zit_next(zset_it *it);
 void zit_prev(zset_it *it);

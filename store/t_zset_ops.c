@@ -531,18 +531,16 @@ void cmd_zintercard(cb_client *c)
  * ZRANDMEMBER
  * ---------------------------------------------------------------------- */
 
-static void emit_member(cb_client *c, const cb_obj *o, size_t rank, int withscores)
+static void emit_member(cb_client *c, zset_it *it, size_t rank, int withscores)
 {
-    zset_it it;
-    zit_init(&it, o, (long)rank);
+    zit_seek(it, (long)rank);
     const char *e;
     size_t l;
     double sc;
-    zit_get(&it, &e, &l, &sc);
+    zit_get(it, &e, &l, &sc);
     if (withscores && c->resp > 2) reply_array_len(c, 2);
     reply_bulk(c, e, l);
     if (withscores) reply_double(c, sc);
-    zit_release(&it);
 }
 
 static uint64_t rand_below(cb_shard *s, uint64_t n)
@@ -605,8 +603,11 @@ void cmd_zrandmember(cb_client *c)
     int pairs = withscores && c->resp > 2;
     if (!uniq || count == 1) {
         reply_array_len(c, (long)(withscores && !pairs ? count * 2 : count));
+        zset_it it;
+        zit_init(&it, o, 0);
         for (unsigned long long k = 0; k < count; k++)
-            emit_member(c, o, (size_t)rand_below(c->shard, size), withscores);
+            emit_member(c, &it, (size_t)rand_below(c->shard, size), withscores);
+        zit_release(&it);
         return;
     }
     if (count >= size) {
@@ -625,17 +626,40 @@ void cmd_zrandmember(cb_client *c)
         zit_release(&it);
         return;
     }
-    /* Distinct ranks: a partial Fisher-Yates shuffle over 0..size-1. */
-    size_t *ranks = cb_malloc(size * sizeof(size_t));
-    for (size_t k = 0; k < size; k++) ranks[k] = k;
-    for (size_t k = 0; k < count; k++) {
-        size_t r = k + (size_t)rand_below(c->shard, size - k);
-        size_t t = ranks[k];
-        ranks[k] = ranks[r];
-        ranks[r] = t;
+    size_t *ranks;
+    if (count * 3 > size) {
+        /* Many of them: a partial Fisher-Yates shuffle over 0..size-1. */
+        ranks = cb_malloc(size * sizeof(size_t));
+        for (size_t k = 0; k < size; k++) ranks[k] = k;
+        for (size_t k = 0; k < count; k++) {
+            size_t r = k + (size_t)rand_below(c->shard, size - k);
+            size_t t = ranks[k];
+            ranks[k] = ranks[r];
+            ranks[r] = t;
+        }
+    } else {
+        /* Few of a large set: draw ranks, dropping repeats (an open-addressed
+         * table of rank + 1, so 0 marks a free slot). */
+        size_t cap = 8;
+        while (cap < count * 2) cap *= 2;
+        size_t *seen = cb_calloc(cap * sizeof(size_t));
+        ranks = cb_malloc((size_t)count * sizeof(size_t));
+        size_t got = 0;
+        while (got < count) {
+            size_t r = (size_t)rand_below(c->shard, size);
+            size_t h = (r * 0x9e3779b97f4a7c15ull) & (cap - 1);
+            while (seen[h] && seen[h] != r + 1) h = (h + 1) & (cap - 1);
+            if (seen[h]) continue;
+            seen[h] = r + 1;
+            ranks[got++] = r;
+        }
+        cb_free(seen);
     }
     reply_array_len(c, (long)(withscores && !pairs ? count * 2 : count));
-    for (size_t k = 0; k < count; k++) emit_member(c, o, ranks[k], withscores);
+    zset_it it;
+    zit_init(&it, o, 0);
+    for (size_t k = 0; k < count; k++) emit_member(c, &it, ranks[k], withscores);
+    zit_release(&it);
     cb_free(ranks);
 }
 
