@@ -2,7 +2,9 @@
  * store/ds/skiplist.c (insert/delete/update against a sorted reference
  * array, ranks and spans, score and lex ranges, ties ordered by bytes,
  * -0/inf scores) and store/ds/zpack.c (ordered insert, delete ranges,
- * index access, -0 normalisation, and zp_validate on corrupt blocks).
+ * index access, -0 normalisation, and zp_validate on corrupt blocks),
+ * and the two-encoding value layer of store/t_zset.c (conversions at the
+ * limits, ZADD flag semantics, ranks, range deletes, dup).
  */
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -13,6 +15,8 @@
 #include "../../platform/mem.h"
 #include "../../store/ds/skiplist.h"
 #include "../../store/ds/zpack.h"
+#include "../../store/db.h"
+#include "../../store/t_zset.h"
 
 typedef struct ref {
     char ele[16];
@@ -286,6 +290,104 @@ static void test_zpack_int_scores(void)
     zp_free(zp);
 }
 
+/* Both encodings must hold the same elements in the same order. */
+static void check_same(const cb_obj *x, const cb_obj *y)
+{
+    CU_ASSERT_EQUAL_FATAL(zset_len(x), zset_len(y));
+    zset_it a, b;
+    zit_init(&a, x, 0);
+    zit_init(&b, y, 0);
+    for (; zit_valid(&a); zit_next(&a), zit_next(&b)) {
+        CU_ASSERT_FATAL(zit_valid(&b));
+        const char *e1, *e2;
+        size_t l1, l2;
+        double s1, s2;
+        zit_get(&a, &e1, &l1, &s1);
+        zit_get(&b, &e2, &l2, &s2);
+        CU_ASSERT(l1 == l2 && !memcmp(e1, e2, l1) && s1 == s2);
+    }
+    zit_release(&a);
+    zit_release(&b);
+}
+
+static void test_value_layer(void)
+{
+    static const uint8_t seed[16] = { 9 };
+    cb_store_settings set = { .hz = 10, .active_expire_effort = 1,
+                              .proto_max_bulk_len = 512LL << 20,
+                              .zset_max_listpack_entries = 4, .zset_max_listpack_value = 8 };
+    cb_shard *sh = shard_create(0, 1, &set, seed);
+    cb_obj *o = zset_new(sh, 1, 1);
+    cb_obj *big = zset_new(sh, 1000, 1);
+    CU_ASSERT_EQUAL(o->encoding, OBJ_ENC_LISTPACK);
+    CU_ASSERT_EQUAL(big->encoding, OBJ_ENC_SKIPLIST);
+    int out;
+    double ns;
+    const char *names[] = { "d", "b", "a", "c" };
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT(zset_add(sh, o, i, names[i], 1, 0, &out, &ns));
+        CU_ASSERT(out == ZA_OUT_ADDED);
+        zset_add(sh, big, i, names[i], 1, 0, &out, NULL);
+    }
+    CU_ASSERT_EQUAL(o->encoding, OBJ_ENC_LISTPACK);
+    check_same(o, big);
+    /* NX on a member, XX on a stranger, GT/LT that do not move: no-ops. */
+    zset_add(sh, o, 9, "d", 1, ZA_NX, &out, NULL);
+    CU_ASSERT(out & ZA_OUT_NOP);
+    zset_add(sh, o, 9, "zz", 2, ZA_XX, &out, NULL);
+    CU_ASSERT(out & ZA_OUT_NOP);
+    zset_add(sh, o, -5, "c", 1, ZA_GT, &out, NULL);
+    CU_ASSERT(out & ZA_OUT_NOP);
+    zset_add(sh, o, 10, "c", 1, ZA_LT, &out, NULL);
+    CU_ASSERT(out & ZA_OUT_NOP);
+    /* INCR, and inf + -inf is NaN: refused. */
+    zset_add(sh, o, 2.5, "a", 1, ZA_INCR, &out, &ns);
+    CU_ASSERT(out == ZA_OUT_UPDATED && ns == 4.5);
+    zset_add(sh, big, 2.5, "a", 1, ZA_INCR, &out, &ns);
+    check_same(o, big);
+    zset_add(sh, o, INFINITY, "b", 1, 0, &out, NULL);
+    CU_ASSERT_FALSE(zset_add(sh, o, -INFINITY, "b", 1, ZA_INCR, &out, NULL));
+    CU_ASSERT(out & ZA_OUT_NAN);
+    zset_add(sh, big, INFINITY, "b", 1, 0, &out, NULL);
+    check_same(o, big);
+    CU_ASSERT_EQUAL(zset_rank(o, "b", 1, 0), 3);
+    CU_ASSERT_EQUAL(zset_rank(big, "b", 1, 1), 0);
+    CU_ASSERT_EQUAL(zset_rank(o, "nope", 4, 0), -1);
+    /* A fifth element, then a long one: both cross into the skiplist. */
+    cb_obj *o2 = zset_dup_obj(o);
+    zset_add(sh, o, 7, "e", 1, 0, &out, NULL);
+    CU_ASSERT_EQUAL(o->encoding, OBJ_ENC_SKIPLIST);
+    zset_add(sh, o2, 7, "longer-than-8", 13, 0, &out, NULL);
+    CU_ASSERT_EQUAL(o2->encoding, OBJ_ENC_SKIPLIST);
+    zset_add(sh, big, 7, "e", 1, 0, &out, NULL);
+    check_same(o, big);
+    /* Range deletes and single deletes agree on both encodings. */
+    cb_obj *lp = zset_new(sh, 1, 1);
+    zset_add(sh, lp, 1, "x", 1, 0, &out, NULL);
+    zset_add(sh, lp, 2, "y", 1, 0, &out, NULL);
+    zset_add(sh, lp, 3, "z", 1, 0, &out, NULL);
+    cb_obj *sk = zset_new(sh, 100, 1);
+    zset_add(sh, sk, 1, "x", 1, 0, &out, NULL);
+    zset_add(sh, sk, 2, "y", 1, 0, &out, NULL);
+    zset_add(sh, sk, 3, "z", 1, 0, &out, NULL);
+    zset_delete_ranks(lp, 0, 1);
+    zset_delete_ranks(sk, 0, 1);
+    check_same(lp, sk);
+    CU_ASSERT(zset_del(lp, "z", 1) && zset_del(sk, "z", 1));
+    CU_ASSERT_FALSE(zset_del(lp, "z", 1));
+    CU_ASSERT_EQUAL(zset_len(sk), 0);
+    /* A small skiplist set goes back to compact when asked, -0 becoming 0. */
+    zset_add(sh, sk, -0.0, "m", 1, 0, &out, NULL);
+    zset_compact_if_fits(sh, sk);
+    CU_ASSERT_EQUAL(sk->encoding, OBJ_ENC_LISTPACK);
+    double sc;
+    CU_ASSERT(zset_score(sk, "m", 1, &sc) && sc == 0 && !signbit(sc));
+    CU_ASSERT(zset_mem_usage(big) > zset_mem_usage(sk));
+    cb_obj *objs[] = { o, o2, big, lp, sk };
+    for (int i = 0; i < 5; i++) obj_decr_ref(objs[i]);
+    shard_destroy(sh);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
@@ -296,6 +398,7 @@ int main(void)
     CU_add_test(s, "zpack", test_zpack);
     CU_add_test(s, "zpack_corrupt", test_zpack_corrupt);
     CU_add_test(s, "zpack_int_scores", test_zpack_int_scores);
+    CU_add_test(s, "value_layer", test_value_layer);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
