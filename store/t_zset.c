@@ -7,6 +7,7 @@
  * encoding. Handlers follow Redis 7.0's order of checks (syntax, then key
  * type, then values) because clients can see which error wins. Writes
  * signal the key and add the number of changed elements to shard->dirty.
+ * Design (encodings, conversions, quirks kept from Redis): docs/sorted-sets.md.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * visited, so inputs are visited as Redis does: sorted by cardinality with
  * a stable sort, each in ascending order. Keys may live on several shards
  * (the dispatcher parks the other workers); each key's shard is resolved
- * with client_key_shard.
+ * with client_key_shard. Design: docs/sorted-sets.md.
  */
 #include <errno.h>
 #include <limits.h>

@@ -4,6 +4,7 @@
  * cbstr owned by the node; the sorted-set layer (t_zset.c) shares the same
  * cbstr as the key of its element -> score dict. Knows nothing of RESP.
  * Ranks here are 1-based (the header is rank 0); callers convert.
+ * Design: docs/sorted-sets.md.
  */
 #ifndef CB_SKIPLIST_H
 #define CB_SKIPLIST_H

@@ -6,6 +6,7 @@
  * Entries are addressed by byte offset (0 means "none": the header occupies
  * it). Operations are linear, as they are for Redis's listpack; the set is
  * converted to a skiplist before that matters. Knows nothing of RESP.
+ * Design: docs/sorted-sets.md.
  */
 #ifndef CB_ZPACK_H
 #define CB_ZPACK_H
