@@ -146,6 +146,11 @@ void cmd_zmpop(cb_client *c)
     long long numkeys, count = -1;
     if (arg_range(c, 1, 1, LLONG_MAX, &numkeys, "numkeys should be greater than 0") != 0)
         return;
+    /* Compared before adding so a huge numkeys cannot overflow. */
+    if (numkeys > c->argc) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
     long long where_idx = 1 + numkeys + 1;
     if (where_idx >= c->argc) {
         reply_error(c, ERR_SYNTAX);
