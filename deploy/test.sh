@@ -94,6 +94,11 @@ if [ $build_ok = 1 ]; then
     run_suite diff timeout 600 $PY tests/diff/run_diff.py
     # The same corpus with the keyspace split over three workers' shards.
     CACHEBOX_EXTRA_ARGS="--io-workers 3" run_suite diff-3-workers timeout 600 $PY tests/diff/run_diff.py
+    # Seeded random command streams per data type, crossing every encoding
+    # threshold both ways, compared with redis-server reply by reply.
+    for rnd in tests/diff/random_*.py; do
+        run_suite "$(basename "$rnd" .py)" timeout 300 $PY "$rnd"
+    done
 else
     note "integration: 0 passed, 1 failed (release build failed)"
     note "diff: 0 passed, 1 failed (release build failed)"

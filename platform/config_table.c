@@ -683,6 +683,11 @@ const cfg_dir cfg_table[] = {
      NULL, NULL},
     ENUM("maxmemory-policy", store.maxmemory_policy, maxmem_policies, "noeviction", 0),
     LL("maxmemory-samples", maxmemory_samples, 1, IMAX, "5", 0),
+    /* Redis 7.0's built-in defaults (its sample redis.conf says 128). */
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CT_NUM, FT_LL, 0,
+     OFF(store.hash_max_listpack_entries), 0, LLMAX, "512", NULL, NULL, NULL},
+    {"hash-max-listpack-value", "hash-max-ziplist-value", CT_MEM, FT_LL, 0,
+     OFF(store.hash_max_listpack_value), 0, LLMAX, "64", NULL, NULL, NULL},
     {"zset-max-listpack-entries", "zset-max-ziplist-entries", CT_NUM, FT_LL, 0,
      OFF(store.zset_max_listpack_entries), 0, LLMAX, "128", NULL, NULL, NULL},
     {"zset-max-listpack-value", "zset-max-ziplist-value", CT_MEM, FT_LL, 0,

@@ -33,6 +33,8 @@ typedef struct cb_store_settings {
     int list_max_listpack_size;  /* quicklist fill of new lists */
     int list_compress_depth;     /* quicklist depth of new lists */
     long long set_max_intset_entries;
+    long long hash_max_listpack_entries;
+    long long hash_max_listpack_value;
     long long zset_max_listpack_entries; /* zset-max-listpack-entries */
     long long zset_max_listpack_value;   /* zset-max-listpack-value */
 } cb_store_settings;

@@ -17,6 +17,7 @@
  */
 #include "digest.h"
 #include "ds/quicklist.h"
+#include "t_hash.h"
 #include "t_zset.h"
 #include "../platform/util.h"
 
@@ -164,6 +165,17 @@ static void digest_xor_member(void *priv, const char *p, size_t len)
     digest_xor(priv, p, len);
 }
 
+/* A hash is unordered: each pair gets its own digest (field then value
+ * mixed into zeros), whose SHA-1s are xor-ed into the key's. */
+static void digest_hash_pair(void *priv, const char *f, size_t flen,
+                             const char *v, size_t vlen)
+{
+    unsigned char pair[20] = { 0 };
+    digest_mix(pair, f, flen);
+    digest_mix(pair, v, vlen);
+    digest_xor(priv, pair, 20);
+}
+
 /* Type code, contents, TTL marker into a digest that may already hold the
  * key name (dataset digest) or be zero (DIGEST-VALUE). */
 static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expire)
@@ -191,6 +203,7 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
         break;
     }
     case OBJ_SET: set_foreach(o, digest_xor_member, d); break;
+    case OBJ_HASH: hash_foreach(o, digest_hash_pair, d); break;
     case OBJ_ZSET: {
         /* Each (element, score) pair digested alone, then xor-ed in. */
         zset_it it;

@@ -137,6 +137,22 @@ cb_cmd_proc cmd_sunionstore;
 cb_cmd_proc cmd_sdiff;
 cb_cmd_proc cmd_sdiffstore;
 cb_cmd_proc cmd_sscan;
+cb_cmd_proc cmd_hset;
+cb_cmd_proc cmd_hsetnx;
+cb_cmd_proc cmd_hget;
+cb_cmd_proc cmd_hmget;
+cb_cmd_proc cmd_hmset;
+cb_cmd_proc cmd_hgetall;
+cb_cmd_proc cmd_hdel;
+cb_cmd_proc cmd_hexists;
+cb_cmd_proc cmd_hlen;
+cb_cmd_proc cmd_hstrlen;
+cb_cmd_proc cmd_hkeys;
+cb_cmd_proc cmd_hvals;
+cb_cmd_proc cmd_hincrby;
+cb_cmd_proc cmd_hincrbyfloat;
+cb_cmd_proc cmd_hrandfield;
+cb_cmd_proc cmd_hscan;
 cb_cmd_proc cmd_zadd;
 cb_cmd_proc cmd_zincrby;
 cb_cmd_proc cmd_zrem;
@@ -298,6 +314,22 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "sdiff", cmd_sdiff },
     { "sdiffstore", cmd_sdiffstore },
     { "sscan", cmd_sscan },
+    { "hset", cmd_hset },
+    { "hsetnx", cmd_hsetnx },
+    { "hget", cmd_hget },
+    { "hmget", cmd_hmget },
+    { "hmset", cmd_hmset },
+    { "hgetall", cmd_hgetall },
+    { "hdel", cmd_hdel },
+    { "hexists", cmd_hexists },
+    { "hlen", cmd_hlen },
+    { "hstrlen", cmd_hstrlen },
+    { "hkeys", cmd_hkeys },
+    { "hvals", cmd_hvals },
+    { "hincrby", cmd_hincrby },
+    { "hincrbyfloat", cmd_hincrbyfloat },
+    { "hrandfield", cmd_hrandfield },
+    { "hscan", cmd_hscan },
     { "zadd", cmd_zadd },
     { "zincrby", cmd_zincrby },
     { "zrem", cmd_zrem },

@@ -1,0 +1,25 @@
+/* t_hash.h — the hash value type as the rest of the store sees it: free,
+ * copy, size, and a visitor over the field/value pairs (DEBUG DIGEST, and
+ * later RDB/DUMP). The encodings and the commands live in t_hash.c.
+ */
+#ifndef CB_T_HASH_H
+#define CB_T_HASH_H
+
+#include <stddef.h>
+#include "object.h"
+
+/* Frees a hash object's value (not the object block). */
+void hash_free_value(cb_obj *o);
+/* Deep copy with the same encoding. */
+cb_obj *hash_dup(const cb_obj *o);
+/* Bytes held by the value beyond the object block. */
+size_t hash_mem_usage(const cb_obj *o);
+/* Number of fields. */
+size_t hash_length(const cb_obj *o);
+
+typedef void (*hash_visit_fn)(void *priv, const char *f, size_t flen,
+                              const char *v, size_t vlen);
+/* Calls fn for every field/value pair (compact: in stored order). */
+void hash_foreach(const cb_obj *o, hash_visit_fn fn, void *priv);
+
+#endif
