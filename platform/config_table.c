@@ -688,6 +688,10 @@ const cfg_dir cfg_table[] = {
      OFF(store.hash_max_listpack_entries), 0, LLMAX, "512", NULL, NULL, NULL},
     {"hash-max-listpack-value", "hash-max-ziplist-value", CT_MEM, FT_LL, 0,
      OFF(store.hash_max_listpack_value), 0, LLMAX, "64", NULL, NULL, NULL},
+    {"zset-max-listpack-entries", "zset-max-ziplist-entries", CT_NUM, FT_LL, 0,
+     OFF(store.zset_max_listpack_entries), 0, LLMAX, "128", NULL, NULL, NULL},
+    {"zset-max-listpack-value", "zset-max-ziplist-value", CT_MEM, FT_LL, 0,
+     OFF(store.zset_max_listpack_value), 0, LLMAX, "64", NULL, NULL, NULL},
 
     /* Commands and monitoring */
     ENUM("enable-debug-command", enable_debug_command, yes_no_local, "no", CF_IMMUTABLE),

@@ -43,6 +43,8 @@ static const cb_store_settings default_settings = {
     .set_max_intset_entries = 512,
     .hash_max_listpack_entries = 512,
     .hash_max_listpack_value = 64,
+    .zset_max_listpack_entries = 128,
+    .zset_max_listpack_value = 64,
 };
 
 /* ------------------------------------------------------------------------

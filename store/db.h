@@ -35,6 +35,8 @@ typedef struct cb_store_settings {
     long long set_max_intset_entries;
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;
+    long long zset_max_listpack_entries; /* zset-max-listpack-entries */
+    long long zset_max_listpack_value;   /* zset-max-listpack-value */
 } cb_store_settings;
 
 typedef struct cb_shard_stats {

@@ -18,7 +18,10 @@
 #include "digest.h"
 #include "ds/quicklist.h"
 #include "t_hash.h"
+#include "t_zset.h"
+#include "../platform/util.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- SHA-1 */
@@ -201,6 +204,24 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
     }
     case OBJ_SET: set_foreach(o, digest_xor_member, d); break;
     case OBJ_HASH: hash_foreach(o, digest_hash_pair, d); break;
+    case OBJ_ZSET: {
+        /* Each (element, score) pair digested alone, then xor-ed in. */
+        zset_it it;
+        zit_init(&it, o, 0);
+        for (; zit_valid(&it); zit_next(&it)) {
+            const char *e;
+            size_t l;
+            double sc;
+            char buf[CB_D2STR_MAX];
+            unsigned char ed[20] = { 0 };
+            zit_get(&it, &e, &l, &sc);
+            digest_mix(ed, e, l);
+            digest_mix(ed, buf, util_d2str(buf, sizeof buf, sc));
+            digest_xor(d, ed, 20);
+        }
+        zit_release(&it);
+        break;
+    }
     default:
         /* Lists, sets, hashes, sorted sets and streams arrive with their
          * types; each mixes (ordered types) or xors (unordered) its elements

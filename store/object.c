@@ -15,6 +15,7 @@
 #include "object.h"
 #include "ds/quicklist.h"
 #include "t_hash.h"
+#include "t_zset.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 
@@ -175,6 +176,7 @@ void obj_decr_ref(cb_obj *o)
     case OBJ_LIST: ql_free(o->ptr); break;
     case OBJ_SET: set_free_value(o); break;
     case OBJ_HASH: hash_free_value(o); break;
+    case OBJ_ZSET: zset_free_obj(o); break;
     default:
         fprintf(stderr, "obj_decr_ref: unknown type %u\n", o->type);
         abort();
@@ -199,6 +201,7 @@ cb_obj *obj_dup(const cb_obj *o)
     case OBJ_LIST: return obj_alloc(OBJ_LIST, o->encoding, ql_dup(o->ptr));
     case OBJ_SET: return set_dup(o);
     case OBJ_HASH: return hash_dup(o);
+    case OBJ_ZSET: return zset_dup_obj(o);
     default:
         fprintf(stderr, "obj_dup: unknown type %u\n", o->type);
         abort();
@@ -283,6 +286,7 @@ size_t obj_mem_usage(const cb_obj *o)
     case OBJ_LIST: n += ql_mem(o->ptr); break;
     case OBJ_SET: n += set_mem_usage(o); break;
     case OBJ_HASH: n += hash_mem_usage(o); break;
+    case OBJ_ZSET: n += zset_mem_usage(o); break;
     default: break;
     }
     return n;

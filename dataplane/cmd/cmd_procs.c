@@ -159,6 +159,38 @@ cb_cmd_proc cmd_brpop;
 cb_cmd_proc cmd_blmove;
 cb_cmd_proc cmd_brpoplpush;
 cb_cmd_proc cmd_blmpop;
+cb_cmd_proc cmd_zadd;
+cb_cmd_proc cmd_zincrby;
+cb_cmd_proc cmd_zrem;
+cb_cmd_proc cmd_zcard;
+cb_cmd_proc cmd_zscore;
+cb_cmd_proc cmd_zmscore;
+cb_cmd_proc cmd_zcount;
+cb_cmd_proc cmd_zlexcount;
+cb_cmd_proc cmd_zrank;
+cb_cmd_proc cmd_zrevrank;
+cb_cmd_proc cmd_zrange;
+cb_cmd_proc cmd_zrangestore;
+cb_cmd_proc cmd_zrevrange;
+cb_cmd_proc cmd_zrangebyscore;
+cb_cmd_proc cmd_zrevrangebyscore;
+cb_cmd_proc cmd_zrangebylex;
+cb_cmd_proc cmd_zrevrangebylex;
+cb_cmd_proc cmd_zremrangebyrank;
+cb_cmd_proc cmd_zremrangebyscore;
+cb_cmd_proc cmd_zremrangebylex;
+cb_cmd_proc cmd_zpopmin;
+cb_cmd_proc cmd_zpopmax;
+cb_cmd_proc cmd_zmpop;
+cb_cmd_proc cmd_zunion;
+cb_cmd_proc cmd_zinter;
+cb_cmd_proc cmd_zdiff;
+cb_cmd_proc cmd_zunionstore;
+cb_cmd_proc cmd_zinterstore;
+cb_cmd_proc cmd_zdiffstore;
+cb_cmd_proc cmd_zintercard;
+cb_cmd_proc cmd_zrandmember;
+cb_cmd_proc cmd_zscan;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -310,5 +342,37 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "blmove", cmd_blmove },
     { "brpoplpush", cmd_brpoplpush },
     { "blmpop", cmd_blmpop },
+    { "zadd", cmd_zadd },
+    { "zincrby", cmd_zincrby },
+    { "zrem", cmd_zrem },
+    { "zcard", cmd_zcard },
+    { "zscore", cmd_zscore },
+    { "zmscore", cmd_zmscore },
+    { "zcount", cmd_zcount },
+    { "zlexcount", cmd_zlexcount },
+    { "zrank", cmd_zrank },
+    { "zrevrank", cmd_zrevrank },
+    { "zrange", cmd_zrange },
+    { "zrangestore", cmd_zrangestore },
+    { "zrevrange", cmd_zrevrange },
+    { "zrangebyscore", cmd_zrangebyscore },
+    { "zrevrangebyscore", cmd_zrevrangebyscore },
+    { "zrangebylex", cmd_zrangebylex },
+    { "zrevrangebylex", cmd_zrevrangebylex },
+    { "zremrangebyrank", cmd_zremrangebyrank },
+    { "zremrangebyscore", cmd_zremrangebyscore },
+    { "zremrangebylex", cmd_zremrangebylex },
+    { "zpopmin", cmd_zpopmin },
+    { "zpopmax", cmd_zpopmax },
+    { "zmpop", cmd_zmpop },
+    { "zunion", cmd_zunion },
+    { "zinter", cmd_zinter },
+    { "zdiff", cmd_zdiff },
+    { "zunionstore", cmd_zunionstore },
+    { "zinterstore", cmd_zinterstore },
+    { "zdiffstore", cmd_zdiffstore },
+    { "zintercard", cmd_zintercard },
+    { "zrandmember", cmd_zrandmember },
+    { "zscan", cmd_zscan },
     { NULL, NULL },
 };
