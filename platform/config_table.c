@@ -679,6 +679,7 @@ const cfg_dir cfg_table[] = {
      NULL, NULL},
     ENUM("maxmemory-policy", store.maxmemory_policy, maxmem_policies, "noeviction", 0),
     LL("maxmemory-samples", maxmemory_samples, 1, IMAX, "5", 0),
+    MEMLL("hll-sparse-max-bytes", store.hll_sparse_max_bytes, 0, "3000", 0, NULL),
 
     /* Commands and monitoring */
     ENUM("enable-debug-command", enable_debug_command, yes_no_local, "no", CF_IMMUTABLE),

@@ -30,6 +30,7 @@ typedef struct cb_store_settings {
     int maxmemory_policy;        /* enum in the memory issue; 0 = noeviction */
     unsigned long long maxmemory;
     long long proto_max_bulk_len;
+    long long hll_sparse_max_bytes;
 } cb_store_settings;
 
 typedef struct cb_shard_stats {

@@ -98,6 +98,18 @@ cb_cmd_proc cmd_command_getkeys;
 cb_cmd_proc cmd_command_getkeysandflags;
 cb_cmd_proc cmd_command_docs;
 cb_cmd_proc cmd_command_help;
+cb_cmd_proc cmd_setbit;
+cb_cmd_proc cmd_getbit;
+cb_cmd_proc cmd_bitcount;
+cb_cmd_proc cmd_bitpos;
+cb_cmd_proc cmd_bitop;
+cb_cmd_proc cmd_bitfield;
+cb_cmd_proc cmd_bitfield_ro;
+cb_cmd_proc cmd_pfadd;
+cb_cmd_proc cmd_pfcount;
+cb_cmd_proc cmd_pfmerge;
+cb_cmd_proc cmd_pfdebug;
+cb_cmd_proc cmd_pfselftest;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -188,5 +200,17 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "command|getkeysandflags", cmd_command_getkeysandflags },
     { "command|docs", cmd_command_docs },
     { "command|help", cmd_command_help },
+    { "setbit", cmd_setbit },
+    { "getbit", cmd_getbit },
+    { "bitcount", cmd_bitcount },
+    { "bitpos", cmd_bitpos },
+    { "bitop", cmd_bitop },
+    { "bitfield", cmd_bitfield },
+    { "bitfield_ro", cmd_bitfield_ro },
+    { "pfadd", cmd_pfadd },
+    { "pfcount", cmd_pfcount },
+    { "pfmerge", cmd_pfmerge },
+    { "pfdebug", cmd_pfdebug },
+    { "pfselftest", cmd_pfselftest },
     { NULL, NULL },
 };
