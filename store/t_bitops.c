@@ -157,14 +157,14 @@ bad:
     return -1;
 }
 
-/* "i<bits>" (1..64) or "u<bits>" (1..63). The number ends at the first NUL
+/* "i<bits>" (1..64) or "u<bits>" (1..63), lower case only. The number ends at the first NUL
  * byte, as Redis reads it as a C string. 0 ok, -1 replied. */
 static int parse_field_type(cb_client *c, int i, int *sign, int *bits)
 {
     const char *p = ARGP(c, i);
     size_t len = ARGL(c, i);
-    if (len > 0 && (p[0] == 'i' || p[0] == 'I')) *sign = 1;
-    else if (len > 0 && (p[0] == 'u' || p[0] == 'U')) *sign = 0;
+    if (len > 0 && p[0] == 'i') *sign = 1;
+    else if (len > 0 && p[0] == 'u') *sign = 0;
     else goto bad;
     size_t nlen = strnlen(p + 1, len - 1);
     long long b;
@@ -546,7 +546,10 @@ static void bitfield_generic(cb_client *c, int readonly_cmd)
             if (arg_eq(c, j, "wrap")) ow = OW_WRAP;
             else if (arg_eq(c, j, "sat")) ow = OW_SAT;
             else if (arg_eq(c, j, "fail")) ow = OW_FAIL;
-            else goto syntax;
+            else {
+                reply_error(c, "Invalid OVERFLOW type specified");
+                goto out;
+            }
             continue;
         } else {
             goto syntax;
