@@ -192,8 +192,15 @@ def main():
                 failed += 1
                 print('FINAL MISMATCH %s' % k)
     finally:
-        oracle.stop()
+        oracle.cleanup()
         cbox.stop()
+        # A sanitizer build reports memory errors in the server log.
+        log = cbox.log()
+        for mark in ('AddressSanitizer', 'LeakSanitizer', 'runtime error:'):
+            if mark in log:
+                failed += 1
+                print('server log reports %s' % mark)
+        cbox.cleanup()
     print('(%d error replies, %d PFDEBUG ENCODING dense)' % (errors, dense))
     print('%d passed, %d failed' % (passed, failed))
     return 1 if failed else 0
