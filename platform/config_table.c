@@ -692,6 +692,7 @@ const cfg_dir cfg_table[] = {
      OFF(store.zset_max_listpack_entries), 0, LLMAX, "128", NULL, NULL, NULL},
     {"zset-max-listpack-value", "zset-max-ziplist-value", CT_MEM, FT_LL, 0,
      OFF(store.zset_max_listpack_value), 0, LLMAX, "64", NULL, NULL, NULL},
+    MEMLL("hll-sparse-max-bytes", store.hll_sparse_max_bytes, 0, "3000", 0, NULL),
 
     /* Commands and monitoring */
     ENUM("enable-debug-command", enable_debug_command, yes_no_local, "no", CF_IMMUTABLE),

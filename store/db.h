@@ -37,6 +37,7 @@ typedef struct cb_store_settings {
     long long hash_max_listpack_value;
     long long zset_max_listpack_entries; /* zset-max-listpack-entries */
     long long zset_max_listpack_value;   /* zset-max-listpack-value */
+    long long hll_sparse_max_bytes;
 } cb_store_settings;
 
 typedef struct cb_shard_stats {

@@ -191,6 +191,18 @@ cb_cmd_proc cmd_zdiffstore;
 cb_cmd_proc cmd_zintercard;
 cb_cmd_proc cmd_zrandmember;
 cb_cmd_proc cmd_zscan;
+cb_cmd_proc cmd_setbit;
+cb_cmd_proc cmd_getbit;
+cb_cmd_proc cmd_bitcount;
+cb_cmd_proc cmd_bitpos;
+cb_cmd_proc cmd_bitop;
+cb_cmd_proc cmd_bitfield;
+cb_cmd_proc cmd_bitfield_ro;
+cb_cmd_proc cmd_pfadd;
+cb_cmd_proc cmd_pfcount;
+cb_cmd_proc cmd_pfmerge;
+cb_cmd_proc cmd_pfdebug;
+cb_cmd_proc cmd_pfselftest;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -374,5 +386,17 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "zintercard", cmd_zintercard },
     { "zrandmember", cmd_zrandmember },
     { "zscan", cmd_zscan },
+    { "setbit", cmd_setbit },
+    { "getbit", cmd_getbit },
+    { "bitcount", cmd_bitcount },
+    { "bitpos", cmd_bitpos },
+    { "bitop", cmd_bitop },
+    { "bitfield", cmd_bitfield },
+    { "bitfield_ro", cmd_bitfield_ro },
+    { "pfadd", cmd_pfadd },
+    { "pfcount", cmd_pfcount },
+    { "pfmerge", cmd_pfmerge },
+    { "pfdebug", cmd_pfdebug },
+    { "pfselftest", cmd_pfselftest },
     { NULL, NULL },
 };

@@ -728,6 +728,65 @@ static const cb_keyspec ks_zscan[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_setbit[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_getbit[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_bitcount[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_bitpos[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_bitop[] = {
+    { .flags = KS_OW | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 3, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_bitfield[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_bitfield_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_pfadd[] = {
+    { .flags = KS_RW | KS_INSERT, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_pfcount[] = {
+    { .flags = KS_RW | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_pfmerge[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_INSERT, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_pfdebug[] = {
+    { .flags = KS_RW | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -5077,6 +5136,306 @@ cb_command command_table_gen[] = {
             "~1\r\n+optional\r\n",
         .docs_len = 673,
     },
+    {
+        .name = "setbit",
+        .arity = 4,
+        .flags = CMD_WRITE | CMD_DENYOOM,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 8) | (1ull << 15),
+        .keyspecs = ks_setbit, .nkeyspecs = 1,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$6\r\nsetbit\r\n:4\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@bitmap\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 316,
+        .docs_resp3 =
+            "$6\r\nsetbit\r\n%5\r\n$7\r\nsummary\r\n$66\r\nSets or clears the bit at offset in the string value stored at key\r\n"
+            "$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n"
+            "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 357,
+    },
+    {
+        .name = "getbit",
+        .arity = 3,
+        .flags = CMD_READONLY | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 8) | (1ull << 14),
+        .keyspecs = ks_getbit, .nkeyspecs = 1,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$6\r\ngetbit\r\n:3\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@bitmap\r\n"
+            "+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 306,
+        .docs_resp3 =
+            "$6\r\ngetbit\r\n%5\r\n$7\r\nsummary\r\n$65\r\nReturns the bit value at offset in the string value stored at key\r\n"
+            "$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 308,
+    },
+    {
+        .name = "bitcount",
+        .arity = -2,
+        .flags = CMD_READONLY,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 8) | (1ull << 15),
+        .keyspecs = ks_bitcount, .nkeyspecs = 1,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$8\r\nbitcount\r\n:-2\r\n~1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@bitmap\r\n+@slow\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 302,
+        .docs_resp3 =
+            "$8\r\nbitcount\r\n%6\r\n$7\r\nsummary\r\n$26\r\nCount set bits in a string\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n"
+            "$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$4\r\nO(N)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n"
+            "7.0.0\r\n$28\r\nAdded the `BYTE|BIT` option.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n"
+            "$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$5\r\nindex\r\n$4\r\ntype\r\n"
+            "$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$5\r\nstart\r\n"
+            "$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$3\r\nend\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%5\r\n"
+            "$4\r\nname\r\n$10\r\nindex_unit\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nbyte\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$4\r\nBYTE\r\n%3\r\n$4\r\nname\r\n$3\r\nbit\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$3\r\nBIT\r\n",
+        .docs_len = 735,
+    },
+    {
+        .name = "bitpos",
+        .arity = -3,
+        .flags = CMD_READONLY,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 8) | (1ull << 15),
+        .keyspecs = ks_bitpos, .nkeyspecs = 1,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$6\r\nbitpos\r\n:-3\r\n~1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@bitmap\r\n+@slow\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 300,
+        .docs_resp3 =
+            "$6\r\nbitpos\r\n%6\r\n$7\r\nsummary\r\n$39\r\nFind first bit set or clear in a string\r\n$5\r\nsince\r\n"
+            "$5\r\n2.8.7\r\n$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$4\r\nO(N)\r\n$7\r\nhistory\r\n~1\r\n"
+            "*2\r\n$5\r\n7.0.0\r\n$28\r\nAdded the `BYTE|BIT` option.\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n"
+            "$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$3\r\nbit\r\n"
+            "$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$5\r\nindex\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\nstart\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$9\r\nend_index\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$3\r\nend\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+            "%5\r\n$4\r\nname\r\n$10\r\nindex_unit\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nbyte\r\n$4\r\ntype\r\n"
+            "$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nBYTE\r\n%3\r\n$4\r\nname\r\n$3\r\nbit\r\n$4\r\ntype\r\n$10\r\n"
+            "pure-token\r\n$5\r\ntoken\r\n$3\r\nBIT\r\n",
+        .docs_len = 887,
+    },
+    {
+        .name = "bitop",
+        .arity = -4,
+        .flags = CMD_WRITE | CMD_DENYOOM,
+        .first_key = 2, .last_key = -1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 8) | (1ull << 15),
+        .keyspecs = ks_bitop, .nkeyspecs = 2,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$5\r\nbitop\r\n:-4\r\n~2\r\n+write\r\n+denyoom\r\n:2\r\n:-1\r\n:1\r\n~3\r\n+@write\r\n+@bitmap\r\n"
+            "+@slow\r\n~0\r\n~2\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:3\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
+            "spec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 518,
+        .docs_resp3 =
+            "$5\r\nbitop\r\n%5\r\n$7\r\nsummary\r\n$42\r\nPerform bitwise operations between strings\r\n$5\r\nsince\r\n"
+            "$5\r\n2.6.0\r\n$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$4\r\nO(N)\r\n$9\r\narguments\r\n*3\r\n"
+            "%2\r\n$4\r\nname\r\n$9\r\noperation\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$7\r\ndestkey\r\n"
+            "$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs_len = 383,
+    },
+    {
+        .name = "bitfield",
+        .arity = -2,
+        .flags = CMD_WRITE | CMD_DENYOOM,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 8) | (1ull << 15),
+        .keyspecs = ks_bitfield, .nkeyspecs = 1,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$8\r\nbitfield\r\n:-2\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@bitmap\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$59\r\nThis command allows both access and modification of the key\r\n"
+            "$5\r\nflags\r\n~4\r\n+RW\r\n+access\r\n+update\r\n+variable_flags\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 413,
+        .docs_resp3 =
+            "$8\r\nbitfield\r\n%5\r\n$7\r\nsummary\r\n$56\r\nPerform arbitrary bitfield integer operations on strings\r\n"
+            "$5\r\nsince\r\n$5\r\n3.2.0\r\n$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$34\r\nO(1) for each subcommand specified\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%4\r\n$4\r\nname\r\n$9\r\noperation\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
+            "+multiple\r\n$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$15\r\nencoding_offset\r\n$4\r\ntype\r\n$5\r\n"
+            "block\r\n$5\r\ntoken\r\n$3\r\nGET\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$8\r\nencoding\r\n$4\r\n"
+            "type\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%3\r\n$4\r\n"
+            "name\r\n$5\r\nwrite\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*2\r\n%5\r\n$4\r\nname\r\n$13\r\n"
+            "wrap_sat_fail\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\ntoken\r\n$8\r\nOVERFLOW\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$4\r\nwrap\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$4\r\nWRAP\r\n%3\r\n$4\r\nname\r\n$3\r\nsat\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\n"
+            "SAT\r\n%3\r\n$4\r\nname\r\n$4\r\nfail\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nFAIL\r\n"
+            "%3\r\n$4\r\nname\r\n$15\r\nwrite_operation\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%4\r\n"
+            "$4\r\nname\r\n$21\r\nencoding_offset_value\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$3\r\nSET\r\n"
+            "$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$8\r\nencoding\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$6\r\noffset\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$25\r\nencoding_offset_increment\r\n$4\r\ntype\r\n$5\r\nblock\r\n"
+            "$5\r\ntoken\r\n$6\r\nINCRBY\r\n$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$8\r\nencoding\r\n$4\r\ntype\r\n"
+            "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n"
+            "$9\r\nincrement\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 1573,
+    },
+    {
+        .name = "bitfield_ro",
+        .arity = -2,
+        .flags = CMD_READONLY | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 8) | (1ull << 14),
+        .keyspecs = ks_bitfield_ro, .nkeyspecs = 1,
+        .group = "bitmap",
+        .info_resp3 =
+            "*10\r\n$11\r\nbitfield_ro\r\n:-2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@bitmap\r\n"
+            "+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 313,
+        .docs_resp3 =
+            "$11\r\nbitfield_ro\r\n%5\r\n$7\r\nsummary\r\n$87\r\nPerform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nbitmap\r\n$10\r\ncomplexity\r\n$34\r\nO(1) for each subcommand specified\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%5\r\n$4\r\nname\r\n$15\r\nencoding_offset\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$3\r\n"
+            "GET\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n$9\r\narguments\r\n*2\r\n%2\r\n"
+            "$4\r\nname\r\n$8\r\nencoding\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n",
+        .docs_len = 567,
+    },
+    {
+        .name = "pfadd",
+        .arity = -2,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 9) | (1ull << 14),
+        .keyspecs = ks_pfadd, .nkeyspecs = 1,
+        .group = "hyperloglog",
+        .info_resp3 =
+            "*10\r\n$5\r\npfadd\r\n:-2\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n"
+            "+@hyperloglog\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 319,
+        .docs_resp3 =
+            "$5\r\npfadd\r\n%5\r\n$7\r\nsummary\r\n$57\r\nAdds the specified elements to the specified HyperLogLog.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.9\r\n$5\r\ngroup\r\n$11\r\nhyperloglog\r\n$10\r\ncomplexity\r\n$26\r\nO(1) to add every element.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%3\r\n$4\r\nname\r\n$7\r\nelement\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
+            "+multiple\r\n",
+        .docs_len = 365,
+    },
+    {
+        .name = "pfcount",
+        .arity = -2,
+        .flags = CMD_READONLY,
+        .first_key = 1, .last_key = -1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 9) | (1ull << 15),
+        .keyspecs = ks_pfcount, .nkeyspecs = 1,
+        .group = "hyperloglog",
+        .info_resp3 =
+            "*10\r\n$7\r\npfcount\r\n:-2\r\n~1\r\n+readonly\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@read\r\n+@hyperloglog\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$90\r\nRW because it may change the internal representation of the key, and propagate to replicas\r\n"
+            "$5\r\nflags\r\n~2\r\n+RW\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\n"
+            "spec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+            "%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 416,
+        .docs_resp3 =
+            "$7\r\npfcount\r\n%5\r\n$7\r\nsummary\r\n$88\r\nReturn the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.9\r\n$5\r\ngroup\r\n$11\r\nhyperloglog\r\n$10\r\ncomplexity\r\n$177\r\nO(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs_len = 490,
+    },
+    {
+        .name = "pfmerge",
+        .arity = -2,
+        .flags = CMD_WRITE | CMD_DENYOOM,
+        .first_key = 1, .last_key = -1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 9) | (1ull << 15),
+        .keyspecs = ks_pfmerge, .nkeyspecs = 2,
+        .group = "hyperloglog",
+        .info_resp3 =
+            "*10\r\n$7\r\npfmerge\r\n:-2\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@write\r\n+@hyperloglog\r\n"
+            "+@slow\r\n~0\r\n~2\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+insert\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "range\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 534,
+        .docs_resp3 =
+            "$7\r\npfmerge\r\n%5\r\n$7\r\nsummary\r\n$49\r\nMerge N different HyperLogLogs into a single one.\r\n$5\r\n"
+            "since\r\n$5\r\n2.8.9\r\n$5\r\ngroup\r\n$11\r\nhyperloglog\r\n$10\r\ncomplexity\r\n$59\r\nO(N) to merge N HyperLogLogs, but with high constant times.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$7\r\ndestkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%4\r\n$4\r\nname\r\n$9\r\nsourcekey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n"
+            "$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs_len = 409,
+    },
+    {
+        .name = "pfdebug",
+        .arity = 3,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_ADMIN,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 9) | (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .keyspecs = ks_pfdebug, .nkeyspecs = 1,
+        .group = "hyperloglog",
+        .info_resp3 =
+            "*10\r\n$7\r\npfdebug\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+admin\r\n:2\r\n:2\r\n:1\r\n~5\r\n+@write\r\n"
+            "+@hyperloglog\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+access\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+            ":1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 343,
+        .docs_resp3 =
+            "$7\r\npfdebug\r\n%6\r\n$7\r\nsummary\r\n$50\r\nInternal commands for debugging HyperLogLog values\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.9\r\n$5\r\ngroup\r\n$11\r\nhyperloglog\r\n$10\r\ncomplexity\r\n$3\r\nN/A\r\n"
+            "$9\r\ndoc_flags\r\n~1\r\n+syscmd\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nsubcommand\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n",
+        .docs_len = 331,
+    },
+    {
+        .name = "pfselftest",
+        .arity = 1,
+        .flags = CMD_ADMIN,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 9) | (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "hyperloglog",
+        .info_resp3 =
+            "*10\r\n$10\r\npfselftest\r\n:1\r\n~1\r\n+admin\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@hyperloglog\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 111,
+        .docs_resp3 =
+            "$10\r\npfselftest\r\n%5\r\n$7\r\nsummary\r\n$50\r\nAn internal command for testing HyperLogLog values\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.9\r\n$5\r\ngroup\r\n$11\r\nhyperloglog\r\n$10\r\ncomplexity\r\n$3\r\nN/A\r\n"
+            "$9\r\ndoc_flags\r\n~1\r\n+syscmd\r\n",
+        .docs_len = 196,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 155;
+const int command_table_gen_count = 167;
