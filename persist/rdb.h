@@ -19,6 +19,7 @@
 
 struct cb_shard;
 struct cb_obj;
+typedef struct cb_obj cb_obj;
 
 /* The version we write and the newest we read. */
 #define RDB_VERSION 10
@@ -70,6 +71,12 @@ cbstr rdb_enc_string(cbstr b, const void *p, size_t len, int compress);
 int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
+
+/* ---- Decoder (rdb_load.c), shared with RESTORE: the value of on-disk type
+ * type from the len bytes at p (which must all be consumed), built for shard
+ * s with its encoding limits. NULL with *err (cb_malloc'd) when corrupt,
+ * empty or of a type this build cannot read. */
+cb_obj *rdb_dec_object_mem(struct cb_shard *s, int type, const void *p, size_t len, char **err);
 
 /* Writes every db of every shard to path (atomically: temp file, fsync,
  * rename, fsync of the directory). 0 ok; -1 with *err (cb_malloc'd, caller
