@@ -100,9 +100,9 @@ static void set_lru_lfu(cb_shard *s, cb_obj *o, long long idle_s, long long freq
     } else if (idle_s >= 0) {
         long long clock = lru_clock_of(s->now_ms);
         long long abs = clock - idle_s;
-        /* Older than the clock can say: Redis parks it half a period back. */
-        if (abs < 0) abs = (clock + OBJ_LRU_CLOCK_MAX / 2) % OBJ_LRU_CLOCK_MAX;
-        o->lru = (unsigned)abs;
+        /* The clock wraps: an access before the wrap sits near its top. */
+        if (abs < 0) abs += OBJ_LRU_CLOCK_MAX;
+        o->lru = (unsigned)((unsigned long long)abs & OBJ_LRU_CLOCK_MAX);
     }
 }
 

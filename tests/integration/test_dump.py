@@ -168,3 +168,19 @@ class _RestoreBehaviour:
 
 
 globals().update(for_kinds(_RestoreBehaviour))
+
+
+class _RestoreFreq:
+    SERVER_ARGS = ARGS + ['--maxmemory-policy', 'allkeys-lfu']
+
+    def test_freq(self):
+        r = self.r
+        r.set('k', 'v')
+        p = r.dump('k')
+        self.assertTrue(r.restore('k2', 0, p, frequency=100))
+        self.assertEqual(r.object('freq', 'k2'), 100)
+        self.assertTrue(r.restore('k3', 0, p, frequency=0))
+        self.assertEqual(r.object('freq', 'k3'), 0)
+
+
+globals().update(for_kinds(_RestoreFreq))
