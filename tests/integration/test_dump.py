@@ -28,7 +28,7 @@ def populate(r):
     r.sadd('bigintset', *range(600))
     r.hset('smallhash', mapping={'f1': 'v1', 'f2': 2, 'f3': -3, 'num': 123456789})
     r.hset('bighash', mapping={'f1': 'z' * 100, 'f2': 'v2'})
-    r.hset('widehash', mapping={'f%d' % i: 'v%d' % i for i in range(300)})
+    r.hset('widehash', mapping={'f%d' % i: 'v%d' % i for i in range(600)})
 
 
 KEYS = ['int', 'negint', 'embstr', 'raw', 'lzf', 'smalllist', 'biglist', 'intset', 'strset',
