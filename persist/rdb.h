@@ -3,10 +3,12 @@
  * rdb_save_file writes every db of every shard to a temp file beside the
  * target, fsyncs it and renames it into place; rdb_load_file reads RDB
  * versions 1..10 back, sending each key to the shard that owns its slot.
- * Only the types the store has today (strings, with expiry) are encoded;
- * each type's value coder is its own function (rdb_save_string_value /
- * rdb_load_string_value style, in rdb_save.c / rdb_load.c) so DUMP/RESTORE
- * can share them later. Callers must own every shard for the whole call
+ * Strings, lists, sets and hashes are encoded as Redis 7.0 writes them
+ * (list: quicklist 2 of Redis listpacks, persist/listpack.h; set: intset or
+ * member list; hash: listpack or pair list) and every older encoding 7.0
+ * loads is read back. Each type's coder is its own function (enc_list_value
+ * / dec_list_value style, in rdb_save.c / rdb_load.c), shared with DUMP and
+ * RESTORE (cmd_dump.c); zsets and streams get theirs the same way. Callers must own every shard for the whole call
  * (start-up, or a command the dispatcher runs with all shards held).
  * The on-disk codes below are the format's reference here.
  */
@@ -19,12 +21,13 @@
 
 struct cb_shard;
 struct cb_obj;
+typedef struct cb_obj cb_obj;
 
 /* The version we write and the newest we read. */
 #define RDB_VERSION 10
 
 /* On-disk type codes, pinned: they are Redis's, and files written by any
- * Redis since 2.x carry them. Only RDB_TYPE_STRING is handled today. */
+ * Redis since 2.x carry them. Zset, module and stream codes are refused. */
 enum {
     RDB_TYPE_STRING = 0, RDB_TYPE_LIST = 1, RDB_TYPE_SET = 2, RDB_TYPE_ZSET = 3,
     RDB_TYPE_HASH = 4, RDB_TYPE_ZSET_2 = 5, RDB_TYPE_MODULE_PRE_GA = 6,
@@ -60,7 +63,7 @@ enum {
 const char *rdb_type_name(int type);
 
 /* ---- Encoders (rdb_save.c): each appends to b and returns the grown cbstr.
- * They are shared by the file writer and, later, DUMP. compress: LZF for
+ * They are shared by the file writer and DUMP. compress: LZF for
  * strings over 20 bytes when that saves space (rdbcompression yes). */
 cbstr rdb_enc_len(cbstr b, uint64_t len);
 /* Redis's string rules: canonical integers of up to 11 chars as INT8/16/32,
@@ -70,6 +73,12 @@ cbstr rdb_enc_string(cbstr b, const void *p, size_t len, int compress);
 int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
+
+/* ---- Decoder (rdb_load.c), shared with RESTORE: the value of on-disk type
+ * type from the len bytes at p (which must all be consumed), built for shard
+ * s with its encoding limits. NULL with *err (cb_malloc'd) when corrupt,
+ * empty or of a type this build cannot read. */
+cb_obj *rdb_dec_object_mem(struct cb_shard *s, int type, const void *p, size_t len, char **err);
 
 /* Writes every db of every shard to path (atomically: temp file, fsync,
  * rename, fsync of the directory). 0 ok; -1 with *err (cb_malloc'd, caller

@@ -20,12 +20,16 @@
 #include <unistd.h>
 
 #include "crc64.h"
+#include "listpack.h"
 #include "rdb.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../store/object.h"
+#include "../store/t_hash.h"
+#include "../store/ds/intset.h"
+#include "../store/ds/quicklist.h"
 
 /* ------------------------------------------------------------------------
  * Primitive encodings
@@ -141,10 +145,105 @@ static cbstr enc_string_value(cbstr b, const cb_obj *o, int compress)
     return rdb_enc_string(b, p, len, compress);
 }
 
+/* Quicklist container codes of RDB_TYPE_LIST_QUICKLIST_2 nodes. */
+#define QL_CONTAINER_PLAIN 1
+#define QL_CONTAINER_PACKED 2
+
+/* A list as Redis 7.0 writes it: the node count, then per node its
+ * container code and the node as a Redis listpack string (LZF when that
+ * saves space). Our nodes keep their own pack format, so each is re-packed;
+ * the node boundaries stay ours. */
+static cbstr enc_list_value(cbstr b, const cb_obj *o, int compress)
+{
+    const quicklist *ql = o->ptr;
+    b = rdb_enc_len(b, ql->len);
+    for (const ql_node *n = ql->head; n; n = n->next) {
+        unsigned char *plain = n->data, *tmp = NULL;
+        if (n->compressed) {
+            tmp = cb_malloc(n->sz);
+            if (lzf_decompress(n->data, n->csz, tmp, n->sz) != n->sz) abort(); /* our own bytes */
+            plain = tmp;
+        }
+        rlp_writer w;
+        rlp_init(&w);
+        for (unsigned char *p = lp_first(plain); p; p = lp_next(plain, p)) {
+            lp_val v;
+            char num[32];
+            size_t len;
+            lp_get(p, &v);
+            const char *s = lp_str(&v, num, &len);
+            rlp_append(&w, s, len);
+        }
+        cbstr lp = rlp_finish(&w);
+        b = rdb_enc_len(b, QL_CONTAINER_PACKED);
+        b = rdb_enc_string(b, lp, cbstr_len(lp), compress);
+        cbstr_free(lp);
+        cb_free(tmp);
+    }
+    return b;
+}
+
+typedef struct member_sink {
+    cbstr b;
+    int compress;
+} member_sink;
+
+static void sink_member(void *priv, const char *p, size_t len)
+{
+    member_sink *m = priv;
+    m->b = rdb_enc_string(m->b, p, len, m->compress);
+}
+
+/* Intsets go out as their blob (already Redis's byte layout); hashtables
+ * as a count and the members. */
+static cbstr enc_set_value(cbstr b, const cb_obj *o, int compress)
+{
+    if (o->encoding == OBJ_ENC_INTSET)
+        return rdb_enc_string(b, o->ptr, intset_blob_len(o->ptr), compress);
+    member_sink m = { rdb_enc_len(b, dict_size(o->ptr)), compress };
+    set_foreach(o, sink_member, &m);
+    return m.b;
+}
+
+static void sink_pair(void *priv, const char *f, size_t fl, const char *v, size_t vl)
+{
+    member_sink *m = priv;
+    m->b = rdb_enc_string(m->b, f, fl, m->compress);
+    m->b = rdb_enc_string(m->b, v, vl, m->compress);
+}
+
+static void lp_pair(void *priv, const char *f, size_t fl, const char *v, size_t vl)
+{
+    rlp_append(priv, f, fl);
+    rlp_append(priv, v, vl);
+}
+
+/* Compact hashes as one Redis listpack of field, value, ...; hashtables
+ * as a count and the pairs. */
+static cbstr enc_hash_value(cbstr b, const cb_obj *o, int compress)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK) {
+        rlp_writer w;
+        rlp_init(&w);
+        hash_foreach(o, lp_pair, &w);
+        cbstr lp = rlp_finish(&w);
+        b = rdb_enc_string(b, lp, cbstr_len(lp), compress);
+        cbstr_free(lp);
+        return b;
+    }
+    member_sink m = { rdb_enc_len(b, hash_length(o)), compress };
+    hash_foreach(o, sink_pair, &m);
+    return m.b;
+}
+
 int rdb_object_type(const cb_obj *o)
 {
     switch (o->type) {
     case OBJ_STRING: return RDB_TYPE_STRING;
+    case OBJ_LIST: return RDB_TYPE_LIST_QUICKLIST_2;
+    case OBJ_SET: return o->encoding == OBJ_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
+    case OBJ_HASH:
+        return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     default: return -1; /* each type brings its encoder with its issue */
     }
 }
@@ -153,6 +252,9 @@ cbstr rdb_enc_object(cbstr b, const cb_obj *o, int compress)
 {
     switch (o->type) {
     case OBJ_STRING: return enc_string_value(b, o, compress);
+    case OBJ_LIST: return enc_list_value(b, o, compress);
+    case OBJ_SET: return enc_set_value(b, o, compress);
+    case OBJ_HASH: return enc_hash_value(b, o, compress);
     default: return b;
     }
 }

@@ -82,5 +82,16 @@ size_t set_mem_usage(const cb_obj *o);
 /* Calls fn with every member's bytes (intset members printed in decimal). */
 void set_foreach(const cb_obj *o, void (*fn)(void *priv, const char *p, size_t len),
                  void *priv);
+/* Builders for RDB/DUMP loads (Redis's rdbLoadObject rules). An empty set
+ * that starts as an intset, or as a hashtable when len_hint is over
+ * set-max-intset-entries. */
+struct cb_shard;
+struct intset;
+cb_obj *set_new_for_load(struct cb_shard *s, unsigned long len_hint);
+/* Adds a member, converting as SADD does; 1 added, 0 already present. */
+int set_load_add(struct cb_shard *s, cb_obj *o, const char *p, size_t len);
+/* Adopts a validated intset; converted to a hashtable when it holds more
+ * than set-max-intset-entries. */
+cb_obj *set_new_from_intset(struct cb_shard *s, struct intset *is);
 
 #endif

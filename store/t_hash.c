@@ -849,3 +849,18 @@ void cmd_hscan(cb_client *c)
     }
     cb_free(out.items);
 }
+
+/* ------------------------------------------------------------------------
+ * Load builders (t_hash.h)
+ * ---------------------------------------------------------------------- */
+
+cb_obj *hash_new_for_load(void) { return hash_new(); }
+
+int hash_load_set(cb_shard *s, cb_obj *o, const char *f, size_t fl, const char *v, size_t vl)
+{
+    char buf[PP_INTBUF];
+    const char *old;
+    size_t ol;
+    if (hash_get(o, f, fl, buf, &old, &ol)) return 0;
+    return hash_set(s, o, f, fl, v, vl);
+}

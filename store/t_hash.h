@@ -21,5 +21,12 @@ typedef void (*hash_visit_fn)(void *priv, const char *f, size_t flen,
                               const char *v, size_t vlen);
 /* Calls fn for every field/value pair (compact: in stored order). */
 void hash_foreach(const cb_obj *o, hash_visit_fn fn, void *priv);
+/* Builders for RDB/DUMP loads: an empty compact hash, and a field added as
+ * HSET would (converting past the listpack limits). 1 new, 0 duplicate
+ * field (the value is then left as it was). */
+struct cb_shard;
+cb_obj *hash_new_for_load(void);
+int hash_load_set(struct cb_shard *s, cb_obj *o, const char *f, size_t fl, const char *v,
+                  size_t vl);
 
 #endif

@@ -908,3 +908,29 @@ void cmd_sscan(cb_client *c)
     }
     cb_free(acc.m);
 }
+
+/* ------------------------------------------------------------------------
+ * Load builders (object.h)
+ * ---------------------------------------------------------------------- */
+
+cb_obj *set_new_for_load(cb_shard *s, unsigned long len_hint)
+{
+    if ((long long)len_hint > s->set->set_max_intset_entries) {
+        cb_obj *o = set_new_ht(s->seed);
+        dict_expand(o->ptr, len_hint);
+        return o;
+    }
+    return set_new_intset();
+}
+
+int set_load_add(cb_shard *s, cb_obj *o, const char *p, size_t len)
+{
+    return set_add(s, o, p, len);
+}
+
+cb_obj *set_new_from_intset(cb_shard *s, intset *is)
+{
+    cb_obj *o = set_obj(OBJ_ENC_INTSET, is);
+    if ((long long)intset_len(is) > s->set->set_max_intset_entries) set_convert_to_ht(s, o);
+    return o;
+}

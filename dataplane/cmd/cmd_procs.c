@@ -41,6 +41,8 @@ cb_cmd_proc cmd_swapdb;
 cb_cmd_proc cmd_rename;
 cb_cmd_proc cmd_renamenx;
 cb_cmd_proc cmd_copy;
+cb_cmd_proc cmd_dump;
+cb_cmd_proc cmd_restore;
 cb_cmd_proc cmd_set;
 cb_cmd_proc cmd_get;
 cb_cmd_proc cmd_getex;
@@ -236,6 +238,8 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "rename", cmd_rename },
     { "renamenx", cmd_renamenx },
     { "copy", cmd_copy },
+    { "dump", cmd_dump },
+    { "restore", cmd_restore },
     { "set", cmd_set },
     { "get", cmd_get },
     { "getex", cmd_getex },

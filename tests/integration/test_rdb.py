@@ -45,6 +45,24 @@ def populate(r):
     r.execute_command('SELECT', 0)
 
 
+def populate_types(r):
+    """Lists, sets and hashes in every encoding Redis 7.0 writes."""
+    r.rpush('smalllist', 'a', 'b', 1, -5, 300, -4000, 70000, 3000000000, 'x' * 70)
+    for i in range(200):
+        r.rpush('biglist', 'element-%d-%s' % (i, 'y' * (i % 50)), i)
+    r.sadd('intset', 1, 2, 3, -100, 70000, 5000000000)
+    r.sadd('strset', 'a', 'b', 'c', 1, 2)
+    r.sadd('bigintset', *range(700))
+    r.hset('smallhash', mapping={'f1': 'v1', 'f2': 2, 'num': 123456789})
+    r.hset('bighash', mapping={'f1': 'z' * 100, 'f2': 'v2'})
+    r.hset('widehash', mapping={'f%d' % i: 'v%d' % i for i in range(600)})
+    r.rpush('ttllist', 'x')
+    r.pexpireat('ttllist', 4102444800000)
+    r.execute_command('SELECT', 2)
+    r.sadd('db2set', 'm')
+    r.execute_command('SELECT', 0)
+
+
 def digest(srv):
     r = srv.redis()
     try:
@@ -140,6 +158,53 @@ class RdbTest(unittest.TestCase):
         self.assertEqual(ttls(cb, TTL_KEYS), want_ttls)
         self.assertIn('Loading RDB produced by version 7.0.15', cb.log())
 
+    def test_types_our_dump_checks_and_loads_into_redis(self):
+        a = self.start('cachebox', '--list-compress-depth', '2')
+        r = a.redis()
+        populate(r)
+        populate_types(r)
+        want = digest(a)
+        self.assertEqual(r.execute_command('DEBUG', 'RELOAD'), b'OK')
+        self.assertEqual(digest(a), want)
+        r.close()
+        a.stop()
+        p = subprocess.run([CHECK_RDB, self.dump_path()], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode('utf-8', 'replace')
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn('RDB looks OK', out)
+        self.assertIn('525 keys read', out)
+        oracle = self.start('redis')
+        self.assertEqual(digest(oracle), want)
+        o = oracle.redis()
+        self.assertEqual(o.object('encoding', 'intset'), b'intset')
+        self.assertEqual(o.object('encoding', 'smallhash'), b'listpack')
+        self.assertEqual(o.object('encoding', 'widehash'), b'hashtable')
+        o.close()
+
+    def test_types_oracle_dump_loads_into_cachebox(self):
+        oracle = self.start('redis', '--list-compress-depth', '1')
+        r = oracle.redis()
+        populate_types(r)
+        self.assertTrue(r.save())
+        want = digest(oracle)
+        r.close()
+        oracle.stop()
+        cb = self.start('cachebox', '--io-workers', '2')
+        self.assertEqual(digest(cb), want)
+        c = cb.redis()
+        for k, enc in (('intset', b'intset'), ('strset', b'hashtable'),
+                       ('bigintset', b'hashtable'), ('smallhash', b'listpack'),
+                       ('bighash', b'hashtable'), ('biglist', b'quicklist')):
+            self.assertEqual(c.object('encoding', k), enc, k)
+        c.close()
+
+    def test_types_fixture_from_oracle(self):
+        shutil.copy(os.path.join(FIXTURES, 'types.rdb'), self.dump_path())
+        cb = self.start('cachebox')
+        # make_fixtures.sh printed this DEBUG DIGEST of the oracle.
+        self.assertEqual(digest(cb), '0ab7c5be8b0bacbc457a9fe4ccabcdaf4d2bff4b')
+
     def test_fixture_from_oracle(self):
         shutil.copy(os.path.join(FIXTURES, 'strings.rdb'), self.dump_path())
         cb = self.start('cachebox')
@@ -159,7 +224,7 @@ class RdbTest(unittest.TestCase):
     def test_corrupt_files_stop_startup(self):
         self._refused('truncated.rdb', 'Unexpected EOF reading RDB file at offset')
         self._refused('badcrc.rdb', 'Wrong RDB checksum')
-        self._refused('list.rdb', 'RDB type 18 (list quicklist2) at offset')
+        self._refused('zset.rdb', 'RDB type 17 (zset listpack) at offset')
 
     def test_debug_reload_errors(self):
         a = self.start('cachebox')

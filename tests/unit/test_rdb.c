@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../persist/crc64.h"
+#include "../../persist/listpack.h"
 #include "../../persist/rdb.h"
 #include "../../platform/config.h"
 #include "../../platform/mem.h"
@@ -20,6 +21,8 @@
 #include "../../store/db.h"
 #include "../../store/digest.h"
 #include "../../store/object.h"
+#include "../../store/t_hash.h"
+#include "../../store/ds/quicklist.h"
 
 static const uint8_t seed[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 static char fixdir[4096];
@@ -395,7 +398,10 @@ static void test_oracle_expired_lru_lfu(void)
 
 static void test_refused(void)
 {
-    expect_refused(fixture("list.rdb"), "RDB type 18 (list quicklist2) at offset ");
+    static const unsigned char zs[] = "REDIS0010\xfe\x00\x03\x01k\x01\x01a\x00\x00\xff";
+    write_bytes(tmpfile_path("zset.rdb"), zs, sizeof(zs) - 1);
+    expect_refused(tmpfile_path("zset.rdb"), "RDB type 3 (zset skiplist) at offset 11");
+    unlink(tmpfile_path("zset.rdb"));
     expect_refused(fixture("function.rdb"), "function library) at offset ");
     expect_refused(fixture("truncated.rdb"), "Unexpected EOF reading RDB file at offset");
     expect_refused(fixture("truncated_crc.rdb"), "Unexpected EOF reading RDB file at offset 430");
@@ -455,6 +461,335 @@ static void test_old_version(void)
     unlink(tmpfile_path("v3.rdb"));
 }
 
+
+/* ------------------------------------------------- lists, sets, hashes */
+
+#define TYPES_DIGEST "0ab7c5be8b0bacbc457a9fe4ccabcdaf4d2bff4b"
+
+static void test_oracle_types(void)
+{
+    cb_shard *sh[2];
+    make_shards(sh, 2, 16, NULL);
+    char *err = NULL;
+    rdb_load_info info = { 0 };
+    CU_ASSERT_EQUAL_FATAL(rdb_load_file_ex(sh, 2, fixture("types.rdb"), &info, &err), 0);
+    CU_ASSERT_EQUAL(info.keys_loaded, 8);
+    char hex[41];
+    digest_hex(sh, 2, hex);
+    CU_ASSERT_STRING_EQUAL(hex, TYPES_DIGEST);
+    cb_obj *o = find(sh, 2, 0, "intset", NULL);
+    CU_ASSERT(o && o->type == OBJ_SET && o->encoding == OBJ_ENC_INTSET);
+    o = find(sh, 2, 0, "strset", NULL);
+    CU_ASSERT(o && o->encoding == OBJ_ENC_HT);
+    o = find(sh, 2, 0, "bigintset", NULL);
+    CU_ASSERT(o && o->encoding == OBJ_ENC_HT); /* 600 > set-max-intset-entries */
+    o = find(sh, 2, 0, "smallhash", NULL);
+    CU_ASSERT(o && o->encoding == OBJ_ENC_LISTPACK && hash_length(o) == 4);
+    o = find(sh, 2, 0, "bighash", NULL);
+    CU_ASSERT(o && o->encoding == OBJ_ENC_HT);
+    o = find(sh, 2, 0, "biglist", NULL);
+    CU_ASSERT(o && o->type == OBJ_LIST && ((quicklist *)o->ptr)->count == 80);
+    CU_ASSERT(o && ql_check(o->ptr));
+
+    /* Saved by us (every type's encoder) and loaded back: same digest. */
+    const char *path = tmpfile_path("types-again.rdb");
+    CU_ASSERT_EQUAL(rdb_save_file(sh, 2, path, &err), 0);
+    cb_shard *back[3];
+    make_shards(back, 3, 16, NULL);
+    CU_ASSERT_EQUAL(rdb_load_file(back, 3, path, &err), 0);
+    digest_hex(back, 3, hex);
+    CU_ASSERT_STRING_EQUAL(hex, TYPES_DIGEST);
+    o = find(back, 3, 0, "smallhash", NULL);
+    CU_ASSERT(o && o->encoding == OBJ_ENC_LISTPACK);
+    o = find(back, 3, 0, "intset", NULL);
+    CU_ASSERT(o && o->encoding == OBJ_ENC_INTSET);
+    free_shards(back, 3);
+    unlink(path);
+    free_shards(sh, 2);
+}
+
+/* Builds a ziplist of the given elements (strings under 64 bytes; small
+ * canonical integers as the 4-bit immediates, others as int16). */
+static size_t zl_build(unsigned char *out, const char *const *el, int n)
+{
+    size_t off = 10, prev = 0, last = 10;
+    for (int i = 0; i < n; i++) {
+        unsigned char *p = out + off;
+        size_t k = 0;
+        p[k++] = (unsigned char)prev;
+        long long v;
+        size_t len = strlen(el[i]);
+        if (util_str2ll(el[i], len, &v) && v >= 0 && v <= 12) {
+            p[k++] = (unsigned char)(0xF1 + v);
+        } else if (util_str2ll(el[i], len, &v) && v >= INT16_MIN && v <= INT16_MAX) {
+            p[k++] = 0xC0;
+            p[k++] = (unsigned char)(v & 0xFF);
+            p[k++] = (unsigned char)(((uint64_t)v >> 8) & 0xFF);
+        } else {
+            p[k++] = (unsigned char)len;
+            memcpy(p + k, el[i], len);
+            k += len;
+        }
+        last = off;
+        prev = k;
+        off += k;
+    }
+    out[off++] = 0xFF;
+    for (int i = 0; i < 4; i++) out[i] = (unsigned char)(off >> (8 * i));
+    for (int i = 0; i < 4; i++) out[4 + i] = (unsigned char)(last >> (8 * i));
+    out[8] = (unsigned char)n;
+    out[9] = 0;
+    return off;
+}
+
+/* Loads one value from a payload into a fresh shard and returns the digest
+ * of the dataset holding it as key "k". */
+static int digest_of_value(int type, const void *p, size_t len, char hex[41], cb_obj **out)
+{
+    cb_shard *sh[1];
+    make_shards(sh, 1, 16, NULL);
+    char *err = NULL;
+    cb_obj *o = rdb_dec_object_mem(sh[0], type, p, len, &err);
+    if (!o) {
+        fprintf(stderr, "\n  type %d: %s\n", type, err);
+        cb_free(err);
+        free_shards(sh, 1);
+        return -1;
+    }
+    if (out) {
+        *out = o;
+        obj_incr_ref(o); /* the caller's reference outlives the shard */
+    }
+    db_add(sh[0], &sh[0]->dbs[0], "k", 1, o);
+    digest_hex(sh, 1, hex);
+    free_shards(sh, 1);
+    return 0;
+}
+
+static cbstr rdb_str(cbstr b, const char *s) { return rdb_enc_string(b, s, strlen(s), 0); }
+
+static void test_old_encodings(void)
+{
+    static const char *const el[] = { "a", "bb", "7", "-300", "hello world" };
+    unsigned char zl[256];
+    size_t zn = zl_build(zl, el, 5);
+    char want[41], got[41];
+    cb_obj *o = NULL;
+
+    /* Lists: linked list (1), ziplist (10), quicklist of ziplists (14) and
+     * our own quicklist2 must all be the same list. */
+    cbstr b = rdb_enc_len(cbstr_new("", 0), 5);
+    for (int i = 0; i < 5; i++) b = rdb_str(b, el[i]);
+    CU_ASSERT_EQUAL_FATAL(digest_of_value(RDB_TYPE_LIST, b, cbstr_len(b), want, &o), 0);
+    cbstr_free(b);
+    b = rdb_enc_string(cbstr_new("", 0), zl, zn, 0);
+    CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_LIST_ZIPLIST, b, cbstr_len(b), got, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    cbstr_free(b);
+    b = rdb_enc_len(cbstr_new("", 0), 2);
+    b = rdb_enc_string(b, zl, zn, 0);
+    unsigned char zl1[64];
+    size_t zn1 = zl_build(zl1, el, 0);
+    b = rdb_enc_string(b, zl1, zn1, 0); /* an empty node is harmless */
+    CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_LIST_QUICKLIST, b, cbstr_len(b), got, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    cbstr_free(b);
+    b = rdb_enc_object(cbstr_new("", 0), o, 1);
+    obj_decr_ref(o);
+    CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_LIST_QUICKLIST_2, b, cbstr_len(b), got, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    cbstr_free(b);
+
+    /* Hashes: hashtable form (4), ziplist (13), zipmap (9), listpack (16). */
+    static const char *const pairs[] = { "f1", "v1", "n", "12", "x", "-300", "long", "hello" };
+    b = rdb_enc_len(cbstr_new("", 0), 4);
+    for (int i = 0; i < 8; i++) b = rdb_str(b, pairs[i]);
+    CU_ASSERT_EQUAL_FATAL(digest_of_value(RDB_TYPE_HASH, b, cbstr_len(b), want, &o), 0);
+    CU_ASSERT(o->encoding == OBJ_ENC_LISTPACK);
+    obj_decr_ref(o);
+    cbstr_free(b);
+    zn = zl_build(zl, pairs, 8);
+    b = rdb_enc_string(cbstr_new("", 0), zl, zn, 0);
+    CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_HASH_ZIPLIST, b, cbstr_len(b), got, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    cbstr_free(b);
+    unsigned char zm[256];
+    size_t m = 0;
+    zm[m++] = 4;
+    for (int i = 0; i < 8; i++) {
+        size_t len = strlen(pairs[i]);
+        zm[m++] = (unsigned char)len;
+        if (i & 1) zm[m++] = 1; /* one free byte after the value */
+        memcpy(zm + m, pairs[i], len);
+        m += len;
+        if (i & 1) zm[m++] = 'Z';
+    }
+    zm[m++] = 0xFF;
+    b = rdb_enc_string(cbstr_new("", 0), zm, m, 0);
+    CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_HASH_ZIPMAP, b, cbstr_len(b), got, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    cbstr_free(b);
+    rlp_writer w;
+    rlp_init(&w);
+    for (int i = 0; i < 8; i++) rlp_append(&w, pairs[i], strlen(pairs[i]));
+    cbstr lp = rlp_finish(&w);
+    b = rdb_enc_string(cbstr_new("", 0), lp, cbstr_len(lp), 0);
+    CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_HASH_LISTPACK, b, cbstr_len(b), got, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    cbstr_free(b);
+    cbstr_free(lp);
+
+    /* Duplicates are corrupt; an empty collection is refused. */
+    static const char *const dup[] = { "f", "1", "f", "2" };
+    zn = zl_build(zl, dup, 4);
+    b = rdb_enc_string(cbstr_new("", 0), zl, zn, 0);
+    cb_shard *sh[1];
+    make_shards(sh, 1, 16, NULL);
+    char *err = NULL;
+    CU_ASSERT_PTR_NULL(rdb_dec_object_mem(sh[0], RDB_TYPE_HASH_ZIPLIST, b, cbstr_len(b), &err));
+    CU_ASSERT(err && strstr(err, "Duplicate hash fields detected"));
+    cb_free(err);
+    cbstr_free(b);
+    b = rdb_enc_len(cbstr_new("", 0), 2);
+    b = rdb_str(rdb_str(b, "a"), "a");
+    CU_ASSERT_PTR_NULL(rdb_dec_object_mem(sh[0], RDB_TYPE_SET, b, cbstr_len(b), &err));
+    CU_ASSERT(err && strstr(err, "Duplicate set members detected"));
+    cb_free(err);
+    cbstr_free(b);
+    b = rdb_enc_len(cbstr_new("", 0), 0);
+    CU_ASSERT_PTR_NULL(rdb_dec_object_mem(sh[0], RDB_TYPE_LIST, b, cbstr_len(b), &err));
+    CU_ASSERT_PTR_NOT_NULL(err);
+    cb_free(err);
+    cbstr_free(b);
+    free_shards(sh, 1);
+}
+
+/* Listpack bytes exactly as Redis writes them (listpack.md examples). */
+static void test_listpack_bytes(void)
+{
+    rlp_writer w;
+    rlp_init(&w);
+    rlp_append(&w, "1", 1);
+    rlp_append(&w, "ab", 2);
+    rlp_append(&w, "-1", 2);
+    rlp_append(&w, "1000", 4);
+    cbstr lp = rlp_finish(&w);
+    static const unsigned char want[] = { 19, 0, 0, 0, 4, 0, 0x01, 0x01, 0x82, 'a', 'b', 0x03,
+                                          0xDF, 0xFF, 0x02, 0xC3, 0xE8, 0x02, 0xFF };
+    CU_ASSERT_EQUAL(cbstr_len(lp), sizeof(want));
+    CU_ASSERT(cbstr_len(lp) == sizeof(want) && memcmp(lp, want, sizeof(want)) == 0);
+    char why[128];
+    CU_ASSERT_EQUAL(rlp_walk((unsigned char *)lp, cbstr_len(lp), NULL, NULL, why, sizeof(why)), 4);
+    cbstr_free(lp);
+    /* A long string gets a two-byte back length. */
+    char big[300];
+    memset(big, 'q', sizeof(big));
+    rlp_init(&w);
+    rlp_append(&w, big, sizeof(big));
+    lp = rlp_finish(&w);
+    CU_ASSERT_EQUAL(cbstr_len(lp), 6 + 2 + 300 + 2 + 1);
+    CU_ASSERT_EQUAL(rlp_walk((unsigned char *)lp, cbstr_len(lp), NULL, NULL, why, sizeof(why)), 1);
+    cbstr_free(lp);
+}
+
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Random bit flips in every type's payload: each decode either succeeds
+ * or fails with a message; ASan/UBSan catch anything worse. */
+static void test_fuzz_payloads(void)
+{
+    cb_shard *sh[2];
+    make_shards(sh, 2, 16, NULL);
+    char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(rdb_load_file(sh, 2, fixture("types.rdb"), &err), 0);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    long ok = 0, bad = 0;
+    for (int i = 0; i < 2; i++) {
+        dict_iter it;
+        dict_iter_init(&it, sh[i]->dbs[0].keys, 0);
+        dict_entry *e;
+        while ((e = dict_iter_next(&it)) != NULL) {
+            cb_obj *o = e->v.val;
+            int type = rdb_object_type(o);
+            for (int compress = 0; compress < 2; compress++) {
+                cbstr b = rdb_enc_object(cbstr_new("", 0), o, compress);
+                size_t n = cbstr_len(b);
+                for (int round = 0; round < 300; round++) {
+                    cbstr c = cbstr_dup(b);
+                    int flips = 1 + (int)(rng_next(&x) % 4);
+                    for (int f = 0; f < flips; f++) {
+                        size_t at = rng_next(&x) % n;
+                        c[at] = (char)(c[at] ^ (1u << (rng_next(&x) % 8)));
+                    }
+                    size_t len = n;
+                    if (round % 10 == 9) len = rng_next(&x) % n; /* truncated */
+                    cb_obj *v = rdb_dec_object_mem(sh[0], type, c, len, &err);
+                    if (v) {
+                        ok++;
+                        obj_decr_ref(v);
+                    } else {
+                        bad++;
+                        CU_ASSERT(err != NULL);
+                        cb_free(err);
+                    }
+                    cbstr_free(c);
+                }
+                cbstr_free(b);
+            }
+        }
+        dict_iter_release(&it);
+    }
+    CU_ASSERT(bad > 0);
+    (void)ok;
+
+    /* The older blob formats, which only the readers see. */
+    static const char *const el[] = { "f1", "v1", "7", "-300", "a longer string here", "x" };
+    unsigned char zl[256], zm[256];
+    size_t zn = zl_build(zl, el, 6), m = 0;
+    zm[m++] = 3;
+    for (int i = 0; i < 6; i++) {
+        size_t len = strlen(el[i]);
+        zm[m++] = (unsigned char)len;
+        if (i & 1) zm[m++] = 0;
+        memcpy(zm + m, el[i], len);
+        m += len;
+    }
+    zm[m++] = 0xFF;
+    struct { int type; const unsigned char *blob; size_t n; int wrap; } old[] = {
+        { RDB_TYPE_LIST_ZIPLIST, zl, zn, 0 }, { RDB_TYPE_HASH_ZIPLIST, zl, zn, 0 },
+        { RDB_TYPE_LIST_QUICKLIST, zl, zn, 1 }, { RDB_TYPE_HASH_ZIPMAP, zm, m, 0 },
+    };
+    for (size_t t = 0; t < sizeof(old) / sizeof(old[0]); t++) {
+        cbstr b = old[t].wrap ? rdb_enc_len(cbstr_new("", 0), 1) : cbstr_new("", 0);
+        b = rdb_enc_string(b, old[t].blob, old[t].n, 0);
+        cb_obj *v = rdb_dec_object_mem(sh[0], old[t].type, b, cbstr_len(b), &err);
+        CU_ASSERT_PTR_NOT_NULL(v); /* the unflipped payload is sound */
+        if (v) obj_decr_ref(v);
+        else cb_free(err);
+        size_t n = cbstr_len(b);
+        for (int round = 0; round < 2000; round++) {
+            cbstr c = cbstr_dup(b);
+            int flips = 1 + (int)(rng_next(&x) % 3);
+            for (int f = 0; f < flips; f++) {
+                size_t at = rng_next(&x) % n;
+                c[at] = (char)(c[at] ^ (1u << (rng_next(&x) % 8)));
+            }
+            v = rdb_dec_object_mem(sh[0], old[t].type, c, n, &err);
+            if (v) obj_decr_ref(v);
+            else cb_free(err);
+            cbstr_free(c);
+        }
+        cbstr_free(b);
+    }
+    free_shards(sh, 2);
+}
+
 int main(void)
 {
     find_fixtures();
@@ -470,6 +805,10 @@ int main(void)
     CU_add_test(s, "oracle expired / lru / lfu fixtures", test_oracle_expired_lru_lfu);
     CU_add_test(s, "corrupt, truncated, unsupported", test_refused);
     CU_add_test(s, "old version", test_old_version);
+    CU_add_test(s, "oracle list/set/hash fixture", test_oracle_types);
+    CU_add_test(s, "older list and hash encodings", test_old_encodings);
+    CU_add_test(s, "listpack bytes", test_listpack_bytes);
+    CU_add_test(s, "fuzzed type payloads", test_fuzz_payloads);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
