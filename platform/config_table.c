@@ -693,6 +693,8 @@ const cfg_dir cfg_table[] = {
     {"zset-max-listpack-value", "zset-max-ziplist-value", CT_MEM, FT_LL, 0,
      OFF(store.zset_max_listpack_value), 0, LLMAX, "64", NULL, NULL, NULL},
     MEMLL("hll-sparse-max-bytes", store.hll_sparse_max_bytes, 0, "3000", 0, NULL),
+    MEMLL("stream-node-max-bytes", store.stream_node_max_bytes, 0, "4096", 0, NULL),
+    LL("stream-node-max-entries", store.stream_node_max_entries, 0, LLMAX, "100", 0),
 
     /* Commands and monitoring */
     ENUM("enable-debug-command", enable_debug_command, yes_no_local, "no", CF_IMMUTABLE),

@@ -38,6 +38,8 @@ typedef struct cb_store_settings {
     long long zset_max_listpack_entries; /* zset-max-listpack-entries */
     long long zset_max_listpack_value;   /* zset-max-listpack-value */
     long long hll_sparse_max_bytes;
+    long long stream_node_max_bytes;   /* stream-node-max-bytes */
+    long long stream_node_max_entries; /* stream-node-max-entries */
 } cb_store_settings;
 
 typedef struct cb_shard_stats {

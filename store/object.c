@@ -177,6 +177,7 @@ void obj_decr_ref(cb_obj *o)
     case OBJ_SET: set_free_value(o); break;
     case OBJ_HASH: hash_free_value(o); break;
     case OBJ_ZSET: zset_free_obj(o); break;
+    case OBJ_STREAM: stream_free_obj(o); break;
     default:
         fprintf(stderr, "obj_decr_ref: unknown type %u\n", o->type);
         abort();
@@ -202,6 +203,7 @@ cb_obj *obj_dup(const cb_obj *o)
     case OBJ_SET: return set_dup(o);
     case OBJ_HASH: return hash_dup(o);
     case OBJ_ZSET: return zset_dup_obj(o);
+    case OBJ_STREAM: return stream_dup_obj(o);
     default:
         fprintf(stderr, "obj_dup: unknown type %u\n", o->type);
         abort();
@@ -287,6 +289,7 @@ size_t obj_mem_usage(const cb_obj *o)
     case OBJ_SET: n += set_mem_usage(o); break;
     case OBJ_HASH: n += hash_mem_usage(o); break;
     case OBJ_ZSET: n += zset_mem_usage(o); break;
+    case OBJ_STREAM: n += stream_mem_obj(o); break;
     default: break;
     }
     return n;

@@ -94,4 +94,9 @@ int set_load_add(struct cb_shard *s, cb_obj *o, const char *p, size_t len);
  * than set-max-intset-entries. */
 cb_obj *set_new_from_intset(struct cb_shard *s, struct intset *is);
 
+/* Streams (t_stream.c). */
+void stream_free_obj(cb_obj *o);
+cb_obj *stream_dup_obj(const cb_obj *o);
+size_t stream_mem_obj(const cb_obj *o);
+
 #endif

@@ -205,6 +205,14 @@ cb_cmd_proc cmd_pfcount;
 cb_cmd_proc cmd_pfmerge;
 cb_cmd_proc cmd_pfdebug;
 cb_cmd_proc cmd_pfselftest;
+cb_cmd_proc cmd_xadd;
+cb_cmd_proc cmd_xrange;
+cb_cmd_proc cmd_xrevrange;
+cb_cmd_proc cmd_xlen;
+cb_cmd_proc cmd_xdel;
+cb_cmd_proc cmd_xtrim;
+cb_cmd_proc cmd_xsetid;
+cb_cmd_proc cmd_xinfo_stream;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -402,5 +410,13 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "pfmerge", cmd_pfmerge },
     { "pfdebug", cmd_pfdebug },
     { "pfselftest", cmd_pfselftest },
+    { "xadd", cmd_xadd },
+    { "xrange", cmd_xrange },
+    { "xrevrange", cmd_xrevrange },
+    { "xlen", cmd_xlen },
+    { "xdel", cmd_xdel },
+    { "xtrim", cmd_xtrim },
+    { "xsetid", cmd_xsetid },
+    { "xinfo|stream", cmd_xinfo_stream },
     { NULL, NULL },
 };

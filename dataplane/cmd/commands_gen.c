@@ -797,6 +797,46 @@ static const cb_keyspec ks_pfdebug[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_xadd[] = {
+    { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xrange[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xrevrange[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xlen[] = {
+    { .flags = KS_RO, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xdel[] = {
+    { .flags = KS_RW | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xtrim[] = {
+    { .flags = KS_RW | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xsetid[] = {
+    { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xinfo_stream[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -1399,6 +1439,36 @@ static cb_command sub_command[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
         .parent = &command_table_gen[64],
+    },
+    { .name = NULL },
+};
+
+static cb_command sub_xinfo[] = {
+    {
+        .name = "xinfo|stream",
+        .arity = -3,
+        .flags = CMD_READONLY,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xinfo_stream, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$12\r\nxinfo|stream\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 307,
+        .docs_resp3 =
+            "$12\r\nxinfo|stream\r\n%6\r\n$7\r\nsummary\r\n$30\r\nGet information about a stream\r\n$5\r\nsince\r\n"
+            "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~2\r\n"
+            "*2\r\n$5\r\n6.0.0\r\n$26\r\nAdded the `FULL` modifier.\r\n*2\r\n$5\r\n7.0.0\r\n$109\r\nAdded the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%5\r\n$4\r\nname\r\n$4\r\nfull\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nFULL\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 635,
+        .parent = &command_table_gen[176],
     },
     { .name = NULL },
 };
@@ -5499,6 +5569,220 @@ cb_command command_table_gen[] = {
             "$9\r\ndoc_flags\r\n~1\r\n+syscmd\r\n",
         .docs_len = 196,
     },
+    {
+        .name = "xadd",
+        .arity = -5,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 14),
+        .keyspecs = ks_xadd, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$4\r\nxadd\r\n:-5\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n"
+            "+@fast\r\n~1\r\n$23\r\nnondeterministic_output\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$65\r\nUPDATE instead of INSERT because of the optional trimming feature\r\n"
+            "$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\n"
+            "spec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+            "%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 426,
+        .docs_resp3 =
+            "$4\r\nxadd\r\n%6\r\n$7\r\nsummary\r\n$31\r\nAppends a new entry to a stream\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n"
+            "$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$93\r\nO(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.\r\n"
+            "$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n6.2.0\r\n$80\r\nAdded the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option.\r\n"
+            "*2\r\n$5\r\n7.0.0\r\n$48\r\nAdded support for the `<ms>-*` explicit ID form.\r\n$9\r\narguments\r\n*5\r\n"
+            "%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%5\r\n$4\r\n"
+            "name\r\n$10\r\nnomkstream\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$10\r\nNOMKSTREAM\r\n$5\r\n"
+            "since\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$4\r\ntrim\r\n$4\r\ntype\r\n"
+            "$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$8\r\nstrategy\r\n"
+            "$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$6\r\nmaxlen\r\n$4\r\ntype\r\n"
+            "$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nMAXLEN\r\n%4\r\n$4\r\nname\r\n$5\r\nminid\r\n$4\r\ntype\r\n"
+            "$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nMINID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n%4\r\n$4\r\nname\r\n"
+            "$8\r\noperator\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n"
+            "%3\r\n$4\r\nname\r\n$5\r\nequal\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n=\r\n%3\r\n"
+            "$4\r\nname\r\n$13\r\napproximately\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n~\r\n%2\r\n"
+            "$4\r\nname\r\n$9\r\nthreshold\r\n$4\r\ntype\r\n$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nLIMIT\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n%3\r\n$4\r\nname\r\n$10\r\nid_or_auto\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$7\r\nauto_id\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n*\r\n"
+            "%2\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n%4\r\n$4\r\nname\r\n$11\r\nfield_value\r\n"
+            "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n"
+            "$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 1757,
+    },
+    {
+        .name = "xrange",
+        .arity = -4,
+        .flags = CMD_READONLY,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xrange, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$6\r\nxrange\r\n:-4\r\n~1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 300,
+        .docs_resp3 =
+            "$6\r\nxrange\r\n%6\r\n$7\r\nsummary\r\n$84\r\nReturn a range of elements in a stream, with IDs matching the specified IDs interval\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$158\r\nO(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$23\r\nAdded exclusive ranges.\r\n$9\r\narguments\r\n*4\r\n"
+            "%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\n"
+            "name\r\n$5\r\nstart\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$3\r\nend\r\n$4\r\ntype\r\n$6\r\n"
+            "string\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 684,
+    },
+    {
+        .name = "xrevrange",
+        .arity = -4,
+        .flags = CMD_READONLY,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xrevrange, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$9\r\nxrevrange\r\n:-4\r\n~1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 303,
+        .docs_resp3 =
+            "$9\r\nxrevrange\r\n%6\r\n$7\r\nsummary\r\n$151\r\nReturn a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$152\r\nO(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$23\r\nAdded exclusive ranges.\r\n$9\r\narguments\r\n*4\r\n"
+            "%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\n"
+            "name\r\n$3\r\nend\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nstart\r\n$4\r\ntype\r\n$6\r\n"
+            "string\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 749,
+    },
+    {
+        .name = "xlen",
+        .arity = 2,
+        .flags = CMD_READONLY | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 14),
+        .keyspecs = ks_xlen, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$4\r\nxlen\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n"
+            "+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 295,
+        .docs_resp3 =
+            "$4\r\nxlen\r\n%5\r\n$7\r\nsummary\r\n$40\r\nReturn the number of entries in a stream\r\n$5\r\nsince\r\n"
+            "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+            "%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        .docs_len = 232,
+    },
+    {
+        .name = "xdel",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 14),
+        .keyspecs = ks_xdel, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$4\r\nxdel\r\n:-3\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@fast\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 303,
+        .docs_resp3 =
+            "$4\r\nxdel\r\n%5\r\n$7\r\nsummary\r\n$178\r\nRemoves the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$81\r\nO(1) for each single item to delete in the stream, regardless of the stream size.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%3\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs_len = 519,
+    },
+    {
+        .name = "xtrim",
+        .arity = -4,
+        .flags = CMD_WRITE,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xtrim, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$5\r\nxtrim\r\n:-4\r\n~1\r\n+write\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@slow\r\n"
+            "~1\r\n$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 327,
+        .docs_resp3 =
+            "$5\r\nxtrim\r\n%6\r\n$7\r\nsummary\r\n$67\r\nTrims the stream to (approximately if '~' is passed) a certain size\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$208\r\nO(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$59\r\nAdded the `MINID` trimming strategy and the `LIMIT` option.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%3\r\n$4\r\nname\r\n$4\r\ntrim\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\n"
+            "name\r\n$8\r\nstrategy\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$6\r\n"
+            "maxlen\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nMAXLEN\r\n%4\r\n$4\r\nname\r\n$5\r\n"
+            "minid\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nMINID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n"
+            "%4\r\n$4\r\nname\r\n$8\r\noperator\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nequal\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$1\r\n=\r\n%3\r\n$4\r\nname\r\n$13\r\napproximately\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$1\r\n~\r\n%2\r\n$4\r\nname\r\n$9\r\nthreshold\r\n$4\r\ntype\r\n$6\r\nstring\r\n%5\r\n$4\r\n"
+            "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nLIMIT\r\n$5\r\nsince\r\n$5\r\n"
+            "6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 1280,
+    },
+    {
+        .name = "xsetid",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 14),
+        .keyspecs = ks_xsetid, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$6\r\nxsetid\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n"
+            "+@stream\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 315,
+        .docs_resp3 =
+            "$6\r\nxsetid\r\n%6\r\n$7\r\nsummary\r\n$49\r\nAn internal command for replicating stream values\r\n$5\r\n"
+            "since\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n"
+            "~1\r\n*2\r\n$5\r\n7.0.0\r\n$63\r\nAdded the `entries_added` and `max_deleted_entry_id` arguments.\r\n"
+            "$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$7\r\nlast-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$13\r\nentries_added\r\n"
+            "$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$12\r\nENTRIESADDED\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$20\r\nmax_deleted_entry_id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\ntoken\r\n$12\r\nMAXDELETEDID\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 670,
+    },
+    {
+        .name = "xinfo",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$5\r\nxinfo\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*1\r\n*10\r\n$12\r\n"
+            "xinfo|stream\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n~0\r\n"
+            "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
+            "spec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 368,
+        .docs_resp3 =
+            "$5\r\nxinfo\r\n%5\r\n$7\r\nsummary\r\n$45\r\nA container for stream introspection commands\r\n$5\r\nsince\r\n"
+            "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%1\r\n$12\r\nxinfo|stream\r\n%6\r\n$7\r\nsummary\r\n$30\r\nGet information about a stream\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
+            "history\r\n~2\r\n*2\r\n$5\r\n6.0.0\r\n$26\r\nAdded the `FULL` modifier.\r\n*2\r\n$5\r\n7.0.0\r\n$109\r\n"
+            "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%5\r\n$4\r\nname\r\n$4\r\nfull\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nFULL\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 828,
+        .subcommands = sub_xinfo, .nsub = 1,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 169;
+const int command_table_gen_count = 177;
