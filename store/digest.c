@@ -17,6 +17,7 @@
  */
 #include "digest.h"
 #include "ds/quicklist.h"
+#include "ds/stream.h"
 #include "t_hash.h"
 #include "t_zset.h"
 #include "../platform/util.h"
@@ -220,6 +221,22 @@ static void digest_mix_object(unsigned char d[20], const cb_obj *o, int has_expi
             digest_xor(d, ed, 20);
         }
         zit_release(&it);
+        break;
+    }
+    case OBJ_STREAM: {
+        /* Ordered: each entry's "ms.seq", then its fields and values. */
+        stream_iter it;
+        stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
+        stream_iter_init(&it, o->ptr, &lo, &hi, 0);
+        while (stream_iter_next(&it)) {
+            char buf[48];
+            size_t n = util_ull2str(buf, 21, it.id.ms);
+            buf[n++] = '.';
+            n += util_ull2str(buf + n, 21, it.id.seq);
+            digest_mix(d, buf, n);
+            for (size_t i = 0; i < 2 * it.npairs; i++) digest_mix(d, it.kv[i], it.kvlen[i]);
+        }
+        stream_iter_release(&it);
         break;
     }
     default:
