@@ -148,6 +148,14 @@ int block_client(cb_client *c, int nkeys, const int *keyidx, long long deadline_
     return 1;
 }
 
+void block_client_set_arg(cb_client *c, int i, const char *p, size_t len) {
+    cb_blocked *b = c->blk;
+    if (!b || i < 0 || i >= b->argc) return;
+    cb_free(b->argv[i]);
+    b->argv[i] = cb_memdup(p, len);
+    b->lens[i] = len;
+}
+
 /* Drop the blocked state; the client's own worker resumes it later. */
 static void unblock(cb_client *c, int resume) {
     cb_blocked *b = c->blk;

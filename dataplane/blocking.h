@@ -25,6 +25,10 @@ void blocking_init(int ndb);
  * the handler must not reply now (blocked, or still blocked), 0 when it
  * must send its timeout reply (inside MULTI, timed out, unblocked). */
 int block_client(cb_client *c, int nkeys, const int *keyidx, long long deadline_ms);
+/* Replace argument i of the command block_client() saved (XREAD's "$"
+ * becomes the ID it stood for when the client blocked). No-op when the
+ * client is not blocked. */
+void block_client_set_arg(cb_client *c, int i, const char *p, size_t len);
 /* Parse a blocking timeout argument (seconds, may be fractional) as Redis
  * 7.0 does; *deadline_ms is 0 for "forever". 0 ok, -1 after an error reply. */
 int blocking_timeout_arg(cb_client *c, int i, long long *deadline_ms);

@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "ds/stream.h"
+#include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
@@ -379,7 +380,7 @@ static void range_generic(cb_client *c, int rev)
         n++;
     }
     stream_iter_release(&it);
-    reply_set_deferred_len(c, h, n, '*');
+    reply_set_deferred_len(c, h, n, 'a');
 }
 
 void cmd_xrange(cb_client *c) { range_generic(c, 0); }
@@ -572,7 +573,7 @@ void cmd_xinfo_stream(cb_client *c)
             n++;
         }
         stream_iter_release(&it);
-        reply_set_deferred_len(c, h, n, '*');
+        reply_set_deferred_len(c, h, n, 'a');
         reply_bulk_cstr(c, "groups");
         reply_empty_array(c);
         return;
@@ -583,4 +584,155 @@ void cmd_xinfo_stream(cb_client *c)
     reply_edge(c, s, 1);
     reply_bulk_cstr(c, "last-entry");
     reply_edge(c, s, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * XREAD (dataplane/blocking.h: a BLOCK that finds nothing waits for a
+ * write to one of its keys, then the command runs again)
+ * ---------------------------------------------------------------------- */
+
+static cb_shard *key_shard(cb_client *c, int i, cb_db **db)
+{
+    cb_shard *s = client_key_shard(c, ARGP(c, i), ARGL(c, i));
+    if (s == c->shard) {
+        *db = c->db;
+        return s;
+    }
+    shard_set_time(s, c->shard->now_ms);
+    *db = client_shard_db(c, s);
+    return s;
+}
+
+static cb_obj *xread_lookup(cb_client *c, int i)
+{
+    cb_db *db;
+    cb_shard *s = key_shard(c, i, &db);
+    return db_lookup_read(s, db, ARGP(c, i), ARGL(c, i), 0);
+}
+
+void cmd_xread(cb_client *c)
+{
+    long long count = 0, timeout = -1;
+    int sarg = 0, nstreams = 0;
+    for (int i = 1; i < c->argc; i++) {
+        int more = c->argc - i - 1;
+        if (arg_eq(c, i, "block") && more) {
+            i++;
+            if (arg_ll(c, i, &timeout, "timeout is not an integer or out of range") != 0) return;
+            if (timeout < 0) {
+                reply_error(c, "timeout is negative");
+                return;
+            }
+        } else if (arg_eq(c, i, "count") && more) {
+            i++;
+            if (arg_ll(c, i, &count, NULL) != 0) return;
+            if (count < 0) count = 0;
+        } else if (arg_eq(c, i, "streams") && more) {
+            sarg = i + 1;
+            nstreams = c->argc - sarg;
+            if (nstreams % 2) {
+                reply_error(c, "Unbalanced XREAD list of streams: for each stream key an ID "
+                               "or '$' must be specified.");
+                return;
+            }
+            nstreams /= 2;
+            break;
+        } else if (arg_eq(c, i, "group") && more >= 2) {
+            reply_error(c, "The GROUP option is only supported by XREADGROUP. You called "
+                           "XREAD instead.");
+            return;
+        } else if (arg_eq(c, i, "noack")) {
+            reply_error(c, "The NOACK option is only supported by XREADGROUP. You called "
+                           "XREAD instead.");
+            return;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (sarg == 0) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    stream_id *ids = cb_malloc((size_t)nstreams * sizeof(*ids));
+    for (int k = 0; k < nstreams; k++) {
+        int ki = sarg + k, ii = sarg + nstreams + k;
+        cb_obj *o = xread_lookup(c, ki);
+        if (o && o->type != OBJ_STREAM) {
+            if (c->block_mode == BLOCK_MODE_SERVING) {
+                /* Redis leaves a waiter blocked when its key changes type. */
+                block_client(c, 0, NULL, 0);
+            } else {
+                reply_error(c, ERR_WRONGTYPE);
+            }
+            cb_free(ids);
+            return;
+        }
+        if (ARGL(c, ii) == 1 && ARGP(c, ii)[0] == '$') {
+            if (o) ids[k] = ((stream *)o->ptr)->last_id;
+            else ids[k].ms = ids[k].seq = 0;
+            continue;
+        }
+        if (ARGL(c, ii) == 1 && ARGP(c, ii)[0] == '>') {
+            reply_error(c, "The > ID can be specified only when calling XREADGROUP using the "
+                           "GROUP <group> <consumer> option.");
+            cb_free(ids);
+            return;
+        }
+        if (parse_arg_id(c, ii, 0, 1, &ids[k]) != 0) {
+            cb_free(ids);
+            return;
+        }
+    }
+    void *h = NULL;
+    long served = 0;
+    for (int k = 0; k < nstreams; k++) {
+        cb_obj *o = xread_lookup(c, sarg + k);
+        if (!o) continue;
+        stream *s = o->ptr;
+        stream_id top;
+        if (!s->length || !stream_edge_id(s, 0, &top) || stream_id_cmp(&top, &ids[k]) <= 0)
+            continue;
+        if (!h) h = reply_deferred_len(c);
+        served++;
+        if (c->resp == 2) reply_array_len(c, 2);
+        reply_bulk(c, ARGP(c, sarg + k), ARGL(c, sarg + k));
+        stream_id start = ids[k], end = {UINT64_MAX, UINT64_MAX};
+        id_incr(&start);
+        stream_iter it;
+        stream_iter_init(&it, s, &start, &end, 0);
+        void *h2 = reply_deferred_len(c);
+        long n = 0;
+        while ((count == 0 || n < count) && stream_iter_next(&it)) {
+            reply_entry(c, &it);
+            n++;
+        }
+        stream_iter_release(&it);
+        reply_set_deferred_len(c, h2, n, 'a');
+    }
+    if (served) {
+        reply_set_deferred_len(c, h, served, c->resp == 2 ? 'a' : 'm');
+        cb_free(ids);
+        return;
+    }
+    if (timeout >= 0) {
+        int keys[nstreams > 0 ? nstreams : 1];
+        for (int k = 0; k < nstreams; k++) keys[k] = sarg + k;
+        long long deadline = timeout > 0 ? c->shard->now_ms + timeout : 0;
+        int first = c->block_mode == BLOCK_MODE_NONE;
+        if (block_client(c, nstreams, keys, deadline)) {
+            if (first) {
+                /* A re-run must read after the IDs "$" stood for now. */
+                for (int k = 0; k < nstreams; k++) {
+                    char buf[48];
+                    block_client_set_arg(c, sarg + nstreams + k, buf,
+                                         stream_id_fmt(&ids[k], buf));
+                }
+            }
+            cb_free(ids);
+            return;
+        }
+    }
+    cb_free(ids);
+    reply_null_array(c);
 }

@@ -213,6 +213,7 @@ cb_cmd_proc cmd_xdel;
 cb_cmd_proc cmd_xtrim;
 cb_cmd_proc cmd_xsetid;
 cb_cmd_proc cmd_xinfo_stream;
+cb_cmd_proc cmd_xread;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -418,5 +419,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xtrim", cmd_xtrim },
     { "xsetid", cmd_xsetid },
     { "xinfo|stream", cmd_xinfo_stream },
+    { "xread", cmd_xread },
     { NULL, NULL },
 };

@@ -837,6 +837,11 @@ static const cb_keyspec ks_xinfo_stream[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_xread[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 2, .bs_index = 1, .bs_keyword = "STREAMS",
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 2 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -5783,6 +5788,33 @@ cb_command command_table_gen[] = {
         .docs_len = 828,
         .subcommands = sub_xinfo, .nsub = 1,
     },
+    {
+        .name = "xread",
+        .arity = -4,
+        .flags = CMD_READONLY | CMD_BLOCKING | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 15) | (1ull << 16),
+        .keyspecs = ks_xread, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$5\r\nxread\r\n:-4\r\n~3\r\n+readonly\r\n+blocking\r\n+movablekeys\r\n:0\r\n:0\r\n:0\r\n~4\r\n"
+            "+@read\r\n+@stream\r\n+@slow\r\n+@blocking\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$7\r\nkeyword\r\n$4\r\nspec\r\n%2\r\n$7\r\nkeyword\r\n$7\r\n"
+            "STREAMS\r\n$9\r\nstartfrom\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+            "%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:2\r\n~0\r\n",
+        .info_len = 369,
+        .docs_resp3 =
+            "$5\r\nxread\r\n%5\r\n$7\r\nsummary\r\n$129\r\nReturn never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$272\r\nFor each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.\r\n"
+            "$9\r\narguments\r\n*3\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
+            "$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nmilliseconds\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nBLOCK\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n"
+            "$7\r\nstreams\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$7\r\nSTREAMS\r\n$9\r\narguments\r\n*2\r\n"
+            "%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n%3\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n"
+            "+multiple\r\n",
+        .docs_len = 980,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 177;
+const int command_table_gen_count = 178;
