@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "ds/stream.h"
+#include "t_stream.h"
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/resp/reply.h"
@@ -27,20 +28,27 @@ static const char ERR_ID_SMALL[] =
  * Objects and IDs
  * ---------------------------------------------------------------------- */
 
-void stream_free_obj(cb_obj *o) { stream_free(o->ptr); }
+void stream_free_obj(cb_obj *o)
+{
+    stream *s = o->ptr;
+    stream_cg_free(s->cgroups);
+    stream_free(s);
+}
 
 cb_obj *stream_dup_obj(const cb_obj *o)
 {
     cb_obj *d = cb_malloc(sizeof(*d));
     *d = *o;
     d->refcount = 1;
-    d->ptr = stream_dup(o->ptr);
+    stream *s = stream_dup(o->ptr);
+    s->cgroups = stream_cg_dup(((const stream *)o->ptr)->cgroups);
+    d->ptr = s;
     return d;
 }
 
 size_t stream_mem_obj(const cb_obj *o) { return stream_mem(o->ptr); }
 
-static cb_obj *stream_obj_new(void)
+cb_obj *stream_obj_create(void)
 {
     cb_obj *o = cb_malloc(sizeof(*o));
     o->type = OBJ_STREAM;
@@ -134,6 +142,11 @@ static int id_decr(stream_id *id)
         id->seq--;
     }
     return 0;
+}
+
+int stream_parse_strict_id(cb_client *c, int i, stream_id *id)
+{
+    return parse_arg_id(c, i, 0, 1, id);
 }
 
 static void reply_id(cb_client *c, const stream_id *id)
@@ -282,7 +295,7 @@ void cmd_xadd(cb_client *c)
             reply_null(c);
             return;
         }
-        o = stream_obj_new();
+        o = stream_obj_create();
         db_add(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), o);
     }
     stream *s = o->ptr;
@@ -575,11 +588,11 @@ void cmd_xinfo_stream(cb_client *c)
         stream_iter_release(&it);
         reply_set_deferred_len(c, h, n, 'a');
         reply_bulk_cstr(c, "groups");
-        reply_empty_array(c);
+        stream_cg_reply_full(c, s);
         return;
     }
     reply_bulk_cstr(c, "groups");
-    reply_int(c, 0);
+    reply_int(c, (long long)stream_cg_count(s->cgroups));
     reply_bulk_cstr(c, "first-entry");
     reply_edge(c, s, 1);
     reply_bulk_cstr(c, "last-entry");

@@ -213,7 +213,14 @@ cb_cmd_proc cmd_xdel;
 cb_cmd_proc cmd_xtrim;
 cb_cmd_proc cmd_xsetid;
 cb_cmd_proc cmd_xinfo_stream;
+cb_cmd_proc cmd_xinfo_groups;
+cb_cmd_proc cmd_xinfo_consumers;
 cb_cmd_proc cmd_xread;
+cb_cmd_proc cmd_xgroup_create;
+cb_cmd_proc cmd_xgroup_setid;
+cb_cmd_proc cmd_xgroup_destroy;
+cb_cmd_proc cmd_xgroup_createconsumer;
+cb_cmd_proc cmd_xgroup_delconsumer;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -419,6 +426,13 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xtrim", cmd_xtrim },
     { "xsetid", cmd_xsetid },
     { "xinfo|stream", cmd_xinfo_stream },
+    { "xinfo|groups", cmd_xinfo_groups },
+    { "xinfo|consumers", cmd_xinfo_consumers },
     { "xread", cmd_xread },
+    { "xgroup|create", cmd_xgroup_create },
+    { "xgroup|setid", cmd_xgroup_setid },
+    { "xgroup|destroy", cmd_xgroup_destroy },
+    { "xgroup|createconsumer", cmd_xgroup_createconsumer },
+    { "xgroup|delconsumer", cmd_xgroup_delconsumer },
     { NULL, NULL },
 };

@@ -837,9 +837,44 @@ static const cb_keyspec ks_xinfo_stream[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_xinfo_groups[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xinfo_consumers[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static const cb_keyspec ks_xread[] = {
     { .flags = KS_RO | KS_ACCESS, .bs_type = 2, .bs_index = 1, .bs_keyword = "STREAMS",
       .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 2 },
+};
+
+static const cb_keyspec ks_xgroup_create[] = {
+    { .flags = KS_RW | KS_INSERT, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xgroup_setid[] = {
+    { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xgroup_destroy[] = {
+    { .flags = KS_RW | KS_DELETE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xgroup_createconsumer[] = {
+    { .flags = KS_RW | KS_INSERT, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_xgroup_delconsumer[] = {
+    { .flags = KS_RW | KS_DELETE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
 static cb_command sub_object[] = {
@@ -1474,6 +1509,183 @@ static cb_command sub_xinfo[] = {
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
         .parent = &command_table_gen[176],
+    },
+    {
+        .name = "xinfo|groups",
+        .arity = 3,
+        .flags = CMD_READONLY,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xinfo_groups, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$12\r\nxinfo|groups\r\n:3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 306,
+        .docs_resp3 =
+            "$12\r\nxinfo|groups\r\n%6\r\n$7\r\nsummary\r\n$36\r\nList the consumer groups of a stream\r\n$5\r\nsince\r\n"
+            "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n"
+            "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
+            "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        .docs_len = 317,
+        .parent = &command_table_gen[176],
+    },
+    {
+        .name = "xinfo|consumers",
+        .arity = 4,
+        .flags = CMD_READONLY,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xinfo_consumers, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$15\r\nxinfo|consumers\r\n:4\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n"
+            "+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+            ":1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 339,
+        .docs_resp3 =
+            "$15\r\nxinfo|consumers\r\n%5\r\n$7\r\nsummary\r\n$38\r\nList the consumers in a consumer group\r\n$5\r\n"
+            "since\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
+            "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 293,
+        .parent = &command_table_gen[176],
+    },
+    { .name = NULL },
+};
+
+static cb_command sub_xgroup[] = {
+    {
+        .name = "xgroup|create",
+        .arity = -5,
+        .flags = CMD_WRITE | CMD_DENYOOM,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xgroup_create, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$13\r\nxgroup|create\r\n:-5\r\n~2\r\n+write\r\n+denyoom\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n"
+            "+@stream\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 316,
+        .docs_resp3 =
+            "$13\r\nxgroup|create\r\n%6\r\n$7\r\nsummary\r\n$24\r\nCreate a consumer group.\r\n$5\r\nsince\r\n$5\r\n"
+            "5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n"
+            "$5\r\n7.0.0\r\n$40\r\nAdded the `entries_read` named argument.\r\n$9\r\narguments\r\n*5\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$9\r\n"
+            "groupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$5\r\noneof\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n"
+            "$6\r\nnew_id\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n$\r\n%4\r\n$4\r\nname\r\n$8\r\n"
+            "mkstream\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nMKSTREAM\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
+            "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 750,
+        .parent = &command_table_gen[178],
+    },
+    {
+        .name = "xgroup|setid",
+        .arity = -5,
+        .flags = CMD_WRITE,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xgroup_setid, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$12\r\nxgroup|setid\r\n:-5\r\n~1\r\n+write\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@slow\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 305,
+        .docs_resp3 =
+            "$12\r\nxgroup|setid\r\n%6\r\n$7\r\nsummary\r\n$61\r\nSet a consumer group to an arbitrary last delivered ID value.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
+            "history\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$43\r\nAdded the optional `entries_read` argument.\r\n$9\r\narguments\r\n"
+            "*4\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
+            "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\n"
+            "type\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%3\r\n$4\r\nname\r\n$6\r\nnew_id\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n$\r\n%4\r\n"
+            "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 683,
+        .parent = &command_table_gen[178],
+    },
+    {
+        .name = "xgroup|destroy",
+        .arity = 4,
+        .flags = CMD_WRITE,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xgroup_destroy, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$14\r\nxgroup|destroy\r\n:4\r\n~1\r\n+write\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 306,
+        .docs_resp3 =
+            "$14\r\nxgroup|destroy\r\n%5\r\n$7\r\nsummary\r\n$25\r\nDestroy a consumer group.\r\n$5\r\nsince\r\n$5\r\n"
+            "5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$80\r\nO(N) where N is the number of entries in the group's pending entries list (PEL).\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 356,
+        .parent = &command_table_gen[178],
+    },
+    {
+        .name = "xgroup|createconsumer",
+        .arity = 5,
+        .flags = CMD_WRITE | CMD_DENYOOM,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xgroup_createconsumer, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$21\r\nxgroup|createconsumer\r\n:5\r\n~2\r\n+write\r\n+denyoom\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n"
+            "+@stream\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 323,
+        .docs_resp3 =
+            "$21\r\nxgroup|createconsumer\r\n%5\r\n$7\r\nsummary\r\n$38\r\nCreate a consumer in a consumer group.\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
+            "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 354,
+        .parent = &command_table_gen[178],
+    },
+    {
+        .name = "xgroup|delconsumer",
+        .arity = 5,
+        .flags = CMD_WRITE,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 15),
+        .keyspecs = ks_xgroup_delconsumer, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$18\r\nxgroup|delconsumer\r\n:5\r\n~1\r\n+write\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 310,
+        .docs_resp3 =
+            "$18\r\nxgroup|delconsumer\r\n%5\r\n$7\r\nsummary\r\n$40\r\nDelete a consumer from a consumer group.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
+            "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 353,
+        .parent = &command_table_gen[178],
     },
     { .name = NULL },
 };
@@ -5768,25 +5980,42 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "stream",
         .info_resp3 =
-            "*10\r\n$5\r\nxinfo\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*1\r\n*10\r\n$12\r\n"
+            "*10\r\n$5\r\nxinfo\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*3\r\n*10\r\n$12\r\n"
             "xinfo|stream\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n~0\r\n"
             "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
             "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
-            "spec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
-        .info_len = 368,
+            "spec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$12\r\n"
+            "xinfo|groups\r\n:3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n~0\r\n"
+            "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
+            "spec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$15\r\n"
+            "xinfo|consumers\r\n:4\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n~1\r\n"
+            "$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 1013,
         .docs_resp3 =
             "$5\r\nxinfo\r\n%5\r\n$7\r\nsummary\r\n$45\r\nA container for stream introspection commands\r\n$5\r\nsince\r\n"
             "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
-            "subcommands\r\n%1\r\n$12\r\nxinfo|stream\r\n%6\r\n$7\r\nsummary\r\n$30\r\nGet information about a stream\r\n"
+            "subcommands\r\n%3\r\n$12\r\nxinfo|stream\r\n%6\r\n$7\r\nsummary\r\n$30\r\nGet information about a stream\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
             "history\r\n~2\r\n*2\r\n$5\r\n6.0.0\r\n$26\r\nAdded the `FULL` modifier.\r\n*2\r\n$5\r\n7.0.0\r\n$109\r\n"
             "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields\r\n"
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%5\r\n$4\r\nname\r\n$4\r\nfull\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nFULL\r\n$5\r\n"
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
-            "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
-        .docs_len = 828,
-        .subcommands = sub_xinfo, .nsub = 1,
+            "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$12\r\nxinfo|groups\r\n"
+            "%6\r\n$7\r\nsummary\r\n$36\r\nList the consumer groups of a stream\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\n"
+            "group\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n"
+            "$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\n"
+            "key\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$15\r\nxinfo|consumers\r\n%5\r\n$7\r\n"
+            "summary\r\n$38\r\nList the consumers in a consumer group\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n"
+            "$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\n"
+            "key\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 1438,
+        .subcommands = sub_xinfo, .nsub = 3,
     },
     {
         .name = "xread",
@@ -5815,6 +6044,74 @@ cb_command command_table_gen[] = {
             "+multiple\r\n",
         .docs_len = 980,
     },
+    {
+        .name = "xgroup",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$6\r\nxgroup\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$13\r\n"
+            "xgroup|create\r\n:-5\r\n~2\r\n+write\r\n+denyoom\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@slow\r\n"
+            "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+            "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+            "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$12\r\n"
+            "xgroup|setid\r\n:-5\r\n~1\r\n+write\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@slow\r\n~0\r\n"
+            "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
+            "spec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$14\r\n"
+            "xgroup|destroy\r\n:4\r\n~1\r\n+write\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@slow\r\n~0\r\n"
+            "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
+            "spec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$21\r\n"
+            "xgroup|createconsumer\r\n:5\r\n~2\r\n+write\r\n+denyoom\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n*10\r\n$18\r\nxgroup|delconsumer\r\n:5\r\n~1\r\n+write\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+            "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+            "~0\r\n",
+        .info_len = 1622,
+        .docs_resp3 =
+            "$6\r\nxgroup\r\n%5\r\n$7\r\nsummary\r\n$40\r\nA container for consumer groups commands\r\n$5\r\nsince\r\n"
+            "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%5\r\n$13\r\nxgroup|create\r\n%6\r\n$7\r\nsummary\r\n$24\r\nCreate a consumer group.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
+            "history\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$40\r\nAdded the `entries_read` named argument.\r\n$9\r\narguments\r\n"
+            "*5\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
+            "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\n"
+            "type\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%3\r\n$4\r\nname\r\n$6\r\nnew_id\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n$\r\n%4\r\n"
+            "$4\r\nname\r\n$8\r\nmkstream\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nMKSTREAM\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+            "$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$12\r\nxgroup|setid\r\n%6\r\n$7\r\n"
+            "summary\r\n$61\r\nSet a consumer group to an arbitrary last delivered ID value.\r\n$5\r\nsince\r\n$5\r\n"
+            "5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n"
+            "$5\r\n7.0.0\r\n$43\r\nAdded the optional `entries_read` argument.\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$9\r\n"
+            "groupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$5\r\noneof\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n"
+            "$6\r\nnew_id\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$1\r\n$\r\n%4\r\n$4\r\nname\r\n$12\r\n"
+            "entries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n$14\r\nxgroup|destroy\r\n%5\r\n$7\r\nsummary\r\n$25\r\nDestroy a consumer group.\r\n$5\r\n"
+            "since\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$80\r\nO(N) where N is the number of entries in the group's pending entries list (PEL).\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n$21\r\nxgroup|createconsumer\r\n"
+            "%5\r\n$7\r\nsummary\r\n$38\r\nCreate a consumer in a consumer group.\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n"
+            "$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$9\r\n"
+            "groupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\nconsumername\r\n$4\r\ntype\r\n$6\r\n"
+            "string\r\n$18\r\nxgroup|delconsumer\r\n%5\r\n$7\r\nsummary\r\n$40\r\nDelete a consumer from a consumer group.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
+            "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 2685,
+        .subcommands = sub_xgroup, .nsub = 5,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 178;
+const int command_table_gen_count = 179;

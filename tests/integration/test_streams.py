@@ -168,6 +168,38 @@ class XInfoVsOracle(unittest.TestCase):
         self.both('XSETID', 's', '999-0', 'ENTRIESADDED', '5000', 'MAXDELETEDID', '998-0')
         self.compare('s')
 
+    def test_groups_full_and_idle(self):
+        self.both('FLUSHALL')
+        for i in range(1, 6):
+            self.both('XADD', 'g', '%d-1' % i, 'f', str(i))
+        self.both('XGROUP', 'CREATE', 'g', 'ga', '0')
+        self.both('XGROUP', 'CREATE', 'g', 'gb', '3-1', 'ENTRIESREAD', '3')
+        self.both('XGROUP', 'CREATECONSUMER', 'g', 'ga', 'alice')
+        self.both('XDEL', 'g', '4-1')
+        a, b = self.both('XINFO', 'STREAM', 'g', 'FULL')
+        da = dict(zip(a[0::2], a[1::2]))
+        db = dict(zip(b[0::2], b[1::2]))
+        ga, gb = da.pop(b'groups'), db.pop(b'groups')
+        da.pop(b'radix-tree-nodes')
+        db.pop(b'radix-tree-nodes')
+        self.assertEqual(da, db)
+        self.assertEqual(len(ga), len(gb))
+        now = int(time.time() * 1000)
+        for x, y in zip(ga, gb):
+            cx, cy = x[-1], y[-1]
+            self.assertEqual(x[:-1], y[:-1])
+            self.assertEqual(len(cx), len(cy))
+            for u, v in zip(cx, cy):
+                # name, seen-time, pel-count, pending: the time is ours.
+                self.assertEqual((u[0:3], u[4:]), (v[0:3], v[4:]))
+                self.assertLessEqual(abs(u[3] - now), 5000)
+        time.sleep(0.05)
+        a, b = self.both('XINFO', 'CONSUMERS', 'g', 'ga')
+        self.assertEqual(len(a), 1)
+        self.assertEqual(a[0][:5], b[0][:5])
+        self.assertGreaterEqual(a[0][5], 40)
+        self.assertLess(a[0][5], 5000)
+
 
 if __name__ == '__main__':
     unittest.main()
