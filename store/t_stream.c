@@ -588,7 +588,7 @@ void cmd_xinfo_stream(cb_client *c)
         stream_iter_release(&it);
         reply_set_deferred_len(c, h, n, 'a');
         reply_bulk_cstr(c, "groups");
-        stream_cg_reply_full(c, s);
+        stream_cg_reply_full(c, s, count);
         return;
     }
     reply_bulk_cstr(c, "groups");
@@ -748,4 +748,23 @@ void cmd_xread(cb_client *c)
     }
     cb_free(ids);
     reply_null_array(c);
+}
+
+/* ------------------------------------------------------------------------
+ * Shared with t_stream_cg.c (t_stream.h)
+ * ---------------------------------------------------------------------- */
+
+int stream_parse_id(cb_client *c, const char *p, size_t len, uint64_t missing_seq, int strict,
+                    stream_id *id)
+{
+    return parse_id(c, p, len, missing_seq, strict, NULL, id);
+}
+
+int stream_id_incr(stream_id *id) { return id_incr(id); }
+int stream_id_decr(stream_id *id) { return id_decr(id); }
+void stream_reply_entry(cb_client *c, const stream_iter *it) { reply_entry(c, it); }
+
+cb_obj *stream_lookup_key(cb_client *c, int i)
+{
+    return xread_lookup(c, i);
 }

@@ -13,11 +13,23 @@ cb_obj *stream_obj_create(void);
  * after the error reply. */
 int stream_parse_strict_id(struct cb_client *c, int i, stream_id *id);
 
+/* parse_id of t_stream.c: "ms-seq", "ms" (seq = missing_seq), and "-" /
+ * "+" unless strict; 0, or -1 after the error reply. */
+int stream_parse_id(struct cb_client *c, const char *p, size_t len, uint64_t missing_seq,
+                    int strict, stream_id *id);
+/* Next / previous ID; -1 past the ends. */
+int stream_id_incr(stream_id *id);
+int stream_id_decr(stream_id *id);
+/* [id, [field, value, ...]] of the iterator's current entry. */
+void stream_reply_entry(struct cb_client *c, const stream_iter *it);
+/* Key argument i looked up for reading in whichever shard owns it. */
+cb_obj *stream_lookup_key(struct cb_client *c, int i);
+
 /* Consumer groups (t_stream_cg.c); cgs is stream.cgroups, NULL if none. */
 void stream_cg_free(void *cgs);
 void *stream_cg_dup(const void *cgs);
 size_t stream_cg_count(const void *cgs);
-/* The "groups" array of XINFO STREAM FULL. */
-void stream_cg_reply_full(struct cb_client *c, const stream *s);
+/* The "groups" array of XINFO STREAM FULL (count: PEL entries shown, 0 all). */
+void stream_cg_reply_full(struct cb_client *c, const stream *s, long long count);
 
 #endif

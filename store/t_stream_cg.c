@@ -1,14 +1,16 @@
 /* t_stream_cg.c — stream consumer groups: XGROUP CREATE / SETID / DESTROY /
  * CREATECONSUMER / DELCONSUMER and XINFO GROUPS / CONSUMERS, with Redis
  * 7.0's entries-read and lag rules. Groups are kept sorted by name (the
- * order Redis's radix tree lists them in), consumers likewise. Pending
- * entry lists are not implemented yet (no XREADGROUP): every PEL is empty.
+ * order Redis's radix tree lists them in), consumers likewise. A group's
+ * pending entries list (PEL) and each consumer's are sorted arrays of the
+ * same nack records. Also XREADGROUP, XACK and XPENDING.
  */
 #include <string.h>
 
 #include "db.h"
 #include "ds/stream.h"
 #include "t_stream.h"
+#include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
@@ -16,15 +18,34 @@
 
 #define ENTRIES_READ_INVALID (-1LL)
 
+struct cg_consumer;
+
+/* One delivered, not yet acknowledged entry; shared by the group's PEL and
+ * its owner's. */
+typedef struct cg_nack {
+    stream_id id;
+    long long delivery_time;
+    uint64_t delivery_count;
+    struct cg_consumer *owner;
+} cg_nack;
+
+/* A PEL: nacks sorted by ID. */
+typedef struct cg_pel {
+    cg_nack **v;
+    size_t n, cap;
+} cg_pel;
+
 typedef struct cg_consumer {
     cbstr name;
     long long seen_time;
+    cg_pel pel;
 } cg_consumer;
 
 typedef struct cg_group {
     cbstr name;
     stream_id last_id;
     long long entries_read;
+    cg_pel pel;
     cg_consumer **cons;
     size_t ncons, ccap;
 } cg_group;
@@ -60,12 +81,51 @@ static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
         if ((out) < 0) (out) = -lo_ - 1;                                           \
     } while (0)
 
+/* Index of id in pel, or -(insertion point)-1. */
+static long pel_find(const cg_pel *p, const stream_id *id)
+{
+    long lo = 0, hi = (long)p->n - 1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        int c = stream_id_cmp(&p->v[mid]->id, id);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -lo - 1;
+}
+
+static void pel_insert_at(cg_pel *p, long pos, cg_nack *nk)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 8;
+        p->v = cb_realloc(p->v, p->cap * sizeof(*p->v));
+    }
+    memmove(p->v + pos + 1, p->v + pos, (p->n - (size_t)pos) * sizeof(*p->v));
+    p->v[pos] = nk;
+    p->n++;
+}
+
+static void pel_remove(cg_pel *p, const stream_id *id)
+{
+    long i = pel_find(p, id);
+    if (i < 0) return;
+    memmove(p->v + i, p->v + i + 1, (p->n - (size_t)i - 1) * sizeof(*p->v));
+    p->n--;
+}
+
+static void consumer_free(cg_consumer *cn)
+{
+    cb_free(cn->pel.v);
+    cbstr_free(cn->name);
+    cb_free(cn);
+}
+
 static void group_free(cg_group *g)
 {
-    for (size_t i = 0; i < g->ncons; i++) {
-        cbstr_free(g->cons[i]->name);
-        cb_free(g->cons[i]);
-    }
+    for (size_t i = 0; i < g->pel.n; i++) cb_free(g->pel.v[i]);
+    cb_free(g->pel.v);
+    for (size_t i = 0; i < g->ncons; i++) consumer_free(g->cons[i]);
     cb_free(g->cons);
     cbstr_free(g->name);
     cb_free(g);
@@ -95,9 +155,25 @@ void *stream_cg_dup(const void *cgs)
         ng->ccap = g->ncons;
         ng->cons = cb_malloc((g->ncons ? g->ncons : 1) * sizeof(*ng->cons));
         for (size_t j = 0; j < g->ncons; j++) {
-            ng->cons[j] = cb_malloc(sizeof(cg_consumer));
-            *ng->cons[j] = *g->cons[j];
-            ng->cons[j]->name = cbstr_dup(g->cons[j]->name);
+            cg_consumer *cn = cb_malloc(sizeof(*cn));
+            *cn = *g->cons[j];
+            cn->name = cbstr_dup(g->cons[j]->name);
+            cn->pel.cap = cn->pel.n;
+            cn->pel.v = cb_malloc((cn->pel.n ? cn->pel.n : 1) * sizeof(*cn->pel.v));
+            cn->pel.n = 0;
+            ng->cons[j] = cn;
+        }
+        ng->pel.cap = g->pel.n;
+        ng->pel.v = cb_malloc((g->pel.n ? g->pel.n : 1) * sizeof(*ng->pel.v));
+        for (size_t j = 0; j < g->pel.n; j++) {
+            cg_nack *nk = cb_malloc(sizeof(*nk));
+            *nk = *g->pel.v[j];
+            long ci;
+            FIND_SORTED(ng->cons, ng->ncons, g->pel.v[j]->owner->name,
+                        cbstr_len(g->pel.v[j]->owner->name), ci);
+            nk->owner = ng->cons[ci];
+            ng->pel.v[j] = nk;
+            nk->owner->pel.v[nk->owner->pel.n++] = nk;
         }
         d->g[i] = ng;
     }
@@ -315,20 +391,21 @@ void cmd_xgroup_destroy(cb_client *c)
     set->n--;
     group_free(g);
     c->shard->dirty++;
+    /* Readers blocked on the group must learn it is gone; like Redis, a
+     * WATCH on the key is not touched. */
+    blocking_key_touched(c->db, ARGP(c, 2), ARGL(c, 2));
     reply_int(c, 1);
 }
 
-void cmd_xgroup_createconsumer(cb_client *c)
+/* The consumer named (p, len), created when missing (*created = 1). */
+static cg_consumer *consumer_get(cb_client *c, cg_group *g, const char *p, size_t len,
+                                 int create, int *created)
 {
-    cb_obj *o;
-    cg_group *g;
-    if (!xgroup_lookup(c, 0, 1, &o, &g)) return;
     long pos;
-    FIND_SORTED(g->cons, g->ncons, ARGP(c, 4), ARGL(c, 4), pos);
-    if (pos >= 0) {
-        reply_int(c, 0);
-        return;
-    }
+    FIND_SORTED(g->cons, g->ncons, p, len, pos);
+    if (created) *created = 0;
+    if (pos >= 0) return g->cons[pos];
+    if (!create) return NULL;
     pos = -pos - 1;
     if (g->ncons == g->ccap) {
         g->ccap = g->ccap ? g->ccap * 2 : 4;
@@ -336,12 +413,23 @@ void cmd_xgroup_createconsumer(cb_client *c)
     }
     memmove(g->cons + pos + 1, g->cons + pos, (g->ncons - (size_t)pos) * sizeof(*g->cons));
     cg_consumer *cn = cb_calloc(sizeof(*cn));
-    cn->name = cbstr_new(ARGP(c, 4), ARGL(c, 4));
+    cn->name = cbstr_new(p, len);
     cn->seen_time = c->shard->now_ms;
     g->cons[pos] = cn;
     g->ncons++;
-    c->shard->dirty++;
-    reply_int(c, 1);
+    if (created) *created = 1;
+    return cn;
+}
+
+void cmd_xgroup_createconsumer(cb_client *c)
+{
+    cb_obj *o;
+    cg_group *g;
+    if (!xgroup_lookup(c, 0, 1, &o, &g)) return;
+    int created;
+    consumer_get(c, g, ARGP(c, 4), ARGL(c, 4), 1, &created);
+    if (created) c->shard->dirty++;
+    reply_int(c, created);
 }
 
 void cmd_xgroup_delconsumer(cb_client *c)
@@ -350,15 +438,22 @@ void cmd_xgroup_delconsumer(cb_client *c)
     cg_group *g;
     if (!xgroup_lookup(c, 0, 1, &o, &g)) return;
     long pos;
+    long long pending = 0;
     FIND_SORTED(g->cons, g->ncons, ARGP(c, 4), ARGL(c, 4), pos);
     if (pos >= 0) {
-        cbstr_free(g->cons[pos]->name);
-        cb_free(g->cons[pos]);
+        cg_consumer *cn = g->cons[pos];
+        pending = (long long)cn->pel.n;
+        for (size_t i = 0; i < cn->pel.n; i++) {
+            cg_nack *nk = cn->pel.v[i];
+            pel_remove(&g->pel, &nk->id);
+            cb_free(nk);
+        }
+        consumer_free(cn);
         memmove(g->cons + pos, g->cons + pos + 1, (g->ncons - (size_t)pos - 1) * sizeof(*g->cons));
         g->ncons--;
     }
     c->shard->dirty++;
-    reply_int(c, 0); /* pending entries the consumer had: none without XREADGROUP */
+    reply_int(c, pending);
 }
 
 /* ------------------------------------------------------------------------
@@ -401,7 +496,7 @@ void cmd_xinfo_groups(cb_client *c)
         reply_bulk_cstr(c, "consumers");
         reply_int(c, (long long)g->ncons);
         reply_bulk_cstr(c, "pending");
-        reply_int(c, 0);
+        reply_int(c, (long long)g->pel.n);
         reply_bulk_cstr(c, "last-delivered-id");
         reply_id(c, &g->last_id);
         reply_bulk_cstr(c, "entries-read");
@@ -429,14 +524,23 @@ void cmd_xinfo_consumers(cb_client *c)
         reply_bulk_cstr(c, "name");
         reply_bulk(c, cn->name, cbstr_len(cn->name));
         reply_bulk_cstr(c, "pending");
-        reply_int(c, 0);
+        reply_int(c, (long long)cn->pel.n);
         reply_bulk_cstr(c, "idle");
         long long idle = c->shard->now_ms - cn->seen_time;
         reply_int(c, idle > 0 ? idle : 0);
     }
 }
 
-void stream_cg_reply_full(cb_client *c, const stream *s)
+static void reply_nack_full(cb_client *c, const cg_nack *nk, int with_owner)
+{
+    reply_array_len(c, with_owner ? 4 : 3);
+    reply_id(c, &nk->id);
+    if (with_owner) reply_bulk(c, nk->owner->name, cbstr_len(nk->owner->name));
+    reply_int(c, nk->delivery_time);
+    reply_int(c, (long long)nk->delivery_count);
+}
+
+void stream_cg_reply_full(cb_client *c, const stream *s, long long count)
 {
     cg_set *set = s->cgroups;
     size_t n = set ? set->n : 0;
@@ -454,9 +558,11 @@ void stream_cg_reply_full(cb_client *c, const stream *s)
         reply_bulk_cstr(c, "lag");
         reply_lag(c, s, g);
         reply_bulk_cstr(c, "pel-count");
-        reply_int(c, 0);
+        reply_int(c, (long long)g->pel.n);
         reply_bulk_cstr(c, "pending");
-        reply_empty_array(c);
+        size_t pn = count && (size_t)count < g->pel.n ? (size_t)count : g->pel.n;
+        reply_array_len(c, (long)pn);
+        for (size_t j = 0; j < pn; j++) reply_nack_full(c, g->pel.v[j], 1);
         reply_bulk_cstr(c, "consumers");
         reply_array_len(c, (long)g->ncons);
         for (size_t j = 0; j < g->ncons; j++) {
@@ -467,9 +573,361 @@ void stream_cg_reply_full(cb_client *c, const stream *s)
             reply_bulk_cstr(c, "seen-time");
             reply_int(c, cn->seen_time);
             reply_bulk_cstr(c, "pel-count");
-            reply_int(c, 0);
+            reply_int(c, (long long)cn->pel.n);
             reply_bulk_cstr(c, "pending");
-            reply_empty_array(c);
+            size_t cnn = count && (size_t)count < cn->pel.n ? (size_t)count : cn->pel.n;
+            reply_array_len(c, (long)cnn);
+            for (size_t k = 0; k < cnn; k++) reply_nack_full(c, cn->pel.v[k], 0);
         }
     }
+}
+
+/* ------------------------------------------------------------------------
+ * XACK / XPENDING
+ * ---------------------------------------------------------------------- */
+
+void cmd_xack(cb_client *c)
+{
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
+    cg_group *g = NULL;
+    if (o) {
+        if (o->type != OBJ_STREAM) {
+            reply_error(c, ERR_WRONGTYPE);
+            return;
+        }
+        g = group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2));
+    }
+    if (!g) {
+        reply_int(c, 0);
+        return;
+    }
+    size_t n = (size_t)c->argc - 3;
+    stream_id *ids = cb_malloc((n ? n : 1) * sizeof(*ids));
+    for (size_t j = 0; j < n; j++) {
+        if (stream_parse_strict_id(c, (int)j + 3, &ids[j]) != 0) {
+            cb_free(ids);
+            return;
+        }
+    }
+    long long acked = 0;
+    for (size_t j = 0; j < n; j++) {
+        long i = pel_find(&g->pel, &ids[j]);
+        if (i < 0) continue;
+        cg_nack *nk = g->pel.v[i];
+        pel_remove(&g->pel, &ids[j]);
+        pel_remove(&nk->owner->pel, &ids[j]);
+        cb_free(nk);
+        acked++;
+    }
+    cb_free(ids);
+    c->shard->dirty += (uint64_t)acked;
+    reply_int(c, acked);
+}
+
+static int parse_interval(cb_client *c, int i, uint64_t missing_seq, int end, stream_id *id)
+{
+    const char *p = ARGP(c, i);
+    size_t l = ARGL(c, i);
+    int ex = l > 1 && p[0] == '(';
+    if (stream_parse_id(c, p + ex, l - (size_t)ex, missing_seq, ex, id) != 0) return -1;
+    if (ex && (end ? stream_id_decr(id) : stream_id_incr(id)) != 0) {
+        reply_error(c, end ? "invalid end ID for the interval"
+                           : "invalid start ID for the interval");
+        return -1;
+    }
+    return 0;
+}
+
+void cmd_xpending(cb_client *c)
+{
+    int justinfo = c->argc == 3;
+    long long count = 0, minidle = 0;
+    stream_id start = {0, 0}, end = {0, 0};
+    int cons_arg = 0;
+    if (c->argc != 3 && (c->argc < 6 || c->argc > 9)) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (c->argc >= 6) {
+        int si = 3;
+        if (arg_eq(c, 3, "idle")) {
+            if (arg_ll(c, 4, &minidle, NULL) != 0) return;
+            if (c->argc < 8) {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+            si += 2;
+        }
+        if (arg_ll(c, si + 2, &count, NULL) != 0) return;
+        if (count < 0) count = 0;
+        if (parse_interval(c, si, 0, 0, &start) != 0) return;
+        if (parse_interval(c, si + 1, UINT64_MAX, 1, &end) != 0) return;
+        if (si + 3 < c->argc) cons_arg = si + 3;
+    }
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
+    if (o && o->type != OBJ_STREAM) {
+        reply_error(c, ERR_WRONGTYPE);
+        return;
+    }
+    cg_group *g = o ? group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2)) : NULL;
+    if (!g) {
+        reply_errorf(c, "-NOGROUP No such key '%.*s' or consumer group '%.*s'",
+                     (int)ARGL(c, 1), ARGP(c, 1), (int)ARGL(c, 2), ARGP(c, 2));
+        return;
+    }
+    if (justinfo) {
+        reply_array_len(c, 4);
+        reply_int(c, (long long)g->pel.n);
+        if (g->pel.n == 0) {
+            reply_null(c);
+            reply_null(c);
+            reply_null_array(c);
+            return;
+        }
+        reply_id(c, &g->pel.v[0]->id);
+        reply_id(c, &g->pel.v[g->pel.n - 1]->id);
+        long n = 0;
+        for (size_t i = 0; i < g->ncons; i++) n += g->cons[i]->pel.n > 0;
+        reply_array_len(c, n);
+        for (size_t i = 0; i < g->ncons; i++) {
+            cg_consumer *cn = g->cons[i];
+            if (!cn->pel.n) continue;
+            reply_array_len(c, 2);
+            reply_bulk(c, cn->name, cbstr_len(cn->name));
+            reply_bulk_ll(c, (long long)cn->pel.n);
+        }
+        return;
+    }
+    const cg_pel *pel = &g->pel;
+    if (cons_arg) {
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, cons_arg), ARGL(c, cons_arg), 0, NULL);
+        if (!cn) {
+            reply_array_len(c, 0);
+            return;
+        }
+        pel = &cn->pel;
+    }
+    long long now = c->shard->now_ms;
+    long i = pel_find(pel, &start);
+    if (i < 0) i = -i - 1;
+    void *h = reply_deferred_len(c);
+    long n = 0;
+    for (; count && (size_t)i < pel->n && stream_id_cmp(&pel->v[i]->id, &end) <= 0; i++) {
+        cg_nack *nk = pel->v[i];
+        long long idle = now - nk->delivery_time;
+        if (minidle && idle < minidle) continue;
+        n++;
+        count--;
+        reply_array_len(c, 4);
+        reply_id(c, &nk->id);
+        reply_bulk(c, nk->owner->name, cbstr_len(nk->owner->name));
+        reply_int(c, idle < 0 ? 0 : idle);
+        reply_int(c, (long long)nk->delivery_count);
+    }
+    reply_set_deferred_len(c, h, n, 'a');
+}
+
+/* ------------------------------------------------------------------------
+ * XREADGROUP
+ * ---------------------------------------------------------------------- */
+
+/* The group's progress after delivering id (Redis 7.0's entries-read
+ * bookkeeping). */
+static void group_advance(const stream *s, cg_group *g, const stream_id *id)
+{
+    if (stream_id_cmp(id, &g->last_id) <= 0) return;
+    if (g->entries_read != ENTRIES_READ_INVALID && !range_has_tombstones(s, id))
+        g->entries_read++;
+    else if (s->entries_added)
+        g->entries_read = distance_from_first(s, id);
+    g->last_id = *id;
+}
+
+/* New entries after the group's last ID, recorded as pending for cn. */
+static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, long long count,
+                      int noack)
+{
+    stream_id start = g->last_id, end = {UINT64_MAX, UINT64_MAX};
+    stream_id_incr(&start);
+    stream_iter it;
+    stream_iter_init(&it, s, &start, &end, 0);
+    void *h = reply_deferred_len(c);
+    long n = 0;
+    long long now = c->shard->now_ms;
+    while ((count == 0 || n < count) && stream_iter_next(&it)) {
+        group_advance(s, g, &it.id);
+        stream_reply_entry(c, &it);
+        n++;
+        if (noack) continue;
+        long gi = pel_find(&g->pel, &it.id);
+        cg_nack *nk;
+        if (gi >= 0) {
+            nk = g->pel.v[gi];
+            pel_remove(&nk->owner->pel, &it.id);
+        } else {
+            nk = cb_malloc(sizeof(*nk));
+            nk->id = it.id;
+            pel_insert_at(&g->pel, -gi - 1, nk);
+        }
+        nk->owner = cn;
+        nk->delivery_time = now;
+        nk->delivery_count = 1;
+        long ci = pel_find(&cn->pel, &it.id);
+        pel_insert_at(&cn->pel, -ci - 1, nk);
+    }
+    stream_iter_release(&it);
+    reply_set_deferred_len(c, h, n, 'a');
+}
+
+/* The consumer's own pending entries after start (deleted ones as
+ * [id, nil]). */
+static void serve_history(cb_client *c, stream *s, cg_consumer *cn, const stream_id *start,
+                          long long count)
+{
+    long i = pel_find(&cn->pel, start);
+    if (i < 0) i = -i - 1;
+    void *h = reply_deferred_len(c);
+    long n = 0;
+    for (; (count == 0 || n < count) && (size_t)i < cn->pel.n; i++) {
+        cg_nack *nk = cn->pel.v[i];
+        stream_iter it;
+        stream_iter_init(&it, s, &nk->id, &nk->id, 0);
+        if (stream_iter_next(&it)) {
+            stream_reply_entry(c, &it);
+            nk->delivery_time = c->shard->now_ms;
+            nk->delivery_count++;
+        } else {
+            reply_array_len(c, 2);
+            reply_id(c, &nk->id);
+            reply_null_array(c);
+        }
+        stream_iter_release(&it);
+        n++;
+    }
+    reply_set_deferred_len(c, h, n, 'a');
+}
+
+void cmd_xreadgroup(cb_client *c)
+{
+    long long count = 0, timeout = -1;
+    int sarg = 0, nstreams = 0, garg = 0, noack = 0;
+    for (int i = 1; i < c->argc; i++) {
+        int more = c->argc - i - 1;
+        if (arg_eq(c, i, "block") && more) {
+            i++;
+            if (arg_ll(c, i, &timeout, "timeout is not an integer or out of range") != 0) return;
+            if (timeout < 0) {
+                reply_error(c, "timeout is negative");
+                return;
+            }
+        } else if (arg_eq(c, i, "count") && more) {
+            i++;
+            if (arg_ll(c, i, &count, NULL) != 0) return;
+            if (count < 0) count = 0;
+        } else if (arg_eq(c, i, "streams") && more) {
+            sarg = i + 1;
+            nstreams = c->argc - sarg;
+            if (nstreams % 2) {
+                reply_error(c, "Unbalanced XREAD list of streams: for each stream key an "
+                               "ID or '$' must be specified.");
+                return;
+            }
+            nstreams /= 2;
+            break;
+        } else if (arg_eq(c, i, "group") && more >= 2) {
+            garg = i + 1;
+            i += 2;
+        } else if (arg_eq(c, i, "noack")) {
+            noack = 1;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (sarg == 0) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (!garg) {
+        reply_error(c, "Missing GROUP option for XREADGROUP");
+        return;
+    }
+    stream_id *ids = cb_malloc((size_t)nstreams * sizeof(*ids));
+    cg_group **groups = cb_malloc((size_t)nstreams * sizeof(*groups));
+    for (int k = 0; k < nstreams; k++) {
+        int ki = sarg + k, ii = sarg + nstreams + k;
+        cb_obj *o = stream_lookup_key(c, ki);
+        if (o && o->type != OBJ_STREAM) {
+            if (c->block_mode == BLOCK_MODE_SERVING) block_client(c, 0, NULL, 0);
+            else reply_error(c, ERR_WRONGTYPE);
+            goto done;
+        }
+        groups[k] = o ? group_lookup(o->ptr, ARGP(c, garg), ARGL(c, garg)) : NULL;
+        if (!groups[k]) {
+            if (c->block_mode == BLOCK_MODE_SERVING && !o)
+                block_client(c, 0, NULL, 0);
+            else if (c->block_mode == BLOCK_MODE_SERVING)
+                reply_error(c, "-NOGROUP the consumer group this client was blocked on no "
+                               "longer exists");
+            else
+                reply_errorf(c, "-NOGROUP No such key '%.*s' or consumer group '%.*s' in "
+                                "XREADGROUP with GROUP option",
+                             (int)ARGL(c, ki), ARGP(c, ki), (int)ARGL(c, garg), ARGP(c, garg));
+            goto done;
+        }
+        if (ARGL(c, ii) == 1 && ARGP(c, ii)[0] == '$') {
+            reply_error(c, "The $ ID is meaningless in the context of XREADGROUP: you want to "
+                           "read the history of this consumer by specifying a proper ID, or "
+                           "use the > ID to get new messages. The $ ID would just return an "
+                           "empty result set.");
+            goto done;
+        }
+        if (ARGL(c, ii) == 1 && ARGP(c, ii)[0] == '>') {
+            ids[k].ms = ids[k].seq = UINT64_MAX;
+            continue;
+        }
+        if (stream_parse_strict_id(c, ii, &ids[k]) != 0) goto done;
+    }
+    void *h = NULL;
+    long served = 0;
+    for (int k = 0; k < nstreams; k++) {
+        int ki = sarg + k;
+        cb_obj *o = stream_lookup_key(c, ki);
+        stream *s = o->ptr;
+        cg_group *g = groups[k];
+        int history = !(ids[k].ms == UINT64_MAX && ids[k].seq == UINT64_MAX);
+        if (!history) {
+            stream_id top;
+            if (!s->length || !stream_edge_id(s, 0, &top) || stream_id_cmp(&top, &g->last_id) <= 0)
+                continue;
+        }
+        if (!h) h = reply_deferred_len(c);
+        served++;
+        if (c->resp == 2) reply_array_len(c, 2);
+        reply_bulk(c, ARGP(c, ki), ARGL(c, ki));
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL);
+        cn->seen_time = c->shard->now_ms;
+        if (history) {
+            stream_id start = ids[k];
+            stream_id_incr(&start);
+            serve_history(c, s, cn, &start, count);
+        } else {
+            serve_new(c, s, g, cn, count, noack);
+        }
+        c->shard->dirty++;
+    }
+    if (served) {
+        reply_set_deferred_len(c, h, served, c->resp == 2 ? 'a' : 'm');
+        goto done;
+    }
+    if (timeout >= 0) {
+        int keys[nstreams > 0 ? nstreams : 1];
+        for (int k = 0; k < nstreams; k++) keys[k] = sarg + k;
+        long long deadline = timeout > 0 ? c->shard->now_ms + timeout : 0;
+        if (block_client(c, nstreams, keys, deadline)) goto done;
+    }
+    reply_null_array(c);
+done:
+    cb_free(ids);
+    cb_free(groups);
 }

@@ -221,6 +221,9 @@ cb_cmd_proc cmd_xgroup_setid;
 cb_cmd_proc cmd_xgroup_destroy;
 cb_cmd_proc cmd_xgroup_createconsumer;
 cb_cmd_proc cmd_xgroup_delconsumer;
+cb_cmd_proc cmd_xreadgroup;
+cb_cmd_proc cmd_xack;
+cb_cmd_proc cmd_xpending;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -434,5 +437,8 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xgroup|destroy", cmd_xgroup_destroy },
     { "xgroup|createconsumer", cmd_xgroup_createconsumer },
     { "xgroup|delconsumer", cmd_xgroup_delconsumer },
+    { "xreadgroup", cmd_xreadgroup },
+    { "xack", cmd_xack },
+    { "xpending", cmd_xpending },
     { NULL, NULL },
 };

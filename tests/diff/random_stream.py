@@ -89,6 +89,33 @@ class Gen:
             out += [b'LIMIT', b'%d' % r.choice([0, 1, 50, 100, 150, 1000])]
         return out
 
+    def group_command(self, k):
+        r = self.r
+        g = r.choice([b'g1', b'g2'])
+        cons = r.choice([b'c1', b'c2', b'c3'])
+        w = r.random()
+        if w < 0.12:
+            return [b'XGROUP', b'CREATE', k, g, r.choice([b'0', b'$', self.some_id(k)])] + \
+                r.choice([[], [b'MKSTREAM'], [b'ENTRIESREAD', b'%d' % r.randrange(-1, 20)]])
+        if w < 0.17:
+            return [b'XGROUP', b'SETID', k, g, r.choice([b'0', b'$', self.some_id(k)])]
+        if w < 0.2:
+            return [b'XGROUP', r.choice([b'DELCONSUMER', b'CREATECONSUMER']), k, g, cons]
+        if w < 0.22:
+            return [b'XGROUP', b'DESTROY', k, g]
+        if w < 0.55:
+            cmd = [b'XREADGROUP', b'GROUP', g, cons]
+            if r.random() < 0.5:
+                cmd += [b'COUNT', b'%d' % r.randrange(0, 6)]
+            if r.random() < 0.1:
+                cmd += [b'NOACK']
+            return cmd + [b'STREAMS', k, r.choice([b'>', b'>', b'0', self.some_id(k)])]
+        if w < 0.75:
+            return [b'XACK', k, g] + [self.some_id(k) for _ in range(r.randrange(1, 4))]
+        if w < 0.9:
+            return [b'XPENDING', k, g]
+        return [b'XINFO', b'GROUPS', k]
+
     def command(self):
         r = self.r
         k = r.choice(KEYS)
@@ -124,12 +151,16 @@ class Gen:
             return [b'XLEN', k]
         if w < 0.93:
             return [b'XINFO', b'STREAM', k]
+        if w < 0.935:
+            return self.group_command(k)
         if w < 0.95:
             self.top[k] += r.randrange(0, 3)
             cmd = [b'XSETID', k, b'%d-%d' % (self.top[k], r.randrange(0, 3))]
             if r.random() < 0.3:
                 cmd += [b'ENTRIESADDED', b'%d' % r.randrange(0, 500)]
             return cmd
+        if w < 0.965:
+            return self.group_command(k)
         if w < 0.97:
             return [b'CONFIG', b'SET', b'stream-node-max-entries',
                     b'%d' % r.choice([0, 1, 3, 10, 100, 100, 100])]

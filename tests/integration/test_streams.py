@@ -111,6 +111,48 @@ class _XRead:
         self.assertEqual(self.r.xadd('b', {'f': 'v'}, id='%d-*' % (after + 200000)),
                          b'%d-0' % (after + 200000))
 
+    def test_xreadgroup_block(self):
+        self.r.xgroup_create('gs', 'g', id='$', mkstream=True)
+        c = self.start('XREADGROUP', 'GROUP', 'g', 'alice', 'BLOCK', 0, 'STREAMS', 'gs', '>')
+        self.wait_blocked(1)
+        self.r.xadd('gs', {'f': 'v'}, id='7-7')
+        self.assertEqual(parse(c.read_reply()), [[b'gs', [[b'7-7', [b'f', b'v']]]]])
+        self.assertEqual(self.r.xpending('gs', 'g')['pending'], 1)
+        # The group goes away while a reader waits: NOGROUP.
+        d = self.start('XREADGROUP', 'GROUP', 'g', 'bob', 'BLOCK', 0, 'STREAMS', 'gs', '>')
+        self.wait_blocked(1)
+        self.r.xgroup_destroy('gs', 'g')
+        self.assertEqual(d.read_reply(), b'-NOGROUP the consumer group this client was '
+                         b'blocked on no longer exists\r\n')
+
+    def test_xpending_times(self):
+        self.r.xadd('p', {'a': '1'}, id='1-1')
+        self.r.xadd('p', {'a': '2'}, id='2-1')
+        self.r.xgroup_create('p', 'g', id='0')
+        self.r.xreadgroup('g', 'c1', {'p': '>'})
+        time.sleep(0.12)
+        self.r.xreadgroup('g', 'c1', {'p': '0'}, count=1)  # redelivers 1-1
+        with self.server.raw() as c:
+            rows = parse(c.cmd('XPENDING', 'p', 'g', '-', '+', 10))
+            self.assertEqual([r[0] for r in rows], [b'1-1', b'2-1'])
+            self.assertEqual([r[3] for r in rows], [2, 1])
+            self.assertLess(rows[0][2], 100)
+            self.assertGreaterEqual(rows[1][2], 100)
+            idle = parse(c.cmd('XPENDING', 'p', 'g', 'IDLE', 100, '-', '+', 10))
+            self.assertEqual([r[0] for r in idle], [b'2-1'])
+            full = parse(c.cmd('XINFO', 'STREAM', 'p', 'FULL'))
+            g = dict(zip(full[-1][0][0::2], full[-1][0][1::2]))
+            self.assertEqual(g[b'pel-count'], 2)
+            now = time.time() * 1000
+            for e in g[b'pending']:
+                self.assertLess(abs(e[2] - now), 5000)
+            cons = g[b'consumers'][0]
+            self.assertEqual(cons[0:2], [b'name', b'c1'])
+            self.assertEqual(cons[4:6], [b'pel-count', 2])
+            info = parse(c.cmd('XINFO', 'CONSUMERS', 'p', 'g'))
+            self.assertEqual(info[0][:4], [b'name', b'c1', b'pending', 2])
+            self.assertLess(info[0][5], 100)
+
 
 class XRead1Worker(_XRead, unittest.TestCase):
     ARGS = ()
