@@ -760,6 +760,19 @@ int stream_parse_id(cb_client *c, const char *p, size_t len, uint64_t missing_se
     return parse_id(c, p, len, missing_seq, strict, NULL, id);
 }
 
+int stream_try_parse_strict_id(const char *p, size_t len, stream_id *id)
+{
+    /* parse_id replies on failure; this probe must stay silent. */
+    if (len == 0 || len > 127 || (len == 1 && (p[0] == '-' || p[0] == '+'))) return 0;
+    const char *dash = memchr(p, '-', len);
+    unsigned long long ms, seq = 0;
+    if (!parse_ull(p, dash ? (size_t)(dash - p) : len, &ms)) return 0;
+    if (dash && !parse_ull(dash + 1, len - (size_t)(dash - p) - 1, &seq)) return 0;
+    id->ms = ms;
+    id->seq = seq;
+    return 1;
+}
+
 int stream_id_incr(stream_id *id) { return id_incr(id); }
 int stream_id_decr(stream_id *id) { return id_decr(id); }
 void stream_reply_entry(cb_client *c, const stream_iter *it) { reply_entry(c, it); }

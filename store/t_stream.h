@@ -17,6 +17,8 @@ int stream_parse_strict_id(struct cb_client *c, int i, stream_id *id);
  * "+" unless strict; 0, or -1 after the error reply. */
 int stream_parse_id(struct cb_client *c, const char *p, size_t len, uint64_t missing_seq,
                     int strict, stream_id *id);
+/* The same strict ID syntax without a reply: 1 when (p, len) is an ID. */
+int stream_try_parse_strict_id(const char *p, size_t len, stream_id *id);
 /* Next / previous ID; -1 past the ends. */
 int stream_id_incr(stream_id *id);
 int stream_id_decr(stream_id *id);

@@ -931,3 +931,143 @@ done:
     cb_free(ids);
     cb_free(groups);
 }
+
+/* ------------------------------------------------------------------------
+ * XCLAIM
+ * ---------------------------------------------------------------------- */
+
+static int entry_exists(const stream *s, const stream_id *id)
+{
+    stream_iter it;
+    stream_iter_init(&it, s, id, id, 0);
+    int found = stream_iter_next(&it);
+    stream_iter_release(&it);
+    return found;
+}
+
+/* Removes nk from both PELs and frees it. */
+static void nack_drop(cg_group *g, cg_nack *nk)
+{
+    pel_remove(&g->pel, &nk->id);
+    if (nk->owner) pel_remove(&nk->owner->pel, &nk->id);
+    cb_free(nk);
+}
+
+/* Hands nk to cn (moving it between consumer PELs when needed). */
+static void nack_assign(cg_nack *nk, cg_consumer *cn)
+{
+    if (nk->owner == cn) return;
+    if (nk->owner) pel_remove(&nk->owner->pel, &nk->id);
+    long ci = pel_find(&cn->pel, &nk->id);
+    pel_insert_at(&cn->pel, -ci - 1, nk);
+    nk->owner = cn;
+}
+
+void cmd_xclaim(cb_client *c)
+{
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
+    cg_group *g = NULL;
+    if (o) {
+        if (o->type != OBJ_STREAM) {
+            reply_error(c, ERR_WRONGTYPE);
+            return;
+        }
+        g = group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2));
+    }
+    if (!g) {
+        reply_errorf(c, "-NOGROUP No such key '%.*s' or consumer group '%.*s'",
+                     (int)ARGL(c, 1), ARGP(c, 1), (int)ARGL(c, 2), ARGP(c, 2));
+        return;
+    }
+    stream *s = o->ptr;
+    long long minidle, retry = -1, dtime = -1;
+    int force = 0, justid = 0;
+    if (arg_ll(c, 4, &minidle, "Invalid min-idle-time argument for XCLAIM") != 0) return;
+    if (minidle < 0) minidle = 0;
+    int j;
+    size_t nids = 0;
+    stream_id *ids = cb_malloc((size_t)c->argc * sizeof(*ids));
+    for (j = 5; j < c->argc; j++) {
+        /* The IDs end where the first argument that is not an ID starts. */
+        stream_id id;
+        if (!stream_try_parse_strict_id(ARGP(c, j), ARGL(c, j), &id)) break;
+        ids[nids++] = id;
+    }
+    long long now = c->shard->now_ms;
+    stream_id lastid = {0, 0};
+    for (; j < c->argc; j++) {
+        int more = c->argc - 1 - j;
+        if (arg_eq(c, j, "force")) {
+            force = 1;
+        } else if (arg_eq(c, j, "justid")) {
+            justid = 1;
+        } else if (arg_eq(c, j, "idle") && more) {
+            j++;
+            if (arg_ll(c, j, &dtime, "Invalid IDLE option argument for XCLAIM") != 0) goto done;
+            dtime = now - dtime;
+        } else if (arg_eq(c, j, "time") && more) {
+            j++;
+            if (arg_ll(c, j, &dtime, "Invalid TIME option argument for XCLAIM") != 0) goto done;
+        } else if (arg_eq(c, j, "retrycount") && more) {
+            j++;
+            if (arg_ll(c, j, &retry, "Invalid RETRYCOUNT option argument for XCLAIM") != 0)
+                goto done;
+        } else if (arg_eq(c, j, "lastid") && more) {
+            j++;
+            if (stream_parse_strict_id(c, j, &lastid) != 0) goto done;
+        } else {
+            reply_errorf(c, "Unrecognized XCLAIM option '%.*s'", (int)ARGL(c, j), ARGP(c, j));
+            goto done;
+        }
+    }
+    if (stream_id_cmp(&lastid, &g->last_id) > 0) g->last_id = lastid;
+    if (dtime != -1) {
+        if (dtime < 0 || dtime > now) dtime = now;
+    } else {
+        dtime = now;
+    }
+    cg_consumer *cn = NULL;
+    void *h = reply_deferred_len(c);
+    long n = 0;
+    for (size_t k = 0; k < nids; k++) {
+        stream_id *id = &ids[k];
+        long gi = pel_find(&g->pel, id);
+        cg_nack *nk = gi >= 0 ? g->pel.v[gi] : NULL;
+        if (!entry_exists(s, id)) {
+            if (nk) {
+                nack_drop(g, nk);
+                c->shard->dirty++;
+            }
+            continue;
+        }
+        if (force && !nk) {
+            nk = cb_malloc(sizeof(*nk));
+            nk->id = *id;
+            nk->owner = NULL;
+            nk->delivery_time = now;
+            nk->delivery_count = 1;
+            pel_insert_at(&g->pel, -gi - 1, nk);
+        }
+        if (!nk) continue;
+        if (nk->owner && minidle && now - nk->delivery_time < minidle) continue;
+        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL);
+        nk->delivery_time = dtime;
+        if (retry >= 0) nk->delivery_count = (uint64_t)retry;
+        else if (!justid) nk->delivery_count++;
+        nack_assign(nk, cn);
+        if (justid) {
+            reply_id(c, id);
+        } else {
+            stream_iter it;
+            stream_iter_init(&it, s, id, id, 0);
+            if (stream_iter_next(&it)) stream_reply_entry(c, &it);
+            else reply_null(c);
+            stream_iter_release(&it);
+        }
+        n++;
+        c->shard->dirty++;
+    }
+    reply_set_deferred_len(c, h, n, 'a');
+done:
+    cb_free(ids);
+}

@@ -224,6 +224,7 @@ cb_cmd_proc cmd_xgroup_delconsumer;
 cb_cmd_proc cmd_xreadgroup;
 cb_cmd_proc cmd_xack;
 cb_cmd_proc cmd_xpending;
+cb_cmd_proc cmd_xclaim;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -440,5 +441,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xreadgroup", cmd_xreadgroup },
     { "xack", cmd_xack },
     { "xpending", cmd_xpending },
+    { "xclaim", cmd_xclaim },
     { NULL, NULL },
 };

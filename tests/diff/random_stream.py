@@ -110,6 +110,10 @@ class Gen:
             if r.random() < 0.1:
                 cmd += [b'NOACK']
             return cmd + [b'STREAMS', k, r.choice([b'>', b'>', b'0', self.some_id(k)])]
+        if w < 0.62:
+            return [b'XCLAIM', k, g, cons, r.choice([b'0', b'100000000'])] + \
+                [self.some_id(k) for _ in range(r.randrange(1, 4))] + \
+                r.choice([[], [b'JUSTID'], [b'FORCE'], [b'RETRYCOUNT', b'3'], [b'FORCE', b'JUSTID']])
         if w < 0.75:
             return [b'XACK', k, g] + [self.some_id(k) for _ in range(r.randrange(1, 4))]
         if w < 0.9:

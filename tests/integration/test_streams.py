@@ -242,6 +242,27 @@ class XInfoVsOracle(unittest.TestCase):
         self.assertGreaterEqual(a[0][5], 40)
         self.assertLess(a[0][5], 5000)
 
+    def test_xclaim_counts_and_times(self):
+        self.both('FLUSHALL')
+        for i in range(1, 6):
+            self.both('XADD', 'x', '%d-1' % i, 'f', str(i))
+        self.both('XGROUP', 'CREATE', 'x', 'g', '0')
+        self.both('XREADGROUP', 'GROUP', 'g', 'alice', 'COUNT', '4', 'STREAMS', 'x', '>')
+        self.both('XCLAIM', 'x', 'g', 'bob', '0', '1-1')
+        self.both('XCLAIM', 'x', 'g', 'bob', '0', '2-1', 'JUSTID')
+        self.both('XCLAIM', 'x', 'g', 'bob', '0', '3-1', 'IDLE', '5000', 'RETRYCOUNT', '7')
+        self.both('XCLAIM', 'x', 'g', 'carol', '0', '5-1', 'FORCE')
+        now_ms = int(time.time() * 1000)
+        self.both('XCLAIM', 'x', 'g', 'carol', '0', '4-1', 'TIME', str(now_ms - 20000))
+        a, b = self.both('XPENDING', 'x', 'g', '-', '+', '10')
+        self.assertEqual([(r[0], r[1], r[3]) for r in a], [(r[0], r[1], r[3]) for r in b])
+        for ra, rb in zip(a, b):
+            self.assertLess(abs(ra[2] - rb[2]), 1000, (ra, rb))
+        idle = {r[0]: r[2] for r in a}
+        self.assertGreaterEqual(idle[b'3-1'], 5000)
+        self.assertGreaterEqual(idle[b'4-1'], 20000)
+        self.assertLess(idle[b'1-1'], 1000)
+
 
 if __name__ == '__main__':
     unittest.main()
