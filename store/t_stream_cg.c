@@ -5,6 +5,7 @@
  * pending entries list (PEL) and each consumer's are sorted arrays of the
  * same nack records. Also XREADGROUP, XACK and XPENDING.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "db.h"
@@ -1070,4 +1071,110 @@ void cmd_xclaim(cb_client *c)
     reply_set_deferred_len(c, h, n, 'a');
 done:
     cb_free(ids);
+}
+
+/* ------------------------------------------------------------------------
+ * XAUTOCLAIM
+ * ---------------------------------------------------------------------- */
+
+void cmd_xautoclaim(cb_client *c)
+{
+    long long minidle, count = 100;
+    int justid = 0;
+    stream_id start;
+    if (arg_ll(c, 4, &minidle, "Invalid min-idle-time argument for XAUTOCLAIM") != 0) return;
+    if (minidle < 0) minidle = 0;
+    if (parse_interval(c, 5, 0, 0, &start) != 0) return;
+    for (int j = 6; j < c->argc; j++) {
+        int more = c->argc - 1 - j;
+        if (arg_eq(c, j, "count") && more) {
+            if (arg_ll(c, j + 1, &count, "COUNT must be > 0") != 0) return;
+            if (count < 1 || count > LLONG_MAX / 16) {
+                reply_error(c, "COUNT must be > 0");
+                return;
+            }
+            j++;
+        } else if (arg_eq(c, j, "justid")) {
+            justid = 1;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
+    cg_group *g = NULL;
+    if (o) {
+        if (o->type != OBJ_STREAM) {
+            reply_error(c, ERR_WRONGTYPE);
+            return;
+        }
+        g = group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2));
+    }
+    if (!g) {
+        reply_errorf(c, "-NOGROUP No such key '%.*s' or consumer group '%.*s'",
+                     (int)ARGL(c, 1), ARGP(c, 1), (int)ARGL(c, 2), ARGP(c, 2));
+        return;
+    }
+    stream *s = o->ptr;
+    long long attempts = count * 10, now = c->shard->now_ms;
+    stream_id *deleted = cb_malloc((size_t)(count < 1024 ? count : 1024) * sizeof(*deleted));
+    size_t ndel = 0, delcap = (size_t)(count < 1024 ? count : 1024);
+    cg_consumer *cn = NULL;
+    /* Claim first, reply after: the cursor comes before the entries. */
+    stream_id *claimed = cb_malloc((size_t)(count < 1024 ? count : 1024) * sizeof(*claimed));
+    size_t n = 0, ccap = (size_t)(count < 1024 ? count : 1024);
+    long i = pel_find(&g->pel, &start);
+    if (i < 0) i = -i - 1;
+    while (attempts-- && count && (size_t)i < g->pel.n) {
+        cg_nack *nk = g->pel.v[i];
+        stream_id id = nk->id;
+        if (!entry_exists(s, &id)) {
+            nack_drop(g, nk);
+            c->shard->dirty++;
+            if (ndel == delcap) {
+                delcap *= 2;
+                deleted = cb_realloc(deleted, delcap * sizeof(*deleted));
+            }
+            deleted[ndel++] = id;
+            count--;
+            continue;
+        }
+        if (minidle && now - nk->delivery_time < minidle) {
+            i++;
+            continue;
+        }
+        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL);
+        nk->delivery_time = now;
+        if (!justid) nk->delivery_count++;
+        nack_assign(nk, cn);
+        if (n == ccap) {
+            ccap *= 2;
+            claimed = cb_realloc(claimed, ccap * sizeof(*claimed));
+        }
+        claimed[n++] = id;
+        count--;
+        i++;
+        c->shard->dirty++;
+    }
+    /* The cursor: the first pending entry not looked at, 0-0 at the end. */
+    stream_id cur = {0, 0};
+    if ((size_t)i < g->pel.n) cur = g->pel.v[i]->id;
+    reply_array_len(c, 3);
+    reply_id(c, &cur);
+    reply_array_len(c, (long)n);
+    for (size_t k = 0; k < n; k++) {
+        if (justid) {
+            reply_id(c, &claimed[k]);
+            continue;
+        }
+        stream_iter it;
+        stream_iter_init(&it, s, &claimed[k], &claimed[k], 0);
+        if (stream_iter_next(&it)) stream_reply_entry(c, &it);
+        else reply_null(c);
+        stream_iter_release(&it);
+    }
+    cb_free(claimed);
+    reply_array_len(c, (long)ndel);
+    for (size_t k = 0; k < ndel; k++) reply_id(c, &deleted[k]);
+    cb_free(deleted);
 }

@@ -225,6 +225,7 @@ cb_cmd_proc cmd_xreadgroup;
 cb_cmd_proc cmd_xack;
 cb_cmd_proc cmd_xpending;
 cb_cmd_proc cmd_xclaim;
+cb_cmd_proc cmd_xautoclaim;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -442,5 +443,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xack", cmd_xack },
     { "xpending", cmd_xpending },
     { "xclaim", cmd_xclaim },
+    { "xautoclaim", cmd_xautoclaim },
     { NULL, NULL },
 };

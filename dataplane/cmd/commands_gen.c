@@ -897,6 +897,11 @@ static const cb_keyspec ks_xclaim[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_xautoclaim[] = {
+    { .flags = KS_RW | KS_DELETE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -6245,6 +6250,34 @@ cb_command command_table_gen[] = {
             "string\r\n$5\r\ntoken\r\n$6\r\nLASTID\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1222,
     },
+    {
+        .name = "xautoclaim",
+        .arity = -6,
+        .flags = CMD_WRITE | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 2) | (1ull << 11) | (1ull << 14),
+        .keyspecs = ks_xautoclaim, .nkeyspecs = 1,
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$10\r\nxautoclaim\r\n:-6\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n"
+            "+@fast\r\n~1\r\n$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+            ":1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 340,
+        .docs_resp3 =
+            "$10\r\nxautoclaim\r\n%6\r\n$7\r\nsummary\r\n$125\r\nChanges (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$23\r\nO(1) if COUNT is small.\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$96\r\nAdded an element to the reply array, containing deleted entries the command cleared from the PEL\r\n"
+            "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$5\r\ngroup\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$8\r\nconsumer\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$13\r\nmin-idle-time\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%2\r\n$4\r\nname\r\n$5\r\nstart\r\n$4\r\ntype\r\n$6\r\nstring\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\n"
+            "name\r\n$6\r\njustid\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nJUSTID\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n",
+        .docs_len = 878,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 183;
+const int command_table_gen_count = 184;

@@ -114,6 +114,12 @@ class Gen:
             return [b'XCLAIM', k, g, cons, r.choice([b'0', b'100000000'])] + \
                 [self.some_id(k) for _ in range(r.randrange(1, 4))] + \
                 r.choice([[], [b'JUSTID'], [b'FORCE'], [b'RETRYCOUNT', b'3'], [b'FORCE', b'JUSTID']])
+        if w < 0.67:
+            cmd = [b'XAUTOCLAIM', k, g, cons, r.choice([b'0', b'100000000']),
+                   r.choice([b'0', b'-', self.some_id(k)])]
+            if r.random() < 0.6:
+                cmd += [b'COUNT', b'%d' % r.randrange(1, 6)]
+            return cmd + r.choice([[], [b'JUSTID']])
         if w < 0.75:
             return [b'XACK', k, g] + [self.some_id(k) for _ in range(r.randrange(1, 4))]
         if w < 0.9:

@@ -262,6 +262,12 @@ class XInfoVsOracle(unittest.TestCase):
         self.assertGreaterEqual(idle[b'3-1'], 5000)
         self.assertGreaterEqual(idle[b'4-1'], 20000)
         self.assertLess(idle[b'1-1'], 1000)
+        # XAUTOCLAIM: counts move as in Redis (JUSTID leaves them).
+        self.both('XAUTOCLAIM', 'x', 'g', 'dave', '0', '0', 'COUNT', '2')
+        self.both('XAUTOCLAIM', 'x', 'g', 'erin', '0', '0', 'JUSTID')
+        a, b = self.both('XPENDING', 'x', 'g', '-', '+', '10')
+        self.assertEqual([(r[0], r[1], r[3]) for r in a], [(r[0], r[1], r[3]) for r in b])
+        self.assertTrue(all(r[2] < 1000 for r in a))
 
 
 if __name__ == '__main__':
