@@ -1178,3 +1178,49 @@ void cmd_xautoclaim(cb_client *c)
     for (size_t k = 0; k < ndel; k++) reply_id(c, &deleted[k]);
     cb_free(deleted);
 }
+
+/* ------------------------------------------------------------------------
+ * HELP texts (Redis 7.0's, line for line)
+ * ---------------------------------------------------------------------- */
+
+void cmd_xgroup_help(cb_client *c)
+{
+    static const char *const lines[] = {
+        "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CREATE <key> <groupname> <id|$> [option]",
+        "    Create a new consumer group. Options are:",
+        "    * MKSTREAM",
+        "      Create the empty stream if it does not exist.",
+        "    * ENTRIESREAD entries_read",
+        "      Set the group's entries_read counter (internal use).",
+        "CREATECONSUMER <key> <groupname> <consumer>",
+        "    Create a new consumer in the specified group.",
+        "DELCONSUMER <key> <groupname> <consumer>",
+        "    Remove the specified consumer.",
+        "DESTROY <key> <groupname>",
+        "    Remove the specified group.",
+        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+        "    Set the current group ID and entries_read counter.",
+        "HELP",
+        "    Prints this help.",
+        NULL,
+    };
+    reply_help(c, lines);
+}
+
+void cmd_xinfo_help(cb_client *c)
+{
+    static const char *const lines[] = {
+        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+        "HELP",
+        "    Prints this help.",
+        NULL,
+    };
+    reply_help(c, lines);
+}

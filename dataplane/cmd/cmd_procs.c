@@ -215,12 +215,14 @@ cb_cmd_proc cmd_xsetid;
 cb_cmd_proc cmd_xinfo_stream;
 cb_cmd_proc cmd_xinfo_groups;
 cb_cmd_proc cmd_xinfo_consumers;
+cb_cmd_proc cmd_xinfo_help;
 cb_cmd_proc cmd_xread;
 cb_cmd_proc cmd_xgroup_create;
 cb_cmd_proc cmd_xgroup_setid;
 cb_cmd_proc cmd_xgroup_destroy;
 cb_cmd_proc cmd_xgroup_createconsumer;
 cb_cmd_proc cmd_xgroup_delconsumer;
+cb_cmd_proc cmd_xgroup_help;
 cb_cmd_proc cmd_xreadgroup;
 cb_cmd_proc cmd_xack;
 cb_cmd_proc cmd_xpending;
@@ -433,12 +435,14 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xinfo|stream", cmd_xinfo_stream },
     { "xinfo|groups", cmd_xinfo_groups },
     { "xinfo|consumers", cmd_xinfo_consumers },
+    { "xinfo|help", cmd_xinfo_help },
     { "xread", cmd_xread },
     { "xgroup|create", cmd_xgroup_create },
     { "xgroup|setid", cmd_xgroup_setid },
     { "xgroup|destroy", cmd_xgroup_destroy },
     { "xgroup|createconsumer", cmd_xgroup_createconsumer },
     { "xgroup|delconsumer", cmd_xgroup_delconsumer },
+    { "xgroup|help", cmd_xgroup_help },
     { "xreadgroup", cmd_xreadgroup },
     { "xack", cmd_xack },
     { "xpending", cmd_xpending },

@@ -1581,6 +1581,23 @@ static cb_command sub_xinfo[] = {
         .docs_len = 293,
         .parent = &command_table_gen[176],
     },
+    {
+        .name = "xinfo|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 11) | (1ull << 15),
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$10\r\nxinfo|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@stream\r\n+@slow\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 94,
+        .docs_resp3 =
+            "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 162,
+        .parent = &command_table_gen[176],
+    },
     { .name = NULL },
 };
 
@@ -1710,6 +1727,23 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
+        .parent = &command_table_gen[178],
+    },
+    {
+        .name = "xgroup|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 11) | (1ull << 15),
+        .group = "stream",
+        .info_resp3 =
+            "*10\r\n$11\r\nxgroup|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@stream\r\n+@slow\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 95,
+        .docs_resp3 =
+            "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 163,
         .parent = &command_table_gen[178],
     },
     { .name = NULL },
@@ -6005,7 +6039,7 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "stream",
         .info_resp3 =
-            "*10\r\n$5\r\nxinfo\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*3\r\n*10\r\n$12\r\n"
+            "*10\r\n$5\r\nxinfo\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*4\r\n*10\r\n$12\r\n"
             "xinfo|stream\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@read\r\n+@stream\r\n+@slow\r\n~0\r\n"
             "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
             "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\n"
@@ -6018,12 +6052,13 @@ cb_command command_table_gen[] = {
             "$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n"
             "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n"
             "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
-            "limit\r\n:0\r\n~0\r\n",
-        .info_len = 1013,
+            "limit\r\n:0\r\n~0\r\n*10\r\n$10\r\nxinfo|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@stream\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1107,
         .docs_resp3 =
             "$5\r\nxinfo\r\n%5\r\n$7\r\nsummary\r\n$45\r\nA container for stream introspection commands\r\n$5\r\nsince\r\n"
             "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
-            "subcommands\r\n%3\r\n$12\r\nxinfo|stream\r\n%6\r\n$7\r\nsummary\r\n$30\r\nGet information about a stream\r\n"
+            "subcommands\r\n%4\r\n$12\r\nxinfo|stream\r\n%6\r\n$7\r\nsummary\r\n$30\r\nGet information about a stream\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
             "history\r\n~2\r\n*2\r\n$5\r\n6.0.0\r\n$26\r\nAdded the `FULL` modifier.\r\n*2\r\n$5\r\n7.0.0\r\n$109\r\n"
             "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields\r\n"
@@ -6038,9 +6073,10 @@ cb_command command_table_gen[] = {
             "summary\r\n$38\r\nList the consumers in a consumer group\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n"
             "$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\n"
             "key\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n"
-            "$4\r\ntype\r\n$6\r\nstring\r\n",
-        .docs_len = 1438,
-        .subcommands = sub_xinfo, .nsub = 3,
+            "$4\r\ntype\r\n$6\r\nstring\r\n$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1600,
+        .subcommands = sub_xinfo, .nsub = 4,
     },
     {
         .name = "xread",
@@ -6077,7 +6113,7 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "stream",
         .info_resp3 =
-            "*10\r\n$6\r\nxgroup\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$13\r\n"
+            "*10\r\n$6\r\nxgroup\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*6\r\n*10\r\n$13\r\n"
             "xgroup|create\r\n:-5\r\n~2\r\n+write\r\n+denyoom\r\n:2\r\n:2\r\n:1\r\n~3\r\n+@write\r\n+@stream\r\n+@slow\r\n"
             "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
             "index\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
@@ -6098,12 +6134,13 @@ cb_command command_table_gen[] = {
             "+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\n"
             "type\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
             "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
-            "~0\r\n",
-        .info_len = 1622,
+            "~0\r\n*10\r\n$11\r\nxgroup|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@stream\r\n"
+            "+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1717,
         .docs_resp3 =
             "$6\r\nxgroup\r\n%5\r\n$7\r\nsummary\r\n$40\r\nA container for consumer groups commands\r\n$5\r\nsince\r\n"
             "$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
-            "subcommands\r\n%5\r\n$13\r\nxgroup|create\r\n%6\r\n$7\r\nsummary\r\n$24\r\nCreate a consumer group.\r\n"
+            "subcommands\r\n%6\r\n$13\r\nxgroup|create\r\n%6\r\n$7\r\nsummary\r\n$24\r\nCreate a consumer group.\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
             "history\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$40\r\nAdded the `entries_read` named argument.\r\n$9\r\narguments\r\n"
             "*5\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
@@ -6133,9 +6170,10 @@ cb_command command_table_gen[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
-            "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
-        .docs_len = 2685,
-        .subcommands = sub_xgroup, .nsub = 5,
+            "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 2848,
+        .subcommands = sub_xgroup, .nsub = 6,
     },
     {
         .name = "xreadgroup",
