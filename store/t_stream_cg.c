@@ -1185,7 +1185,7 @@ void cmd_xautoclaim(cb_client *c)
 
 void cmd_xgroup_help(cb_client *c)
 {
-    static const char *const lines[] = {
+    const char *const lines[] = {
         "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CREATE <key> <groupname> <id|$> [option]",
         "    Create a new consumer group. Options are:",
@@ -1210,7 +1210,7 @@ void cmd_xgroup_help(cb_client *c)
 
 void cmd_xinfo_help(cb_client *c)
 {
-    static const char *const lines[] = {
+    const char *const lines[] = {
         "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CONSUMERS <key> <groupname>",
         "    Show consumers of <groupname>.",
