@@ -1,10 +1,12 @@
 /* t_stream.c — the stream type's commands: XADD, XRANGE, XREVRANGE, XLEN,
- * XDEL, XTRIM, XSETID and XINFO STREAM, on the compact node structure of
- * ds/stream.h. Replies, errors and the order of checks follow Redis 7.0
+ * XDEL, XTRIM, XSETID, XINFO STREAM and XREAD (with BLOCK), on the compact
+ * node structure of ds/stream.h; consumer groups are in t_stream_cg.c. The
+ * design is in docs/streams.md. Replies, errors and the order of checks follow Redis 7.0
  * (which error wins is visible to clients). Unlike the other types, a
  * stream stays in the keyspace when it becomes empty, as in Redis.
  *
- * Layers: ID parsing and object helpers, trimming arguments, commands.
+ * Layers: ID parsing and object helpers, trimming arguments, commands,
+ * XREAD, helpers shared with t_stream_cg.c.
  */
 #include <errno.h>
 #include <stdlib.h>

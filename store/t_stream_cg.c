@@ -3,7 +3,8 @@
  * 7.0's entries-read and lag rules. Groups are kept sorted by name (the
  * order Redis's radix tree lists them in), consumers likewise. A group's
  * pending entries list (PEL) and each consumer's are sorted arrays of the
- * same nack records. Also XREADGROUP, XACK and XPENDING.
+ * same nack records. Also XREADGROUP (with BLOCK), XACK, XPENDING, XCLAIM,
+ * XAUTOCLAIM and the XGROUP / XINFO HELP texts. Design: docs/streams.md.
  */
 #include <limits.h>
 #include <string.h>

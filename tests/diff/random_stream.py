@@ -186,7 +186,7 @@ MASK = re.compile(rb'(radix-tree-nodes\r\n:)\d+')
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seed', type=int, default=int(os.environ.get('SEED', '20261126')))
-    ap.add_argument('--ops', type=int, default=6000)
+    ap.add_argument('--ops', type=int, default=20000)
     opts = ap.parse_args()
     extra = tuple(os.environ.get('CACHEBOX_EXTRA_ARGS', '').split())
     rng = random.Random(opts.seed)
