@@ -205,6 +205,20 @@ cb_cmd_proc cmd_pfcount;
 cb_cmd_proc cmd_pfmerge;
 cb_cmd_proc cmd_pfdebug;
 cb_cmd_proc cmd_pfselftest;
+cb_cmd_proc cmd_subscribe;
+cb_cmd_proc cmd_unsubscribe;
+cb_cmd_proc cmd_psubscribe;
+cb_cmd_proc cmd_punsubscribe;
+cb_cmd_proc cmd_ssubscribe;
+cb_cmd_proc cmd_sunsubscribe;
+cb_cmd_proc cmd_publish;
+cb_cmd_proc cmd_spublish;
+cb_cmd_proc cmd_pubsub_channels;
+cb_cmd_proc cmd_pubsub_numsub;
+cb_cmd_proc cmd_pubsub_numpat;
+cb_cmd_proc cmd_pubsub_shardchannels;
+cb_cmd_proc cmd_pubsub_shardnumsub;
+cb_cmd_proc cmd_pubsub_help;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -402,5 +416,19 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "pfmerge", cmd_pfmerge },
     { "pfdebug", cmd_pfdebug },
     { "pfselftest", cmd_pfselftest },
+    { "subscribe", cmd_subscribe },
+    { "unsubscribe", cmd_unsubscribe },
+    { "psubscribe", cmd_psubscribe },
+    { "punsubscribe", cmd_punsubscribe },
+    { "ssubscribe", cmd_ssubscribe },
+    { "sunsubscribe", cmd_sunsubscribe },
+    { "publish", cmd_publish },
+    { "spublish", cmd_spublish },
+    { "pubsub|channels", cmd_pubsub_channels },
+    { "pubsub|numsub", cmd_pubsub_numsub },
+    { "pubsub|numpat", cmd_pubsub_numpat },
+    { "pubsub|shardchannels", cmd_pubsub_shardchannels },
+    { "pubsub|shardnumsub", cmd_pubsub_shardnumsub },
+    { "pubsub|help", cmd_pubsub_help },
     { NULL, NULL },
 };

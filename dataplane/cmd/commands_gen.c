@@ -797,6 +797,21 @@ static const cb_keyspec ks_pfdebug[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_ssubscribe[] = {
+    { .flags = KS_NOT_KEY, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_sunsubscribe[] = {
+    { .flags = KS_NOT_KEY, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = -1, .fk_b = 1, .fk_c = 0 },
+};
+
+static const cb_keyspec ks_spublish[] = {
+    { .flags = KS_NOT_KEY, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static cb_command sub_object[] = {
     {
         .name = "object|encoding",
@@ -1399,6 +1414,120 @@ static cb_command sub_command[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
         .parent = &command_table_gen[64],
+    },
+    { .name = NULL },
+};
+
+static cb_command sub_pubsub[] = {
+    {
+        .name = "pubsub|channels",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$15\r\npubsub|channels\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 109,
+        .docs_resp3 =
+            "$15\r\npubsub|channels\r\n%5\r\n$7\r\nsummary\r\n$20\r\nList active channels\r\n$5\r\nsince\r\n$5\r\n"
+            "2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n",
+        .docs_len = 362,
+        .parent = &command_table_gen[177],
+    },
+    {
+        .name = "pubsub|numsub",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$13\r\npubsub|numsub\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 107,
+        .docs_resp3 =
+            "$13\r\npubsub|numsub\r\n%5\r\n$7\r\nsummary\r\n$41\r\nGet the count of subscribers for channels\r\n$5\r\n"
+            "since\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) for the NUMSUB subcommand, where N is the number of requested channels\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 334,
+        .parent = &command_table_gen[177],
+    },
+    {
+        .name = "pubsub|numpat",
+        .arity = 2,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$13\r\npubsub|numpat\r\n:2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@pubsub\r\n"
+            "+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 106,
+        .docs_resp3 =
+            "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 170,
+        .parent = &command_table_gen[177],
+    },
+    {
+        .name = "pubsub|shardchannels",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$20\r\npubsub|shardchannels\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 114,
+        .docs_resp3 =
+            "$20\r\npubsub|shardchannels\r\n%5\r\n$7\r\nsummary\r\n$26\r\nList active shard channels\r\n$5\r\nsince\r\n"
+            "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n",
+        .docs_len = 373,
+        .parent = &command_table_gen[177],
+    },
+    {
+        .name = "pubsub|shardnumsub",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$18\r\npubsub|shardnumsub\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 112,
+        .docs_resp3 =
+            "$18\r\npubsub|shardnumsub\r\n%5\r\n$7\r\nsummary\r\n$47\r\nGet the count of subscribers for shard channels\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$86\r\nO(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+            "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 362,
+        .parent = &command_table_gen[177],
+    },
+    {
+        .name = "pubsub|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$11\r\npubsub|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 85,
+        .docs_resp3 =
+            "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 163,
+        .parent = &command_table_gen[177],
     },
     { .name = NULL },
 };
@@ -5499,6 +5628,203 @@ cb_command command_table_gen[] = {
             "$9\r\ndoc_flags\r\n~1\r\n+syscmd\r\n",
         .docs_len = 196,
     },
+    {
+        .name = "subscribe",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$9\r\nsubscribe\r\n:-2\r\n~4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 113,
+        .docs_resp3 =
+            "$9\r\nsubscribe\r\n%5\r\n$7\r\nsummary\r\n$51\r\nListen for messages published to the given channels\r\n"
+            "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$55\r\nO(N) where N is the number of channels to subscribe to.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n",
+        .docs_len = 308,
+    },
+    {
+        .name = "unsubscribe",
+        .arity = -1,
+        .flags = CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$11\r\nunsubscribe\r\n:-1\r\n~4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 116,
+        .docs_resp3 =
+            "$11\r\nunsubscribe\r\n%5\r\n$7\r\nsummary\r\n$56\r\nStop listening for messages posted to the given channels\r\n"
+            "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$70\r\nO(N) where N is the number of clients already subscribed to a channel.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 342,
+    },
+    {
+        .name = "psubscribe",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$10\r\npsubscribe\r\n:-2\r\n~4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 115,
+        .docs_resp3 =
+            "$10\r\npsubscribe\r\n%5\r\n$7\r\nsummary\r\n$69\r\nListen for messages published to channels matching the given patterns\r\n"
+            "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) where N is the number of patterns the client is already subscribed to.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\n"
+            "pattern\r\n",
+        .docs_len = 416,
+    },
+    {
+        .name = "punsubscribe",
+        .arity = -1,
+        .flags = CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$12\r\npunsubscribe\r\n:-1\r\n~4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 117,
+        .docs_resp3 =
+            "$12\r\npunsubscribe\r\n%5\r\n$7\r\nsummary\r\n$74\r\nStop listening for messages posted to channels matching the given patterns\r\n"
+            "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$153\r\nO(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
+            "~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 446,
+    },
+    {
+        .name = "ssubscribe",
+        .arity = -2,
+        .flags = CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 1, .last_key = -1, .key_step = 1,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .keyspecs = ks_ssubscribe, .nkeyspecs = 1,
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$10\r\nssubscribe\r\n:-2\r\n~4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:1\r\n:-1\r\n:1\r\n"
+            "~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+not_key\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 322,
+        .docs_resp3 =
+            "$10\r\nssubscribe\r\n%5\r\n$7\r\nsummary\r\n$57\r\nListen for messages published to the given shard channels\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$61\r\nO(N) where N is the number of shard channels to subscribe to.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+            "flags\r\n~1\r\n+multiple\r\n",
+        .docs_len = 328,
+    },
+    {
+        .name = "sunsubscribe",
+        .arity = -1,
+        .flags = CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 1, .last_key = -1, .key_step = 1,
+        .acl_categories = (1ull << 12) | (1ull << 15),
+        .keyspecs = ks_sunsubscribe, .nkeyspecs = 1,
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$12\r\nsunsubscribe\r\n:-1\r\n~4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:1\r\n:-1\r\n"
+            ":1\r\n~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+not_key\r\n$12\r\nbegin_search\r\n"
+            "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\n"
+            "limit\r\n:0\r\n~0\r\n",
+        .info_len = 324,
+        .docs_resp3 =
+            "$12\r\nsunsubscribe\r\n%5\r\n$7\r\nsummary\r\n$62\r\nStop listening for messages posted to the given shard channels\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$76\r\nO(N) where N is the number of clients already subscribed to a shard channel.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+            "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 361,
+    },
+    {
+        .name = "publish",
+        .arity = 3,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 12) | (1ull << 14),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$7\r\npublish\r\n:3\r\n~4\r\n+pubsub\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@pubsub\r\n+@fast\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 106,
+        .docs_resp3 =
+            "$7\r\npublish\r\n%5\r\n$7\r\nsummary\r\n$27\r\nPost a message to a channel\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n"
+            "$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$141\r\nO(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 392,
+    },
+    {
+        .name = "spublish",
+        .arity = 3,
+        .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 12) | (1ull << 14),
+        .keyspecs = ks_spublish, .nkeyspecs = 1,
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$8\r\nspublish\r\n:3\r\n~4\r\n+pubsub\r\n+loading\r\n+stale\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~2\r\n"
+            "+@pubsub\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+not_key\r\n$12\r\nbegin_search\r\n%2\r\n"
+            "$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\n"
+            "type\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n"
+            ":0\r\n~0\r\n",
+        .info_len = 312,
+        .docs_resp3 =
+            "$8\r\nspublish\r\n%5\r\n$7\r\nsummary\r\n$33\r\nPost a message to a shard channel\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$80\r\nO(N) where N is the number of clients subscribed to the receiving shard channel.\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n"
+            "$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 343,
+    },
+    {
+        .name = "pubsub",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "pubsub",
+        .info_resp3 =
+            "*10\r\n$6\r\npubsub\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*6\r\n*10\r\n$15\r\n"
+            "pubsub|channels\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@pubsub\r\n"
+            "+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$13\r\npubsub|numsub\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$13\r\npubsub|numpat\r\n:2\r\n"
+            "~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n"
+            "*10\r\n$20\r\npubsub|shardchannels\r\n:-2\r\n~3\r\n+pubsub\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$18\r\npubsub|shardnumsub\r\n:-2\r\n~3\r\n+pubsub\r\n"
+            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@pubsub\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\npubsub|help\r\n"
+            ":2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 695,
+        .docs_resp3 =
+            "$6\r\npubsub\r\n%5\r\n$7\r\nsummary\r\n$32\r\nA container for Pub/Sub commands\r\n$5\r\nsince\r\n$5\r\n"
+            "2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%6\r\n$15\r\npubsub|channels\r\n%5\r\n$7\r\nsummary\r\n$20\r\nList active channels\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$13\r\npubsub|numsub\r\n%5\r\n$7\r\nsummary\r\n$41\r\nGet the count of subscribers for channels\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) for the NUMSUB subcommand, where N is the number of requested channels\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~2\r\n+optional\r\n+multiple\r\n$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
+            "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$20\r\n"
+            "pubsub|shardchannels\r\n%5\r\n$7\r\nsummary\r\n$26\r\nList active shard channels\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$18\r\npubsub|shardnumsub\r\n%5\r\n$7\r\nsummary\r\n$47\r\nGet the count of subscribers for shard channels\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$86\r\nO(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+            "flags\r\n~2\r\n+optional\r\n+multiple\r\n$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1945,
+        .subcommands = sub_pubsub, .nsub = 6,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 169;
+const int command_table_gen_count = 178;
