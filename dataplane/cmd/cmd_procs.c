@@ -205,6 +205,16 @@ cb_cmd_proc cmd_pfcount;
 cb_cmd_proc cmd_pfmerge;
 cb_cmd_proc cmd_pfdebug;
 cb_cmd_proc cmd_pfselftest;
+cb_cmd_proc cmd_geoadd;
+cb_cmd_proc cmd_geodist;
+cb_cmd_proc cmd_geohash;
+cb_cmd_proc cmd_geopos;
+cb_cmd_proc cmd_geosearch;
+cb_cmd_proc cmd_geosearchstore;
+cb_cmd_proc cmd_georadius;
+cb_cmd_proc cmd_georadius_ro;
+cb_cmd_proc cmd_georadiusbymember;
+cb_cmd_proc cmd_georadiusbymember_ro;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -402,5 +412,15 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "pfmerge", cmd_pfmerge },
     { "pfdebug", cmd_pfdebug },
     { "pfselftest", cmd_pfselftest },
+    { "geoadd", cmd_geoadd },
+    { "geodist", cmd_geodist },
+    { "geohash", cmd_geohash },
+    { "geopos", cmd_geopos },
+    { "geosearch", cmd_geosearch },
+    { "geosearchstore", cmd_geosearchstore },
+    { "georadius", cmd_georadius },
+    { "georadius_ro", cmd_georadius_ro },
+    { "georadiusbymember", cmd_georadiusbymember },
+    { "georadiusbymember_ro", cmd_georadiusbymember_ro },
     { NULL, NULL },
 };
