@@ -219,6 +219,16 @@ cb_cmd_proc cmd_pubsub_numpat;
 cb_cmd_proc cmd_pubsub_shardchannels;
 cb_cmd_proc cmd_pubsub_shardnumsub;
 cb_cmd_proc cmd_pubsub_help;
+cb_cmd_proc cmd_geoadd;
+cb_cmd_proc cmd_geodist;
+cb_cmd_proc cmd_geohash;
+cb_cmd_proc cmd_geopos;
+cb_cmd_proc cmd_geosearch;
+cb_cmd_proc cmd_geosearchstore;
+cb_cmd_proc cmd_georadius;
+cb_cmd_proc cmd_georadius_ro;
+cb_cmd_proc cmd_georadiusbymember;
+cb_cmd_proc cmd_georadiusbymember_ro;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -430,5 +440,15 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "pubsub|shardchannels", cmd_pubsub_shardchannels },
     { "pubsub|shardnumsub", cmd_pubsub_shardnumsub },
     { "pubsub|help", cmd_pubsub_help },
+    { "geoadd", cmd_geoadd },
+    { "geodist", cmd_geodist },
+    { "geohash", cmd_geohash },
+    { "geopos", cmd_geopos },
+    { "geosearch", cmd_geosearch },
+    { "geosearchstore", cmd_geosearchstore },
+    { "georadius", cmd_georadius },
+    { "georadius_ro", cmd_georadius_ro },
+    { "georadiusbymember", cmd_georadiusbymember },
+    { "georadiusbymember_ro", cmd_georadiusbymember_ro },
     { NULL, NULL },
 };
