@@ -47,7 +47,9 @@ static const char *const global_names[] = {
     "info", "shutdown", "client|list", "client|kill", "config|resetstat", "config|set",
     "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset",
     /* Blocking commands and CLIENT UNBLOCK change the blocking registry. */
-    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "client|unblock", NULL};
+    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop", "client|unblock",
+    /* SORT's BY/GET patterns may name keys of any shard. */
+    "sort", "sort_ro", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
