@@ -6,7 +6,9 @@
  * it send the null array. Arguments are checked in Redis 7.0's order:
  * BZPOPMIN/BZPOPMAX parse the timeout first, BZMPOP parses numkeys, the
  * direction and COUNT before the timeout. The keys may live on several
- * shards (these commands run with the other workers parked).
+ * shards (these commands run with the other workers parked). A re-run
+ * for a timeout answers null at once; a re-run for a changed key ignores
+ * keys that now hold another type.
  */
 #include <limits.h>
 
@@ -40,6 +42,9 @@ static int try_pop(cb_client *c, int first, int n, int max, long long count, int
         cb_obj *o = db_lookup_write(s, db, ARGP(c, k), ARGL(c, k));
         if (!o) continue;
         if (o->type != OBJ_ZSET) {
+            /* A waiter re-run because the key changed type keeps waiting,
+             * as in Redis, which serves only waiters of the key's type. */
+            if (c->block_mode == BLOCK_MODE_SERVING) continue;
             reply_error(c, ERR_WRONGTYPE);
             return 1;
         }
@@ -80,7 +85,7 @@ static void bzpop_generic(cb_client *c, int max)
 {
     long long deadline;
     if (blocking_timeout_arg(c, c->argc - 1, &deadline) != 0) return;
-    if (try_pop(c, 1, c->argc - 2, max, 1, 0)) return;
+    if (c->block_mode != BLOCK_MODE_TIMEOUT && try_pop(c, 1, c->argc - 2, max, 1, 0)) return;
     int keys[c->argc];
     int n = 0;
     for (int k = 1; k < c->argc - 1; k++) keys[n++] = k;
@@ -129,7 +134,8 @@ void cmd_bzmpop(cb_client *c)
     }
     if (count == -1) count = 1;
     if (blocking_timeout_arg(c, 1, &deadline) != 0) return;
-    if (try_pop(c, 3, (int)numkeys, max, count, 1)) return;
+    if (c->block_mode != BLOCK_MODE_TIMEOUT && try_pop(c, 3, (int)numkeys, max, count, 1))
+        return;
     int keys[numkeys];
     for (int k = 0; k < numkeys; k++) keys[k] = 3 + k;
     if (!block_client(c, (int)numkeys, keys, deadline)) reply_null_array(c);
