@@ -231,12 +231,11 @@ static void load_zset(sort_vec *sv, const cb_obj *o, long start, long n, int des
     zit_release(&it);
 }
 
-static void sort_generic(cb_client *c, int readonly)
+static void sort_run(cb_client *c, int readonly, int *gets)
 {
     sort_opts so = { 0, 0, 0, 0 };
     long long limit_start = 0, limit_count = -1;
     int dontsort = 0, by = -1, store = -1, ngets = 0;
-    int gets[c->argc];
     for (int j = 2; j < c->argc; j++) {
         int left = c->argc - j - 1;
         if (arg_eq(c, j, "asc")) {
@@ -254,7 +253,9 @@ static void sort_generic(cb_client *c, int readonly)
             store = ++j;
         } else if (arg_eq(c, j, "by") && left >= 1) {
             by = ++j;
-            dontsort = pattern_star(ARGP(c, by), ARGL(c, by)) < 0;
+            /* Once a constant BY was seen nothing is sorted, even when a
+             * later BY has a '*' (Redis 7.0 never clears the flag). */
+            if (pattern_star(ARGP(c, by), ARGL(c, by)) < 0) dontsort = 1;
         } else if (arg_eq(c, j, "get") && left >= 1) {
             gets[ngets++] = ++j;
         } else {
@@ -390,6 +391,14 @@ static void sort_generic(cb_client *c, int readonly)
         reply_int(c, outlen);
     }
     vec_free(&sv);
+}
+
+static void sort_generic(cb_client *c, int readonly)
+{
+    /* Indexes of the GET patterns (heap: argc is the client's to choose). */
+    int *gets = cb_malloc(sizeof(int) * (size_t)c->argc);
+    sort_run(c, readonly, gets);
+    cb_free(gets);
 }
 
 void cmd_sort(cb_client *c) { sort_generic(c, 0); }

@@ -16,6 +16,7 @@
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/resp/reply.h"
+#include "../platform/mem.h"
 #include "../platform/util.h"
 
 static cb_shard *shard_of(cb_client *c, int i, cb_db **db)
@@ -80,16 +81,23 @@ static int try_pop(cb_client *c, int first, int n, int max, long long count, int
     return 0;
 }
 
+/* Blocks on the n keys from argv index first, or sends the null array
+ * when block_client() says not to wait. */
+static void block_on(cb_client *c, int first, int n, long long deadline)
+{
+    int *keys = cb_malloc(sizeof(int) * (size_t)n);
+    for (int k = 0; k < n; k++) keys[k] = first + k;
+    if (!block_client(c, n, keys, deadline)) reply_null_array(c);
+    cb_free(keys);
+}
+
 /* BZPOPMIN / BZPOPMAX key [key ...] timeout */
 static void bzpop_generic(cb_client *c, int max)
 {
     long long deadline;
     if (blocking_timeout_arg(c, c->argc - 1, &deadline) != 0) return;
     if (c->block_mode != BLOCK_MODE_TIMEOUT && try_pop(c, 1, c->argc - 2, max, 1, 0)) return;
-    int keys[c->argc];
-    int n = 0;
-    for (int k = 1; k < c->argc - 1; k++) keys[n++] = k;
-    if (!block_client(c, n, keys, deadline)) reply_null_array(c);
+    block_on(c, 1, c->argc - 2, deadline);
 }
 
 void cmd_bzpopmin(cb_client *c) { bzpop_generic(c, 0); }
@@ -136,7 +144,5 @@ void cmd_bzmpop(cb_client *c)
     if (blocking_timeout_arg(c, 1, &deadline) != 0) return;
     if (c->block_mode != BLOCK_MODE_TIMEOUT && try_pop(c, 3, (int)numkeys, max, count, 1))
         return;
-    int keys[numkeys];
-    for (int k = 0; k < numkeys; k++) keys[k] = 3 + k;
-    if (!block_client(c, (int)numkeys, keys, deadline)) reply_null_array(c);
+    block_on(c, 3, (int)numkeys, deadline);
 }

@@ -219,6 +219,14 @@ class _Blocking:
         self.assertEqual(self.r.execute_command('CLIENT', 'UNBLOCK', ids[0]), 1)
         self.assertEqual(c.read_reply(), b'*-1\r\n')
 
+    def test_sort_store_wakes_blpop(self):
+        self.r.rpush('{w}src', 3, 1, 2)
+        c = self.start('BLPOP', '{w}dst', 5)
+        self.wait_blocked(1)
+        self.assertEqual(self.r.sort('{w}src', store='{w}dst'), 3)
+        self.assertEqual(c.read_reply(), b'*2\r\n$6\r\n{w}dst\r\n$1\r\n1\r\n')
+        self.assertEqual(self.r.lrange('{w}dst', 0, -1), [b'2', b'3'])
+
     def test_many_zset_consumers(self):
         got = []
         lock = threading.Lock()
