@@ -184,6 +184,9 @@ cb_cmd_proc cmd_zremrangebylex;
 cb_cmd_proc cmd_zpopmin;
 cb_cmd_proc cmd_zpopmax;
 cb_cmd_proc cmd_zmpop;
+cb_cmd_proc cmd_bzpopmin;
+cb_cmd_proc cmd_bzpopmax;
+cb_cmd_proc cmd_bzmpop;
 cb_cmd_proc cmd_zunion;
 cb_cmd_proc cmd_zinter;
 cb_cmd_proc cmd_zdiff;
@@ -229,6 +232,8 @@ cb_cmd_proc cmd_georadius;
 cb_cmd_proc cmd_georadius_ro;
 cb_cmd_proc cmd_georadiusbymember;
 cb_cmd_proc cmd_georadiusbymember_ro;
+cb_cmd_proc cmd_sort;
+cb_cmd_proc cmd_sort_ro;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -405,6 +410,9 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "zpopmin", cmd_zpopmin },
     { "zpopmax", cmd_zpopmax },
     { "zmpop", cmd_zmpop },
+    { "bzpopmin", cmd_bzpopmin },
+    { "bzpopmax", cmd_bzpopmax },
+    { "bzmpop", cmd_bzmpop },
     { "zunion", cmd_zunion },
     { "zinter", cmd_zinter },
     { "zdiff", cmd_zdiff },
@@ -450,5 +458,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "georadius_ro", cmd_georadius_ro },
     { "georadiusbymember", cmd_georadiusbymember },
     { "georadiusbymember_ro", cmd_georadiusbymember_ro },
+    { "sort", cmd_sort },
+    { "sort_ro", cmd_sort_ro },
     { NULL, NULL },
 };
