@@ -238,12 +238,15 @@ static cbstr enc_hash_value(cbstr b, const cb_obj *o, int compress)
 }
 
 /* A score as Redis 7.0 stores it in a listpack (d2string): integral values
- * inside the 52-bit mantissa as plain integers (so the listpack gets its
- * integer encodings, and -0 becomes "0"), the rest as "%.17g" / "inf". */
+ * within +-2^62 as plain integers (so the listpack gets its integer
+ * encodings, and -0 becomes "0"), the rest as "%.17g" / "inf" / "-inf". */
 static size_t zset_score_str(char *buf, size_t len, double v)
 {
-    if (v > -4503599627370495.0 && v < 4503599627370496.0 && v == (double)(long long)v)
-        return util_ll2str(buf, len, (long long)v);
+    const double lim = 4611686018427387904.0; /* 2^62: the cast below is exact */
+    if (v >= -lim && v <= lim) {
+        long long ll = (long long)v;
+        if ((double)ll == v) return util_ll2str(buf, len, ll);
+    }
     return util_d2str(buf, len, v);
 }
 

@@ -822,6 +822,7 @@ static cb_obj *special_zset(cb_shard *s, int big)
     zadd(s, o, -1.5, "h");
     zadd(s, o, 123456789012.0, "i");
     zadd(s, o, 7, "12345");
+    zadd(s, o, 9.2e18, "j");
     if (big) {
         char e[32];
         for (int i = 0; i < 200; i++) {
@@ -906,24 +907,26 @@ static void test_zsets(void)
             cbstr_free(b);
         }
         if (!big) {
-            /* -0 is stored as the integer 0 and 1e17 as "1e+17", as Redis
-             * 7.0 does; check the listpack's elements. */
+            /* -0 is stored as the integer 0, 1e17 as an int64 and 9.2e18
+             * (past 2^62) as "9.2e+18", as Redis 7.0 does. */
             b = rdb_enc_object(cbstr_new("", 0), o, 0);
             char why[128];
             size_t skip = ((unsigned char)b[0] >> 6) == 1 ? 2 : 1; /* the length prefix */
             CU_ASSERT_EQUAL(rlp_walk((unsigned char *)b + skip, cbstr_len(b) - skip, NULL, NULL,
-                                     why, sizeof(why)), 20);
+                                     why, sizeof(why)), 22);
             CU_ASSERT_PTR_NOT_NULL(memmem(b, cbstr_len(b), "\x81" "c\x02\x00\x01", 5));
-            CU_ASSERT_PTR_NOT_NULL(memmem(b, cbstr_len(b), "\x85" "1e+17\x06", 7));
+            CU_ASSERT_PTR_NOT_NULL(memmem(b, cbstr_len(b), "\x81" "d\x02\xf4\x00\x00\x8a]xEc\x01\t",
+                                          13));
+            CU_ASSERT_PTR_NOT_NULL(memmem(b, cbstr_len(b), "\x87" "9.2e+18\x08", 9));
             CU_ASSERT_PTR_NOT_NULL(memmem(b, cbstr_len(b), "\x84-inf\x05", 6));
             cbstr_free(b);
             /* The same set as RDB_TYPE_ZSET (text scores, with the special
              * length codes for infinities) and as a ziplist. */
             static const char *const el[] = { "a", "0.10000000000000001", "b", "3", "c", "0",
                                               "d", "1e+17", "g", "4503599627370496", "h",
-                                              "-1.5", "i", "123456789012", "12345", "7" };
-            b = rdb_enc_len(cbstr_new("", 0), 10);
-            for (int i = 0; i < 16; i += 2) {
+                                              "-1.5", "i", "123456789012", "12345", "7", "j", "9.2e+18" };
+            b = rdb_enc_len(cbstr_new("", 0), 11);
+            for (int i = 0; i < 18; i += 2) {
                 b = rdb_str(b, el[i]);
                 unsigned char l = (unsigned char)strlen(el[i + 1]);
                 b = cbstr_cat(b, &l, 1);
@@ -942,9 +945,10 @@ static void test_zsets(void)
             static const char *const zel[] = { "e", "inf", "f", "-inf", "a",
                                                "0.10000000000000001", "b", "3", "c", "0", "d",
                                                "1e+17", "g", "4503599627370496", "h", "-1.5",
-                                               "i", "123456789012", "12345", "7" };
+                                               "i", "123456789012", "12345", "7", "j",
+                                               "9.2e+18" };
             unsigned char zl[512];
-            size_t zn = zl_build(zl, zel, 20);
+            size_t zn = zl_build(zl, zel, 22);
             b = rdb_enc_string(cbstr_new("", 0), zl, zn, 0);
             CU_ASSERT_EQUAL(digest_of_value(RDB_TYPE_ZSET_ZIPLIST, b, cbstr_len(b), hex, NULL), 0);
             CU_ASSERT_STRING_EQUAL(hex, want);
