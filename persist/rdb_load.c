@@ -3,7 +3,7 @@
  * Layers, top to bottom: the load loop (one opcode or key per turn, keys
  * routed to util_key_slot % nshards, already-expired keys skipped as a
  * master does, CRC-64 checked at the end); per-type value decoders
- * (strings, lists, sets, hashes in every encoding Redis 7.0 loads, each
+ * (strings, lists, sets, hashes, zsets in every encoding Redis 7.0 loads, each
  * compact blob validated before use; other types fail with their code and
  * offset; rdb_dec_object_mem runs them over a RESTORE payload); the
  * primitive decoders (lengths, integer and LZF strings); and a buffered
