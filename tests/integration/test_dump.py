@@ -115,6 +115,49 @@ class DumpInterop(unittest.TestCase):
             self.assertEqual(self.a.execute_command('DEBUG', 'DIGEST-VALUE', k), want, k)
 
 
+class ZsetLimitsOnLoad(unittest.TestCase):
+    """A RESTOREd sorted set takes the receiving server's encoding as Redis
+    converts on load: ZSET_2 payloads compact when they fit, listpacks turn
+    into skiplists only past zset-max-listpack-entries."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cb = Server('cachebox', args=ARGS + ['--zset-max-listpack-entries', '4'])
+        cls.oracle = Server('redis', args=ARGS + ['--zset-max-listpack-entries', '4'])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cb.cleanup()
+        cls.oracle.cleanup()
+
+    def test_limits(self):
+        a, b = self.cb.redis(), self.oracle.redis()
+        try:
+            for src, dst in ((a, b), (b, a)):
+                src.flushall()
+                dst.flushall()
+                src.zadd('five', {'m%d' % i: i for i in range(5)})
+                src.zadd('long', {'l' * 100: 1})
+                src.config_set('zset-max-listpack-entries', 8)
+                src.config_set('zset-max-listpack-value', 200)
+                src.zadd('eight', {'e%d' % i: -i for i in range(8)})
+                src.zadd('longlp', {'l' * 100: 1, 'x': 2})
+                src.config_set('zset-max-listpack-entries', 4)
+                src.config_set('zset-max-listpack-value', 64)
+                src.zrem('five', 'm0', 'm1')  # a skiplist of 3 now
+                for k, enc in (('five', b'listpack'), ('long', b'skiplist'),
+                               ('eight', b'skiplist'), ('longlp', b'listpack')):
+                    self.assertTrue(dst.restore(k, 0, src.dump(k)), k)
+                    self.assertEqual(dst.object('encoding', k), enc, k)
+                    self.assertEqual(dst.zrange(k, 0, -1, withscores=True),
+                                     src.zrange(k, 0, -1, withscores=True), k)
+                    self.assertEqual(dst.execute_command('DEBUG', 'DIGEST-VALUE', k),
+                                     src.execute_command('DEBUG', 'DIGEST-VALUE', k), k)
+        finally:
+            a.close()
+            b.close()
+
+
 class _RestoreBehaviour:
     SERVER_ARGS = ARGS
 
