@@ -616,45 +616,51 @@ static int sink_zset_elem(void *priv, const char *p, size_t len)
     return rc;
 }
 
-/* Sorted sets: RDB_TYPE_ZSET (text scores) and ZSET_2 (binary scores) are
- * loaded into a skiplist and then compacted when they fit the
- * zset-max-listpack-* limits; ZSET_ZIPLIST and ZSET_LISTPACK blobs stay
- * compact unless they hold more than zset-max-listpack-entries members —
- * both as Redis 7.0 loads them. Duplicates and NaN scores are corrupt. */
+/* RDB_TYPE_ZSET (text scores) and ZSET_2 (binary scores): a count, then
+ * member, score pairs. Built as a skiplist, then compacted when the set fits
+ * the zset-max-listpack-* limits, as Redis 7.0 does. */
+static cb_obj *dec_zset_pairs(rdb_reader *r, cb_shard *s, int type)
+{
+    uint64_t n;
+    if (rlen_plain(r, &n) < 0) return NULL;
+    /* Every member takes at least two bytes with its score. */
+    if (rcheck_avail(r, n * 2 < n ? UINT64_MAX : n * 2) < 0) return NULL;
+    cb_obj *o = zset_new(s, (size_t)n, SIZE_MAX);
+    if (o->encoding == OBJ_ENC_SKIPLIST && n > 0)
+        (void)dict_expand(((zset *)o->ptr)->d, (size_t)n);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t at = r->off;
+        char *p;
+        size_t len;
+        double score;
+        if (rstring(r, &p, &len) < 0) goto fail;
+        int rc = type == RDB_TYPE_ZSET_2 ? rzset_score_binary(r, &score)
+                                         : rzset_score_text(r, &score);
+        if (rc == 0 && zset_load_add(s, o, p, len, score) < 0) {
+            rfail(r, "Corrupt RDB at offset %llu: Duplicate zset fields detected",
+                  (unsigned long long)at);
+            rc = -1;
+        }
+        cb_free(p);
+        if (rc < 0) goto fail;
+    }
+    if (n == 0) return empty_value(r, o);
+    /* Saved sets are not in insertion order: compact after the load. */
+    zset_compact_if_fits(s, o);
+    return o;
+fail:
+    obj_decr_ref(o);
+    return NULL;
+}
+
+/* Sorted sets: the pair forms above, and ZSET_ZIPLIST / ZSET_LISTPACK
+ * blobs, which stay compact unless they hold more than
+ * zset-max-listpack-entries members (as Redis 7.0 loads them). Duplicates,
+ * NaN or non-numeric scores and odd element counts are corrupt. */
 static cb_obj *dec_zset_value(rdb_reader *r, cb_shard *s, int type)
 {
-    if (type == RDB_TYPE_ZSET || type == RDB_TYPE_ZSET_2) {
-        uint64_t n;
-        if (rlen_plain(r, &n) < 0) return NULL;
-        /* Every member takes at least two bytes with its score. */
-        if (rcheck_avail(r, n * 2 < n ? UINT64_MAX : n * 2) < 0) return NULL;
-        cb_obj *o = zset_new(s, (size_t)n, SIZE_MAX);
-        if (o->encoding == OBJ_ENC_SKIPLIST && n > 0)
-            (void)dict_expand(((zset *)o->ptr)->d, (size_t)n);
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t at = r->off;
-            char *p;
-            size_t len;
-            double score;
-            if (rstring(r, &p, &len) < 0) goto fail;
-            int rc = type == RDB_TYPE_ZSET_2 ? rzset_score_binary(r, &score)
-                                             : rzset_score_text(r, &score);
-            if (rc == 0 && zset_load_add(s, o, p, len, score) < 0) {
-                rfail(r, "Corrupt RDB at offset %llu: Duplicate zset fields detected",
-                      (unsigned long long)at);
-                rc = -1;
-            }
-            cb_free(p);
-            if (rc < 0) goto fail;
-        }
-        if (n == 0) return empty_value(r, o);
-        /* Saved sets are not in insertion order: compact after the load. */
-        zset_compact_if_fits(s, o);
-        return o;
-    fail:
-        obj_decr_ref(o);
-        return NULL;
-    }
+    if (type == RDB_TYPE_ZSET || type == RDB_TYPE_ZSET_2)
+        return dec_zset_pairs(r, s, type);
     uint64_t at = r->off;
     char *p;
     size_t len;
