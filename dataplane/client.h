@@ -37,6 +37,7 @@ struct cb_command;
 #define CLIENT_PROXY             (1u << 15) /* runs a command forwarded from another worker */
 #define CLIENT_MULTI             (1u << 16) /* in MULTI: commands are queued */
 #define CLIENT_DIRTY_EXEC        (1u << 17) /* a queued command was refused: EXECABORT */
+#define CLIENT_PUBSUB            (1u << 18) /* has subscriptions (subscriber mode in RESP2) */
 
 enum { BLOCK_MODE_NONE = 0, BLOCK_MODE_SERVING = 1, BLOCK_MODE_TIMEOUT = 2 };
 
@@ -104,6 +105,7 @@ typedef struct cb_client {
     struct cb_blocked *blk;
     int block_mode;         /* BLOCK_MODE_* */
     int block_still;        /* a serving re-run found nothing */
+    struct cb_psub *ps;     /* Pub/Sub subscriptions (pubsub.c), NULL if none */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
 } cb_client;

@@ -18,6 +18,7 @@
 #include "dispatch.h"
 #include "blocking.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -71,7 +72,8 @@ void conn_close_async(cb_client *c) {
 /* Output buffer limits of the normal class: the hard limit closes at once,
  * the soft limit once exceeded continuously for soft_seconds. */
 static int obuf_limit_reached(cb_client *c) {
-    const cb_obuf_limit *l = &g_config.obuf_limits[0];
+    /* Subscribers are the pubsub class, everyone else normal. */
+    const cb_obuf_limit *l = &g_config.obuf_limits[(c->flags & CLIENT_PUBSUB) ? 2 : 0];
     if (c->flags & CLIENT_MONITOR) return 0; /* monitors are the replica class in Redis */
     size_t used = c->out_bytes;
     if (l->hard && used >= l->hard) return 1;
@@ -325,12 +327,13 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
-    if (multi_client_watches(c) || blocking_is_blocked(c)) {
-        /* The watch and blocking registries change only with the other
-         * workers parked. */
+    if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps) {
+        /* The watch, blocking and Pub/Sub registries change only with the
+         * other workers parked. */
         xshard_park_others(w);
         multi_reset_client(c);
         blocking_client_closed(c);
+        pubsub_client_reset(c);
         xshard_release(w);
     } else {
         multi_reset_client(c);

@@ -78,6 +78,15 @@ int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
     return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
+static int allowed_in_subscriber_mode(const cb_command *cmd) {
+    static const char *const ok[] = {"subscribe", "ssubscribe", "psubscribe", "unsubscribe",
+                                     "sunsubscribe", "punsubscribe", "ping", "quit", "reset",
+                                     NULL};
+    for (int i = 0; ok[i]; i++)
+        if (!strcmp(cmd->name, ok[i])) return 1;
+    return 0;
+}
+
 static int debug_allowed(const cb_client *c) {
     int v = g_config.enable_debug_command;
     return v == 1 || (v == 2 && (c->flags & CLIENT_LOCAL));
@@ -130,7 +139,7 @@ int dispatch_command(cb_client *c) {
          * anything else (even an error reply) must wait for the run's
          * replies to keep the pipeline's order. */
         int owner;
-        if (cmd && !(c->flags & CLIENT_MULTI) && command_arity_ok(cmd, c->argc) &&
+        if (cmd && !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB)) && command_arity_ok(cmd, c->argc) &&
             (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
             !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
             xshard_batch_add(c, cmd, owner)) {
@@ -155,6 +164,14 @@ int dispatch_command(cb_client *c) {
     }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reject(c, cmd, "-NOAUTH Authentication required.");
+        goto done;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_subscriber_mode(cmd)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                 "RESET are allowed in this context", command_fullname(cmd));
+        reject(c, cmd, msg);
         goto done;
     }
     if (cmd->proc == cmd_debug && !debug_allowed(c)) {

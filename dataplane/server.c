@@ -13,6 +13,7 @@
 #include "cmd/command.h"
 #include "blocking.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -36,6 +37,7 @@ int server_create(char *err, size_t errlen) {
     pthread_mutex_init(&g_server.xs_lock, NULL);
     multi_init(g_config.databases);
     blocking_init(g_config.databases);
+    pubsub_init();
     g_server.start_ms = util_mstime();
     g_server.stat_starttime_us = util_ustime();
     util_random_hex(g_server.run_id, 40);

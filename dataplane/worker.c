@@ -62,6 +62,9 @@ void worker_destroy(cb_worker *w) {
     }
     kdrv_shutdown(w);
     xshard_free_worker(w);
+    for (int i = 0; i < w->nready; i++) cbstr_free(w->ready[i].key);
+    cb_free(w->ready);
+    cb_free(w->unblocked);
     ring_free(w->to_mgmt);
     ring_free(w->from_mgmt);
     cb_free(w->cmdstats);

@@ -47,7 +47,14 @@ static const char *const global_names[] = {
     "info", "shutdown", "client|list", "client|kill", "config|resetstat", "config|set",
     "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset",
     /* Blocking commands and CLIENT UNBLOCK change the blocking registry. */
-    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "client|unblock", "xread", "xreadgroup", NULL};
+    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
+    "client|unblock", "xread", "xreadgroup",
+    /* Pub/Sub subscriptions change the shared registry. */
+    "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
+    "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",
+    "pubsub|shardnumsub",
+    /* SORT's BY/GET patterns may name keys of any shard. */
+    "sort", "sort_ro", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }

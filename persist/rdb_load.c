@@ -3,7 +3,7 @@
  * Layers, top to bottom: the load loop (one opcode or key per turn, keys
  * routed to util_key_slot % nshards, already-expired keys skipped as a
  * master does, CRC-64 checked at the end); per-type value decoders
- * (strings, lists, sets, hashes in every encoding Redis 7.0 loads, each
+ * (strings, lists, sets, hashes, zsets in every encoding Redis 7.0 loads, each
  * compact blob validated before use; other types fail with their code and
  * offset; rdb_dec_object_mem runs them over a RESTORE payload); the
  * primitive decoders (lengths, integer and LZF strings); and a buffered
@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <lzf.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "../store/db.h"
 #include "../store/object.h"
 #include "../store/t_hash.h"
+#include "../store/t_zset.h"
 #include "../store/ds/intset.h"
 #include "../store/ds/quicklist.h"
 
@@ -534,6 +536,167 @@ fail:
     return NULL;
 }
 
+/* RDB_TYPE_ZSET's score: a length byte, with 253/254/255 meaning NaN, +inf
+ * and -inf, else that many bytes of text. NaN is corrupt, as for Redis. */
+static int rzset_score_text(rdb_reader *r, double *v)
+{
+    uint64_t at = r->off;
+    unsigned len;
+    char buf[256];
+    if (rbyte(r, &len) < 0) return -1;
+    switch (len) {
+    case 255: *v = -INFINITY; return 0;
+    case 254: *v = INFINITY; return 0;
+    case 253: break;
+    default:
+        if (rread(r, buf, len) < 0) return -1;
+        if (util_str2d(buf, len, v)) return 0;
+        rfail(r, "Corrupt RDB at offset %llu: invalid zset score '%.*s'",
+              (unsigned long long)at, (int)len, buf);
+        return -1;
+    }
+    rfail(r, "Corrupt RDB at offset %llu: Zset with NAN score detected",
+          (unsigned long long)at);
+    return -1;
+}
+
+static int rzset_score_binary(rdb_reader *r, double *v)
+{
+    uint64_t at = r->off, bits;
+    if (rle(r, 8, &bits) < 0) return -1;
+    memcpy(v, &bits, 8);
+    if (!isnan(*v)) return 0;
+    rfail(r, "Corrupt RDB at offset %llu: Zset with NAN score detected",
+          (unsigned long long)at);
+    return -1;
+}
+
+/* Adds a member that must be new to a set being loaded: compact sets stay
+ * compact whatever the member's size (Redis keeps a loaded listpack as it
+ * is), skiplists take it as ZADD would. 0 ok, -1 when it was a duplicate. */
+static int zset_load_add(cb_shard *s, cb_obj *o, const char *ele, size_t len, double score)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK) {
+        if (zp_find(o->ptr, ele, len, NULL)) return -1;
+        o->ptr = zp_insert(o->ptr, ele, len, score);
+        return 0;
+    }
+    int out;
+    zset_add(s, o, score, ele, len, ZA_NX, &out, NULL);
+    return (out & ZA_OUT_ADDED) ? 0 : -1;
+}
+
+/* Collects member, score, member, ... from a blob walk into a zset. */
+typedef struct zpair_sink {
+    cb_shard *s;
+    cb_obj *o;
+    char *ele;
+    size_t elen;
+    const char *why; /* set when a pair was refused */
+} zpair_sink;
+
+static int sink_zset_elem(void *priv, const char *p, size_t len)
+{
+    zpair_sink *zs = priv;
+    if (!zs->ele) {
+        zs->ele = cb_memdup(p, len ? len : 1);
+        zs->elen = len;
+        return 0;
+    }
+    double score;
+    int rc = -1;
+    if (!util_str2d(p, len, &score))
+        zs->why = "a score is not a valid number (or NaN)";
+    else if (zset_load_add(zs->s, zs->o, zs->ele, zs->elen, score) < 0)
+        zs->why = "Duplicate zset fields detected";
+    else
+        rc = 0;
+    cb_free(zs->ele);
+    zs->ele = NULL;
+    return rc;
+}
+
+/* RDB_TYPE_ZSET (text scores) and ZSET_2 (binary scores): a count, then
+ * member, score pairs. Built as a skiplist, then compacted when the set fits
+ * the zset-max-listpack-* limits, as Redis 7.0 does. */
+static cb_obj *dec_zset_pairs(rdb_reader *r, cb_shard *s, int type)
+{
+    uint64_t n;
+    if (rlen_plain(r, &n) < 0) return NULL;
+    /* Every member takes at least two bytes with its score. */
+    if (rcheck_avail(r, n * 2 < n ? UINT64_MAX : n * 2) < 0) return NULL;
+    cb_obj *o = zset_new(s, (size_t)n, SIZE_MAX);
+    if (o->encoding == OBJ_ENC_SKIPLIST && n > 0)
+        (void)dict_expand(((zset *)o->ptr)->d, (size_t)n);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t at = r->off;
+        char *p;
+        size_t len;
+        double score;
+        if (rstring(r, &p, &len) < 0) goto fail;
+        int rc = type == RDB_TYPE_ZSET_2 ? rzset_score_binary(r, &score)
+                                         : rzset_score_text(r, &score);
+        if (rc == 0 && zset_load_add(s, o, p, len, score) < 0) {
+            rfail(r, "Corrupt RDB at offset %llu: Duplicate zset fields detected",
+                  (unsigned long long)at);
+            rc = -1;
+        }
+        cb_free(p);
+        if (rc < 0) goto fail;
+    }
+    if (n == 0) return empty_value(r, o);
+    /* Saved sets are not in insertion order: compact after the load. */
+    zset_compact_if_fits(s, o);
+    return o;
+fail:
+    obj_decr_ref(o);
+    return NULL;
+}
+
+/* Sorted sets: the pair forms above, and ZSET_ZIPLIST / ZSET_LISTPACK
+ * blobs, which stay compact unless they hold more than
+ * zset-max-listpack-entries members (as Redis 7.0 loads them). Duplicates,
+ * NaN or non-numeric scores and odd element counts are corrupt. */
+static cb_obj *dec_zset_value(rdb_reader *r, cb_shard *s, int type)
+{
+    if (type == RDB_TYPE_ZSET || type == RDB_TYPE_ZSET_2)
+        return dec_zset_pairs(r, s, type);
+    uint64_t at = r->off;
+    char *p;
+    size_t len;
+    if (rstring(r, &p, &len) < 0) return NULL;
+    const char *what = type == RDB_TYPE_ZSET_ZIPLIST ? "ziplist" : "listpack";
+    char why[256];
+    long count = type == RDB_TYPE_ZSET_ZIPLIST
+                     ? rzl_walk((unsigned char *)p, len, NULL, NULL, why, sizeof(why))
+                     : rlp_walk((unsigned char *)p, len, NULL, NULL, why, sizeof(why));
+    if (count >= 0 && count % 2) {
+        snprintf(why, sizeof(why), "odd number of elements (%ld) for member/score pairs", count);
+        count = -1;
+    }
+    if (count < 0) {
+        cb_free(p);
+        rfail_blob(r, at, what, why);
+        return NULL;
+    }
+    size_t pairs = (size_t)count / 2;
+    /* size_hint decides: compact up to zset-max-listpack-entries pairs. */
+    cb_obj *o = zset_new(s, pairs, 0);
+    zpair_sink zs = { s, o, NULL, 0, NULL };
+    long rc = type == RDB_TYPE_ZSET_ZIPLIST
+                  ? rzl_walk((unsigned char *)p, len, sink_zset_elem, &zs, why, sizeof(why))
+                  : rlp_walk((unsigned char *)p, len, sink_zset_elem, &zs, why, sizeof(why));
+    cb_free(p);
+    cb_free(zs.ele);
+    if (rc < 0) {
+        rfail_blob(r, at, what, zs.why ? zs.why : why);
+        obj_decr_ref(o);
+        return NULL;
+    }
+    if (pairs == 0) return empty_value(r, o);
+    return o;
+}
+
 /* 1 when this build has a decoder for the on-disk type. */
 static int rdb_type_supported(int type)
 {
@@ -544,6 +707,8 @@ static int rdb_type_supported(int type)
     case RDB_TYPE_SET: case RDB_TYPE_SET_INTSET:
     case RDB_TYPE_HASH: case RDB_TYPE_HASH_ZIPMAP: case RDB_TYPE_HASH_ZIPLIST:
     case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_ZSET_LISTPACK:
         return 1;
     default:
         return 0;
@@ -565,6 +730,9 @@ static cb_obj *dec_object(rdb_reader *r, cb_shard *s, int type, uint64_t type_of
     case RDB_TYPE_HASH: case RDB_TYPE_HASH_ZIPMAP: case RDB_TYPE_HASH_ZIPLIST:
     case RDB_TYPE_HASH_LISTPACK:
         return dec_hash_value(r, s, type);
+    case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_ZSET_LISTPACK:
+        return dec_zset_value(r, s, type);
     default:
         rfail(r, "RDB type %d (%s) at offset %llu is not supported by this build yet", type,
               rdb_type_name(type), (unsigned long long)type_off);

@@ -28,6 +28,7 @@
 #include "../store/db.h"
 #include "../store/object.h"
 #include "../store/t_hash.h"
+#include "../store/t_zset.h"
 #include "../store/ds/intset.h"
 #include "../store/ds/quicklist.h"
 
@@ -236,6 +237,54 @@ static cbstr enc_hash_value(cbstr b, const cb_obj *o, int compress)
     return m.b;
 }
 
+/* A score as Redis 7.0 stores it in a listpack (d2string): integral values
+ * within +-2^62 as plain integers (so the listpack gets its integer
+ * encodings, and -0 becomes "0"), the rest as "%.17g" / "inf" / "-inf". */
+static size_t zset_score_str(char *buf, size_t len, double v)
+{
+    const double lim = 4611686018427387904.0; /* 2^62: the cast below is exact */
+    if (v >= -lim && v <= lim) {
+        long long ll = (long long)v;
+        if ((double)ll == v) return util_ll2str(buf, len, ll);
+    }
+    return util_d2str(buf, len, v);
+}
+
+/* Compact sets as one Redis listpack of member, score, ... in rank order;
+ * skiplists as a count and member + little-endian binary double pairs,
+ * from the highest rank down as Redis writes them (each load insert then
+ * lands at the head of its skiplist). */
+static cbstr enc_zset_value(cbstr b, const cb_obj *o, int compress)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK) {
+        const zpack *zp = o->ptr;
+        rlp_writer w;
+        rlp_init(&w);
+        for (size_t off = zp_first(zp); off; off = zp_next(zp, off)) {
+            const char *e;
+            size_t l;
+            double sc;
+            char num[CB_D2STR_MAX];
+            zp_get(zp, off, &e, &l, &sc);
+            rlp_append(&w, e, l);
+            rlp_append(&w, num, zset_score_str(num, sizeof(num), sc));
+        }
+        cbstr lp = rlp_finish(&w);
+        b = rdb_enc_string(b, lp, cbstr_len(lp), compress);
+        cbstr_free(lp);
+        return b;
+    }
+    const zset *z = o->ptr;
+    b = rdb_enc_len(b, z->zsl->length);
+    for (const zsl_node *n = z->zsl->tail; n; n = n->backward) {
+        uint64_t bits;
+        memcpy(&bits, &n->score, 8);
+        b = rdb_enc_string(b, n->ele, cbstr_len(n->ele), compress);
+        b = put_le(b, bits, 8);
+    }
+    return b;
+}
+
 int rdb_object_type(const cb_obj *o)
 {
     switch (o->type) {
@@ -244,6 +293,8 @@ int rdb_object_type(const cb_obj *o)
     case OBJ_SET: return o->encoding == OBJ_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
     case OBJ_HASH:
         return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
+    case OBJ_ZSET:
+        return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
     default: return -1; /* each type brings its encoder with its issue */
     }
 }
@@ -255,6 +306,7 @@ cbstr rdb_enc_object(cbstr b, const cb_obj *o, int compress)
     case OBJ_LIST: return enc_list_value(b, o, compress);
     case OBJ_SET: return enc_set_value(b, o, compress);
     case OBJ_HASH: return enc_hash_value(b, o, compress);
+    case OBJ_ZSET: return enc_zset_value(b, o, compress);
     default: return b;
     }
 }

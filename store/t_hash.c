@@ -118,7 +118,7 @@ size_t hash_length(const cb_obj *o)
  * ---------------------------------------------------------------------- */
 
 /* The value of field f: 1 with (*v, *vl) set (buf holds integer text), or 0. */
-static int hash_get(const cb_obj *o, const char *f, size_t fl, char *buf,
+int hash_get(const cb_obj *o, const char *f, size_t fl, char *buf,
                     const char **v, size_t *vl)
 {
     if (o->encoding == OBJ_ENC_LISTPACK) {

@@ -17,6 +17,10 @@ size_t hash_mem_usage(const cb_obj *o);
 /* Number of fields. */
 size_t hash_length(const cb_obj *o);
 
+/* The value of field f: 1 with (*v, *vl) set (buf, >= 32 bytes, may hold
+ * integer text), 0 when the field is missing. */
+int hash_get(const cb_obj *o, const char *f, size_t fl, char *buf, const char **v,
+             size_t *vl);
 typedef void (*hash_visit_fn)(void *priv, const char *f, size_t flen,
                               const char *v, size_t vlen);
 /* Calls fn for every field/value pair (compact: in stored order). */

@@ -537,6 +537,19 @@ void cmd_lmpop(cb_client *c)
  * sends its timeout reply).
  * ---------------------------------------------------------------------- */
 
+/* Lookup for a blocking pop. While serving a waiter (re-run after its key
+ * changed), a key that now holds another type is passed over and the client
+ * stays blocked, as Redis does; otherwise WRONGTYPE as usual. */
+static int lookup_list_blocking(cb_client *c, cb_shard *s, cb_db *db, int i, cb_obj **out)
+{
+    if (c->block_mode == BLOCK_MODE_SERVING) {
+        cb_obj *o = db_lookup_write(s, db, ARGP(c, i), ARGL(c, i));
+        *out = o && o->type == OBJ_LIST ? o : NULL;
+        return 1;
+    }
+    return lookup_list(c, s, db, i, 1, out);
+}
+
 /* BLPOP / BRPOP key [key ...] timeout */
 static void bpop_generic(cb_client *c, int where)
 {
@@ -546,7 +559,7 @@ static void bpop_generic(cb_client *c, int where)
         cb_db *db;
         cb_shard *s = key_shard(c, k, &db);
         cb_obj *o;
-        if (!lookup_list(c, s, db, k, 1, &o)) return;
+        if (!lookup_list_blocking(c, s, db, k, &o)) return;
         if (!o) continue;
         quicklist *ql = o->ptr;
         reply_array_len(c, 2);
@@ -576,7 +589,7 @@ static void bmove_generic(cb_client *c, int from, int to, int timeout_idx)
     cb_db *db;
     cb_shard *s = key_shard(c, 1, &db);
     cb_obj *o;
-    if (!lookup_list(c, s, db, 1, 1, &o)) return;
+    if (!lookup_list_blocking(c, s, db, 1, &o)) return;
     if (o) {
         move_generic(c, from, to);
         return;
@@ -633,7 +646,7 @@ void cmd_blmpop(cb_client *c)
         cb_db *db;
         cb_shard *s = key_shard(c, k, &db);
         cb_obj *o;
-        if (!lookup_list(c, s, db, k, 1, &o)) return;
+        if (!lookup_list_blocking(c, s, db, k, &o)) return;
         if (!o) continue;
         quicklist *ql = o->ptr;
         unsigned long n = (unsigned long long)count > ql->count ? ql->count : (unsigned long)count;

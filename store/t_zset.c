@@ -106,6 +106,11 @@ static void to_skiplist(cb_shard *s, cb_obj *o)
     o->encoding = OBJ_ENC_SKIPLIST;
 }
 
+void zset_to_skiplist(cb_shard *s, cb_obj *o)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK) to_skiplist(s, o);
+}
+
 void zset_compact_if_fits(cb_shard *s, cb_obj *o)
 {
     if (o->encoding != OBJ_ENC_SKIPLIST) return;

@@ -44,6 +44,8 @@ long zset_rank(const cb_obj *o, const char *ele, size_t len, int rev);
 /* Turns a skiplist set back into the compact form when it fits the limits
  * (for loaders: Redis converts a set read from RDB/RESTORE this way). */
 void zset_compact_if_fits(cb_shard *s, cb_obj *o);
+/* Converts a compact set to the skiplist encoding (SORT does, as Redis 7.0). */
+void zset_to_skiplist(cb_shard *s, cb_obj *o);
 /* Deletes the ranks [first, last] (0-based, ascending). */
 void zset_delete_ranks(cb_obj *o, size_t first, size_t last);
 

@@ -184,6 +184,9 @@ cb_cmd_proc cmd_zremrangebylex;
 cb_cmd_proc cmd_zpopmin;
 cb_cmd_proc cmd_zpopmax;
 cb_cmd_proc cmd_zmpop;
+cb_cmd_proc cmd_bzpopmin;
+cb_cmd_proc cmd_bzpopmax;
+cb_cmd_proc cmd_bzmpop;
 cb_cmd_proc cmd_zunion;
 cb_cmd_proc cmd_zinter;
 cb_cmd_proc cmd_zdiff;
@@ -205,6 +208,32 @@ cb_cmd_proc cmd_pfcount;
 cb_cmd_proc cmd_pfmerge;
 cb_cmd_proc cmd_pfdebug;
 cb_cmd_proc cmd_pfselftest;
+cb_cmd_proc cmd_subscribe;
+cb_cmd_proc cmd_unsubscribe;
+cb_cmd_proc cmd_psubscribe;
+cb_cmd_proc cmd_punsubscribe;
+cb_cmd_proc cmd_ssubscribe;
+cb_cmd_proc cmd_sunsubscribe;
+cb_cmd_proc cmd_publish;
+cb_cmd_proc cmd_spublish;
+cb_cmd_proc cmd_pubsub_channels;
+cb_cmd_proc cmd_pubsub_numsub;
+cb_cmd_proc cmd_pubsub_numpat;
+cb_cmd_proc cmd_pubsub_shardchannels;
+cb_cmd_proc cmd_pubsub_shardnumsub;
+cb_cmd_proc cmd_pubsub_help;
+cb_cmd_proc cmd_geoadd;
+cb_cmd_proc cmd_geodist;
+cb_cmd_proc cmd_geohash;
+cb_cmd_proc cmd_geopos;
+cb_cmd_proc cmd_geosearch;
+cb_cmd_proc cmd_geosearchstore;
+cb_cmd_proc cmd_georadius;
+cb_cmd_proc cmd_georadius_ro;
+cb_cmd_proc cmd_georadiusbymember;
+cb_cmd_proc cmd_georadiusbymember_ro;
+cb_cmd_proc cmd_sort;
+cb_cmd_proc cmd_sort_ro;
 cb_cmd_proc cmd_xadd;
 cb_cmd_proc cmd_xrange;
 cb_cmd_proc cmd_xrevrange;
@@ -404,6 +433,9 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "zpopmin", cmd_zpopmin },
     { "zpopmax", cmd_zpopmax },
     { "zmpop", cmd_zmpop },
+    { "bzpopmin", cmd_bzpopmin },
+    { "bzpopmax", cmd_bzpopmax },
+    { "bzmpop", cmd_bzmpop },
     { "zunion", cmd_zunion },
     { "zinter", cmd_zinter },
     { "zdiff", cmd_zdiff },
@@ -425,6 +457,32 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "pfmerge", cmd_pfmerge },
     { "pfdebug", cmd_pfdebug },
     { "pfselftest", cmd_pfselftest },
+    { "subscribe", cmd_subscribe },
+    { "unsubscribe", cmd_unsubscribe },
+    { "psubscribe", cmd_psubscribe },
+    { "punsubscribe", cmd_punsubscribe },
+    { "ssubscribe", cmd_ssubscribe },
+    { "sunsubscribe", cmd_sunsubscribe },
+    { "publish", cmd_publish },
+    { "spublish", cmd_spublish },
+    { "pubsub|channels", cmd_pubsub_channels },
+    { "pubsub|numsub", cmd_pubsub_numsub },
+    { "pubsub|numpat", cmd_pubsub_numpat },
+    { "pubsub|shardchannels", cmd_pubsub_shardchannels },
+    { "pubsub|shardnumsub", cmd_pubsub_shardnumsub },
+    { "pubsub|help", cmd_pubsub_help },
+    { "geoadd", cmd_geoadd },
+    { "geodist", cmd_geodist },
+    { "geohash", cmd_geohash },
+    { "geopos", cmd_geopos },
+    { "geosearch", cmd_geosearch },
+    { "geosearchstore", cmd_geosearchstore },
+    { "georadius", cmd_georadius },
+    { "georadius_ro", cmd_georadius_ro },
+    { "georadiusbymember", cmd_georadiusbymember },
+    { "georadiusbymember_ro", cmd_georadiusbymember_ro },
+    { "sort", cmd_sort },
+    { "sort_ro", cmd_sort_ro },
     { "xadd", cmd_xadd },
     { "xrange", cmd_xrange },
     { "xrevrange", cmd_xrevrange },

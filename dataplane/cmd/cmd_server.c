@@ -7,6 +7,7 @@
 #include "../client.h"
 #include "../conn.h"
 #include "../multi.h"
+#include "../pubsub.h"
 #include "../server.h"
 #include "../worker.h"
 #include "../resp/reply.h"
@@ -18,6 +19,13 @@
 void cmd_ping(cb_client *c) {
     if (c->argc > 2) {
         reply_error(c, "wrong number of arguments for 'ping' command");
+        return;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) {
+        /* In RESP2 subscriber mode PING answers in the push shape. */
+        reply_array_len(c, 2);
+        reply_bulk(c, "pong", 4);
+        reply_bulk(c, c->argc == 2 ? c->argv[1] : "", c->argc == 2 ? c->argv_len[1] : 0);
         return;
     }
     if (c->argc == 2)
@@ -152,6 +160,7 @@ void cmd_hello(cb_client *c) {
 
 void cmd_reset(cb_client *c) {
     multi_reset_client(c); /* RESET runs with the other workers parked */
+    pubsub_client_reset(c);
     client_select_db(c, 0);
     c->resp = 2;
     cb_free(c->name);

@@ -355,6 +355,29 @@ static int keys_set(int argc, const char *const *argv, const size_t *lens, keys_
     return k->n;
 }
 
+/* SORT's keys come from its options (its STORE spec is "unknown"): the
+ * sorted key, then the destination of the last STORE, skipping the
+ * arguments of LIMIT, GET and BY as Redis 7.0 does. SORT_RO: the key. */
+static int keys_sort(const cb_command *cmd, int argc, const char *const *argv,
+                     const size_t *lens, keys_out *k)
+{
+    keys_add(k, 1, KS_RO | KS_ACCESS);
+    if (strcmp(cmd->name, "sort_ro") == 0)
+        return k->n;
+    int store = 0;
+    for (int i = 2; i < argc; i++) {
+        if (name_eq(argv[i], lens[i], "limit"))
+            i += 2;
+        else if (name_eq(argv[i], lens[i], "get") || name_eq(argv[i], lens[i], "by"))
+            i += 1;
+        else if (name_eq(argv[i], lens[i], "store") && i + 1 < argc)
+            store = i + 1;
+    }
+    if (store)
+        keys_add(k, store, KS_OW | KS_UPDATE);
+    return k->n;
+}
+
 int command_get_keys(const cb_command *cmd, int argc, const char *const *argv,
                      const size_t *lens, int *out, uint32_t *flags_out, int max)
 {
@@ -368,6 +391,8 @@ int command_get_keys(const cb_command *cmd, int argc, const char *const *argv,
             keys_add(&k, i, 0);
         return k.n;
     }
+    if (strcmp(cmd->name, "sort") == 0 || strcmp(cmd->name, "sort_ro") == 0)
+        return keys_sort(cmd, argc, argv, lens, &k);
     int has_keyspec = (all_spec_flags(cmd, 1) & KS_NOT_KEY) != 0;
     int has_varflags = (all_spec_flags(cmd, 0) & KS_VARIABLE_FLAGS) != 0;
     if (has_keyspec && !has_varflags) {

@@ -1,8 +1,8 @@
 """DUMP and RESTORE against Debian's redis-server 7.0: a payload DUMPed by
 either server RESTOREs into the other with the same DEBUG DIGEST-VALUE,
 contents and encoding, for strings (int, embstr, raw, LZF), lists (small and
-many compressed nodes), sets (intset and hashtable) and hashes (listpack and
-hashtable); payloads whose encoding is deterministic match byte for byte;
+many compressed nodes), sets (intset and hashtable), hashes (listpack and
+hashtable) and sorted sets (listpack and skiplist); payloads whose encoding is deterministic match byte for byte;
 and RESTORE's options and errors behave as the oracle's (run on both).
 Run with /usr/bin/python3 (python3-redis).
 """
@@ -29,14 +29,22 @@ def populate(r):
     r.hset('smallhash', mapping={'f1': 'v1', 'f2': 2, 'f3': -3, 'num': 123456789})
     r.hset('bighash', mapping={'f1': 'z' * 100, 'f2': 'v2'})
     r.hset('widehash', mapping={'f%d' % i: 'v%d' % i for i in range(600)})
+    r.zadd('smallzset', {'a': 1, 'b': 2.5, 'c': -0.0, 'd': 0.1, 'e': float('inf'),
+                         'f': float('-inf'), 'g': 1e17, 'h': 4503599627370496,
+                         'i': -123456789012, 12: 3})
+    r.zadd('tiezset', {'x': 1, 'y': 1, 'z': 1, 'a' * 30: 1})
+    r.zadd('bigzset', {'member-%d' % i: i * 0.25 - 30 for i in range(400)})
+    r.zadd('widezset', {'w' * 100: 1, 'x': 2, 'y': -3.5})
 
 
 KEYS = ['int', 'negint', 'embstr', 'raw', 'lzf', 'smalllist', 'biglist', 'intset', 'strset',
-        'bigintset', 'smallhash', 'bighash', 'widehash']
+        'bigintset', 'smallhash', 'bighash', 'widehash', 'smallzset', 'tiezset', 'bigzset',
+        'widezset']
 # Same bytes from both servers: no hashtable order involved. biglist also
-# pins the node split (list-max-listpack-size -2) and LZF of nodes.
+# pins the node split (list-max-listpack-size -2) and LZF of nodes; the
+# zsets pin score formatting in listpacks and the skiplist's element order.
 DETERMINISTIC = ['int', 'negint', 'embstr', 'raw', 'lzf', 'smalllist', 'biglist', 'intset',
-                 'smallhash']
+                 'smallhash', 'smallzset', 'tiezset', 'bigzset', 'widezset']
 
 
 def contents(r, k):
@@ -49,6 +57,8 @@ def contents(r, k):
         return sorted(r.smembers(k))
     if t == b'hash':
         return sorted(r.hgetall(k).items())
+    if t == b'zset':
+        return r.zrange(k, 0, -1, withscores=True)
     return None
 
 
@@ -103,6 +113,49 @@ class DumpInterop(unittest.TestCase):
             p = self.a.dump(k)
             self.assertTrue(self.a.restore(k, 0, p, replace=True))
             self.assertEqual(self.a.execute_command('DEBUG', 'DIGEST-VALUE', k), want, k)
+
+
+class ZsetLimitsOnLoad(unittest.TestCase):
+    """A RESTOREd sorted set takes the receiving server's encoding as Redis
+    converts on load: ZSET_2 payloads compact when they fit, listpacks turn
+    into skiplists only past zset-max-listpack-entries."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cb = Server('cachebox', args=ARGS + ['--zset-max-listpack-entries', '4'])
+        cls.oracle = Server('redis', args=ARGS + ['--zset-max-listpack-entries', '4'])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cb.cleanup()
+        cls.oracle.cleanup()
+
+    def test_limits(self):
+        a, b = self.cb.redis(), self.oracle.redis()
+        try:
+            for src, dst in ((a, b), (b, a)):
+                src.flushall()
+                dst.flushall()
+                src.zadd('five', {'m%d' % i: i for i in range(5)})
+                src.zadd('long', {'l' * 100: 1})
+                src.config_set('zset-max-listpack-entries', 8)
+                src.config_set('zset-max-listpack-value', 200)
+                src.zadd('eight', {'e%d' % i: -i for i in range(8)})
+                src.zadd('longlp', {'l' * 100: 1, 'x': 2})
+                src.config_set('zset-max-listpack-entries', 4)
+                src.config_set('zset-max-listpack-value', 64)
+                src.zrem('five', 'm0', 'm1')  # a skiplist of 3 now
+                for k, enc in (('five', b'listpack'), ('long', b'skiplist'),
+                               ('eight', b'skiplist'), ('longlp', b'listpack')):
+                    self.assertTrue(dst.restore(k, 0, src.dump(k)), k)
+                    self.assertEqual(dst.object('encoding', k), enc, k)
+                    self.assertEqual(dst.zrange(k, 0, -1, withscores=True),
+                                     src.zrange(k, 0, -1, withscores=True), k)
+                    self.assertEqual(dst.execute_command('DEBUG', 'DIGEST-VALUE', k),
+                                     src.execute_command('DEBUG', 'DIGEST-VALUE', k), k)
+        finally:
+            a.close()
+            b.close()
 
 
 class _RestoreBehaviour:

@@ -46,7 +46,8 @@ def populate(r):
 
 
 def populate_types(r):
-    """Lists, sets and hashes in every encoding Redis 7.0 writes."""
+    """Lists, sets, hashes and sorted sets in every encoding Redis 7.0
+    writes."""
     r.rpush('smalllist', 'a', 'b', 1, -5, 300, -4000, 70000, 3000000000, 'x' * 70)
     for i in range(200):
         r.rpush('biglist', 'element-%d-%s' % (i, 'y' * (i % 50)), i)
@@ -56,6 +57,10 @@ def populate_types(r):
     r.hset('smallhash', mapping={'f1': 'v1', 'f2': 2, 'num': 123456789})
     r.hset('bighash', mapping={'f1': 'z' * 100, 'f2': 'v2'})
     r.hset('widehash', mapping={'f%d' % i: 'v%d' % i for i in range(600)})
+    r.zadd('smallzset', {'a': 0.1, 'b': 3, 'c': -0.0, 'd': 1e17, 'e': float('inf'),
+                         'f': float('-inf'), 'g': -1.5, 'h': 123456789012, 9: 7})
+    r.zadd('bigzset', {'member-%d' % i: i * 0.5 - 20 for i in range(300)})
+    r.zadd('widezset', {'w' * 100: 1, 'x': 2})
     r.rpush('ttllist', 'x')
     r.pexpireat('ttllist', 4102444800000)
     r.execute_command('SELECT', 2)
@@ -173,13 +178,16 @@ class RdbTest(unittest.TestCase):
         out = p.stdout.decode('utf-8', 'replace')
         self.assertEqual(p.returncode, 0, out)
         self.assertIn('RDB looks OK', out)
-        self.assertIn('525 keys read', out)
+        self.assertIn('528 keys read', out)
         oracle = self.start('redis')
         self.assertEqual(digest(oracle), want)
         o = oracle.redis()
         self.assertEqual(o.object('encoding', 'intset'), b'intset')
         self.assertEqual(o.object('encoding', 'smallhash'), b'listpack')
         self.assertEqual(o.object('encoding', 'widehash'), b'hashtable')
+        self.assertEqual(o.object('encoding', 'smallzset'), b'listpack')
+        self.assertEqual(o.object('encoding', 'bigzset'), b'skiplist')
+        self.assertEqual(o.object('encoding', 'widezset'), b'skiplist')
         o.close()
 
     def test_types_oracle_dump_loads_into_cachebox(self):
@@ -195,7 +203,9 @@ class RdbTest(unittest.TestCase):
         c = cb.redis()
         for k, enc in (('intset', b'intset'), ('strset', b'hashtable'),
                        ('bigintset', b'hashtable'), ('smallhash', b'listpack'),
-                       ('bighash', b'hashtable'), ('biglist', b'quicklist')):
+                       ('bighash', b'hashtable'), ('biglist', b'quicklist'),
+                       ('smallzset', b'listpack'), ('bigzset', b'skiplist'),
+                       ('widezset', b'skiplist')):
             self.assertEqual(c.object('encoding', k), enc, k)
         c.close()
 
@@ -204,6 +214,16 @@ class RdbTest(unittest.TestCase):
         cb = self.start('cachebox')
         # make_fixtures.sh printed this DEBUG DIGEST of the oracle.
         self.assertEqual(digest(cb), '0ab7c5be8b0bacbc457a9fe4ccabcdaf4d2bff4b')
+
+    def test_zset_fixture_from_oracle(self):
+        shutil.copy(os.path.join(FIXTURES, 'zset.rdb'), self.dump_path())
+        cb = self.start('cachebox')
+        # DEBUG DIGEST of the oracle with this file loaded.
+        self.assertEqual(digest(cb), 'f0842cbd33c8316aa7e3a4abbe9760c9d8d109e3')
+        c = cb.redis()
+        self.assertEqual(c.object('encoding', 'z'), b'listpack')
+        self.assertEqual(c.zrange('z', 0, -1, withscores=True), [(b'a', 1.0), (b'b', 2.0)])
+        c.close()
 
     def test_fixture_from_oracle(self):
         shutil.copy(os.path.join(FIXTURES, 'strings.rdb'), self.dump_path())
@@ -224,7 +244,6 @@ class RdbTest(unittest.TestCase):
     def test_corrupt_files_stop_startup(self):
         self._refused('truncated.rdb', 'Unexpected EOF reading RDB file at offset')
         self._refused('badcrc.rdb', 'Wrong RDB checksum')
-        self._refused('zset.rdb', 'RDB type 17 (zset listpack) at offset')
 
     def test_debug_reload_errors(self):
         a = self.start('cachebox')
