@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "object.h"
 #include "ds/dict.h"
+#include "notify.h"
 
 typedef struct cb_db {
     dict *keys;    /* cbstr -> cb_obj* (owns both) */
@@ -40,6 +41,7 @@ typedef struct cb_store_settings {
     long long hll_sparse_max_bytes;
     long long stream_node_max_bytes;   /* stream-node-max-bytes */
     long long stream_node_max_entries; /* stream-node-max-entries */
+    int notify_keyspace_events;  /* NOTIFY_* classes (store/notify.h) */
 } cb_store_settings;
 
 typedef struct cb_shard_stats {
@@ -81,6 +83,7 @@ typedef struct cb_shard {
     cb_shard_stats stats;
     uint64_t dirty;       /* writes since start (rdb_changes_since_last_save) */
     cb_key_hook on_modified;
+    cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
     void *owner;
 } cb_shard;
 
