@@ -12,6 +12,7 @@
 
 #include "cmd/command.h"
 #include "blocking.h"
+#include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "worker.h"
@@ -50,6 +51,7 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
+        s->on_notify = keyspace_event_publish; /* keyspace notifications */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));

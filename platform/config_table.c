@@ -395,6 +395,7 @@ static int notify_set(const cfg_dir *d, int argc, char **argv, int from_file,
         flags |= f;
     }
     g_config.notify_keyspace_events = flags;
+    g_config.store.notify_keyspace_events = flags; /* what the store reads */
     cb_free(g_config.notify_keyspace_events_str);
     g_config.notify_keyspace_events_str = notify_format(flags);
     return 0;

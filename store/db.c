@@ -180,6 +180,7 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
     dict_entry *e = dict_unlink(db->keys, k, len);
     if (!e) return;
     s->stats.expired_keys++;
+    notify_keyspace_event(s, db, NOTIFY_EXPIRED, "expired", e->key, cbstr_len(e->key));
     db_signal_modified(s, db, e->key, cbstr_len(e->key));
     dict_free_unlinked(db->keys, e);
 }
@@ -209,6 +210,8 @@ cb_obj *db_lookup_read(cb_shard *s, cb_db *db, const char *k, size_t len, int fl
         if (o) s->stats.keyspace_hits++;
         else s->stats.keyspace_misses++;
     }
+    if (!o && !(flags & DB_LOOKUP_NONOTIFY))
+        notify_keyspace_event(s, db, NOTIFY_KEY_MISS, "keymiss", k, len);
     return o;
 }
 
@@ -223,10 +226,10 @@ cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len)
 
 void db_add_keep_stamp(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)
 {
-    (void)s;
     dict_entry *e = dict_add_raw(db->keys, cbstr_new(k, len), NULL);
     assert(e != NULL && "db_add: key exists");
     e->v.val = val;
+    notify_keyspace_event(s, db, NOTIFY_NEW, "new", k, len);
 }
 
 void db_add(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)

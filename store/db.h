@@ -91,6 +91,7 @@ typedef struct cb_shard {
 #define DB_LOOKUP_NOTOUCH 1   /* do not update LRU/LFU */
 #define DB_LOOKUP_NOSTATS 2   /* do not count hits/misses */
 #define DB_LOOKUP_NOEXPIRE 4  /* do not delete an expired key (still hidden) */
+#define DB_LOOKUP_NONOTIFY 8  /* no "keymiss" event on a miss */
 
 cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
                        const uint8_t seed[16]);
