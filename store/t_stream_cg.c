@@ -350,6 +350,7 @@ void cmd_xgroup_create(cb_client *c)
     set->g[pos] = g;
     set->n++;
     c->shard->dirty++;
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-create", 2);
     reply_ok(c);
 }
 
@@ -374,6 +375,7 @@ void cmd_xgroup_setid(cb_client *c)
     g->last_id = id;
     g->entries_read = er;
     c->shard->dirty++;
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-setid", 2);
     reply_ok(c);
 }
 
@@ -393,15 +395,17 @@ void cmd_xgroup_destroy(cb_client *c)
     set->n--;
     group_free(g);
     c->shard->dirty++;
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-destroy", 2);
     /* Readers blocked on the group must learn it is gone; like Redis, a
      * WATCH on the key is not touched. */
     blocking_key_touched(c->db, ARGP(c, 2), ARGL(c, 2));
     reply_int(c, 1);
 }
 
-/* The consumer named (p, len), created when missing (*created = 1). */
+/* The consumer named (p, len), created when missing (*created = 1; the
+ * stream at key argument ki gets "xgroup-createconsumer"). */
 static cg_consumer *consumer_get(cb_client *c, cg_group *g, const char *p, size_t len,
-                                 int create, int *created)
+                                 int create, int *created, int ki)
 {
     long pos;
     FIND_SORTED(g->cons, g->ncons, p, len, pos);
@@ -420,6 +424,9 @@ static cg_consumer *consumer_get(cb_client *c, cg_group *g, const char *p, size_
     g->cons[pos] = cn;
     g->ncons++;
     if (created) *created = 1;
+    cb_shard *s = client_key_shard(c, ARGP(c, ki), ARGL(c, ki));
+    notify_keyspace_event(s, client_shard_db(c, s), NOTIFY_STREAM, "xgroup-createconsumer",
+                          ARGP(c, ki), ARGL(c, ki));
     return cn;
 }
 
@@ -429,7 +436,7 @@ void cmd_xgroup_createconsumer(cb_client *c)
     cg_group *g;
     if (!xgroup_lookup(c, 0, 1, &o, &g)) return;
     int created;
-    consumer_get(c, g, ARGP(c, 4), ARGL(c, 4), 1, &created);
+    consumer_get(c, g, ARGP(c, 4), ARGL(c, 4), 1, &created, 2);
     if (created) c->shard->dirty++;
     reply_int(c, created);
 }
@@ -453,6 +460,7 @@ void cmd_xgroup_delconsumer(cb_client *c)
         consumer_free(cn);
         memmove(g->cons + pos, g->cons + pos + 1, (g->ncons - (size_t)pos - 1) * sizeof(*g->cons));
         g->ncons--;
+        NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-delconsumer", 2);
     }
     c->shard->dirty++;
     reply_int(c, pending);
@@ -702,7 +710,7 @@ void cmd_xpending(cb_client *c)
     }
     const cg_pel *pel = &g->pel;
     if (cons_arg) {
-        cg_consumer *cn = consumer_get(c, g, ARGP(c, cons_arg), ARGL(c, cons_arg), 0, NULL);
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, cons_arg), ARGL(c, cons_arg), 0, NULL, 0);
         if (!cn) {
             reply_array_len(c, 0);
             return;
@@ -907,7 +915,7 @@ void cmd_xreadgroup(cb_client *c)
         served++;
         if (c->resp == 2) reply_array_len(c, 2);
         reply_bulk(c, ARGP(c, ki), ARGL(c, ki));
-        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL);
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL, ki);
         cn->seen_time = c->shard->now_ms;
         if (history) {
             stream_id start = ids[k];
@@ -1052,7 +1060,7 @@ void cmd_xclaim(cb_client *c)
         }
         if (!nk) continue;
         if (nk->owner && minidle && now - nk->delivery_time < minidle) continue;
-        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL);
+        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL, 1);
         nk->delivery_time = dtime;
         if (retry >= 0) nk->delivery_count = (uint64_t)retry;
         else if (!justid) nk->delivery_count++;
@@ -1083,6 +1091,13 @@ void cmd_xautoclaim(cb_client *c)
     long long minidle, count = 100;
     int justid = 0;
     stream_id start;
+    /* Redis looks the key up (and checks its type) before the arguments, so
+     * a miss raises "keymiss" even when a syntax error follows. */
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
+    if (o && o->type != OBJ_STREAM) {
+        reply_error(c, ERR_WRONGTYPE);
+        return;
+    }
     if (arg_ll(c, 4, &minidle, "Invalid min-idle-time argument for XAUTOCLAIM") != 0) return;
     if (minidle < 0) minidle = 0;
     if (parse_interval(c, 5, 0, 0, &start) != 0) return;
@@ -1102,15 +1117,7 @@ void cmd_xautoclaim(cb_client *c)
             return;
         }
     }
-    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
-    cg_group *g = NULL;
-    if (o) {
-        if (o->type != OBJ_STREAM) {
-            reply_error(c, ERR_WRONGTYPE);
-            return;
-        }
-        g = group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2));
-    }
+    cg_group *g = o ? group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2)) : NULL;
     if (!g) {
         reply_errorf(c, "-NOGROUP No such key '%.*s' or consumer group '%.*s'",
                      (int)ARGL(c, 1), ARGP(c, 1), (int)ARGL(c, 2), ARGP(c, 2));
@@ -1144,7 +1151,7 @@ void cmd_xautoclaim(cb_client *c)
             i++;
             continue;
         }
-        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL);
+        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL, 1);
         nk->delivery_time = now;
         if (!justid) nk->delivery_count++;
         nack_assign(nk, cn);
