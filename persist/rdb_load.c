@@ -803,7 +803,7 @@ static int place_key(load_state *ls, rdb_reader *r, const char *k, size_t klen, 
         }
         db_delete(s, db, k, klen);
     }
-    db_add(s, db, k, klen, val);
+    db_add_loaded(s, db, k, klen, val);
     if (expire != -1) db_set_expire(s, db, k, klen, expire);
     apply_lru_lfu(s, val, idle_s, freq, ls->now_ms);
     ls->loaded++;

@@ -224,12 +224,23 @@ cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len)
     return e->v.val;
 }
 
-void db_add_keep_stamp(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)
+static void add_entry(cb_db *db, const char *k, size_t len, cb_obj *val)
 {
     dict_entry *e = dict_add_raw(db->keys, cbstr_new(k, len), NULL);
     assert(e != NULL && "db_add: key exists");
     e->v.val = val;
+}
+
+void db_add_keep_stamp(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)
+{
+    add_entry(db, k, len, val);
     notify_keyspace_event(s, db, NOTIFY_NEW, "new", k, len);
+}
+
+void db_add_loaded(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)
+{
+    stamp_new(s, val);
+    add_entry(db, k, len, val);
 }
 
 void db_add(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)

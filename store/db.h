@@ -108,8 +108,11 @@ void shard_before_sleep(cb_shard *s);
 cb_obj *db_lookup_read(cb_shard *s, cb_db *db, const char *k, size_t len, int flags);
 cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len);
 /* Key must not exist; takes ownership of val and stamps its LRU/LFU field
- * as a fresh value. */
+ * as a fresh value. Raises the "new" keyspace event. */
 void db_add(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val);
+/* db_add without the "new" event: keys coming from an RDB file, which
+ * Redis does not announce. */
+void db_add_loaded(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val);
 /* Like db_add but keeps val's LRU/LFU stamp (RENAME, MOVE keep the value). */
 void db_add_keep_stamp(cb_shard *s, cb_db *db, const char *k, size_t len,
                        cb_obj *val);

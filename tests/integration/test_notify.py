@@ -230,6 +230,43 @@ DUMP rs
 SET rsd "\x00\x01v\x0a\x00\xbe\x7c\x0a\x2d\xa0\xb7\x0d\x1b"
 RESTORE rs2 0 "\x00\x01v\x0a\x00\xbe\x7c\x0a\x2d\xa0\xb7\x0d\x1b"
 RESTORE rs2 0 "\x00\x01v\x0a\x00\xbe\x7c\x0a\x2d\xa0\xb7\x0d\x1b" REPLACE
+@block
+BLPOP bl1 0
+RPUSH bl1 a b
+@wait
+@block
+BRPOP bl2 0
+LPUSH bl2 a
+@wait
+@block
+BLMOVE bl3 bl4 RIGHT LEFT 0
+RPUSH bl3 x
+@wait
+@block
+BRPOPLPUSH bl5 bl5 0
+RPUSH bl5 x
+@wait
+@block
+BLMPOP 0 2 bl6 bl7 LEFT COUNT 5
+RPUSH bl7 a b
+@wait
+@block
+BZPOPMIN bz1 0
+ZADD bz1 1 a 2 b
+@wait
+@block
+BZMPOP 0 1 bz2 MAX COUNT 3
+ZADD bz2 1 a
+@wait
+XGROUP CREATE bx1 g $ MKSTREAM
+@block
+XREADGROUP GROUP g alice BLOCK 0 STREAMS bx1 >
+XADD bx1 1-1 f v
+@wait
+@block
+XREAD BLOCK 0 STREAMS bx2 $
+XADD bx2 1-1 f v
+@wait
 SELECT 3
 SET d3 v
 LPUSH d3l a
@@ -244,6 +281,26 @@ SET t1 v
 INCR t1
 LPUSH t2 a
 EXEC
+FLUSHALL
+SET e5 v PX 1
+SET e6 v
+@sleep
+KEYS *
+SCAN 0
+DEL e6
+SET e7 v PX 1
+@sleep
+RANDOMKEY
+SET e8 v PX 1
+@sleep
+EXPIRE e8 100
+SET e9 v PX 1
+@sleep
+LPUSH e9 a
+SET e10 v PX 1
+@sleep
+DBSIZE
+TTL e10
 """
 
 
@@ -409,6 +466,56 @@ class NotifyDiff(unittest.TestCase):
         for flags in ('Kx', 'E$', 'Elg', 'KEm', 'KEn', 'KEd', 'Kh', 'Ezt', 'KEs', 'K', ''):
             with self.subTest(flags=flags):
                 self.check(script, flags)
+
+
+    def test_active_expiry(self):
+        """Keys nobody reads expire in the background: same events."""
+        keys = ['ax%d' % i for i in range(20)]
+        for srv in (self.redis, self.cbox):
+            w = srv.raw()
+            w.cmd('CONFIG', 'SET', 'notify-keyspace-events', 'KEx')
+            w.cmd('DEBUG', 'SET-ACTIVE-EXPIRE', '1')
+            w.cmd('FLUSHALL')
+            listener = Listener(srv)
+            listener.start()
+            for k in keys:
+                w.cmd('SET', k, 'v', 'PX', '5')
+            deadline = time.time() + 10
+            while time.time() < deadline and len(listener.msgs) < 2 * len(keys):
+                time.sleep(0.02)
+            w.cmd('PUBLISH', MARK, 'END')
+            listener.join(10)
+            got = sorted(listener.msgs[:-1])
+            want = sorted([(b'__keyspace@0__:' + k.encode(), b'expired') for k in keys] +
+                          [(b'__keyevent@0__:expired', k.encode()) for k in keys])
+            self.assertEqual(got, want, srv.kind)
+            self.assertEqual(w.cmd('DBSIZE'), b':0\r\n')
+            w.close()
+            listener.conn.close()
+
+    def test_subscribers_everywhere(self):
+        """Every subscriber gets each event once, whichever worker it is on;
+        the events of one key keep their order."""
+        w = self.cbox.raw()
+        w.cmd('CONFIG', 'SET', 'notify-keyspace-events', 'KA')
+        w.cmd('DEBUG', 'SET-ACTIVE-EXPIRE', '0')
+        w.cmd('FLUSHALL')
+        listeners = [Listener(self.cbox) for _ in range(6)]
+        for li in listeners:
+            li.start()
+        script = []
+        for i in range(50):
+            k = 'k%d' % i
+            script += [('SET', k, 'v'), ('APPEND', k, 'x'), ('DEL', k)]
+        for cmd in script:
+            w.cmd(*cmd)
+        w.cmd('PUBLISH', MARK, 'END')
+        want = [(b'__keyspace@0__:' + c[1].encode(), c[0].lower().encode()) for c in script]
+        for li in listeners:
+            li.join(10)
+            self.assertEqual(li.msgs[:-1], want)
+            li.conn.close()
+        w.close()
 
 
 class NotifyDiffWorkers(NotifyDiff):
