@@ -19,7 +19,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 
-cb_cmd_proc cmd_debug, cmd_exec;
+cb_cmd_proc cmd_debug, cmd_exec, cmd_module_load, cmd_module_loadex, cmd_module_unload;
 
 static void reject(cb_client *c, const cb_command *cmd, const char *msg) {
     if (cmd) STAT_INC(c->w->cmdstats[cmd->id].rejected_calls);
@@ -90,6 +90,16 @@ static int allowed_in_subscriber_mode(const cb_command *cmd) {
 static int debug_allowed(const cb_client *c) {
     int v = g_config.enable_debug_command;
     return v == 1 || (v == 2 && (c->flags & CLIENT_LOCAL));
+}
+
+/* MODULE LOAD/LOADEX/UNLOAD are protected by enable-module-command
+ * (LIST and HELP are not), as in Redis 7.0. */
+static int module_refused(const cb_client *c, const cb_command *cmd) {
+    if (cmd->proc != cmd_module_load && cmd->proc != cmd_module_loadex &&
+        cmd->proc != cmd_module_unload)
+        return 0;
+    int v = g_config.enable_module_command;
+    return !(v == 1 || (v == 2 && (c->flags & CLIENT_LOCAL)));
 }
 
 /* CLIENT REPLY SKIP mutes exactly the next command. */
@@ -177,6 +187,13 @@ int dispatch_command(cb_client *c) {
     if (cmd->proc == cmd_debug && !debug_allowed(c)) {
         reject(c, cmd,
                "DEBUG command not allowed. If the enable-debug-command option is set to "
+               "\"local\", you can run it from a local connection, otherwise you need to "
+               "set this option in the configuration file, and then restart the server.");
+        goto done;
+    }
+    if (module_refused(c, cmd)) {
+        reject(c, cmd,
+               "MODULE command not allowed. If the enable-module-command option is set to "
                "\"local\", you can run it from a local connection, otherwise you need to "
                "set this option in the configuration file, and then restart the server.");
         goto done;

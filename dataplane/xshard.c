@@ -48,7 +48,7 @@ static const char *const global_names[] = {
     "config|get", "config|rewrite", "watch", "unwatch", "exec", "discard", "reset",
     /* Blocking commands and CLIENT UNBLOCK change the blocking registry. */
     "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
-    "client|unblock", "xread", "xreadgroup",
+    "client|unblock", "xread", "xreadgroup", "wait",
     /* Pub/Sub subscriptions change the shared registry. */
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
     "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",

@@ -257,6 +257,46 @@ cb_cmd_proc cmd_xack;
 cb_cmd_proc cmd_xpending;
 cb_cmd_proc cmd_xclaim;
 cb_cmd_proc cmd_xautoclaim;
+cb_cmd_proc cmd_role;
+cb_cmd_proc cmd_wait;
+cb_cmd_proc cmd_readonly;
+cb_cmd_proc cmd_readwrite;
+cb_cmd_proc cmd_asking;
+cb_cmd_proc cmd_failover;
+cb_cmd_proc cmd_replicaof;
+cb_cmd_proc cmd_slaveof;
+cb_cmd_proc cmd_module_list;
+cb_cmd_proc cmd_module_help;
+cb_cmd_proc cmd_module_load;
+cb_cmd_proc cmd_module_loadex;
+cb_cmd_proc cmd_module_unload;
+cb_cmd_proc cmd_cluster_set_config_epoch;
+cb_cmd_proc cmd_cluster_countkeysinslot;
+cb_cmd_proc cmd_cluster_flushslots;
+cb_cmd_proc cmd_cluster_forget;
+cb_cmd_proc cmd_cluster_setslot;
+cb_cmd_proc cmd_cluster_links;
+cb_cmd_proc cmd_cluster_delslotsrange;
+cb_cmd_proc cmd_cluster_slots;
+cb_cmd_proc cmd_cluster_addslots;
+cb_cmd_proc cmd_cluster_replicas;
+cb_cmd_proc cmd_cluster_getkeysinslot;
+cb_cmd_proc cmd_cluster_delslots;
+cb_cmd_proc cmd_cluster_saveconfig;
+cb_cmd_proc cmd_cluster_info;
+cb_cmd_proc cmd_cluster_slaves;
+cb_cmd_proc cmd_cluster_failover;
+cb_cmd_proc cmd_cluster_addslotsrange;
+cb_cmd_proc cmd_cluster_bumpepoch;
+cb_cmd_proc cmd_cluster_replicate;
+cb_cmd_proc cmd_cluster_nodes;
+cb_cmd_proc cmd_cluster_meet;
+cb_cmd_proc cmd_cluster_keyslot;
+cb_cmd_proc cmd_cluster_reset;
+cb_cmd_proc cmd_cluster_count_failure_reports;
+cb_cmd_proc cmd_cluster_help;
+cb_cmd_proc cmd_cluster_myid;
+cb_cmd_proc cmd_cluster_shards;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -506,5 +546,45 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xpending", cmd_xpending },
     { "xclaim", cmd_xclaim },
     { "xautoclaim", cmd_xautoclaim },
+    { "role", cmd_role },
+    { "wait", cmd_wait },
+    { "readonly", cmd_readonly },
+    { "readwrite", cmd_readwrite },
+    { "asking", cmd_asking },
+    { "failover", cmd_failover },
+    { "replicaof", cmd_replicaof },
+    { "slaveof", cmd_slaveof },
+    { "module|list", cmd_module_list },
+    { "module|help", cmd_module_help },
+    { "module|load", cmd_module_load },
+    { "module|loadex", cmd_module_loadex },
+    { "module|unload", cmd_module_unload },
+    { "cluster|set-config-epoch", cmd_cluster_set_config_epoch },
+    { "cluster|countkeysinslot", cmd_cluster_countkeysinslot },
+    { "cluster|flushslots", cmd_cluster_flushslots },
+    { "cluster|forget", cmd_cluster_forget },
+    { "cluster|setslot", cmd_cluster_setslot },
+    { "cluster|links", cmd_cluster_links },
+    { "cluster|delslotsrange", cmd_cluster_delslotsrange },
+    { "cluster|slots", cmd_cluster_slots },
+    { "cluster|addslots", cmd_cluster_addslots },
+    { "cluster|replicas", cmd_cluster_replicas },
+    { "cluster|getkeysinslot", cmd_cluster_getkeysinslot },
+    { "cluster|delslots", cmd_cluster_delslots },
+    { "cluster|saveconfig", cmd_cluster_saveconfig },
+    { "cluster|info", cmd_cluster_info },
+    { "cluster|slaves", cmd_cluster_slaves },
+    { "cluster|failover", cmd_cluster_failover },
+    { "cluster|addslotsrange", cmd_cluster_addslotsrange },
+    { "cluster|bumpepoch", cmd_cluster_bumpepoch },
+    { "cluster|replicate", cmd_cluster_replicate },
+    { "cluster|nodes", cmd_cluster_nodes },
+    { "cluster|meet", cmd_cluster_meet },
+    { "cluster|keyslot", cmd_cluster_keyslot },
+    { "cluster|reset", cmd_cluster_reset },
+    { "cluster|count-failure-reports", cmd_cluster_count_failure_reports },
+    { "cluster|help", cmd_cluster_help },
+    { "cluster|myid", cmd_cluster_myid },
+    { "cluster|shards", cmd_cluster_shards },
     { NULL, NULL },
 };

@@ -1969,6 +1969,609 @@ static cb_command sub_xgroup[] = {
     { .name = NULL },
 };
 
+static cb_command sub_module[] = {
+    {
+        .name = "module|list",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nmodule|list\r\n:2\r\n~2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n",
+        .info_len = 144,
+        .docs_resp3 =
+            "$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n",
+        .docs_len = 193,
+        .parent = &command_table_gen[216],
+    },
+    {
+        .name = "module|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nmodule|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 85,
+        .docs_resp3 =
+            "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 163,
+        .parent = &command_table_gen[216],
+    },
+    {
+        .name = "module|load",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nmodule|load\r\n:-3\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 128,
+        .docs_resp3 =
+            "$11\r\nmodule|load\r\n%5\r\n$7\r\nsummary\r\n$13\r\nLoad a module\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\n"
+            "group\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n"
+            "$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 274,
+        .parent = &command_table_gen[216],
+    },
+    {
+        .name = "module|loadex",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nmodule|loadex\r\n:-3\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$13\r\nmodule|loadex\r\n%5\r\n$7\r\nsummary\r\n$38\r\nLoad a module with extended parameters\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*3\r\n%2\r\n$4\r\nname\r\n$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$7\r\nconfigs\r\n"
+            "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$6\r\nCONFIG\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n"
+            "+multiple_token\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$4\r\nargs\r\n$4\r\n"
+            "type\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 623,
+        .parent = &command_table_gen[216],
+    },
+    {
+        .name = "module|unload",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nmodule|unload\r\n:3\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 129,
+        .docs_resp3 =
+            "$13\r\nmodule|unload\r\n%5\r\n$7\r\nsummary\r\n$15\r\nUnload a module\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n"
+            "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\n"
+            "name\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 196,
+        .parent = &command_table_gen[216],
+    },
+    { .name = NULL },
+};
+
+static cb_command sub_cluster[] = {
+    {
+        .name = "cluster|set-config-epoch",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$24\r\ncluster|set-config-epoch\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n"
+            ":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 137,
+        .docs_resp3 =
+            "$24\r\ncluster|set-config-epoch\r\n%5\r\n$7\r\nsummary\r\n$41\r\nSet the configuration epoch in a new node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 244,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|countkeysinslot",
+        .arity = 3,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$23\r\ncluster|countkeysinslot\r\n:3\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 87,
+        .docs_resp3 =
+            "$23\r\ncluster|countkeysinslot\r\n%5\r\n$7\r\nsummary\r\n$58\r\nReturn the number of local keys in the specified hash slot\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 251,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|flushslots",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$18\r\ncluster|flushslots\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 131,
+        .docs_resp3 =
+            "$18\r\ncluster|flushslots\r\n%4\r\n$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\n"
+            "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 159,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|forget",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$14\r\ncluster|forget\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 127,
+        .docs_resp3 =
+            "$14\r\ncluster|forget\r\n%5\r\n$7\r\nsummary\r\n$34\r\nRemove a node from the nodes table\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 220,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|setslot",
+        .arity = -4,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$15\r\ncluster|setslot\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 129,
+        .docs_resp3 =
+            "$15\r\ncluster|setslot\r\n%5\r\n$7\r\nsummary\r\n$35\r\nBind a hash slot to a specific node\r\n$5\r\n"
+            "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n$10\r\nsubcommand\r\n"
+            "$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n"
+            "$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\nIMPORTING\r\n%3\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n"
+            "$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\nMIGRATING\r\n%3\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n"
+            "$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\ntype\r\n$10\r\n"
+            "pure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n",
+        .docs_len = 587,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|links",
+        .arity = 2,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$13\r\ncluster|links\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 107,
+        .docs_resp3 =
+            "$13\r\ncluster|links\r\n%4\r\n$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
+        .docs_len = 228,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|delslotsrange",
+        .arity = -4,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$21\r\ncluster|delslotsrange\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 135,
+        .docs_resp3 =
+            "$21\r\ncluster|delslotsrange\r\n%5\r\n$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n$4\r\ntype\r\n$5\r\nblock\r\n"
+            "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 487,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|slots",
+        .arity = 2,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$13\r\ncluster|slots\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 107,
+        .docs_resp3 =
+            "$13\r\ncluster|slots\r\n%8\r\n$7\r\nsummary\r\n$42\r\nGet array of Cluster slot to node mappings\r\n$5\r\n"
+            "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+            "$9\r\ndoc_flags\r\n~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n7.0.0\r\n$11\r\nreplaced_by\r\n"
+            "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
+            "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n",
+        .docs_len = 431,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|addslots",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$16\r\ncluster|addslots\r\n:-3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$16\r\ncluster|addslots\r\n%5\r\n$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n$5\r\n"
+            "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n",
+        .docs_len = 303,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|replicas",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$16\r\ncluster|replicas\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 140,
+        .docs_resp3 =
+            "$16\r\ncluster|replicas\r\n%5\r\n$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 235,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|getkeysinslot",
+        .arity = 4,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$21\r\ncluster|getkeysinslot\r\n:4\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n"
+            "$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 115,
+        .docs_resp3 =
+            "$21\r\ncluster|getkeysinslot\r\n%5\r\n$7\r\nsummary\r\n$49\r\nReturn local key names in the specified hash slot\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(log(N)) where N is the number of requested keys\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
+            "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 334,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|delslots",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$16\r\ncluster|delslots\r\n:-3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$16\r\ncluster|delslots\r\n%5\r\n$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n",
+        .docs_len = 307,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|saveconfig",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$18\r\ncluster|saveconfig\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 131,
+        .docs_resp3 =
+            "$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 167,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|info",
+        .arity = 2,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$12\r\ncluster|info\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 106,
+        .docs_resp3 =
+            "$12\r\ncluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 160,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|slaves",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$14\r\ncluster|slaves\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 138,
+        .docs_resp3 =
+            "$14\r\ncluster|slaves\r\n%8\r\n$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "doc_flags\r\n~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n5.0.0\r\n$11\r\nreplaced_by\r\n$18\r\n"
+            "`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
+            "string\r\n",
+        .docs_len = 342,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|failover",
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$16\r\ncluster|failover\r\n:-2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$16\r\ncluster|failover\r\n%5\r\n$7\r\nsummary\r\n$60\r\nForces a replica to perform a manual failover of its master.\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$7\r\noptions\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nforce\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n",
+        .docs_len = 446,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|addslotsrange",
+        .arity = -4,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$21\r\ncluster|addslotsrange\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 135,
+        .docs_resp3 =
+            "$21\r\ncluster|addslotsrange\r\n%5\r\n$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n$4\r\ntype\r\n$5\r\nblock\r\n"
+            "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 483,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|bumpepoch",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$17\r\ncluster|bumpepoch\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 160,
+        .docs_resp3 =
+            "$17\r\ncluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 153,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|replicate",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$17\r\ncluster|replicate\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$17\r\ncluster|replicate\r\n%5\r\n$7\r\nsummary\r\n$60\r\nReconfigure a node as a replica of the specified master node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 249,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|nodes",
+        .arity = 2,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$13\r\ncluster|nodes\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 107,
+        .docs_resp3 =
+            "$13\r\ncluster|nodes\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
+        .docs_len = 194,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|meet",
+        .arity = -4,
+        .flags = CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$12\r\ncluster|meet\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 126,
+        .docs_resp3 =
+            "$12\r\ncluster|meet\r\n%6\r\n$7\r\nsummary\r\n$51\r\nForce a node cluster to handshake with another node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
+            "history\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$47\r\nAdded the optional `cluster_bus_port` argument.\r\n$9\r\n"
+            "arguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$2\r\nip\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n"
+            "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 471,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|keyslot",
+        .arity = 3,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$15\r\ncluster|keyslot\r\n:3\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 79,
+        .docs_resp3 =
+            "$15\r\ncluster|keyslot\r\n%5\r\n$7\r\nsummary\r\n$42\r\nReturns the hash slot of the specified key\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 268,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|reset",
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$13\r\ncluster|reset\r\n:-2\r\n~3\r\n+admin\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 119,
+        .docs_resp3 =
+            "$13\r\ncluster|reset\r\n%5\r\n$7\r\nsummary\r\n$26\r\nReset a Redis Cluster node\r\n$5\r\nsince\r\n$5\r\n"
+            "3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$95\r\nO(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nhard_soft\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nhard\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$4\r\nSOFT\r\n",
+        .docs_len = 493,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|count-failure-reports",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$29\r\ncluster|count-failure-reports\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 153,
+        .docs_resp3 =
+            "$29\r\ncluster|count-failure-reports\r\n%5\r\n$7\r\nsummary\r\n$60\r\nReturn the number of failure reports active for a given node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 303,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$12\r\ncluster|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 86,
+        .docs_resp3 =
+            "$12\r\ncluster|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 165,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|myid",
+        .arity = 2,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$12\r\ncluster|myid\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 76,
+        .docs_resp3 =
+            "$12\r\ncluster|myid\r\n%4\r\n$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+            "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 134,
+        .parent = &command_table_gen[217],
+    },
+    {
+        .name = "cluster|shards",
+        .arity = 2,
+        .flags = CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$14\r\ncluster|shards\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\n"
+            "nondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 108,
+        .docs_resp3 =
+            "$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
+        .docs_len = 207,
+        .parent = &command_table_gen[217],
+    },
+    { .name = NULL },
+};
+
 cb_command command_table_gen[] = {
     {
         .name = "del",
@@ -7255,6 +7858,345 @@ cb_command command_table_gen[] = {
             "~1\r\n+optional\r\n",
         .docs_len = 878,
     },
+    {
+        .name = "role",
+        .arity = 1,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 14) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$4\r\nrole\r\n:1\r\n~4\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@fast\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 117,
+        .docs_resp3 =
+            "$4\r\nrole\r\n%4\r\n$7\r\nsummary\r\n$61\r\nReturn the role of the instance in the context of replication\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 168,
+    },
+    {
+        .name = "wait",
+        .arity = 3,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "generic",
+        .info_resp3 =
+            "*10\r\n$4\r\nwait\r\n:3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~2\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:agg_min\r\n~0\r\n~0\r\n",
+        .info_len = 146,
+        .docs_resp3 =
+            "$4\r\nwait\r\n%5\r\n$7\r\nsummary\r\n$108\r\nWait for the synchronous replication of all the write commands sent in the context of the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$11\r\nnumreplicas\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 340,
+    },
+    {
+        .name = "readonly",
+        .arity = 1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 14) | (1ull << 18),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$8\r\nreadonly\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n"
+            "+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 102,
+        .docs_resp3 =
+            "$8\r\nreadonly\r\n%4\r\n$7\r\nsummary\r\n$63\r\nEnables read queries for a connection to a cluster replica node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 174,
+    },
+    {
+        .name = "readwrite",
+        .arity = 1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 14) | (1ull << 18),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$9\r\nreadwrite\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n"
+            "+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 103,
+        .docs_resp3 =
+            "$9\r\nreadwrite\r\n%4\r\n$7\r\nsummary\r\n$64\r\nDisables read queries for a connection to a cluster replica node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 176,
+    },
+    {
+        .name = "asking",
+        .arity = 1,
+        .flags = CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 14) | (1ull << 18),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$6\r\nasking\r\n:1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 82,
+        .docs_resp3 =
+            "$6\r\nasking\r\n%4\r\n$7\r\nsummary\r\n$46\r\nSent by cluster clients after an -ASK redirect\r\n$5\r\n"
+            "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 155,
+    },
+    {
+        .name = "failover",
+        .arity = -1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nfailover\r\n:-1\r\n~3\r\n+admin\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 113,
+        .docs_resp3 =
+            "$8\r\nfailover\r\n%5\r\n$7\r\nsummary\r\n$73\r\nStart a coordinated failover between this server and one of its replicas.\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*3\r\n%5\r\n$4\r\nname\r\n$6\r\ntarget\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$2\r\n"
+            "TO\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$4\r\nhost\r\n$4\r\n"
+            "type\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\n"
+            "name\r\n$5\r\nforce\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nFORCE\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$5\r\nabort\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$5\r\nABORT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nmilliseconds\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nTIMEOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 712,
+    },
+    {
+        .name = "replicaof",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$9\r\nreplicaof\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 132,
+        .docs_resp3 =
+            "$9\r\nreplicaof\r\n%5\r\n$7\r\nsummary\r\n$71\r\nMake the server a replica of another instance, or promote it as master.\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nargs\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$9\r\nhost-port\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*2\r\n%2\r\n"
+            "$4\r\nname\r\n$4\r\nhost\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n$6\r\nno-one\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n%3\r\n"
+            "$4\r\nname\r\n$3\r\none\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nONE\r\n",
+        .docs_len = 631,
+    },
+    {
+        .name = "slaveof",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$7\r\nslaveof\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$7\r\nslaveof\r\n%8\r\n$7\r\nsummary\r\n$71\r\nMake the server a replica of another instance, or promote it as master.\r\n"
+            "$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "doc_flags\r\n~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n5.0.0\r\n$11\r\nreplaced_by\r\n$11\r\n"
+            "`REPLICAOF`\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nargs\r\n$4\r\ntype\r\n$5\r\noneof\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$9\r\nhost-port\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n"
+            "*2\r\n%2\r\n$4\r\nname\r\n$4\r\nhost\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n"
+            "$4\r\ntype\r\n$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n$6\r\nno-one\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\n"
+            "arguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$2\r\nNO\r\n%3\r\n$4\r\nname\r\n$3\r\none\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\n"
+            "ONE\r\n",
+        .docs_len = 731,
+    },
+    {
+        .name = "module",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nmodule\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$11\r\n"
+            "module|list\r\n:2\r\n~2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n*10\r\n$11\r\nmodule|help\r\n:2\r\n~2\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nmodule|load\r\n:-3\r\n~3\r\n"
+            "+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$13\r\nmodule|loadex\r\n:-3\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n"
+            ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$13\r\nmodule|unload\r\n"
+            ":3\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 678,
+        .docs_resp3 =
+            "$6\r\nmodule\r\n%5\r\n$7\r\nsummary\r\n$31\r\nA container for module commands\r\n$5\r\nsince\r\n$5\r\n"
+            "4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%5\r\n$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n"
+            "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$11\r\n"
+            "module|load\r\n%5\r\n$7\r\nsummary\r\n$13\r\nLoad a module\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n"
+            "$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\n"
+            "path\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$13\r\nmodule|loadex\r\n%5\r\n$7\r\nsummary\r\n$38\r\n"
+            "Load a module with extended parameters\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n"
+            "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$4\r\npath\r\n$4\r\ntype\r\n"
+            "$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$7\r\nconfigs\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$6\r\n"
+            "CONFIG\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n$9\r\narguments\r\n*2\r\n"
+            "%2\r\n$4\r\nname\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\n"
+            "type\r\n$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$4\r\nargs\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n"
+            "$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n"
+            "$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nmodule|unload\r\n%5\r\n$7\r\nsummary\r\n$15\r\nUnload a module\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 1629,
+        .subcommands = sub_module, .nsub = 5,
+    },
+    {
+        .name = "cluster",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "cluster",
+        .info_resp3 =
+            "*10\r\n$7\r\ncluster\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*27\r\n*10\r\n$24\r\n"
+            "cluster|set-config-epoch\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$23\r\ncluster|countkeysinslot\r\n:3\r\n"
+            "~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$18\r\ncluster|flushslots\r\n"
+            ":2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$14\r\ncluster|forget\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+            ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\ncluster|setslot\r\n"
+            ":-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$13\r\ncluster|links\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+            "~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$21\r\ncluster|delslotsrange\r\n:-4\r\n~3\r\n"
+            "+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$13\r\ncluster|slots\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+            "~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$16\r\ncluster|addslots\r\n:-3\r\n~3\r\n+admin\r\n"
+            "+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n"
+            "~0\r\n*10\r\n$16\r\ncluster|replicas\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$21\r\ncluster|getkeysinslot\r\n"
+            ":4\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+            "~0\r\n*10\r\n$16\r\ncluster|delslots\r\n:-3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$18\r\ncluster|saveconfig\r\n"
+            ":2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$12\r\ncluster|info\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+            "~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$14\r\ncluster|slaves\r\n:3\r\n~2\r\n+admin\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+            "~0\r\n~0\r\n*10\r\n$16\r\ncluster|failover\r\n:-2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n"
+            ":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$21\r\ncluster|addslotsrange\r\n"
+            ":-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$17\r\ncluster|bumpepoch\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+            ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+            "~0\r\n*10\r\n$17\r\ncluster|replicate\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$13\r\ncluster|nodes\r\n:2\r\n"
+            "~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n"
+            "*10\r\n$12\r\ncluster|meet\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\ncluster|keyslot\r\n:3\r\n~1\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$13\r\ncluster|reset\r\n:-2\r\n~3\r\n"
+            "+admin\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n"
+            "~0\r\n*10\r\n$29\r\ncluster|count-failure-reports\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n"
+            "$12\r\ncluster|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n"
+            "~0\r\n*10\r\n$12\r\ncluster|myid\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n"
+            "~0\r\n*10\r\n$14\r\ncluster|shards\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\n"
+            "nondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 3323,
+        .docs_resp3 =
+            "$7\r\ncluster\r\n%5\r\n$7\r\nsummary\r\n$32\r\nA container for cluster commands\r\n$5\r\nsince\r\n$5\r\n"
+            "3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%27\r\n$24\r\ncluster|set-config-epoch\r\n%5\r\n$7\r\nsummary\r\n$41\r\nSet the configuration epoch in a new node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$23\r\ncluster|countkeysinslot\r\n"
+            "%5\r\n$7\r\nsummary\r\n$58\r\nReturn the number of local keys in the specified hash slot\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$18\r\ncluster|flushslots\r\n%4\r\n"
+            "$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\n"
+            "group\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\ncluster|forget\r\n%5\r\n$7\r\nsummary\r\n"
+            "$34\r\nRemove a node from the nodes table\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+            "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\n"
+            "type\r\n$6\r\nstring\r\n$15\r\ncluster|setslot\r\n%5\r\n$7\r\nsummary\r\n$35\r\nBind a hash slot to a specific node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n"
+            "$10\r\nsubcommand\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$7\r\n"
+            "node-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\nIMPORTING\r\n%3\r\n$4\r\nname\r\n$7\r\n"
+            "node-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\nMIGRATING\r\n%3\r\n$4\r\nname\r\n$7\r\n"
+            "node-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n$13\r\ncluster|links\r\n%4\r\n$7\r\n"
+            "summary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n$5\r\nsince\r\n"
+            "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+            "$21\r\ncluster|delslotsrange\r\n%5\r\n$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n$4\r\ntype\r\n$5\r\nblock\r\n"
+            "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$13\r\n"
+            "cluster|slots\r\n%8\r\n$7\r\nsummary\r\n$42\r\nGet array of Cluster slot to node mappings\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+            "$9\r\ndoc_flags\r\n~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n7.0.0\r\n$11\r\nreplaced_by\r\n"
+            "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
+            "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n$16\r\ncluster|addslots\r\n%5\r\n"
+            "$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\n"
+            "group\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n$16\r\ncluster|replicas\r\n%5\r\n$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$21\r\ncluster|getkeysinslot\r\n"
+            "%5\r\n$7\r\nsummary\r\n$49\r\nReturn local key names in the specified hash slot\r\n$5\r\nsince\r\n$5\r\n"
+            "3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(log(N)) where N is the number of requested keys\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
+            "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$16\r\ncluster|delslots\r\n%5\r\n$7\r\nsummary\r\n"
+            "$43\r\nSet hash slots as unbound in receiving node\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\n"
+            "cluster\r\n$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n$9\r\n"
+            "arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n"
+            "+multiple\r\n$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$12\r\n"
+            "cluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\ncluster|slaves\r\n"
+            "%8\r\n$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n$5\r\nsince\r\n$5\r\n"
+            "3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\ndoc_flags\r\n~1\r\n"
+            "+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n5.0.0\r\n$11\r\nreplaced_by\r\n$18\r\n`CLUSTER REPLICAS`\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$16\r\ncluster|failover\r\n"
+            "%5\r\n$7\r\nsummary\r\n$60\r\nForces a replica to perform a manual failover of its master.\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%4\r\n$4\r\nname\r\n$7\r\noptions\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nforce\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$8\r\nTAKEOVER\r\n$21\r\ncluster|addslotsrange\r\n%5\r\n$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n$4\r\ntype\r\n$5\r\nblock\r\n"
+            "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$17\r\n"
+            "cluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$17\r\ncluster|replicate\r\n"
+            "%5\r\n$7\r\nsummary\r\n$60\r\nReconfigure a node as a replica of the specified master node\r\n$5\r\nsince\r\n"
+            "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\ncluster|nodes\r\n%4\r\n"
+            "$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n"
+            "$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n$12\r\n"
+            "cluster|meet\r\n%6\r\n$7\r\nsummary\r\n$51\r\nForce a node cluster to handshake with another node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\n"
+            "history\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$47\r\nAdded the optional `cluster_bus_port` argument.\r\n$9\r\n"
+            "arguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$2\r\nip\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n"
+            "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
+            "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$15\r\ncluster|keyslot\r\n"
+            "%5\r\n$7\r\nsummary\r\n$42\r\nReturns the hash slot of the specified key\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+            "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\ncluster|reset\r\n"
+            "%5\r\n$7\r\nsummary\r\n$26\r\nReset a Redis Cluster node\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n"
+            "$7\r\ncluster\r\n$10\r\ncomplexity\r\n$95\r\nO(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nhard_soft\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nhard\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$4\r\nSOFT\r\n$29\r\ncluster|count-failure-reports\r\n%5\r\n$7\r\nsummary\r\n$60\r\nReturn the number of failure reports active for a given node\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$12\r\ncluster|help\r\n"
+            "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
+            "5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$12\r\ncluster|myid\r\n%4\r\n"
+            "$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+            "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
+        .docs_len = 8205,
+        .subcommands = sub_cluster, .nsub = 27,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 208;
+const int command_table_gen_count = 218;
