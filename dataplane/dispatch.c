@@ -10,7 +10,9 @@
 #include "cmd/command.h"
 #include "conn.h"
 #include "blocking.h"
+#include "latency.h"
 #include "multi.h"
+#include "slowlog.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -137,6 +139,11 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     STAT_ADD(cs->usec, (uint64_t)dur);
     if (c->errors_seen != errs) STAT_INC(cs->failed_calls);
     STAT_INC(c->w->stats.numcommands);
+    /* A call that just blocked is timed when it is served, as in Redis. */
+    if (!(c->blk && c->block_mode == BLOCK_MODE_NONE)) {
+        if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlog_maybe_record(c, dur);
+        latency_after_call(c, cmd, dur);
+    }
 }
 
 int dispatch_command(cb_client *c) {

@@ -13,6 +13,7 @@
 #include "cmd/command.h"
 #include "blocking.h"
 #include "keyspace_events.h"
+#include "latency.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "worker.h"
@@ -92,6 +93,7 @@ static void zero_stats(cb_worker *w) {
     memset(&w->stats, 0, sizeof(w->stats));
     w->stats.connected_clients = (uint64_t)keep_clients;
     memset(w->cmdstats, 0, sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
+    latency_reset_histograms(w);
     w->nerrstats = 0;
     w->shard->stats.expired_keys = 0;
     w->shard->stats.expired_stale_perc_x100 = 0;

@@ -24,6 +24,8 @@
 #include "conn.h"
 #include "blocking.h"
 #include "dispatch.h"
+#include "latency.h"
+#include "slowlog.h"
 #include "xshard.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -68,6 +70,8 @@ void worker_destroy(cb_worker *w) {
     ring_free(w->to_mgmt);
     ring_free(w->from_mgmt);
     cb_free(w->cmdstats);
+    slowlog_free(w);
+    latency_free(w);
     cb_free(w->readbuf);
     cb_free(w);
 }
@@ -131,8 +135,17 @@ static void resume_held(cb_worker *w) {
     }
 }
 
+/* The active expiry's time as a latency monitor "expire-cycle" event. */
+static void expire_cycle_event(cb_worker *w, uint64_t before_us) {
+    uint64_t spent = STAT_GET(w->shard->stats.expire_cycle_cpu_us) - before_us;
+    if (g_config.latency_monitor_threshold && spent >= 1000)
+        latency_event(w, "expire-cycle", (long long)(spent / 1000));
+}
+
 static void worker_cron(cb_worker *w, long long now) {
+    uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
     shard_cron(w->shard);
+    expire_cycle_event(w, exp_us);
     w->stats.max_input_buffer = 0;
     w->stats.max_output_buffer = 0;
     clients_cron(w, now);
@@ -187,7 +200,9 @@ static void *worker_main(void *arg) {
         if (w->nheld) resume_held(w);                /* held commands */
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
+        uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
         shard_before_sleep(w->shard);                /* fast expiry */
+        expire_cycle_event(w, exp_us);
         worker_flush(w);                             /* tx flush */
 
         uint64_t t2 = util_monotonic_us();

@@ -87,6 +87,11 @@ typedef struct cb_worker {
     unsigned char *wake_pending;  /* [dst]: wake dst after this loop turn */
     uint64_t parked_gen;          /* last park round this worker joined */
     int exited;                   /* the thread has left its loop */
+    /* Slow log and latency monitor / per-command histograms (slowlog.c,
+     * latency.c): written by this worker, read with it parked; NULL
+     * until first used. */
+    struct cb_slowlog *slowlog;
+    struct cb_latency *latency;
     pid_t tid;
 } cb_worker;
 
@@ -124,6 +129,7 @@ typedef struct cb_server {
     char master_replid[41];
     /* used_memory when start-up finished (INFO used_memory_startup). */
     uint64_t stat_startup_memory;
+    uint64_t slowlog_next_id;    /* atomic: slow log entry ids, all workers */
 } cb_server;
 
 extern cb_server g_server;

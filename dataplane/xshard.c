@@ -49,6 +49,9 @@ static const char *const global_names[] = {
     /* Blocking commands and CLIENT UNBLOCK change the blocking registry. */
     "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
     "client|unblock", "xread", "xreadgroup", "wait",
+    /* The slow log and latency data of every worker are read or cleared. */
+    "slowlog|get", "slowlog|len", "slowlog|reset", "latency|latest", "latency|history",
+    "latency|reset", "latency|graph", "latency|doctor", "latency|histogram",
     /* Pub/Sub subscriptions change the shared registry. */
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
     "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",

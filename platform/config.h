@@ -25,6 +25,9 @@ typedef struct cb_obuf_limit {
     long long soft_seconds;
 } cb_obuf_limit;
 
+/* Most percentiles latency-tracking-info-percentiles may list. */
+#define CB_MAX_LATENCY_PERCENTILES 32
+
 typedef struct cb_config {
     /* Files */
     char *config_file;      /* absolute path, NULL when started without one */
@@ -75,6 +78,10 @@ typedef struct cb_config {
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     long long latency_monitor_threshold;
+    int latency_tracking;
+    char *latency_tracking_info_percentiles_str; /* as CONFIG GET prints it */
+    double latency_percentiles[CB_MAX_LATENCY_PERCENTILES];
+    int latency_npercentiles;
     int lazyfree_lazy_user_del, lazyfree_lazy_user_flush, lazyfree_lazy_expire,
         lazyfree_lazy_server_del, lazyfree_lazy_eviction;
     int dynamic_hz;

@@ -408,6 +408,53 @@ static char *notify_get(const cfg_dir *d) {
 
 static const cfg_special sp_notify = {notify_set, notify_get, NULL};
 
+/* ------------------------------------------ latency-tracking-info-percentiles */
+
+/* Doubles in [0, 100], printed back as "%f" without trailing zeros. */
+static int pct_set(const cfg_dir *d, int argc, char **argv, int from_file, const char **err) {
+    (void)d; (void)from_file;
+    if (argc == 1 && argv[0][0] == '\0') argc = 0;
+    if (argc > CB_MAX_LATENCY_PERCENTILES) {
+        *err = "Invalid latency-tracking-info-percentiles parameters";
+        return -1;
+    }
+    double v[CB_MAX_LATENCY_PERCENTILES];
+    for (int i = 0; i < argc; i++) {
+        char *end;
+        v[i] = strtod(argv[i], &end);
+        if (!argv[i][0] || *end) {
+            *err = "Invalid latency-tracking-info-percentiles parameters";
+            return -1;
+        }
+        if (!(v[i] >= 0.0 && v[i] <= 100.0)) {
+            *err = "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+            return -1;
+        }
+    }
+    cfg_buf b = {0};
+    cfg_buf_str(&b, "");
+    for (int i = 0; i < argc; i++) {
+        char tmp[64];
+        int n = snprintf(tmp, sizeof tmp, "%f", v[i]);
+        while (n > 1 && tmp[n - 1] == '0') tmp[--n] = '\0';
+        if (n > 1 && tmp[n - 1] == '.') tmp[--n] = '\0';
+        if (b.len) cfg_buf_add(&b, " ", 1);
+        cfg_buf_str(&b, tmp);
+        g_config.latency_percentiles[i] = v[i];
+    }
+    g_config.latency_npercentiles = argc;
+    cb_free(g_config.latency_tracking_info_percentiles_str);
+    g_config.latency_tracking_info_percentiles_str = b.p;
+    return 0;
+}
+
+static char *pct_get(const cfg_dir *d) {
+    (void)d;
+    return xdup(g_config.latency_tracking_info_percentiles_str);
+}
+
+static const cfg_special sp_percentiles = {pct_set, pct_get, NULL};
+
 /* -------------------------------------------------------------------- dir */
 
 static int dir_set(const cfg_dir *d, int argc, char **argv, int from_file,
@@ -705,6 +752,9 @@ const cfg_dir cfg_table[] = {
     LL("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLMAX, "10000", 0),
     LL("slowlog-max-len", slowlog_max_len, 0, LLMAX, "128", 0),
     LL("latency-monitor-threshold", latency_monitor_threshold, 0, LLMAX, "0", 0),
+    BOOL("latency-tracking", latency_tracking, "yes", 0),
+    SPECIAL("latency-tracking-info-percentiles", latency_tracking_info_percentiles_str,
+            &sp_percentiles, "50 99 99.9", CF_MULTI_ARG),
     BOOL("lazyfree-lazy-user-del", lazyfree_lazy_user_del, "no", 0),
     BOOL("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, "no", 0),
     BOOL("lazyfree-lazy-expire", lazyfree_lazy_expire, "no", 0),

@@ -297,6 +297,17 @@ cb_cmd_proc cmd_cluster_count_failure_reports;
 cb_cmd_proc cmd_cluster_help;
 cb_cmd_proc cmd_cluster_myid;
 cb_cmd_proc cmd_cluster_shards;
+cb_cmd_proc cmd_slowlog_get;
+cb_cmd_proc cmd_slowlog_len;
+cb_cmd_proc cmd_slowlog_reset;
+cb_cmd_proc cmd_slowlog_help;
+cb_cmd_proc cmd_latency_latest;
+cb_cmd_proc cmd_latency_history;
+cb_cmd_proc cmd_latency_reset;
+cb_cmd_proc cmd_latency_graph;
+cb_cmd_proc cmd_latency_doctor;
+cb_cmd_proc cmd_latency_histogram;
+cb_cmd_proc cmd_latency_help;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -586,5 +597,16 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "cluster|help", cmd_cluster_help },
     { "cluster|myid", cmd_cluster_myid },
     { "cluster|shards", cmd_cluster_shards },
+    { "slowlog|get", cmd_slowlog_get },
+    { "slowlog|len", cmd_slowlog_len },
+    { "slowlog|reset", cmd_slowlog_reset },
+    { "slowlog|help", cmd_slowlog_help },
+    { "latency|latest", cmd_latency_latest },
+    { "latency|history", cmd_latency_history },
+    { "latency|reset", cmd_latency_reset },
+    { "latency|graph", cmd_latency_graph },
+    { "latency|doctor", cmd_latency_doctor },
+    { "latency|histogram", cmd_latency_histogram },
+    { "latency|help", cmd_latency_help },
     { NULL, NULL },
 };

@@ -2572,6 +2572,219 @@ static cb_command sub_cluster[] = {
     { .name = NULL },
 };
 
+static cb_command sub_slowlog[] = {
+    {
+        .name = "slowlog|get",
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nslowlog|get\r\n:-2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 177,
+        .docs_resp3 =
+            "$11\r\nslowlog|get\r\n%6\r\n$7\r\nsummary\r\n$26\r\nGet the slow log's entries\r\n$5\r\nsince\r\n$6\r\n"
+            "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of entries returned\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$52\r\nAdded client IP address, port and name to the reply.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n",
+        .docs_len = 368,
+        .parent = &command_table_gen[218],
+    },
+    {
+        .name = "slowlog|len",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nslowlog|len\r\n:2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~3\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:agg_sum\r\n$23\r\n"
+            "nondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 206,
+        .docs_resp3 =
+            "$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n"
+            "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 140,
+        .parent = &command_table_gen[218],
+    },
+    {
+        .name = "slowlog|reset",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nslowlog|reset\r\n:2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 184,
+        .docs_resp3 =
+            "$13\r\nslowlog|reset\r\n%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n"
+            "$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
+        .docs_len = 201,
+        .parent = &command_table_gen[218],
+    },
+    {
+        .name = "slowlog|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nslowlog|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 86,
+        .docs_resp3 =
+            "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 164,
+        .parent = &command_table_gen[218],
+    },
+    { .name = NULL },
+};
+
+static cb_command sub_latency[] = {
+    {
+        .name = "latency|latest",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$14\r\nlatency|latest\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 220,
+        .docs_resp3 =
+            "$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 167,
+        .parent = &command_table_gen[219],
+    },
+    {
+        .name = "latency|history",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$15\r\nlatency|history\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 221,
+        .docs_resp3 =
+            "$15\r\nlatency|history\r\n%5\r\n$7\r\nsummary\r\n$47\r\nReturn timestamp-latency samples for the event.\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 232,
+        .parent = &command_table_gen[219],
+    },
+    {
+        .name = "latency|reset",
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nlatency|reset\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 196,
+        .docs_resp3 =
+            "$13\r\nlatency|reset\r\n%5\r\n$7\r\nsummary\r\n$42\r\nReset latency data for one or more events.\r\n$5\r\n"
+            "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
+            "+multiple\r\n",
+        .docs_len = 262,
+        .parent = &command_table_gen[219],
+    },
+    {
+        .name = "latency|graph",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nlatency|graph\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 219,
+        .docs_resp3 =
+            "$13\r\nlatency|graph\r\n%5\r\n$7\r\nsummary\r\n$37\r\nReturn a latency graph for the event.\r\n$5\r\n"
+            "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 220,
+        .parent = &command_table_gen[219],
+    },
+    {
+        .name = "latency|doctor",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$14\r\nlatency|doctor\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 220,
+        .docs_resp3 =
+            "$14\r\nlatency|doctor\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 166,
+        .parent = &command_table_gen[219],
+    },
+    {
+        .name = "latency|histogram",
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$17\r\nlatency|histogram\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 224,
+        .docs_resp3 =
+            "$17\r\nlatency|histogram\r\n%5\r\n$7\r\nsummary\r\n$79\r\nReturn the cumulative distribution of latencies of a subset of commands or all.\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$80\r\nO(N) where N is the number of commands with latency information being retrieved.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 381,
+        .parent = &command_table_gen[219],
+    },
+    {
+        .name = "latency|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nlatency|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 86,
+        .docs_resp3 =
+            "$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 166,
+        .parent = &command_table_gen[219],
+    },
+    { .name = NULL },
+};
+
 cb_command command_table_gen[] = {
     {
         .name = "del",
@@ -8197,6 +8410,90 @@ cb_command command_table_gen[] = {
         .docs_len = 8205,
         .subcommands = sub_cluster, .nsub = 27,
     },
+    {
+        .name = "slowlog",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$7\r\nslowlog\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*4\r\n*10\r\n$11\r\n"
+            "slowlog|get\r\n:-2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n"
+            "*10\r\n$11\r\nslowlog|len\r\n:2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~3\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:agg_sum\r\n$23\r\n"
+            "nondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$13\r\nslowlog|reset\r\n:2\r\n~3\r\n+admin\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$12\r\nslowlog|help\r\n:2\r\n~2\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 716,
+        .docs_resp3 =
+            "$7\r\nslowlog\r\n%5\r\n$7\r\nsummary\r\n$33\r\nA container for slow log commands\r\n$5\r\nsince\r\n$6\r\n"
+            "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%4\r\n$11\r\nslowlog|get\r\n%6\r\n$7\r\nsummary\r\n$26\r\nGet the slow log's entries\r\n"
+            "$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of entries returned\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$52\r\nAdded client IP address, port and name to the reply.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\n"
+            "since\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\nslowlog|reset\r\n"
+            "%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\n"
+            "group\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n"
+            "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1057,
+        .subcommands = sub_slowlog, .nsub = 4,
+    },
+    {
+        .name = "latency",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$7\r\nlatency\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*7\r\n*10\r\n$14\r\n"
+            "latency|latest\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\n"
+            "response_policy:special\r\n~0\r\n~0\r\n*10\r\n$15\r\nlatency|history\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n"
+            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n*10\r\n$13\r\nlatency|reset\r\n"
+            ":-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n"
+            "~0\r\n*10\r\n$13\r\nlatency|graph\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n*10\r\n$14\r\nlatency|doctor\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n"
+            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n*10\r\n$17\r\nlatency|histogram\r\n"
+            ":-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n*10\r\n$12\r\nlatency|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 1449,
+        .docs_resp3 =
+            "$7\r\nlatency\r\n%5\r\n$7\r\nsummary\r\n$44\r\nA container for latency diagnostics commands\r\n$5\r\n"
+            "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
+            "$11\r\nsubcommands\r\n%7\r\n$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$15\r\n"
+            "latency|history\r\n%5\r\n$7\r\nsummary\r\n$47\r\nReturn timestamp-latency samples for the event.\r\n$5\r\n"
+            "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nlatency|reset\r\n%5\r\n"
+            "$7\r\nsummary\r\n$42\r\nReset latency data for one or more events.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n"
+            "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\n"
+            "name\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$13\r\n"
+            "latency|graph\r\n%5\r\n$7\r\nsummary\r\n$37\r\nReturn a latency graph for the event.\r\n$5\r\nsince\r\n"
+            "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$14\r\nlatency|doctor\r\n%4\r\n"
+            "$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n"
+            "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$17\r\nlatency|histogram\r\n%5\r\n$7\r\n"
+            "summary\r\n$79\r\nReturn the cumulative distribution of latencies of a subset of commands or all.\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$80\r\nO(N) where N is the number of commands with latency information being retrieved.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~2\r\n+optional\r\n+multiple\r\n$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
+            "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1789,
+        .subcommands = sub_latency, .nsub = 7,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 218;
+const int command_table_gen_count = 220;

@@ -1,0 +1,93 @@
+/* histogram.c — log-linear latency histogram (see histogram.h).
+ *
+ * Slot arithmetic: a value v falls in bucket b = (bit length of v|255) - 8,
+ * sub-bucket s = v >> b (128..255, or 0..255 in bucket 0); slots of bucket
+ * b are 2^b wide. The flat index puts bucket 0's 256 sub-buckets first and
+ * every later bucket's upper 128 after them.
+ */
+#include "histogram.h"
+
+#include <stddef.h>
+
+#define SUB_COUNT (1 << (HIST_SUB_HALF_MAG + 1)) /* 256 */
+#define SUB_HALF (1 << HIST_SUB_HALF_MAG)        /* 128 */
+
+static int bucket_of(int64_t v)
+{
+    uint64_t x = (uint64_t)v | (SUB_COUNT - 1);
+    return (64 - __builtin_clzll(x)) - (HIST_SUB_HALF_MAG + 1);
+}
+
+static int index_of(int64_t v)
+{
+    int b = bucket_of(v);
+    int s = (int)(v >> b);
+    return ((b + 1) << HIST_SUB_HALF_MAG) + (s - SUB_HALF);
+}
+
+static int64_t value_at_index(int idx)
+{
+    int b = (idx >> HIST_SUB_HALF_MAG) - 1;
+    int s = (idx & (SUB_HALF - 1)) + SUB_HALF;
+    if (b < 0) {
+        s -= SUB_HALF;
+        b = 0;
+    }
+    return (int64_t)s << b;
+}
+
+int64_t hist_lowest_equivalent(int64_t v)
+{
+    int b = bucket_of(v);
+    return (v >> b) << b;
+}
+
+int64_t hist_highest_equivalent(int64_t v)
+{
+    int b = bucket_of(v);
+    return hist_lowest_equivalent(v) + ((int64_t)1 << b) - 1;
+}
+
+void hist_record(cb_hist *h, int64_t v)
+{
+    if (v < HIST_MIN_VALUE) v = HIST_MIN_VALUE;
+    if (v > HIST_MAX_VALUE) v = HIST_MAX_VALUE;
+    h->counts[index_of(v)]++;
+    h->total++;
+}
+
+int64_t hist_value_at_percentile(const cb_hist *h, double p)
+{
+    if (!h->total) return 0;
+    if (p > 100.0) p = 100.0;
+    uint64_t want = (uint64_t)(p / 100.0 * (double)h->total + 0.5);
+    if (want < 1) want = 1;
+    uint64_t seen = 0;
+    for (int i = 0; i < HIST_COUNTS; i++) {
+        seen += h->counts[i];
+        if (seen >= want) {
+            int64_t v = value_at_index(i);
+            return p == 0.0 ? hist_lowest_equivalent(v) : hist_highest_equivalent(v);
+        }
+    }
+    return 0;
+}
+
+int hist_log_levels(const cb_hist *h, int64_t first, int64_t *bound, uint64_t *cum, int max)
+{
+    int n = 0, i = 0;
+    uint64_t seen = 0, prev = 0;
+    for (int64_t level = first; seen < h->total && n < max; level *= 2) {
+        /* Everything up to and including the slot that holds the level. */
+        int last = level > HIST_MAX_VALUE ? HIST_COUNTS - 1 : index_of(level);
+        for (; i <= last && i < HIST_COUNTS; i++) seen += h->counts[i];
+        if (seen > prev) {
+            bound[n] = hist_highest_equivalent(level);
+            cum[n] = seen;
+            n++;
+        }
+        prev = seen;
+        if (last == HIST_COUNTS - 1) break;
+    }
+    return n;
+}
