@@ -155,7 +155,16 @@ static void worker_cron(cb_worker *w, long long now) {
         if (w->ops_sample_ms) {
             uint64_t ops = (cmds - w->ops_sample_cmds) * 1000 / (uint64_t)(now - w->ops_sample_ms);
             __atomic_store_n(&w->stats.instantaneous_ops, ops, __ATOMIC_RELAXED);
+            /* Network rates in bytes/s (INFO prints KiB/s). */
+            uint64_t in = STAT_GET(w->stats.net_input_bytes), out = STAT_GET(w->stats.net_output_bytes);
+            uint64_t span = (uint64_t)(now - w->ops_sample_ms);
+            __atomic_store_n(&w->stats.instantaneous_input_bps, (in - w->ops_sample_in) * 1000 / span,
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&w->stats.instantaneous_output_bps,
+                             (out - w->ops_sample_out) * 1000 / span, __ATOMIC_RELAXED);
         }
+        w->ops_sample_in = STAT_GET(w->stats.net_input_bytes);
+        w->ops_sample_out = STAT_GET(w->stats.net_output_bytes);
         w->ops_sample_cmds = cmds;
         w->ops_sample_ms = now;
     }
@@ -184,7 +193,6 @@ static void *worker_main(void *arg) {
 
         uint64_t t0 = util_monotonic_us();
         kdrv_poll(w, timeout);                       /* rx -> input -> commands */
-        uint64_t t1 = util_monotonic_us();
         xshard_service(w);                           /* other shards' commands and replies */
 
         now = util_mstime();
@@ -206,9 +214,11 @@ static void *worker_main(void *arg) {
         worker_flush(w);                             /* tx flush */
 
         uint64_t t2 = util_monotonic_us();
-        /* Busy = everything but the time spent blocked in the poll. */
-        STAT_ADD(w->stats.loop_busy_us, t2 - t1);
-        STAT_ADD(w->stats.loop_idle_us, t1 - t0);
+        /* Busy = everything but the time spent waiting inside the poll
+         * (the poll itself also reads input and runs commands). */
+        uint64_t idle = w->poll_wait_us < t2 - t0 ? w->poll_wait_us : t2 - t0;
+        STAT_ADD(w->stats.loop_busy_us, t2 - t0 - idle);
+        STAT_ADD(w->stats.loop_idle_us, idle);
         STAT_INC(w->stats.loops);
     }
     __atomic_store_n(&w->exited, 1, __ATOMIC_RELEASE);

@@ -47,6 +47,7 @@ typedef struct cb_worker_stats {
     uint64_t pubsub_clients;
     uint64_t max_input_buffer, max_output_buffer; /* sampled by cron */
     uint64_t instantaneous_ops;   /* per-second estimate */
+    uint64_t instantaneous_input_bps, instantaneous_output_bps; /* bytes/s, same window */
 } cb_worker_stats;
 
 typedef struct cb_worker {
@@ -79,6 +80,7 @@ typedef struct cb_worker {
     int nerrstats;
     long long last_cron_ms;
     uint64_t ops_sample_cmds; long long ops_sample_ms;
+    uint64_t ops_sample_in, ops_sample_out; /* net bytes at the last sample */
     cb_ring *to_mgmt, *from_mgmt; /* SPSC rings */
     /* Cross-shard messages (xshard.c): inbox[src] is written by worker src
      * only; messages that found a ring full wait in ovf_*[dst] in order. */
@@ -92,6 +94,9 @@ typedef struct cb_worker {
      * until first used. */
     struct cb_slowlog *slowlog;
     struct cb_latency *latency;
+    /* Time the last driver poll spent waiting for events (the loop's idle
+     * part; the rest of a loop turn counts as busy). */
+    uint64_t poll_wait_us;
     pid_t tid;
 } cb_worker;
 

@@ -272,7 +272,9 @@ static int read_from(cb_worker *w, cb_client *c) {
 
 int kdrv_poll(cb_worker *w, int timeout_ms) {
     struct epoll_event evs[256];
+    uint64_t t0 = util_monotonic_us();
     int n = epoll_wait(w->epfd, evs, 256, timeout_ms);
+    w->poll_wait_us = util_monotonic_us() - t0; /* idle: INFO appliance */
     if (n < 0) return errno == EINTR ? 0 : -1;
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
