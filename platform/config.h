@@ -55,6 +55,7 @@ typedef struct cb_config {
     int protected_mode;
     char *requirepass;      /* NULL or "" = none */
     int io_workers;
+    int io_threads;         /* accepted for compatibility, unused */
     int dataplane;
 
     /* Limits */

@@ -769,6 +769,10 @@ const cfg_dir cfg_table[] = {
     /* Appliance */
     ENUM("dataplane", dataplane, dataplanes, "kernel", CF_IMMUTABLE),
     INT("io-workers", io_workers, 1, 64, "1", CF_IMMUTABLE),
+    /* Redis's I/O threads setting, accepted (and shown to CONFIG GET, which
+     * the Prometheus exporter reads) for compatibility; it has no effect:
+     * cachebox's threads are io-workers. */
+    INT("io-threads", io_threads, 1, 128, "1", CF_IMMUTABLE),
     STR("dpdk-eal-args", dpdk_eal_args, "", CF_IMMUTABLE),
     STR("dpdk-port", dpdk_port, "0", CF_IMMUTABLE),
     STR("dpdk-ip", dpdk_ip, "", CF_IMMUTABLE),
