@@ -35,6 +35,9 @@ typedef struct xmsg {
     uint64_t client_id;
     int argc;                   /* XM_EXEC: commands in the packed run */
     size_t len;                 /* bytes in data */
+    /* XM_EXEC: the origin's address and name (slow log entries), copied
+     * NUL-terminated after the packed run: data + len. */
+    size_t addr_len, name_len;
     char data[];
 } xmsg;
 
@@ -228,7 +231,12 @@ void xshard_flush(cb_client *c) {
     xbatch *b = c->batch;
     if (!b) return;
     c->batch = NULL;
-    xmsg *m = cb_malloc(sizeof(*m) + b->len);
+    size_t al = strlen(c->addr), nl = c->name ? strlen(c->name) : 0;
+    xmsg *m = cb_malloc(sizeof(*m) + b->len + al + nl + 2);
+    m->addr_len = al;
+    m->name_len = nl;
+    memcpy(m->data + b->len, c->addr, al + 1);
+    memcpy(m->data + b->len + al + 1, c->name ? c->name : "", nl + 1);
     m->kind = XM_EXEC;
     m->origin = c;
     m->dbid = c->dbid;
@@ -259,6 +267,8 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     px.resp = m->resp;
     px.flags = CLIENT_PROXY | m->flags;
     px.authenticated = 1;
+    if (m->addr_len < sizeof(px.addr)) memcpy(px.addr, m->data + m->len, m->addr_len + 1);
+    if (m->name_len) px.name = m->data + m->len + m->addr_len + 1; /* read-only here */
 
     const char *argv_stack[16];
     size_t len_stack[16];

@@ -172,11 +172,16 @@ class SlowlogWorkers(ServerTest):
         admin.cmd('SLOWLOG', 'RESET')
         conns = [self.raw() for _ in range(6)]
         for i, c in enumerate(conns):
+            c.cmd('CLIENT', 'SETNAME', 'conn%d' % i)
             c.cmd('SET', 'key%d' % i, 'v')
         admin.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '-1')
         entries = parse(admin.cmd('SLOWLOG', 'GET', '-1'))
         sets = [e for e in entries if e[3][0] == b'SET']
         self.assertEqual(len(sets), 6)
+        # Commands another worker ran for the client keep its address and name.
+        self.assertEqual(sorted(e[5] for e in sets), [b'conn%d' % i for i in range(6)])
+        for e in sets:
+            self.assertRegex(e[4].decode(), r'^127\.0\.0\.1:\d+$')
         ids = [e[0] for e in entries]
         self.assertEqual(ids, sorted(ids, reverse=True))
         self.assertEqual(len(set(ids)), len(ids))
