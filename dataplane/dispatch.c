@@ -135,15 +135,21 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
-    STAT_INC(cs->calls);
-    STAT_ADD(cs->usec, (uint64_t)dur);
-    if (c->errors_seen != errs) STAT_INC(cs->failed_calls);
-    STAT_INC(c->w->stats.numcommands);
-    /* A call that just blocked is timed when it is served, as in Redis. */
-    if (!(c->blk && c->block_mode == BLOCK_MODE_NONE)) {
-        if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlog_maybe_record(c, dur);
+    /* A blocking command (BLPOP...) is one command however many times it
+     * runs: counted as processed when first run, and as a call (timed,
+     * slow-logged) when it is served or times out, as Redis counts it;
+     * Redis leaves timed-out ones out of the slow log. */
+    int rerun = c->block_mode != BLOCK_MODE_NONE;
+    int blocked = c->blk && (rerun ? c->block_still : 1);
+    if (!blocked) {
+        STAT_INC(cs->calls);
+        STAT_ADD(cs->usec, (uint64_t)dur);
+        if (!(cmd->flags & CMD_SKIP_SLOWLOG) && c->block_mode != BLOCK_MODE_TIMEOUT)
+            slowlog_maybe_record(c, dur);
         latency_after_call(c, cmd, dur);
     }
+    if (c->errors_seen != errs) STAT_INC(cs->failed_calls);
+    if (!rerun) STAT_INC(c->w->stats.numcommands);
 }
 
 int dispatch_command(cb_client *c) {

@@ -76,6 +76,24 @@ class _Slowlog:
         self.assertEqual(rp[31], b'... (11 more arguments)')
         self.assertEqual(by_cmd[b'auth'], [b'AUTH', b'(redacted)'])
 
+    def test_blocking_command_counted_once(self):
+        c = self.c
+        c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '0')
+        c.cmd('CONFIG', 'RESETSTAT')
+        c.cmd('SLOWLOG', 'RESET')
+        self.assertIsNone(parse(c.cmd('BLPOP', 'nolist', '0.05')))     # times out
+        c.send(b'*3\r\n$5\r\nBLPOP\r\n$2\r\nq2\r\n$1\r\n5\r\n')
+        time.sleep(0.1)
+        other = self.raw()
+        other.cmd('LPUSH', 'q2', 'x')
+        self.assertEqual(parse(c.read_reply()), [b'q2', b'x'])
+        c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '-1')
+        stats = parse(c.cmd('INFO', 'commandstats')).decode()
+        self.assertIn('cmdstat_blpop:calls=2,', stats)
+        logged = [e[3] for e in parse(c.cmd('SLOWLOG', 'GET', '-1'))]
+        self.assertIn([b'BLPOP', b'q2', b'5'], logged)
+        self.assertNotIn([b'BLPOP', b'nolist', b'0.05'], logged)   # Redis skips timeouts
+
     def test_max_len(self):
         c = self.c
         c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '0')
