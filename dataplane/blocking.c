@@ -61,6 +61,13 @@ void blocking_init(int ndb) {
     for (int i = 0; i < ndb; i++) registry[i] = dict_create(&waiters_type, NULL, seed);
 }
 
+size_t blocking_count_with_timeout(const struct cb_worker *w) {
+    size_t n = 0;
+    for (const cb_client *c = w->blocked; c; c = c->blk->next)
+        if (c->blk->deadline_ms) n++;
+    return n;
+}
+
 int blocking_is_blocked(const cb_client *c) { return c->blk != NULL; }
 
 int blocking_timeout_arg(cb_client *c, int i, long long *deadline_ms) {

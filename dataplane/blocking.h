@@ -44,5 +44,8 @@ int blocking_unblock_by_id(uint64_t id, int with_error);
 /* Forget a closing client's blocked state (with the others parked). */
 void blocking_client_closed(cb_client *c);
 int blocking_is_blocked(const cb_client *c);
+/* INFO clients_in_timeout_table: w's blocked clients that have a timeout
+ * (w running on this thread or parked). */
+size_t blocking_count_with_timeout(const struct cb_worker *w);
 
 #endif

@@ -29,6 +29,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+#include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/latency.h"
 #include "../dataplane/pubsub.h"
@@ -270,6 +271,9 @@ static cbstr sec_server(cbstr s, info_ctx *x)
 
 static cbstr sec_clients(cbstr s, info_ctx *x)
 {
+    size_t timeouts = 0;
+    for (int i = 0; i < g_server.nworkers; i++)
+        if (g_server.workers[i]) timeouts += blocking_count_with_timeout(g_server.workers[i]);
     return cbstr_catfmt(s,
                         "connected_clients:%llu\r\n"
                         "cluster_connections:0\r\n"
@@ -278,11 +282,11 @@ static cbstr sec_clients(cbstr s, info_ctx *x)
                         "client_recent_max_output_buffer:%llu\r\n"
                         "blocked_clients:%llu\r\n"
                         "tracking_clients:0\r\n"
-                        "clients_in_timeout_table:0\r\n",
+                        "clients_in_timeout_table:%zu\r\n",
                         (unsigned long long)x->t.w.connected_clients, g_config.maxclients,
                         (unsigned long long)x->t.w.max_input_buffer,
                         (unsigned long long)x->t.w.max_output_buffer,
-                        (unsigned long long)x->t.w.blocked_clients);
+                        (unsigned long long)x->t.w.blocked_clients, timeouts);
 }
 
 /* Raise the recorded peak to at least `used` (any worker may call INFO). */

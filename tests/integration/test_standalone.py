@@ -28,6 +28,13 @@ class _Wait:
         other = self.raw()
         info = parse(other.cmd('INFO', 'clients')).decode()
         self.assertIn('blocked_clients:1', info)
+        self.assertIn('clients_in_timeout_table:0', info)     # WAIT ... 0: no timeout
+        t = self.raw()
+        t.send(b'*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$4\r\n5000\r\n')
+        time.sleep(0.2)
+        info = parse(other.cmd('INFO', 'clients')).decode()
+        self.assertIn('blocked_clients:2', info)
+        self.assertIn('clients_in_timeout_table:1', info)
         self.assertEqual(parse(other.cmd('CLIENT', 'UNBLOCK', str(cid))), 1)
         self.assertEqual(parse(c.read_reply()), 0)
         self.assertEqual(parse(c.cmd('PING')), b'PONG')
