@@ -462,3 +462,4 @@ void cmd_pubsub_help(cb_client *c) {
 
 size_t pubsub_channel_count(void) { return dict_size(reg_channels); }
 size_t pubsub_pattern_count(void) { return (size_t)reg_npatterns; }
+size_t pubsub_shard_channel_count(void) { return dict_size(reg_shards); }

@@ -15,6 +15,7 @@ void pubsub_client_reset(cb_client *c);
 /* For INFO: active channels and pattern subscriptions. */
 size_t pubsub_channel_count(void);
 size_t pubsub_pattern_count(void);
+size_t pubsub_shard_channel_count(void);
 struct cb_worker;
 /* PUBLISH's delivery for messages the server raises itself (keyspace
  * events): from worker self (NULL only with every worker parked). Returns

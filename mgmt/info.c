@@ -464,7 +464,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
     return cbstr_catfmt(s,
                         "pubsub_channels:%zu\r\n"
                         "pubsub_patterns:%zu\r\n"
-                        "pubsubshard_channels:0\r\n"
+                        "pubsubshard_channels:%zu\r\n"
                         "latest_fork_usec:0\r\n"
                         "total_forks:0\r\n"
                         "migrate_cached_sockets:0\r\n"
@@ -488,6 +488,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "reply_buffer_shrinks:0\r\n"
                         "reply_buffer_expands:0\r\n",
                         pubsub_channel_count(), pubsub_pattern_count(),
+                        pubsub_shard_channel_count(),
                         (unsigned long long)t->w.unexpected_error_replies,
                         (unsigned long long)t->w.total_error_replies,
                         (unsigned long long)t->w.total_reads,

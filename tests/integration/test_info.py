@@ -92,6 +92,22 @@ class InfoSideBySide(unittest.TestCase):
         cpu = names(self.info('cachebox', 'cpu'))
         self.assertIn('used_cpu_sys_main_thread', cpu)
 
+    def test_pubsub_counts_agree(self):
+        held = []
+        for srv in self.servers.values():
+            for cmd in (('SSUBSCRIBE', 'a', 'b'), ('PSUBSCRIBE', 'x*'), ('SUBSCRIBE', 'c', 'd')):
+                c = srv.raw()
+                c.cmd(*cmd)
+                held.append(c)
+        try:
+            for kind in self.servers:
+                text = self.info(kind, 'stats')
+                for line in ('pubsub_channels:2', 'pubsub_patterns:1', 'pubsubshard_channels:2'):
+                    self.assertIn(line + '\r\n', text, kind)
+        finally:
+            for c in held:
+                c.close()
+
     def test_values_agree_where_deterministic(self):
         def fields(kind, sec):
             return dict(l.split(':', 1) for l in self.info(kind, sec).split('\r\n')
