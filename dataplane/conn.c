@@ -19,6 +19,7 @@
 #include "blocking.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -327,17 +328,19 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
-    if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps) {
+    if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps || tracking_close_needs_park(c)) {
         /* The watch, blocking and Pub/Sub registries change only with the
          * other workers parked. */
         xshard_park_others(w);
         multi_reset_client(c);
         blocking_client_closed(c);
         pubsub_client_reset(c);
+        tracking_client_closed(c);
         xshard_release(w);
     } else {
         multi_reset_client(c);
         blocking_client_closed(c);
+        tracking_client_closed(c);
     }
     if (c->flags & CLIENT_MONITOR) {
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
