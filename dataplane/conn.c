@@ -215,10 +215,13 @@ int conn_input(cb_client *c, const char *buf, size_t len) {
     return 0;
 }
 
-/* The held command is finished: go on with the input that waited. */
-static void continue_pending(cb_client *c) {
+/* The held command is finished: go on with the input that waited.
+ * consumed: the parser held that command (paused, blocked, or waiting for
+ * a run); otherwise it may hold the start of the next one, received before
+ * the run left, which the saved input continues. */
+static void continue_pending(cb_client *c, int consumed) {
     c->argc = 0;
-    resp_parser_reset(&c->parser);
+    if (consumed) resp_parser_reset(&c->parser);
     if (c->pending_len) {
         /* Move the saved input out first: processing may hold again and
          * append what is left of it. */
@@ -234,7 +237,7 @@ static void continue_pending(cb_client *c) {
 
 void conn_continue(cb_client *c) {
     if (c->flags & (CLIENT_CLOSED | CLIENT_CLOSE_ASAP)) return;
-    continue_pending(c);
+    continue_pending(c, 1);
 }
 
 /* Run the parsed command that was held; 1 if it is held again. */
@@ -250,7 +253,7 @@ void conn_resume(cb_client *c) {
     if (redispatch(c) && c->held == 1) return; /* still paused */
     c->held = 0;
     c->w->nheld--;
-    continue_pending(c);
+    continue_pending(c, 1);
 }
 
 void conn_forward_done(cb_client *c, const char *reply, size_t len) {
@@ -262,7 +265,7 @@ void conn_forward_done(cb_client *c, const char *reply, size_t len) {
     }
     reply_raw(c, reply, len);
     if (waiting && redispatch(c)) return; /* paused now */
-    continue_pending(c);
+    continue_pending(c, waiting);
 }
 
 /* Drop fully written blocks from the front, keeping the tail block (rewound)
