@@ -196,6 +196,9 @@ static void ids_del(trk_ids *ids, uint64_t id) {
  * 7.0 does even when the target speaks the other one. */
 static void write_message(cb_client *c, rd *keys, long long nkeys, uint64_t skip_writer,
                           int via_redirect, int null_resp) {
+    /* Invalidations get through CLIENT REPLY OFF/SKIP, as in Redis. */
+    uint32_t muted = c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP);
+    c->flags &= ~muted;
     if (c->resp >= 3) {
         reply_push_len(c, 2);
         reply_bulk_cstr(c, "invalidate");
@@ -204,6 +207,7 @@ static void write_message(cb_client *c, rd *keys, long long nkeys, uint64_t skip
         reply_bulk_cstr(c, "message");
         reply_bulk_cstr(c, "__redis__:invalidate");
     } else {
+        c->flags |= muted;
         return; /* RESP2 has no way to push into the same connection */
     }
     if (nkeys < 0) {
@@ -220,6 +224,7 @@ static void write_message(cb_client *c, rd *keys, long long nkeys, uint64_t skip
             i++;
         }
     }
+    c->flags |= muted;
     conn_check_output_limits(c);
 }
 
@@ -228,9 +233,12 @@ static void defer_or_send(cb_worker *w, int wid, uint64_t target, tbuf *b);
 static void send_broken(cb_worker *w, cb_client *c) {
     c->trk->flags |= T_BROKEN;
     if (c->resp >= 3) {
+        uint32_t muted = c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP);
+        c->flags &= ~muted;
         reply_push_len(c, 2);
         reply_bulk_cstr(c, "tracking-redir-broken");
         reply_int(c, (long long)c->trk->redirect);
+        c->flags |= muted;
     }
     (void)w;
 }

@@ -118,6 +118,9 @@ RESP3_DEFAULT = [
     ('a', 'GET', 'k1'), ('b', 'FLUSHDB'), ('a', 'GET', 'k1'), ('a', 'FLUSHALL'),
     ('b', 'SET', 'k1', 'after'),                            # nothing: table forgotten
     ('a', 'CLIENT', 'TRACKINGINFO'), ('a', 'CLIENT', 'INFO'),
+    # Invalidations get through CLIENT REPLY OFF.
+    ('a', 'GET', 'q'), ('a', 'CLIENT', 'REPLY', 'OFF'), ('b', 'SET', 'q', '1'),
+    ('a', 'GET', 'q'), ('a', 'SET', 'q', '2'), ('a', 'CLIENT', 'REPLY', 'ON'),
     ('a', 'CLIENT', 'TRACKING', 'off'), ('a', 'GET', 'k1'), ('b', 'SET', 'k1', 'z'),
     ('a', 'CLIENT', 'INFO'),
 ]
