@@ -26,6 +26,7 @@
 #include "crc64.h"
 #include "listpack.h"
 #include "rdb.h"
+#include "rdb_stream.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -298,6 +299,17 @@ static int rstring(rdb_reader *r, char **out, size_t *outlen)
     *out = s;
     *outlen = len;
     return 0;
+}
+
+/* Exported forms for rdb_stream.c (contracts in rdb_stream.h). */
+uint64_t rdbr_offset(const rdb_reader *r) { return r->off; }
+int rdbr_len(rdb_reader *r, uint64_t *len) { return rlen_plain(r, len); }
+int rdbr_string(rdb_reader *r, char **out, size_t *outlen) { return rstring(r, out, outlen); }
+int rdbr_raw(rdb_reader *r, void *p, size_t n) { return rread(r, p, n); }
+int rdbr_avail(rdb_reader *r, uint64_t n) { return rcheck_avail(r, n); }
+void rdbr_corrupt(rdb_reader *r, uint64_t at, const char *why)
+{
+    rfail(r, "Corrupt RDB at offset %llu: %s", (unsigned long long)at, why);
 }
 
 /* ------------------------------------------------------------------------
@@ -709,6 +721,7 @@ static int rdb_type_supported(int type)
     case RDB_TYPE_HASH_LISTPACK:
     case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
+    case RDB_TYPE_STREAM_LISTPACKS: case RDB_TYPE_STREAM_LISTPACKS_2:
         return 1;
     default:
         return 0;
@@ -733,6 +746,8 @@ static cb_obj *dec_object(rdb_reader *r, cb_shard *s, int type, uint64_t type_of
     case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
         return dec_zset_value(r, s, type);
+    case RDB_TYPE_STREAM_LISTPACKS: case RDB_TYPE_STREAM_LISTPACKS_2:
+        return rdb_dec_stream(r, s, type);
     default:
         rfail(r, "RDB type %d (%s) at offset %llu is not supported by this build yet", type,
               rdb_type_name(type), (unsigned long long)type_off);
