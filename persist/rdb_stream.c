@@ -531,7 +531,8 @@ cb_obj *rdb_dec_stream(struct rdb_reader *r, struct cb_shard *sh, int type)
         /* Files before 7.0: what Redis 7.0 derives when it loads them. */
         s->max_deleted.ms = s->max_deleted.seq = 0;
         s->entries_added = s->length;
-        if (!stream_edge_id(s, 1, &s->first_id)) s->first_id.ms = s->first_id.seq = 0;
+        /* An empty one gets the highest ID, as Redis's streamGetEdgeID gives. */
+        if (!stream_edge_id(s, 1, &s->first_id)) s->first_id.ms = s->first_id.seq = UINT64_MAX;
     }
     uint64_t ngroups;
     if (rdbr_len(r, &ngroups) < 0) goto fail;
