@@ -9,8 +9,8 @@
  * of member, score or ZSET_2 with binary scores) and every older encoding
  * 7.0 loads is read back. Each type's coder is its own function
  * (enc_list_value / dec_list_value style, in rdb_save.c / rdb_load.c),
- * shared with DUMP and RESTORE (cmd_dump.c); streams get theirs the same
- * way. Callers must own every shard for the whole call
+ * shared with DUMP and RESTORE (cmd_dump.c); streams have theirs in
+ * rdb_stream.c (RDB_TYPE_STREAM_LISTPACKS_2 written, 15 and 19 read). Callers must own every shard for the whole call
  * (start-up, or a command the dispatcher runs with all shards held).
  * The on-disk codes below are the format's reference here.
  */
@@ -29,7 +29,7 @@ typedef struct cb_obj cb_obj;
 #define RDB_VERSION 10
 
 /* On-disk type codes, pinned: they are Redis's, and files written by any
- * Redis since 2.x carry them. Module and stream codes are refused. */
+ * Redis since 2.x carry them. Module codes are refused. */
 enum {
     RDB_TYPE_STRING = 0, RDB_TYPE_LIST = 1, RDB_TYPE_SET = 2, RDB_TYPE_ZSET = 3,
     RDB_TYPE_HASH = 4, RDB_TYPE_ZSET_2 = 5, RDB_TYPE_MODULE_PRE_GA = 6,
