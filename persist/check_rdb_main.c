@@ -52,8 +52,8 @@ static void on_event(void *priv, const rdb_load_event *ev)
         break;
     case RDB_EV_CHECKSUM:
         if (ev->num == 0) printf("[offset %llu] Checksum OK\n", (unsigned long long)ev->offset);
-        else printf("[offset %llu] No checksum in the file: not checked\n",
-                    (unsigned long long)ev->offset);
+        else printf("[offset %llu] RDB file was saved with checksum disabled: no check "
+                    "performed.\n", (unsigned long long)ev->offset);
         break;
     default:
         break;
