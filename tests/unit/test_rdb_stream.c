@@ -2,14 +2,18 @@
  * nodes, tombstones, trimmed, consumer groups with PELs and consumers,
  * empty with groups) encode and decode back to the same bytes; a payload in
  * the pre-7.0 type (STREAM_LISTPACKS) gets the fields Redis 7.0 derives;
- * hand-made corrupt payloads are refused with their reason; and random
- * bit flips and truncations never crash (run under ASan/UBSan).
+ * hand-made corrupt payloads are refused with their reason; random bit
+ * flips and truncations never crash (run under ASan/UBSan); the stream
+ * fixtures written by redis-server load with the oracle's digest, in check
+ * mode too (RDB_LOAD_CHECK, as cachebox-check-rdb runs), and each corrupt
+ * fixture of tests/fixtures/rdb/corrupt.txt fails at its record.
  */
 #include <CUnit/Basic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../persist/listpack.h"
 #include "../../persist/rdb.h"
@@ -21,6 +25,9 @@
 #include "../../store/stream_cg.h"
 #include "../../store/t_stream.h"
 #include "../../store/ds/stream.h"
+
+/* DEBUG DIGEST make_stream_fixtures.py printed for stream*.rdb. */
+#define STREAM_FIXTURE_DIGEST "215518159bd33fa0a274e6ddf9dcad2402426f44"
 
 static const uint8_t seed[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
@@ -432,14 +439,103 @@ static void test_fuzz(void)
     shard_destroy(sh);
 }
 
+/* ------------------------------------------------------------ fixtures */
+
+static char fixdir[4096];
+
+static void find_fixtures(void)
+{
+    char probe[4200];
+    snprintf(fixdir, sizeof(fixdir), "%s", __FILE__);
+    char *slash = strrchr(fixdir, '/');
+    if (slash) {
+        *slash = '\0';
+        strncat(fixdir, "/../fixtures/rdb", sizeof(fixdir) - strlen(fixdir) - 1);
+        snprintf(probe, sizeof(probe), "%s/stream.rdb", fixdir);
+        if (access(probe, R_OK) == 0) return;
+    }
+    const char *cands[2] = { "tests/fixtures/rdb", "../tests/fixtures/rdb" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(probe, sizeof(probe), "%s/stream.rdb", cands[i]);
+        if (access(probe, R_OK) == 0) {
+            snprintf(fixdir, sizeof(fixdir), "%s", cands[i]);
+            return;
+        }
+    }
+}
+
+static const char *fixture(const char *name)
+{
+    static char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", fixdir, name);
+    return path;
+}
+
+static void test_fixtures(void)
+{
+    const char *good[] = { "stream.rdb", "stream_plain.rdb", "stream_v9.rdb" };
+    for (size_t i = 0; i < 3; i++) {
+        cb_shard *sh[2] = { shard_create(0, 16, NULL, seed), shard_create(1, 16, NULL, seed) };
+        char *err = NULL;
+        rdb_load_info info = { 0 };
+        CU_ASSERT_EQUAL_FATAL(rdb_load_file_ex(sh, 2, fixture(good[i]), &info, &err), 0);
+        CU_ASSERT_EQUAL(info.keys_loaded, 7);
+        CU_ASSERT_EQUAL(info.expires, 1);
+        unsigned char d[20];
+        char hex[41];
+        digest_dataset(sh, 2, d);
+        digest_to_hex(d, hex);
+        CU_ASSERT_STRING_EQUAL(hex, STREAM_FIXTURE_DIGEST);
+        shard_destroy(sh[0]);
+        shard_destroy(sh[1]);
+        /* Check mode: everything decoded and counted, nothing kept. */
+        cb_shard *one = shard_create(0, 16, NULL, seed);
+        rdb_load_info chk = { .flags = RDB_LOAD_CHECK };
+        CU_ASSERT_EQUAL(rdb_load_file_ex(&one, 1, fixture(good[i]), &chk, &err), 0);
+        CU_ASSERT_EQUAL(chk.keys_loaded, 7);
+        CU_ASSERT_EQUAL(chk.expires, 1);
+        CU_ASSERT_EQUAL(dict_size(one->dbs[0].keys), 0);
+        shard_destroy(one);
+    }
+    FILE *f = fopen(fixture("corrupt.txt"), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] == '#') continue;
+        char name[256], text[512];
+        unsigned long long off;
+        if (sscanf(line, "%255[^\t]\t%llu\t%511[^\n]", name, &off, text) != 3) continue;
+        cb_shard *sh = shard_create(0, 16, NULL, seed);
+        for (int mode = 0; mode < 2; mode++) {
+            char *err = NULL;
+            rdb_load_info info = { .flags = mode ? RDB_LOAD_CHECK : 0 };
+            CU_ASSERT_EQUAL(rdb_load_file_ex(&sh, 1, fixture(name), &info, &err), -1);
+            CU_ASSERT_EQUAL(info.err_record, off);
+            CU_ASSERT_PTR_NOT_NULL(err ? strstr(err, text) : NULL);
+            if (info.err_record != off || !err || !strstr(err, text))
+                fprintf(stderr, "\n%s: at %llu: %s\n", name,
+                        (unsigned long long)info.err_record, err ? err : "(none)");
+            CU_ASSERT_EQUAL(dict_size(sh->dbs[0].keys), 0);
+            cb_free(err);
+        }
+        shard_destroy(sh);
+        n++;
+    }
+    fclose(f);
+    CU_ASSERT(n >= 9);
+}
+
 int main(void)
 {
+    find_fixtures();
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("rdb_stream", NULL, NULL);
     CU_add_test(s, "round trips", test_round_trip);
     CU_add_test(s, "hand-made payloads, type 15 and 19", test_good_and_old_type);
     CU_add_test(s, "corrupt payloads", test_corrupt);
     CU_add_test(s, "fuzzed payloads", test_fuzz);
+    CU_add_test(s, "oracle and corrupt fixtures", test_fixtures);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
