@@ -2,10 +2,13 @@
  *
  * Layers, top to bottom: the load loop (one opcode or key per turn, keys
  * routed to util_key_slot % nshards, already-expired keys skipped as a
- * master does, CRC-64 checked at the end); per-type value decoders
- * (strings, lists, sets, hashes, zsets in every encoding Redis 7.0 loads, each
- * compact blob validated before use; other types fail with their code and
- * offset; rdb_dec_object_mem runs them over a RESTORE payload); the
+ * master does, CRC-64 checked at the end; in check mode, RDB_LOAD_CHECK,
+ * values are validated and dropped and each step goes to a hook, which is
+ * how cachebox-check-rdb reuses this parser); per-type value decoders
+ * (strings, lists, sets, hashes, zsets in every encoding Redis 7.0 loads,
+ * streams in rdb_stream.c, each compact blob validated before use; other
+ * types fail with their code and offset; rdb_dec_object_mem runs them over
+ * a RESTORE payload); the
  * primitive decoders (lengths, integer and LZF strings); and a buffered
  * reader that tracks the offset and the running CRC for error messages.
  * A failed load empties every shard, so nothing half-loaded is served.
