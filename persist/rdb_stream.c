@@ -24,7 +24,8 @@
  * The reader validates everything before it trusts it: the listpack
  * itself, every element of every entry, ID order across the stream, the
  * counts against the entries, and the group records; a bad payload is
- * an error, never a crash.
+ * an error, never a crash. Groups, consumers and PELs must come in the
+ * order Redis writes them (sorted), which keeps every insert an append.
  */
 #include <stdio.h>
 #include <string.h>
@@ -445,10 +446,12 @@ static int read_group(struct rdb_reader *r, stream *s, int type)
     } else {
         er = stream_cg_estimate_entries_read(s, &last);
     }
-    cg_group *g = stream_cg_load_group(s, name, nl, &last, er);
+    cg_group *g;
+    int rc = stream_cg_load_group(s, name, nl, &last, er, &g);
     cb_free(name);
-    if (!g) {
-        rdbr_corrupt(r, at, "Duplicated consumer group name");
+    if (rc) {
+        rdbr_corrupt(r, at, rc == -1 ? "Duplicated consumer group name"
+                                     : "Stream consumer groups out of order");
         return -1;
     }
     uint64_t npel;
@@ -461,8 +464,11 @@ static int read_group(struct rdb_reader *r, stream *s, int type)
         at = rdbr_offset(r);
         if (read_raw_id(r, &id) < 0 || read_ms_time(r, &t) < 0 || rdbr_len(r, &cnt) < 0)
             return -1;
-        if (stream_cg_load_nack(g, &id, t, cnt) < 0) {
-            rdbr_corrupt(r, at, "Duplicated global PEL entry loading stream consumer group");
+        rc = stream_cg_load_nack(g, &id, t, cnt);
+        if (rc) {
+            rdbr_corrupt(r, at, rc == -1 ? "Duplicated global PEL entry loading stream "
+                                           "consumer group"
+                                         : "Stream consumer group PEL out of order");
             return -1;
         }
     }
@@ -477,10 +483,12 @@ static int read_group(struct rdb_reader *r, stream *s, int type)
             cb_free(name);
             return -1;
         }
-        cg_consumer *cn = stream_cg_load_consumer(g, name, nl, seen);
+        cg_consumer *cn;
+        rc = stream_cg_load_consumer(g, name, nl, seen, &cn);
         cb_free(name);
-        if (!cn) {
-            rdbr_corrupt(r, at, "Duplicated consumer name in a stream consumer group");
+        if (rc) {
+            rdbr_corrupt(r, at, rc == -1 ? "Duplicated consumer name in a stream consumer group"
+                                         : "Stream consumers out of order");
             return -1;
         }
         uint64_t n;
@@ -490,7 +498,11 @@ static int read_group(struct rdb_reader *r, stream *s, int type)
             stream_id id;
             at = rdbr_offset(r);
             if (read_raw_id(r, &id) < 0) return -1;
-            int rc = stream_cg_load_claim(g, cn, &id);
+            rc = stream_cg_load_claim(g, cn, &id);
+            if (rc == -3) {
+                rdbr_corrupt(r, at, "Stream consumer PEL out of order");
+                return -1;
+            }
             if (rc == -1) {
                 rdbr_corrupt(r, at, "Consumer entry not found in group global PEL");
                 return -1;

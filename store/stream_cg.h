@@ -52,20 +52,23 @@ typedef struct cg_set {
     size_t n, cap;
 } cg_set;
 
-/* ---- Builders for loaders: each keeps the sort orders whatever order the
- * input comes in, and refuses duplicates. */
+/* ---- Builders for loaders. Input must come in the order Redis writes
+ * it (its radix trees' order: groups and consumers by name, PELs by ID), so
+ * every insert is an append and a hostile file cannot make a load
+ * quadratic. Each returns 0, -1 for a duplicate, -2 for one out of order. */
 
-/* A new group; NULL when s already has one of that name. */
-cg_group *stream_cg_load_group(stream *s, const char *name, size_t len, const stream_id *last,
-                               long long entries_read);
-/* An ownerless nack in g's PEL; -1 when the ID is already there. */
+/* A new group of s (*out). */
+int stream_cg_load_group(stream *s, const char *name, size_t len, const stream_id *last,
+                         long long entries_read, cg_group **out);
+/* An ownerless nack at the end of g's PEL. */
 int stream_cg_load_nack(cg_group *g, const stream_id *id, long long delivery_time,
                         uint64_t delivery_count);
-/* A new consumer of g; NULL when g has one of that name. */
-cg_consumer *stream_cg_load_consumer(cg_group *g, const char *name, size_t len,
-                                     long long seen_time);
-/* Gives the nack id of g's PEL to cn: 0 ok, -1 when g's PEL lacks it, -2 when
- * it already has an owner. */
+/* A new consumer of g (*out). */
+int stream_cg_load_consumer(cg_group *g, const char *name, size_t len, long long seen_time,
+                            cg_consumer **out);
+/* Gives the nack id of g's PEL to cn, appending it to cn's PEL: 0 ok, -1
+ * when g's PEL lacks it, -2 when it already has an owner, -3 when it is
+ * not above cn's last entry. */
 int stream_cg_load_claim(cg_group *g, cg_consumer *cn, const stream_id *id);
 /* 0 when every nack of every group has an owner (as loaded data must). */
 int stream_cg_load_check(const stream *s);

@@ -1194,60 +1194,72 @@ void cmd_xinfo_help(cb_client *c)
  * Builders for loaders (persist/rdb_stream.c), contracts in stream_cg.h
  * ---------------------------------------------------------------------- */
 
-cg_group *stream_cg_load_group(stream *s, const char *name, size_t len, const stream_id *last,
-                               long long entries_read)
+/* Where name would go in a sorted array: -1 when present, -2 when not at
+ * the end. */
+#define LOAD_APPEND_POS(arr, n, name, len, pos)                                    \
+    do {                                                                           \
+        FIND_SORTED(arr, n, name, len, pos);                                       \
+        if ((pos) >= 0) return -1;                                                 \
+        if ((size_t)(-(pos) - 1) != (n)) return -2;                                \
+    } while (0)
+
+int stream_cg_load_group(stream *s, const char *name, size_t len, const stream_id *last,
+                         long long entries_read, cg_group **out)
 {
     cg_set *set = s->cgroups;
     if (!set) set = s->cgroups = cb_calloc(sizeof(*set));
     long pos;
-    FIND_SORTED(set->g, set->n, name, len, pos);
-    if (pos >= 0) return NULL;
-    pos = -pos - 1;
+    LOAD_APPEND_POS(set->g, set->n, name, len, pos);
     if (set->n == set->cap) {
         set->cap = set->cap ? set->cap * 2 : 4;
         set->g = cb_realloc(set->g, set->cap * sizeof(*set->g));
     }
-    memmove(set->g + pos + 1, set->g + pos, (set->n - (size_t)pos) * sizeof(*set->g));
     cg_group *g = cb_calloc(sizeof(*g));
     g->name = cbstr_new(name, len);
     g->last_id = *last;
     g->entries_read = entries_read;
-    set->g[pos] = g;
-    set->n++;
-    return g;
+    set->g[set->n++] = g;
+    *out = g;
+    return 0;
+}
+
+/* -1 when id is p's last entry, -2 when below it. */
+static int pel_append_check(const cg_pel *p, const stream_id *id)
+{
+    if (!p->n) return 0;
+    int c = stream_id_cmp(id, &p->v[p->n - 1]->id);
+    return c > 0 ? 0 : c == 0 ? -1 : -2;
 }
 
 int stream_cg_load_nack(cg_group *g, const stream_id *id, long long delivery_time,
                         uint64_t delivery_count)
 {
-    long pos = pel_find(&g->pel, id);
-    if (pos >= 0) return -1;
+    int rc = pel_append_check(&g->pel, id);
+    if (rc == -2 && pel_find(&g->pel, id) >= 0) rc = -1;
+    if (rc) return rc;
     cg_nack *nk = cb_calloc(sizeof(*nk));
     nk->id = *id;
     nk->delivery_time = delivery_time;
     nk->delivery_count = delivery_count;
-    pel_insert_at(&g->pel, -pos - 1, nk);
+    pel_insert_at(&g->pel, (long)g->pel.n, nk);
     return 0;
 }
 
-cg_consumer *stream_cg_load_consumer(cg_group *g, const char *name, size_t len,
-                                     long long seen_time)
+int stream_cg_load_consumer(cg_group *g, const char *name, size_t len, long long seen_time,
+                            cg_consumer **out)
 {
     long pos;
-    FIND_SORTED(g->cons, g->ncons, name, len, pos);
-    if (pos >= 0) return NULL;
-    pos = -pos - 1;
+    LOAD_APPEND_POS(g->cons, g->ncons, name, len, pos);
     if (g->ncons == g->ccap) {
         g->ccap = g->ccap ? g->ccap * 2 : 4;
         g->cons = cb_realloc(g->cons, g->ccap * sizeof(*g->cons));
     }
-    memmove(g->cons + pos + 1, g->cons + pos, (g->ncons - (size_t)pos) * sizeof(*g->cons));
     cg_consumer *cn = cb_calloc(sizeof(*cn));
     cn->name = cbstr_new(name, len);
     cn->seen_time = seen_time;
-    g->cons[pos] = cn;
-    g->ncons++;
-    return cn;
+    g->cons[g->ncons++] = cn;
+    *out = cn;
+    return 0;
 }
 
 int stream_cg_load_claim(cg_group *g, cg_consumer *cn, const stream_id *id)
@@ -1256,9 +1268,9 @@ int stream_cg_load_claim(cg_group *g, cg_consumer *cn, const stream_id *id)
     if (i < 0) return -1;
     cg_nack *nk = g->pel.v[i];
     if (nk->owner) return -2;
+    if (pel_append_check(&cn->pel, id)) return -3;
     nk->owner = cn;
-    long pos = pel_find(&cn->pel, id);
-    pel_insert_at(&cn->pel, -pos - 1, nk);
+    pel_insert_at(&cn->pel, (long)cn->pel.n, nk);
     return 0;
 }
 

@@ -63,16 +63,21 @@ static cb_obj *sample(int n, int groups)
     }
     if (!groups) return o;
     stream_id last = { 30, 2 };
-    cg_group *g = stream_cg_load_group(s, "grp", 3, &last, 10);
-    cg_group *g2 = stream_cg_load_group(s, "another", 7, &last, -1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(g2);
-    cg_consumer *a = stream_cg_load_consumer(g, "alice", 5, 1700000000123LL);
-    cg_consumer *b = stream_cg_load_consumer(g, "bob", 3, 1700000000456LL);
-    CU_ASSERT_PTR_NOT_NULL(stream_cg_load_consumer(g2, "idle", 4, 5));
+    cg_group *g, *g2;
+    cg_consumer *a, *b, *idle;
+    CU_ASSERT_EQUAL_FATAL(stream_cg_load_group(s, "another", 7, &last, -1, &g2), 0);
+    CU_ASSERT_EQUAL_FATAL(stream_cg_load_group(s, "grp", 3, &last, 10, &g), 0);
+    CU_ASSERT_EQUAL(stream_cg_load_group(s, "grp", 3, &last, 10, &g), -1);
+    CU_ASSERT_EQUAL(stream_cg_load_group(s, "gr", 2, &last, 10, &g), -2);
+    CU_ASSERT_EQUAL_FATAL(stream_cg_load_consumer(g, "alice", 5, 1700000000123LL, &a), 0);
+    CU_ASSERT_EQUAL_FATAL(stream_cg_load_consumer(g, "bob", 3, 1700000000456LL, &b), 0);
+    CU_ASSERT_EQUAL(stream_cg_load_consumer(g2, "idle", 4, 5, &idle), 0);
     for (int i = 1; i <= 6; i++) {
         stream_id id = { (uint64_t)i * 3, (uint64_t)(i % 4) };
         CU_ASSERT_EQUAL(stream_cg_load_nack(g, &id, 1700000000000LL + i, (uint64_t)i), 0);
+    }
+    for (int i = 1; i <= 6; i++) {
+        stream_id id = { (uint64_t)i * 3, (uint64_t)(i % 4) };
         CU_ASSERT_EQUAL(stream_cg_load_claim(g, i % 2 ? a : b, &id), 0);
     }
     return o;
@@ -347,28 +352,37 @@ static void test_corrupt(void)
         { 4, "Stream CG PEL entry without consumer" },
         { 5, "Duplicated consumer name" },
         { 6, "Unexpected EOF" },
+        { 7, "Stream consumer group PEL out of order" },
+        { 8, "Stream consumer PEL out of order" },
+        { 9, "Stream consumers out of order" },
+        { 10, "Stream consumer groups out of order" },
     };
     for (size_t i = 0; i < sizeof(gr) / sizeof(gr[0]); i++) {
         int what = gr[i].what;
         b = one_node(GOOD_NODE, 2, 6, 1);
-        b = len(b, what == 0 ? 2 : 1);
+        b = len(b, what == 0 || what == 10 ? 2 : 1);
         b = group_hdr(b, "g", 1);
-        b = len(b, what == 1 ? 2 : 1);
-        b = len(ms_time(raw_id(b, 5, 0), 1), 1);
+        int two_nacks = what == 1 || what == 7 || what == 8;
+        b = len(b, two_nacks ? 2 : 1);
+        b = len(ms_time(raw_id(b, what == 7 ? 6 : 5, 0), 1), 1);
         if (what == 1) b = len(ms_time(raw_id(b, 5, 0), 1), 1);
-        int ncons = what == 4 ? 0 : what == 5 ? 2 : 1;
+        if (what == 7) b = len(ms_time(raw_id(b, 5, 0), 1), 1);
+        if (what == 8) b = len(ms_time(raw_id(b, 6, 0), 1), 1);
+        int ncons = what == 4 ? 0 : what == 5 || what == 9 ? 2 : 1;
         b = len(b, ncons);
         for (int c = 0; c < ncons; c++) {
-            b = ms_time(rdb_enc_string(b, "c", 1, 0), 1);
+            const char *cname = what == 9 && c == 1 ? "b" : "c";
+            b = ms_time(rdb_enc_string(b, cname, 1, 0), 1);
             if (c == 1) {
                 b = len(b, 0);
                 continue;
             }
-            b = len(b, what == 3 ? 2 : what == 6 ? 9 : 1);
-            b = raw_id(b, what == 2 ? 6 : 5, 0);
-            if (what == 3) b = raw_id(b, 5, 0);
+            b = len(b, what == 3 || what == 8 ? 2 : what == 6 ? 9 : 1);
+            b = raw_id(b, what == 2 || what == 8 ? 6 : 5, 0);
+            if (what == 3 || what == 8) b = raw_id(b, 5, 0);
         }
         if (what == 0) b = len(len(len(group_hdr(b, "g", 1), 0), 0), 0);
+        if (what == 10) b = len(len(len(group_hdr(b, "a", 1), 0), 0), 0);
         expect_bad(sh, T, b, gr[i].needle);
         cbstr_free(b);
     }
