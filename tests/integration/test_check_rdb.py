@@ -1,7 +1,8 @@
 """cachebox-check-rdb against Debian's redis-check-rdb: on every good fixture
 written by redis-server (strings, lists, sets, hashes, zsets, expired and
 LRU/LFU files, no-checksum, streams with and without LZF, a Redis 5/6
-stream file) it prints the same report and exits 0; it accepts the files
+stream file, a version 9 file of every pre-7.0 encoding) it prints the same
+report and exits 0; it accepts the files
 cachebox writes; it refuses each corrupt and truncated fixture
 (tests/fixtures/rdb/corrupt.txt and the older ones) with exit status 1 and
 the offset of the failing record and the reason; cachebox start-up refuses
@@ -22,7 +23,8 @@ OUR_CHECK = os.environ.get('CACHEBOX_CHECK_RDB',
                            os.path.join(os.path.dirname(CACHEBOX_BIN), 'cachebox-check-rdb'))
 
 GOOD = ['strings.rdb', 'types.rdb', 'zset.rdb', 'list.rdb', 'expired.rdb', 'lru.rdb',
-        'lfu.rdb', 'nocrc.rdb', 'stream.rdb', 'stream_plain.rdb', 'stream_v9.rdb']
+        'lfu.rdb', 'nocrc.rdb', 'stream.rdb', 'stream_plain.rdb', 'stream_v9.rdb',
+        'old_encodings.rdb']
 # Older corrupt fixtures (make_fixtures.sh): file, failing record, text.
 OLDER_BAD = [
     ('truncated.rdb', 215, 'Unexpected EOF reading RDB file'),
@@ -159,6 +161,28 @@ class StartupRefusesCorrupt(unittest.TestCase):
                     srv.cleanup()
             finally:
                 shutil.rmtree(d, ignore_errors=True)
+
+    def test_old_encodings_load(self):
+        # make_old_encodings.py --oracle printed this DEBUG DIGEST.
+        d = tempfile.mkdtemp(prefix='cbtest-old-')
+        try:
+            shutil.copy(os.path.join(FIXTURES, 'old_encodings.rdb'), os.path.join(d, 'dump.rdb'))
+            srv = Server('cachebox', args=['--dir', d, '--enable-debug-command', 'yes'])
+            try:
+                r = srv.redis()
+                self.assertEqual(r.execute_command('DEBUG', 'DIGEST'),
+                                 b'b657c16ce8ff94daeec924b799e8d2fec0fbb368')
+                self.assertEqual(r.dbsize(), 13)
+                self.assertEqual(r.lrange('ziplistlist', 0, 2), [b'a', b'7', b'-100'])
+                self.assertEqual(r.hget('zipmaphash', 'kind'), b'appliance')
+                self.assertEqual(r.zscore('textzset', 'b'), float('inf'))
+                self.assertEqual(r.execute_command('PEXPIRETIME', 'oldttl'), 2000000000000)
+                self.assertEqual(r.object('encoding', 'intset64'), b'intset')
+                r.close()
+            finally:
+                srv.cleanup()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == '__main__':

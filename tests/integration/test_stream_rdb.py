@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import unittest
 
-from cbtest import Server
+from cbtest import CACHEBOX_BIN, Server, is_redis_binary
 
 CHECK_RDB = shutil.which('redis-check-rdb') or '/usr/bin/redis-check-rdb'
 DEBUG = ['--enable-debug-command', 'yes', '--stream-node-max-entries', '50']
@@ -296,6 +296,10 @@ class StreamDump(unittest.TestCase):
             for r in (self.a, self.b):
                 with self.assertRaisesRegex(Exception, 'Bad data format'):
                     r.restore('x', 0, with_footer(body[:cut]), replace=True)
+        if self.cb.is_redis:
+            # Without sanitize-dump-payload yes, redis-server takes some of
+            # these and then crashes on them: only cachebox must survive.
+            return
         for pos in range(1, len(body), 13):
             for delta in (1, 0x80):
                 damaged = bytearray(body)
@@ -347,7 +351,8 @@ class StreamRdbFiles(unittest.TestCase):
         self.assertIn('%d keys read' % len(KEYS), out)
 
     def test_our_rdb_loads_into_redis(self):
-        a = self.start('cachebox', '--io-workers', '2')
+        a = self.start('cachebox', *([] if is_redis_binary(CACHEBOX_BIN)
+                                     else ['--io-workers', '2']))
         r = a.redis()
         populate(r)
         want = self.snapshot(a)
