@@ -22,6 +22,7 @@
 #include "crc64.h"
 #include "listpack.h"
 #include "rdb.h"
+#include "rdb_stream.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -295,6 +296,7 @@ int rdb_object_type(const cb_obj *o)
         return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     case OBJ_ZSET:
         return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
+    case OBJ_STREAM: return RDB_TYPE_STREAM_LISTPACKS_2;
     default: return -1; /* each type brings its encoder with its issue */
     }
 }
@@ -307,6 +309,7 @@ cbstr rdb_enc_object(cbstr b, const cb_obj *o, int compress)
     case OBJ_SET: return enc_set_value(b, o, compress);
     case OBJ_HASH: return enc_hash_value(b, o, compress);
     case OBJ_ZSET: return enc_zset_value(b, o, compress);
+    case OBJ_STREAM: return rdb_enc_stream(b, o, compress);
     default: return b;
     }
 }
