@@ -134,6 +134,8 @@ int bgsave_in_progress(void) { return LOAD(bg.in_progress); }
 
 void bgsave_schedule(void) { STORE(bg.scheduled, 1); }
 
+void bgsave_count_save(void) { __atomic_fetch_add(&bg.rdb_saves, 1, __ATOMIC_RELAXED); }
+
 void bgsave_note_saved(void)
 {
     STORE(bg.dirty_base, dirty_sum());

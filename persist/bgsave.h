@@ -49,6 +49,8 @@ void bgsave_schedule(void);
  * SHUTDOWN, DEBUG RELOAD, FLUSHALL. Updates LASTSAVE, the status and the
  * change counter on success. 0 ok, -1 failed (logged as Redis). */
 int bgsave_save_sync(void);
+/* SAVE counts in INFO rdb_saves, like each BGSAVE started. */
+void bgsave_count_save(void);
 /* Bookkeeping of a successful synchronous save done elsewhere. */
 void bgsave_note_saved(void);
 

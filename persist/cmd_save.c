@@ -18,6 +18,7 @@ void cmd_save(cb_client *c)
         reply_error(c, ERR_BGSAVE_RUNNING);
         return;
     }
+    bgsave_count_save();
     if (bgsave_save_sync() == 0)
         reply_ok(c);
     else
