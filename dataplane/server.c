@@ -141,6 +141,10 @@ int server_apply_config(const char *name, char **err) {
         }
         return 0;
     }
+    if (!strcmp(name, "save")) {
+        bgsave_set_points(g_config.save_params);
+        return 0;
+    }
     if (!strcmp(name, "logfile")) {
         log_reopen();
         return 0;

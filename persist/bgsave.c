@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,12 @@
 /* Chunks in flight per shard: with BG_CHUNK, 256 KiB per shard. */
 #define BG_RING 16
 /* Walker time per loop turn. */
-#define BG_STEP_US 300
+#define BG_STEP_US 200
 /* Redis's CONFIG_BGSAVE_RETRY_DELAY: seconds between failed attempts. */
 #define BG_RETRY_DELAY 5
+
+/* Save points kept for the cron (more are ignored). */
+#define BG_MAX_POINTS 64
 
 /* Ring markers besides chunks. */
 static char bg_done_marker;
@@ -106,7 +110,13 @@ static struct {
     uint64_t dirty_base;
     uint64_t cow_peak, last_cow;
     long long load_keys_loaded, load_keys_expired;
-} bg = {.fd = -1, .last_status_ok = 1, .last_time_sec = -1};
+    /* The save points, parsed: the management thread's cron reads them
+     * while a worker's CONFIG SET may replace g_config.save_params. */
+    pthread_mutex_t points_lock;
+    int npoints;
+    long long points[BG_MAX_POINTS][2]; /* seconds, changes */
+} bg = {.fd = -1, .last_status_ok = 1, .last_time_sec = -1,
+        .points_lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
@@ -145,7 +155,8 @@ void bgsave_note_saved(void)
 
 void bgsave_note_load(long long keys_loaded, long long keys_expired)
 {
-    bg.load_keys_loaded = keys_loaded;
+    /* Redis counts every key it read as loaded, expired ones included. */
+    bg.load_keys_loaded = keys_loaded + keys_expired;
     bg.load_keys_expired = keys_expired;
 }
 
@@ -166,6 +177,29 @@ void bgsave_init(cb_shard **shards, int nshards, void (*wake)(void))
         bg.sh[i].unsupported = -1;
     }
     bg.lastsave = time(NULL);
+    bgsave_set_points(g_config.save_params);
+}
+
+void bgsave_set_points(const char *p)
+{
+    long long pts[BG_MAX_POINTS][2];
+    int n = 0;
+    while (p && *p && n < BG_MAX_POINTS) {
+        char *end;
+        long long secs = strtoll(p, &end, 10);
+        if (end == p) break;
+        p = end;
+        long long changes = strtoll(p, &end, 10);
+        if (end == p) break;
+        p = end;
+        pts[n][0] = secs;
+        pts[n][1] = changes;
+        n++;
+    }
+    pthread_mutex_lock(&bg.points_lock);
+    memcpy(bg.points, pts, sizeof(pts[0]) * (size_t)n);
+    bg.npoints = n;
+    pthread_mutex_unlock(&bg.points_lock);
 }
 
 /* ------------------------------------------------------------------------
@@ -556,24 +590,19 @@ static int cron_wants_bgsave(void)
         STORE(bg.scheduled, 0);
         return 1;
     }
-    const char *p = g_config.save_params;
-    if (!p || !p[0]) return 0;
     uint64_t changes = bgsave_changes_since_save();
     time_t since = now - LOAD(bg.lastsave);
-    while (*p) {
-        char *end;
-        long long secs = strtoll(p, &end, 10);
-        if (end == p) break;
-        p = end;
-        long long want = strtoll(p, &end, 10);
-        if (end == p) break;
-        p = end;
+    int fire = 0;
+    pthread_mutex_lock(&bg.points_lock);
+    for (int i = 0; i < bg.npoints && !fire; i++) {
+        long long secs = bg.points[i][0], want = bg.points[i][1];
         if ((long long)changes >= want && since > secs && retry_ok) {
             cb_log(LOG_NOTICE, "%lld changes in %lld seconds. Saving...", want, secs);
-            return 1;
+            fire = 1;
         }
     }
-    return 0;
+    pthread_mutex_unlock(&bg.points_lock);
+    return fire;
 }
 
 int bgsave_mgmt_pump(void)

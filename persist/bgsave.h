@@ -27,6 +27,9 @@ struct cb_shard;
  * id), wake() wakes the management thread. */
 void bgsave_init(struct cb_shard **shards, int nshards, void (*wake)(void));
 
+/* The save points changed (CONFIG SET save): "secs changes ...". */
+void bgsave_set_points(const char *params);
+
 /* 1 from the epoch until the file is finished or dropped. */
 int bgsave_in_progress(void);
 /* Starts a snapshot epoch into dir/dbfilename (caller holds every shard).
@@ -74,7 +77,8 @@ uint64_t bgsave_changes_since_save(void);
 /* The INFO persistence lines from loading: through
  * rdb_last_load_keys_loaded:, appended to s. */
 cbstr bgsave_info(cbstr s);
-/* What the last load read (INFO rdb_last_load_keys_*). */
+/* What the last load read (INFO rdb_last_load_keys_*): keys kept and keys
+ * skipped as expired. */
 void bgsave_note_load(long long keys_loaded, long long keys_expired);
 
 #endif

@@ -241,6 +241,7 @@ static void debug_reload(cb_client *c)
         reply_error(c, "Error trying to load the RDB dump, check server logs.");
         return;
     }
+    bgsave_note_load(info.keys_loaded, info.keys_expired);
     cb_log(LOG_WARNING, "DB reloaded by DEBUG RELOAD");
     reply_ok(c);
 }
