@@ -8,6 +8,7 @@ Run with /usr/bin/python3 (python3-redis).
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -254,6 +255,42 @@ class BgsaveBase:
         wait_bgsave_done(r)
         r.execute_command('DEBUG', 'RELOAD', 'NOSAVE')
         self.assertEqual(r.execute_command('DEBUG', 'DIGEST'), digest)
+
+
+class DiskFull(unittest.TestCase):
+    """ENOSPC while writing: the snapshot fails as Redis reports it, the temp
+    file goes, and writes get MISCONF until a save succeeds. Needs a small
+    tmpfs (root); skipped where mounting is not allowed."""
+
+    def test_enospc(self):
+        d = tempfile.mkdtemp(prefix='cbtest-full-')
+        self.addCleanup(shutil.rmtree, d, True)
+        if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', d],
+                          capture_output=True).returncode != 0:
+            self.skipTest('cannot mount a tmpfs here')
+        self.addCleanup(subprocess.run, ['umount', '-l', d], capture_output=True)
+        s = Server(args=DEBUG + ['--save', '3600 1'])
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.stop)
+        r = s.redis()
+        p = r.pipeline(transaction=False)
+        for i in range(4000):
+            p.set('key:%d' % i, os.urandom(120))
+        p.execute()
+        r.config_set('dir', d)
+        r.execute_command('BGSAVE')
+        self.assertTrue(wait_until(lambda: info(r)['rdb_last_bgsave_status'] == 'err', 10))
+        self.assertIn('Write error saving DB on disk: No space left on device', s.log())
+        self.assertIn('Background saving error', s.log())
+        self.assertEqual(os.listdir(d), [])
+        with self.assertRaises(Exception) as cm:
+            r.set('x', 'y')
+        self.assertIn('MISCONF', str(cm.exception))
+        r.config_set('dir', s.dir)
+        r.execute_command('BGSAVE')
+        wait_bgsave_done(r)
+        self.assertEqual(info(r)['rdb_last_bgsave_status'], 'ok')
+        self.assertTrue(r.set('x', 'y'))
 
 
 class BgsaveOneWorker(BgsaveBase, unittest.TestCase):
