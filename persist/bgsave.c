@@ -46,7 +46,7 @@
 /* Chunks in flight per shard: with BG_CHUNK, 256 KiB per shard. */
 #define BG_RING 16
 /* Walker time per loop turn. */
-#define BG_STEP_US 200
+#define BG_STEP_US 50
 /* Redis's CONFIG_BGSAVE_RETRY_DELAY: seconds between failed attempts. */
 #define BG_RETRY_DELAY 5
 

@@ -10,10 +10,11 @@
 # $BENCH_BASE_SECS s without a snapshot (baseline), then from BGSAVE until
 # rdb_bgsave_in_progress:0. RSS is sampled every 10 ms over the server and
 # (redis) its fork child; for redis the sum of PSS is printed too, which
-# counts shared copy-on-write pages once. Not part of test.sh.
+# counts shared copy-on-write pages once (BENCH_PSS=1). Not part of test.sh.
 # Env: CACHEBOX_BIN (default build/cachebox), BENCH_KEYS (default 3000000),
 #      BENCH_VALUE (default 256), BENCH_WRITES_PER_SEC (default 20000),
-#      BENCH_BASE_SECS (default 5).
+#      BENCH_BASE_SECS (default 5), BENCH_PSS=1 (also sample PSS; its page-table
+#      walk perturbs the latencies).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CB=${CACHEBOX_BIN:-build/cachebox}
@@ -30,6 +31,7 @@ KEYS = int(os.environ['BENCH_KEYS'])
 VALUE = int(os.environ['BENCH_VALUE'])
 WPS = int(os.environ['BENCH_WRITES_PER_SEC'])
 BASE = float(os.environ['BENCH_BASE_SECS'])
+PSS = os.environ.get('BENCH_PSS') == '1'
 
 
 def free_port():
@@ -64,7 +66,9 @@ def field_kb(path, name):
 def mem(pid):
     pids = tree_pids(pid)
     rss = sum(field_kb('/proc/%d/status' % p, 'VmRSS:') for p in pids)
-    pss = sum(field_kb('/proc/%d/smaps_rollup' % p, 'Pss:') for p in pids)
+    # smaps_rollup walks the page tables under the process's mmap lock:
+    # sampled only when asked (BENCH_PSS=1), as it stalls the server.
+    pss = sum(field_kb('/proc/%d/smaps_rollup' % p, 'Pss:') for p in pids) if PSS else 0
     return rss, pss, len(pids)
 
 
@@ -183,8 +187,10 @@ for res in (run('cachebox'), run('redis')):
         print('  %-13s %8d  %6.3f  %6.3f  %6.3f  %7.3f' % (
             name, len(xs), pct(xs, .5), pct(xs, .99), pct(xs, .999), max(xs) if xs else 0))
     print('  RSS before %.0f MiB, peak during %.0f MiB (+%.1f%%, %d process(es)); '
-          'PSS before %.0f MiB, peak %.0f MiB; rdb_last_cow_size %.1f MiB' % (
+          'rdb_last_cow_size %.1f MiB' % (
               res['rss0'] / 1024, res['peak_rss'] / 1024,
               100.0 * (res['peak_rss'] - res['rss0']) / res['rss0'], res['procs'],
-              res['pss0'] / 1024, res['peak_pss'] / 1024, res['cow'] / 1048576))
+              res['cow'] / 1048576))
+    if PSS:
+        print('  PSS before %.0f MiB, peak %.0f MiB' % (res['pss0'] / 1024, res['peak_pss'] / 1024))
 PYEOF
