@@ -96,7 +96,7 @@ static struct {
     char dbfilename[PATH_MAX];
     int compress, checksum;
     /* (mgmt) the file */
-    int opened, fd, err;
+    int opened, fd, dirfd, err;  /* dirfd: dir as of the start (CONFIG SET dir may chdir) */
     char tmp[64];
     const char *errwhat;
     uint64_t crc;
@@ -115,7 +115,7 @@ static struct {
     pthread_mutex_t points_lock;
     int npoints;
     long long points[BG_MAX_POINTS][2]; /* seconds, changes */
-} bg = {.fd = -1, .last_status_ok = 1, .last_time_sec = -1,
+} bg = {.fd = -1, .dirfd = -1, .last_status_ok = 1, .last_time_sec = -1,
         .points_lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
@@ -457,7 +457,9 @@ static void open_file(void)
     bg.opened = 1;
     bg.crc = 0;
     snprintf(bg.tmp, sizeof(bg.tmp), "temp-%d.rdb", (int)getpid());
-    bg.fd = open(bg.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bg.dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bg.fd = bg.dirfd < 0 ? -1
+                         : openat(bg.dirfd, bg.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (bg.fd < 0) {
         char cwd[PATH_MAX];
         int e = errno;
@@ -505,17 +507,6 @@ static int producers_active(void)
     return 0;
 }
 
-static int fsync_cwd(void)
-{
-    int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 /* Trailer, fsync, rename, directory fsync. 0 ok. */
 static int complete_file(void)
 {
@@ -532,7 +523,7 @@ static int complete_file(void)
     }
     bg.fd = -1;
     if (bg.err) return -1;
-    if (rename(bg.tmp, bg.dbfilename) < 0) {
+    if (renameat(bg.dirfd, bg.tmp, bg.dirfd, bg.dbfilename) < 0) {
         char cwd[PATH_MAX];
         int e = errno;
         if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "unknown");
@@ -543,7 +534,7 @@ static int complete_file(void)
         bg.errwhat = NULL;
         return -1;
     }
-    if (fsync_cwd() < 0) {
+    if (fsync(bg.dirfd) < 0) {
         bg.err = errno;
         bg.errwhat = "Failed to fsync directory";
         return -1;
@@ -558,7 +549,11 @@ static void end_snapshot(int ok)
         close(bg.fd);
         bg.fd = -1;
     }
-    if (!ok && bg.opened) unlink(bg.tmp);
+    if (!ok && bg.opened && bg.dirfd >= 0) unlinkat(bg.dirfd, bg.tmp, 0);
+    if (bg.dirfd >= 0) {
+        close(bg.dirfd);
+        bg.dirfd = -1;
+    }
     long long secs = (long long)(time(NULL) - bg.start_time);
     STORE(bg.last_cow, LOAD(bg.cow_peak));
     if (ok) {

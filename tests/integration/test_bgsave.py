@@ -231,6 +231,21 @@ class BgsaveBase:
         self.addCleanup(s2.stop)
         self.assertEqual(s2.redis().execute_command('DEBUG', 'DIGEST'), digest)
 
+    def test_dir_change_during_bgsave(self):
+        s, r = self.start('--rdb-key-save-delay', '500')
+        r.execute_command('DEBUG', 'POPULATE', 2000)
+        other = tempfile.mkdtemp(prefix='cbtest-otherdir-')
+        self.addCleanup(shutil.rmtree, other, True)
+        r.execute_command('BGSAVE')
+        time.sleep(0.1)
+        r.config_set('dir', other)
+        r.config_set('rdb-key-save-delay', 0)
+        wait_bgsave_done(r)
+        self.assertEqual(info(r)['rdb_last_bgsave_status'], 'ok')
+        # Like a forked child, the snapshot stays in the dir it started in.
+        self.assertTrue(os.path.exists(os.path.join(s.dir, 'dump.rdb')))
+        self.assertEqual(os.listdir(other), [])
+
     def test_writes_during_bgsave_keep_the_epoch_image(self):
         s, r = self.start('--rdb-key-save-delay', '300')
         r.execute_command('DEBUG', 'POPULATE', 3000)
