@@ -113,10 +113,14 @@ static struct {
     /* The save points, parsed: the management thread's cron reads them
      * while a worker's CONFIG SET may replace g_config.save_params. */
     pthread_mutex_t points_lock;
+    /* Held by the management thread while it finishes the file and by
+     * bgsave_kill: after a kill returns, the snapshot either landed before
+     * it or never will (FLUSHALL's own save must be the last word). */
+    pthread_mutex_t finish_lock;
     int npoints;
     long long points[BG_MAX_POINTS][2]; /* seconds, changes */
 } bg = {.fd = -1, .dirfd = -1, .last_status_ok = 1, .last_time_sec = -1,
-        .points_lock = PTHREAD_MUTEX_INITIALIZER};
+        .points_lock = PTHREAD_MUTEX_INITIALIZER, .finish_lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
@@ -415,13 +419,18 @@ int bgsave_start(void)
 
 void bgsave_kill(const char *why)
 {
-    if (!LOAD(bg.in_progress)) return;
+    pthread_mutex_lock(&bg.finish_lock);
+    if (!LOAD(bg.in_progress)) {
+        pthread_mutex_unlock(&bg.finish_lock);
+        return;
+    }
     if (why) cb_log(LOG_WARNING, "%s", why);
     STORE(bg.killed, 1);
     STORE(bg.abort, 1);
     /* Every shard is held: drop each producer's state for it. */
     for (int i = 0; i < bg.nshards; i++)
         if (LOAD(bg.sh[i].active)) free_producer(&bg.sh[i]);
+    pthread_mutex_unlock(&bg.finish_lock);
     if (bg.wake) bg.wake();
 }
 
@@ -632,7 +641,9 @@ int bgsave_mgmt_pump(void)
     /* Done markers are in, and every producer has let go of its state (a
      * new epoch may reuse it from then on). */
     if (bg.shards_done < bg.nshards || producers_active()) return 0;
-    end_snapshot(complete_file() == 0);
+    pthread_mutex_lock(&bg.finish_lock);
+    if (!LOAD(bg.abort)) end_snapshot(complete_file() == 0);
+    pthread_mutex_unlock(&bg.finish_lock);
     return 0;
 }
 
