@@ -231,6 +231,19 @@ class BgsaveBase:
         self.addCleanup(s2.stop)
         self.assertEqual(s2.redis().execute_command('DEBUG', 'DIGEST'), digest)
 
+    def test_rdbchecksum_and_rdbcompression_off(self):
+        s, r = self.start('--rdbchecksum', 'no', '--rdbcompression', 'no')
+        r.set('long', 'a' * 1000)
+        r.execute_command('BGSAVE')
+        wait_bgsave_done(r)
+        with open(os.path.join(s.dir, 'dump.rdb'), 'rb') as f:
+            data = f.read()
+        self.assertEqual(data[-8:], b'\0' * 8)       # no checksum
+        self.assertIn(b'a' * 1000, data)              # not LZF-compressed
+        out = subprocess.run([CHECK_RDB, os.path.join(s.dir, 'dump.rdb')],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
     def test_dir_change_during_bgsave(self):
         s, r = self.start('--rdb-key-save-delay', '500')
         r.execute_command('DEBUG', 'POPULATE', 2000)
