@@ -26,12 +26,14 @@
 #include "dispatch.h"
 #include "latency.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 #define READBUF_SIZE (64 * 1024)
 
@@ -190,6 +192,8 @@ static void *worker_main(void *arg) {
         int timeout = due < 0 ? 0 : (int)due;
         if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
+        int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
+        if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
         uint64_t t0 = util_monotonic_us();
         kdrv_poll(w, timeout);                       /* rx -> input -> commands */
@@ -211,6 +215,7 @@ static void *worker_main(void *arg) {
         uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
         shard_before_sleep(w->shard);                /* fast expiry */
         expire_cycle_event(w, exp_us);
+        tracking_before_sleep(w);                    /* BCAST invalidations */
         worker_flush(w);                             /* tx flush */
 
         uint64_t t2 = util_monotonic_us();

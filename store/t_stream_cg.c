@@ -12,50 +12,14 @@
 #include "db.h"
 #include "ds/stream.h"
 #include "t_stream.h"
+#include "stream_cg.h"
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 
-#define ENTRIES_READ_INVALID (-1LL)
-
-struct cg_consumer;
-
-/* One delivered, not yet acknowledged entry; shared by the group's PEL and
- * its owner's. */
-typedef struct cg_nack {
-    stream_id id;
-    long long delivery_time;
-    uint64_t delivery_count;
-    struct cg_consumer *owner;
-} cg_nack;
-
-/* A PEL: nacks sorted by ID. */
-typedef struct cg_pel {
-    cg_nack **v;
-    size_t n, cap;
-} cg_pel;
-
-typedef struct cg_consumer {
-    cbstr name;
-    long long seen_time;
-    cg_pel pel;
-} cg_consumer;
-
-typedef struct cg_group {
-    cbstr name;
-    stream_id last_id;
-    long long entries_read;
-    cg_pel pel;
-    cg_consumer **cons;
-    size_t ncons, ccap;
-} cg_group;
-
-typedef struct cg_set {
-    cg_group **g;
-    size_t n, cap;
-} cg_set;
+#define ENTRIES_READ_INVALID STREAM_CG_ENTRIES_READ_INVALID
 
 static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
@@ -1231,4 +1195,102 @@ void cmd_xinfo_help(cb_client *c)
         NULL,
     };
     reply_help(c, lines);
+}
+
+/* ------------------------------------------------------------------------
+ * Builders for loaders (persist/rdb_stream.c), contracts in stream_cg.h
+ * ---------------------------------------------------------------------- */
+
+/* Where name would go in a sorted array: -1 when present, -2 when not at
+ * the end. */
+#define LOAD_APPEND_POS(arr, n, name, len, pos)                                    \
+    do {                                                                           \
+        FIND_SORTED(arr, n, name, len, pos);                                       \
+        if ((pos) >= 0) return -1;                                                 \
+        if ((size_t)(-(pos) - 1) != (n)) return -2;                                \
+    } while (0)
+
+int stream_cg_load_group(stream *s, const char *name, size_t len, const stream_id *last,
+                         long long entries_read, cg_group **out)
+{
+    cg_set *set = s->cgroups;
+    if (!set) set = s->cgroups = cb_calloc(sizeof(*set));
+    long pos;
+    LOAD_APPEND_POS(set->g, set->n, name, len, pos);
+    if (set->n == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 4;
+        set->g = cb_realloc(set->g, set->cap * sizeof(*set->g));
+    }
+    cg_group *g = cb_calloc(sizeof(*g));
+    g->name = cbstr_new(name, len);
+    g->last_id = *last;
+    g->entries_read = entries_read;
+    set->g[set->n++] = g;
+    *out = g;
+    return 0;
+}
+
+/* -1 when id is p's last entry, -2 when below it. */
+static int pel_append_check(const cg_pel *p, const stream_id *id)
+{
+    if (!p->n) return 0;
+    int c = stream_id_cmp(id, &p->v[p->n - 1]->id);
+    return c > 0 ? 0 : c == 0 ? -1 : -2;
+}
+
+int stream_cg_load_nack(cg_group *g, const stream_id *id, long long delivery_time,
+                        uint64_t delivery_count)
+{
+    int rc = pel_append_check(&g->pel, id);
+    if (rc == -2 && pel_find(&g->pel, id) >= 0) rc = -1;
+    if (rc) return rc;
+    cg_nack *nk = cb_calloc(sizeof(*nk));
+    nk->id = *id;
+    nk->delivery_time = delivery_time;
+    nk->delivery_count = delivery_count;
+    pel_insert_at(&g->pel, (long)g->pel.n, nk);
+    return 0;
+}
+
+int stream_cg_load_consumer(cg_group *g, const char *name, size_t len, long long seen_time,
+                            cg_consumer **out)
+{
+    long pos;
+    LOAD_APPEND_POS(g->cons, g->ncons, name, len, pos);
+    if (g->ncons == g->ccap) {
+        g->ccap = g->ccap ? g->ccap * 2 : 4;
+        g->cons = cb_realloc(g->cons, g->ccap * sizeof(*g->cons));
+    }
+    cg_consumer *cn = cb_calloc(sizeof(*cn));
+    cn->name = cbstr_new(name, len);
+    cn->seen_time = seen_time;
+    g->cons[g->ncons++] = cn;
+    *out = cn;
+    return 0;
+}
+
+int stream_cg_load_claim(cg_group *g, cg_consumer *cn, const stream_id *id)
+{
+    long i = pel_find(&g->pel, id);
+    if (i < 0) return -1;
+    cg_nack *nk = g->pel.v[i];
+    if (nk->owner) return -2;
+    if (pel_append_check(&cn->pel, id)) return -3;
+    nk->owner = cn;
+    pel_insert_at(&cn->pel, (long)cn->pel.n, nk);
+    return 0;
+}
+
+int stream_cg_load_check(const stream *s)
+{
+    const cg_set *set = s->cgroups;
+    for (size_t i = 0; set && i < set->n; i++)
+        for (size_t j = 0; j < set->g[i]->pel.n; j++)
+            if (!set->g[i]->pel.v[j]->owner) return -1;
+    return 0;
+}
+
+long long stream_cg_estimate_entries_read(const stream *s, const stream_id *id)
+{
+    return distance_from_first(s, id);
 }

@@ -1359,6 +1359,88 @@ static cb_command sub_client[] = {
         .parent = &command_table_gen[57],
     },
     {
+        .name = "client|tracking",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$15\r\nclient|tracking\r\n:-3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 115,
+        .docs_resp3 =
+            "$15\r\nclient|tracking\r\n%5\r\n$7\r\nsummary\r\n$61\r\nEnable or disable server assisted client side caching support\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$55\r\nO(1). Some options may introduce additional complexity.\r\n"
+            "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$6\r\nstatus\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
+            "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n%4\r\n$4\r\n"
+            "name\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nREDIRECT\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nprefix\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\n"
+            "PREFIX\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n%4\r\n$4\r\nname\r\n$5\r\n"
+            "bcast\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nBCAST\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "%4\r\n$4\r\nname\r\n$5\r\noptin\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nOPTIN\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\noptout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 1091,
+        .parent = &command_table_gen[57],
+    },
+    {
+        .name = "client|caching",
+        .arity = 3,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$14\r\nclient|caching\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 113,
+        .docs_resp3 =
+            "$14\r\nclient|caching\r\n%5\r\n$7\r\nsummary\r\n$66\r\nInstruct the server about tracking or not keys in the next request\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
+            "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
+        .docs_len = 409,
+        .parent = &command_table_gen[57],
+    },
+    {
+        .name = "client|getredir",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$15\r\nclient|getredir\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 114,
+        .docs_resp3 =
+            "$15\r\nclient|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 178,
+        .parent = &command_table_gen[57],
+    },
+    {
+        .name = "client|trackinginfo",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 118,
+        .docs_resp3 =
+            "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 214,
+        .parent = &command_table_gen[57],
+    },
+    {
         .name = "client|unblock",
         .arity = -3,
         .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
@@ -1403,7 +1485,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[63],
+        .parent = &command_table_gen[66],
     },
     {
         .name = "config|set",
@@ -1425,7 +1507,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[63],
+        .parent = &command_table_gen[66],
     },
     {
         .name = "config|resetstat",
@@ -1442,7 +1524,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[63],
+        .parent = &command_table_gen[66],
     },
     {
         .name = "config|rewrite",
@@ -1459,7 +1541,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[63],
+        .parent = &command_table_gen[66],
     },
     {
         .name = "config|help",
@@ -1476,7 +1558,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[63],
+        .parent = &command_table_gen[66],
     },
     { .name = NULL },
 };
@@ -1497,7 +1579,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "command|info",
@@ -1517,7 +1599,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "command|list",
@@ -1539,7 +1621,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "command|getkeys",
@@ -1556,7 +1638,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "command|getkeysandflags",
@@ -1573,7 +1655,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "command|docs",
@@ -1592,7 +1674,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "command|help",
@@ -1609,7 +1691,7 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     { .name = NULL },
 };
@@ -1632,7 +1714,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[180],
+        .parent = &command_table_gen[183],
     },
     {
         .name = "pubsub|numsub",
@@ -1651,7 +1733,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[180],
+        .parent = &command_table_gen[183],
     },
     {
         .name = "pubsub|numpat",
@@ -1668,7 +1750,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[180],
+        .parent = &command_table_gen[183],
     },
     {
         .name = "pubsub|shardchannels",
@@ -1687,7 +1769,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[180],
+        .parent = &command_table_gen[183],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -1706,7 +1788,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[180],
+        .parent = &command_table_gen[183],
     },
     {
         .name = "pubsub|help",
@@ -1723,7 +1805,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[180],
+        .parent = &command_table_gen[183],
     },
     { .name = NULL },
 };
@@ -1753,7 +1835,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[200],
+        .parent = &command_table_gen[203],
     },
     {
         .name = "xinfo|groups",
@@ -1776,7 +1858,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[200],
+        .parent = &command_table_gen[203],
     },
     {
         .name = "xinfo|consumers",
@@ -1799,7 +1881,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[200],
+        .parent = &command_table_gen[203],
     },
     {
         .name = "xinfo|help",
@@ -1816,7 +1898,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[200],
+        .parent = &command_table_gen[203],
     },
     { .name = NULL },
 };
@@ -1849,7 +1931,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[202],
+        .parent = &command_table_gen[205],
     },
     {
         .name = "xgroup|setid",
@@ -1876,7 +1958,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[202],
+        .parent = &command_table_gen[205],
     },
     {
         .name = "xgroup|destroy",
@@ -1899,7 +1981,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[202],
+        .parent = &command_table_gen[205],
     },
     {
         .name = "xgroup|createconsumer",
@@ -1923,7 +2005,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[202],
+        .parent = &command_table_gen[205],
     },
     {
         .name = "xgroup|delconsumer",
@@ -1947,7 +2029,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[202],
+        .parent = &command_table_gen[205],
     },
     {
         .name = "xgroup|help",
@@ -1964,7 +2046,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[202],
+        .parent = &command_table_gen[205],
     },
     { .name = NULL },
 };
@@ -1985,7 +2067,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n$5\r\nsince\r\n"
             "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n",
         .docs_len = 193,
-        .parent = &command_table_gen[216],
+        .parent = &command_table_gen[219],
     },
     {
         .name = "module|help",
@@ -2002,7 +2084,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[216],
+        .parent = &command_table_gen[219],
     },
     {
         .name = "module|load",
@@ -2021,7 +2103,7 @@ static cb_command sub_module[] = {
             "$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 274,
-        .parent = &command_table_gen[216],
+        .parent = &command_table_gen[219],
     },
     {
         .name = "module|loadex",
@@ -2044,7 +2126,7 @@ static cb_command sub_module[] = {
             "type\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 623,
-        .parent = &command_table_gen[216],
+        .parent = &command_table_gen[219],
     },
     {
         .name = "module|unload",
@@ -2062,7 +2144,7 @@ static cb_command sub_module[] = {
             "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\n"
             "name\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 196,
-        .parent = &command_table_gen[216],
+        .parent = &command_table_gen[219],
     },
     { .name = NULL },
 };
@@ -2084,7 +2166,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 244,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|countkeysinslot",
@@ -2102,7 +2184,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 251,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|flushslots",
@@ -2119,7 +2201,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|flushslots\r\n%4\r\n$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\n"
             "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 159,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|forget",
@@ -2137,7 +2219,7 @@ static cb_command sub_cluster[] = {
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|setslot",
@@ -2160,7 +2242,7 @@ static cb_command sub_cluster[] = {
             "$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n",
         .docs_len = 587,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|links",
@@ -2177,7 +2259,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|links\r\n%4\r\n$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 228,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|delslotsrange",
@@ -2197,7 +2279,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 487,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|slots",
@@ -2217,7 +2299,7 @@ static cb_command sub_cluster[] = {
             "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
             "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n",
         .docs_len = 431,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|addslots",
@@ -2236,7 +2318,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|replicas",
@@ -2254,7 +2336,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 235,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|getkeysinslot",
@@ -2273,7 +2355,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
             "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|delslots",
@@ -2292,7 +2374,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 307,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|saveconfig",
@@ -2309,7 +2391,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|info",
@@ -2326,7 +2408,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 160,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|slaves",
@@ -2346,7 +2428,7 @@ static cb_command sub_cluster[] = {
             "`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 342,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|failover",
@@ -2367,7 +2449,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
             "$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n",
         .docs_len = 446,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|addslotsrange",
@@ -2387,7 +2469,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|bumpepoch",
@@ -2404,7 +2486,7 @@ static cb_command sub_cluster[] = {
             "$17\r\ncluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|replicate",
@@ -2422,7 +2504,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 249,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|nodes",
@@ -2439,7 +2521,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|nodes\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 194,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|meet",
@@ -2460,7 +2542,7 @@ static cb_command sub_cluster[] = {
             "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 471,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|keyslot",
@@ -2478,7 +2560,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 268,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|reset",
@@ -2499,7 +2581,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$4\r\nSOFT\r\n",
         .docs_len = 493,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|count-failure-reports",
@@ -2517,7 +2599,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|help",
@@ -2534,7 +2616,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 165,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|myid",
@@ -2550,7 +2632,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|myid\r\n%4\r\n$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
             "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 134,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     {
         .name = "cluster|shards",
@@ -2567,7 +2649,7 @@ static cb_command sub_cluster[] = {
             "$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
         .docs_len = 207,
-        .parent = &command_table_gen[217],
+        .parent = &command_table_gen[220],
     },
     { .name = NULL },
 };
@@ -2592,7 +2674,7 @@ static cb_command sub_slowlog[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 368,
-        .parent = &command_table_gen[218],
+        .parent = &command_table_gen[221],
     },
     {
         .name = "slowlog|len",
@@ -2610,7 +2692,7 @@ static cb_command sub_slowlog[] = {
             "$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n"
             "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 140,
-        .parent = &command_table_gen[218],
+        .parent = &command_table_gen[221],
     },
     {
         .name = "slowlog|reset",
@@ -2628,7 +2710,7 @@ static cb_command sub_slowlog[] = {
             "$13\r\nslowlog|reset\r\n%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n"
             "$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
         .docs_len = 201,
-        .parent = &command_table_gen[218],
+        .parent = &command_table_gen[221],
     },
     {
         .name = "slowlog|help",
@@ -2645,7 +2727,7 @@ static cb_command sub_slowlog[] = {
             "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[218],
+        .parent = &command_table_gen[221],
     },
     { .name = NULL },
 };
@@ -2667,7 +2749,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     {
         .name = "latency|history",
@@ -2686,7 +2768,7 @@ static cb_command sub_latency[] = {
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 232,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     {
         .name = "latency|reset",
@@ -2706,7 +2788,7 @@ static cb_command sub_latency[] = {
             "*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
             "+multiple\r\n",
         .docs_len = 262,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     {
         .name = "latency|graph",
@@ -2725,7 +2807,7 @@ static cb_command sub_latency[] = {
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     {
         .name = "latency|doctor",
@@ -2743,7 +2825,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|doctor\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     {
         .name = "latency|histogram",
@@ -2763,7 +2845,7 @@ static cb_command sub_latency[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 381,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     {
         .name = "latency|help",
@@ -2780,7 +2862,7 @@ static cb_command sub_latency[] = {
             "$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[222],
     },
     { .name = NULL },
 };
@@ -4095,7 +4177,7 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "connection",
         .info_resp3 =
-            "*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*12\r\n*10\r\n$9\r\n"
+            "*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*16\r\n*10\r\n$9\r\n"
             "client|id\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n"
             "~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n"
             ":0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|getname\r\n:2\r\n~3\r\n"
@@ -4113,14 +4195,19 @@ cb_command command_table_gen[] = {
             "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|no-evict\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n"
             "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n"
             "~0\r\n~0\r\n*10\r\n$11\r\nclient|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
-            "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n"
-            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n"
-            "~0\r\n~0\r\n",
-        .info_len = 1631,
+            "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|tracking\r\n:-3\r\n~3\r\n+noscript\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|caching\r\n"
+            ":3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n"
+            "~0\r\n~0\r\n*10\r\n$15\r\nclient|getredir\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n~3\r\n"
+            "+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n"
+            "*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 2091,
         .docs_resp3 =
             "$6\r\nclient\r\n%5\r\n$7\r\nsummary\r\n$42\r\nA container for client connection commands\r\n$5\r\nsince\r\n"
             "$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
-            "$11\r\nsubcommands\r\n%12\r\n$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
+            "$11\r\nsubcommands\r\n%16\r\n$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
             "$14\r\nclient|setname\r\n%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
@@ -4187,16 +4274,38 @@ cb_command command_table_gen[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n$11\r\nclient|help\r\n"
             "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
-            "5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\nclient|unblock\r\n"
-            "%5\r\n$7\r\nsummary\r\n$74\r\nUnblock a client blocked in a blocking command from a different connection\r\n"
+            "5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$15\r\nclient|tracking\r\n"
+            "%5\r\n$7\r\nsummary\r\n$61\r\nEnable or disable server assisted client side caching support\r\n$5\r\n"
+            "since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$55\r\nO(1). Some options may introduce additional complexity.\r\n"
+            "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$6\r\nstatus\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
+            "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n%4\r\n$4\r\n"
+            "name\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nREDIRECT\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nprefix\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\n"
+            "PREFIX\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n%4\r\n$4\r\nname\r\n$5\r\n"
+            "bcast\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nBCAST\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "%4\r\n$4\r\nname\r\n$5\r\noptin\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nOPTIN\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\noptout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$14\r\n"
+            "client|caching\r\n%5\r\n$7\r\nsummary\r\n$66\r\nInstruct the server about tracking or not keys in the next request\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
+            "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n$15\r\n"
+            "client|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$14\r\nclient|unblock\r\n%5\r\n$7\r\nsummary\r\n$74\r\nUnblock a client blocked in a blocking command from a different connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$52\r\nO(log N) where N is the number of client connections\r\n"
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n"
             "$4\r\nname\r\n$13\r\ntimeout_error\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$5\r\nERROR\r\n",
-        .docs_len = 6481,
-        .subcommands = sub_client, .nsub = 12,
+        .docs_len = 8373,
+        .subcommands = sub_client, .nsub = 16,
     },
     {
         .name = "time",
@@ -4258,6 +4367,57 @@ cb_command command_table_gen[] = {
             "$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$5\r\nabort\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$5\r\nABORT\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 992,
+    },
+    {
+        .name = "save",
+        .arity = 1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_NO_MULTI,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$4\r\nsave\r\n:1\r\n~4\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n+no_multi\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$4\r\nsave\r\n%4\r\n$7\r\nsummary\r\n$38\r\nSynchronously save the dataset to disk\r\n$5\r\nsince\r\n"
+            "$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$57\r\nO(N) where N is the total number of keys in all databases\r\n",
+        .docs_len = 198,
+    },
+    {
+        .name = "bgsave",
+        .arity = -1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nbgsave\r\n:-1\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 122,
+        .docs_resp3 =
+            "$6\r\nbgsave\r\n%6\r\n$7\r\nsummary\r\n$39\r\nAsynchronously save the dataset to disk\r\n$5\r\nsince\r\n"
+            "$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n"
+            "*2\r\n$5\r\n3.2.2\r\n$28\r\nAdded the `SCHEDULE` option.\r\n$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n"
+            "$8\r\nschedule\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nSCHEDULE\r\n$5\r\nsince\r\n"
+            "$5\r\n3.2.2\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 361,
+    },
+    {
+        .name = "lastsave",
+        .arity = 1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 14) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nlastsave\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@fast\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 140,
+        .docs_resp3 =
+            "$8\r\nlastsave\r\n%4\r\n$7\r\nsummary\r\n$59\r\nGet the UNIX time stamp of the last successful save to disk\r\n"
+            "$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 169,
     },
     {
         .name = "monitor",
@@ -8496,4 +8656,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 220;
+const int command_table_gen_count = 223;
