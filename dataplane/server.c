@@ -50,6 +50,7 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
+        s->mem_account = mem_account_claim(); /* maxmemory share (evict.h) */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));

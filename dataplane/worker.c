@@ -151,6 +151,7 @@ static void worker_cron(cb_worker *w, long long now) {
 static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
+    if (w->shard->mem_account >= 0) mem_account_use(w->shard->mem_account);
     w->tid = (pid_t)syscall(SYS_gettid);
     log_set_role('M'); /* one Redis-style role per process: master */
     sigset_t set;
@@ -166,7 +167,8 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
+        if (w->pending_write || xshard_pending(w) || w->nunblocked || w->shard->evict_pending)
+            timeout = 0;
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
 
         uint64_t t0 = util_monotonic_us();

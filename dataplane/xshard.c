@@ -280,7 +280,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         px.argc = argc;
         px.argv = argv;
         px.argv_len = lens;
-        dispatch_call(&px, cmd);
+        if (!dispatch_reject_oom(&px, cmd)) dispatch_call(&px, cmd);
         /* CLIENT REPLY SKIP covered only the first command of the run. */
         px.flags &= ~CLIENT_REPLY_SKIP;
         blocking_serve_ready(w);

@@ -71,7 +71,6 @@ typedef struct cb_config {
 
     /* Things the store reads (pointed at by each shard). */
     cb_store_settings store;
-    long long maxmemory_samples;
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     long long latency_monitor_threshold;

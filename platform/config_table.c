@@ -682,7 +682,8 @@ const cfg_dir cfg_table[] = {
     {"maxmemory", NULL, CT_MEM, FT_ULL, 0, OFF(store.maxmemory), 0, ULLONG_MAX, "0", NULL,
      NULL, NULL},
     ENUM("maxmemory-policy", store.maxmemory_policy, maxmem_policies, "noeviction", 0),
-    LL("maxmemory-samples", maxmemory_samples, 1, IMAX, "5", 0),
+    LL("maxmemory-samples", store.maxmemory_samples, 1, IMAX, "5", 0),
+    INT("maxmemory-eviction-tenacity", store.maxmemory_eviction_tenacity, 0, 100, "10", 0),
     /* Redis 7.0's built-in defaults (its sample redis.conf says 128). */
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", CT_NUM, FT_LL, 0,
      OFF(store.hash_max_listpack_entries), 0, LLMAX, "512", NULL, NULL, NULL},

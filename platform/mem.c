@@ -27,6 +27,9 @@ typedef struct {
 
 static mem_slot mem_slots[MEM_SLOTS + 1]; /* the last one is shared overflow */
 static atomic_uint mem_slots_claimed;
+/* Which slots are shard accounts (set once, before the shard runs). */
+static atomic_uchar mem_slot_is_shard[MEM_SLOTS];
+static atomic_uint mem_shard_accounts;
 static _Thread_local mem_slot *mem_my_slot;
 static atomic_long mem_fail_budget = -1;
 
@@ -179,6 +182,46 @@ size_t mem_used_total(void)
 long long mem_used_thread(void)
 {
     return atomic_load_explicit(&my_slot()->bytes, memory_order_relaxed);
+}
+
+int mem_account_claim(void)
+{
+    unsigned idx = atomic_fetch_add_explicit(&mem_slots_claimed, 1, memory_order_relaxed);
+    if (idx >= MEM_SLOTS) return -1;
+    atomic_store_explicit(&mem_slot_is_shard[idx], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mem_shard_accounts, 1, memory_order_relaxed);
+    return (int)idx;
+}
+
+int mem_account_use(int idx)
+{
+    int prev = (int)(my_slot() - mem_slots);
+    if (idx >= 0 && idx <= MEM_SLOTS) mem_my_slot = &mem_slots[idx];
+    return prev;
+}
+
+long long mem_account_bytes(int idx)
+{
+    if (idx < 0 || idx > MEM_SLOTS) return 0;
+    return atomic_load_explicit(&mem_slots[idx].bytes, memory_order_relaxed);
+}
+
+long long mem_account_share(int idx, unsigned *nshares)
+{
+    long long own = 0, shards = 0, total = 0;
+    unsigned claimed = atomic_load_explicit(&mem_slots_claimed, memory_order_relaxed);
+    unsigned n = claimed < MEM_SLOTS ? claimed : MEM_SLOTS;
+    for (unsigned i = 0; i < n; i++) {
+        long long b = atomic_load_explicit(&mem_slots[i].bytes, memory_order_relaxed);
+        total += b;
+        if (atomic_load_explicit(&mem_slot_is_shard[i], memory_order_relaxed)) shards += b;
+        if ((int)i == idx) own = b;
+    }
+    total += atomic_load_explicit(&mem_slots[MEM_SLOTS].bytes, memory_order_relaxed);
+    unsigned k = atomic_load_explicit(&mem_shard_accounts, memory_order_relaxed);
+    if (k == 0) k = 1;
+    if (nshares) *nshares = k;
+    return own + (total - shards) / (long long)k;
 }
 
 const char *mem_allocator_name(void)

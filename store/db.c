@@ -12,6 +12,7 @@
  * architecture.md, "Keyspace and shards".
  */
 #include "db.h"
+#include "evict.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -37,6 +38,8 @@ static const cb_store_settings default_settings = {
     .lfu_decay_time = 1,
     .maxmemory_policy = MAXMEM_NOEVICTION,
     .maxmemory = 0,
+    .maxmemory_samples = 5,
+    .maxmemory_eviction_tenacity = 10,
     .proto_max_bulk_len = 512LL * 1024 * 1024,
     .list_max_listpack_size = -2,
     .list_compress_depth = 0,
@@ -73,10 +76,14 @@ cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
     s->dbs = cb_calloc(sizeof(cb_db) * (size_t)ndb);
     for (int i = 0; i < ndb; i++) {
         s->dbs[i].id = i;
-        s->dbs[i].keys = dict_create(&s->keys_type, NULL, seed);
-        s->dbs[i].expires = dict_create(&s->expires_type, NULL, seed);
+        s->dbs[i].keys = dict_create(&s->keys_type, s, seed);
+        s->dbs[i].expires = dict_create(&s->expires_type, s, seed);
+        dict_set_expand_hook(s->dbs[i].keys, evict_dict_expand_allowed);
+        dict_set_expand_hook(s->dbs[i].expires, evict_dict_expand_allowed);
     }
     s->active_expire_enabled = 1;
+    s->mem_account = -1;
+    s->evpool = evict_pool_create();
     shard_set_time(s, util_mstime());
     s->lru_clock = lru_clock_of(s->now_ms);
     return s;
@@ -91,6 +98,7 @@ void shard_destroy(cb_shard *s)
         dict_release(s->dbs[i].keys);
     }
     cb_free(s->dbs);
+    evict_pool_free(s->evpool);
     cb_free(s);
 }
 
@@ -394,6 +402,12 @@ void shard_cron(cb_shard *s)
 
 void shard_before_sleep(cb_shard *s)
 {
+    /* An eviction run that ran out of time, or memory that grew without a
+     * command (client buffers), is worked off between polls. */
+    if (s->set->maxmemory && (s->evict_pending || evict_over_limit(s, NULL, NULL))) {
+        shard_set_time(s, util_mstime());
+        evict_perform(s);
+    }
     if (!s->active_expire_enabled) return;
     shard_set_time(s, util_mstime());
     db_active_expire_cycle(s, 1);

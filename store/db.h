@@ -30,6 +30,8 @@ typedef struct cb_store_settings {
     int lfu_decay_time;
     int maxmemory_policy;        /* enum in the memory issue; 0 = noeviction */
     unsigned long long maxmemory;
+    long long maxmemory_samples;          /* keys sampled per db per eviction round */
+    int maxmemory_eviction_tenacity;      /* 0..100: time an eviction run may take */
     long long proto_max_bulk_len;
     int list_max_listpack_size;  /* quicklist fill of new lists */
     int list_compress_depth;     /* quicklist depth of new lists */
@@ -85,6 +87,13 @@ typedef struct cb_shard {
     cb_key_hook on_modified;
     cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
     void *owner;
+    /* maxmemory (evict.h): the mem.h account this shard's memory is counted
+     * in (-1: the whole process), the eviction pool, the db the random
+     * policies visit next, and "over the limit, keep evicting". */
+    int mem_account;
+    struct evict_pool *evpool;
+    int evict_next_db;
+    int evict_pending;
 } cb_shard;
 
 /* Lookup flags. */

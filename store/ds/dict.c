@@ -33,6 +33,7 @@ struct dict {
     int pause;      /* safe iterators and scans in progress */
     int resize_allowed;
     uint8_t seed[16];
+    dict_expand_hook expand_allowed;
 };
 
 /* ------------------------------------------------------------------------
@@ -257,6 +258,10 @@ static void grow_if_needed(dict *d)
     if (d->used[0] >= d->size[0] &&
         (d->resize_allowed || d->used[0] / d->size[0] > DICT_FORCE_RATIO)) {
         size_t size = next_pow2(d->used[0] + 1);
+        if (size && d->expand_allowed &&
+            !d->expand_allowed(size * sizeof(dict_entry *),
+                                     (double)d->used[0] / (double)d->size[0], d->priv))
+            return;
         if (size) resize_table(d, size, 0);
     }
 }
@@ -270,6 +275,11 @@ int dict_shrink_if_sparse(dict *d)
     size_t want = next_pow2(d->used[0] < DICT_MIN_SIZE ? DICT_MIN_SIZE : d->used[0]);
     if (want == 0 || want >= size) return 0;
     return resize_table(d, want, 0) == 0;
+}
+
+void dict_set_expand_hook(dict *d, dict_expand_hook fn)
+{
+    d->expand_allowed = fn;
 }
 
 void dict_set_resize_allowed(dict *d, int allowed)

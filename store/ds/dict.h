@@ -32,6 +32,11 @@ typedef struct dict_type {
     int nocase; /* hash and compare keys ASCII case-insensitively */
 } dict_type;
 
+/* Optional veto on growth: may the table grow by more_bytes at this fill
+ * (used / buckets)? Lets maxmemory refuse a doubling that would overshoot
+ * it; priv is the dict's priv. */
+typedef int (*dict_expand_hook)(size_t more_bytes, double fill, void *priv);
+
 typedef struct dict dict;
 
 dict *dict_create(const dict_type *t, void *priv, const uint8_t seed[16]);
@@ -63,6 +68,7 @@ int dict_shrink_if_sparse(dict *d);
 /* Rehash for about us microseconds; returns 1 while more is left. */
 int dict_rehash_us(dict *d, long long us);
 int dict_rehash_steps(dict *d, int n);
+void dict_set_expand_hook(dict *d, dict_expand_hook fn);
 /* Resizing can be disabled while a snapshot holds bucket order stable. */
 void dict_set_resize_allowed(dict *d, int allowed);
 
