@@ -10,8 +10,8 @@
  *
  * Values come from: g_server / g_config; every worker's counters (read
  * relaxed, summed); every shard's keyspace sizes and counters; mem.h for
- * used_memory; /proc/self/status for RSS; jemalloc's own statistics when we
- * run on jemalloc; getrusage for CPU.
+ * used_memory; memory.h's cache (refreshed by the management thread) for
+ * RSS and jemalloc's statistics; getrusage for CPU.
  *
  * INFO runs with the other workers parked (dataplane/xshard.c), so reading
  * their shards and client lists from this thread is safe.
@@ -25,9 +25,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#ifdef CB_USE_JEMALLOC
-#include <jemalloc/jemalloc.h>
-#endif
 
 #include "../dataplane/client.h"
 #include "../dataplane/cmd/command.h"
@@ -37,6 +34,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "memory.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -107,72 +105,6 @@ static cbstr cat_human(cbstr s, const char *name, unsigned long long n)
     char buf[64];
     util_bytes_human(buf, sizeof(buf), n);
     return cbstr_catfmt(s, "%s:%s\r\n", name, buf);
-}
-
-/* VmRSS + HugetlbPages (VmRSS leaves out MAP_HUGETLB memory) in bytes. */
-static unsigned long long read_rss(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    unsigned long long kb = 0, v;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "VmRSS: %llu", &v) == 1 || sscanf(line, "HugetlbPages: %llu", &v) == 1)
-            kb += v;
-    }
-    fclose(f);
-    return kb * 1024;
-}
-
-/* The allocator's view: allocated <= active <= resident. Without jemalloc
- * we only know what we counted and the RSS, so derive the three from them. */
-static void allocator_stats(size_t used, size_t rss, size_t *allocated, size_t *active,
-                            size_t *resident)
-{
-    *allocated = used;
-    *active = used;
-    *resident = rss;
-#ifdef CB_USE_JEMALLOC
-    uint64_t epoch = 1;
-    size_t esz = sizeof(epoch), sz = sizeof(size_t);
-    if (mallctl("epoch", &epoch, &esz, &epoch, esz) == 0) {
-        size_t a = 0, b = 0, c = 0;
-        if (mallctl("stats.allocated", &a, &sz, NULL, 0) == 0 &&
-            mallctl("stats.active", &b, &sz, NULL, 0) == 0 &&
-            mallctl("stats.resident", &c, &sz, NULL, 0) == 0) {
-            *allocated = a;
-            *active = b;
-            *resident = c;
-        }
-    }
-#endif
-}
-
-/* Memory the keyspace structures take beyond the keys and values. */
-static size_t keyspace_overhead(void)
-{
-    size_t n = 0;
-    for (int i = 0; i < g_server.nworkers; i++) {
-        cb_worker *w = g_server.workers[i];
-        if (!w || !w->shard) continue;
-        for (int j = 0; j < w->shard->ndb; j++) {
-            n += dict_mem_overhead(w->shard->dbs[j].keys);
-            n += dict_mem_overhead(w->shard->dbs[j].expires);
-        }
-    }
-    return n;
-}
-
-/* Normal clients' memory over every worker: INFO runs with the other
- * workers parked (xshard), so their client lists hold still. */
-static size_t clients_memory(cb_client *c)
-{
-    size_t n = 0;
-    if (!c || !c->w) return 0;
-    for (int i = 0; i < g_server.nworkers; i++)
-        for (cb_client *it = g_server.workers[i]->clients; it; it = it->next)
-            n += sizeof(*it) + it->out_bytes;
-    return n;
 }
 
 static const char *policy_name(int p)
@@ -293,17 +225,20 @@ static uint64_t update_peak(uint64_t used)
 
 static cbstr sec_memory(cbstr s, info_ctx *x)
 {
+    (void)x;
     size_t used = mem_used_total();
-    size_t rss = (size_t)read_rss();
+    /* Allocator and RSS figures: the management thread's cache (memory.h). */
+    cb_alloc_stats as;
+    memstats_get(&as);
+    size_t rss = as.rss;
     uint64_t peak = update_peak(used);
     size_t startup = (size_t)g_server.stat_startup_memory;
-    size_t clients = clients_memory(x->c);
-    size_t overhead = startup + keyspace_overhead() + clients;
+    size_t clients = mem_clients_normal();
+    size_t overhead = startup + mem_keyspace_overhead() + clients;
     if (overhead > used) overhead = used;
     size_t dataset = used - overhead;
     size_t net = used > startup ? used - startup : 1;
-    size_t allocated, active, resident;
-    allocator_stats(used, rss, &allocated, &active, &resident);
+    size_t allocated = as.allocated, active = as.active, resident = as.resident;
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     unsigned long long sysmem =
         pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
@@ -731,4 +666,5 @@ void info_init(void)
 {
     if (!g_server.master_replid[0]) util_random_hex(g_server.master_replid, 40);
     g_server.stat_startup_memory = mem_used_total();
+    memstats_refresh();
 }

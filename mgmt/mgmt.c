@@ -20,6 +20,7 @@
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
+#include "memory.h"
 
 static int wake_fd = -1;
 static int sig_fd = -1;
@@ -52,6 +53,13 @@ void server_request_shutdown(int flags) {
 static void mgmt_cron(void) {
     uint64_t used = mem_used_total();
     if (used > g_server.stat_peak_memory) g_server.stat_peak_memory = used;
+    /* jemalloc's statistics and the RSS, off the request path. */
+    static long long last_refresh_ms;
+    long long now = util_mstime();
+    if (now - last_refresh_ms >= 100) {
+        last_refresh_ms = now;
+        memstats_refresh();
+    }
 }
 
 /* Shutdown was asked for. A SHUTDOWN command has already taken its final
