@@ -32,6 +32,8 @@
 #include "../store/db.h"
 
 #define READBUF_SIZE (64 * 1024)
+/* Lazy free may take this long per loop turn (store/lazyfree.h). */
+#define LAZYFREE_STEP_US 1000
 
 static _Thread_local cb_worker *self_worker;
 
@@ -167,7 +169,8 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w) || w->nunblocked || w->shard->evict_pending)
+        if (w->pending_write || xshard_pending(w) || w->nunblocked || w->shard->evict_pending ||
+            w->shard->lazy.nobj || w->shard->lazy.ndict)
             timeout = 0;
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
 
@@ -191,6 +194,7 @@ static void *worker_main(void *arg) {
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
         worker_flush(w);                             /* tx flush */
+        lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 
         uint64_t t2 = util_monotonic_us();
         /* Busy = everything but the time spent blocked in the poll. */

@@ -89,12 +89,12 @@ void xshard_free_worker(cb_worker *w) {
     for (int i = 0; i < g_server.nworkers; i++) {
         if (w->inbox[i]) {
             xmsg *m;
-            while ((m = ring_dequeue(w->inbox[i]))) cb_free(m);
+            while ((m = ring_dequeue(w->inbox[i]))) cb_free_shared(m);
             ring_free(w->inbox[i]);
         }
         for (xmsg *m = w->ovf_head[i], *n; m; m = n) {
             n = m->next;
-            cb_free(m);
+            cb_free_shared(m);
         }
     }
     cb_free(w->inbox);
@@ -227,7 +227,7 @@ void xshard_flush(cb_client *c) {
     xbatch *b = c->batch;
     if (!b) return;
     c->batch = NULL;
-    xmsg *m = cb_malloc(sizeof(*m) + b->len);
+    xmsg *m = cb_malloc_shared(sizeof(*m) + b->len);
     m->kind = XM_EXEC;
     m->origin = c;
     m->dbid = c->dbid;
@@ -293,7 +293,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     }
 
     size_t len = px.out_bytes;
-    xmsg *r = cb_malloc(sizeof(*r) + len);
+    xmsg *r = cb_malloc_shared(sizeof(*r) + len);
     r->kind = XM_REPLY;
     r->origin = m->origin;
     r->len = 0;
@@ -301,10 +301,10 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         n = b->next;
         memcpy(r->data + r->len, b->data + b->sent, b->used - b->sent);
         r->len += b->used - b->sent;
-        cb_free(b);
+        cb_free_conn(b);
     }
     int src = m->src;
-    cb_free(m);
+    cb_free_shared(m);
     xsend(w, src, r);
 }
 
@@ -312,7 +312,7 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
     for (int dst = 0; dst < g_server.nworkers; dst++) {
         cb_worker *d = g_server.workers[dst];
         if (d == w || !__atomic_load_n(&d->nmonitors, __ATOMIC_RELAXED)) continue;
-        xmsg *m = cb_malloc(sizeof(*m) + len);
+        xmsg *m = cb_malloc_shared(sizeof(*m) + len);
         m->kind = XM_MONITOR;
         m->len = len;
         memcpy(m->data, line, len);
@@ -415,10 +415,10 @@ int xshard_service(cb_worker *w) {
                 exec_forwarded(w, m);
             } else if (m->kind == XM_MONITOR) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             } else {
                 conn_forward_done(m->origin, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             }
         }
     }

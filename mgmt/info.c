@@ -94,6 +94,10 @@ static void gather(info_totals *t)
         SSUM(keyspace_hits);
         SSUM(keyspace_misses);
         SSUM(evicted_keys);
+        SSUM(defrag_hits);
+        SSUM(defrag_misses);
+        SSUM(defrag_key_hits);
+        SSUM(defrag_key_misses);
 #undef SSUM
         t->stale_perc_x100_sum += STAT_GET(sh->stats.expired_stale_perc_x100);
         t->dirty += STAT_GET(sh->dirty);
@@ -105,6 +109,18 @@ static cbstr cat_human(cbstr s, const char *name, unsigned long long n)
     char buf[64];
     util_bytes_human(buf, sizeof(buf), n);
     return cbstr_catfmt(s, "%s:%s\r\n", name, buf);
+}
+
+/* Redis reports the CPU share of the defrag cycle in progress (0: none). */
+static int defrag_running(void)
+{
+    int r = 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        int v = w && w->shard ? __atomic_load_n(&w->shard->defrag.running, __ATOMIC_RELAXED) : 0;
+        if (v > r) r = v;
+    }
+    return r;
 }
 
 static const char *policy_name(int p)
@@ -239,6 +255,8 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
     size_t dataset = used - overhead;
     size_t net = used > startup ? used - startup : 1;
     size_t allocated = as.allocated, active = as.active, resident = as.resident;
+    size_t lazy_pending, lazy_freed;
+    mem_lazyfree_counts(&lazy_pending, &lazy_freed);
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     unsigned long long sysmem =
         pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
@@ -298,14 +316,14 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
         "mem_cluster_links:0\r\n"
         "mem_aof_buffer:0\r\n"
         "mem_allocator:%s\r\n"
-        "active_defrag_running:0\r\n"
-        "lazyfree_pending_objects:0\r\n"
-        "lazyfreed_objects:0\r\n",
+        "active_defrag_running:%d\r\n"
+        "lazyfree_pending_objects:%zu\r\n"
+        "lazyfreed_objects:%zu\r\n",
         allocated ? (double)active / (double)allocated : 0.0, active - allocated,
         active ? (double)resident / (double)active : 0.0, (long long)resident - (long long)active,
         resident ? (double)rss / (double)resident : 0.0, (long long)rss - (long long)resident,
         used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, clients,
-        mem_allocator_name());
+        mem_allocator_name(), defrag_running(), lazy_pending, lazy_freed);
     return s;
 }
 
@@ -394,10 +412,10 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "total_forks:0\r\n"
                         "migrate_cached_sockets:0\r\n"
                         "slave_expires_tracked_keys:0\r\n"
-                        "active_defrag_hits:0\r\n"
-                        "active_defrag_misses:0\r\n"
-                        "active_defrag_key_hits:0\r\n"
-                        "active_defrag_key_misses:0\r\n"
+                        "active_defrag_hits:%llu\r\n"
+                        "active_defrag_misses:%llu\r\n"
+                        "active_defrag_key_hits:%llu\r\n"
+                        "active_defrag_key_misses:%llu\r\n"
                         "total_active_defrag_time:0\r\n"
                         "current_active_defrag_time:0\r\n"
                         "tracking_total_keys:0\r\n"
@@ -412,6 +430,10 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "io_threaded_writes_processed:0\r\n"
                         "reply_buffer_shrinks:0\r\n"
                         "reply_buffer_expands:0\r\n",
+                        (unsigned long long)t->sh.defrag_hits,
+                        (unsigned long long)t->sh.defrag_misses,
+                        (unsigned long long)t->sh.defrag_key_hits,
+                        (unsigned long long)t->sh.defrag_key_misses,
                         (unsigned long long)t->w.unexpected_error_replies,
                         (unsigned long long)t->w.total_error_replies,
                         (unsigned long long)t->w.total_reads,
@@ -550,6 +572,12 @@ static cbstr sec_cluster(cbstr s, info_ctx *x)
     return cbstr_cat(s, "cluster_enabled:0\r\n", 19);
 }
 
+static cbstr sec_hugepages(cbstr s, info_ctx *x)
+{
+    (void)x;
+    return memory_info_hugepages(s);
+}
+
 static cbstr sec_keyspace(cbstr s, info_ctx *x)
 {
     (void)x;
@@ -602,6 +630,8 @@ static const struct {
     { "latencystats", NULL, "Latencystats", sec_latencystats, 0 },
     { "cluster", NULL, "Cluster", sec_cluster, 1 },
     { "keyspace", NULL, "Keyspace", sec_keyspace, 1 },
+    /* cachebox's own (after Redis's sections, not in the default set). */
+    { "hugepages", NULL, "Hugepages", sec_hugepages, 0 },
 };
 #define INFO_NSECTIONS ((int)(sizeof(info_sections) / sizeof(info_sections[0])))
 

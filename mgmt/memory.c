@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #ifdef CB_USE_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -27,16 +28,32 @@
 #include "../dataplane/resp/reply.h"
 #include "../dataplane/worker.h"
 #include "../platform/config.h"
+#include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
 
 /* ------------------------------------------------------------ the cache */
 
+#define MEM_MAX_SHARDS 64
+
 static struct {
     _Atomic size_t allocated, active, resident, mapped, retained, rss, hugetlb;
     _Atomic int valid;
+    /* Per shard arena: allocated and active bytes. */
+    _Atomic size_t shard_allocated[MEM_MAX_SHARDS], shard_active[MEM_MAX_SHARDS];
 } cache;
+
+#ifdef CB_USE_JEMALLOC
+static size_t arena_stat(int arena, const char *what)
+{
+    char name[96];
+    size_t v = 0, sz = sizeof(v);
+    snprintf(name, sizeof(name), "stats.arenas.%d.%s", arena, what);
+    if (mallctl(name, &v, &sz, NULL, 0) != 0) return 0;
+    return v;
+}
+#endif
 
 static void read_proc_status(size_t *rss, size_t *huge)
 {
@@ -71,6 +88,27 @@ void memstats_refresh(void)
         mallctl("stats.retained", &r, &sz, NULL, 0);
     }
 #endif
+    for (int i = 0; i < g_server.nworkers && i < MEM_MAX_SHARDS; i++) {
+        cb_worker *w = g_server.workers[i];
+        mem_arena_info ai;
+        mem_account_arena_info(w && w->shard ? w->shard->mem_account : -1, &ai);
+        size_t sa = 0, sb = 0;
+#ifdef CB_USE_JEMALLOC
+        if (ai.arena >= 0) {
+            sa = arena_stat(ai.arena, "small.allocated") + arena_stat(ai.arena, "large.allocated");
+            sb = arena_stat(ai.arena, "pactive") * (size_t)sysconf(_SC_PAGESIZE);
+        }
+#endif
+        /* Said once per shard: the region ran out (the hooks cannot log). */
+        static unsigned char told[MEM_MAX_SHARDS];
+        if (ai.fallback_bytes && !told[i]) {
+            told[i] = 1;
+            cb_log(LOG_WARNING, "shard %d: its %zu MB hugepage region is full; the store arena "
+                                "now grows on normal pages", i, ai.region_bytes >> 20);
+        }
+        cache.shard_allocated[i] = sa;
+        cache.shard_active[i] = sb;
+    }
     cache.allocated = a;
     cache.active = b;
     cache.resident = c;
@@ -144,6 +182,17 @@ static size_t db_keys(int dbid)
     return n;
 }
 
+void mem_lazyfree_counts(size_t *pending, size_t *freed)
+{
+    *pending = *freed = 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        if (!w || !w->shard) continue;
+        *pending += lazyfree_pending(w->shard);
+        *freed += (size_t)__atomic_load_n(&w->shard->lazy.freed, __ATOMIC_RELAXED);
+    }
+}
+
 size_t mem_total_keys(void)
 {
     size_t n = 0;
@@ -189,6 +238,52 @@ static void gather(mem_report *r)
     r->rss_extra_bytes = (long long)a->rss - (long long)a->resident;
     r->total_frag = r->used ? (float)a->rss / (float)r->used : 0;
     r->total_frag_bytes = (long long)a->rss - (long long)r->used;
+}
+
+/* ------------------------------------------------------------ INFO hugepages */
+
+cbstr memory_info_hugepages(cbstr s)
+{
+    cb_alloc_stats a;
+    memstats_get(&a);
+    size_t pool = 0, used = 0, fallback = 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        mem_arena_info ai;
+        mem_account_arena_info(w && w->shard ? w->shard->mem_account : -1, &ai);
+        if (ai.hugetlb) {
+            pool += ai.region_bytes;
+            used += ai.region_used;
+        } else {
+            fallback += ai.region_used;
+        }
+        fallback += ai.fallback_bytes;
+    }
+    s = cbstr_catfmt(s,
+                     "hugepages_configured:%llu\r\n"
+                     "hugepages_pool_bytes:%zu\r\n"
+                     "hugepages_pool_used_bytes:%zu\r\n"
+                     "hugepages_pool_free_bytes:%zu\r\n"
+                     "hugepages_fallback_bytes:%zu\r\n"
+                     "hugetlb_rss_bytes:%zu\r\n",
+                     g_config.hugepages, pool, used, pool - used, fallback, a.hugetlb);
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        int acct = w && w->shard ? w->shard->mem_account : -1;
+        mem_arena_info ai;
+        mem_account_arena_info(acct, &ai);
+        unsigned n = 1;
+        long long share = acct >= 0 ? mem_account_share(acct, &n) : (long long)mem_used_total();
+        s = cbstr_catfmt(s,
+                         "shard%d:used_memory=%lld,arena=%d,hugetlb=%d,region=%zu,"
+                         "region_used=%zu,fallback=%zu,allocator_allocated=%zu,"
+                         "allocator_active=%zu\r\n",
+                         i, share < 0 ? 0 : share, ai.arena, ai.hugetlb, ai.region_bytes,
+                         ai.region_used, ai.fallback_bytes,
+                         i < MEM_MAX_SHARDS ? (size_t)cache.shard_allocated[i] : 0,
+                         i < MEM_MAX_SHARDS ? (size_t)cache.shard_active[i] : 0);
+    }
+    return s;
 }
 
 /* ------------------------------------------------------------ MEMORY */

@@ -35,5 +35,11 @@ size_t mem_keyspace_overhead(void);
 size_t mem_clients_normal(void);
 /* Number of keys over every shard and db. */
 size_t mem_total_keys(void);
+/* lazyfree_pending_objects and lazyfreed_objects over every shard. */
+void mem_lazyfree_counts(size_t *pending, size_t *freed);
+/* INFO's hugepages section (appliance fields): the pool, its use, and each
+ * shard's used memory and arena figures. */
+#include "../store/ds/cbstr.h"
+cbstr memory_info_hugepages(cbstr s);
 
 #endif

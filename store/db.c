@@ -26,7 +26,7 @@
 static void keys_val_free(void *val, void *priv)
 {
     (void)priv;
-    obj_decr_ref(val);
+    if (val) obj_decr_ref(val); /* NULL: the value went to the lazy-free queue */
 }
 
 
@@ -76,10 +76,7 @@ cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
     s->dbs = cb_calloc(sizeof(cb_db) * (size_t)ndb);
     for (int i = 0; i < ndb; i++) {
         s->dbs[i].id = i;
-        s->dbs[i].keys = dict_create(&s->keys_type, s, seed);
-        s->dbs[i].expires = dict_create(&s->expires_type, s, seed);
-        dict_set_expand_hook(s->dbs[i].keys, evict_dict_expand_allowed);
-        dict_set_expand_hook(s->dbs[i].expires, evict_dict_expand_allowed);
+        db_new_dicts(s, &s->dbs[i]);
     }
     s->active_expire_enabled = 1;
     s->mem_account = -1;
@@ -89,9 +86,18 @@ cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
     return s;
 }
 
+void db_new_dicts(cb_shard *s, cb_db *db)
+{
+    db->keys = dict_create(&s->keys_type, s, s->seed);
+    db->expires = dict_create(&s->expires_type, s, s->seed);
+    dict_set_expand_hook(db->keys, evict_dict_expand_allowed);
+    dict_set_expand_hook(db->expires, evict_dict_expand_allowed);
+}
+
 void shard_destroy(cb_shard *s)
 {
     if (!s) return;
+    lazyfree_drain(s);
     for (int i = 0; i < s->ndb; i++) {
         /* expires first: its entries point at names the keys dict frees. */
         dict_release(s->dbs[i].expires);
@@ -189,6 +195,10 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
     if (!e) return;
     s->stats.expired_keys++;
     db_signal_modified(s, db, e->key, cbstr_len(e->key));
+    if (s->set->lazyfree_lazy_expire) {
+        lazyfree_obj(s, e->v.val);
+        e->v.val = NULL;
+    }
     dict_free_unlinked(db->keys, e);
 }
 
@@ -253,7 +263,8 @@ void db_overwrite(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val
     if (shard_policy_is_lfu(s)) val->lru = old->lru;
     else stamp_new(s, val);
     e->v.val = val;
-    obj_decr_ref(old);
+    if (s->set->lazyfree_lazy_server_del) lazyfree_obj(s, old);
+    else obj_decr_ref(old);
 }
 
 void db_set(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val, int keepttl)
@@ -288,10 +299,13 @@ void db_signal_modified(cb_shard *s, cb_db *db, const char *k, size_t len)
 
 long long db_empty(cb_shard *s, cb_db *db)
 {
-    (void)s;
     long long n = (long long)dict_size(db->keys);
+    /* FLUSHALL runs on one worker for every shard: what is freed here is
+     * this shard's memory, so count it in this shard's account. */
+    int prev = s->mem_account >= 0 ? mem_account_use(s->mem_account) : -1;
     dict_clear(db->expires);
     dict_clear(db->keys);
+    if (prev >= 0) mem_account_use(prev);
     db->avg_ttl = 0;
     db->expires_cursor = 0;
     return n;
@@ -379,6 +393,7 @@ void shard_cron(cb_shard *s)
     shard_set_time(s, util_mstime());
     s->lru_clock = lru_clock_of(s->now_ms);
     if (s->active_expire_enabled) db_active_expire_cycle(s, 0);
+    defrag_cron(s);
 
     /* Give memory back from tables that emptied out; the shrink itself is
      * incremental, finished by the rehash step below and by later writes. */

@@ -123,6 +123,22 @@ static long long shard_bytes(const cb_shard *s, unsigned long long *limit)
     return b;
 }
 
+/* Bytes this shard should free now: over its share, or the box as a whole
+ * over maxmemory. The second rule keeps the limit exact even when a shard's
+ * account is off (a command on one shard freed or allocated memory of
+ * another, e.g. a multi-key command spanning shards); *box_over says
+ * whether the whole box is over. */
+static long long excess(const cb_shard *s, int *box_over)
+{
+    unsigned long long lim;
+    long long b = shard_bytes(s, &lim);
+    long long over = b - (long long)lim;
+    long long total = (long long)mem_used_total();
+    long long box = total - (long long)s->set->maxmemory;
+    if (box_over) *box_over = box > 0;
+    return over > box ? over : box;
+}
+
 int evict_over_limit(const cb_shard *s, size_t *used, size_t *limit)
 {
     if (!s->set->maxmemory) return 0;
@@ -131,7 +147,7 @@ int evict_over_limit(const cb_shard *s, size_t *used, size_t *limit)
     if (b < 0) b = 0;
     if (used) *used = (size_t)b;
     if (limit) *limit = (size_t)lim;
-    return (unsigned long long)b > lim;
+    return excess(s, NULL) > 0;
 }
 
 int evict_dict_expand_allowed(size_t more_bytes, double fill, void *priv)
@@ -247,7 +263,8 @@ static cbstr pick_victim(cb_shard *s, int *dbid)
 
 static void evict_key(cb_shard *s, cb_db *db, cbstr k)
 {
-    db_delete(s, db, k, cbstr_len(k));
+    if (s->set->lazyfree_lazy_eviction) db_delete_lazy(s, db, k, cbstr_len(k));
+    else db_delete(s, db, k, cbstr_len(k));
     s->stats.evicted_keys++;
     db_signal_modified(s, db, k, cbstr_len(k));
     notify_keyspace_event(s, db, NOTIFY_EVICTED, "evicted", k, cbstr_len(k));
@@ -255,17 +272,25 @@ static void evict_key(cb_shard *s, cb_db *db, cbstr k)
 
 int evict_perform(cb_shard *s)
 {
-    unsigned long long limit;
-    long long used = s->set->maxmemory ? shard_bytes(s, &limit) : 0;
-    if (!s->set->maxmemory || used <= (long long)limit) {
+    int box_over = 0;
+    long long tofree = s->set->maxmemory ? excess(s, &box_over) : 0;
+    if (tofree <= 0) {
         s->evict_pending = 0;
         return EVICT_OK;
     }
+    /* Nothing may be evicted: refuse growth only while the box as a whole
+     * is over (a shard over its share alone still has room elsewhere). */
     if (s->set->maxmemory_policy == MAXMEM_NOEVICTION) {
         s->evict_pending = 0;
-        return EVICT_FAIL;
+        return box_over || s->mem_account < 0 ? EVICT_FAIL : EVICT_OK;
     }
-    long long tofree = used - (long long)limit, freed = 0;
+    if (s->set->lazyfree_lazy_eviction && (s->lazy.nobj || s->lazy.ndict)) {
+        /* Memory is on its way back (freed after this turn's replies):
+         * wait for it instead of evicting more. */
+        s->evict_pending = 1;
+        return EVICT_RUNNING;
+    }
+    long long freed = 0;
     uint64_t start = util_monotonic_us();
     unsigned long budget = evict_time_limit_us(s->set->maxmemory_eviction_tenacity);
     unsigned long keys = 0;
@@ -273,13 +298,24 @@ int evict_perform(cb_shard *s)
         int dbid;
         cbstr k = pick_victim(s, &dbid);
         if (!k) {
-            s->evict_pending = 0;
-            return EVICT_FAIL;
+            /* Values still waiting in the lazy-free queue will bring memory
+             * down once the worker frees them after its replies. */
+            s->evict_pending = s->lazy.nobj || s->lazy.ndict;
+            if (s->evict_pending) return EVICT_RUNNING;
+            return box_over || s->mem_account < 0 ? EVICT_FAIL : EVICT_OK;
         }
         long long before = shard_bytes(s, NULL);
+        size_t queued = s->lazy.nobj;
         evict_key(s, &s->dbs[dbid], k);
         freed += before - shard_bytes(s, NULL);
         cbstr_free(k);
+        if (s->lazy.nobj > queued) {
+            /* lazyfree-lazy-eviction queued a big value: its memory comes
+             * back after this loop turn's replies, so stop here rather than
+             * evict more keys to cover memory that is about to be freed. */
+            s->evict_pending = 1;
+            return EVICT_RUNNING;
+        }
         keys++;
         if (keys % EVICT_CLOCK_EVERY == 0 && util_monotonic_us() - start > budget) {
             /* Out of time: the rest is done between polls; this command

@@ -134,6 +134,71 @@ class MemoryReport(unittest.TestCase):
             self.assertGreater(r.memory_usage('s:%d' % i), 100)
 
 
+def free_hugepages():
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('HugePages_Free:'):
+                return int(line.split()[1])
+    return 0
+
+
+class Hugepages(unittest.TestCase):
+    def load(self, r, n=3000):
+        p = r.pipeline(transaction=False)
+        for i in range(n):
+            p.set('k:%d' % i, 'v' * 4000)
+        p.execute()
+
+    def test_store_arena_and_info_block(self):
+        srv = Server('cachebox', args=('--hugepages', '32mb', '--io-workers', '2'))
+        self.addCleanup(srv.cleanup)
+        r = srv.redis()
+        self.assertEqual(r.config_get('hugepages'), {'hugepages': '33554432'})
+        before = r.info('hugepages')
+        self.load(r)
+        time.sleep(0.25)  # the management thread refreshes arena figures every 100 ms
+        h = r.info('hugepages')
+        self.assertEqual(h['hugepages_configured'], 32 << 20)
+        shards = [h['shard0'], h['shard1']]
+        for sh in shards:
+            self.assertEqual(sh['region'], 16 << 20)
+            self.assertGreaterEqual(sh['arena'], 0)
+        # The data set lives in the shard arenas, and their regions.
+        total = sum(sh['allocator_allocated'] for sh in shards)
+        self.assertGreater(total, 3000 * 4000)
+        used = sum(sh['region_used'] + sh['fallback'] for sh in shards)
+        used0 = sum(before['shard%d' % i]['region_used'] for i in range(2))
+        self.assertGreater(used - used0, 3000 * 4000)
+        # Per-shard used memory adds up to used_memory.
+        self.assertAlmostEqual(sum(sh['used_memory'] for sh in shards),
+                               r.info("memory")["used_memory"], delta=r.info("memory")["used_memory"] * 0.02)
+        if h['hugepages_pool_bytes'] == 0:
+            self.assertIn('cannot map', srv.log())
+            self.assertGreater(h['hugepages_fallback_bytes'], 0)
+        # Growing past the region goes on (normal pages, logged once).
+        self.load(r, 10000)
+        r.set('after', 'x')
+        self.assertEqual(r.get('after'), b'x')
+        time.sleep(0.25)
+        h = r.info('hugepages')
+        self.assertGreater(h['shard0']['fallback'] + h['shard1']['fallback'], 0)
+        self.assertIn('region is full', srv.log())
+
+    @unittest.skipUnless(free_hugepages() >= 16, 'no free 2 MB hugepages (vm.nr_hugepages)')
+    def test_data_in_hugepages(self):
+        srv = Server('cachebox', args=('--hugepages', '16mb'))
+        self.addCleanup(srv.cleanup)
+        r = srv.redis()
+        self.load(r, 2000)
+        time.sleep(0.25)
+        h = r.info('hugepages')
+        self.assertEqual(h['hugepages_pool_bytes'], 16 << 20)
+        self.assertGreater(h['hugepages_pool_used_bytes'], 2000 * 4000)
+        self.assertGreaterEqual(h['hugetlb_rss_bytes'], 2000 * 4000)
+        m = r.info('memory')
+        self.assertGreaterEqual(m['used_memory_rss'], h['hugetlb_rss_bytes'])
+
+
 @unittest.skipUnless(EXPORTER, 'prometheus-redis-exporter is not installed')
 class Exporter(unittest.TestCase):
     METRICS = {

@@ -337,6 +337,71 @@ static void test_time_budget_leaves_rest_pending(void)
     shard_destroy(s);
 }
 
+/* ------------------------------------------------------------ lazy free */
+
+static cb_obj *big_set(cb_shard *s, int n)
+{
+    cb_obj *o = set_new_for_load(s, (unsigned long)n);
+    char m[32];
+    for (int i = 0; i < n; i++) {
+        int l = snprintf(m, sizeof m, "member-%d", i);
+        set_load_add(s, o, m, (size_t)l);
+    }
+    return o;
+}
+
+static void test_lazyfree_values_and_dbs(void)
+{
+    cb_shard *s = new_shard(MAXMEM_NOEVICTION);
+    size_t base = mem_used_total();
+    db_add(s, &s->dbs[0], "big", 3, big_set(s, 2000));
+    db_add(s, &s->dbs[0], "small", 5, obj_new_string("x", 1));
+    CU_ASSERT_EQUAL(db_delete_lazy(s, &s->dbs[0], "big", 3), 1);
+    CU_ASSERT_EQUAL(db_delete_lazy(s, &s->dbs[0], "small", 5), 1); /* freed at once */
+    CU_ASSERT_EQUAL(db_delete_lazy(s, &s->dbs[0], "none", 4), 0);
+    CU_ASSERT_FALSE(db_exists(s, &s->dbs[0], "big", 3));
+    CU_ASSERT_EQUAL(lazyfree_pending(s), 1);
+    CU_ASSERT_TRUE(mem_used_total() > base + 2000 * 8);
+    CU_ASSERT_EQUAL(lazyfree_step(s, 1000000), 0);
+    CU_ASSERT_EQUAL(lazyfree_pending(s), 0);
+    CU_ASSERT_EQUAL(s->lazy.freed, 1);
+    CU_ASSERT_TRUE(mem_used_total() < base + 4096);
+
+    /* A whole db: emptied at once, freed a slice at a time. */
+    add_keys(s, 1, "k", 3000, 1);
+    CU_ASSERT_EQUAL(db_empty_lazy(s, &s->dbs[1]), 3000);
+    CU_ASSERT_EQUAL(dict_size(s->dbs[1].keys), 0);
+    CU_ASSERT_EQUAL(lazyfree_pending(s), 3000);
+    int steps = 0;
+    while (lazyfree_step(s, 0)) steps++; /* one slice per call */
+    CU_ASSERT_TRUE(steps >= 5);
+    CU_ASSERT_EQUAL(lazyfree_pending(s), 0);
+    CU_ASSERT_EQUAL(s->lazy.freed, 3001);
+    add_keys(s, 1, "k", 10, 0); /* the db works afterwards */
+    CU_ASSERT_EQUAL(count_prefix(s, 1, "k", 10), 10);
+    shard_destroy(s);
+}
+
+static void test_lazy_eviction_waits_for_queue(void)
+{
+    cb_shard *s = new_shard(MAXMEM_ALLKEYS_RANDOM);
+    S.lazyfree_lazy_eviction = 1;
+    char k[16];
+    for (int i = 0; i < 8; i++) {
+        int l = snprintf(k, sizeof k, "set%d", i);
+        db_add(s, &s->dbs[0], k, (size_t)l, big_set(s, 1000));
+    }
+    S.maxmemory = mem_used_total() - 1000;
+    CU_ASSERT_EQUAL(evict_perform(s), EVICT_RUNNING);
+    CU_ASSERT_EQUAL(s->stats.evicted_keys, 1); /* one queued, then it waits */
+    CU_ASSERT_EQUAL(evict_perform(s), EVICT_RUNNING);
+    CU_ASSERT_EQUAL(s->stats.evicted_keys, 1);
+    lazyfree_step(s, 1000000);
+    CU_ASSERT_EQUAL(evict_perform(s), EVICT_OK);
+    CU_ASSERT_EQUAL(s->stats.evicted_keys, 1);
+    shard_destroy(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -354,6 +419,8 @@ int main(void)
     CU_add_test(su, "LFU prefers rare keys", test_lfu_prefers_rare);
     CU_add_test(su, "noeviction and no limit", test_noeviction_and_unlimited);
     CU_add_test(su, "time budget leaves rest pending", test_time_budget_leaves_rest_pending);
+    CU_add_test(su, "lazy free of values and dbs", test_lazyfree_values_and_dbs);
+    CU_add_test(su, "lazy eviction waits for the queue", test_lazy_eviction_waits_for_queue);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
