@@ -402,6 +402,61 @@ static void test_lazy_eviction_waits_for_queue(void)
     shard_destroy(s);
 }
 
+/* ------------------------------------------------------------ defrag */
+
+static void test_defrag_keeps_everything(void)
+{
+    cb_shard *s = new_shard(MAXMEM_NOEVICTION);
+    S.hz = 100000; /* a 10 us budget per tick: the pass spans many ticks */
+    S.active_defrag = 1;
+    S.active_defrag_ignore_bytes = 0; /* start even when the tcache hides the frees */
+    S.active_defrag_threshold_lower = 0;
+    S.active_defrag_threshold_upper = 100;
+    S.active_defrag_cycle_min = 50;
+    S.active_defrag_cycle_max = 99;
+    char k[32], v[64];
+    for (int i = 0; i < 20000; i++) {
+        int kl = snprintf(k, sizeof k, "key:%d", i);
+        int vl = snprintf(v, sizeof v, "%0*d", 10 + i % 50, i);
+        cb_obj *o = i % 4 == 0 ? obj_new_raw(v, (size_t)vl) : obj_new_string(v, (size_t)vl);
+        db_add(s, &s->dbs[i % 2 ? 0 : 3], k, (size_t)kl, o);
+        if (i % 3 == 0) db_set_expire(s, &s->dbs[i % 2 ? 0 : 3], k, (size_t)kl, s->now_ms + 100000 + i);
+    }
+    for (int i = 0; i < 20000; i += 4) {
+        int kl = snprintf(k, sizeof k, "key:%d", i);
+        db_delete(s, &s->dbs[i % 2 ? 0 : 3], k, (size_t)kl);
+    }
+    int rounds = 0;
+    do defrag_cron(s);
+    while (s->defrag.running && ++rounds < 100000);
+    CU_ASSERT_EQUAL(s->defrag.running, 0);
+    if (strcmp(mem_allocator_name(), "libc") != 0) CU_ASSERT_TRUE(rounds > 3);
+    if (strcmp(mem_allocator_name(), "libc") != 0) {
+        CU_ASSERT_TRUE(s->stats.defrag_hits > 0);
+        CU_ASSERT_TRUE(s->stats.defrag_key_hits > 0);
+    }
+    /* Every key, value and TTL as it was. */
+    for (int i = 0; i < 20000; i++) {
+        cb_db *db = &s->dbs[i % 2 ? 0 : 3];
+        int kl = snprintf(k, sizeof k, "key:%d", i);
+        cb_obj *o = db_lookup_read(s, db, k, (size_t)kl, DB_LOOKUP_NOTOUCH);
+        if (i % 4 == 0) {
+            CU_ASSERT_PTR_NULL(o);
+            continue;
+        }
+        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+        char buf[32];
+        size_t len;
+        const char *p = obj_str(o, buf, &len);
+        int vl = snprintf(v, sizeof v, "%0*d", 10 + i % 50, i);
+        CU_ASSERT_EQUAL(len, (size_t)vl);
+        CU_ASSERT_EQUAL(memcmp(p, v, len), 0);
+        long long when = db_get_expire(db, k, (size_t)kl);
+        CU_ASSERT_EQUAL(when, i % 3 == 0 ? s->now_ms + 100000 + i : -1);
+    }
+    shard_destroy(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -421,6 +476,7 @@ int main(void)
     CU_add_test(su, "time budget leaves rest pending", test_time_budget_leaves_rest_pending);
     CU_add_test(su, "lazy free of values and dbs", test_lazyfree_values_and_dbs);
     CU_add_test(su, "lazy eviction waits for the queue", test_lazy_eviction_waits_for_queue);
+    CU_add_test(su, "defrag keeps everything", test_defrag_keeps_everything);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
