@@ -214,10 +214,12 @@ int conn_input(cb_client *c, const char *buf, size_t len) {
     return 0;
 }
 
-/* The held command is finished: go on with the input that waited. */
-static void continue_pending(cb_client *c) {
+/* The held command is finished: go on with the input that waited. With
+ * reset 0 (a run came back but no command was held) the parser may hold
+ * the first part of a command whose rest is in the waiting input: keep it. */
+static void continue_pending_from(cb_client *c, int reset) {
     c->argc = 0;
-    resp_parser_reset(&c->parser);
+    if (reset) resp_parser_reset(&c->parser);
     if (c->pending_len) {
         /* Move the saved input out first: processing may hold again and
          * append what is left of it. */
@@ -230,6 +232,8 @@ static void continue_pending(cb_client *c) {
     }
     xshard_flush(c);
 }
+
+static void continue_pending(cb_client *c) { continue_pending_from(c, 1); }
 
 void conn_continue(cb_client *c) {
     if (c->flags & (CLIENT_CLOSED | CLIENT_CLOSE_ASAP)) return;
@@ -261,7 +265,7 @@ void conn_forward_done(cb_client *c, const char *reply, size_t len) {
     }
     reply_raw(c, reply, len);
     if (waiting && redispatch(c)) return; /* paused now */
-    continue_pending(c);
+    continue_pending_from(c, waiting);
 }
 
 /* Drop fully written blocks from the front, keeping the tail block (rewound)

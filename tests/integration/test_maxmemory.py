@@ -184,14 +184,13 @@ class MaxmemoryPolicies(unittest.TestCase):
 
     def test_workers_share_maxmemory(self):
         # Two shards, each held to its share; the box stays under the limit
-        # and both shards evict. (4 KB values: 16 KB values pipelined across
-        # workers hit a connection-layer bug on main, reported separately.)
+        # and both shards evict.
         srv = Server('cachebox', args=('--io-workers', '2', '--maxmemory', '64mb',
                                        '--maxmemory-policy', 'allkeys-lru'))
         self.addCleanup(srv.cleanup)
         f = Flood(srv)
         self.addCleanup(f.close)
-        f.run(FLOOD // 4, lambda i: None, vsize=4000)
+        f.run(FLOOD // 4, lambda i: None)
         self.assertEqual(f.errors, [])
         self.assertLessEqual(f.max_used, MAXMEM * 1.01)
         h = f.r.info('hugepages')
