@@ -56,7 +56,9 @@ static const char *const global_names[] = {
     /* SORT's BY/GET patterns may name keys of any shard. */
     "sort", "sort_ro",
     /* The memory report walks every shard and client list. */
-    "memory|stats", "memory|doctor", NULL};
+    "memory|stats", "memory|doctor",
+    /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
+    "save", "bgsave", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }

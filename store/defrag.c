@@ -120,6 +120,9 @@ void defrag_cron(cb_shard *s)
         s->defrag.running = 0;
         return;
     }
+    /* A snapshot walks the dicts by cells: leave them alone until it ends. */
+    for (int i = 0; i < s->ndb; i++)
+        if (s->dbs[i].snap) return;
     size_t allocated, active;
     if (mem_allocator_frag(&allocated, &active) != 0 || allocated == 0) return;
     double frag_pct = active > allocated ? (double)(active - allocated) * 100 / (double)allocated : 0;

@@ -12,6 +12,7 @@
 #include "lazyfree.h"
 
 #include "db.h"
+#include "snapshot.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 
@@ -49,6 +50,8 @@ void lazyfree_obj(cb_shard *s, cb_obj *o)
 
 int db_delete_lazy(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
+    /* A running snapshot emits the key's cell before it changes. */
+    if (db->snap) snap_touch(db, k, len);
     if (dict_size(db->expires)) dict_delete(db->expires, k, len);
     dict_entry *e = dict_unlink(db->keys, k, len);
     if (!e) return 0;
@@ -71,6 +74,9 @@ static void queue_dict(cb_shard *s, dict *d)
 
 long long db_empty_lazy(cb_shard *s, cb_db *db)
 {
+    /* Under a running snapshot the old dicts become the snapshot's, which
+     * frees them when it is done: nothing to queue. */
+    if (db->snap) return db_empty(s, db);
     long long n = (long long)dict_size(db->keys);
     /* The expires dict shares the names the keys dict owns: it goes first
      * in the queue and owns nothing, so freeing it touches no name. */

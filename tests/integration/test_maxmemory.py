@@ -200,6 +200,32 @@ class MaxmemoryPolicies(unittest.TestCase):
             self.assertGreater(sh, MAXMEM / 2 * 0.8)
         self.assertGreater(info_field(f.r, 'stats', 'evicted_keys'), 0)
 
+    def test_evicted_notifications(self):
+        srv = Server('cachebox', args=('--maxmemory-policy', 'allkeys-random',
+                                       '--notify-keyspace-events', 'KEe'))
+        self.addCleanup(srv.cleanup)
+        r = srv.redis()
+        ps = srv.redis().pubsub()
+        ps.subscribe('__keyevent@0__:evicted')
+        ps.get_message(timeout=1)
+        p = r.pipeline(transaction=False)
+        for i in range(300):
+            p.set('n:%d' % i, 'x' * 10000)
+        p.execute()
+        r.config_set('maxmemory', str(r.info('memory')['used_memory'] - 1000000))
+        r.ping()
+        ev = info_field(r, 'stats', 'evicted_keys')
+        self.assertGreater(ev, 0)
+        got = set()
+        deadline = time.time() + 5
+        while len(got) < ev and time.time() < deadline:
+            m = ps.get_message(timeout=0.5)
+            if m and m['type'] == 'message':
+                got.add(m['data'])
+        self.assertEqual(len(got), ev)
+        self.assertEqual(r.exists(*got), 0)
+        ps.close()
+
     def test_lowering_maxmemory_evicts_now(self):
         srv = Server('cachebox', args=('--maxmemory-policy', 'allkeys-lru'))
         self.addCleanup(srv.cleanup)
