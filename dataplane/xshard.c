@@ -58,6 +58,8 @@ static const char *const global_names[] = {
     "client|tracking",
     /* SORT's BY/GET patterns may name keys of any shard. */
     "sort", "sort_ro",
+    /* The memory report walks every shard and client list. */
+    "memory|stats", "memory|doctor",
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
     "save", "bgsave", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
@@ -92,12 +94,12 @@ void xshard_free_worker(cb_worker *w) {
     for (int i = 0; i < g_server.nworkers; i++) {
         if (w->inbox[i]) {
             xmsg *m;
-            while ((m = ring_dequeue(w->inbox[i]))) cb_free(m);
+            while ((m = ring_dequeue(w->inbox[i]))) cb_free_shared(m);
             ring_free(w->inbox[i]);
         }
         for (xmsg *m = w->ovf_head[i], *n; m; m = n) {
             n = m->next;
-            cb_free(m);
+            cb_free_shared(m);
         }
     }
     cb_free(w->inbox);
@@ -231,7 +233,7 @@ void xshard_flush(cb_client *c) {
     xbatch *b = c->batch;
     if (!b) return;
     c->batch = NULL;
-    xmsg *m = cb_malloc(sizeof(*m) + b->len);
+    xmsg *m = cb_malloc_shared(sizeof(*m) + b->len);
     m->kind = XM_EXEC;
     m->origin = c;
     m->dbid = c->dbid;
@@ -287,7 +289,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         px.argc = argc;
         px.argv = argv;
         px.argv_len = lens;
-        dispatch_call(&px, cmd);
+        if (!dispatch_reject_oom(&px, cmd)) dispatch_call(&px, cmd);
         /* CLIENT REPLY SKIP covered only the first command of the run. */
         px.flags &= ~CLIENT_REPLY_SKIP;
         blocking_serve_ready(w);
@@ -298,7 +300,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     }
 
     size_t len = px.out_bytes;
-    xmsg *r = cb_malloc(sizeof(*r) + len);
+    xmsg *r = cb_malloc_shared(sizeof(*r) + len);
     r->kind = XM_REPLY;
     r->origin = m->origin;
     r->len = 0;
@@ -306,10 +308,10 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         n = b->next;
         memcpy(r->data + r->len, b->data + b->sent, b->used - b->sent);
         r->len += b->used - b->sent;
-        cb_free(b);
+        cb_free_conn(b);
     }
     int src = m->src;
-    cb_free(m);
+    cb_free_shared(m);
     xsend(w, src, r);
     tracking_proxy_end(&px);
     tracking_after_command(w); /* the origin's own invalidations follow its replies */
@@ -331,7 +333,7 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
     for (int dst = 0; dst < g_server.nworkers; dst++) {
         cb_worker *d = g_server.workers[dst];
         if (d == w || !__atomic_load_n(&d->nmonitors, __ATOMIC_RELAXED)) continue;
-        xmsg *m = cb_malloc(sizeof(*m) + len);
+        xmsg *m = cb_malloc_shared(sizeof(*m) + len);
         m->kind = XM_MONITOR;
         m->len = len;
         memcpy(m->data, line, len);
@@ -437,10 +439,10 @@ int xshard_service(cb_worker *w) {
                 cb_free(m);
             } else if (m->kind == XM_MONITOR) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             } else {
                 conn_forward_done(m->origin, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             }
         }
     }

@@ -20,6 +20,12 @@ cb_cmd_proc cmd_object_refcount;
 cb_cmd_proc cmd_object_idletime;
 cb_cmd_proc cmd_object_freq;
 cb_cmd_proc cmd_object_help;
+cb_cmd_proc cmd_memory_usage;
+cb_cmd_proc cmd_memory_stats;
+cb_cmd_proc cmd_memory_doctor;
+cb_cmd_proc cmd_memory_malloc_stats;
+cb_cmd_proc cmd_memory_purge;
+cb_cmd_proc cmd_memory_help;
 cb_cmd_proc cmd_expire;
 cb_cmd_proc cmd_pexpire;
 cb_cmd_proc cmd_expireat;
@@ -276,6 +282,12 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "object|idletime", cmd_object_idletime },
     { "object|freq", cmd_object_freq },
     { "object|help", cmd_object_help },
+    { "memory|usage", cmd_memory_usage },
+    { "memory|stats", cmd_memory_stats },
+    { "memory|doctor", cmd_memory_doctor },
+    { "memory|malloc-stats", cmd_memory_malloc_stats },
+    { "memory|purge", cmd_memory_purge },
+    { "memory|help", cmd_memory_help },
     { "expire", cmd_expire },
     { "pexpire", cmd_pexpire },
     { "expireat", cmd_expireat },

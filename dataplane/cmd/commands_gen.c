@@ -83,6 +83,11 @@ static const cb_keyspec ks_object_freq[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_memory_usage[] = {
+    { .flags = KS_RO, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static const cb_keyspec ks_expire[] = {
     { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -1121,6 +1126,118 @@ static cb_command sub_object[] = {
     { .name = NULL },
 };
 
+static cb_command sub_memory[] = {
+    {
+        .name = "memory|usage",
+        .arity = -3,
+        .flags = CMD_READONLY,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 15),
+        .keyspecs = ks_memory_usage, .nkeyspecs = 1,
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nmemory|usage\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~2\r\n+@read\r\n+@slow\r\n~0\r\n"
+            "~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\n"
+            "spec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+            "%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 288,
+        .docs_resp3 =
+            "$12\r\nmemory|usage\r\n%5\r\n$7\r\nsummary\r\n$34\r\nEstimate the memory usage of a key\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$38\r\nO(N) where N is the number of samples.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nSAMPLES\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 368,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|stats",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nmemory|stats\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 160,
+        .docs_resp3 =
+            "$12\r\nmemory|stats\r\n%4\r\n$7\r\nsummary\r\n$25\r\nShow memory usage details\r\n$5\r\nsince\r\n$5\r\n"
+            "4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 140,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|doctor",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nmemory|doctor\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 161,
+        .docs_resp3 =
+            "$13\r\nmemory|doctor\r\n%4\r\n$7\r\nsummary\r\n$30\r\nOutputs memory problems report\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 146,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|malloc-stats",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$19\r\nmemory|malloc-stats\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 167,
+        .docs_resp3 =
+            "$19\r\nmemory|malloc-stats\r\n%4\r\n$7\r\nsummary\r\n$29\r\nShow allocator internal stats\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
+        .docs_len = 202,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|purge",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nmemory|purge\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n",
+        .info_len = 136,
+        .docs_resp3 =
+            "$12\r\nmemory|purge\r\n%4\r\n$7\r\nsummary\r\n$35\r\nAsk the allocator to release memory\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
+        .docs_len = 201,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nmemory|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 85,
+        .docs_resp3 =
+            "$11\r\nmemory|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 163,
+        .parent = &command_table_gen[6],
+    },
+    { .name = NULL },
+};
+
 static cb_command sub_client[] = {
     {
         .name = "client|id",
@@ -1137,7 +1254,7 @@ static cb_command sub_client[] = {
             "$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|setname",
@@ -1155,7 +1272,7 @@ static cb_command sub_client[] = {
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 230,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|getname",
@@ -1172,7 +1289,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|getname\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|list",
@@ -1203,7 +1320,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n"
             "*1\r\n%3\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
         .docs_len = 1271,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|info",
@@ -1220,7 +1337,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|info\r\n%4\r\n$7\r\nsummary\r\n$56\r\nReturns information about the current client connection.\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 175,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|kill",
@@ -1258,7 +1375,7 @@ static cb_command sub_client[] = {
             "token\r\n$5\r\nLADDR\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n"
             "$6\r\nyes/no\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nSKIPME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1883,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|reply",
@@ -1279,7 +1396,7 @@ static cb_command sub_client[] = {
             "$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\n"
             "OFF\r\n%3\r\n$4\r\nname\r\n$4\r\nskip\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSKIP\r\n",
         .docs_len = 469,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|pause",
@@ -1302,7 +1419,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$5\r\nWRITE\r\n%3\r\n$4\r\nname\r\n$3\r\nall\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$3\r\nALL\r\n",
         .docs_len = 597,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|unpause",
@@ -1319,7 +1436,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|unpause\r\n%4\r\n$7\r\nsummary\r\n$45\r\nResume processing of clients that were paused\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$44\r\nO(N) Where N is the number of paused clients\r\n",
         .docs_len = 208,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|no-evict",
@@ -1339,7 +1456,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n",
         .docs_len = 398,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|help",
@@ -1356,7 +1473,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 168,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|tracking",
@@ -1460,7 +1577,7 @@ static cb_command sub_client[] = {
             "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$5\r\nERROR\r\n",
         .docs_len = 568,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     { .name = NULL },
 };
@@ -1485,7 +1602,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|set",
@@ -1507,7 +1624,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|resetstat",
@@ -1524,7 +1641,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|rewrite",
@@ -1541,7 +1658,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|help",
@@ -1558,7 +1675,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     { .name = NULL },
 };
@@ -1579,7 +1696,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|info",
@@ -1599,7 +1716,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|list",
@@ -1621,7 +1738,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|getkeys",
@@ -1638,7 +1755,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|getkeysandflags",
@@ -1655,7 +1772,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|docs",
@@ -1674,7 +1791,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|help",
@@ -1691,7 +1808,7 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     { .name = NULL },
 };
@@ -1714,7 +1831,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|numsub",
@@ -1733,7 +1850,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|numpat",
@@ -1750,7 +1867,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|shardchannels",
@@ -1769,7 +1886,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -1788,7 +1905,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|help",
@@ -1805,7 +1922,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[184],
     },
     { .name = NULL },
 };
@@ -1835,7 +1952,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[204],
     },
     {
         .name = "xinfo|groups",
@@ -1858,7 +1975,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[204],
     },
     {
         .name = "xinfo|consumers",
@@ -1881,7 +1998,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[204],
     },
     {
         .name = "xinfo|help",
@@ -1898,7 +2015,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[204],
     },
     { .name = NULL },
 };
@@ -1931,7 +2048,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|setid",
@@ -1958,7 +2075,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|destroy",
@@ -1981,7 +2098,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2005,7 +2122,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2029,7 +2146,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|help",
@@ -2046,7 +2163,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[206],
     },
     { .name = NULL },
 };
@@ -2208,6 +2325,48 @@ cb_command command_table_gen[] = {
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 1387,
         .subcommands = sub_object, .nsub = 5,
+    },
+    {
+        .name = "memory",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nmemory\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*6\r\n*10\r\n$12\r\n"
+            "memory|usage\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~2\r\n+@read\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n"
+            "$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n"
+            "$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\n"
+            "lastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$12\r\nmemory|stats\r\n:2\r\n"
+            "~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n*10\r\n$13\r\nmemory|doctor\r\n:2\r\n~0\r\n:0\r\n:0\r\n"
+            ":0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\n"
+            "response_policy:special\r\n~0\r\n~0\r\n*10\r\n$19\r\nmemory|malloc-stats\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n"
+            "~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n*10\r\n$12\r\nmemory|purge\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~2\r\n$25\r\n"
+            "request_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nmemory|help\r\n"
+            ":2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1059,
+        .docs_resp3 =
+            "$6\r\nmemory\r\n%5\r\n$7\r\nsummary\r\n$43\r\nA container for memory diagnostics commands\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%6\r\n$12\r\nmemory|usage\r\n%5\r\n$7\r\nsummary\r\n$34\r\nEstimate the memory usage of a key\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$38\r\nO(N) where N is the number of samples.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nSAMPLES\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n$12\r\nmemory|stats\r\n%4\r\n$7\r\nsummary\r\n$25\r\nShow memory usage details\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\n"
+            "memory|doctor\r\n%4\r\n$7\r\nsummary\r\n$30\r\nOutputs memory problems report\r\n$5\r\nsince\r\n$5\r\n"
+            "4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$19\r\nmemory|malloc-stats\r\n"
+            "%4\r\n$7\r\nsummary\r\n$29\r\nShow allocator internal stats\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n"
+            "$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n"
+            "$12\r\nmemory|purge\r\n%4\r\n$7\r\nsummary\r\n$35\r\nAsk the allocator to release memory\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n"
+            "$11\r\nmemory|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1412,
+        .subcommands = sub_memory, .nsub = 6,
     },
     {
         .name = "expire",
@@ -7417,4 +7576,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 211;
+const int command_table_gen_count = 212;
