@@ -38,6 +38,7 @@ struct cb_command;
 #define CLIENT_MULTI             (1u << 16) /* in MULTI: commands are queued */
 #define CLIENT_DIRTY_EXEC        (1u << 17) /* a queued command was refused: EXECABORT */
 #define CLIENT_PUBSUB            (1u << 18) /* has subscriptions (subscriber mode in RESP2) */
+#define CLIENT_SCRIPT            (1u << 19) /* a Lua script's own client (redis.call) */
 
 enum { BLOCK_MODE_NONE = 0, BLOCK_MODE_SERVING = 1, BLOCK_MODE_TIMEOUT = 2 };
 

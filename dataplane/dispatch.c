@@ -12,6 +12,7 @@
 #include "blocking.h"
 #include "multi.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -181,6 +182,7 @@ int dispatch_command(cb_client *c) {
                "set this option in the configuration file, and then restart the server.");
         goto done;
     }
+    if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {
         c->cmd = cmd;

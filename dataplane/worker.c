@@ -25,6 +25,7 @@
 #include "blocking.h"
 #include "dispatch.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -62,6 +63,7 @@ void worker_destroy(cb_worker *w) {
     }
     kdrv_shutdown(w);
     xshard_free_worker(w);
+    script_worker_free(w);
     for (int i = 0; i < w->nready; i++) cbstr_free(w->ready[i].key);
     cb_free(w->ready);
     cb_free(w->unblocked);
