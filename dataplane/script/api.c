@@ -109,7 +109,7 @@ static int call_generic(lua_State *L, int raise) {
         if (owner >= 0) sc->shard = g_server.workers[owner]->shard;
     }
     sc->db = &sc->shard->dbs[sc->dbid];
-    if (cmd->flags & CMD_WRITE) run->wrote = 1;
+    if (cmd->flags & CMD_WRITE) __atomic_store_n(&run->wrote, 1, __ATOMIC_RELAXED);
     dispatch_call(sc, cmd);
     sc->shard = home;
     sc->db = &home->dbs[sc->dbid];

@@ -7,11 +7,18 @@
  * and nothing is freed: a client that goes away is closed once the script
  * is over (the outer loop may hold pointers to it).
  *
- * With several workers a script runs with the other workers parked, so only
- * the clients of the script's own worker are served this way.
+ * With several workers a script runs with the other workers parked. A
+ * parked worker (waiting at its loop's safe point) polls the same way,
+ * through script_parked_poll: its clients get BUSY too, and SCRIPT KILL or
+ * SHUTDOWN NOSAVE sent to it reach the script. It does not run WATCH,
+ * UNWATCH or RESET then (they change the watch registry the script's writes
+ * read). The busy script is published in busy_run; busy_users counts the
+ * parked workers looking at it, and the script's worker waits for them to
+ * finish before its run (on its stack) goes away.
  */
 #include "script_int.h"
 
+#include <sched.h>
 #include <string.h>
 
 #include "../cmd/command.h"
@@ -28,10 +35,8 @@
 static const char BUSY_ERR[] =
     "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
-int script_running(const cb_worker *w) {
-    const cb_script_vm *vm = w->script;
-    return vm && vm->run;
-}
+static cb_script_run *busy_run; /* the busy script, NULL if none (atomic) */
+static int busy_users;           /* parked workers reading busy_run (atomic) */
 
 /* Write what is queued, but close nothing and leave the caller alone. */
 static void nested_flush(cb_worker *w) {
@@ -56,7 +61,8 @@ static void nested_flush(cb_worker *w) {
 }
 
 static void nested_poll(cb_script_vm *vm, cb_worker *w) {
-    /* The outer command may still be parsing the worker's read buffer. */
+    /* The outer command (or loop turn) may still be parsing the worker's
+     * read buffer. */
     if (!vm->readbuf) vm->readbuf = cb_malloc(w->readbuf_size);
     char *saved = w->readbuf;
     w->readbuf = vm->readbuf;
@@ -70,8 +76,9 @@ static void nested_poll(cb_script_vm *vm, cb_worker *w) {
 int script_busy_check(cb_script_vm *vm) {
     cb_script_run *run = vm->run;
     cb_worker *w = run->caller->w;
-    if (w->stop || __atomic_load_n(&g_server.shutdown_asap, __ATOMIC_RELAXED)) run->killed = 1;
-    if (run->killed) return 1;
+    if (w->stop || __atomic_load_n(&g_server.shutdown_asap, __ATOMIC_RELAXED))
+        __atomic_store_n(&run->killed, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&run->killed, __ATOMIC_RELAXED)) return 1;
     if (!run->busy) {
         long long elapsed = util_mstime() - run->start_ms;
         if (elapsed < g_config.busy_reply_threshold) return 0;
@@ -81,10 +88,12 @@ int script_busy_check(cb_script_vm *vm) {
                elapsed, run->sha);
         run->busy = 1;
         w->script_busy = 1;
+        if (g_server.nworkers > 1) __atomic_store_n(&busy_run, run, __ATOMIC_RELEASE);
     }
     nested_poll(vm, w);
-    if (w->stop || __atomic_load_n(&g_server.shutdown_asap, __ATOMIC_RELAXED)) run->killed = 1;
-    return run->killed;
+    if (w->stop || __atomic_load_n(&g_server.shutdown_asap, __ATOMIC_RELAXED))
+        __atomic_store_n(&run->killed, 1, __ATOMIC_RELAXED);
+    return __atomic_load_n(&run->killed, __ATOMIC_RELAXED);
 }
 
 void script_busy_leave(cb_script_vm *vm) {
@@ -92,6 +101,32 @@ void script_busy_leave(cb_script_vm *vm) {
     if (!run || !run->busy) return;
     run->busy = 0;
     run->caller->w->script_busy = 0;
+    if (__atomic_load_n(&busy_run, __ATOMIC_ACQUIRE) == run) {
+        __atomic_store_n(&busy_run, NULL, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&busy_users, __ATOMIC_ACQUIRE) > 0) sched_yield();
+    }
+}
+
+void script_parked_poll(cb_worker *w) {
+    if (!__atomic_load_n(&busy_run, __ATOMIC_RELAXED)) return;
+    __atomic_add_fetch(&busy_users, 1, __ATOMIC_ACQ_REL);
+    cb_script_run *run = __atomic_load_n(&busy_run, __ATOMIC_ACQUIRE);
+    if (run && run->caller->w != w) {
+        cb_script_vm *vm = script_vm_struct(w);
+        vm->parked_run = run;
+        w->script_busy = 1;
+        nested_poll(vm, w);
+        w->script_busy = 0;
+        vm->parked_run = NULL;
+    }
+    __atomic_sub_fetch(&busy_users, 1, __ATOMIC_ACQ_REL);
+}
+
+cb_script_run *script_busy_run(cb_worker *w) {
+    cb_script_vm *vm = w->script;
+    if (!vm) return NULL;
+    if (vm->run && vm->run->busy) return vm->run;
+    return vm->parked_run;
 }
 
 /* SHUTDOWN is allowed only with NOSAVE while a script is busy. */
@@ -101,11 +136,19 @@ static int shutdown_nosave(const cb_client *c) {
     return 0;
 }
 
+/* On a parked worker: the allow-busy commands that touch shared state the
+ * running script may read. */
+static int touches_shared(const cb_command *cmd) {
+    return !strcmp(cmd->name, "watch") || !strcmp(cmd->name, "unwatch") ||
+           !strcmp(cmd->name, "reset");
+}
+
 int script_busy_intercept(cb_client *c, const cb_command *cmd) {
-    cb_script_vm *vm = c->w->script;
-    if (!vm || !vm->run || !vm->run->busy || c == vm->run->caller) return 0;
+    cb_script_run *run = script_busy_run(c->w);
+    if (!run || c == run->caller) return 0;
     int allowed = (cmd->flags & CMD_ALLOW_BUSY) != 0;
     if (allowed && strcmp(cmd->name, "shutdown") == 0 && !shutdown_nosave(c)) allowed = 0;
+    if (allowed && run->caller->w != c->w && touches_shared(cmd)) allowed = 0;
     if (!allowed) {
         reply_error(c, BUSY_ERR);
         multi_flag_error(c);

@@ -210,18 +210,18 @@ void cmd_script_flush(cb_client *c) {
 }
 
 void cmd_script_kill(cb_client *c) {
-    cb_script_vm *vm = c->w->script;
-    if (!vm || !vm->run) {
+    cb_script_run *run = script_busy_run(c->w);
+    if (!run) {
         reply_error(c, "-NOTBUSY No scripts in execution right now.");
         return;
     }
-    if (vm->run->wrote) {
+    if (__atomic_load_n(&run->wrote, __ATOMIC_RELAXED)) {
         reply_error(c, "-UNKILLABLE Sorry the script already executed write commands against "
                        "the dataset. You can either wait the script termination or kill the "
                        "server in a hard way using the SHUTDOWN NOSAVE command.");
         return;
     }
-    vm->run->killed = 1;
+    __atomic_store_n(&run->killed, 1, __ATOMIC_RELAXED);
     reply_ok(c);
 }
 

@@ -322,13 +322,18 @@ static void vm_close(cb_script_vm *vm) {
     vm->L = NULL;
 }
 
-cb_script_vm *script_vm(cb_worker *w) {
+cb_script_vm *script_vm_struct(cb_worker *w) {
     cb_script_vm *vm = w->script;
     if (!vm) {
         vm = cb_calloc(sizeof(*vm));
         vm->rand48 = RAND48_DEFAULT;
         __atomic_store_n(&w->script, vm, __ATOMIC_RELEASE);
     }
+    return vm;
+}
+
+cb_script_vm *script_vm(cb_worker *w) {
+    cb_script_vm *vm = script_vm_struct(w);
     if (vm->L && vm->gen != script_cache_gen() && !vm->run) vm_close(vm);
     if (!vm->L) vm_open(vm);
     return vm;

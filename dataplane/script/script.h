@@ -22,8 +22,9 @@ void script_worker_free(struct cb_worker *w);
  * command itself (BUSY, or runs one of the few commands allowed then) and
  * returns 1; returns 0 when no script is busy here. */
 int script_busy_intercept(struct cb_client *c, const struct cb_command *cmd);
-/* 1 while a script runs on worker w (its caller must not be read from). */
-int script_running(const struct cb_worker *w);
+/* From a worker parked by another one (at its loop's safe point): while
+ * the parking worker's script is busy, answer this worker's clients BUSY. */
+void script_parked_poll(struct cb_worker *w);
 
 /* INFO memory figures. */
 size_t script_vm_memory(void);       /* bytes held by every worker's Lua heap */

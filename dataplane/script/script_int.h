@@ -48,6 +48,7 @@ typedef struct cb_script_vm {
     uint64_t gen;            /* cache generation its compiled functions belong to */
     size_t mem;              /* bytes of the Lua heap (read relaxed by INFO) */
     cb_script_run *run;      /* NULL when no script runs */
+    cb_script_run *parked_run; /* another worker's busy script, while parked */
     uint64_t rand48;         /* math.random state (engine.c) */
     unsigned calls;          /* scripts run: a GC step every few */
     int globals_ref;         /* registry ref of the real globals table */
@@ -68,6 +69,8 @@ uint64_t script_cache_gen(void);
 /* engine.c */
 /* The calling worker's VM, created (or reset after SCRIPT FLUSH) as needed. */
 cb_script_vm *script_vm(struct cb_worker *w);
+/* w's VM struct, created if needed, without starting Lua in it. */
+cb_script_vm *script_vm_struct(struct cb_worker *w);
 /* The VM of the calling thread's worker if it exists (Lua callbacks). */
 cb_script_vm *script_vm_current(void);
 /* Compile body under `sha` unless already there; 0 ok, -1 with *err set
@@ -100,5 +103,8 @@ void script_lua_to_reply(cb_client *c, lua_State *L, int lua_resp);
 int script_busy_check(cb_script_vm *vm);
 /* After the script: leave busy mode. */
 void script_busy_leave(cb_script_vm *vm);
+/* The busy script this worker's clients are told about (its own, or the
+ * parking worker's while parked); NULL if none. */
+cb_script_run *script_busy_run(struct cb_worker *w);
 
 #endif

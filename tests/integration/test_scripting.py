@@ -48,8 +48,11 @@ def wait_busy(server, deadline_s):
 class _Busy:
     """Runs against cachebox and the oracle: the same texts must come back."""
 
+    ARGS = ()
+
     def setUp(self):
-        self.server = Server(self.KIND, args=('--busy-reply-threshold', THRESHOLD_MS))
+        self.server = Server(self.KIND,
+                             args=('--busy-reply-threshold', THRESHOLD_MS) + self.ARGS)
         self.addCleanup(self.server.cleanup)
 
     def test_runaway_script_killed(self):
@@ -94,6 +97,31 @@ class _Busy:
 
 class BusyCachebox(_Busy, unittest.TestCase):
     KIND = 'cachebox'
+
+
+class BusyCacheboxThreeWorkers(_Busy, unittest.TestCase):
+    """The other workers are parked while the script runs; they answer BUSY
+    too, and SCRIPT KILL / SHUTDOWN NOSAVE reach the script from any of
+    them (each new connection lands on some worker)."""
+    KIND = 'cachebox'
+    ARGS = ('--io-workers', '3')
+
+    def test_every_connection_gets_busy(self):
+        runner = start_runaway(self.server, 'while true do end')
+        self.addCleanup(runner.close)
+        wait_busy(self.server, 5.0)
+        conns = [self.server.raw() for _ in range(12)]
+        try:
+            for c in conns:
+                self.assertEqual(q(c, 'GET', 'k'), BUSY)
+            self.assertEqual(q(conns[-1], 'SCRIPT', 'KILL'), 'OK')
+        finally:
+            for c in conns:
+                c.close()
+        self.assertIsInstance(parse(runner.read_reply()), RespError)
+        r = self.server.redis()
+        r.mset({'k%d' % i: i for i in range(20)})
+        self.assertEqual(r.dbsize(), 20)
 
 
 if 'redis' in kinds_for_identical():
