@@ -260,6 +260,36 @@ return out"""
             t.join()
         self.assertEqual(int(self.r.get('total')), 400)
 
+    def test_script_push_wakes_blocked_client(self):
+        got = []
+        def waiter():
+            got.append(self.server.redis().blpop('jobs', timeout=5))
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.3)
+        self.assertEqual(self.r.eval("return redis.call('RPUSH', KEYS[1], ARGV[1])", 1,
+                                     'jobs', 'job1'), 1)
+        t.join()
+        self.assertEqual(got, [(b'jobs', b'job1')])
+
+    def test_script_write_breaks_watch(self):
+        self.r.set('w', 1)
+        p = self.r.pipeline()
+        p.watch('w')
+        self.server.redis().eval("return redis.call('INCR', 'w')", 0)
+        p.multi()
+        p.set('w', 100)
+        with self.assertRaises(redis.WatchError):
+            p.execute()
+        self.assertEqual(self.r.get('w'), b'2')
+        # A read-only script leaves the watch alone.
+        p = self.r.pipeline()
+        p.watch('w')
+        self.server.redis().eval_ro("return redis.call('GET', 'w')", 1, 'w')
+        p.multi()
+        p.set('w', 100)
+        self.assertEqual(p.execute(), [True])
+
     def test_info_fields(self):
         self.r.eval('return 1', 0)
         self.r.script_load('return 2')
