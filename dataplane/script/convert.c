@@ -269,7 +269,10 @@ static void table_to_reply(cb_client *c, lua_State *L, int lua_resp) {
 }
 
 void script_lua_to_reply(cb_client *c, lua_State *L, int lua_resp) {
-    if (!lua_checkstack(L, 6)) {
+    /* Four slots are what a level needs (a map's table, key, value and a
+     * copy of the key); asking for just that keeps the depth at which a
+     * self-containing table stops the same as Redis's. */
+    if (!lua_checkstack(L, 4)) {
         reply_error(c, "reached lua stack limit");
         return;
     }

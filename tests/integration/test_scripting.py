@@ -129,6 +129,36 @@ if 'redis' in kinds_for_identical():
         KIND = 'redis'
 
 
+class SelfContainingTables(unittest.TestCase):
+    """A returned table that contains itself stops at the Lua stack limit with
+    exactly Redis's bytes (too deep for the diff corpus's parser)."""
+    BODIES = ['local t = {} t[1] = t return t',
+              "local t = {} t[1] = 'a' t[2] = t return t",
+              'local t = {} t.map = {a=t} return t']
+
+    def test_same_bytes_as_redis(self):
+        kinds = kinds_for_identical()
+        if 'redis' not in kinds:
+            self.skipTest('no oracle')
+        servers = [Server(k) for k in ('cachebox', 'redis')]
+        try:
+            for body in self.BODIES:
+                got = []
+                for srv in servers:
+                    with srv.raw(timeout=10) as c:
+                        c.send(encode_command('EVAL', body, '0'))
+                        c.send(encode_command('PING'))
+                        data = b''
+                        while not data.endswith(b'+PONG\r\n'):
+                            data += c.sock.recv(1 << 16)
+                        got.append(data)
+                self.assertEqual(got[0], got[1], body)
+                self.assertIn(b'-ERR reached lua stack limit\r\n', got[0])
+        finally:
+            for srv in servers:
+                srv.cleanup()
+
+
 RATE_LIMIT = """
 local current = redis.call('INCR', KEYS[1])
 if current == 1 then
