@@ -17,6 +17,7 @@
 
 #include "../blocking.h"
 #include "../cmd/command.h"
+#include "../conn.h"
 #include "../dispatch.h"
 #include "../worker.h"
 #include "../xshard.h"
@@ -110,6 +111,10 @@ static int call_generic(lua_State *L, int raise) {
     }
     sc->db = &sc->shard->dbs[sc->dbid];
     if (cmd->flags & CMD_WRITE) __atomic_store_n(&run->wrote, 1, __ATOMIC_RELAXED);
+    /* MONITOR shows a script's commands as coming from "lua". */
+    if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
+        !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+        conn_feed_monitors(sc);
     dispatch_call(sc, cmd);
     sc->shard = home;
     sc->db = &home->dbs[sc->dbid];
@@ -123,6 +128,10 @@ static int call_generic(lua_State *L, int raise) {
     if (len && out[0] == '-') {
         script_push_error(L, out, len);
         cb_free(out);
+        /* The command's error is counted already: a reply that carries it
+         * on must not count it again. */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "ignore_err_stats_update");
         if (raise) return lua_error(L);
         return 1;
     }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../conn.h"
 #include "../worker.h"
 #include "../resp/reply.h"
 #include "../../platform/mem.h"
@@ -109,6 +110,9 @@ static int prepare(cb_client *c, cb_script_vm *vm, const char *sha, const char *
 /* ------------------------------------------------------------- EVAL */
 
 static void eval_generic(cb_client *c, int by_sha, int ro) {
+    /* EVAL is skip-monitor for the dispatcher, yet Redis shows every EVAL
+     * to MONITOR, before the commands its script runs. */
+    if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED)) conn_feed_monitors(c);
     long long numkeys;
     if (arg_ll(c, 2, &numkeys, NULL) < 0) return;
     if (numkeys > c->argc - 3) {
@@ -159,6 +163,7 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
     sc.resp = 2;
     sc.flags = CLIENT_PROXY | CLIENT_SCRIPT;
     sc.authenticated = 1;
+    snprintf(sc.addr, sizeof(sc.addr), "lua");
 
     cb_script_run run;
     memset(&run, 0, sizeof(run));

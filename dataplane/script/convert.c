@@ -56,6 +56,8 @@ const char *script_resp_to_lua(lua_State *L, const char *p, const char *end) {
     case '-':
         if (!(e = crlf(p, end))) return NULL;
         script_push_error(L, p, (size_t)(e - p));
+        lua_pushboolean(L, 1); /* counted when the command replied it */
+        lua_setfield(L, -2, "ignore_err_stats_update");
         return e + 2;
     case ':':
         if (!(p = parse_len(p, end, &n))) return NULL;
@@ -164,6 +166,15 @@ static int field(lua_State *L, const char *name) {
     return lua_type(L, -1);
 }
 
+/* Whether t.name is true for the table just below the top (the top is
+ * the err string being replied). */
+static int field_true(lua_State *L, const char *name) {
+    lua_getfield(L, -2, name);
+    int b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
 /* The map or set table on top of the stack (popped): pairs, or keys. */
 static void mapset_to_reply(cb_client *c, lua_State *L, int lua_resp, int is_map) {
     void *h = reply_deferred_len(c);
@@ -187,10 +198,20 @@ static void table_to_reply(cb_client *c, lua_State *L, int lua_resp) {
     const char *s;
     if (field(L, "err") == LUA_TSTRING) {
         s = lua_tolstring(L, -1, &len);
-        char *m = cb_malloc(len + 2);
+        char *m = cb_malloc(len + 3);
         m[0] = '-';
         memcpy(m + 1, s, len);
-        reply_error_len(c, m, len + 1);
+        if (field_true(L, "ignore_err_stats_update")) {
+            /* A command's error passed on: counted once, when it happened;
+             * the script still counts as failed. */
+            for (size_t i = 1; i <= len; i++)
+                if (m[i] == '\r' || m[i] == '\n') m[i] = ' ';
+            memcpy(m + len + 1, "\r\n", 2);
+            reply_raw(c, m, len + 3);
+            c->errors_seen++;
+        } else {
+            reply_error_len(c, m, len + 1);
+        }
         cb_free(m);
         lua_pop(L, 1);
         return;

@@ -432,7 +432,11 @@ static void reply_script_error(cb_client *c, lua_State *L, const char *sha) {
     const char *msg = NULL, *source = NULL;
     size_t ml = 0;
     long line = -1;
+    int no_stats = 0;
     if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "ignore_err_stats_update");
+        no_stats = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         lua_getfield(L, -1, "err");
         if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tolstring(L, -1, &ml);
         lua_getfield(L, -2, "source");
@@ -453,7 +457,18 @@ static void reply_script_error(cb_client *c, lua_State *L, const char *sha) {
         n = snprintf(buf, cap, "-%.*s script: %s, on %s:%ld.", (int)ml, msg, sha, source, line);
     else
         n = snprintf(buf, cap, "-%.*s", (int)ml, msg);
-    reply_error_len(c, buf, (size_t)n < cap ? (size_t)n : cap - 1);
+    size_t bl = (size_t)n < cap ? (size_t)n : cap - 1;
+    if (no_stats) {
+        /* Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE: the error counts as a
+         * failed call of the script but not again in the error totals. */
+        for (size_t i = 0; i < bl; i++)
+            if (buf[i] == '\r' || buf[i] == '\n') buf[i] = ' ';
+        reply_raw(c, buf, bl);
+        reply_raw(c, "\r\n", 2);
+        c->errors_seen++;
+    } else {
+        reply_error_len(c, buf, bl);
+    }
     cb_free(buf);
 }
 

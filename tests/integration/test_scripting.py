@@ -129,6 +129,61 @@ if 'redis' in kinds_for_identical():
         KIND = 'redis'
 
 
+class _Stats:
+    """Errors inside scripts count once in INFO, as Redis counts them, and
+    MONITOR shows EVAL before the commands its script runs ("lua")."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(cls.KIND)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def test_error_stats(self):
+        r = self.server.redis()
+        r.set('s', 'foo')
+        r.config_resetstat()
+        for body in ["return redis.call('incr','s')", "return redis.pcall('incr','s')",
+                     "return {redis.pcall('incr','s')}", "return redis.error_reply('MY_ERR x')",
+                     "error('x')"]:
+            try:
+                r.eval(body, 0)
+            except redis.ResponseError:
+                pass
+        self.assertEqual(r.info('stats')['total_error_replies'], 5)
+        errs = r.info('errorstats')
+        self.assertEqual(errs['errorstat_ERR'], 'count=4')
+        self.assertEqual(errs['errorstat_MY_ERR'], 'count=1')
+        cs = r.info('commandstats')
+        self.assertEqual(cs['cmdstat_incr']['failed_calls'], 3)
+        self.assertEqual(cs['cmdstat_eval']['failed_calls'], 5)
+
+    def test_monitor(self):
+        r = self.server.redis()
+        with self.server.raw() as m:
+            self.assertEqual(parse(m.cmd('MONITOR')), b'OK')
+            r.eval("return redis.call('SET', KEYS[1], 'v')", 1, 'mk')
+            r.ping()
+            lines = []
+            while not lines or b'"PING"' not in lines[-1]:
+                lines.append(m.read_reply())
+        lines = [l.split(b' ', 1)[1] for l in lines]
+        self.assertTrue(lines[0].startswith(b'[0 127.0.0.1:'), lines)
+        self.assertTrue(lines[0].endswith(b'"EVAL" "return redis.call(\'SET\', KEYS[1], \'v\')" "1" "mk"\r\n'), lines)
+        self.assertEqual(lines[1], b'[0 lua] "SET" "mk" "v"\r\n')
+
+
+class StatsCachebox(_Stats, unittest.TestCase):
+    KIND = 'cachebox'
+
+
+if 'redis' in kinds_for_identical():
+    class StatsRedis(_Stats, unittest.TestCase):
+        KIND = 'redis'
+
+
 class SelfContainingTables(unittest.TestCase):
     """A returned table that contains itself stops at the Lua stack limit with
     exactly Redis's bytes (too deep for the diff corpus's parser)."""
