@@ -1,13 +1,14 @@
 /* engine.c — one Lua 5.1 VM per worker: creating it with the libraries
  * scripts expect, the sandbox, compiling bodies and calling them.
  *
- * Sandbox. Scripts see a globals table that is an empty proxy: reading a
- * name that does not exist raises "Script attempted to access nonexistent
- * global variable", any assignment raises "Attempt to modify a readonly
- * table"; the libraries (string, math, redis, cjson, ...) are read-only
- * proxies too. The real globals live in a table only C can reach; KEYS and
- * ARGV are stored there before each call. loadfile, dofile, print, setfenv,
- * getfenv, newproxy and the debug library are not reachable, as in Redis.
+ * Sandbox (sandbox.c). Scripts see a globals table that is a read-only
+ * proxy: reading a name that does not exist raises "Script attempted to
+ * access nonexistent global variable", any assignment raises "Attempt to
+ * modify a readonly table"; the libraries (string, math, redis, cjson, ...)
+ * are read-only proxies too. The real globals live in a table only C can
+ * reach; KEYS and ARGV are stored there before each call. loadfile, dofile,
+ * print, setfenv, getfenv, newproxy and the debug library are not
+ * reachable, as in Redis.
  *
  * Errors. Every call runs under a C error handler that turns the error into
  * Redis's table form {err=..., source=..., line=...}; the reply is
@@ -145,9 +146,8 @@ static int err_handler(lua_State *L) {
 
 /* ------------------------------------------------------------- sandbox */
 
-static int ro_newindex(lua_State *L) { return luaL_error(L, "Attempt to modify a readonly table"); }
-
-/* __index of the globals proxy: upvalue 1 is the real globals table. */
+/* __index of the globals proxy (sandbox.c): upvalue 1 is the real globals
+ * table; a name that is not there raises. */
 static int globals_index(lua_State *L) {
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
@@ -155,24 +155,6 @@ static int globals_index(lua_State *L) {
     const char *name = lua_tostring(L, 2);
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
                       name ? name : "?");
-}
-
-/* Replace real[name] by a read-only proxy of it (real at index idx). */
-static void make_readonly(lua_State *L, int real, const char *name) {
-    lua_getfield(L, real, name);
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_newtable(L);                 /* proxy */
-    lua_newtable(L);                 /* its metatable */
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, ro_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, real, name);
-    lua_pop(L, 1);
 }
 
 /* ------------------------------------------------------------ math.random */
@@ -297,22 +279,12 @@ static void vm_open(cb_script_vm *vm) {
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "__cb_scripts");
 
-    /* The sandbox: real globals behind a read-only proxy. */
+    /* The sandbox (sandbox.c): real globals behind a read-only proxy. */
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     int real = lua_gettop(L);
-    for (int i = 0; readonly_libs[i]; i++) make_readonly(L, real, readonly_libs[i]);
-    for (int i = 0; extra_libs[i].name; i++) make_readonly(L, real, extra_libs[i].name);
-    lua_newtable(L);                          /* the proxy */
-    lua_newtable(L);                          /* its metatable */
-    lua_pushvalue(L, real);
-    lua_pushcclosure(L, globals_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, ro_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, real, "_G");
-    lua_replace(L, LUA_GLOBALSINDEX);
+    for (int i = 0; readonly_libs[i]; i++) script_sandbox_protect_lib(L, real, readonly_libs[i]);
+    for (int i = 0; extra_libs[i].name; i++) script_sandbox_protect_lib(L, real, extra_libs[i].name);
+    script_sandbox_install(L, real, globals_index);
     vm->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops real */
     vm->gen = script_cache_gen();
 }

@@ -3,7 +3,8 @@
  * each file's entry points. Nothing outside dataplane/script/ includes it.
  *
  *   cache.c    process-wide sha1 -> body cache (SCRIPT LOAD/EXISTS/FLUSH)
- *   engine.c   Lua state set-up, sandbox, compiling and calling a script
+ *   engine.c   Lua state set-up, compiling and calling a script
+ *   sandbox.c  read-only globals and libraries
  *   api.c      the `redis` table: redis.call / pcall / error_reply / ...
  *   convert.c  RESP reply bytes -> Lua values, Lua values -> client reply
  *   busy.c     the nested poll while a script runs long; SCRIPT KILL
@@ -85,6 +86,14 @@ int script_raise(lua_State *L, const char *msg);
 /* Push the error table Redis builds for an error text: "-CODE msg", or
  * "msg" which gets the ERR code unless it already has a code word. */
 void script_push_error(lua_State *L, const char *msg, size_t len);
+
+/* sandbox.c */
+/* Replace real[name] (a library table) by a read-only proxy. */
+void script_sandbox_protect_lib(lua_State *L, int real, const char *name);
+/* Wrap the raw functions, protect the string metatable and make a read-only
+ * proxy of `real` (the globals table at that index) the state's globals;
+ * globals_index is its __index (upvalue 1: real). Call after the libraries. */
+void script_sandbox_install(lua_State *L, int real, lua_CFunction globals_index);
 
 /* api.c */
 void script_api_open(lua_State *L);
