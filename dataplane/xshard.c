@@ -56,6 +56,8 @@ static const char *const global_names[] = {
     "pubsub|shardnumsub",
     /* SORT's BY/GET patterns may name keys of any shard. */
     "sort", "sort_ro",
+    /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
+    "save", "bgsave",
     /* Scripts may touch keys of any shard, declared or not. */
     "eval", "evalsha", "eval_ro", "evalsha_ro", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
