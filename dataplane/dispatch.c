@@ -77,6 +77,7 @@ int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
     /* WRITE pauses hold writes and commands that may replicate (EVAL...),
      * and an EXEC whose transaction writes. */
     if (cmd->proc == cmd_exec && multi_has_writes(c)) return 1;
+    if (script_may_write(c, cmd)) return 1;
     return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../cmd/command.h"
 #include "../conn.h"
 #include "../worker.h"
 #include "../resp/reply.h"
@@ -109,6 +110,9 @@ static int prepare(cb_client *c, cb_script_vm *vm, const char *sha, const char *
 
 /* ------------------------------------------------------------- EVAL */
 
+void cmd_eval(cb_client *c);
+void cmd_evalsha(cb_client *c);
+
 static void eval_generic(cb_client *c, int by_sha, int ro) {
     /* EVAL is skip-monitor for the dispatcher, yet Redis shows every EVAL
      * to MONITOR, before the commands its script runs. */
@@ -181,6 +185,27 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
         sc.out_head = b->next;
         cb_free(b);
     }
+}
+
+int script_may_write(const cb_client *c, const cb_command *cmd) {
+    if (cmd->proc != cmd_eval && cmd->proc != cmd_evalsha) return 0;
+    if (c->argc < 2) return 1;
+    size_t len;
+    char *owned = NULL;
+    const char *body;
+    if (cmd->proc == cmd_eval) {
+        body = ARGP(c, 1);
+        len = ARGL(c, 1);
+    } else {
+        /* An unknown script keeps the command's own flags: it may write. */
+        if (ARGL(c, 1) != 40 || !(owned = script_cache_get(ARGP(c, 1), 40, &len))) return 1;
+        body = owned;
+    }
+    unsigned flags;
+    char err[256];
+    int rc = parse_shebang(body, len, &flags, err, sizeof(err));
+    cb_free(owned);
+    return rc < 0 || !(flags & SCRIPT_FLAG_NO_WRITES);
 }
 
 void cmd_eval(cb_client *c) { eval_generic(c, 0, 0); }

@@ -160,6 +160,23 @@ class _Stats:
         self.assertEqual(cs['cmdstat_incr']['failed_calls'], 3)
         self.assertEqual(cs['cmdstat_eval']['failed_calls'], 5)
 
+    def test_client_pause_write(self):
+        """CLIENT PAUSE WRITE holds scripts that may write, not no-writes
+        ones or EVAL_RO (the flags come from the script, as in Redis)."""
+        r = self.server.redis()
+        def timed(fn):
+            r.client_pause(300, all=False)
+            t0 = time.time()
+            fn()
+            took = time.time() - t0
+            r.client_unpause()
+            return took
+        self.assertGreater(timed(lambda: r.eval('return 1', 0)), 0.2)
+        self.assertLess(timed(lambda: r.eval('#!lua flags=no-writes\nreturn 1', 0)), 0.2)
+        self.assertLess(timed(lambda: r.eval_ro('return 1', 0)), 0.2)
+        sha = r.script_load('#!lua flags=no-writes\nreturn 2')
+        self.assertLess(timed(lambda: r.evalsha(sha, 0)), 0.2)
+
     def test_monitor(self):
         r = self.server.redis()
         with self.server.raw() as m:
