@@ -33,8 +33,7 @@ static const struct {
     {NULL, 0},
 };
 
-/* Flags of a body; 0 ok, -1 with the error written to err. */
-static int parse_shebang(const char *body, size_t len, unsigned *flags, char *err, size_t errlen) {
+int script_parse_shebang(const char *body, size_t len, unsigned *flags, char *err, size_t errlen) {
     *flags = 0;
     if (len < 2 || body[0] != '#' || body[1] != '!') {
         *flags = SCRIPT_FLAG_EVAL_COMPAT;
@@ -95,7 +94,7 @@ static int parse_shebang(const char *body, size_t len, unsigned *flags, char *er
 static int prepare(cb_client *c, cb_script_vm *vm, const char *sha, const char *body, size_t len,
                    unsigned *flags) {
     char err[512];
-    if (parse_shebang(body, len, flags, err, sizeof(err)) < 0) {
+    if (script_parse_shebang(body, len, flags, err, sizeof(err)) < 0) {
         reply_error(c, err);
         return -1;
     }
@@ -203,7 +202,7 @@ int script_may_write(const cb_client *c, const cb_command *cmd) {
     }
     unsigned flags;
     char err[256];
-    int rc = parse_shebang(body, len, &flags, err, sizeof(err));
+    int rc = script_parse_shebang(body, len, &flags, err, sizeof(err));
     cb_free(owned);
     return rc < 0 || !(flags & SCRIPT_FLAG_NO_WRITES);
 }

@@ -106,6 +106,11 @@ const char *script_resp_to_lua(lua_State *L, const char *p, const char *end);
  * redis.setresp() protocol. Leaves the stack as it was. */
 void script_lua_to_reply(cb_client *c, lua_State *L, int lua_resp);
 
+/* cmd_script.c */
+/* Shebang flags of a body (SCRIPT_FLAG_EVAL_COMPAT when it has none); 0 ok,
+ * -1 with Redis's error text written to err. */
+int script_parse_shebang(const char *body, size_t len, unsigned *flags, char *err, size_t errlen);
+
 /* busy.c */
 /* From the Lua count hook: enter busy mode when the threshold is passed,
  * serve the network, and return 1 when the script must stop. */

@@ -1,7 +1,7 @@
 /* test_script.c — the scripting conversions without a socket: RESP reply
  * bytes -> Lua values (what redis.call returns) -> the reply a client gets
  * (what a script returns), in RESP2 and RESP3 on both sides, malformed
- * input, and the error tables Redis builds from error texts.
+ * input, the error tables Redis builds from error texts, and shebang flags.
  */
 #include <CUnit/Basic.h>
 #include <lauxlib.h>
@@ -123,6 +123,36 @@ static void test_deep_nesting(void) {
     CU_ASSERT_STRING_EQUAL(out, in);
 }
 
+static unsigned shebang(const char *body, const char *want_err) {
+    unsigned flags = 0;
+    char err[256] = "";
+    int rc = script_parse_shebang(body, strlen(body), &flags, err, sizeof(err));
+    if (want_err) {
+        CU_ASSERT_EQUAL(rc, -1);
+        CU_ASSERT_STRING_EQUAL(err, want_err);
+    } else {
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+    return flags;
+}
+
+static void test_shebang(void) {
+    CU_ASSERT_EQUAL(shebang("return 1", NULL), SCRIPT_FLAG_EVAL_COMPAT);
+    CU_ASSERT_EQUAL(shebang("#!lua\nreturn 1", NULL), 0);
+    CU_ASSERT_EQUAL(shebang("#!lua flags=no-writes\nreturn 1", NULL), SCRIPT_FLAG_NO_WRITES);
+    CU_ASSERT_EQUAL(shebang("#!lua flags=no-writes,allow-oom,allow-stale,no-cluster,"
+                            "allow-cross-slot-keys\n", NULL),
+                    SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_ALLOW_STALE |
+                        SCRIPT_FLAG_NO_CLUSTER | SCRIPT_FLAG_ALLOW_CROSS_SLOT);
+    CU_ASSERT_EQUAL(shebang("#!lua flags=\n", NULL), 0);
+    CU_ASSERT_EQUAL(shebang("#!lua   flags=allow-oom  \r\n", NULL), SCRIPT_FLAG_ALLOW_OOM);
+    shebang("#!lua flags=bad\n", "Unexpected flag in script shebang: bad");
+    shebang("#!lua flags=no-writes,bad\n", "Unexpected flag in script shebang: bad");
+    shebang("#!python\n", "Unexpected engine in script shebang: #!python");
+    shebang("#!lua x=1\n", "Unknown lua shebang option: x=1");
+    shebang("#!lua", "Invalid script shebang");
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     CU_pSuite s = CU_add_suite("script_convert", NULL, NULL);
@@ -131,6 +161,7 @@ int main(void) {
     CU_add_test(s, "malformed", test_malformed);
     CU_add_test(s, "error_tables", test_error_tables);
     CU_add_test(s, "deep_nesting", test_deep_nesting);
+    CU_add_test(s, "shebang", test_shebang);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
