@@ -64,6 +64,7 @@ int script_parse_shebang(const char *body, size_t len, unsigned *flags, char *er
             snprintf(err, errlen, "Unknown lua shebang option: %.*s", wl, w);
             return -1;
         }
+        /* Comma-separated; an empty list is fine, an empty item is not. */
         const char *f = w + 6, *fend = p;
         while (f < fend) {
             const char *comma = memchr(f, ',', (size_t)(fend - f));
@@ -76,8 +77,12 @@ int script_parse_shebang(const char *body, size_t len, unsigned *flags, char *er
                     found = 1;
                 }
             }
-            if (!found && fl > 0) {
+            if (!found) {
                 snprintf(err, errlen, "Unexpected flag in script shebang: %.*s", fl, f);
+                return -1;
+            }
+            if (comma && comma + 1 == fend) {
+                snprintf(err, errlen, "Unexpected flag in script shebang: ");
                 return -1;
             }
             f = comma ? comma + 1 : fend;

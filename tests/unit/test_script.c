@@ -150,6 +150,8 @@ static void test_shebang(void) {
     shebang("#!lua flags=no-writes,bad\n", "Unexpected flag in script shebang: bad");
     shebang("#!python\n", "Unexpected engine in script shebang: #!python");
     shebang("#!lua x=1\n", "Unknown lua shebang option: x=1");
+    shebang("#!lua flags=no-writes,\n", "Unexpected flag in script shebang: ");
+    shebang("#!lua flags=a,,b\n", "Unexpected flag in script shebang: a");
     shebang("#!lua", "Invalid script shebang");
 }
 
