@@ -13,6 +13,7 @@
 #include "multi.h"
 #include "tracking.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -101,6 +102,7 @@ int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
     /* WRITE pauses hold writes and commands that may replicate (EVAL...),
      * and an EXEC whose transaction writes. */
     if (cmd->proc == cmd_exec && multi_has_writes(c)) return 1;
+    if (script_may_write(c, cmd)) return 1;
     return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
@@ -227,6 +229,7 @@ int dispatch_command(cb_client *c) {
     }
     /* In MULTI (queueing, EXEC) memory is judged on the client's shard. */
     if ((c->flags & CLIENT_MULTI) && dispatch_reject_oom(c, cmd)) goto done;
+    if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {
         c->cmd = cmd;

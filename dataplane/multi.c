@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "worker.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -101,7 +102,8 @@ int multi_maybe_queue(cb_client *c, const cb_command *cmd) {
         e->argv[i] = cb_memdup(c->argv[i], c->argv_len[i]);
         e->lens[i] = c->argv_len[i];
     }
-    if (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) m->has_writes = 1;
+    if ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) || script_may_write(c, cmd))
+        m->has_writes = 1;
     if (cmd->flags & CMD_DENYOOM) m->has_denyoom = 1;
     reply_status(c, "QUEUED");
     return 1;

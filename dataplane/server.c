@@ -16,6 +16,7 @@
 #include "multi.h"
 #include "pubsub.h"
 #include "tracking.h"
+#include "script/script.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -43,6 +44,7 @@ int server_create(char *err, size_t errlen) {
     g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
     pthread_mutex_init(&g_server.xs_lock, NULL);
     multi_init(g_config.databases);
+    script_init();
     blocking_init(g_config.databases);
     pubsub_init();
     tracking_init(g_server.nworkers);

@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "tracking.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -66,6 +67,7 @@ void worker_destroy(cb_worker *w) {
     }
     kdrv_shutdown(w);
     xshard_free_worker(w);
+    script_worker_free(w);
     for (int i = 0; i < w->nready; i++) cbstr_free(w->ready[i].key);
     cb_free(w->ready);
     cb_free(w->unblocked);

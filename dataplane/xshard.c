@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "tracking.h"
 #include "worker.h"
+#include "script/script.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -61,7 +62,9 @@ static const char *const global_names[] = {
     /* The memory report walks every shard and client list. */
     "memory|stats", "memory|doctor",
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
-    "save", "bgsave", NULL};
+    "save", "bgsave",
+    /* Scripts may touch keys of any shard, declared or not. */
+    "eval", "evalsha", "eval_ro", "evalsha_ro", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
@@ -345,8 +348,10 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
 
 static void cpu_relax(void) { __builtin_ia32_pause(); }
 
-/* Join a park round if one is on: ack, then wait for the release. */
-static void join_park(cb_worker *w) {
+/* Join a park round if one is on: ack, then wait for the release. From the
+ * loop's safe point (from_loop) a parked worker still answers its clients
+ * BUSY while the parking worker runs a script past its time limit. */
+static void join_park(cb_worker *w, int from_loop) {
     if (!__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE)) return;
     uint64_t gen = __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE);
     if (w->parked_gen == gen || __atomic_load_n(&g_server.park_owner, __ATOMIC_RELAXED) == w->id)
@@ -356,9 +361,10 @@ static void join_park(cb_worker *w) {
     int spins = 0;
     while (__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE) &&
            __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE) == gen) {
-        if (++spins % 1024 == 0)
+        if (++spins % 1024 == 0) {
             sched_yield();
-        else
+            if (from_loop) script_parked_poll(w);
+        } else
             cpu_relax();
     }
 }
@@ -367,7 +373,7 @@ static void join_park(cb_worker *w) {
  * thread); one coordinator at a time. */
 static void park(cb_worker *w, int self) {
     while (pthread_mutex_trylock(&g_server.xs_lock) != 0) {
-        if (w) join_park(w); /* another coordinator may be waiting for us */
+        if (w) join_park(w, 0); /* another coordinator may be waiting for us */
         cpu_relax();
     }
     __atomic_store_n(&g_server.park_acks, 0, __ATOMIC_RELAXED);
@@ -422,7 +428,7 @@ int xshard_pending(const cb_worker *w) {
 }
 
 int xshard_service(cb_worker *w) {
-    join_park(w);
+    join_park(w, 1);
     if (!w->inbox) return 0;
     int did = 0;
     for (int src = 0; src < g_server.nworkers; src++) {

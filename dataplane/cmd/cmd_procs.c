@@ -229,6 +229,15 @@ cb_cmd_proc cmd_ssubscribe;
 cb_cmd_proc cmd_sunsubscribe;
 cb_cmd_proc cmd_publish;
 cb_cmd_proc cmd_spublish;
+cb_cmd_proc cmd_eval;
+cb_cmd_proc cmd_evalsha;
+cb_cmd_proc cmd_eval_ro;
+cb_cmd_proc cmd_evalsha_ro;
+cb_cmd_proc cmd_script_load;
+cb_cmd_proc cmd_script_exists;
+cb_cmd_proc cmd_script_flush;
+cb_cmd_proc cmd_script_kill;
+cb_cmd_proc cmd_script_help;
 cb_cmd_proc cmd_pubsub_channels;
 cb_cmd_proc cmd_pubsub_numsub;
 cb_cmd_proc cmd_pubsub_numpat;
@@ -491,6 +500,15 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "sunsubscribe", cmd_sunsubscribe },
     { "publish", cmd_publish },
     { "spublish", cmd_spublish },
+    { "eval", cmd_eval },
+    { "evalsha", cmd_evalsha },
+    { "eval_ro", cmd_eval_ro },
+    { "evalsha_ro", cmd_evalsha_ro },
+    { "script|load", cmd_script_load },
+    { "script|exists", cmd_script_exists },
+    { "script|flush", cmd_script_flush },
+    { "script|kill", cmd_script_kill },
+    { "script|help", cmd_script_help },
     { "pubsub|channels", cmd_pubsub_channels },
     { "pubsub|numsub", cmd_pubsub_numsub },
     { "pubsub|numpat", cmd_pubsub_numpat },

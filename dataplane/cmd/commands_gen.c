@@ -832,6 +832,26 @@ static const cb_keyspec ks_spublish[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_eval[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_evalsha[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_eval_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_evalsha_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
 static const cb_keyspec ks_geoadd[] = {
     { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -1501,7 +1521,7 @@ static cb_command sub_client[] = {
             "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1091,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|caching",
@@ -1521,7 +1541,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
             "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
         .docs_len = 409,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|getredir",
@@ -1538,7 +1558,7 @@ static cb_command sub_client[] = {
             "$15\r\nclient|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 178,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|trackinginfo",
@@ -1555,7 +1575,7 @@ static cb_command sub_client[] = {
             "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 214,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|unblock",
@@ -1813,6 +1833,104 @@ static cb_command sub_command[] = {
     { .name = NULL },
 };
 
+static cb_command sub_script[] = {
+    {
+        .name = "script|load",
+        .arity = 3,
+        .flags = CMD_NOSCRIPT | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$11\r\nscript|load\r\n:3\r\n~2\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n",
+        .info_len = 166,
+        .docs_resp3 =
+            "$11\r\nscript|load\r\n%5\r\n$7\r\nsummary\r\n$52\r\nLoad the specified Lua script into the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 290,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|exists",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nscript|exists\r\n:-3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$25\r\nrequest_policy:all_shards\r\n$31\r\nresponse_policy:agg_logical_and\r\n~0\r\n~0\r\n",
+        .info_len = 164,
+        .docs_resp3 =
+            "$13\r\nscript|exists\r\n%5\r\n$7\r\nsummary\r\n$47\r\nCheck existence of scripts in the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$100\r\nO(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n",
+        .docs_len = 355,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|flush",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$12\r\nscript|flush\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n",
+        .info_len = 160,
+        .docs_resp3 =
+            "$12\r\nscript|flush\r\n%6\r\n$7\r\nsummary\r\n$45\r\nRemove all the scripts from the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(N) with N being the number of scripts in cache\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$53\r\nAdded the `ASYNC` and `SYNC` flushing mode modifiers.\r\n"
+            "$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n"
+            "$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n",
+        .docs_len = 578,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|kill",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$11\r\nscript|kill\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
+            "+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:one_succeeded\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 172,
+        .docs_resp3 =
+            "$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n$39\r\nKill the script currently in execution.\r\n$5\r\n"
+            "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 156,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$11\r\nscript|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 98,
+        .docs_resp3 =
+            "$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 166,
+        .parent = &command_table_gen[188],
+    },
+    { .name = NULL },
+};
+
 static cb_command sub_pubsub[] = {
     {
         .name = "pubsub|channels",
@@ -1831,7 +1949,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[184],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|numsub",
@@ -1850,7 +1968,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[184],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|numpat",
@@ -1867,7 +1985,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[184],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|shardchannels",
@@ -1886,7 +2004,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[184],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -1905,7 +2023,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[184],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|help",
@@ -1922,7 +2040,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[184],
+        .parent = &command_table_gen[189],
     },
     { .name = NULL },
 };
@@ -1952,7 +2070,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[204],
+        .parent = &command_table_gen[209],
     },
     {
         .name = "xinfo|groups",
@@ -1975,7 +2093,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[204],
+        .parent = &command_table_gen[209],
     },
     {
         .name = "xinfo|consumers",
@@ -1998,7 +2116,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[204],
+        .parent = &command_table_gen[209],
     },
     {
         .name = "xinfo|help",
@@ -2015,7 +2133,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[204],
+        .parent = &command_table_gen[209],
     },
     { .name = NULL },
 };
@@ -2048,7 +2166,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[206],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|setid",
@@ -2075,7 +2193,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[206],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|destroy",
@@ -2098,7 +2216,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[206],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2122,7 +2240,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[206],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2146,7 +2264,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[206],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|help",
@@ -2163,7 +2281,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[206],
+        .parent = &command_table_gen[211],
     },
     { .name = NULL },
 };
@@ -6615,6 +6733,144 @@ cb_command command_table_gen[] = {
         .docs_len = 343,
     },
     {
+        .name = "eval",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_eval, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$4\r\neval\r\n:-3\r\n~5\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n+movablekeys\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\nWe cannot tell how the keys will be used so we assume the worst, RW and UPDATE\r\n"
+            "$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\n"
+            "spec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 461,
+        .docs_resp3 =
+            "$4\r\neval\r\n%5\r\n$7\r\nsummary\r\n$32\r\nExecute a Lua script server side\r\n$5\r\nsince\r\n$5\r\n"
+            "2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 480,
+    },
+    {
+        .name = "evalsha",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_evalsha, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$7\r\nevalsha\r\n:-3\r\n~5\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n+movablekeys\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n"
+            "+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n"
+            ":2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n"
+            "$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 368,
+        .docs_resp3 =
+            "$7\r\nevalsha\r\n%5\r\n$7\r\nsummary\r\n$32\r\nExecute a Lua script server side\r\n$5\r\nsince\r\n$5\r\n"
+            "2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 481,
+    },
+    {
+        .name = "eval_ro",
+        .arity = -3,
+        .flags = CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_eval_ro, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$7\r\neval_ro\r\n:-3\r\n~6\r\n+readonly\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n"
+            "+movablekeys\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\n"
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS\r\n$5\r\nflags\r\n~2\r\n"
+            "+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+            "index\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n"
+            ":0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 466,
+        .docs_resp3 =
+            "$7\r\neval_ro\r\n%5\r\n$7\r\nsummary\r\n$42\r\nExecute a read-only Lua script server side\r\n$5\r\nsince\r\n"
+            "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 493,
+    },
+    {
+        .name = "evalsha_ro",
+        .arity = -3,
+        .flags = CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_evalsha_ro, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$10\r\nevalsha_ro\r\n:-3\r\n~6\r\n+readonly\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n"
+            "+movablekeys\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n"
+            "+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+            "index\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n"
+            ":0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 374,
+        .docs_resp3 =
+            "$10\r\nevalsha_ro\r\n%5\r\n$7\r\nsummary\r\n$42\r\nExecute a read-only Lua script server side\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 495,
+    },
+    {
+        .name = "script",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$6\r\nscript\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$11\r\n"
+            "script|load\r\n:3\r\n~2\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n"
+            "$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$13\r\n"
+            "script|exists\r\n:-3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\n"
+            "request_policy:all_shards\r\n$31\r\nresponse_policy:agg_logical_and\r\n~0\r\n~0\r\n*10\r\n$12\r\nscript|flush\r\n"
+            ":-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nscript|kill\r\n:2\r\n~2\r\n+noscript\r\n"
+            "+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:one_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nscript|help\r\n:2\r\n~2\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 822,
+        .docs_resp3 =
+            "$6\r\nscript\r\n%5\r\n$7\r\nsummary\r\n$47\r\nA container for Lua scripts management commands\r\n$5\r\n"
+            "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
+            "$11\r\nsubcommands\r\n%5\r\n$11\r\nscript|load\r\n%5\r\n$7\r\nsummary\r\n$52\r\nLoad the specified Lua script into the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nscript|exists\r\n"
+            "%5\r\n$7\r\nsummary\r\n$47\r\nCheck existence of scripts in the script cache.\r\n$5\r\nsince\r\n$5\r\n"
+            "2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$100\r\nO(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n$12\r\nscript|flush\r\n%6\r\n$7\r\nsummary\r\n$45\r\nRemove all the scripts from the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(N) with N being the number of scripts in cache\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$53\r\nAdded the `ASYNC` and `SYNC` flushing mode modifiers.\r\n"
+            "$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n"
+            "$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n"
+            "$39\r\nKill the script currently in execution.\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\n"
+            "scripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1744,
+        .subcommands = sub_script, .nsub = 5,
+    },
+    {
         .name = "pubsub",
         .arity = -2,
         .flags = 0,
@@ -7576,4 +7832,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 212;
+const int command_table_gen_count = 217;
