@@ -91,7 +91,8 @@ static slow_entry *entry_new(cb_client *c, long long dur_us) {
             e->argv[i] = cbstr_new(c->argv[i], c->argv_len[i]);
         }
     }
-    e->peer = cbstr_new(c->addr, strlen(c->addr));
+    /* A script's own client has no address: Redis prints "?:0". */
+    e->peer = (c->flags & CLIENT_SCRIPT) ? cbstr_new("?:0", 3) : cbstr_new(c->addr, strlen(c->addr));
     e->cname = c->name ? cbstr_new(c->name, strlen(c->name)) : cbstr_new("", 0);
     return e;
 }

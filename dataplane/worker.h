@@ -97,6 +97,12 @@ typedef struct cb_worker {
     /* Time the last driver poll spent waiting for events (the loop's idle
      * part; the rest of a loop turn counts as busy). */
     uint64_t poll_wait_us;
+    /* Scripting (dataplane/script/): the Lua VM, set once by this worker
+     * (INFO reads its memory); a script past busy-reply-threshold; depth
+     * of the nested poll it runs. */
+    struct cb_script_vm *script;
+    int script_busy;
+    int nested_poll;
     pid_t tid;
 } cb_worker;
 

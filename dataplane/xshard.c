@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "tracking.h"
 #include "worker.h"
+#include "script/script.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -64,8 +65,12 @@ static const char *const global_names[] = {
     "client|tracking",
     /* SORT's BY/GET patterns may name keys of any shard. */
     "sort", "sort_ro",
+    /* The memory report walks every shard and client list. */
+    "memory|stats", "memory|doctor",
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
-    "save", "bgsave", NULL};
+    "save", "bgsave",
+    /* Scripts may touch keys of any shard, declared or not. */
+    "eval", "evalsha", "eval_ro", "evalsha_ro", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
@@ -98,12 +103,12 @@ void xshard_free_worker(cb_worker *w) {
     for (int i = 0; i < g_server.nworkers; i++) {
         if (w->inbox[i]) {
             xmsg *m;
-            while ((m = ring_dequeue(w->inbox[i]))) cb_free(m);
+            while ((m = ring_dequeue(w->inbox[i]))) cb_free_shared(m);
             ring_free(w->inbox[i]);
         }
         for (xmsg *m = w->ovf_head[i], *n; m; m = n) {
             n = m->next;
-            cb_free(m);
+            cb_free_shared(m);
         }
     }
     cb_free(w->inbox);
@@ -238,7 +243,7 @@ void xshard_flush(cb_client *c) {
     if (!b) return;
     c->batch = NULL;
     size_t al = strlen(c->addr), nl = c->name ? strlen(c->name) : 0;
-    xmsg *m = cb_malloc(sizeof(*m) + b->len + al + nl + 2);
+    xmsg *m = cb_malloc_shared(sizeof(*m) + b->len + al + nl + 2);
     m->addr_len = al;
     m->name_len = nl;
     memcpy(m->data + b->len, c->addr, al + 1);
@@ -300,7 +305,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         px.argc = argc;
         px.argv = argv;
         px.argv_len = lens;
-        dispatch_call(&px, cmd);
+        if (!dispatch_reject_oom(&px, cmd)) dispatch_call(&px, cmd);
         /* CLIENT REPLY SKIP covered only the first command of the run. */
         px.flags &= ~CLIENT_REPLY_SKIP;
         blocking_serve_ready(w);
@@ -311,7 +316,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     }
 
     size_t len = px.out_bytes;
-    xmsg *r = cb_malloc(sizeof(*r) + len);
+    xmsg *r = cb_malloc_shared(sizeof(*r) + len);
     r->kind = XM_REPLY;
     r->origin = m->origin;
     r->len = 0;
@@ -319,10 +324,10 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         n = b->next;
         memcpy(r->data + r->len, b->data + b->sent, b->used - b->sent);
         r->len += b->used - b->sent;
-        cb_free(b);
+        cb_free_conn(b);
     }
     int src = m->src;
-    cb_free(m);
+    cb_free_shared(m);
     xsend(w, src, r);
     tracking_proxy_end(&px);
     tracking_after_command(w); /* the origin's own invalidations follow its replies */
@@ -344,7 +349,7 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
     for (int dst = 0; dst < g_server.nworkers; dst++) {
         cb_worker *d = g_server.workers[dst];
         if (d == w || !__atomic_load_n(&d->nmonitors, __ATOMIC_RELAXED)) continue;
-        xmsg *m = cb_malloc(sizeof(*m) + len);
+        xmsg *m = cb_malloc_shared(sizeof(*m) + len);
         m->kind = XM_MONITOR;
         m->len = len;
         memcpy(m->data, line, len);
@@ -356,8 +361,10 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
 
 static void cpu_relax(void) { __builtin_ia32_pause(); }
 
-/* Join a park round if one is on: ack, then wait for the release. */
-static void join_park(cb_worker *w) {
+/* Join a park round if one is on: ack, then wait for the release. From the
+ * loop's safe point (from_loop) a parked worker still answers its clients
+ * BUSY while the parking worker runs a script past its time limit. */
+static void join_park(cb_worker *w, int from_loop) {
     if (!__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE)) return;
     uint64_t gen = __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE);
     if (w->parked_gen == gen || __atomic_load_n(&g_server.park_owner, __ATOMIC_RELAXED) == w->id)
@@ -367,9 +374,10 @@ static void join_park(cb_worker *w) {
     int spins = 0;
     while (__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE) &&
            __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE) == gen) {
-        if (++spins % 1024 == 0)
+        if (++spins % 1024 == 0) {
             sched_yield();
-        else
+            if (from_loop) script_parked_poll(w);
+        } else
             cpu_relax();
     }
 }
@@ -378,7 +386,7 @@ static void join_park(cb_worker *w) {
  * thread); one coordinator at a time. */
 static void park(cb_worker *w, int self) {
     while (pthread_mutex_trylock(&g_server.xs_lock) != 0) {
-        if (w) join_park(w); /* another coordinator may be waiting for us */
+        if (w) join_park(w, 0); /* another coordinator may be waiting for us */
         cpu_relax();
     }
     __atomic_store_n(&g_server.park_acks, 0, __ATOMIC_RELAXED);
@@ -433,7 +441,7 @@ int xshard_pending(const cb_worker *w) {
 }
 
 int xshard_service(cb_worker *w) {
-    join_park(w);
+    join_park(w, 1);
     if (!w->inbox) return 0;
     int did = 0;
     for (int src = 0; src < g_server.nworkers; src++) {
@@ -450,10 +458,10 @@ int xshard_service(cb_worker *w) {
                 cb_free(m);
             } else if (m->kind == XM_MONITOR) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             } else {
                 conn_forward_done(m->origin, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             }
         }
     }

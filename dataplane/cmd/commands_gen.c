@@ -83,6 +83,11 @@ static const cb_keyspec ks_object_freq[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_memory_usage[] = {
+    { .flags = KS_RO, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static const cb_keyspec ks_expire[] = {
     { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -827,6 +832,26 @@ static const cb_keyspec ks_spublish[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_eval[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_evalsha[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_eval_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_evalsha_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
 static const cb_keyspec ks_geoadd[] = {
     { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -1121,6 +1146,118 @@ static cb_command sub_object[] = {
     { .name = NULL },
 };
 
+static cb_command sub_memory[] = {
+    {
+        .name = "memory|usage",
+        .arity = -3,
+        .flags = CMD_READONLY,
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .acl_categories = (1ull << 1) | (1ull << 15),
+        .keyspecs = ks_memory_usage, .nkeyspecs = 1,
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nmemory|usage\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~2\r\n+@read\r\n+@slow\r\n~0\r\n"
+            "~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\n"
+            "spec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+            "%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 288,
+        .docs_resp3 =
+            "$12\r\nmemory|usage\r\n%5\r\n$7\r\nsummary\r\n$34\r\nEstimate the memory usage of a key\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$38\r\nO(N) where N is the number of samples.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nSAMPLES\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 368,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|stats",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nmemory|stats\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 160,
+        .docs_resp3 =
+            "$12\r\nmemory|stats\r\n%4\r\n$7\r\nsummary\r\n$25\r\nShow memory usage details\r\n$5\r\nsince\r\n$5\r\n"
+            "4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 140,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|doctor",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$13\r\nmemory|doctor\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 161,
+        .docs_resp3 =
+            "$13\r\nmemory|doctor\r\n%4\r\n$7\r\nsummary\r\n$30\r\nOutputs memory problems report\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 146,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|malloc-stats",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$19\r\nmemory|malloc-stats\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n"
+            "$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n",
+        .info_len = 167,
+        .docs_resp3 =
+            "$19\r\nmemory|malloc-stats\r\n%4\r\n$7\r\nsummary\r\n$29\r\nShow allocator internal stats\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
+        .docs_len = 202,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|purge",
+        .arity = 2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nmemory|purge\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n",
+        .info_len = 136,
+        .docs_resp3 =
+            "$12\r\nmemory|purge\r\n%4\r\n$7\r\nsummary\r\n$35\r\nAsk the allocator to release memory\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
+        .docs_len = 201,
+        .parent = &command_table_gen[6],
+    },
+    {
+        .name = "memory|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nmemory|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 85,
+        .docs_resp3 =
+            "$11\r\nmemory|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 163,
+        .parent = &command_table_gen[6],
+    },
+    { .name = NULL },
+};
+
 static cb_command sub_client[] = {
     {
         .name = "client|id",
@@ -1137,7 +1274,7 @@ static cb_command sub_client[] = {
             "$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|setname",
@@ -1155,7 +1292,7 @@ static cb_command sub_client[] = {
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 230,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|getname",
@@ -1172,7 +1309,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|getname\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|list",
@@ -1203,7 +1340,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n"
             "*1\r\n%3\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
         .docs_len = 1271,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|info",
@@ -1220,7 +1357,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|info\r\n%4\r\n$7\r\nsummary\r\n$56\r\nReturns information about the current client connection.\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 175,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|kill",
@@ -1258,7 +1395,7 @@ static cb_command sub_client[] = {
             "token\r\n$5\r\nLADDR\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n"
             "$6\r\nyes/no\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nSKIPME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1883,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|reply",
@@ -1279,7 +1416,7 @@ static cb_command sub_client[] = {
             "$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\n"
             "OFF\r\n%3\r\n$4\r\nname\r\n$4\r\nskip\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSKIP\r\n",
         .docs_len = 469,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|pause",
@@ -1302,7 +1439,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$5\r\nWRITE\r\n%3\r\n$4\r\nname\r\n$3\r\nall\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$3\r\nALL\r\n",
         .docs_len = 597,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|unpause",
@@ -1319,7 +1456,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|unpause\r\n%4\r\n$7\r\nsummary\r\n$45\r\nResume processing of clients that were paused\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$44\r\nO(N) Where N is the number of paused clients\r\n",
         .docs_len = 208,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|no-evict",
@@ -1339,7 +1476,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n",
         .docs_len = 398,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|help",
@@ -1356,7 +1493,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 168,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|tracking",
@@ -1384,7 +1521,7 @@ static cb_command sub_client[] = {
             "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1091,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|caching",
@@ -1404,7 +1541,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
             "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
         .docs_len = 409,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|getredir",
@@ -1421,7 +1558,7 @@ static cb_command sub_client[] = {
             "$15\r\nclient|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 178,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|trackinginfo",
@@ -1438,7 +1575,7 @@ static cb_command sub_client[] = {
             "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 214,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     {
         .name = "client|unblock",
@@ -1460,7 +1597,7 @@ static cb_command sub_client[] = {
             "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$5\r\nERROR\r\n",
         .docs_len = 568,
-        .parent = &command_table_gen[57],
+        .parent = &command_table_gen[58],
     },
     { .name = NULL },
 };
@@ -1485,7 +1622,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|set",
@@ -1507,7 +1644,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|resetstat",
@@ -1524,7 +1661,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|rewrite",
@@ -1541,7 +1678,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|help",
@@ -1558,7 +1695,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[66],
+        .parent = &command_table_gen[67],
     },
     { .name = NULL },
 };
@@ -1579,7 +1716,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|info",
@@ -1599,7 +1736,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|list",
@@ -1621,7 +1758,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|getkeys",
@@ -1638,7 +1775,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|getkeysandflags",
@@ -1655,7 +1792,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|docs",
@@ -1674,7 +1811,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|help",
@@ -1691,7 +1828,105 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
+    },
+    { .name = NULL },
+};
+
+static cb_command sub_script[] = {
+    {
+        .name = "script|load",
+        .arity = 3,
+        .flags = CMD_NOSCRIPT | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$11\r\nscript|load\r\n:3\r\n~2\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n",
+        .info_len = 166,
+        .docs_resp3 =
+            "$11\r\nscript|load\r\n%5\r\n$7\r\nsummary\r\n$52\r\nLoad the specified Lua script into the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 290,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|exists",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nscript|exists\r\n:-3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$25\r\nrequest_policy:all_shards\r\n$31\r\nresponse_policy:agg_logical_and\r\n~0\r\n~0\r\n",
+        .info_len = 164,
+        .docs_resp3 =
+            "$13\r\nscript|exists\r\n%5\r\n$7\r\nsummary\r\n$47\r\nCheck existence of scripts in the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$100\r\nO(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n",
+        .docs_len = 355,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|flush",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$12\r\nscript|flush\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n",
+        .info_len = 160,
+        .docs_resp3 =
+            "$12\r\nscript|flush\r\n%6\r\n$7\r\nsummary\r\n$45\r\nRemove all the scripts from the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(N) with N being the number of scripts in cache\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$53\r\nAdded the `ASYNC` and `SYNC` flushing mode modifiers.\r\n"
+            "$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n"
+            "$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n",
+        .docs_len = 578,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|kill",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$11\r\nscript|kill\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
+            "+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:one_succeeded\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 172,
+        .docs_resp3 =
+            "$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n$39\r\nKill the script currently in execution.\r\n$5\r\n"
+            "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 156,
+        .parent = &command_table_gen[188],
+    },
+    {
+        .name = "script|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$11\r\nscript|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 98,
+        .docs_resp3 =
+            "$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 166,
+        .parent = &command_table_gen[188],
     },
     { .name = NULL },
 };
@@ -1714,7 +1949,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|numsub",
@@ -1733,7 +1968,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|numpat",
@@ -1750,7 +1985,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|shardchannels",
@@ -1769,7 +2004,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -1788,7 +2023,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "pubsub|help",
@@ -1805,7 +2040,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[183],
+        .parent = &command_table_gen[189],
     },
     { .name = NULL },
 };
@@ -1835,7 +2070,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[209],
     },
     {
         .name = "xinfo|groups",
@@ -1858,7 +2093,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[209],
     },
     {
         .name = "xinfo|consumers",
@@ -1881,7 +2116,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[209],
     },
     {
         .name = "xinfo|help",
@@ -1898,7 +2133,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[209],
     },
     { .name = NULL },
 };
@@ -1931,7 +2166,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|setid",
@@ -1958,7 +2193,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|destroy",
@@ -1981,7 +2216,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2005,7 +2240,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2029,7 +2264,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[211],
     },
     {
         .name = "xgroup|help",
@@ -2046,7 +2281,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[205],
+        .parent = &command_table_gen[211],
     },
     { .name = NULL },
 };
@@ -2067,7 +2302,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n$5\r\nsince\r\n"
             "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n",
         .docs_len = 193,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[225],
     },
     {
         .name = "module|help",
@@ -2084,7 +2319,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[225],
     },
     {
         .name = "module|load",
@@ -2103,7 +2338,7 @@ static cb_command sub_module[] = {
             "$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 274,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[225],
     },
     {
         .name = "module|loadex",
@@ -2126,7 +2361,7 @@ static cb_command sub_module[] = {
             "type\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 623,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[225],
     },
     {
         .name = "module|unload",
@@ -2144,7 +2379,7 @@ static cb_command sub_module[] = {
             "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\n"
             "name\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 196,
-        .parent = &command_table_gen[219],
+        .parent = &command_table_gen[225],
     },
     { .name = NULL },
 };
@@ -2166,7 +2401,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 244,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|countkeysinslot",
@@ -2184,7 +2419,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 251,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|flushslots",
@@ -2201,7 +2436,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|flushslots\r\n%4\r\n$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\n"
             "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 159,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|forget",
@@ -2219,7 +2454,7 @@ static cb_command sub_cluster[] = {
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|setslot",
@@ -2242,7 +2477,7 @@ static cb_command sub_cluster[] = {
             "$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n",
         .docs_len = 587,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|links",
@@ -2259,7 +2494,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|links\r\n%4\r\n$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 228,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|delslotsrange",
@@ -2279,7 +2514,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 487,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|slots",
@@ -2299,7 +2534,7 @@ static cb_command sub_cluster[] = {
             "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
             "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n",
         .docs_len = 431,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|addslots",
@@ -2318,7 +2553,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|replicas",
@@ -2336,7 +2571,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 235,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|getkeysinslot",
@@ -2355,7 +2590,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
             "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|delslots",
@@ -2374,7 +2609,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 307,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|saveconfig",
@@ -2391,7 +2626,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|info",
@@ -2408,7 +2643,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 160,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|slaves",
@@ -2428,7 +2663,7 @@ static cb_command sub_cluster[] = {
             "`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 342,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|failover",
@@ -2449,7 +2684,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
             "$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n",
         .docs_len = 446,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|addslotsrange",
@@ -2469,7 +2704,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|bumpepoch",
@@ -2486,7 +2721,7 @@ static cb_command sub_cluster[] = {
             "$17\r\ncluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|replicate",
@@ -2504,7 +2739,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 249,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|nodes",
@@ -2521,7 +2756,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|nodes\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 194,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|meet",
@@ -2542,7 +2777,7 @@ static cb_command sub_cluster[] = {
             "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 471,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|keyslot",
@@ -2560,7 +2795,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 268,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|reset",
@@ -2581,7 +2816,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$4\r\nSOFT\r\n",
         .docs_len = 493,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|count-failure-reports",
@@ -2599,7 +2834,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|help",
@@ -2616,7 +2851,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 165,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|myid",
@@ -2632,7 +2867,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|myid\r\n%4\r\n$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
             "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 134,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     {
         .name = "cluster|shards",
@@ -2649,7 +2884,7 @@ static cb_command sub_cluster[] = {
             "$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
         .docs_len = 207,
-        .parent = &command_table_gen[220],
+        .parent = &command_table_gen[226],
     },
     { .name = NULL },
 };
@@ -2674,7 +2909,7 @@ static cb_command sub_slowlog[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 368,
-        .parent = &command_table_gen[221],
+        .parent = &command_table_gen[227],
     },
     {
         .name = "slowlog|len",
@@ -2692,7 +2927,7 @@ static cb_command sub_slowlog[] = {
             "$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n"
             "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 140,
-        .parent = &command_table_gen[221],
+        .parent = &command_table_gen[227],
     },
     {
         .name = "slowlog|reset",
@@ -2710,7 +2945,7 @@ static cb_command sub_slowlog[] = {
             "$13\r\nslowlog|reset\r\n%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n"
             "$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
         .docs_len = 201,
-        .parent = &command_table_gen[221],
+        .parent = &command_table_gen[227],
     },
     {
         .name = "slowlog|help",
@@ -2727,7 +2962,7 @@ static cb_command sub_slowlog[] = {
             "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[221],
+        .parent = &command_table_gen[227],
     },
     { .name = NULL },
 };
@@ -2749,7 +2984,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "latency|history",
@@ -2768,7 +3003,7 @@ static cb_command sub_latency[] = {
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 232,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "latency|reset",
@@ -2788,7 +3023,7 @@ static cb_command sub_latency[] = {
             "*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
             "+multiple\r\n",
         .docs_len = 262,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "latency|graph",
@@ -2807,7 +3042,7 @@ static cb_command sub_latency[] = {
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "latency|doctor",
@@ -2825,7 +3060,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|doctor\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "latency|histogram",
@@ -2845,7 +3080,7 @@ static cb_command sub_latency[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 381,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "latency|help",
@@ -2862,7 +3097,7 @@ static cb_command sub_latency[] = {
             "$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[222],
+        .parent = &command_table_gen[228],
     },
     { .name = NULL },
 };
@@ -3024,6 +3259,48 @@ cb_command command_table_gen[] = {
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 1387,
         .subcommands = sub_object, .nsub = 5,
+    },
+    {
+        .name = "memory",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nmemory\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*6\r\n*10\r\n$12\r\n"
+            "memory|usage\r\n:-3\r\n~1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n~2\r\n+@read\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n"
+            "$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n"
+            "$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\n"
+            "lastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$12\r\nmemory|stats\r\n:2\r\n"
+            "~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n*10\r\n$13\r\nmemory|doctor\r\n:2\r\n~0\r\n:0\r\n:0\r\n"
+            ":0\r\n~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\n"
+            "response_policy:special\r\n~0\r\n~0\r\n*10\r\n$19\r\nmemory|malloc-stats\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n"
+            "~1\r\n+@slow\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n*10\r\n$12\r\nmemory|purge\r\n:2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~2\r\n$25\r\n"
+            "request_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nmemory|help\r\n"
+            ":2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1059,
+        .docs_resp3 =
+            "$6\r\nmemory\r\n%5\r\n$7\r\nsummary\r\n$43\r\nA container for memory diagnostics commands\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%6\r\n$12\r\nmemory|usage\r\n%5\r\n$7\r\nsummary\r\n$34\r\nEstimate the memory usage of a key\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$38\r\nO(N) where N is the number of samples.\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nSAMPLES\r\n"
+            "$5\r\nflags\r\n~1\r\n+optional\r\n$12\r\nmemory|stats\r\n%4\r\n$7\r\nsummary\r\n$25\r\nShow memory usage details\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\n"
+            "memory|doctor\r\n%4\r\n$7\r\nsummary\r\n$30\r\nOutputs memory problems report\r\n$5\r\nsince\r\n$5\r\n"
+            "4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$19\r\nmemory|malloc-stats\r\n"
+            "%4\r\n$7\r\nsummary\r\n$29\r\nShow allocator internal stats\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n"
+            "$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n"
+            "$12\r\nmemory|purge\r\n%4\r\n$7\r\nsummary\r\n$35\r\nAsk the allocator to release memory\r\n$5\r\nsince\r\n"
+            "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n"
+            "$11\r\nmemory|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1412,
+        .subcommands = sub_memory, .nsub = 6,
     },
     {
         .name = "expire",
@@ -7272,6 +7549,144 @@ cb_command command_table_gen[] = {
         .docs_len = 343,
     },
     {
+        .name = "eval",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_eval, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$4\r\neval\r\n:-3\r\n~5\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n+movablekeys\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\nWe cannot tell how the keys will be used so we assume the worst, RW and UPDATE\r\n"
+            "$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\n"
+            "spec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 461,
+        .docs_resp3 =
+            "$4\r\neval\r\n%5\r\n$7\r\nsummary\r\n$32\r\nExecute a Lua script server side\r\n$5\r\nsince\r\n$5\r\n"
+            "2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 480,
+    },
+    {
+        .name = "evalsha",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_evalsha, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$7\r\nevalsha\r\n:-3\r\n~5\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n+movablekeys\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n"
+            "+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n"
+            ":2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n"
+            "$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 368,
+        .docs_resp3 =
+            "$7\r\nevalsha\r\n%5\r\n$7\r\nsummary\r\n$32\r\nExecute a Lua script server side\r\n$5\r\nsince\r\n$5\r\n"
+            "2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 481,
+    },
+    {
+        .name = "eval_ro",
+        .arity = -3,
+        .flags = CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_eval_ro, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$7\r\neval_ro\r\n:-3\r\n~6\r\n+readonly\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n"
+            "+movablekeys\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\n"
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS\r\n$5\r\nflags\r\n~2\r\n"
+            "+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+            "index\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n"
+            ":0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 466,
+        .docs_resp3 =
+            "$7\r\neval_ro\r\n%5\r\n$7\r\nsummary\r\n$42\r\nExecute a read-only Lua script server side\r\n$5\r\nsince\r\n"
+            "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 493,
+    },
+    {
+        .name = "evalsha_ro",
+        .arity = -3,
+        .flags = CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_evalsha_ro, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$10\r\nevalsha_ro\r\n:-3\r\n~6\r\n+readonly\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n"
+            "+movablekeys\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n"
+            "+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+            "index\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n"
+            ":0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 374,
+        .docs_resp3 =
+            "$10\r\nevalsha_ro\r\n%5\r\n$7\r\nsummary\r\n$42\r\nExecute a read-only Lua script server side\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nDepends on the script that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 495,
+    },
+    {
+        .name = "script",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$6\r\nscript\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$11\r\n"
+            "script|load\r\n:3\r\n~2\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n"
+            "$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$13\r\n"
+            "script|exists\r\n:-3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\n"
+            "request_policy:all_shards\r\n$31\r\nresponse_policy:agg_logical_and\r\n~0\r\n~0\r\n*10\r\n$12\r\nscript|flush\r\n"
+            ":-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nscript|kill\r\n:2\r\n~2\r\n+noscript\r\n"
+            "+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:one_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nscript|help\r\n:2\r\n~2\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 822,
+        .docs_resp3 =
+            "$6\r\nscript\r\n%5\r\n$7\r\nsummary\r\n$47\r\nA container for Lua scripts management commands\r\n$5\r\n"
+            "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
+            "$11\r\nsubcommands\r\n%5\r\n$11\r\nscript|load\r\n%5\r\n$7\r\nsummary\r\n$52\r\nLoad the specified Lua script into the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nscript|exists\r\n"
+            "%5\r\n$7\r\nsummary\r\n$47\r\nCheck existence of scripts in the script cache.\r\n$5\r\nsince\r\n$5\r\n"
+            "2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$100\r\nO(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n$12\r\nscript|flush\r\n%6\r\n$7\r\nsummary\r\n$45\r\nRemove all the scripts from the script cache.\r\n"
+            "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(N) with N being the number of scripts in cache\r\n"
+            "$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$53\r\nAdded the `ASYNC` and `SYNC` flushing mode modifiers.\r\n"
+            "$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n"
+            "$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n"
+            "$39\r\nKill the script currently in execution.\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\n"
+            "scripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 1744,
+        .subcommands = sub_script, .nsub = 5,
+    },
+    {
         .name = "pubsub",
         .arity = -2,
         .flags = 0,
@@ -8656,4 +9071,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 223;
+const int command_table_gen_count = 229;

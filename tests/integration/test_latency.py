@@ -94,6 +94,17 @@ class _Slowlog:
         self.assertIn([b'BLPOP', b'q2', b'5'], logged)
         self.assertNotIn([b'BLPOP', b'nolist', b'0.05'], logged)   # Redis skips timeouts
 
+    def test_script_commands_logged(self):
+        c = self.c
+        c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '0')
+        c.cmd('EVAL', "redis.call('set','x','y') return 1", '0')
+        c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '-1')
+        entries = parse(c.cmd('SLOWLOG', 'GET', '-1'))
+        inner = [e for e in entries if e[3] == [b'set', b'x', b'y']]
+        self.assertEqual(len(inner), 1)
+        self.assertEqual(inner[0][4:], [b'?:0', b''])
+        self.assertEqual(len([e for e in entries if e[3][0] == b'EVAL']), 1)
+
     def test_max_len(self):
         c = self.c
         c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '0')
