@@ -2,8 +2,9 @@
 every section's field names compared in order (values may differ), the
 per-command and per-error sections as sets, and the section titles each
 argument form selects (default, all, everything, several names, unknown
-names). cachebox adds server.cachebox_version at the end of # Server and an
-# Appliance section (per-worker busy/idle time) under "everything" only.
+names). cachebox adds server.cachebox_version at the end of # Server, and
+# Hugepages and # Appliance (per-worker busy/idle time) under "everything"
+only.
 """
 import unittest
 
@@ -75,7 +76,8 @@ class InfoSideBySide(unittest.TestCase):
         for form in FORMS:
             with self.subTest(form=form):
                 want = titles(self.info('redis', *form))
-                got = [t for t in titles(self.info('cachebox', *form)) if t != '# Appliance']
+                got = [t for t in titles(self.info('cachebox', *form))
+                       if t not in ('# Appliance', '# Hugepages')]
                 self.assertEqual(got, want)
 
     def test_appliance_section(self):
@@ -87,6 +89,7 @@ class InfoSideBySide(unittest.TestCase):
                                r'connected_clients=\d+,commands_processed=\d+\r\n')
         self.assertIn('# Appliance', self.info('cachebox', 'everything'))
         self.assertNotIn('# Appliance', self.info('cachebox', 'all'))
+        self.assertNotIn('# Hugepages', self.info('cachebox', 'all'))
         self.assertNotIn('# Appliance', self.info('cachebox'))
         # Redis's used_cpu_* stay in # CPU.
         cpu = names(self.info('cachebox', 'cpu'))
