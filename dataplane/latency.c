@@ -92,6 +92,8 @@ void latency_reset_histograms(cb_worker *w) {
     cb_latency *l = w->latency;
     if (!l || !l->hist) return;
     for (int i = 0; i <= command_ids(); i++) {
+        if (!l->hist[i]) continue;
+        hist_reset(l->hist[i]);
         cb_free(l->hist[i]);
         l->hist[i] = NULL;
     }
@@ -167,17 +169,16 @@ static int event_names(const char **names) {
     return n;
 }
 
-/* Sum of every worker's histogram for one command; 0 when none has one. */
+/* Sum of every worker's histogram for one command into out (emptied
+ * first); 0 when no worker has one. */
 static int merged_hist(int id, cb_hist *out) {
     int found = 0;
-    memset(out, 0, sizeof(*out));
+    hist_reset(out);
     for (int i = 0; i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         if (!w || !w->latency || !w->latency->hist || !w->latency->hist[id]) continue;
-        const cb_hist *h = w->latency->hist[id];
         found = 1;
-        out->total += h->total;
-        for (int k = 0; k < HIST_COUNTS; k++) out->counts[k] += h->counts[k];
+        hist_merge(out, w->latency->hist[id]);
     }
     return found;
 }
@@ -185,7 +186,7 @@ static int merged_hist(int id, cb_hist *out) {
 /* ----------------------------------------------------------------- INFO */
 
 cbstr latency_info(cbstr s) {
-    cb_hist *h = cb_malloc(sizeof(*h));
+    cb_hist *h = cb_calloc(sizeof(*h));
     for (int id = 0; id < command_ids(); id++) {
         const cb_command *cmd = command_by_id(id);
         if (!cmd || !merged_hist(id, h)) continue;
@@ -201,6 +202,7 @@ cbstr latency_info(cbstr s) {
         }
         s = cbstr_cat(s, "\r\n", 2);
     }
+    hist_reset(h);
     cb_free(h);
     return s;
 }
@@ -387,7 +389,7 @@ static void histogram_entry(cb_client *c, const cb_command *cmd, const cb_hist *
 }
 
 void cmd_latency_histogram(cb_client *c) {
-    cb_hist *h = cb_malloc(sizeof(*h));
+    cb_hist *h = cb_calloc(sizeof(*h));
     void *len = reply_deferred_len(c);
     long n = 0;
     if (c->argc == 2) {
@@ -414,6 +416,7 @@ void cmd_latency_histogram(cb_client *c) {
         }
     }
     reply_set_deferred_len(c, len, n, 'm');
+    hist_reset(h);
     cb_free(h);
 }
 

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "mem.h"
+
 #define SUB_COUNT (1 << (HIST_SUB_HALF_MAG + 1)) /* 256 */
 #define SUB_HALF (1 << HIST_SUB_HALF_MAG)        /* 128 */
 
@@ -48,12 +50,45 @@ int64_t hist_highest_equivalent(int64_t v)
     return hist_lowest_equivalent(v) + ((int64_t)1 << b) - 1;
 }
 
+static uint64_t count_at(const cb_hist *h, int idx)
+{
+    const uint64_t *c = h->chunk[idx / HIST_CHUNK];
+    return c ? c[idx % HIST_CHUNK] : 0;
+}
+
+static uint64_t *chunk_for(cb_hist *h, int idx)
+{
+    uint64_t **c = &h->chunk[idx / HIST_CHUNK];
+    if (!*c) *c = cb_calloc(sizeof(uint64_t) * HIST_CHUNK);
+    return *c;
+}
+
 void hist_record(cb_hist *h, int64_t v)
 {
     if (v < HIST_MIN_VALUE) v = HIST_MIN_VALUE;
     if (v > HIST_MAX_VALUE) v = HIST_MAX_VALUE;
-    h->counts[index_of(v)]++;
+    int idx = index_of(v);
+    chunk_for(h, idx)[idx % HIST_CHUNK]++;
     h->total++;
+}
+
+void hist_merge(cb_hist *dst, const cb_hist *src)
+{
+    for (int k = 0; k < HIST_CHUNKS; k++) {
+        if (!src->chunk[k]) continue;
+        uint64_t *d = chunk_for(dst, k * HIST_CHUNK);
+        for (int i = 0; i < HIST_CHUNK; i++) d[i] += src->chunk[k][i];
+    }
+    dst->total += src->total;
+}
+
+void hist_reset(cb_hist *h)
+{
+    for (int k = 0; k < HIST_CHUNKS; k++) {
+        cb_free(h->chunk[k]);
+        h->chunk[k] = NULL;
+    }
+    h->total = 0;
 }
 
 int64_t hist_value_at_percentile(const cb_hist *h, double p)
@@ -64,7 +99,7 @@ int64_t hist_value_at_percentile(const cb_hist *h, double p)
     if (want < 1) want = 1;
     uint64_t seen = 0;
     for (int i = 0; i < HIST_COUNTS; i++) {
-        seen += h->counts[i];
+        seen += count_at(h, i);
         if (seen >= want) {
             int64_t v = value_at_index(i);
             return p == 0.0 ? hist_lowest_equivalent(v) : hist_highest_equivalent(v);
@@ -80,7 +115,7 @@ int hist_log_levels(const cb_hist *h, int64_t first, int64_t *bound, uint64_t *c
     for (int64_t level = first; seen < h->total && n < max; level *= 2) {
         /* Everything up to and including the slot that holds the level. */
         int last = level > HIST_MAX_VALUE ? HIST_COUNTS - 1 : index_of(level);
-        for (; i <= last && i < HIST_COUNTS; i++) seen += h->counts[i];
+        for (; i <= last && i < HIST_COUNTS; i++) seen += count_at(h, i);
         if (seen > prev) {
             bound[n] = hist_highest_equivalent(level);
             cum[n] = seen;

@@ -8,8 +8,8 @@
  * percentile lookup, power-of-two reporting levels) are the ones Redis's
  * LATENCY HISTOGRAM and INFO latencystats print, so our numbers land on
  * the same bucket boundaries as Redis's. Written by its owning thread
- * only; readers need that thread stopped or parked. See
- * docs/latency.md.
+ * only; readers need that thread stopped or parked. Chunks come from
+ * platform/mem.h. See docs/latency.md.
  */
 #ifndef CB_HISTOGRAM_H
 #define CB_HISTOGRAM_H
@@ -22,13 +22,24 @@
 #define HIST_BUCKETS 23              /* 256 << 22 > HIST_MAX_VALUE */
 #define HIST_COUNTS ((HIST_BUCKETS + 1) << HIST_SUB_HALF_MAG)
 
+#define HIST_CHUNK (1 << HIST_SUB_HALF_MAG) /* counters per chunk: one bucket */
+#define HIST_CHUNKS (HIST_COUNTS / HIST_CHUNK)
+
+/* Counters come in per-bucket chunks of 1 KiB allocated on first use: a
+ * command's calls usually fall in two or three buckets, so a histogram
+ * takes a few KiB instead of the 24 KiB of the whole range. Zero it to
+ * start; hist_reset() frees the chunks. */
 typedef struct cb_hist {
     uint64_t total;
-    uint64_t counts[HIST_COUNTS];
+    uint64_t *chunk[HIST_CHUNKS];
 } cb_hist;
 
 /* Count one value (clamped into [HIST_MIN_VALUE, HIST_MAX_VALUE]). */
 void hist_record(cb_hist *h, int64_t value);
+/* Add src's counts into dst. */
+void hist_merge(cb_hist *dst, const cb_hist *src);
+/* Free the chunks; h is empty afterwards. */
+void hist_reset(cb_hist *h);
 /* Smallest / largest value counted in the same slot as value. */
 int64_t hist_lowest_equivalent(int64_t value);
 int64_t hist_highest_equivalent(int64_t value);

@@ -269,6 +269,12 @@ class Exporter(unittest.TestCase):
             if field == 'mem_clients_normal':
                 # The exporter's own connection is gone by the time we ask.
                 self.assertLessEqual(abs(got[metric] - want), 2048, metric)
+            elif field == 'evicted_keys':
+                # The scrape's commands get their latency histograms at their
+                # first call (as in Redis): that memory may evict a few more
+                # keys before our INFO.
+                self.assertLessEqual(got[metric], want, metric)
+                self.assertLessEqual(want - got[metric], 20, metric)
             elif field in self.MOVING:
                 self.assertAlmostEqual(got[metric], want, delta=max(abs(want) * 0.02, 0.02),
                                        msg='%s vs %s' % (metric, field))

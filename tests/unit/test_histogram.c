@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "../../platform/histogram.h"
+#include "../../platform/mem.h"
 
 static void test_equivalents(void)
 {
@@ -40,6 +41,20 @@ static void test_percentiles(void)
     CU_ASSERT_EQUAL(hist_value_at_percentile(h, 99), 92159);
     CU_ASSERT_EQUAL(hist_value_at_percentile(h, 99.9), hist_highest_equivalent(5000000));
     CU_ASSERT_EQUAL(h->total, 100);
+    /* Only the buckets that were hit got counters. */
+    int chunks = 0;
+    for (int k = 0; k < HIST_CHUNKS; k++) chunks += h->chunk[k] != NULL;
+    CU_ASSERT_EQUAL(chunks, 3);
+    cb_hist *m = calloc(1, sizeof(*m));
+    hist_merge(m, h);
+    hist_merge(m, h);
+    CU_ASSERT_EQUAL(m->total, 200);
+    CU_ASSERT_EQUAL(hist_value_at_percentile(m, 99), 92159);
+    hist_reset(m);
+    CU_ASSERT_EQUAL(m->total, 0);
+    CU_ASSERT_EQUAL(hist_value_at_percentile(m, 50), 0);
+    free(m);
+    hist_reset(h);
     free(h);
 }
 
@@ -52,6 +67,7 @@ static void test_clamping(void)
     CU_ASSERT_EQUAL(h->total, 3);
     CU_ASSERT_EQUAL(hist_value_at_percentile(h, 50), 1);
     CU_ASSERT_EQUAL(hist_value_at_percentile(h, 100), hist_highest_equivalent(HIST_MAX_VALUE));
+    hist_reset(h);
     free(h);
 }
 
@@ -84,6 +100,8 @@ static void test_log_levels(void)
     n = hist_log_levels(z, 1024, b, cum, 64);
     CU_ASSERT_EQUAL_FATAL(n, 2);
     CU_ASSERT_EQUAL(cum[1], 3);
+    hist_reset(z);
+    hist_reset(h);
     free(z);
     free(h);
 }
