@@ -165,11 +165,12 @@ static size_t keyspace_overhead(void)
 }
 
 /* Normal clients' memory over every worker: INFO runs with the other
- * workers parked (xshard), so their client lists hold still. */
+ * workers parked (xshard), so their client lists hold still. c is NULL
+ * for the control port, which parks every worker itself. */
 static size_t clients_memory(cb_client *c)
 {
     size_t n = 0;
-    if (!c || !c->w) return 0;
+    if (c && !c->w) return 0;
     for (int i = 0; i < g_server.nworkers; i++)
         for (cb_client *it = g_server.workers[i]->clients; it; it = it->next)
             n += sizeof(*it) + it->out_bytes;
