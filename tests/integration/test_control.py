@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from cbtest import CACHEBOX_BIN, Server, free_port, is_redis_binary
+from cbtest import CACHEBOX_BIN, ROOT, Server, free_port, is_redis_binary
 
 CURL = shutil.which('curl') or '/usr/bin/curl'
 BENCH = shutil.which('redis-benchmark') or '/usr/bin/redis-benchmark'
@@ -655,6 +655,64 @@ class ControlRobustnessTest(ControlBase):
             for c in socks:
                 c.close()
         self.assertEqual(http('/health/live', token=None)[0], 200)
+
+
+class DeployFilesTest(unittest.TestCase):
+    """deploy/cachebox.service, deploy/cachebox.conf and deploy/monitoring/."""
+
+    def test_systemd_unit_verifies_and_is_hardened(self):
+        sa = shutil.which('systemd-analyze')
+        if not sa:
+            self.skipTest('no systemd-analyze')
+        d = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'cbunit-%d' % os.getpid())
+        os.makedirs(d, exist_ok=True)
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(ROOT, 'deploy', 'cachebox.service')) as f:
+            unit = f.read()
+        for opt in ('NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes',
+                    'PrivateTmp=yes', 'PrivateDevices=yes', 'CapabilityBoundingSet=\n',
+                    'SystemCallFilter=@system-service', 'Type=notify', 'UMask=0077'):
+            self.assertIn(opt, unit)
+        path = os.path.join(d, 'cachebox.service')
+        with open(path, 'w') as f:
+            f.write(unit.replace('/usr/local/bin/cachebox', os.path.abspath(CACHEBOX_BIN)))
+        p = subprocess.run([sa, 'verify', path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        p = subprocess.run([sa, 'security', '--offline=true', path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        m = re.search(rb'Overall exposure level for cachebox.service: ([0-9.]+)', p.stdout)
+        if m:  # older systemd-analyze cannot rate offline units
+            self.assertLessEqual(float(m.group(1)), 2.0, p.stdout.decode()[-2000:])
+
+    def test_sample_config_starts(self):
+        d = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'cbconf-%d' % os.getpid())
+        os.makedirs(d, exist_ok=True)
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(ROOT, 'deploy', 'cachebox.conf')) as f:
+            conf = re.sub(r'(?m)^dir .*$', 'dir ' + d, f.read())
+        cport = free_port()
+        s = Server('cachebox', config=conf, args=['--control-port', cport, '--supervised', 'no'])
+        self.addCleanup(s.cleanup)
+        with open(os.path.join(s.dir, 'control.token')) as f:  # cbtest passes --dir
+            http = Http(cport, f.read().strip())
+        self.assertEqual(http('/health/ready', token=None)[0], 200)
+        self.assertEqual(http.json('/config/save')[1], {'save': '3600 1 300 100 60 10000'})
+
+    def test_monitoring_files_parse(self):
+        try:
+            import yaml
+        except ImportError:
+            self.skipTest('no python3-yaml')
+        mon = os.path.join(ROOT, 'deploy', 'monitoring')
+        with open(os.path.join(mon, 'prometheus.yml')) as f:
+            prom = yaml.safe_load(f)
+        jobs = {j['job_name']: j for j in prom['scrape_configs']}
+        self.assertEqual(jobs['cachebox']['metrics_path'], '/metrics')
+        self.assertEqual(jobs['cachebox']['authorization']['type'], 'Bearer')
+        self.assertIn('redis', jobs)
+        with open(os.path.join(mon, 'alerts.yml')) as f:
+            rules = yaml.safe_load(f)['groups'][0]['rules']
+        self.assertTrue(all('expr' in r for r in rules))
 
 
 if __name__ == '__main__':
