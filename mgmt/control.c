@@ -267,6 +267,12 @@ static void peer_of(struct MHD_Connection *conn, ctl_req *rq)
 
 static int is_health(const char *url) { return strncmp(url, "/health/", 8) == 0; }
 
+/* PUT /restore streams its body to disk instead of memory. */
+static int is_restore(const ctl_req *rq)
+{
+    return !strcmp(rq->path, "/restore") && !strcmp(rq->method, "PUT");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -279,6 +285,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* First call: headers are in. Decide on the token before any body
          * is read, so an unauthenticated peer cannot make us buffer one. */
         rq = cb_calloc(sizeof(*rq));
+        rq->upload_fd = -1;
         rq->conn = conn;
         rq->method = method;
         rq->path = url;
@@ -297,10 +304,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             cbstr_free(rp.body);
             return ret;
         }
+        if (is_restore(rq) && ctl_ready() && ctl_restore_begin(rq) < 0)
+            cb_log(LOG_WARNING, "Control port: PUT /restore: %s", rq->upload_err);
         return MHD_YES;
     }
     if (!rq->authorized) {
         *upload_data_size = 0; /* the 401 is queued; drop what follows */
+        return MHD_YES;
+    }
+    if (*upload_data_size && (rq->upload_fd >= 0 || rq->upload_err[0])) {
+        ctl_restore_chunk(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -317,7 +331,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     ctl_resp rp = { .fd = -1, .status = MHD_HTTP_OK };
-    if (rq->body_too_large)
+    if (is_restore(rq) && ctl_ready())
+        ctl_restore_finish(rq, &rp);
+    else if (rq->body_too_large)
         ctl_error(&rp, 413, "request body too large");
     else
         ctl_route(rq, &rp);
@@ -341,6 +357,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq) return;
     *con_cls = NULL;
     if (rq->after == CTL_AFTER_SHUTDOWN) server_request_shutdown(rq->shutdown_flags);
+    ctl_restore_abort(rq); /* a temp file not renamed into place goes */
     if (rq->body) cbstr_free(rq->body);
     cb_free(rq);
 }

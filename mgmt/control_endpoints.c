@@ -14,6 +14,7 @@
  *   POST /config/rewrite             POST /shutdown[?save|?nosave]
  *   GET  /clients                    POST /clients/kill?id=N|addr=ip:port|laddr=ip:port
  *   POST /snapshot   GET /persistence   GET /snapshot/latest
+ *   PUT  /restore (control_restore.c)
  */
 #include "control_internal.h"
 
@@ -330,7 +331,8 @@ void ctl_route(ctl_req *rq, ctl_resp *rp)
     }
     static const char *const known[] = { "/metrics", "/info", "/info.json", "/clients",
                                          "/clients/kill", "/snapshot", "/snapshot/latest",
-                                         "/persistence", "/shutdown", "/config/rewrite", NULL };
+                                         "/persistence", "/shutdown", "/config/rewrite",
+                                         "/restore", NULL };
     int found = !strncmp(p, "/config/", 8) && p[8];
     for (int i = 0; known[i] && !found; i++) found = !strcmp(p, known[i]);
     if (!found) { ctl_error(rp, MHD_HTTP_NOT_FOUND, "no such endpoint"); return; }
@@ -370,6 +372,10 @@ void ctl_route(ctl_req *rq, ctl_resp *rp)
     if (!strcmp(p, "/clients/kill")) {
         if (!is_method(rq, "POST")) { not_allowed(rp, "POST"); return; }
         { clients_kill(rq, rp); return; }
+    }
+    if (!strcmp(p, "/restore")) { /* PUT is control_restore.c's, before routing */
+        not_allowed(rp, "PUT");
+        return;
     }
     if (!strcmp(p, "/shutdown")) {
         if (!is_method(rq, "POST")) { not_allowed(rp, "POST"); return; }

@@ -24,6 +24,12 @@ typedef struct ctl_req {
     int peer_local;       /* loopback peer (protected configs "local") */
     char peer[80];        /* "ip:port" for logs */
     int authorized;
+    /* PUT /restore: the body goes to a temp file (control_restore.c). */
+    int upload_fd;        /* -1 when none */
+    uint64_t upload_bytes;
+    char upload_path[64]; /* relative to upload_dir */
+    char upload_dir[1024];
+    char upload_err[128];
     /* Work to do once the response has gone out (see control.c). */
     int after;
     int shutdown_flags;
@@ -47,6 +53,14 @@ const char *ctl_query(ctl_req *rq, const char *key);
 int ctl_query_has(ctl_req *rq, const char *key);
 /* 1 once the workers run (control_set_ready). */
 int ctl_ready(void);
+
+/* PUT /restore (control_restore.c): begin when the headers are in (0 ok,
+ * -1 with rq->upload_err set), chunk per body piece, finish when the body
+ * is complete, abort (remove the temp file) when the request ends. */
+int ctl_restore_begin(ctl_req *rq);
+void ctl_restore_chunk(ctl_req *rq, const char *p, size_t n);
+void ctl_restore_finish(ctl_req *rq, ctl_resp *rp);
+void ctl_restore_abort(ctl_req *rq);
 
 /* Fill rp with a JSON error {"error": msg} and this status. */
 void ctl_error(ctl_resp *rp, unsigned status, const char *msg);

@@ -422,6 +422,60 @@ class ControlEndpointsTest(ControlBase):
         self.assertEqual((st, body), (409, {'error': 'Background save already in progress'}))
         self.assertEqual(http2.json('/persistence')[1]['rdb_bgsave_in_progress'], 1)
 
+    def test_restore(self):
+        # A snapshot taken from one server replaces another's dataset.
+        a, http_a, _ = self.start()
+        ra = a.redis()
+        for i in range(2000):
+            ra.set('key:%d' % i, 'value-%d' % i)
+        ra.hset('h', mapping={'f1': 'v1', 'f2': 'v2'})
+        ra.set('ttl', 'x', ex=1000)
+        self.assertEqual(http_a('/snapshot', 'POST')[0], 202)
+        self.assertTrue(wait_until(lambda: http_a.json('/persistence')[1]['rdb_bgsave_in_progress'] == 0))
+        rdb = http_a('/snapshot/latest')[2]
+        b, http_b, _ = self.start('--io-workers', '2')
+        rb = b.redis()
+        rb.set('old', 'gone')
+        # Refused: not an RDB, a truncated one, a bad checksum, nothing.
+        st, body = http_b.json('/restore', 'PUT', data=b'hello world')
+        self.assertEqual(st, 400, body)
+        self.assertIn('offset', body)
+        st, body = http_b.json('/restore', 'PUT', data=rdb[:len(rdb) // 2])
+        self.assertEqual(st, 400, body)
+        bad = bytearray(rdb)
+        bad[-3] ^= 0xff
+        st, body = http_b.json('/restore', 'PUT', data=bytes(bad))
+        self.assertEqual(st, 400, body)
+        self.assertEqual(http_b.json('/restore', 'PUT', data=b'')[0], 400)
+        self.assertEqual(http_b.json('/restore', 'POST')[0], 405)
+        self.assertEqual(http_b.json('/restore', 'PUT', token=None, data=rdb)[0], 401)
+        self.assertEqual(rb.get('old'), b'gone')  # untouched by refused uploads
+        self.assertEqual([f for f in os.listdir(b.dir) if f.startswith('temp-')], [])
+        st, body = http_b.json('/restore', 'PUT', data=rdb)
+        self.assertEqual(st, 200, body)
+        self.assertEqual((body['keys_loaded'], body['saved']), (2002, True))
+        self.assertIsNone(rb.get('old'))
+        self.assertEqual(rb.dbsize(), 2002)
+        self.assertEqual(rb.get('key:1999'), b'value-1999')
+        self.assertEqual(rb.hgetall('h'), {b'f1': b'v1', b'f2': b'v2'})
+        self.assertGreater(rb.ttl('ttl'), 900)
+        with open(os.path.join(b.dir, 'dump.rdb'), 'rb') as f:
+            self.assertEqual(f.read(), rdb)
+        self.assertEqual([f for f in os.listdir(b.dir) if f.startswith('temp-')], [])
+        # And a file written by redis-server itself.
+        oracle = Server('redis')
+        self.addCleanup(oracle.cleanup)
+        ro = oracle.redis()
+        ro.rpush('list', *range(100))
+        ro.zadd('z', {'a': 1, 'b': 2})
+        ro.save()
+        with open(os.path.join(oracle.dir, 'dump.rdb'), 'rb') as f:
+            st, body = http_b.json('/restore', 'PUT', data=f.read())
+        self.assertEqual(st, 200, body)
+        self.assertEqual(rb.lrange('list', 0, -1), [str(i).encode() for i in range(100)])
+        self.assertEqual(rb.zrange('z', 0, -1, withscores=True), [(b'a', 1.0), (b'b', 2.0)])
+        self.assertEqual(rb.dbsize(), 2)
+
     def test_shutdown(self):
         s, http, _ = self.start()
         self.assertEqual(http.json('/shutdown?save&nosave', 'POST')[0], 400)
