@@ -58,13 +58,30 @@ static void ok_status(ctl_resp *rp, unsigned status, const char *text)
 
 /* ---------------------------------------------------------------- health */
 
+/* MISCONF reads configuration strings, so it is checked with the workers
+ * parked; /health/ready needs no token, so probes may come fast: the answer
+ * is kept 100 ms, which bounds how often they can park the data plane. */
+static int writes_denied(void)
+{
+    static long long checked_ms; /* control thread only */
+    static int denied;
+    long long now = util_mstime();
+    if (now - checked_ms >= 100) {
+        xshard_park_all();
+        denied = bgsave_writes_denied();
+        xshard_release_all();
+        checked_ms = now;
+    }
+    return denied;
+}
+
 static void health_ready(ctl_resp *rp)
 {
     const char *why[8];
     int n = 0;
     if (!ctl_ready()) why[n++] = "loading the dataset";
     if (__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) why[n++] = "shutting down";
-    if (ctl_ready() && bgsave_writes_denied())
+    if (ctl_ready() && writes_denied())
         why[n++] = "writes refused: the last background save failed (MISCONF)";
     if (ctl_ready()) {
         int stopped = 0;

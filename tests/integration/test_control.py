@@ -645,6 +645,41 @@ class ControlRobustnessTest(ControlBase):
         self.assertEqual(http('/health/live', token=None)[0], 200)
         self.assertEqual(http('/info')[0], 200)
 
+    def test_random_mutations(self):
+        # Seeded byte-level mutations of valid requests: every answer is an
+        # HTTP status (or a close), and the server keeps serving.
+        import random
+        s, http, cport = self.start()
+        rnd = random.Random(8379)
+        auth = b'Authorization: Bearer ' + http.token.encode() + b'\r\n'
+        seeds = [
+            b'GET /metrics HTTP/1.1\r\nHost: x\r\n' + auth + b'\r\n',
+            b'GET /info.json?section=server,keyspace HTTP/1.1\r\nHost: x\r\n' + auth + b'\r\n',
+            b'PUT /config/maxmemory-samples HTTP/1.1\r\nHost: x\r\n' + auth +
+            b'Content-Length: 1\r\n\r\n5',
+            b'POST /clients/kill?id=99 HTTP/1.1\r\nHost: x\r\n' + auth + b'\r\n',
+            b'PUT /restore HTTP/1.1\r\nHost: x\r\n' + auth + b'Content-Length: 9\r\n\r\nREDIS0010',
+            b'GET /config/%2a HTTP/1.1\r\nHost: x\r\n' + auth + b'\r\n',
+        ]
+        statuses = {}
+        for i in range(150):
+            data = bytearray(rnd.choice(seeds))
+            for _ in range(rnd.randint(1, 4)):
+                op, pos = rnd.randint(0, 2), rnd.randrange(len(data))
+                if op == 0:
+                    data[pos] = rnd.randrange(256)
+                elif op == 1:
+                    del data[pos:pos + rnd.randint(1, 8)]
+                else:
+                    data[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 8)))
+            resp = raw_http(cport, bytes(data), timeout=0.3)
+            st = status_of(resp)
+            statuses[st] = statuses.get(st, 0) + 1
+            self.assertTrue(resp == b'' or st is not None, (bytes(data), resp[:200]))
+        self.assertTrue(s.alive())
+        self.assertEqual(http('/health/live', token=None)[0], 200)
+        self.assertEqual(http.json('/config/maxmemory-samples')[0], 200)
+
     def test_oversized_headers(self):
         s, http, cport = self.start()
         big = b'GET /info HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * (100 * 1024) + b'\r\n\r\n'
