@@ -159,10 +159,19 @@ class ControlBase(unittest.TestCase):
         cport = free_port()
         srv = Server('cachebox', args=['--control-port', cport] + list(self.ARGS) + list(args))
         self.addCleanup(srv.cleanup)
+        self.addCleanup(self.check_clean_exit, srv)  # runs first
         path = token_file or os.path.join(srv.dir, 'control.token')
         with open(path) as f:
             token = f.read().strip()
         return srv, Http(cport, token), cport
+
+
+    def check_clean_exit(self, srv):
+        """Under ASan/UBSan a leak or a bad access shows in the log."""
+        srv.stop()
+        log = srv.log()
+        self.assertNotIn('Sanitizer', log, log[-3000:])
+        self.assertNotIn('runtime error', log, log[-3000:])
 
 
 class ControlTokenTest(ControlBase):
