@@ -227,6 +227,26 @@ class ControlTokenTest(ControlBase):
         self.addCleanup(s.cleanup)
         self.assertFalse(os.path.exists(os.path.join(s.dir, 'control.token')))
 
+    def test_bind_address(self):
+        with self.assertRaises(RuntimeError) as cm:
+            Server('cachebox', args=['--control-port', free_port(), '--control-bind', 'nohost'])
+        self.assertIn("control-bind 'nohost' is not an IPv4 or IPv6 address", str(cm.exception))
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(('::1', 0))
+        except OSError:
+            self.skipTest('no IPv6 loopback')
+        s, http, cport = self.start('--control-bind', '::1')
+        p = subprocess.run([CURL, '-sS', '-g', 'http://[::1]:%d/health/live' % cport],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+        self.assertEqual(p.stdout, b'{"status":"live"}\n')
+        p = subprocess.run([CURL, '-sS', '-g', '-H', 'Authorization: Bearer ' + http.token,
+                            'http://[::1]:%d/config/control-bind' % cport],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+        self.assertEqual(json.loads(p.stdout), {'control-bind': '::1'})
+        with self.assertRaises(OSError):
+            socket.create_connection(('127.0.0.1', cport), timeout=2).close()
+
     def test_port_in_use_refuses_to_start(self):
         s, http, cport = self.start()
         with self.assertRaises(RuntimeError) as cm:
