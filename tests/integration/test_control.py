@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -297,6 +298,49 @@ class ControlEndpointsTest(ControlBase):
         self.assertEqual((st, body), (200, {'status': 'ready'}))
         self.assertEqual(http('/health/ready', 'POST', token=None)[0], 405)
         self.assertEqual(http('/health/other', token=None)[0], 404)
+
+    def test_not_ready_while_loading(self):
+        # A dataset big enough that loading it takes a moment.
+        oracle = Server('redis', args=['--enable-debug-command', 'yes'])
+        self.addCleanup(oracle.cleanup)
+        ro = oracle.redis()
+        ro.execute_command('DEBUG', 'POPULATE', 1500000, 'key', 20)
+        ro.save()
+        d = tempfile.mkdtemp(prefix='cbctl-load-')
+        self.addCleanup(shutil.rmtree, d, True)
+        shutil.copy(os.path.join(oracle.dir, 'dump.rdb'), os.path.join(d, 'big.rdb'))
+        cport = free_port()
+        # A later --dir wins over the one cbtest passes.
+        s2 = Server('cachebox', args=['--control-port', cport, '--dir', d,
+                                      '--dbfilename', 'big.rdb'], wait=False)
+        self.addCleanup(s2.cleanup)
+        tf = os.path.join(d, 'control.token')
+        self.assertTrue(wait_until(lambda: os.path.exists(tf), 10))
+        with open(tf) as f:
+            http = Http(cport, f.read().strip())
+        seen = []
+
+        def probe():
+            try:
+                st, body = http.json('/health/ready', token=None, timeout=2)
+            except AssertionError:
+                return False  # not listening yet
+            seen.append((st, body))
+            if st == 503:
+                self.assertIn('loading the dataset', body['reasons'])
+                self.assertEqual(http.json('/health/live', token=None)[0], 200)
+                # Loading may finish between two requests.
+                mst, _, mbody = http('/metrics')
+                if mst != 200:
+                    self.assertEqual((mst, json.loads(mbody)),
+                                     (503, {'error': 'loading the dataset'}))
+                    seen_503_metrics.append(1)
+            return st == 200
+        seen_503_metrics = []
+        self.assertTrue(wait_until(probe, 60, 0.01), seen[-3:])
+        self.assertIn(503, [st for st, _ in seen])
+        s2.wait_ready()
+        self.assertEqual(s2.redis().dbsize(), 1500000)
 
     def test_ready_reports_misconf(self):
         s, http, _ = self.start('--save', '3600 1', '--enable-protected-configs', 'yes')
