@@ -257,7 +257,7 @@ class ControlTokenTest(ControlBase):
 
 class ControlAuthTest(ControlBase):
     def test_missing_wrong_right(self):
-        s, http, _ = self.start()
+        s, http, _ = self.start('--loglevel', 'debug')  # the most the log ever says
         for path, method in (('/metrics', 'GET'), ('/info', 'GET'), ('/config/port', 'GET'),
                              ('/shutdown', 'POST'), ('/snapshot', 'POST'), ('/nope', 'GET')):
             st, h, body = http(path, method, token=None)
