@@ -17,6 +17,7 @@
 #include "cmd/command.h"
 #include "server.h"
 #include "worker.h"
+#include "../mgmt/control.h"
 #include "../mgmt/info.h"
 #include "../mgmt/mgmt.h"
 #include "../persist/rdb.h"
@@ -139,6 +140,11 @@ int main(int argc, char **argv) {
         cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
         return 1;
     }
+    /* Before loading, so that /health/ready can say "loading". */
+    if (control_start(err, sizeof(err)) < 0) {
+        cb_log(LOG_WARNING, "Warning: %s", err);
+        return 1;
+    }
     load_data_from_disk();
     info_init();
     write_pidfile();
@@ -146,6 +152,7 @@ int main(int argc, char **argv) {
         cb_log(LOG_WARNING, "Failed to start worker threads: %s", strerror(errno));
         return 1;
     }
+    control_set_ready();
     cb_log(LOG_NOTICE, "Server initialized");
     if (g_config.port) cb_log(LOG_NOTICE, "Ready to accept connections tcp");
     if (g_config.unixsocket && g_config.unixsocket[0])

@@ -4,6 +4,7 @@
  * exit code. SIGHUP reopens the log file. Workers never block on it.
  */
 #include "mgmt.h"
+#include "control.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -123,6 +124,7 @@ int mgmt_run(void) {
     do {
         wait_for_shutdown();
     } while (shutdown_save() != 0);
+    control_stop(); /* requests in flight finish; they may park the workers */
     server_stop_workers();
     /* A snapshot dropped by the shutdown leaves its temp file to us. */
     bgsave_kill(NULL); /* the workers are gone: nothing else holds a shard */

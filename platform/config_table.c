@@ -741,9 +741,9 @@ const cfg_dir cfg_table[] = {
     STR("dpdk-ip", dpdk_ip, "", CF_IMMUTABLE),
     STR("dpdk-gateway", dpdk_gateway, "", CF_IMMUTABLE),
     INT("dpdk-mtu", dpdk_mtu, 68, 9600, "1500", CF_IMMUTABLE),
-    STR("control-bind", control_bind, "127.0.0.1", 0),
-    INT("control-port", control_port, 0, 65535, "8379", 0),
-    STR("control-token-file", control_token_file, "control.token", 0),
+    STR("control-bind", control_bind, "127.0.0.1", CF_IMMUTABLE),
+    INT("control-port", control_port, 0, 65535, "8379", CF_IMMUTABLE),
+    STR("control-token-file", control_token_file, "control.token", CF_IMMUTABLE),
     /* 2 MB hugepages mapped for the store arenas, split over the shards
      * (kernel plane; platform/mem.h). 0: normal pages. */
     {"hugepages", NULL, CT_MEM, FT_ULL, CF_IMMUTABLE, OFF(hugepages), 0, ULLONG_MAX, "0", NULL,

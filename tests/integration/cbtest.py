@@ -56,6 +56,11 @@ class Server:
         cmd += ['--port', str(self.port), '--bind', bind, '--dir', self.dir]
         if is_redis_binary(self.binary):
             cmd += ['--save', '', '--appendonly', 'no']
+        elif ('control-port' not in (config or '') and
+              '--control-port' not in [str(a) for a in args]):
+            # The control port (default 8379) is off unless a test asks for
+            # it, so that servers started side by side do not collide.
+            cmd += ['--control-port', '0']
         cmd += [str(a) for a in args]
         self.cmdline = cmd
         self.proc = None
