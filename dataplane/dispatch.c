@@ -12,6 +12,8 @@
 #include "blocking.h"
 #include "multi.h"
 #include "xshard.h"
+#include "propagate.h"
+#include "../persist/aof.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -119,7 +121,10 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     uint64_t errs = c->errors_seen;
     long long start = util_ustime();
     c->flags |= CLIENT_IN_CALL;
+    prop_frame pf;
+    prop_call_begin(c, &pf);
     cmd->proc(c);
+    prop_call_end(c, cmd, &pf);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
@@ -180,6 +185,16 @@ int dispatch_command(cb_client *c) {
                "\"local\", you can run it from a local connection, otherwise you need to "
                "set this option in the configuration file, and then restart the server.");
         goto done;
+    }
+    if ((cmd->flags & CMD_WRITE) || (cmd->proc == cmd_exec && multi_has_writes(c))) {
+        /* An AOF that cannot be written refuses writes until it can. */
+        const char *aerr = aof_write_error();
+        if (aerr) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "-MISCONF Errors writing to the AOF file: %s", aerr);
+            reject(c, cmd, msg);
+            goto done;
+        }
     }
     if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {

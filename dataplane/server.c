@@ -14,6 +14,7 @@
 #include "blocking.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "propagate.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -21,6 +22,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/rdb.h"
+#include "../persist/aof.h"
 
 cb_server g_server;
 
@@ -29,6 +31,12 @@ cb_server g_server;
 static void server_key_modified(void *owner, cb_db *db, const char *key, size_t len) {
     multi_key_modified(owner, db, key, len);
     if (key) blocking_key_touched(db, key, len);
+}
+
+/* A key deleted because its time passed is a DEL in the AOF. */
+static void server_key_expired(void *owner, cb_db *db, const char *key, size_t len) {
+    (void)owner;
+    prop_key_expired(db, key, len);
 }
 
 int server_create(char *err, size_t errlen) {
@@ -50,6 +58,7 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
+        s->on_expired = server_key_expired;   /* AOF */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));
@@ -133,6 +142,10 @@ int server_apply_config(const char *name, char **err) {
             return -1;
         }
         return 0;
+    }
+    if (!strcmp(name, "appendonly")) {
+        const char *e = NULL;
+        return aof_set_enabled(g_config.appendonly, &e);
     }
     if (!strcmp(name, "logfile")) {
         log_reopen();

@@ -25,6 +25,8 @@
 #include "blocking.h"
 #include "dispatch.h"
 #include "xshard.h"
+#include "propagate.h"
+#include "../persist/aof.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -47,6 +49,8 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
     w->from_mgmt = ring_create(1024);
+    w->aof_ring = ring_create(65536);
+    w->prop = prop_create();
     if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0) {
         worker_destroy(w);
         return NULL;
@@ -67,6 +71,12 @@ void worker_destroy(cb_worker *w) {
     cb_free(w->unblocked);
     ring_free(w->to_mgmt);
     ring_free(w->from_mgmt);
+    if (w->aof_ring) {
+        void *r;
+        while ((r = ring_dequeue(w->aof_ring)) != NULL) cb_free(r);
+        ring_free(w->aof_ring);
+    }
+    prop_destroy(w->prop);
     cb_free(w->cmdstats);
     cb_free(w->readbuf);
     cb_free(w);
@@ -75,9 +85,20 @@ void worker_destroy(cb_worker *w) {
 void worker_flush(cb_worker *w) {
     cb_client *list = w->pending_write;
     w->pending_write = NULL;
+    /* appendfsync always: a reply leaves only once the AOF record it
+     * depends on is on disk; such clients stay on the list. */
+    int hold = aof_hold_replies();
+    uint64_t synced = hold ? aof_synced_seq() : 0;
+    w->aof_waiting = 0;
     while (list) {
         cb_client *c = list;
         list = c->pending_next;
+        if (hold && c->aof_wait > synced && !(c->flags & CLIENT_CLOSE_ASAP)) {
+            c->pending_next = w->pending_write;
+            w->pending_write = c;
+            w->aof_waiting = 1;
+            continue;
+        }
         c->flags &= ~CLIENT_PENDING_WRITE;
         if (c->flags & CLIENT_CLOSE_ASAP) {
             conn_close(c);
@@ -166,7 +187,10 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
+        if ((w->pending_write && !w->aof_waiting) || xshard_pending(w) || w->nunblocked)
+            timeout = 0;
+        else if (w->aof_waiting && timeout > 1)
+            timeout = 1; /* the writer wakes us; this bounds a lost wake-up */
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
 
         uint64_t t0 = util_monotonic_us();
@@ -188,6 +212,7 @@ static void *worker_main(void *arg) {
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
+        prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
 
         uint64_t t2 = util_monotonic_us();

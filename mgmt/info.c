@@ -37,6 +37,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/aof.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -377,7 +378,7 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
 static cbstr sec_persistence(cbstr s, info_ctx *x)
 {
     /* What a Redis without persistence that never saved reports. */
-    return cbstr_catfmt(s,
+    s = cbstr_catfmt(s,
                         "loading:0\r\n"
                         "async_loading:0\r\n"
                         "current_cow_peak:0\r\n"
@@ -395,20 +396,9 @@ static cbstr sec_persistence(cbstr s, info_ctx *x)
                         "rdb_saves:0\r\n"
                         "rdb_last_cow_size:0\r\n"
                         "rdb_last_load_keys_expired:0\r\n"
-                        "rdb_last_load_keys_loaded:0\r\n"
-                        "aof_enabled:0\r\n"
-                        "aof_rewrite_in_progress:0\r\n"
-                        "aof_rewrite_scheduled:0\r\n"
-                        "aof_last_rewrite_time_sec:-1\r\n"
-                        "aof_current_rewrite_time_sec:-1\r\n"
-                        "aof_last_bgrewrite_status:ok\r\n"
-                        "aof_rewrites:0\r\n"
-                        "aof_rewrites_consecutive_failures:0\r\n"
-                        "aof_last_write_status:ok\r\n"
-                        "aof_last_cow_size:0\r\n"
-                        "module_fork_in_progress:0\r\n"
-                        "module_fork_last_cow_size:0\r\n",
+                        "rdb_last_load_keys_loaded:0\r\n",
                         (unsigned long long)x->t.dirty, g_server.start_ms / 1000);
+    return aof_info_fields(s); /* aof_* and module_fork_* (persist/aof.c) */
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)

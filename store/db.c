@@ -180,6 +180,7 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
     dict_entry *e = dict_unlink(db->keys, k, len);
     if (!e) return;
     s->stats.expired_keys++;
+    if (s->on_expired) s->on_expired(s->owner, db, e->key, cbstr_len(e->key));
     db_signal_modified(s, db, e->key, cbstr_len(e->key));
     dict_free_unlinked(db->keys, e);
 }

@@ -84,6 +84,7 @@ typedef struct cb_shard {
     uint64_t dirty;       /* writes since start (rdb_changes_since_last_save) */
     cb_key_hook on_modified;
     cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
+    cb_key_hook on_expired;    /* a key deleted because its time passed (AOF DEL) */
     void *owner;
 } cb_shard;
 

@@ -88,6 +88,7 @@ cb_cmd_proc cmd_info;
 cb_cmd_proc cmd_shutdown;
 cb_cmd_proc cmd_monitor;
 cb_cmd_proc cmd_debug;
+cb_cmd_proc cmd_bgrewriteaof;
 cb_cmd_proc cmd_config_get;
 cb_cmd_proc cmd_config_set;
 cb_cmd_proc cmd_config_resetstat;
@@ -337,6 +338,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "shutdown", cmd_shutdown },
     { "monitor", cmd_monitor },
     { "debug", cmd_debug },
+    { "bgrewriteaof", cmd_bgrewriteaof },
     { "config|get", cmd_config_get },
     { "config|set", cmd_config_set },
     { "config|resetstat", cmd_config_resetstat },
