@@ -218,129 +218,114 @@ static long long key_deadline(cb_client *c, int ki) {
     return db_get_expire(c->db, c->argv[ki], c->argv_len[ki]);
 }
 
+/* SET ... EX/PX/EXAT/PXAT becomes SET k v PXAT <ms>; SET ... GET loses GET. */
+static int rewrite_set(cb_prop *p, cb_client *c, eff *e) {
+    int has_ttl = 0, has_get = 0;
+    for (int i = 3; i < c->argc; i++) {
+        if (arg_is(c, i, "EX") || arg_is(c, i, "PX") || arg_is(c, i, "EXAT") ||
+            arg_is(c, i, "PXAT"))
+            has_ttl = 1;
+        if (arg_is(c, i, "GET")) has_get = 1;
+    }
+    if (has_ttl) {
+        long long when = key_deadline(c, 1);
+        if (when < 0) return 0;
+        eff_word(e, "SET");
+        eff_arg(e, c->argv[1], c->argv_len[1]);
+        eff_arg(e, c->argv[2], c->argv_len[2]);
+        eff_word(e, "PXAT");
+        eff_ll(e, 0, when);
+        return 2;
+    }
+    if (!has_get) return 0;
+    /* Replayed without GET: the same effect, no reply to produce. */
+    const char **v = cb_malloc(sizeof(char *) * (size_t)c->argc);
+    size_t *l = cb_malloc(sizeof(size_t) * (size_t)c->argc);
+    int n = 0;
+    for (int i = 0; i < c->argc; i++) {
+        if (i >= 3 && arg_is(c, i, "GET")) continue;
+        v[n] = c->argv[i];
+        l[n++] = c->argv_len[i];
+    }
+    encode_op(p, c->dbid, n, v, l);
+    cb_free(v);
+    cb_free(l);
+    return 1;
+}
+
+/* EXPIRE family and GETEX: absolute PEXPIREAT, PERSIST, or DEL when the
+ * deadline was already past (the key is gone). */
+static int rewrite_expire(cb_prop *p, cb_client *c, const struct cb_command *cmd, eff *e) {
+    long long when = key_deadline(c, 1);
+    if (when == -2) {
+        record_del(p, c, 1);
+        return 1;
+    }
+    int getex = is(cmd, "getex");
+    if (when < 0) {
+        if (!getex) return 0;
+        eff_word(e, "PERSIST");
+        eff_arg(e, c->argv[1], c->argv_len[1]);
+        return 2;
+    }
+    if (is(cmd, "pexpireat")) return 0;
+    eff_word(e, "PEXPIREAT");
+    eff_arg(e, c->argv[1], c->argv_len[1]);
+    eff_ll(e, 0, when);
+    for (int i = 3; !getex && i < c->argc && e->argc < ARGV_MAX; i++)
+        eff_arg(e, c->argv[i], c->argv_len[i]); /* NX XX GT LT stay */
+    return 2;
+}
+
 /* Rewrites Redis 7.0 applies to the command's own effect; 1 when done. */
 static int rewrite_own(cb_prop *p, cb_client *c, const struct cb_command *cmd) {
     eff e = {0};
     char vbuf[64];
-    switch (cmd->name[0]) {
-    case 's':
-        if (is(cmd, "set") && c->argc > 3) {
-            int has_ttl = 0, has_get = 0;
-            for (int i = 3; i < c->argc; i++) {
-                if (arg_is(c, i, "EX") || arg_is(c, i, "PX") || arg_is(c, i, "EXAT") ||
-                    arg_is(c, i, "PXAT"))
-                    has_ttl = 1;
-                if (arg_is(c, i, "GET")) has_get = 1;
-            }
-            if (has_ttl) {
-                long long when = key_deadline(c, 1);
-                if (when < 0) return 0;
-                eff_word(&e, "SET");
-                eff_arg(&e, c->argv[1], c->argv_len[1]);
-                eff_arg(&e, c->argv[2], c->argv_len[2]);
-                eff_word(&e, "PXAT");
-                eff_ll(&e, 0, when);
-                break;
-            }
-            if (has_get) {
-                /* Replayed without GET: same effect, no reply to send. */
-                const char **v = cb_malloc(sizeof(char *) * (size_t)c->argc);
-                size_t *l = cb_malloc(sizeof(size_t) * (size_t)c->argc);
-                int n = 0;
-                for (int i = 0; i < c->argc; i++) {
-                    if (i >= 3 && arg_is(c, i, "GET")) continue;
-                    v[n] = c->argv[i];
-                    l[n++] = c->argv_len[i];
-                }
-                encode_op(p, c->dbid, n, v, l);
-                cb_free(v);
-                cb_free(l);
-                return 1;
-            }
-            return 0;
-        }
-        if (is(cmd, "setex") || is(cmd, "psetex")) {
-            long long when = key_deadline(c, 1);
-            if (when < 0) return 0;
+    int r = 0;
+    if (is(cmd, "set") && c->argc > 3) {
+        r = rewrite_set(p, c, &e);
+    } else if (is(cmd, "setex") || is(cmd, "psetex")) {
+        long long when = key_deadline(c, 1);
+        if (when >= 0) {
             eff_word(&e, "SET");
             eff_arg(&e, c->argv[1], c->argv_len[1]);
             eff_arg(&e, c->argv[3], c->argv_len[3]);
             eff_word(&e, "PXAT");
             eff_ll(&e, 0, when);
-            break;
+            r = 2;
         }
-        return 0;
-    case 'e':
-    case 'p':
-        if (is(cmd, "expire") || is(cmd, "pexpire") || is(cmd, "expireat") ||
-            is(cmd, "pexpireat")) {
-            long long when = key_deadline(c, 1);
-            if (when == -2) {
-                record_del(p, c, 1);
-                return 1;
-            }
-            if (is(cmd, "pexpireat") || when < 0) return 0;
-            eff_word(&e, "PEXPIREAT");
-            eff_arg(&e, c->argv[1], c->argv_len[1]);
-            eff_ll(&e, 0, when);
-            for (int i = 3; i < c->argc && e.argc < ARGV_MAX; i++)
-                eff_arg(&e, c->argv[i], c->argv_len[i]);
-            break;
-        }
-        return 0;
-    case 'g':
-        if (is(cmd, "getex")) {
-            long long when = key_deadline(c, 1);
-            if (when == -2) {
-                record_del(p, c, 1);
-                return 1;
-            }
-            if (when < 0) {
-                eff_word(&e, "PERSIST");
-                eff_arg(&e, c->argv[1], c->argv_len[1]);
-            } else {
-                eff_word(&e, "PEXPIREAT");
-                eff_arg(&e, c->argv[1], c->argv_len[1]);
-                eff_ll(&e, 0, when);
-            }
-            break;
-        }
-        if (is(cmd, "getdel")) {
-            record_del(p, c, 1);
-            return 1;
-        }
-        return 0;
-    case 'i':
-        if (is(cmd, "incrbyfloat")) {
-            dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);
-            if (!de) return 0;
+    } else if (is(cmd, "expire") || is(cmd, "pexpire") || is(cmd, "expireat") ||
+               is(cmd, "pexpireat") || is(cmd, "getex")) {
+        r = rewrite_expire(p, c, cmd, &e);
+    } else if (is(cmd, "getdel")) {
+        record_del(p, c, 1);
+        r = 1;
+    } else if (is(cmd, "incrbyfloat")) {
+        dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);
+        if (de) {
             size_t vl;
             const char *v = obj_str(de->v.val, vbuf, &vl);
             eff_word(&e, "SET");
             eff_arg(&e, c->argv[1], c->argv_len[1]);
             eff_arg(&e, v, vl);
             eff_word(&e, "KEEPTTL");
-            break;
+            r = 2;
         }
-        return 0;
-    case 'h':
-        if (is(cmd, "hincrbyfloat")) {
-            dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);
-            const char *v;
-            size_t vl;
-            if (!de || !hash_get(de->v.val, c->argv[2], c->argv_len[2], vbuf, &v, &vl)) return 0;
+    } else if (is(cmd, "hincrbyfloat")) {
+        dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);
+        const char *v;
+        size_t vl;
+        if (de && hash_get(de->v.val, c->argv[2], c->argv_len[2], vbuf, &v, &vl)) {
             eff_word(&e, "HSET");
             eff_arg(&e, c->argv[1], c->argv_len[1]);
             eff_arg(&e, c->argv[2], c->argv_len[2]);
             eff_arg(&e, v, vl);
-            break;
+            r = 2;
         }
-        return 0;
-    default:
-        return 0;
     }
-    encode_op(p, c->dbid, e.argc, e.argv, e.lens);
-    return 1;
+    /* 2: the rewritten command is in e. */
+    if (r == 2) encode_op(p, c->dbid, e.argc, e.argv, e.lens);
+    return r != 0;
 }
 
 void prop_call_end(cb_client *c, const struct cb_command *cmd, prop_frame *f) {
