@@ -382,6 +382,38 @@ class AofDamage(unittest.TestCase):
             self.assertTrue('Bad file format' in log or 'Invalid AOF manifest' in log or
                             'Fatal error' in log or "doesn't exist" in log, name + '\n' + log)
 
+    def test_check_aof_tool(self):
+        tool = os.path.join(ROOT, 'build', 'cachebox-check-aof')
+        d = tempfile.mkdtemp(prefix='cbaof-')
+        self.addCleanup(shutil.rmtree, d, True)
+        adir = os.path.join(d, 'appendonlydir')
+        shutil.copytree(os.path.join(FIXTURES, 'redis70'), adir)
+        man = os.path.join(adir, 'appendonly.aof.manifest')
+        incr = os.path.join(adir, 'appendonly.aof.2.incr.aof')
+        run = lambda *a, inp='': subprocess.run([tool] + list(a), input=inp, text=True,
+                                                capture_output=True)
+        self.assertEqual(run(man).returncode, 0)
+        good = os.path.getsize(incr)
+        with open(incr, 'ab') as f:
+            f.write(b'*3\r\n$3\r\nset\r\n$1')
+        r = run(man)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('ok_up_to=%d' % good, r.stdout)
+        self.assertIn('0x%16x: truncated' % good, r.stdout)
+        r = run('--fix', man, inp='n\n')
+        self.assertEqual(r.returncode, 1)
+        self.assertGreater(os.path.getsize(incr), good)
+        r = run('--fix', man, inp='y\n')
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertEqual(os.path.getsize(incr), good)
+        self.assertEqual(os.path.getsize(incr + '.bak'), good + 15)
+        # The fixed directory is accepted by redis-check-aof too.
+        self.assertEqual(subprocess.run([CHECK_AOF, man], capture_output=True).returncode, 0)
+        bad = os.path.join(FIXTURES, 'corrupt_middle', 'appendonly.aof.manifest')
+        r = run(bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("expected '$'", r.stdout)
+
     def test_redis_fixture_loads(self):
         d = tempfile.mkdtemp(prefix='cbaof-')
         self.addCleanup(shutil.rmtree, d, True)
