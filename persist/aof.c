@@ -52,6 +52,7 @@ typedef struct aof_state {
     uint64_t last_seq;      /* (atomic) last sequence number handed out */
     uint64_t synced_seq;    /* (atomic) written (always: and fsynced) */
     int write_errno;        /* (atomic) MISCONF reason, 0 when fine */
+    int fsync_errno;        /* (atomic) last background fsync failed (everysec) */
     int rewrite_req;        /* (atomic) BGREWRITEAOF asked for */
     int enable_req;         /* (atomic) 1 on, 2 off (CONFIG SET appendonly) */
     int efd;
@@ -88,6 +89,8 @@ typedef struct aof_state {
     long long rewrite_started_ms;
 
     int test_fail_write, test_fail_fsync;
+    /* What INFO (on a worker thread) reads: published after each tick. */
+    long long pub_cur_size, pub_base_size, pub_buflen;
 } aof_state;
 
 static aof_state A = {.fd = -1, .efd = -1, .cur_db = -1, .last_rewrite_ok = 1,
@@ -110,6 +113,7 @@ void aof_kick(void) {
 
 const char *aof_write_error(void) {
     int e = __atomic_load_n(&A.write_errno, __ATOMIC_RELAXED);
+    if (!e) e = __atomic_load_n(&A.fsync_errno, __ATOMIC_RELAXED);
     return e ? strerror(e) : NULL;
 }
 
@@ -370,11 +374,16 @@ static void flush_and_sync(int force_sync) {
         if (!skip_sync && aof_fsync_raw(A.fd) != 0) fatal_always("persist AOF for fsync error", errno);
         A.last_fsync_ms = now;
     } else if (policy == AOF_FSYNC_EVERYSEC) {
-        if (A.bio_errno) {
+        /* The background fsync's outcome: an error refuses writes until a
+         * later fsync succeeds, as Redis's aof_bio_fsync_status. */
+        if (A.bio_started && !bio_busy()) {
+            pthread_mutex_lock(&A.mu);
             int e = A.bio_errno;
-            A.bio_errno = 0;
-            cb_log(LOG_WARNING, "Fail to fsync the AOF file: %s", strerror(e));
-            __atomic_store_n(&A.write_errno, e, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&A.mu);
+            int was = __atomic_load_n(&A.fsync_errno, __ATOMIC_RELAXED);
+            if (e && !was) cb_log(LOG_WARNING, "Fail to fsync the AOF file: %s", strerror(e));
+            if (!e && was) cb_log(LOG_WARNING, "AOF fsync error looks solved, Redis can write again.");
+            __atomic_store_n(&A.fsync_errno, e, __ATOMIC_RELEASE);
         }
         if ((force_sync || now - A.last_fsync_ms >= 1000) && !skip_sync) {
             if (force_sync) {
@@ -655,6 +664,9 @@ void aof_tick(void) {
         __atomic_store_n(&A.rewrite_req, 0, __ATOMIC_RELEASE);
         xshard_release_all();
     }
+    __atomic_store_n(&A.pub_cur_size, A.base_size + A.incr_size, __ATOMIC_RELAXED);
+    __atomic_store_n(&A.pub_base_size, A.base_size, __ATOMIC_RELAXED);
+    __atomic_store_n(&A.pub_buflen, (long long)cbstr_len(A.buf), __ATOMIC_RELAXED);
 }
 
 void aof_flush_at_exit(void) {
@@ -676,7 +688,7 @@ char *aof_info_fields(char *s) {
     cbstr b = s;
     long long now = util_mstime();
     int on = A.on || g_config.appendonly;
-    const char *status = __atomic_load_n(&A.write_errno, __ATOMIC_RELAXED) ? "err" : "ok";
+    const char *status = aof_write_error() ? "err" : "ok";
     b = cbstr_catfmt(b,
                      "aof_enabled:%d\r\n"
                      "aof_rewrite_in_progress:%d\r\n"
@@ -698,10 +710,12 @@ char *aof_info_fields(char *s) {
                          "aof_current_size:%lld\r\n"
                          "aof_base_size:%lld\r\n"
                          "aof_pending_rewrite:0\r\n"
-                         "aof_buffer_length:%zu\r\n"
+                         "aof_buffer_length:%lld\r\n"
                          "aof_pending_bio_fsync:%d\r\n"
                          "aof_delayed_fsync:%llu\r\n",
-                         A.base_size + A.incr_size, A.base_size, cbstr_len(A.buf), bio_busy(),
-                         (unsigned long long)A.delayed_fsync);
+                         __atomic_load_n(&A.pub_cur_size, __ATOMIC_RELAXED),
+                         __atomic_load_n(&A.pub_base_size, __ATOMIC_RELAXED),
+                         __atomic_load_n(&A.pub_buflen, __ATOMIC_RELAXED), bio_busy(),
+                         (unsigned long long)__atomic_load_n(&A.delayed_fsync, __ATOMIC_RELAXED));
     return b;
 }
