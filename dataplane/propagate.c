@@ -102,7 +102,7 @@ void prop_worker_turn(cb_worker *w) {
     if (p && p->novf) {
         int i = 0;
         while (i < p->novf && try_enqueue(w, p->ovf[i]) == 0) i++;
-        memmove(p->ovf, p->ovf + i, sizeof(*p->ovf) * (size_t)(p->novf - i));
+        if (i) memmove(p->ovf, p->ovf + i, sizeof(*p->ovf) * (size_t)(p->novf - i));
         p->novf -= i;
         w->aof_kick = 1;
     }

@@ -85,8 +85,9 @@ void worker_destroy(cb_worker *w) {
 void worker_flush(cb_worker *w) {
     cb_client *list = w->pending_write;
     w->pending_write = NULL;
-    /* appendfsync always: a reply leaves only once the AOF record it
-     * depends on is on disk; such clients stay on the list. */
+    /* AOF on: a reply leaves only once the AOF record it depends on is
+     * written (fsynced under appendfsync always); such clients stay on the
+     * list until the writer wakes us. */
     int hold = aof_hold_replies();
     uint64_t synced = hold ? aof_synced_seq() : 0;
     w->aof_waiting = 0;

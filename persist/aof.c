@@ -8,6 +8,9 @@
  *   always    fdatasync now, then publish synced_seq so workers release the
  *             replies that waited for it (one fsync covers every client's
  *             records written so far: group commit);
+ *   (under every policy a reply waits until its record is written, as
+ *   Redis writes its AOF buffer before it sends replies: a process crash
+ *   loses nothing acknowledged);
  *   everysec  the fsync thread syncs once a second; if it is still busy
  *             we postpone writing for up to 2 s, then write anyway and count
  *             aof_delayed_fsync, as Redis does;
@@ -301,6 +304,7 @@ static void serialize_ready(void) {
     }
     /* Stale records (recorded before a rewrite took them in the base). */
     while (k < A.npend && A.pend[k]->seq <= A.written_seq) cb_free(A.pend[k++]);
+    if (!k) return;
     memmove(A.pend, A.pend + k, sizeof(*A.pend) * (size_t)(A.npend - k));
     A.npend -= k;
 }
@@ -368,7 +372,13 @@ static void flush_and_sync(int force_sync) {
     if (__atomic_load_n(&A.write_errno, __ATOMIC_RELAXED) && !force_sync &&
         now - A.last_retry_ms < 100)
         return;
-    if (write_buf() != 0) return;
+    if (write_buf() != 0) {
+        /* everysec/no: as in Redis the replies still go (the bytes wait in
+         * the buffer for the retry) and new writes get MISCONF. */
+        __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_RELEASE);
+        wake_waiting_workers();
+        return;
+    }
     int skip_sync = g_config.no_appendfsync_on_rewrite && A.rewrite_in_progress;
     if (policy == AOF_FSYNC_ALWAYS) {
         if (!skip_sync && aof_fsync_raw(A.fd) != 0) fatal_always("persist AOF for fsync error", errno);
@@ -542,7 +552,7 @@ fail:
 }
 
 static void set_recording(int on) {
-    __atomic_store_n(&A.hold, on && g_config.appendfsync == AOF_FSYNC_ALWAYS, __ATOMIC_RELEASE);
+    __atomic_store_n(&A.hold, on, __ATOMIC_RELEASE);
     __atomic_store_n(&A.recording, on, __ATOMIC_RELEASE);
 }
 
@@ -650,7 +660,6 @@ void aof_tick(void) {
         (void)r;
     }
     if (A.buf == NULL) A.buf = cbstr_with_cap(64 * 1024);
-    __atomic_store_n(&A.hold, A.on && g_config.appendfsync == AOF_FSYNC_ALWAYS, __ATOMIC_RELEASE);
     int req = __atomic_exchange_n(&A.enable_req, 0, __ATOMIC_ACQ_REL);
     if (req == 1 && !A.on) enable_now();
     if (req == 2 && A.on) disable_now();

@@ -6,8 +6,8 @@
  * global sequence number so the management thread writes them in the
  * order they happened across workers. The management thread (aof.c)
  * appends to the current incremental file and fsyncs per appendfsync;
- * under `always` workers hold each client's reply until the record it
- * depends on is fsynced (group commit). Rewrites (BGREWRITEAOF, auto
+ * workers hold each client's reply until the record it depends on is
+ * written, and under `always` fsynced (group commit). Rewrites (BGREWRITEAOF, auto
  * rewrite, CONFIG SET appendonly yes) open a new incremental file, write a
  * new base and swap the manifest. aof_load.c replays the files at start-up.
  * Design: docs/aof.md.
@@ -36,9 +36,10 @@ int aof_recording(void);
 uint64_t aof_take_seq(void);
 /* Highest sequence number handed out so far. */
 uint64_t aof_last_seq(void);
-/* Highest sequence number that is written (and, under `always`, fsynced). */
+/* Highest sequence number that is written (and, under `always`, fsynced);
+ * replies that depend on later records wait. */
 uint64_t aof_synced_seq(void);
-/* 1 when replies must wait for their records (appendfsync always). */
+/* 1 when replies must wait for their records (the AOF is on). */
 int aof_hold_replies(void);
 /* Wake the writer (records are waiting). */
 void aof_kick(void);

@@ -124,12 +124,15 @@ def script(r, port_cli):
     r.execute_command('SELECT', 2)
     r.set('db2', 'x')
     r.execute_command('SELECT', 0)
+    # Lazy expiry only (the active cycle would delete these on its own).
+    r.execute_command('DEBUG', 'SET-ACTIVE-EXPIRE', 0)
     r.set('tmp', 'x', px=1)
     time.sleep(0.05)
     r.get('tmp')                        # lazy expiry: DEL
     r.set('tmp2', 'x', px=1)
     time.sleep(0.05)
     r.set('tmp2', 'y')                  # DEL + SET in MULTI
+    r.execute_command('DEBUG', 'SET-ACTIVE-EXPIRE', 1)
     # Served blocking pops: the pusher's record, then the pop's.
     out = []
 
@@ -279,7 +282,7 @@ class AofCrash(unittest.TestCase):
         stop.set()
         for t in ts:
             t.join(10)
-        s.stop()
+        s.cleanup()
         return acked, killed_at
 
     def present(self, d, keys):
@@ -291,7 +294,7 @@ class AofCrash(unittest.TestCase):
                 p.exists(k)
             return [k for k, e in zip(keys, p.execute()) if e]
         finally:
-            s.stop()
+            s.cleanup()
 
     def test_always_keeps_every_acked_write(self):
         d = tempfile.mkdtemp(prefix='cbaof-')
@@ -309,7 +312,7 @@ class AofCrash(unittest.TestCase):
             # Next round's writers reuse names: clear them out.
             s = restart(d)
             s.redis().flushall()
-            s.stop()
+            s.cleanup()
         self.assertGreater(len(all_acked), 100)
 
     def test_everysec_loses_at_most_about_a_second(self):
@@ -338,10 +341,10 @@ class AofDamage(unittest.TestCase):
         try:
             rc = s.proc.wait(10)
         except subprocess.TimeoutExpired:
-            s.stop()
+            s.cleanup()
             self.fail('server started on a damaged AOF')
         log = s.log()
-        s.stop()
+        s.cleanup()
         return rc, log
 
     def test_torn_tail(self):
@@ -357,7 +360,7 @@ class AofDamage(unittest.TestCase):
             self.assertEqual(s.redis().get('k9'), b'9')
             self.assertIn('loaded anyway because aof-load-truncated is enabled', s.log())
         finally:
-            s.stop()
+            s.cleanup()
         self.assertEqual(os.path.getsize(incr), good)
 
     def test_torn_multi_is_dropped(self):
@@ -368,7 +371,7 @@ class AofDamage(unittest.TestCase):
         try:
             self.assertEqual(s.redis().get('k0'), b'0')
         finally:
-            s.stop()
+            s.cleanup()
 
     def test_corrupt_fixtures_refused(self):
         for name in sorted(os.listdir(FIXTURES)):
@@ -425,7 +428,7 @@ class AofDamage(unittest.TestCase):
             self.assertEqual(r.lrange('list', 0, -1), [b'a', b'b', b'c'])
             self.assertEqual(r.hget('hash', 'f'), b'v')
         finally:
-            s.stop()
+            s.cleanup()
 
 
 if __name__ == '__main__':
