@@ -21,6 +21,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../store/t_hash.h"
+#include "../store/ds/stream.h"
 
 typedef struct cb_prop {
     int depth;
@@ -277,6 +278,62 @@ static int rewrite_expire(cb_prop *p, cb_client *c, const struct cb_command *cmd
     return 2;
 }
 
+/* XADD: the ID the server chose replaces `*` / `<ms>-*`, and an
+ * approximate MAXLEN becomes exact at the length left, as 7.0 records it
+ * (replaying `*` would mint other IDs). */
+static int rewrite_xadd(cb_prop *p, cb_client *c) {
+    dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);
+    if (!de || ((cb_obj *)de->v.val)->type != OBJ_STREAM) return 0;
+    const stream *st = ((cb_obj *)de->v.val)->ptr;
+    int i = 2, approx_at = -1, limit = 0;
+    while (i < c->argc) {
+        if (arg_is(c, i, "NOMKSTREAM")) {
+            i++;
+        } else if (arg_is(c, i, "MAXLEN") || arg_is(c, i, "MINID")) {
+            int maxlen = arg_is(c, i, "MAXLEN");
+            i++;
+            if (i < c->argc && arg_is(c, i, "~") && maxlen) approx_at = i;
+            if (i < c->argc && (arg_is(c, i, "~") || arg_is(c, i, "="))) i++;
+            i++;
+            if (i + 1 < c->argc && arg_is(c, i, "LIMIT")) {
+                limit = 1;
+                i += 2;
+            }
+        } else {
+            break;
+        }
+    }
+    if (i >= c->argc) return 0;
+    int is_auto = c->argv_len[i] >= 1 && c->argv[i][c->argv_len[i] - 1] == '*';
+    if (!is_auto && approx_at < 0) return 0;
+    const char **v = cb_malloc(sizeof(char *) * (size_t)c->argc);
+    size_t *l = cb_malloc(sizeof(size_t) * (size_t)c->argc);
+    char idbuf[48], lenbuf[24];
+    int n = 0;
+    for (int k = 0; k < c->argc; k++) {
+        v[n] = c->argv[k];
+        l[n] = c->argv_len[k];
+        if (k == i && is_auto) {
+            l[n] = (size_t)snprintf(idbuf, sizeof(idbuf), "%llu-%llu",
+                                    (unsigned long long)st->last_id.ms,
+                                    (unsigned long long)st->last_id.seq);
+            v[n] = idbuf;
+        } else if (k == approx_at && !limit) {
+            v[n] = "=";
+            l[n] = 1;
+        } else if (k == approx_at + 1 && approx_at > 0 && !limit) {
+            l[n] = (size_t)snprintf(lenbuf, sizeof(lenbuf), "%llu",
+                                    (unsigned long long)st->length);
+            v[n] = lenbuf;
+        }
+        n++;
+    }
+    encode_op(p, c->dbid, n, v, l);
+    cb_free(v);
+    cb_free(l);
+    return 1;
+}
+
 /* Rewrites Redis 7.0 applies to the command's own effect; 1 when done. */
 static int rewrite_own(cb_prop *p, cb_client *c, const struct cb_command *cmd) {
     eff e = {0};
@@ -297,6 +354,8 @@ static int rewrite_own(cb_prop *p, cb_client *c, const struct cb_command *cmd) {
     } else if (is(cmd, "expire") || is(cmd, "pexpire") || is(cmd, "expireat") ||
                is(cmd, "pexpireat") || is(cmd, "getex")) {
         r = rewrite_expire(p, c, cmd, &e);
+    } else if (is(cmd, "xadd")) {
+        r = rewrite_xadd(p, c);
     } else if (is(cmd, "getdel")) {
         record_del(p, c, 1);
         r = 1;

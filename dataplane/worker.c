@@ -90,14 +90,14 @@ void worker_flush(cb_worker *w) {
      * list until the writer wakes us. */
     int hold = aof_hold_replies();
     uint64_t synced = hold ? aof_synced_seq() : 0;
-    w->aof_waiting = 0;
+    __atomic_store_n(&w->aof_waiting, 0, __ATOMIC_RELAXED);
     while (list) {
         cb_client *c = list;
         list = c->pending_next;
         if (hold && c->aof_wait > synced && !(c->flags & CLIENT_CLOSE_ASAP)) {
             c->pending_next = w->pending_write;
             w->pending_write = c;
-            w->aof_waiting = 1;
+            __atomic_store_n(&w->aof_waiting, 1, __ATOMIC_RELAXED);
             continue;
         }
         c->flags &= ~CLIENT_PENDING_WRITE;

@@ -11,6 +11,7 @@ Run with /usr/bin/python3 (python3-redis).
 """
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,9 @@ def normalise(cmds):
             c[2] = b'<ms>'
         if up[0] == b'SREM' and len(c) == 3:
             c[2] = b'<member>'
+        if up[0] == b'XADD':
+            # IDs the server chose from its clock.
+            c = [b'<id>' if re.fullmatch(rb'1\d{12}-\d+', a) else a for a in c]
         res.append(c)
     return res
 
@@ -111,6 +115,11 @@ def script(r, port_cli):
     r.bzpopmax(['z'], 0)
     r.execute_command('BZMPOP', 0, 1, 'z', 'MIN', 'COUNT', 2)
     r.pfadd('hll', 'a', 'b')
+    r.xadd('st', {'f': 'v'})
+    r.xadd('st', {'f': 'v'}, maxlen=10, approximate=True)
+    r.xadd('st', {'f': 'v'}, id='99999999999999-*')
+    r.xadd('st', {'f': 'v'}, id='99999999999999-7')
+    r.xtrim('st', maxlen=2, approximate=False)
     r.setbit('bits', 7, 1)
     p = r.pipeline(transaction=True)
     p.set('m1', 1)
