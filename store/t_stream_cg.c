@@ -7,6 +7,7 @@
  * XAUTOCLAIM and the XGROUP / XINFO HELP texts. Design: docs/streams.md.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db.h"
@@ -14,6 +15,7 @@
 #include "t_stream.h"
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
+#include "../dataplane/propagate.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -745,9 +747,42 @@ static void group_advance(const stream *s, cg_group *g, const stream_id *id)
     g->last_id = *id;
 }
 
+/* What XREADGROUP leaves in the AOF, as Redis 7.0 writes it: an XCLAIM
+ * per delivered entry (FORCE JUSTID, with the group's last ID), or with
+ * NOACK the group's position (XGROUP SETID ... ENTRIESREAD) and the
+ * consumer's creation. ki / gi: argv indexes of the key and GROUP's name. */
+static void prop_xclaim(cb_client *c, int ki, int gi, const stream_id *id, long long now,
+                        const stream_id *last)
+{
+    char idb[48], nowb[24], lastb[48];
+    size_t il = stream_id_fmt(id, idb), ll = stream_id_fmt(last, lastb);
+    int nl = snprintf(nowb, sizeof(nowb), "%lld", now);
+    const char *v[14] = {"XCLAIM", ARGP(c, ki), ARGP(c, gi), ARGP(c, gi + 1), "0", idb, "TIME",
+                         nowb, "RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", lastb};
+    size_t l[14] = {6, ARGL(c, ki), ARGL(c, gi), ARGL(c, gi + 1), 1, il, 4, (size_t)nl, 10, 1,
+                    5, 6, 6, ll};
+    prop_add(c->dbid, 14, v, l);
+}
+
+static void prop_group_position(cb_client *c, int ki, int gi, const cg_group *g, int created)
+{
+    if (created) {
+        const char *v[5] = {"XGROUP", "CREATECONSUMER", ARGP(c, ki), ARGP(c, gi),
+                            ARGP(c, gi + 1)};
+        size_t l[5] = {6, 14, ARGL(c, ki), ARGL(c, gi), ARGL(c, gi + 1)};
+        prop_add(c->dbid, 5, v, l);
+    }
+    char idb[48], erb[24];
+    size_t il = stream_id_fmt(&g->last_id, idb);
+    int el = snprintf(erb, sizeof(erb), "%lld", g->entries_read);
+    const char *v[7] = {"XGROUP", "SETID", ARGP(c, ki), ARGP(c, gi), idb, "ENTRIESREAD", erb};
+    size_t l[7] = {6, 5, ARGL(c, ki), ARGL(c, gi), il, 11, (size_t)el};
+    prop_add(c->dbid, 7, v, l);
+}
+
 /* New entries after the group's last ID, recorded as pending for cn. */
 static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, long long count,
-                      int noack)
+                      int noack, int ki, int gi, int created)
 {
     stream_id start = g->last_id, end = {UINT64_MAX, UINT64_MAX};
     stream_id_incr(&start);
@@ -761,6 +796,7 @@ static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, lon
         stream_reply_entry(c, &it);
         n++;
         if (noack) continue;
+        prop_xclaim(c, ki, gi, &it.id, now, &g->last_id);
         long gi = pel_find(&g->pel, &it.id);
         cg_nack *nk;
         if (gi >= 0) {
@@ -779,6 +815,7 @@ static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, lon
     }
     stream_iter_release(&it);
     reply_set_deferred_len(c, h, n, 'a');
+    if (noack && n) prop_group_position(c, ki, gi, g, created);
 }
 
 /* The consumer's own pending entries after start (deleted ones as
@@ -811,6 +848,7 @@ static void serve_history(cb_client *c, stream *s, cg_consumer *cn, const stream
 
 void cmd_xreadgroup(cb_client *c)
 {
+    prop_suppress(c); /* its effects are the XCLAIM / XGROUP SETID records */
     long long count = 0, timeout = -1;
     int sarg = 0, nstreams = 0, garg = 0, noack = 0;
     for (int i = 1; i < c->argc; i++) {
@@ -907,14 +945,15 @@ void cmd_xreadgroup(cb_client *c)
         served++;
         if (c->resp == 2) reply_array_len(c, 2);
         reply_bulk(c, ARGP(c, ki), ARGL(c, ki));
-        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL);
+        int created;
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, &created);
         cn->seen_time = c->shard->now_ms;
         if (history) {
             stream_id start = ids[k];
             stream_id_incr(&start);
             serve_history(c, s, cn, &start, count);
         } else {
-            serve_new(c, s, g, cn, count, noack);
+            serve_new(c, s, g, cn, count, noack, ki, garg, created);
         }
         c->shard->dirty++;
     }

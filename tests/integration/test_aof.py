@@ -62,9 +62,11 @@ def normalise(cmds):
             c[2] = b'<ms>'
         if up[0] == b'SREM' and len(c) == 3:
             c[2] = b'<member>'
-        if up[0] == b'XADD':
-            # IDs the server chose from its clock.
+        if up[0] in (b'XADD', b'XCLAIM', b'XGROUP'):
+            # IDs the server chose from its clock, delivery times.
             c = [b'<id>' if re.fullmatch(rb'1\d{12}-\d+', a) else a for a in c]
+            if b'TIME' in up:
+                c[up.index(b'TIME') + 1] = b'<ms>'
         res.append(c)
     return res
 
@@ -120,6 +122,11 @@ def script(r, port_cli):
     r.xadd('st', {'f': 'v'}, id='99999999999999-*')
     r.xadd('st', {'f': 'v'}, id='99999999999999-7')
     r.xtrim('st', maxlen=2, approximate=False)
+    r.xgroup_create('st', 'g', id='0')
+    r.xreadgroup('g', 'c1', {'st': '>'}, count=1)
+    r.xreadgroup('g', 'c2', {'st': '>'}, count=1, noack=True)
+    r.xreadgroup('g', 'c1', {'st': '>'})
+    r.xreadgroup('g', 'c1', {'st': '0'})
     r.setbit('bits', 7, 1)
     p = r.pipeline(transaction=True)
     p.set('m1', 1)
