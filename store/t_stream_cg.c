@@ -751,15 +751,17 @@ static void group_advance(const stream *s, cg_group *g, const stream_id *id)
  * per delivered entry (FORCE JUSTID, with the group's last ID), or with
  * NOACK the group's position (XGROUP SETID ... ENTRIESREAD) and the
  * consumer's creation. ki / gi: argv indexes of the key and GROUP's name. */
-static void prop_xclaim(cb_client *c, int ki, int gi, const stream_id *id, long long now,
-                        const stream_id *last)
+static void prop_xclaim(cb_client *c, int ki, int gi, const cg_nack *nk, const stream_id *last)
 {
-    char idb[48], nowb[24], lastb[48];
-    size_t il = stream_id_fmt(id, idb), ll = stream_id_fmt(last, lastb);
-    int nl = snprintf(nowb, sizeof(nowb), "%lld", now);
-    const char *v[14] = {"XCLAIM", ARGP(c, ki), ARGP(c, gi), ARGP(c, gi + 1), "0", idb, "TIME",
-                         nowb, "RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", lastb};
-    size_t l[14] = {6, ARGL(c, ki), ARGL(c, gi), ARGL(c, gi + 1), 1, il, 4, (size_t)nl, 10, 1,
+    char idb[48], nowb[24], cntb[24], lastb[48];
+    size_t il = stream_id_fmt(&nk->id, idb), ll = stream_id_fmt(last, lastb);
+    int nl = snprintf(nowb, sizeof(nowb), "%lld", nk->delivery_time);
+    int cl = snprintf(cntb, sizeof(cntb), "%llu", (unsigned long long)nk->delivery_count);
+    const char *cons = nk->owner ? nk->owner->name : ARGP(c, gi + 1);
+    size_t consl = nk->owner ? cbstr_len(nk->owner->name) : ARGL(c, gi + 1);
+    const char *v[14] = {"XCLAIM", ARGP(c, ki), ARGP(c, gi), cons, "0", idb, "TIME",
+                         nowb, "RETRYCOUNT", cntb, "FORCE", "JUSTID", "LASTID", lastb};
+    size_t l[14] = {6, ARGL(c, ki), ARGL(c, gi), consl, 1, il, 4, (size_t)nl, 10, (size_t)cl,
                     5, 6, 6, ll};
     prop_add(c->dbid, 14, v, l);
 }
@@ -782,7 +784,7 @@ static void prop_group_position(cb_client *c, int ki, int gi, const cg_group *g,
 
 /* New entries after the group's last ID, recorded as pending for cn. */
 static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, long long count,
-                      int noack, int ki, int gi, int created)
+                      int noack, int ki, int grp, int created)
 {
     stream_id start = g->last_id, end = {UINT64_MAX, UINT64_MAX};
     stream_id_incr(&start);
@@ -796,7 +798,6 @@ static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, lon
         stream_reply_entry(c, &it);
         n++;
         if (noack) continue;
-        prop_xclaim(c, ki, gi, &it.id, now, &g->last_id);
         long gi = pel_find(&g->pel, &it.id);
         cg_nack *nk;
         if (gi >= 0) {
@@ -812,10 +813,11 @@ static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, lon
         nk->delivery_count = 1;
         long ci = pel_find(&cn->pel, &it.id);
         pel_insert_at(&cn->pel, -ci - 1, nk);
+        prop_xclaim(c, ki, grp, nk, &g->last_id);
     }
     stream_iter_release(&it);
     reply_set_deferred_len(c, h, n, 'a');
-    if (noack && n) prop_group_position(c, ki, gi, g, created);
+    if (noack && n) prop_group_position(c, ki, grp, g, created);
 }
 
 /* The consumer's own pending entries after start (deleted ones as
@@ -1006,6 +1008,7 @@ static void nack_assign(cg_nack *nk, cg_consumer *cn)
 
 void cmd_xclaim(cb_client *c)
 {
+    prop_suppress(c); /* its effects are XCLAIM / XGROUP SETID records */
     cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
     cg_group *g = NULL;
     if (o) {
@@ -1061,7 +1064,13 @@ void cmd_xclaim(cb_client *c)
             goto done;
         }
     }
-    if (stream_id_cmp(&lastid, &g->last_id) > 0) g->last_id = lastid;
+    /* Effects: an XCLAIM per entry claimed or dropped, else the group's
+     * new last ID when LASTID moved it (Redis 7.0's records). */
+    int prop_last = 0;
+    if (stream_id_cmp(&lastid, &g->last_id) > 0) {
+        g->last_id = lastid;
+        prop_last = 1;
+    }
     if (dtime != -1) {
         if (dtime < 0 || dtime > now) dtime = now;
     } else {
@@ -1076,6 +1085,8 @@ void cmd_xclaim(cb_client *c)
         cg_nack *nk = gi >= 0 ? g->pel.v[gi] : NULL;
         if (!entry_exists(s, id)) {
             if (nk) {
+                prop_xclaim(c, 1, 2, nk, &g->last_id);
+                prop_last = 0;
                 nack_drop(g, nk);
                 c->shard->dirty++;
             }
@@ -1096,6 +1107,8 @@ void cmd_xclaim(cb_client *c)
         if (retry >= 0) nk->delivery_count = (uint64_t)retry;
         else if (!justid) nk->delivery_count++;
         nack_assign(nk, cn);
+        prop_xclaim(c, 1, 2, nk, &g->last_id);
+        prop_last = 0;
         if (justid) {
             reply_id(c, id);
         } else {
@@ -1109,6 +1122,10 @@ void cmd_xclaim(cb_client *c)
         c->shard->dirty++;
     }
     reply_set_deferred_len(c, h, n, 'a');
+    if (prop_last) {
+        prop_group_position(c, 1, 2, g, 0);
+        c->shard->dirty++;
+    }
 done:
     cb_free(ids);
 }
@@ -1119,6 +1136,7 @@ done:
 
 void cmd_xautoclaim(cb_client *c)
 {
+    prop_suppress(c); /* its effects are XCLAIM records */
     long long minidle, count = 100;
     int justid = 0;
     stream_id start;
@@ -1169,6 +1187,7 @@ void cmd_xautoclaim(cb_client *c)
         cg_nack *nk = g->pel.v[i];
         stream_id id = nk->id;
         if (!entry_exists(s, &id)) {
+            prop_xclaim(c, 1, 2, nk, &g->last_id);
             nack_drop(g, nk);
             c->shard->dirty++;
             if (ndel == delcap) {
@@ -1187,6 +1206,7 @@ void cmd_xautoclaim(cb_client *c)
         nk->delivery_time = now;
         if (!justid) nk->delivery_count++;
         nack_assign(nk, cn);
+        prop_xclaim(c, 1, 2, nk, &g->last_id);
         if (n == ccap) {
             ccap *= 2;
             claimed = cb_realloc(claimed, ccap * sizeof(*claimed));

@@ -127,6 +127,12 @@ def script(r, port_cli):
     r.xreadgroup('g', 'c2', {'st': '>'}, count=1, noack=True)
     r.xreadgroup('g', 'c1', {'st': '>'})
     r.xreadgroup('g', 'c1', {'st': '0'})
+    pend = r.xpending_range('st', 'g', '-', '+', 10)
+    r.xclaim('st', 'g', 'c3', 0, [pend[0]['message_id']])
+    r.xclaim('st', 'g', 'c3', 0, [pend[0]['message_id']], justid=True, idle=5000)
+    r.xautoclaim('st', 'g', 'c4', 0, '0-0', count=5)
+    r.execute_command('XCLAIM', 'st', 'g', 'c5', 0, '99999999999999-1', 'LASTID',
+                      '99999999999999-9')
     r.setbit('bits', 7, 1)
     p = r.pipeline(transaction=True)
     p.set('m1', 1)
