@@ -89,15 +89,18 @@ void worker_flush(cb_worker *w) {
      * written (fsynced under appendfsync always); such clients stay on the
      * list until the writer wakes us. */
     int hold = aof_hold_replies();
+    /* Say we may wait before reading the writer's progress, and it
+     * publishes progress before looking who waits: no wake-up is lost. */
+    if (hold) __atomic_store_n(&w->aof_waiting, 1, __ATOMIC_SEQ_CST);
     uint64_t synced = hold ? aof_synced_seq() : 0;
-    __atomic_store_n(&w->aof_waiting, 0, __ATOMIC_RELAXED);
+    int kept = 0;
     while (list) {
         cb_client *c = list;
         list = c->pending_next;
         if (hold && c->aof_wait > synced && !(c->flags & CLIENT_CLOSE_ASAP)) {
             c->pending_next = w->pending_write;
             w->pending_write = c;
-            __atomic_store_n(&w->aof_waiting, 1, __ATOMIC_RELAXED);
+            kept = 1;
             continue;
         }
         c->flags &= ~CLIENT_PENDING_WRITE;
@@ -121,6 +124,7 @@ void worker_flush(cb_worker *w) {
             c->flags ^= CLIENT_WANT_WRITE;
         }
     }
+    if (!kept) __atomic_store_n(&w->aof_waiting, 0, __ATOMIC_RELAXED);
 }
 
 static void clients_cron(cb_worker *w, long long now) {

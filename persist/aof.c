@@ -104,7 +104,7 @@ static aof_state A = {.fd = -1, .efd = -1, .cur_db = -1, .last_rewrite_ok = 1,
 int aof_recording(void) { return __atomic_load_n(&A.recording, __ATOMIC_ACQUIRE); }
 uint64_t aof_take_seq(void) { return __atomic_add_fetch(&A.last_seq, 1, __ATOMIC_ACQ_REL); }
 uint64_t aof_last_seq(void) { return __atomic_load_n(&A.last_seq, __ATOMIC_ACQUIRE); }
-uint64_t aof_synced_seq(void) { return __atomic_load_n(&A.synced_seq, __ATOMIC_ACQUIRE); }
+uint64_t aof_synced_seq(void) { return __atomic_load_n(&A.synced_seq, __ATOMIC_SEQ_CST); }
 int aof_hold_replies(void) { return __atomic_load_n(&A.hold, __ATOMIC_RELAXED); }
 
 void aof_kick(void) {
@@ -312,7 +312,7 @@ static void serialize_ready(void) {
 static void wake_waiting_workers(void) {
     for (int i = 0; i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
-        if (w && __atomic_load_n(&w->aof_waiting, __ATOMIC_RELAXED)) kdrv_wake(w);
+        if (w && __atomic_load_n(&w->aof_waiting, __ATOMIC_SEQ_CST)) kdrv_wake(w);
     }
 }
 
@@ -375,7 +375,7 @@ static void flush_and_sync(int force_sync) {
     if (write_buf() != 0) {
         /* everysec/no: as in Redis the replies still go (the bytes wait in
          * the buffer for the retry) and new writes get MISCONF. */
-        __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_RELEASE);
+        __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);
         wake_waiting_workers();
         return;
     }
@@ -407,7 +407,7 @@ static void flush_and_sync(int force_sync) {
     } else if (force_sync) {
         (void)aof_fsync_raw(A.fd);
     }
-    __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_RELEASE);
+    __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);
     wake_waiting_workers();
 }
 
@@ -564,7 +564,7 @@ static void enable_now(void) {
     for (int i = 0; i < A.npend; i++) cb_free(A.pend[i]);
     A.npend = 0;
     A.written_seq = aof_last_seq();
-    __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_RELEASE);
+    __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);
     cbstr_clear(A.buf);
     cb_log(LOG_NOTICE, "Background append only file rewriting started");
     if (do_rewrite(1) == 0) {
