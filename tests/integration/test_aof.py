@@ -263,6 +263,22 @@ class AofCompat(unittest.TestCase):
         time.sleep(1.2)  # everysec
         self.check_loads_into(theirs, 'cachebox')
 
+    def test_auto_rewrite(self):
+        s = Server('cachebox', args=['--appendonly', 'yes', '--auto-aof-rewrite-min-size', '4kb',
+                                     '--auto-aof-rewrite-percentage', '100'] + DEBUG)
+        self.addCleanup(s.cleanup)
+        r = s.redis()
+        for i in range(300):
+            r.set('k', 'x' * 100)  # the same key: a rewrite shrinks the files
+        deadline = time.time() + 10
+        while r.info('persistence')['aof_rewrites'] < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        info = r.info('persistence')
+        self.assertGreaterEqual(info['aof_rewrites'], 1)
+        self.assertLess(info['aof_current_size'], 4096)
+        self.assertIn('Starting automatic rewriting of AOF on', s.log())
+        self.check_loads_into(s, 'redis')
+
     def test_config_set_appendonly(self):
         s = Server('cachebox', args=DEBUG)
         self.addCleanup(s.cleanup)
