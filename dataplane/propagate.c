@@ -278,57 +278,87 @@ static int rewrite_expire(cb_prop *p, cb_client *c, const struct cb_command *cmd
     return 2;
 }
 
-/* XADD: the ID the server chose replaces `*` / `<ms>-*`, and an
- * approximate MAXLEN becomes exact at the length left, as 7.0 records it
- * (replaying `*` would mint other IDs). */
-static int rewrite_xadd(cb_prop *p, cb_client *c) {
+/* XADD / XTRIM: the ID the server chose replaces `*` / `<ms>-*` (XADD),
+ * and an approximate trim becomes exact at what is left (MAXLEN = length,
+ * MINID = first ID), as 7.0 records them: a replay must not mint other IDs
+ * or trim differently. */
+static int rewrite_stream_write(cb_prop *p, cb_client *c, int xadd) {
     dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);
     if (!de || ((cb_obj *)de->v.val)->type != OBJ_STREAM) return 0;
     const stream *st = ((cb_obj *)de->v.val)->ptr;
-    int i = 2, approx_at = -1, limit = 0;
+    int i = 2, approx_at = -1, minid = 0, limit = 0;
     while (i < c->argc) {
-        if (arg_is(c, i, "NOMKSTREAM")) {
+        if (xadd && arg_is(c, i, "NOMKSTREAM")) {
             i++;
         } else if (arg_is(c, i, "MAXLEN") || arg_is(c, i, "MINID")) {
-            int maxlen = arg_is(c, i, "MAXLEN");
+            minid = arg_is(c, i, "MINID");
             i++;
-            if (i < c->argc && arg_is(c, i, "~") && maxlen) approx_at = i;
+            if (i < c->argc && arg_is(c, i, "~")) approx_at = i;
             if (i < c->argc && (arg_is(c, i, "~") || arg_is(c, i, "="))) i++;
             i++;
             if (i + 1 < c->argc && arg_is(c, i, "LIMIT")) {
                 limit = 1;
                 i += 2;
             }
+            if (!xadd) break;
         } else {
             break;
         }
     }
-    if (i >= c->argc) return 0;
-    int is_auto = c->argv_len[i] >= 1 && c->argv[i][c->argv_len[i] - 1] == '*';
-    if (!is_auto && approx_at < 0) return 0;
+    if (limit) approx_at = -1; /* kept as sent: LIMIT needs `~` */
+    int id_at = xadd && i < c->argc && c->argv_len[i] >= 1 &&
+                c->argv[i][c->argv_len[i] - 1] == '*' ? i : -1;
+    if (id_at < 0 && approx_at < 0) return 0;
     const char **v = cb_malloc(sizeof(char *) * (size_t)c->argc);
     size_t *l = cb_malloc(sizeof(size_t) * (size_t)c->argc);
-    char idbuf[48], lenbuf[24];
-    int n = 0;
+    char idbuf[48], thbuf[48];
     for (int k = 0; k < c->argc; k++) {
-        v[n] = c->argv[k];
-        l[n] = c->argv_len[k];
-        if (k == i && is_auto) {
-            l[n] = (size_t)snprintf(idbuf, sizeof(idbuf), "%llu-%llu",
+        v[k] = c->argv[k];
+        l[k] = c->argv_len[k];
+    }
+    if (id_at >= 0) {
+        l[id_at] = (size_t)snprintf(idbuf, sizeof(idbuf), "%llu-%llu",
                                     (unsigned long long)st->last_id.ms,
                                     (unsigned long long)st->last_id.seq);
-            v[n] = idbuf;
-        } else if (k == approx_at && !limit) {
-            v[n] = "=";
-            l[n] = 1;
-        } else if (k == approx_at + 1 && approx_at > 0 && !limit) {
-            l[n] = (size_t)snprintf(lenbuf, sizeof(lenbuf), "%llu",
-                                    (unsigned long long)st->length);
-            v[n] = lenbuf;
-        }
-        n++;
+        v[id_at] = idbuf;
     }
-    encode_op(p, c->dbid, n, v, l);
+    if (approx_at >= 0) {
+        v[approx_at] = "=";
+        l[approx_at] = 1;
+        if (minid)
+            l[approx_at + 1] = (size_t)snprintf(thbuf, sizeof(thbuf), "%llu-%llu",
+                                                (unsigned long long)st->first_id.ms,
+                                                (unsigned long long)st->first_id.seq);
+        else
+            l[approx_at + 1] = (size_t)snprintf(thbuf, sizeof(thbuf), "%llu",
+                                                (unsigned long long)st->length);
+        v[approx_at + 1] = thbuf;
+    }
+    encode_op(p, c->dbid, c->argc, v, l);
+    cb_free(v);
+    cb_free(l);
+    return 1;
+}
+
+/* RESTORE with a relative TTL: the absolute deadline and ABSTTL. */
+static int rewrite_restore(cb_prop *p, cb_client *c) {
+    if (c->argv_len[2] == 1 && c->argv[2][0] == '0') return 0;
+    for (int i = 4; i < c->argc; i++)
+        if (arg_is(c, i, "ABSTTL")) return 0;
+    long long when = key_deadline(c, 1);
+    if (when < 0) return 0;
+    const char **v = cb_malloc(sizeof(char *) * (size_t)(c->argc + 1));
+    size_t *l = cb_malloc(sizeof(size_t) * (size_t)(c->argc + 1));
+    char num[24];
+    for (int k = 0; k < c->argc; k++) {
+        v[k] = c->argv[k];
+        l[k] = c->argv_len[k];
+    }
+    l[2] = (size_t)snprintf(num, sizeof(num), "%lld", when);
+    v[2] = num;
+    v[c->argc] = "ABSTTL";
+    l[c->argc] = 6;
+    encode_op(p, c->dbid, c->argc + 1, v, l);
     cb_free(v);
     cb_free(l);
     return 1;
@@ -354,8 +384,10 @@ static int rewrite_own(cb_prop *p, cb_client *c, const struct cb_command *cmd) {
     } else if (is(cmd, "expire") || is(cmd, "pexpire") || is(cmd, "expireat") ||
                is(cmd, "pexpireat") || is(cmd, "getex")) {
         r = rewrite_expire(p, c, cmd, &e);
-    } else if (is(cmd, "xadd")) {
-        r = rewrite_xadd(p, c);
+    } else if (is(cmd, "xadd") || is(cmd, "xtrim")) {
+        r = rewrite_stream_write(p, c, is(cmd, "xadd"));
+    } else if (is(cmd, "restore")) {
+        r = rewrite_restore(p, c);
     } else if (is(cmd, "getdel")) {
         record_del(p, c, 1);
         r = 1;
