@@ -89,6 +89,8 @@ int rdb_save_file(struct cb_shard **shards, int nshards, const char *path, char 
 
 /* rdb_load_file_ex flags. */
 #define RDB_LOAD_ALLOW_DUP 1 /* a key already present is replaced (DEBUG RELOAD MERGE) */
+#define RDB_LOAD_AOF_BASE 2  /* an AOF base: keys whose time passed are kept (the
+                              * incremental files that follow may touch them) */
 
 /* What a load found (all out parameters but flags). */
 typedef struct rdb_load_info {

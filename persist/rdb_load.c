@@ -785,7 +785,7 @@ static void apply_lru_lfu(const cb_shard *s, cb_obj *o, long long idle_s, int fr
 static int place_key(load_state *ls, rdb_reader *r, const char *k, size_t klen, cb_obj *val,
                      long long expire, long long idle_s, int freq)
 {
-    if (expire != -1 && expire < ls->now_ms) {
+    if (expire != -1 && expire < ls->now_ms && !(ls->flags & RDB_LOAD_AOF_BASE)) {
         /* A master drops keys whose time passed while the file sat on disk;
          * replicas keep them for their master to expire, but we are none. */
         obj_decr_ref(val);

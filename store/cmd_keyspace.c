@@ -210,7 +210,7 @@ static void expire_generic(cb_client *c, long long basetime, int seconds,
         if ((flags & EXP_GT) && (cur == -1 || when <= cur)) goto not_set;
         if ((flags & EXP_LT) && cur != -1 && when >= cur) goto not_set;
     }
-    if (when <= s->now_ms) {
+    if (when <= s->now_ms && !s->loading) { /* AOF replay keeps it, as Redis */
         db_delete(s, c->db, KEY(c, 1));
     } else {
         db_set_expire(s, c->db, KEY(c, 1), when);

@@ -168,6 +168,7 @@ int db_remove_expire(cb_db *db, const char *k, size_t len)
 
 int db_key_is_expired(const cb_shard *s, cb_db *db, const char *k, size_t len)
 {
+    if (s->loading) return 0; /* as Redis: replayed writes see the keys they saw */
     long long when = db_get_expire(db, k, len);
     return when >= 0 && s->now_ms > when;
 }

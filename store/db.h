@@ -85,6 +85,7 @@ typedef struct cb_shard {
     cb_key_hook on_modified;
     cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
     cb_key_hook on_expired;    /* a key deleted because its time passed (AOF DEL) */
+    int loading;               /* replaying an AOF: nothing counts as expired */
     void *owner;
 } cb_shard;
 

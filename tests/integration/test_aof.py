@@ -424,6 +424,33 @@ class AofDamage(unittest.TestCase):
             s.cleanup()
         self.assertEqual(os.path.getsize(incr), good)
 
+    def test_replay_ignores_deadlines(self):
+        # As in Redis, a replayed write sees a key whose time has passed
+        # since: APPEND extends it (keeping its TTL) rather than start anew.
+        d = tempfile.mkdtemp(prefix='cbaof-')
+        self.addCleanup(shutil.rmtree, d, True)
+        s = restart(d, DEBUG)
+        r = s.redis()
+        r.set('k', 'v', px=400)
+        r.append('k', 'x')
+        r.rpush('l', 'a')
+        r.pexpire('l', 400)
+        r.rpush('l', 'b')
+        s.cleanup()
+        time.sleep(0.5)
+        s = restart(d, DEBUG)
+        try:
+            r = s.redis()
+            self.assertIsNone(r.get('k'))
+            self.assertEqual(r.exists('l'), 0)
+        finally:
+            s.cleanup()
+        th = Server('redis', args=['--appendonly', 'yes', '--dir', d])
+        try:
+            self.assertIsNone(th.redis().get('k'))
+        finally:
+            th.cleanup()
+
     def test_torn_multi_is_dropped(self):
         d, incr = self.make_dir()
         with open(incr, 'ab') as f:
