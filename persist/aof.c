@@ -631,7 +631,10 @@ fresh:
     cb_log(LOG_NOTICE, "Creating AOF base file %s.1.base.%s on server start",
            g_config.appendfilename, g_config.aof_use_rdb_preamble ? "rdb" : "aof");
     if (do_rewrite(1) != 0) return -1;
+    /* What Redis 7.0 reports after creating the first base at start. */
     A.rewrites = 0;
+    A.last_rewrite_secs = -1;
+    A.base_size = A.rewrite_base_size = 0;
     A.on = 1;
     set_recording(1);
     return 0;

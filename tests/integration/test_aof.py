@@ -275,6 +275,18 @@ class AofCompat(unittest.TestCase):
         time.sleep(1.2)  # everysec
         self.check_loads_into(theirs, 'cachebox')
 
+    def test_info_fields_match_redis(self):
+        def aof_lines(kind, extra):
+            s = Server(kind, args=list(extra))
+            try:
+                text = s.redis().execute_command('INFO', 'persistence').decode()
+            finally:
+                s.cleanup()
+            return [l for l in text.split('\r\n')
+                    if l.startswith(('aof_', 'module_fork_'))]
+        for extra in ([], ['--appendonly', 'yes']):
+            self.assertEqual(aof_lines('cachebox', extra), aof_lines('redis', extra))
+
     def test_auto_rewrite(self):
         s = Server('cachebox', args=['--appendonly', 'yes', '--auto-aof-rewrite-min-size', '4kb',
                                      '--auto-aof-rewrite-percentage', '100'] + DEBUG)
