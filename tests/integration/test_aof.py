@@ -279,10 +279,11 @@ class AofCompat(unittest.TestCase):
         def aof_lines(kind, extra):
             s = Server(kind, args=list(extra))
             try:
-                text = s.redis().execute_command('INFO', 'persistence').decode()
+                text = subprocess.run(['redis-cli', '-p', str(s.port), 'INFO', 'persistence'],
+                                      capture_output=True, text=True).stdout
             finally:
                 s.cleanup()
-            return [l for l in text.split('\r\n')
+            return [l.strip() for l in text.split('\n')
                     if l.startswith(('aof_', 'module_fork_'))]
         for extra in ([], ['--appendonly', 'yes']):
             self.assertEqual(aof_lines('cachebox', extra), aof_lines('redis', extra))
