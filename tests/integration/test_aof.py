@@ -6,7 +6,10 @@ redis-check-aof, theirs loads into cachebox; BGREWRITEAOF (RDB preamble and
 plain commands) and CONFIG SET appendonly yes; crash safety under
 appendfsync always (SIGKILL at random moments, every acknowledged write
 survives) and everysec (at most about a second lost); torn tails with
-aof-load-truncated yes/no and the corrupt fixtures in tests/fixtures/aof/.
+aof-load-truncated yes/no and the corrupt fixtures in tests/fixtures/aof/;
+a real disk-full (a small tmpfs, when mount is allowed): MISCONF under
+everysec until space returns, exit under always (both also pass against
+redis-server: CACHEBOX_BIN=/usr/bin/redis-server).
 Run with /usr/bin/python3 (python3-redis).
 """
 import os
@@ -398,6 +401,76 @@ class AofCrash(unittest.TestCase):
         if lost:
             oldest = min(t for _, t in lost)
             self.assertGreater(oldest, killed_at - 1.5, '%d writes lost' % len(lost))
+
+
+class AofDiskFull(unittest.TestCase):
+    """A real ENOSPC: a small tmpfs (needs root; skipped otherwise)."""
+
+    def setUp(self):
+        self.mnt = tempfile.mkdtemp(prefix='cbaof-fs-')
+        rc = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', self.mnt],
+                            capture_output=True)
+        if rc.returncode != 0:
+            os.rmdir(self.mnt)
+            self.skipTest('cannot mount a tmpfs here')
+        # A filler we delete to give the space back.
+        with open(os.path.join(self.mnt, 'filler'), 'wb') as f:
+            f.write(b'x' * 200 * 1024)
+
+    def tearDown(self):
+        subprocess.run(['umount', self.mnt], capture_output=True)
+        shutil.rmtree(self.mnt, True)
+
+    def fill(self, r):
+        """Writes until one is refused; the number acknowledged."""
+        import redis
+        n = 0
+        for i in range(10000):
+            try:
+                r.set('k%d' % i, 'v' * 200)
+            except redis.exceptions.ResponseError as e:
+                return n, str(e)
+            except redis.exceptions.ConnectionError as e:
+                return n, 'closed'
+            n += 1
+        return n, None
+
+    def test_everysec_refuses_writes_until_space_returns(self):
+        s = restart(self.mnt, ['--appendfsync', 'everysec'])
+        self.addCleanup(s.cleanup)
+        r = s.redis()
+        n, err = self.fill(r)
+        self.assertGreater(n, 10)
+        self.assertEqual(err, 'MISCONF Errors writing to the AOF file: No space left on device')
+        self.assertEqual(r.info('persistence')['aof_last_write_status'], 'err')
+        self.assertEqual(r.get('k0'), b'v' * 200)  # reads still work
+        os.unlink(os.path.join(self.mnt, 'filler'))
+        deadline = time.time() + 5
+        while r.info('persistence')['aof_last_write_status'] != 'ok' and time.time() < deadline:
+            time.sleep(0.05)
+        r.set('after', 1)
+        self.assertIn('AOF write error looks solved', s.log())
+        s.cleanup()
+        s = restart(self.mnt)
+        self.addCleanup(s.cleanup)
+        r = s.redis()
+        self.assertEqual(r.get('after'), b'1')
+        for i in range(n):
+            self.assertEqual(r.exists('k%d' % i), 1, i)
+
+    def test_always_exits_rather_than_acknowledge(self):
+        s = restart(self.mnt, ['--appendfsync', 'always'])
+        self.addCleanup(s.cleanup)
+        n, err = self.fill(s.redis())
+        self.assertEqual(err, 'closed')
+        self.assertEqual(s.proc.wait(10), 1)
+        self.assertIn("when the AOF fsync policy is 'always'", s.log())
+        os.unlink(os.path.join(self.mnt, 'filler'))
+        s2 = restart(self.mnt)
+        self.addCleanup(s2.cleanup)
+        r = s2.redis()
+        for i in range(n):
+            self.assertEqual(r.exists('k%d' % i), 1, i)
 
 
 class AofDamage(unittest.TestCase):
