@@ -610,24 +610,34 @@ int aof_open_at_startup(void) {
         cb_log(LOG_WARNING, "%s", err);
         return -1;
     }
-    if (rc == 0 && aof_manifest_base(&m) && m.n > 1) {
-        /* Append to the last incremental file, as Redis does. */
+    if (rc == 0 && aof_manifest_base(&m)) {
+        /* Append to the last incremental file, as Redis does; a base alone
+         * (an upgraded old-style AOF, or a rewrite with the AOF off) gets
+         * its first incremental file. */
         A.man = m;
-        const aof_mfile *last = &m.files[m.n - 1];
-        if (last->type != 'i') goto fresh;
+        const aof_mfile *last = &A.man.files[A.man.n - 1];
+        if (last->type != 'i') {
+            char iname[1024];
+            file_name(iname, sizeof(iname), max_seq('i') + 1, "incr.aof");
+            aof_manifest_add(&A.man, iname, max_seq('i') + 1, 'i');
+            if (aof_manifest_write(g_config.appenddirname, mname, &A.man) != 0) {
+                cb_log(LOG_WARNING, "Can't write the AOF manifest: %s", strerror(errno));
+                return -1;
+            }
+            last = &A.man.files[A.man.n - 1];
+        }
         A.fd = open_incr(last->name);
         if (A.fd < 0) return -1;
-        A.base_size = file_size(aof_manifest_base(&m)->name);
+        A.base_size = file_size(aof_manifest_base(&A.man)->name);
         A.incr_size = 0;
-        for (int i = 0; i < m.n; i++)
-            if (m.files[i].type == 'i') A.incr_size += file_size(m.files[i].name);
+        for (int i = 0; i < A.man.n; i++)
+            if (A.man.files[i].type == 'i') A.incr_size += file_size(A.man.files[i].name);
         A.rewrite_base_size = A.base_size + A.incr_size;
         A.on = 1;
         set_recording(1);
         return 0;
     }
     if (rc == 0) A.man = m;
-fresh:
     cb_log(LOG_NOTICE, "Creating AOF base file %s.1.base.%s on server start",
            g_config.appendfilename, g_config.aof_use_rdb_preamble ? "rdb" : "aof");
     if (do_rewrite(1) != 0) return -1;

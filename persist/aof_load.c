@@ -236,7 +236,7 @@ static int load_base(loader *L, const aof_mfile *f, const char *path, int last) 
 
 /* Redis 7.0's upgrade: dir/appendonly.aof becomes the base of a new
  * multi-part set inside appenddirname. 0 done or nothing to do, -1 error. */
-static int upgrade_single_file(const char *mpath) {
+static int upgrade_single_file(void) {
     struct stat st;
     if (stat(g_config.appendfilename, &st) != 0) return 0;
     if (mkdir(g_config.appenddirname, 0755) != 0 && errno != EEXIST) return -1;
@@ -252,7 +252,6 @@ static int upgrade_single_file(const char *mpath) {
         return -1;
     }
     aof_manifest_free(&m);
-    (void)mpath;
     cb_log(LOG_NOTICE, "Successfully migrated an old-style AOF into the AOF directory");
     return 0;
 }
@@ -263,7 +262,7 @@ int aof_load_at_startup(cb_shard **shards, int nshards) {
     snprintf(mname, sizeof(mname), "%s.manifest", g_config.appendfilename);
     snprintf(mpath, sizeof(mpath), "%s/%s", g_config.appenddirname, mname);
     struct stat st;
-    if (stat(mpath, &st) != 0 && upgrade_single_file(mpath) != 0) {
+    if (stat(mpath, &st) != 0 && upgrade_single_file() != 0) {
         cb_log(LOG_WARNING, "Error upgrading the old AOF %s: %s", g_config.appendfilename,
                strerror(errno));
         return -1;
@@ -288,7 +287,7 @@ int aof_load_at_startup(cb_shard **shards, int nshards) {
     L.c.resp = 2;
     L.c.flags = CLIENT_PROXY;
     L.c.authenticated = 1;
-    int total = 0, nincr = 0, result = 0;
+    int total = 0, result = 0;
     for (int i = 0; i < nshards; i++) shards[i]->loading = 1;
     for (int i = 0; i < m.n; i++)
         if (m.files[i].type != 'h') total++;
@@ -315,7 +314,6 @@ int aof_load_at_startup(cb_shard **shards, int nshards) {
                 result = -1;
                 break;
             }
-            if (f->type == 'i') nincr++;
             cb_log(LOG_NOTICE, "DB loaded from %s file %s: %.3f seconds",
                    f->type == 'b' ? "base" : "incr", f->name,
                    (double)(util_ustime() - t0) / 1000000);
@@ -323,7 +321,6 @@ int aof_load_at_startup(cb_shard **shards, int nshards) {
     }
     aof_manifest_free(&m);
     for (int i = 0; i < nshards; i++) shards[i]->loading = 0;
-    (void)nincr;
     if (result != 0) return -1;
     cb_log(LOG_NOTICE, "DB loaded from append only file: %.3f seconds",
            (double)(util_ustime() - start) / 1000000);

@@ -166,8 +166,7 @@ static int check_file(const char *path, const char *shown, const char *kind, int
         return 0;
     }
     if (fix) return confirm_and_fix(path, shown, len, valid);
-    printf("%s %s is not valid. Use the --fix option to try fixing it.\n", kind ? "AOF" : "AOF",
-           shown);
+    printf("AOF %s is not valid. Use the --fix option to try fixing it.\n", shown);
     return 1;
 }
 
@@ -206,9 +205,9 @@ int main(int argc, char **argv) {
         bad = check_file(p, base->name, "BASE AOF", 0);
     }
     if (!bad) printf("Start to check INCR files.\n");
-    int nincr = 0, last = -1;
+    int last = -1;
     for (int i = 0; i < m.n; i++)
-        if (m.files[i].type == 'i') last = i, nincr++;
+        if (m.files[i].type == 'i') last = i;
     for (int i = 0; i < m.n && !bad; i++) {
         if (m.files[i].type != 'i') continue;
         char p[4200];
@@ -217,7 +216,6 @@ int main(int argc, char **argv) {
         bad = check_file(p, m.files[i].name, "INCR AOF", fix && i == last);
     }
     if (!bad) printf("All AOF files and manifest are valid\n");
-    (void)nincr;
     cb_free(copy);
     aof_manifest_free(&m);
     return bad ? 1 : 0;

@@ -591,6 +591,30 @@ class AofDamage(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("expected '$'", r.stdout)
 
+    def test_old_style_aof_is_upgraded(self):
+        d = tempfile.mkdtemp(prefix='cbaof-')
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, 'appendonly.aof'), 'wb') as f:
+            f.write(b'*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$3\r\nold\r\n'
+                    b'$5\r\nstyle\r\n')
+        s = restart(d)
+        try:
+            r = s.redis()
+            self.assertEqual(r.get('old'), b'style')
+            r.set('new', 'one')
+        finally:
+            s.cleanup()
+        adir = os.path.join(d, 'appendonlydir')
+        self.assertEqual(open(os.path.join(adir, 'appendonly.aof.manifest')).read(),
+                         'file appendonly.aof seq 1 type b\n'
+                         'file appendonly.aof.1.incr.aof seq 1 type i\n')
+        self.assertFalse(os.path.exists(os.path.join(d, 'appendonly.aof')))
+        th = Server('redis', args=['--appendonly', 'yes', '--dir', d])
+        try:
+            self.assertEqual(th.redis().mget('old', 'new'), [b'style', b'one'])
+        finally:
+            th.cleanup()
+
     def test_redis_fixture_loads(self):
         d = tempfile.mkdtemp(prefix='cbaof-')
         self.addCleanup(shutil.rmtree, d, True)
