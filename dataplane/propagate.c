@@ -17,6 +17,7 @@
 #include "cmd/command.h"
 #include "worker.h"
 #include "../persist/aof.h"
+#include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
@@ -143,8 +144,10 @@ void prop_suppress(cb_client *c) {
 }
 
 void prop_key_expired(cb_db *db, const char *key, size_t len) {
-    const char *argv[2] = {"DEL", key};
-    size_t lens[2] = {3, len};
+    /* UNLINK when expiry frees lazily, as Redis records it. */
+    int lazy = g_config.lazyfree_lazy_expire;
+    const char *argv[2] = {lazy ? "UNLINK" : "DEL", key};
+    size_t lens[2] = {lazy ? 6u : 3u, len};
     prop_add(db->id, 2, argv, lens);
 }
 
@@ -206,10 +209,11 @@ static int arg_is(const cb_client *c, int i, const char *w) {
     return c->argv_len[i] == strlen(w) && strncasecmp(c->argv[i], w, c->argv_len[i]) == 0;
 }
 
-/* DEL key, when a call removed a key it meant to give a deadline. */
-static void record_del(cb_prop *p, cb_client *c, int ki) {
-    const char *argv[2] = {"DEL", c->argv[ki]};
-    size_t lens[2] = {3, c->argv_len[ki]};
+/* DEL key (UNLINK when that deletion frees lazily), for a call that
+ * removed a key it meant to give a deadline, or GETDEL. */
+static void record_del(cb_prop *p, cb_client *c, int ki, int lazy) {
+    const char *argv[2] = {lazy ? "UNLINK" : "DEL", c->argv[ki]};
+    size_t lens[2] = {lazy ? 6u : 3u, c->argv_len[ki]};
     encode_op(p, c->dbid, 2, argv, lens);
 }
 
@@ -259,7 +263,7 @@ static int rewrite_set(cb_prop *p, cb_client *c, eff *e) {
 static int rewrite_expire(cb_prop *p, cb_client *c, const struct cb_command *cmd, eff *e) {
     long long when = key_deadline(c, 1);
     if (when == -2) {
-        record_del(p, c, 1);
+        record_del(p, c, 1, g_config.lazyfree_lazy_expire);
         return 1;
     }
     int getex = is(cmd, "getex");
@@ -389,7 +393,7 @@ static int rewrite_own(cb_prop *p, cb_client *c, const struct cb_command *cmd) {
     } else if (is(cmd, "restore")) {
         r = rewrite_restore(p, c);
     } else if (is(cmd, "getdel")) {
-        record_del(p, c, 1);
+        record_del(p, c, 1, g_config.lazyfree_lazy_user_del);
         r = 1;
     } else if (is(cmd, "incrbyfloat")) {
         dict_entry *de = dict_find(c->db->keys, c->argv[1], c->argv_len[1]);

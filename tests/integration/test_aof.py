@@ -209,6 +209,16 @@ class AofCompat(unittest.TestCase):
             self.assertEqual(x, y, 'record %d differs: redis %r, cachebox %r' % (i, x, y))
         self.assertEqual(len(a), len(b))
 
+    def test_effects_match_redis_lazyfree(self):
+        # Deletions by expiry / GETDEL are recorded as UNLINK then.
+        lazy = ['--lazyfree-lazy-expire', 'yes', '--lazyfree-lazy-user-del', 'yes']
+        theirs, _ = self.run_script('redis', lazy)
+        ours, _ = self.run_script('cachebox', lazy)
+        a = normalise(parse_aof(incr_files(theirs.dir)))
+        b = normalise(parse_aof(incr_files(ours.dir)))
+        self.assertEqual(a, b)
+        self.assertIn([b'UNLINK', b'tmp'], b)
+
     def test_effects_match_redis_three_workers(self):
         # Keys spread over three shards: the records still come out in
         # the order the commands ran (global sequence numbers).
