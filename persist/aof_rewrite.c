@@ -16,6 +16,7 @@
 #include "../store/db.h"
 #include "../store/ds/quicklist.h"
 #include "../store/t_hash.h"
+#include "../store/t_stream.h"
 #include "../store/t_zset.h"
 
 #define ITEMS_PER_CMD 64
@@ -94,6 +95,89 @@ static void hash_item(void *priv, const char *f, size_t fl, const char *v, size_
     batch_item(priv, v, vl);
 }
 
+/* ---- streams: XADD per entry (or the MAXLEN 0 trick for an empty one),
+ * XSETID, then per group XGROUP CREATE, and per consumer its pending
+ * entries as XCLAIM or XGROUP CREATECONSUMER, as Redis 7.0 rewrites. */
+
+typedef struct sw {
+    rw *w;
+    const char *gname;
+    size_t glen;
+    const char *cname;
+    size_t clen;
+} sw;
+
+static void st_group(void *priv, const char *name, size_t len, const stream_id *last,
+                     long long entries_read) {
+    sw *x = priv;
+    x->gname = name;
+    x->glen = len;
+    char idb[48], erb[24];
+    size_t il = stream_id_fmt(last, idb);
+    int el = snprintf(erb, sizeof(erb), "%lld", entries_read);
+    const char *v[7] = {"XGROUP", "CREATE", x->w->key, name, idb, "ENTRIESREAD", erb};
+    size_t l[7] = {6, 6, x->w->klen, len, il, 11, (size_t)el};
+    emit_cmd(x->w, 7, v, l);
+}
+
+static void st_consumer(void *priv, const char *name, size_t len, size_t npending) {
+    sw *x = priv;
+    x->cname = name;
+    x->clen = len;
+    if (npending) return;
+    const char *v[5] = {"XGROUP", "CREATECONSUMER", x->w->key, x->gname, name};
+    size_t l[5] = {6, 14, x->w->klen, x->glen, len};
+    emit_cmd(x->w, 5, v, l);
+}
+
+static void st_pending(void *priv, const stream_id *id, long long dtime, uint64_t dcount) {
+    sw *x = priv;
+    char idb[48], tb[24], cb[24];
+    size_t il = stream_id_fmt(id, idb);
+    int tl = snprintf(tb, sizeof(tb), "%lld", dtime);
+    int cl = snprintf(cb, sizeof(cb), "%llu", (unsigned long long)dcount);
+    const char *v[12] = {"XCLAIM", x->w->key, x->gname, x->cname, "0", idb, "TIME", tb,
+                         "RETRYCOUNT", cb, "JUSTID", "FORCE"};
+    size_t l[12] = {6, x->w->klen, x->glen, x->clen, 1, il, 4, (size_t)tl, 10, (size_t)cl, 6, 5};
+    emit_cmd(x->w, 12, v, l);
+}
+
+static void write_stream(rw *w, const stream *st) {
+    char idb[48];
+    size_t il;
+    if (st->length) {
+        stream_iter it;
+        stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
+        stream_iter_init(&it, st, &lo, &hi, 0);
+        while (stream_iter_next(&it)) {
+            il = stream_id_fmt(&it.id, idb);
+            w->buf = cbstr_catfmt(w->buf, "*%zu\r\n", 3 + 2 * it.npairs);
+            w->buf = bulk(w->buf, "XADD", 4);
+            w->buf = bulk(w->buf, w->key, w->klen);
+            w->buf = bulk(w->buf, idb, il);
+            for (size_t i = 0; i < 2 * it.npairs; i++) w->buf = bulk(w->buf, it.kv[i], it.kvlen[i]);
+            rw_flush(w, 0);
+        }
+        stream_iter_release(&it);
+    } else {
+        /* An empty stream: add and trim one entry; XSETID below sets the
+         * real last ID. */
+        const char *v[7] = {"XADD", w->key, "MAXLEN", "0", "0-1", "x", "y"};
+        size_t l[7] = {4, w->klen, 6, 1, 3, 1, 1};
+        emit_cmd(w, 7, v, l);
+    }
+    char eab[24], mdb[48];
+    il = stream_id_fmt(&st->last_id, idb);
+    int el = snprintf(eab, sizeof(eab), "%llu", (unsigned long long)st->entries_added);
+    size_t ml = stream_id_fmt(&st->max_deleted, mdb);
+    const char *v[7] = {"XSETID", w->key, idb, "ENTRIESADDED", eab, "MAXDELETEDID", mdb};
+    size_t l[7] = {6, w->klen, il, 12, (size_t)el, 12, ml};
+    emit_cmd(w, 7, v, l);
+    sw x = {.w = w};
+    stream_cg_visitor vis = {st_group, st_consumer, st_pending};
+    stream_cg_visit(st->cgroups, &vis, &x);
+}
+
 static int write_key(rw *w, const char *k, size_t kl, const cb_obj *o) {
     w->key = k;
     w->klen = kl;
@@ -147,6 +231,9 @@ static int write_key(rw *w, const char *k, size_t kl, const cb_obj *o) {
         zit_release(&it);
         break;
     }
+    case OBJ_STREAM:
+        write_stream(w, o->ptr);
+        return 0;
     default:
         return -1;
     }
@@ -187,7 +274,7 @@ int aof_rewrite_commands(cb_shard **shards, int nshards, const char *path, char 
                 long long when = db_get_expire(db, e->key, kl);
                 if (when >= 0 && when < now) continue; /* already expired */
                 if (write_key(&w, e->key, kl, e->v.val) != 0) {
-                    bad = "a stream or module value cannot be written as AOF commands yet";
+                    bad = "a module value cannot be written as AOF commands";
                     break;
                 }
                 if (when >= 0) {

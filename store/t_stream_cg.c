@@ -190,6 +190,22 @@ size_t stream_cg_count(const void *cgs)
     return set ? set->n : 0;
 }
 
+void stream_cg_visit(const void *cgs, const stream_cg_visitor *v, void *priv)
+{
+    const cg_set *set = cgs;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const cg_group *g = set->g[i];
+        v->group(priv, g->name, cbstr_len(g->name), &g->last_id, g->entries_read);
+        for (size_t j = 0; j < g->ncons; j++) {
+            const cg_consumer *cn = g->cons[j];
+            v->consumer(priv, cn->name, cbstr_len(cn->name), cn->pel.n);
+            for (size_t k = 0; k < cn->pel.n; k++)
+                v->pending(priv, &cn->pel.v[k]->id, cn->pel.v[k]->delivery_time,
+                           cn->pel.v[k]->delivery_count);
+        }
+    }
+}
+
 static cg_group *group_lookup(const stream *s, const char *name, size_t len)
 {
     cg_set *set = s->cgroups;
