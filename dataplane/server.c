@@ -12,6 +12,7 @@
 
 #include "cmd/command.h"
 #include "blocking.h"
+#include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "propagate.h"
@@ -23,6 +24,8 @@
 #include "../store/db.h"
 #include "../persist/rdb.h"
 #include "../persist/aof.h"
+#include "../persist/bgsave.h"
+#include "../mgmt/mgmt.h"
 
 cb_server g_server;
 
@@ -59,6 +62,8 @@ int server_create(char *err, size_t errlen) {
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
         s->on_expired = server_key_expired;   /* AOF */
+        s->on_notify = keyspace_event_publish; /* keyspace notifications */
+        s->on_flushall = bgsave_after_flushall; /* drop a snapshot, save again */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));
@@ -67,6 +72,10 @@ int server_create(char *err, size_t errlen) {
         g_server.workers[i] = w;
         if (kdrv_listen(w, err, errlen) < 0) return -1;
     }
+    cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
+    for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
+    bgsave_init(shards, g_server.nworkers, mgmt_wake);
+    cb_free(shards);
     return 0;
 }
 
@@ -146,6 +155,10 @@ int server_apply_config(const char *name, char **err) {
     if (!strcmp(name, "appendonly")) {
         const char *e = NULL;
         return aof_set_enabled(g_config.appendonly, &e);
+    }
+    if (!strcmp(name, "save")) {
+        bgsave_set_points(g_config.save_params);
+        return 0;
     }
     if (!strcmp(name, "logfile")) {
         log_reopen();

@@ -32,6 +32,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 #define READBUF_SIZE (64 * 1024)
 
@@ -197,6 +198,8 @@ static void *worker_main(void *arg) {
         else if (w->aof_waiting && timeout > 1)
             timeout = 1; /* the writer wakes us; this bounds a lost wake-up */
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
+        int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
+        if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
         uint64_t t0 = util_monotonic_us();
         kdrv_poll(w, timeout);                       /* rx -> input -> commands */

@@ -21,6 +21,7 @@
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
+#include "../persist/bgsave.h"
 
 static int wake_fd = -1;
 static int sig_fd = -1;
@@ -53,6 +54,13 @@ void server_request_shutdown(int flags) {
 static void mgmt_cron(void) {
     uint64_t used = mem_used_total();
     if (used > g_server.stat_peak_memory) g_server.stat_peak_memory = used;
+    /* Snapshot file I/O; save points and scheduled BGSAVEs start here,
+     * with every worker parked for the epoch. */
+    if (bgsave_mgmt_pump()) {
+        xshard_park_all();
+        bgsave_start();
+        xshard_release_all();
+    }
 }
 
 /* Shutdown was asked for. A SHUTDOWN command has already taken its final
@@ -64,6 +72,7 @@ static int shutdown_save(void) {
     if (flags & SHUTDOWN_NOSAVE) return 0;
     cb_log(LOG_WARNING, "User requested shutdown...");
     xshard_park_all();
+    bgsave_kill("There is a child saving an .rdb. Killing it!");
     int rc = server_save_before_exit(flags);
     xshard_release_all();
     if (rc != 0) {
@@ -81,7 +90,7 @@ static void wait_for_shutdown(void) {
         struct pollfd pfd[3] = {{.fd = sig_fd, .events = POLLIN},
                                 {.fd = wake_fd, .events = POLLIN},
                                 {.fd = aof_event_fd(), .events = POLLIN}};
-        int n = poll(pfd, 3, 100);
+        int n = poll(pfd, 3, bgsave_in_progress() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -111,6 +120,9 @@ int mgmt_run(void) {
         wait_for_shutdown();
     } while (shutdown_save() != 0);
     server_stop_workers();
+    /* A snapshot dropped by the shutdown leaves its temp file to us. */
+    bgsave_kill(NULL); /* the workers are gone: nothing else holds a shard */
+    for (int i = 0; i < 100 && bgsave_in_progress(); i++) bgsave_mgmt_pump();
     aof_flush_at_exit();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");
