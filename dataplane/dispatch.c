@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "blocking.h"
 #include "multi.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "propagate.h"
 #include "../persist/aof.h"
@@ -104,6 +105,7 @@ static void update_reply_skip(cb_client *c, const cb_command *cmd) {
         c->flags |= CLIENT_REPLY_SKIP;
         c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
     }
+    tracking_command_done(c, cmd); /* a one-shot CLIENT CACHING ends too */
 }
 
 /* Bookkeeping for a command handed to another worker. */
@@ -124,7 +126,10 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     c->flags |= CLIENT_IN_CALL;
     prop_frame pf;
     prop_call_begin(c, &pf);
+    cb_client *prev = tracking_set_current(c);
     cmd->proc(c);
+    if (c->trk && (cmd->flags & CMD_READONLY)) tracking_after_read(c, cmd);
+    tracking_set_current(prev);
     prop_call_end(c, cmd, &pf);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
@@ -138,6 +143,7 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
 int dispatch_command(cb_client *c) {
     const cb_command *container = NULL;
     const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
+    tracking_before_command(c->w);
 
     if (c->batch) {
         /* A run for another worker is being gathered: this command joins it
@@ -245,6 +251,7 @@ int dispatch_command(cb_client *c) {
         dispatch_call(c, cmd);
         blocking_serve_ready(c->w);
     }
+    tracking_after_command(c->w); /* invalidations it caused for itself */
     c->commands++;
     if (c->held == 4) {
         /* Blocked (BLPOP...): what follows in the pipeline waits. */

@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "blocking.h"
 #include "dispatch.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "propagate.h"
 #include "../persist/aof.h"
@@ -220,6 +221,7 @@ static void *worker_main(void *arg) {
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
+        tracking_before_sleep(w);                    /* BCAST invalidations */
         prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
 
