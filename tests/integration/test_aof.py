@@ -465,11 +465,13 @@ class AofDiskFull(unittest.TestCase):
         if rc.returncode != 0:
             os.rmdir(self.mnt)
             self.skipTest('cannot mount a tmpfs here')
+        # Registered first, so it runs after the servers' cleanups (LIFO).
+        self.addCleanup(self.unmount)
         # A filler we delete to give the space back.
         with open(os.path.join(self.mnt, 'filler'), 'wb') as f:
             f.write(b'x' * 200 * 1024)
 
-    def tearDown(self):
+    def unmount(self):
         subprocess.run(['umount', self.mnt], capture_output=True)
         shutil.rmtree(self.mnt, True)
 
