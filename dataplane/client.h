@@ -113,6 +113,7 @@ typedef struct cb_client {
     struct cb_track *trk;   /* CLIENT TRACKING state (tracking.c), NULL if never on */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
+    uint64_t aof_wait;      /* appendfsync always: reply waits for this AOF record */
 } cb_client;
 
 /* Arg i as a slice; helpers for handlers. */

@@ -14,6 +14,8 @@
 #include "tracking.h"
 #include "xshard.h"
 #include "script/script.h"
+#include "propagate.h"
+#include "../persist/aof.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -148,6 +150,8 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     uint64_t errs = c->errors_seen;
     long long start = util_ustime();
     c->flags |= CLIENT_IN_CALL;
+    prop_frame pf;
+    prop_call_begin(c, &pf);
     /* Memory the command allocates or frees in a shard counts in that
      * shard's account, whichever worker runs it (EXEC, parked workers). */
     int acct = c->shard->mem_account;
@@ -157,6 +161,7 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     if (c->trk && (cmd->flags & CMD_READONLY)) tracking_after_read(c, cmd);
     tracking_set_current(prev);
     if (prev_acct >= 0) mem_account_use(prev_acct);
+    prop_call_end(c, cmd, &pf);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
@@ -229,6 +234,16 @@ int dispatch_command(cb_client *c) {
     }
     /* In MULTI (queueing, EXEC) memory is judged on the client's shard. */
     if ((c->flags & CLIENT_MULTI) && dispatch_reject_oom(c, cmd)) goto done;
+    if ((cmd->flags & CMD_WRITE) || (cmd->proc == cmd_exec && multi_has_writes(c))) {
+        /* An AOF that cannot be written refuses writes until it can. */
+        const char *aerr = aof_write_error();
+        if (aerr) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "-MISCONF Errors writing to the AOF file: %s", aerr);
+            reject(c, cmd, msg);
+            goto done;
+        }
+    }
     if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {

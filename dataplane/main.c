@@ -21,6 +21,7 @@
 #include "../mgmt/info.h"
 #include "../mgmt/mgmt.h"
 #include "../persist/rdb.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -73,6 +74,15 @@ static void write_pidfile(void) {
  * any worker thread starts. A missing file means an empty start; a bad one
  * stops the server, as Redis does, rather than serve a partial dataset. */
 static void load_data_from_disk(void) {
+    if (g_config.appendonly && g_server.nworkers >= 1) {
+        /* With the AOF on, it alone is the data set, as in Redis. */
+        cb_shard **sh = cb_malloc(sizeof(*sh) * (size_t)g_server.nworkers);
+        for (int i = 0; i < g_server.nworkers; i++) sh[i] = g_server.workers[i]->shard;
+        int arc = aof_load_at_startup(sh, g_server.nworkers);
+        cb_free(sh);
+        if (arc < 0) exit(1);
+        return;
+    }
     if (!g_config.dbfilename || !g_config.dbfilename[0] || g_server.nworkers < 1) return;
     cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
     for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
@@ -146,6 +156,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     load_data_from_disk();
+    if (aof_open_at_startup() != 0) return 1;
     info_init();
     write_pidfile();
     if (server_start_workers() < 0) {

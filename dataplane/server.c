@@ -15,6 +15,7 @@
 #include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "propagate.h"
 #include "tracking.h"
 #include "script/script.h"
 #include "worker.h"
@@ -24,6 +25,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/rdb.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
 #include "../mgmt/mgmt.h"
 
@@ -35,6 +37,17 @@ static void server_key_modified(void *owner, cb_db *db, const char *key, size_t 
     multi_key_modified(owner, db, key, len);
     if (key) blocking_key_touched(db, key, len);
     tracking_key_modified(db, key, len); /* client-side caching */
+}
+
+/* A key deleted because its time passed is a DEL in the AOF. */
+static void server_key_expired(void *owner, cb_db *db, const char *key, size_t len) {
+    (void)owner;
+    prop_key_expired(db, key, len);
+}
+
+static void server_key_evicted(void *owner, cb_db *db, const char *key, size_t len) {
+    (void)owner;
+    prop_key_evicted(db, key, len);
 }
 
 int server_create(char *err, size_t errlen) {
@@ -60,6 +73,8 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
+        s->on_expired = server_key_expired;   /* AOF */
+        s->on_evicted = server_key_evicted;   /* AOF */
         s->on_notify = keyspace_event_publish; /* keyspace notifications */
         s->on_flushall = bgsave_after_flushall; /* drop a snapshot, save again */
         s->mem_account = mem_account_claim(); /* maxmemory share (evict.h) */
@@ -160,6 +175,10 @@ int server_apply_config(const char *name, char **err) {
             return -1;
         }
         return 0;
+    }
+    if (!strcmp(name, "appendonly")) {
+        const char *e = NULL;
+        return aof_set_enabled(g_config.appendonly, &e);
     }
     if (!strcmp(name, "save")) {
         bgsave_set_points(g_config.save_params);

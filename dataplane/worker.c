@@ -27,6 +27,8 @@
 #include "tracking.h"
 #include "xshard.h"
 #include "script/script.h"
+#include "propagate.h"
+#include "../persist/aof.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -52,6 +54,8 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
     w->from_mgmt = ring_create(1024);
+    w->aof_ring = ring_create(65536);
+    w->prop = prop_create();
     if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0) {
         worker_destroy(w);
         return NULL;
@@ -73,6 +77,12 @@ void worker_destroy(cb_worker *w) {
     cb_free(w->unblocked);
     ring_free(w->to_mgmt);
     ring_free(w->from_mgmt);
+    if (w->aof_ring) {
+        void *r;
+        while ((r = ring_dequeue(w->aof_ring)) != NULL) cb_free(r);
+        ring_free(w->aof_ring);
+    }
+    prop_destroy(w->prop);
     cb_free(w->cmdstats);
     cb_free(w->readbuf);
     cb_free(w);
@@ -81,9 +91,24 @@ void worker_destroy(cb_worker *w) {
 void worker_flush(cb_worker *w) {
     cb_client *list = w->pending_write;
     w->pending_write = NULL;
+    /* AOF on: a reply leaves only once the AOF record it depends on is
+     * written (fsynced under appendfsync always); such clients stay on the
+     * list until the writer wakes us. */
+    int hold = aof_hold_replies();
+    /* Say we may wait before reading the writer's progress, and it
+     * publishes progress before looking who waits: no wake-up is lost. */
+    if (hold) __atomic_store_n(&w->aof_waiting, 1, __ATOMIC_SEQ_CST);
+    uint64_t synced = hold ? aof_synced_seq() : 0;
+    int kept = 0;
     while (list) {
         cb_client *c = list;
         list = c->pending_next;
+        if (hold && c->aof_wait > synced && !(c->flags & CLIENT_CLOSE_ASAP)) {
+            c->pending_next = w->pending_write;
+            w->pending_write = c;
+            kept = 1;
+            continue;
+        }
         c->flags &= ~CLIENT_PENDING_WRITE;
         if (c->flags & CLIENT_CLOSE_ASAP) {
             conn_close(c);
@@ -105,6 +130,7 @@ void worker_flush(cb_worker *w) {
             c->flags ^= CLIENT_WANT_WRITE;
         }
     }
+    if (!kept) __atomic_store_n(&w->aof_waiting, 0, __ATOMIC_RELAXED);
 }
 
 static void clients_cron(cb_worker *w, long long now) {
@@ -173,9 +199,11 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w) || w->nunblocked || w->shard->evict_pending ||
-            w->shard->lazy.nobj || w->shard->lazy.ndict)
+        if ((w->pending_write && !w->aof_waiting) || xshard_pending(w) || w->nunblocked ||
+            w->shard->evict_pending || w->shard->lazy.nobj || w->shard->lazy.ndict)
             timeout = 0;
+        else if (w->aof_waiting && timeout > 1)
+            timeout = 1; /* the writer wakes us; this bounds a lost wake-up */
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
         int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
         if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
@@ -200,6 +228,7 @@ static void *worker_main(void *arg) {
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
         tracking_before_sleep(w);                    /* BCAST invalidations */
+        prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
         lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 

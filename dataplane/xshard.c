@@ -6,6 +6,7 @@
  * only a command that needs several shards asks for it.
  */
 #include "xshard.h"
+#include "../persist/aof.h"
 
 #include <sched.h>
 #include <string.h>
@@ -447,6 +448,8 @@ int xshard_service(cb_worker *w) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
                 cb_free_shared(m);
             } else {
+                /* Its AOF record was handed out before this reply. */
+                m->origin->aof_wait = aof_last_seq();
                 conn_forward_done(m->origin, m->data, m->len);
                 cb_free_shared(m);
             }

@@ -37,6 +37,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "memory.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
 
 #ifndef CACHEBOX_VERSION
@@ -335,22 +336,11 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
 
 static cbstr sec_persistence(cbstr s, info_ctx *x)
 {
-    /* The rdb_* part belongs to the snapshot machinery (persist/bgsave.c). */
+    /* The rdb_* part belongs to the snapshot machinery (persist/bgsave.c),
+     * the aof_* and module_fork_* part to the AOF writer (persist/aof.c). */
     (void)x;
     s = bgsave_info(s);
-    return cbstr_catfmt(s,
-                        "aof_enabled:0\r\n"
-                        "aof_rewrite_in_progress:0\r\n"
-                        "aof_rewrite_scheduled:0\r\n"
-                        "aof_last_rewrite_time_sec:-1\r\n"
-                        "aof_current_rewrite_time_sec:-1\r\n"
-                        "aof_last_bgrewrite_status:ok\r\n"
-                        "aof_rewrites:0\r\n"
-                        "aof_rewrites_consecutive_failures:0\r\n"
-                        "aof_last_write_status:ok\r\n"
-                        "aof_last_cow_size:0\r\n"
-                        "module_fork_in_progress:0\r\n"
-                        "module_fork_last_cow_size:0\r\n");
+    return aof_info_fields(s);
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)

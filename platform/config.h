@@ -25,6 +25,8 @@ typedef struct cb_obuf_limit {
     long long soft_seconds;
 } cb_obuf_limit;
 
+enum { AOF_FSYNC_NO = 0, AOF_FSYNC_ALWAYS = 1, AOF_FSYNC_EVERYSEC = 2 };
+
 typedef struct cb_config {
     /* Files */
     char *config_file;      /* absolute path, NULL when started without one */
@@ -72,6 +74,14 @@ typedef struct cb_config {
     int appendonly;
     char *appendfilename;
     char *appenddirname;
+    int appendfsync;               /* AOF_FSYNC_* */
+    int no_appendfsync_on_rewrite;
+    int auto_aof_rewrite_percentage;
+    long long auto_aof_rewrite_min_size;
+    int aof_use_rdb_preamble;
+    int aof_load_truncated;
+    int aof_timestamp_enabled;
+    int aof_rewrite_incremental_fsync;
 
     /* Things the store reads (pointed at by each shard). */
     cb_store_settings store;

@@ -611,6 +611,9 @@ static const cfg_enum maxmem_policies[] = {
     {"allkeys-lru", MAXMEM_ALLKEYS_LRU},     {"allkeys-lfu", MAXMEM_ALLKEYS_LFU},
     {"allkeys-random", MAXMEM_ALLKEYS_RANDOM}, {"noeviction", MAXMEM_NOEVICTION},
     {NULL, 0}};
+static const cfg_enum fsync_modes[] = {{"always", AOF_FSYNC_ALWAYS},
+                                       {"everysec", AOF_FSYNC_EVERYSEC},
+                                       {"no", AOF_FSYNC_NO}, {NULL, 0}};
 static const cfg_enum dataplanes[] = {{"kernel", DATAPLANE_KERNEL},
                                       {"dpdk", DATAPLANE_DPDK}, {NULL, 0}};
 
@@ -667,6 +670,14 @@ const cfg_dir cfg_table[] = {
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),
+    ENUM("appendfsync", appendfsync, fsync_modes, "everysec", 0),
+    BOOL("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, "no", 0),
+    INT("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, 0, IMAX, "100", 0),
+    MEMLL("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, "64mb", 0, NULL),
+    BOOL("aof-use-rdb-preamble", aof_use_rdb_preamble, "yes", 0),
+    BOOL("aof-load-truncated", aof_load_truncated, "yes", 0),
+    BOOL("aof-timestamp-enabled", aof_timestamp_enabled, "no", 0),
+    BOOL("aof-rewrite-incremental-fsync", aof_rewrite_incremental_fsync, "yes", 0),
 
     /* Limits */
     MEMLL("client-query-buffer-limit", client_query_buffer_limit, 1024 * 1024, "1gb", 0, NULL),

@@ -101,6 +101,7 @@ cb_cmd_proc cmd_bgsave;
 cb_cmd_proc cmd_lastsave;
 cb_cmd_proc cmd_monitor;
 cb_cmd_proc cmd_debug;
+cb_cmd_proc cmd_bgrewriteaof;
 cb_cmd_proc cmd_config_get;
 cb_cmd_proc cmd_config_set;
 cb_cmd_proc cmd_config_resetstat;
@@ -372,6 +373,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "lastsave", cmd_lastsave },
     { "monitor", cmd_monitor },
     { "debug", cmd_debug },
+    { "bgrewriteaof", cmd_bgrewriteaof },
     { "config|get", cmd_config_get },
     { "config|set", cmd_config_set },
     { "config|resetstat", cmd_config_resetstat },

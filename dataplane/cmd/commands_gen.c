@@ -1622,7 +1622,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "config|set",
@@ -1644,7 +1644,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "config|resetstat",
@@ -1661,7 +1661,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "config|rewrite",
@@ -1678,7 +1678,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "config|help",
@@ -1695,7 +1695,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[68],
     },
     { .name = NULL },
 };
@@ -1716,7 +1716,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "command|info",
@@ -1736,7 +1736,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "command|list",
@@ -1758,7 +1758,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "command|getkeys",
@@ -1775,7 +1775,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "command|getkeysandflags",
@@ -1792,7 +1792,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "command|docs",
@@ -1811,7 +1811,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "command|help",
@@ -1828,7 +1828,7 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[69],
     },
     { .name = NULL },
 };
@@ -1850,7 +1850,7 @@ static cb_command sub_script[] = {
             "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 290,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "script|exists",
@@ -1869,7 +1869,7 @@ static cb_command sub_script[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 355,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "script|flush",
@@ -1891,7 +1891,7 @@ static cb_command sub_script[] = {
             "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n",
         .docs_len = 578,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "script|kill",
@@ -1909,7 +1909,7 @@ static cb_command sub_script[] = {
             "$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n$39\r\nKill the script currently in execution.\r\n$5\r\n"
             "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 156,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[189],
     },
     {
         .name = "script|help",
@@ -1926,7 +1926,7 @@ static cb_command sub_script[] = {
             "$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[189],
     },
     { .name = NULL },
 };
@@ -1949,7 +1949,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "pubsub|numsub",
@@ -1968,7 +1968,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "pubsub|numpat",
@@ -1985,7 +1985,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "pubsub|shardchannels",
@@ -2004,7 +2004,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -2023,7 +2023,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "pubsub|help",
@@ -2040,7 +2040,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[190],
     },
     { .name = NULL },
 };
@@ -2070,7 +2070,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[210],
     },
     {
         .name = "xinfo|groups",
@@ -2093,7 +2093,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[210],
     },
     {
         .name = "xinfo|consumers",
@@ -2116,7 +2116,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[210],
     },
     {
         .name = "xinfo|help",
@@ -2133,7 +2133,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[210],
     },
     { .name = NULL },
 };
@@ -2166,7 +2166,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xgroup|setid",
@@ -2193,7 +2193,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xgroup|destroy",
@@ -2216,7 +2216,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2240,7 +2240,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2264,7 +2264,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xgroup|help",
@@ -2281,7 +2281,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     { .name = NULL },
 };
@@ -3912,6 +3912,22 @@ cb_command command_table_gen[] = {
             "1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$9\r\ndoc_flags\r\n"
             "~1\r\n+syscmd\r\n",
         .docs_len = 188,
+    },
+    {
+        .name = "bgrewriteaof",
+        .arity = 1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nbgrewriteaof\r\n:1\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 128,
+        .docs_resp3 =
+            "$12\r\nbgrewriteaof\r\n%4\r\n$7\r\nsummary\r\n$43\r\nAsynchronously rewrite the append-only file\r\n$5\r\n"
+            "since\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 158,
     },
     {
         .name = "config",
@@ -7832,4 +7848,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 217;
+const int command_table_gen_count = 218;
