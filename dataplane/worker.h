@@ -88,6 +88,7 @@ typedef struct cb_worker {
     uint64_t parked_gen;          /* last park round this worker joined */
     int exited;                   /* the thread has left its loop */
     pid_t tid;
+    struct ddrv_core *dpdk;       /* DPDK plane: this poll core's stack; else NULL */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */
