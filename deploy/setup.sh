@@ -5,7 +5,8 @@
 set -euo pipefail
 
 PKGS=(gcc meson ninja-build pkg-config libjemalloc-dev libcunit1-dev libsystemd-dev
-      redis-server redis-tools python3-redis liblzf-dev clang libclang-rt-14-dev iproute2)
+      redis-server redis-tools python3-redis liblzf-dev clang libclang-rt-14-dev iproute2
+      dpdk dpdk-dev libdpdk-dev ethtool tcpdump iptables iputils-ping)
 
 missing=()
 for p in "${PKGS[@]}"; do

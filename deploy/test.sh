@@ -99,6 +99,8 @@ if [ $build_ok = 1 ]; then
     for rnd in tests/diff/random_*.py; do
         run_suite "$(basename "$rnd" .py)" timeout 300 $PY "$rnd"
     done
+    # The DPDK data plane over a veth/netns rig with kernel TCP clients (root).
+    run_suite dpdk timeout 600 ./tests/dpdk/run_dpdk_tests.sh
 else
     note "integration: 0 passed, 1 failed (release build failed)"
     note "diff: 0 passed, 1 failed (release build failed)"

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# run_dpdk_tests.sh — cachebox on the DPDK data plane with a real kernel TCP
+# peer: builds the veth + netns rig (tests/dpdk/rig.sh), starts cachebox on
+# net_af_packet (DPDK_VDEV overrides, e.g. net_af_xdp0,iface=cbxd0) with the
+# poll core on CPU 1 and everything else on CPU 0, and checks from the client
+# namespace: start-up refusal with one lcore, ping, redis-cli, RST for a
+# closed port, redis-benchmark at P=1 and P=32, 10,000 verified SET/GET
+# round trips over 20 connections, 1 MB and 64 MB values byte for byte,
+# connection churn, negotiated TCP options (tcpdump), the `INFO dataplane`
+# counters, the whole differential corpus (tests/diff) against this server
+# and protected mode. Needs root. Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+BIN=${CACHEBOX_BIN:-$ROOT/build/cachebox}
+PY=/usr/bin/python3
+NS=cbx-dpdk-t
+IF=cbxdt0
+IP=10.99.0.2
+PORT=6379
+VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF}
+PREFIX=cbx-dpdk-test
+pass=0
+fail=0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "dpdk: needs root (network namespaces, af_packet)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+WORK=$(mktemp -d /tmp/cbx-dpdk-test.XXXXXX)
+SPID=
+
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+in_ns() { ip netns exec "$NS" taskset -c 0 "$@"; }
+cli() { in_ns timeout 10 redis-cli -h "$IP" -p "$PORT" "$@" 2>&1; }
+
+eal_args() { # $1: lcores
+    echo "-l $1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
+}
+
+start_server() {
+    taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
+        --dataplane dpdk --dpdk-eal-args "$(eal_args 0,1)" --dpdk-port 0 \
+        --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
+    SPID=$!
+    for _ in $(seq 1 100); do
+        case "$(cli ping)" in PONG|*DENIED*|*NOAUTH*) return 0 ;; esac
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "server did not come up:"; tail -20 "$WORK/server.log"
+    return 1
+}
+
+stop_server() {
+    [ -n "$SPID" ] || return 0
+    kill -TERM "$SPID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+    SPID=
+}
+
+cleanup() {
+    stop_server
+    tests/dpdk/rig.sh down "$NS" "$IF"
+    rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
+}
+trap cleanup EXIT
+
+info_field() { cli info dataplane | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
+
+tests/dpdk/rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# One lcore: a clear start-up error, no server.
+out=$(timeout 20 "$BIN" --port "$PORT" --dataplane dpdk --dpdk-eal-args "$(eal_args 0)" \
+      --dpdk-ip "$IP/24" 2>&1); rc=$?
+check "one lcore is refused at start-up" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'at least two lcores' <<<\"\$0\"" "$out"
+
+if ! start_server --protected-mode no; then
+    bad "server start"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+ok "server start (af_packet, poll core on CPU 1)"
+
+check "ping" in_ns ping -c 3 -i 0.2 -W 2 -q "$IP"
+check "redis-cli PING" test "$(cli ping)" = PONG
+check "redis-cli SET" test "$(cli set foo bar)" = OK
+check "redis-cli GET" test "$(cli get foo)" = bar
+check "RST for a closed port" bash -c "ip netns exec $NS timeout 5 redis-cli -h $IP -p 6380 ping 2>&1 | grep -q refused"
+
+# TCP options on our SYN-ACK: window scaling, timestamps, MSS.
+ip netns exec "$NS" timeout 8 tcpdump -i "${IF}p" -nn -v -c 1 -l \
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack) and src host $IP" \
+    >"$WORK/synack.txt" 2>/dev/null &
+TPID=$!
+sleep 1
+cli ping >/dev/null
+wait $TPID
+check "SYN-ACK negotiates MSS, window scale and timestamps" \
+    bash -c "grep -q 'mss 1460' $WORK/synack.txt && grep -q 'wscale 7' $WORK/synack.txt && grep -q 'TS val' $WORK/synack.txt"
+
+for P in 1 32; do
+    out=$(in_ns timeout 60 redis-benchmark -h "$IP" -p "$PORT" -q -n 20000 -t set,get -P $P 2>&1 | tr '\r' '\n' | grep 'requests per second')
+    echo "$out" | sed "s/^/     P=$P /"
+    check "redis-benchmark SET/GET P=$P" test "$(echo "$out" | grep -c 'requests per second')" -eq 2
+done
+
+check "10,000 verified SET/GET round trips over 20 connections" \
+    in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 10000 20
+check "1 MB value round trip" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
+check "64 MB value round trip" in_ns timeout 180 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 67108864
+check "500 connections opened and closed" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" churn 500
+
+sleep 0.5
+active=$(info_field tcp_active_connections)
+check "INFO dataplane: only this client's connection is left (tcp_active_connections=$active)" test "$active" = 1
+csum=$(info_field rx_checksum_errors)
+check "INFO dataplane: no checksum errors ($csum)" test "$csum" = 0
+check "INFO dataplane: rx/tx packets counted" bash -c "[ \"$(info_field rx_packets)\" -gt 10000 ] && [ \"$(info_field tx_packets)\" -gt 10000 ]"
+cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct):' | sed 's/^/     /'
+
+# The differential corpus, run from the client namespace: the oracle
+# redis-server starts there on its loopback, cachebox is this server.
+in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no" timeout 600 $PY tests/diff/run_diff.py >"$WORK/diff.txt" 2>&1
+rc=$?
+tail -1 "$WORK/diff.txt" | sed 's/^/     diff corpus: /'
+[ $rc -eq 0 ] || grep -E 'MISMATCH|mismatch|FAIL' "$WORK/diff.txt" | head -20
+check "differential corpus against the DPDK plane" test $rc -eq 0
+
+# Protected mode: every DPDK client is non-loopback.
+stop_server
+start_server || true
+out=$(cli ping)
+check "protected mode refuses a non-loopback client (DENIED)" grep -q '^DENIED Redis is running in protected mode' <<<"$out"
+stop_server
+start_server --requirepass s3cret || true
+out="$(cli ping) $(cli -a s3cret --no-auth-warning ping)"
+check "with a password: NOAUTH, then AUTH works" test "${out%% *}" = NOAUTH -a "${out##* }" = PONG
+stop_server
+check "clean shutdown (exit logged)" grep -q 'ready to exit' "$WORK/server.log"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
