@@ -342,10 +342,12 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
             return;
         }
         if (seq == tc->rcv_nxt) {
+            int had_ooo = tc->ooo != NULL;
             deliver(tc, p, n);
             fin = sfin;
-            if (!fin && tc->ooo) fin = ooo_drain(tc);
-            if (tc->ooo || fin) send_ack_now(tc); /* a hole filled: tell at once */
+            if (!fin && had_ooo) fin = ooo_drain(tc);
+            /* A hole filled (RFC 5681 4.2): tell the sender at once. */
+            if (had_ooo || fin) send_ack_now(tc);
             else tcp_ack_later(tc);
         } else if (n || sfin) {
             ooo_insert(tc, seq, p, n, sfin);

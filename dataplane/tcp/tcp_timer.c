@@ -33,6 +33,7 @@ void tcp_timer_set(tcp_conn *tc, uint32_t ms) {
     tcp_timer_cancel(tc);
     if (ms == 0) ms = 1;
     uint64_t now = tc->ts->ns->now_ms;
+    if (!tc->ts->wheel_ms) tc->ts->wheel_ms = now - 1; /* the wheel starts here */
     /* Never schedule into a slot the wheel has already passed this turn. */
     if (tc->ts->wheel_ms > now) now = tc->ts->wheel_ms;
     tc->timer_due_ms = now + ms;
@@ -119,7 +120,9 @@ static void fire(tcp_conn *tc) {
 
 void tcp_timers_run(tcp_stack *ts) {
     uint64_t now = ts->ns->now_ms;
-    if (!ts->wheel_ms || now - ts->wheel_ms > TCP_WHEEL_SLOTS) ts->wheel_ms = now - 1;
+    if (!ts->wheel_ms) ts->wheel_ms = now - 1;
+    /* After a long stall, one full revolution visits every slot once. */
+    if (now - ts->wheel_ms > TCP_WHEEL_SLOTS) ts->wheel_ms = now - TCP_WHEEL_SLOTS;
     while (ts->wheel_ms < now) {
         ts->wheel_ms++;
         tcp_conn **slot = &ts->wheel[ts->wheel_ms % TCP_WHEEL_SLOTS];
