@@ -346,9 +346,10 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
             deliver(tc, p, n);
             fin = sfin;
             if (!fin && had_ooo) fin = ooo_drain(tc);
-            /* A hole filled (RFC 5681 4.2): tell the sender at once. */
-            if (had_ooo || fin) send_ack_now(tc);
-            else tcp_ack_later(tc);
+            /* A hole filled (RFC 5681 4.2): tell the sender at once. A FIN
+             * is acknowledged below. */
+            if (had_ooo && !fin) send_ack_now(tc);
+            else if (n) tcp_ack_later(tc);
         } else if (n || sfin) {
             ooo_insert(tc, seq, p, n, sfin);
             send_ack_now(tc); /* duplicate ACK: the sender learns of the hole */
@@ -357,7 +358,9 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
     if (fin) {
         tc->rcv_nxt++;
         tc->flags |= TF_FIN_RCVD;
-        send_ack_now(tc);
+        /* Owed until the end of the turn: the application's close usually
+         * sends our FIN in the same turn, and that carries the ACK. */
+        tcp_ack_later(tc);
         switch (tc->state) {
         case TCP_ESTABLISHED: {
             tcp_set_state(tc, TCP_CLOSE_WAIT);

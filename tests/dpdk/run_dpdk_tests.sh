@@ -7,8 +7,11 @@
 # closed port, redis-benchmark at P=1 and P=32, 10,000 verified SET/GET
 # round trips over 20 connections, 1 MB and 64 MB values byte for byte,
 # connection churn, negotiated TCP options (tcpdump), the `INFO dataplane`
-# counters, the whole differential corpus (tests/diff) against this server
-# and protected mode. Needs root. Ends with "N passed, N failed".
+# counters, the whole differential corpus (tests/diff) against this server,
+# 10,000 concurrent connections (orderly and abortive close), verified
+# traffic under 5% loss each way and 1% duplication (iptables statistic, nft
+# dup on the peer's egress), protected mode, and a short run on net_af_xdp.
+# Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -18,7 +21,7 @@ NS=cbx-dpdk-t
 IF=cbxdt0
 IP=10.99.0.2
 PORT=6379
-VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF}
+VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF,framecnt=4096}
 PREFIX=cbx-dpdk-test
 pass=0
 fail=0
@@ -43,6 +46,7 @@ eal_args() { # $1: lcores
 
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
+        --maxclients 12000 \
         --dataplane dpdk --dpdk-eal-args "$(eal_args 0,1)" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
     SPID=$!
@@ -127,11 +131,43 @@ cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tc
 
 # The differential corpus, run from the client namespace: the oracle
 # redis-server starts there on its loopback, cachebox is this server.
-in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no" timeout 600 $PY tests/diff/run_diff.py >"$WORK/diff.txt" 2>&1
+in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no --maxclients 12000" timeout 600 $PY tests/diff/run_diff.py >"$WORK/diff.txt" 2>&1
 rc=$?
 tail -1 "$WORK/diff.txt" | sed 's/^/     diff corpus: /'
 [ $rc -eq 0 ] || grep -E 'MISMATCH|mismatch|FAIL' "$WORK/diff.txt" | head -20
 check "differential corpus against the DPDK plane" test $rc -eq 0
+
+# 10,000 connections at once, closed with RSTs (SO_LINGER 0), then again closed
+# orderly. A bigger af_packet ring (framecnt) absorbs the bursts of FINs and RSTs.
+wait_idle() { # the table returns to this INFO connection alone
+    for _ in $(seq 1 50); do [ "$(info_field tcp_active_connections)" = 1 ] && return 0; sleep 0.1; done
+    return 1
+}
+for abort in 1 0; do  # abortive first: an orderly close leaves client ports in TIME_WAIT
+    check "10,000 concurrent connections, round trip each, close (abort=$abort)" \
+        in_ns bash -c "ulimit -n 30000 2>/dev/null; exec timeout 120 $PY tests/dpdk/traffic.py $IP $PORT many 10000 $abort"
+    check "connection table back to zero after close (abort=$abort)" wait_idle
+done
+
+# Faults on the peer's side of the veth: loss both ways, duplication out.
+rt0=$(info_field tcp_retransmits)
+ooo0=$(info_field tcp_out_of_order)
+PEER=${IF}p
+ip netns exec "$NS" iptables -A OUTPUT -o "$PEER" -m statistic --mode random --probability 0.05 -j DROP
+ip netns exec "$NS" iptables -A INPUT -i "$PEER" -m statistic --mode random --probability 0.05 -j DROP
+ip netns exec "$NS" nft add table netdev cbxfault
+ip netns exec "$NS" nft add chain netdev cbxfault eg "{ type filter hook egress device $PEER priority 0; }"
+ip netns exec "$NS" nft add rule netdev cbxfault eg numgen random mod 100 '<' 1 dup to "$PEER"
+check "20,000 verified round trips over 50 connections under 5% loss and 1% duplication" \
+    in_ns timeout 300 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 20000 50
+check "4 MB value under loss and duplication" in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 4194304
+ip netns exec "$NS" iptables -F
+ip netns exec "$NS" nft delete table netdev cbxfault
+rt1=$(info_field tcp_retransmits)
+ooo1=$(info_field tcp_out_of_order)
+echo "     retransmits $rt0 -> $rt1, out-of-order segments $ooo0 -> $ooo1"
+check "retransmit and out-of-order counters moved under faults" test "$rt1" -gt "$rt0" -a "$ooo1" -gt "$ooo0"
+check "connections drain after the fault run" wait_idle
 
 # Protected mode: every DPDK client is non-loopback.
 stop_server
@@ -144,6 +180,19 @@ out="$(cli ping) $(cli -a s3cret --no-auth-warning ping)"
 check "with a password: NOAUTH, then AUTH works" test "${out%% *}" = NOAUTH -a "${out##* }" = PONG
 stop_server
 check "clean shutdown (exit logged)" grep -q 'ready to exit' "$WORK/server.log"
+
+# The same stack over net_af_xdp.
+VDEV="net_af_xdp0,iface=$IF"
+if start_server --protected-mode no; then
+    ok "server start (af_xdp)"
+    check "af_xdp: ping" in_ns ping -c 2 -i 0.2 -W 2 -q "$IP"
+    check "af_xdp: 5,000 verified round trips over 10 connections" \
+        in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 5000 10
+    check "af_xdp: 1 MB value round trip" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
+    stop_server
+else
+    bad "server start (af_xdp)"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,8 +4,11 @@ run_dpdk_tests.sh inside the client namespace with /usr/bin/python3:
                random and checked on the way back;
   bigvalue     SET and GET of one value of the given size, compared byte
                for byte (exercises windows, cwnd and send-buffer refills);
-  churn        N connections opened, one round trip each, closed.
-Usage: traffic.py HOST PORT roundtrips N C | bigvalue BYTES | churn N
+  churn        N connections opened, one round trip each, closed;
+  many         N connections open at once, each doing a round trip, then
+               all closed (abort=1: with SO_LINGER 0, i.e. a RST each).
+Usage: traffic.py HOST PORT roundtrips N C | bigvalue BYTES | churn N |
+       many N ABORT
 Prints one line per check and exits 1 on any mismatch.
 """
 import hashlib
@@ -78,12 +81,40 @@ def churn(host, port, n):
     return bad == 0
 
 
+def many(host, port, n, abort):
+    import socket
+    import struct
+    socks = []
+    bad = 0
+    t0 = time.time()
+    try:
+        for i in range(n):
+            s = socket.create_connection((host, port), timeout=10)
+            s.sendall(b'PING\r\n')
+            if s.recv(16) != b'+PONG\r\n':
+                bad += 1
+            socks.append(s)
+        r = redis.Redis(host=host, port=port, socket_timeout=10)
+        clients = r.info('clients')['connected_clients']
+        r.close()
+    finally:
+        for s in socks:
+            if abort:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            s.close()
+    print('many: %d connections open at once (server saw %d clients), %d bad, %s close, %.2fs'
+          % (len(socks), clients, bad, 'abortive' if abort else 'orderly', time.time() - t0))
+    return bad == 0 and clients >= n
+
+
 def main():
     host, port, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if what == 'roundtrips':
         ok = roundtrips(host, port, int(sys.argv[4]), int(sys.argv[5]))
     elif what == 'bigvalue':
         ok = bigvalue(host, port, int(sys.argv[4]))
+    elif what == 'many':
+        ok = many(host, port, int(sys.argv[4]), int(sys.argv[5]))
     elif what == 'churn':
         ok = churn(host, port, int(sys.argv[4]))
     else:
