@@ -107,6 +107,8 @@ else
 fi
 
 run_suite fuzz timeout 600 ./tests/run_fuzz.sh
+# The network stack's packet input path (DPDK plane), ${NET_FUZZ_SECONDS:-30} s.
+run_suite fuzz-net timeout 300 ./tests/run_fuzz_net.sh
 
 echo
 echo "== summary ($(( $(date +%s) - start )) s) =="
