@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_dpdk_tests.sh — cachebox on the DPDK data plane with a real kernel TCP
-# peer: builds the veth + netns rig (tests/dpdk/rig.sh), starts cachebox on
+# peer: builds the veth + netns rig (deploy/veth-rig.sh), starts cachebox on
 # net_af_packet (DPDK_VDEV overrides, e.g. net_af_xdp0,iface=cbxd0) with the
 # poll core on CPU 1 and everything else on CPU 0, and checks from the client
 # namespace: start-up refusal with one lcore, ping, redis-cli, RST for a
@@ -70,14 +70,14 @@ stop_server() {
 
 cleanup() {
     stop_server
-    tests/dpdk/rig.sh down "$NS" "$IF"
+    deploy/veth-rig.sh down "$NS" "$IF"
     rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
 
 info_field() { cli info dataplane | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
 
-tests/dpdk/rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+deploy/veth-rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # One lcore: a clear start-up error, no server.
 out=$(timeout 20 "$BIN" --port "$PORT" --dataplane dpdk --dpdk-eal-args "$(eal_args 0)" \

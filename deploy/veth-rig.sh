@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# rig.sh — creates or removes the veth + network-namespace rig the DPDK data
+# veth-rig.sh — creates or removes the veth + network-namespace rig the DPDK data
 # plane is tested on (shared/notes/platform-facts.md): veth DPDK side in the
 # root namespace without an address (net_af_packet / net_af_xdp bind to it),
 # the peer in namespace $NS with 10.99.0.1/24 and checksum offloads off (the
 # kernel would otherwise send partial checksums and super-frames).
-# Usage: rig.sh up|down [NS] [IF]   (defaults cbx-dpdk, cbxd0)
+# Usage: veth-rig.sh up|down [NS] [IF]   (defaults cbx-dpdk, cbxd0)
 set -u
 cmd=${1:-up}
 NS=${2:-cbx-dpdk}
