@@ -13,7 +13,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 SRCS=(tests/fuzz/fuzz_net.c dataplane/net/eth.c dataplane/net/arp.c dataplane/net/ipv4.c
       dataplane/net/icmp.c dataplane/tcp/tcp_conn.c dataplane/tcp/tcp_input.c
-      dataplane/tcp/tcp_output.c dataplane/tcp/tcp_timer.c platform/mem.c platform/util.c)
+      dataplane/tcp/tcp_output.c dataplane/tcp/tcp_timer.c dataplane/tcp/tcp_syncookie.c platform/mem.c platform/util.c)
 if ! clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=undefined "${SRCS[@]}" -o "$WORK/fuzz_net" -lpthread -lm \
         >"$WORK/build.log" 2>&1; then

@@ -3,11 +3,13 @@
  * (RFC 7323), in-order delivery with an out-of-order queue, retransmission
  * per RFC 6298 with a 200 ms floor, Reno-style fast retransmit, zero-window
  * probes, FIN/RST in every state, RFC 5961 challenge ACKs and RFC 6528
- * ISNs. Connections live in a hash table and share a timer wheel.
+ * ISNs, SYN cookies when the SYN queue is full. Connections live in a hash
+ * table and share a timer wheel.
  *
  * Files: tcp_conn.c (table, life cycle, send buffer, app calls),
  * tcp_input.c (segment arrives), tcp_output.c (segments leave),
- * tcp_timer.c (wheel, RTO, probes, TIME_WAIT). Design: docs/tcp-stack.md.
+ * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_syncookie.c. Design:
+ * docs/tcp-stack.md.
  */
 #ifndef CB_TCP_H
 #define CB_TCP_H
@@ -153,6 +155,12 @@ void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin);
 void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
                   uint32_t seq, uint32_t ack, int with_ack);
 void tcp_rto_update(tcp_conn *tc, int64_t rtt_us);
+/* SYN cookies (tcp_syncookie.c): the ISS for a stateless SYN-ACK (ws -1:
+ * the peer sent no window scale), and its check; 0 ok with mss and ws. */
+uint32_t tcp_cookie_make(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip,
+                         uint16_t rport, uint32_t irs, uint16_t peer_mss, int ws);
+int tcp_cookie_check(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+                     uint32_t irs, uint32_t iss, uint16_t *mss, int *ws);
 /* Sequence arithmetic (RFC 9293 3.4). */
 static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }

@@ -1,6 +1,7 @@
 /* tcp_input.c — a segment arrives (RFC 9293 3.10.7), in the RFC's order:
  * checksum and header checks; no connection -> LISTEN processing (new
- * SYN_RCVD, bounded by the backlog) or a RST for a closed port; otherwise
+ * SYN_RCVD, bounded by the backlog, then SYN cookies; an ACK may return a
+ * cookie) or a RST for a closed port; otherwise
  * sequence acceptability and PAWS (RFC 7323 5), RST and SYN with RFC 5961
  * protections (challenge ACKs), ACK processing (send buffer release, RTT
  * sample, congestion window, duplicate-ACK fast retransmit, window update,
@@ -60,6 +61,80 @@ static void challenge_ack(tcp_conn *tc) {
     send_ack_now(tc);
 }
 
+static void conn_input(tcp_conn *tc, const seg_info *s);
+
+/* The SYN queue is full: a SYN-ACK whose ISS is a cookie, no state kept. */
+static void send_cookie(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_info *s) {
+    tcp_conn tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.ts = ts;
+    tmp.lip = dst;
+    tmp.rip = src;
+    tmp.lport = s->dport;
+    tmp.rport = s->sport;
+    tmp.irs = s->seq;
+    tmp.rcv_nxt = s->seq + 1;
+    if (s->ws >= 0) {
+        tmp.flags |= TF_WS;
+        tmp.rcv_wscale = TCP_RCV_WSCALE;
+    }
+    if (s->has_ts) {
+        tmp.flags |= TF_TS;
+        tmp.ts_recent = s->tsval;
+    }
+    tmp.iss = tcp_cookie_make(ts, dst, s->dport, src, s->sport, s->seq,
+                              s->mss ? s->mss : 536, s->ws);
+    NS_INC(ts->ns->st.tcp_syncookies_sent);
+    tcp_send_synack(&tmp);
+}
+
+/* An ACK with no connection may complete a cookie handshake: 1 when it did
+ * (the connection exists now, the segment processed), 0 otherwise. */
+static int cookie_accept(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_info *s) {
+    netstack *ns = ts->ns;
+    if (!ns->st.tcp_syncookies_sent) return 0;
+    uint16_t mss;
+    int ws;
+    if (tcp_cookie_check(ts, dst, s->dport, src, s->sport, s->seq - 1, s->ack - 1, &mss,
+                         &ws) < 0) {
+        NS_INC(ns->st.tcp_syncookies_failed);
+        return 0;
+    }
+    tcp_conn *tc = tcp_conn_new(ts, src, s->sport, dst, s->dport);
+    if (!tc) return 1;
+    tc->irs = s->seq - 1;
+    tc->rcv_nxt = s->seq;
+    if (ws >= 0) {
+        tc->flags |= TF_WS;
+        tc->snd_wscale = (uint8_t)ws;
+        tc->rcv_wscale = TCP_RCV_WSCALE;
+    }
+    if (s->has_ts) {
+        tc->flags |= TF_TS;
+        tc->ts_recent = s->tsval;
+    }
+    uint32_t m = (uint32_t)ns->mtu - NET_IP_HLEN - 20;
+    if (mss < m) m = mss;
+    if (tc->flags & TF_TS) m -= 12;
+    tc->mss = (uint16_t)m;
+    tc->iss = s->ack - 1;
+    tc->snd_una = tc->snd_nxt = tc->snd_max = s->ack;
+    tc->cwnd = 10 * m;
+    tc->snd_wnd = (uint32_t)s->wnd << tc->snd_wscale;
+    tc->snd_wl1 = s->seq;
+    tc->snd_wl2 = s->ack;
+    tcp_set_state(tc, TCP_ESTABLISHED);
+    NS_INC(ns->st.tcp_passive_opens);
+    NS_INC(ns->st.tcp_syncookies_ok);
+    if (!ts->app || ts->app->accepted(ts->app_ctx, tc) < 0) {
+        tcp_send_rst(ts, dst, s->dport, src, s->sport, s->ack, 0, 0);
+        tcp_conn_free(tc);
+        return 1;
+    }
+    conn_input(tc, s); /* data riding on the ACK, a FIN */
+    return 1;
+}
+
 static void listen_input(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_info *s) {
     netstack *ns = ts->ns;
     if (s->flags & TH_RST) return;
@@ -73,12 +148,13 @@ static void listen_input(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_in
         return;
     }
     if (s->flags & TH_ACK) {
+        if (!(s->flags & TH_SYN) && cookie_accept(ts, src, dst, s)) return;
         tcp_send_rst(ts, dst, s->dport, src, s->sport, s->ack, 0, 0);
         return;
     }
     if (!(s->flags & TH_SYN)) return;
     if (ns->st.tcp_syn_rcvd >= ts->backlog) {
-        NS_INC(ns->st.tcp_syn_dropped); /* the peer retries its SYN */
+        send_cookie(ts, src, dst, s);
         return;
     }
     tcp_conn *tc = tcp_conn_new(ts, src, s->sport, dst, s->dport);

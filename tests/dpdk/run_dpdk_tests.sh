@@ -10,7 +10,8 @@
 # counters, the whole differential corpus (tests/diff) against this server,
 # 10,000 concurrent connections (orderly and abortive close), verified
 # traffic under 5% loss each way and 1% duplication (iptables statistic, nft
-# dup on the peer's egress), protected mode, and a short run on net_af_xdp.
+# dup on the peer's egress), SYN cookies under a SYN burst, protected mode,
+# and a short run on net_af_xdp.
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -168,6 +169,19 @@ ooo1=$(info_field tcp_out_of_order)
 echo "     retransmits $rt0 -> $rt1, out-of-order segments $ooo0 -> $ooo1"
 check "retransmit and out-of-order counters moved under faults" test "$rt1" -gt "$rt0" -a "$ooo1" -gt "$ooo0"
 check "connections drain after the fault run" wait_idle
+
+# SYN cookies: a tiny backlog and a burst of SYNs; every connection completes.
+stop_server
+if start_server --protected-mode no --tcp-backlog 2; then
+    check "SYN burst of 300 against a backlog of 2: every connection completes" \
+        in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" synburst 300
+    sent=$(info_field tcp_syncookies_sent)
+    good=$(info_field tcp_syncookies_ok)
+    echo "     syncookies sent $sent, accepted $good"
+    check "SYN cookies were sent and accepted" test "${sent:-0}" -gt 0 -a "${good:-0}" -gt 0
+else
+    bad "server start (backlog 2)"
+fi
 
 # Protected mode: every DPDK client is non-loopback.
 stop_server

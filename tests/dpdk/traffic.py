@@ -6,9 +6,11 @@ run_dpdk_tests.sh inside the client namespace with /usr/bin/python3:
                for byte (exercises windows, cwnd and send-buffer refills);
   churn        N connections opened, one round trip each, closed;
   many         N connections open at once, each doing a round trip, then
-               all closed (abort=1: with SO_LINGER 0, i.e. a RST each).
+               all closed (abort=1: with SO_LINGER 0, i.e. a RST each);
+  synburst     N non-blocking connects at once (a burst of SYNs), then a
+               round trip on each.
 Usage: traffic.py HOST PORT roundtrips N C | bigvalue BYTES | churn N |
-       many N ABORT
+       many N ABORT | synburst N
 Prints one line per check and exits 1 on any mismatch.
 """
 import hashlib
@@ -107,6 +109,38 @@ def many(host, port, n, abort):
     return bad == 0 and clients >= n
 
 
+def synburst(host, port, n):
+    import select
+    import socket
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex((host, port))
+        socks.append(s)
+    pending = set(socks)
+    deadline = time.time() + 20
+    while pending and time.time() < deadline:
+        _, w, _ = select.select([], list(pending), [], 1)
+        pending -= set(w)
+    ok = 0
+    for s in socks:
+        if s in pending or s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            continue
+        s.setblocking(True)
+        s.settimeout(10)
+        try:
+            s.sendall(b'PING\r\n')
+            if s.recv(16) == b'+PONG\r\n':
+                ok += 1
+        except OSError:
+            pass
+    for s in socks:
+        s.close()
+    print('synburst: %d of %d connections from one SYN burst completed a round trip' % (ok, n))
+    return ok == n
+
+
 def main():
     host, port, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if what == 'roundtrips':
@@ -115,6 +149,8 @@ def main():
         ok = bigvalue(host, port, int(sys.argv[4]))
     elif what == 'many':
         ok = many(host, port, int(sys.argv[4]), int(sys.argv[5]))
+    elif what == 'synburst':
+        ok = synburst(host, port, int(sys.argv[4]))
     elif what == 'churn':
         ok = churn(host, port, int(sys.argv[4]))
     else:

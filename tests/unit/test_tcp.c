@@ -5,7 +5,8 @@
  * and out, out-of-order and old duplicates, out-of-window data, RST with a
  * bad sequence (challenge ACK), SYN in ESTABLISHED, zero window and probes,
  * retransmission timeouts with backoff, both close orders and TIME_WAIT,
- * wrapped sequence numbers, closed ports, bad checksums, backlog, ARP, ICMP.
+ * wrapped sequence numbers, closed ports, bad checksums, backlog, SYN
+ * cookies, ARP, ICMP.
  */
 #include <CUnit/Basic.h>
 #include <stdint.h>
@@ -610,11 +611,73 @@ static void test_closed_port_checksum_backlog(void) {
     tcp_listen(ns->tcp, PORT, 2);
     for (int i = 0; i < 4; i++) inject((uint16_t)(6000 + i), 1, 0, SYN, 1024, NULL, NULL);
     CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 2);
-    CU_ASSERT_EQUAL(ns->st.tcp_syn_dropped, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_sent, 2); /* beyond it: cookies */
+    CU_ASSERT_EQUAL(ns->tcp->nconns, 2);
     /* SYN_RCVD expires after its SYN-ACK retries. */
     for (int i = 0; i < 80; i++) advance_ms(1000);
     CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 0);
     CU_ASSERT_EQUAL(ns->tcp->nconns, 0);
+    teardown();
+}
+
+static void test_syn_cookies(void) {
+    setup();
+    tcp_listen(ns->tcp, PORT, 1);
+    opts o = {1460, 7, 1, 5000, 0};
+    inject(7000, 100, 0, SYN, 65535, &o, NULL);             /* fills the queue */
+    CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 1);
+    clear_frames();
+    inject(7001, 200, 0, SYN, 65535, &o, NULL);             /* answered by a cookie */
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_sent, 1);
+    CU_ASSERT_EQUAL(ns->tcp->nconns, 1);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg c = last();
+    CU_ASSERT_EQUAL(c.flags, SYN | ACK);
+    CU_ASSERT_EQUAL(c.ack, 201);
+    CU_ASSERT_EQUAL(c.ws, TCP_RCV_WSCALE);
+    CU_ASSERT(c.has_ts);
+    /* The ACK returns the cookie, with data: the connection is made. */
+    opts a = {0, -1, 1, 5001, c.tsval};
+    inject(7001, 201, c.seq + 1, ACK | PSH, 100, &a, "abc");
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_ok, 1);
+    CU_ASSERT_EQUAL(accepted, 1);
+    CU_ASSERT_EQUAL(rlen, 3);
+    tcp_conn *tc = tcp_lookup(ns->tcp, PEER_IP, 7001, OUR_IP, PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    CU_ASSERT_EQUAL(tc->state, TCP_ESTABLISHED);
+    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS), TF_TS | TF_WS);
+    CU_ASSERT_EQUAL(tc->snd_wscale, 7);
+    CU_ASSERT_EQUAL(tc->snd_wnd, 100u << 7);
+    CU_ASSERT_EQUAL(tc->mss, 1460 - 12);
+    CU_ASSERT_EQUAL(tc->rcv_nxt, 204);
+    /* A forged cookie: RST, counted. */
+    clear_frames();
+    inject(7002, 300, 0, SYN, 65535, &o, NULL);
+    seg c2 = last();
+    clear_frames();
+    inject(7002, 301, c2.seq + 2, ACK, 100, &a, NULL);
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_failed, 1);
+    CU_ASSERT(last().flags & RST);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 7002, OUR_IP, PORT));
+    /* No options in the SYN: MSS 536, no scaling, no timestamps. */
+    clear_frames();
+    inject(7003, 400, 0, SYN, 65535, NULL, NULL);
+    seg c3 = last();
+    CU_ASSERT_EQUAL(c3.ws, -1);
+    inject(7003, 401, c3.seq + 1, ACK, 1000, NULL, NULL);
+    tc = tcp_lookup(ns->tcp, PEER_IP, 7003, OUR_IP, PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    CU_ASSERT_EQUAL(tc->mss, 536);
+    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS), 0);
+    CU_ASSERT_EQUAL(tc->snd_wnd, 1000);
+    /* An old cookie (two time slots later) is refused. */
+    inject(7004, 500, 0, SYN, 65535, NULL, NULL);
+    seg c4 = last();
+    advance_ms(2 * 65536 + 10);
+    clear_frames();
+    inject(7004, 501, c4.seq + 1, ACK, 1000, NULL, NULL);
+    CU_ASSERT(last().flags & RST);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 7004, OUR_IP, PORT));
     teardown();
 }
 
@@ -700,6 +763,7 @@ int main(void) {
     CU_add_test(s, "zero window and probes", test_zero_window_probe);
     CU_add_test(s, "wrapped sequence numbers", test_wrapped_sequence_numbers);
     CU_add_test(s, "closed port, checksum, backlog, SYN_RCVD expiry", test_closed_port_checksum_backlog);
+    CU_add_test(s, "SYN cookies when the SYN queue is full", test_syn_cookies);
     CU_add_test(s, "ARP, ICMP echo, MAC filter, fragments", test_arp_icmp_filtering);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
