@@ -11,7 +11,7 @@
 # 10,000 concurrent connections (orderly and abortive close), verified
 # traffic under 5% loss each way and 1% duplication (iptables statistic, nft
 # dup on the peer's egress), SYN cookies under a SYN burst, protected mode,
-# and a short run on net_af_xdp.
+# two poll cores (two shards: the corpus again), and a short run on net_af_xdp.
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -24,6 +24,7 @@ IP=10.99.0.2
 PORT=6379
 VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF,framecnt=4096}
 PREFIX=cbx-dpdk-test
+LCORES="-l 0,1"
 pass=0
 fail=0
 
@@ -41,14 +42,14 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 in_ns() { ip netns exec "$NS" taskset -c 0 "$@"; }
 cli() { in_ns timeout 10 redis-cli -h "$IP" -p "$PORT" "$@" 2>&1; }
 
-eal_args() { # $1: lcores
-    echo "-l $1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
+eal_args() { # $1: the lcore option
+    echo "$1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
 }
 
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
         --maxclients 12000 \
-        --dataplane dpdk --dpdk-eal-args "$(eal_args 0,1)" --dpdk-port 0 \
+        --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
     SPID=$!
     for _ in $(seq 1 100); do
@@ -81,7 +82,7 @@ info_field() { cli info dataplane | tr -d '\r' | awk -F: -v k="$1" '$1 == k {pri
 deploy/veth-rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # One lcore: a clear start-up error, no server.
-out=$(timeout 20 "$BIN" --port "$PORT" --dataplane dpdk --dpdk-eal-args "$(eal_args 0)" \
+out=$(timeout 20 "$BIN" --port "$PORT" --dataplane dpdk --dpdk-eal-args "$(eal_args "-l 0")" \
       --dpdk-ip "$IP/24" 2>&1); rc=$?
 check "one lcore is refused at start-up" \
     bash -c "[ $rc -ne 0 ] && grep -q 'at least two lcores' <<<\"\$0\"" "$out"
@@ -194,6 +195,29 @@ out="$(cli ping) $(cli -a s3cret --no-auth-warning ping)"
 check "with a password: NOAUTH, then AUTH works" test "${out%% *}" = NOAUTH -a "${out##* }" = PONG
 stop_server
 check "clean shutdown (exit logged)" grep -q 'ready to exit' "$WORK/server.log"
+
+# Two poll cores (two af_packet queues, flows spread by the kernel's fanout
+# hash; both lcores share CPU 1 here): keys live in two shards, so the
+# corpus exercises cross-shard commands on the DPDK plane.
+LCORES="--lcores 0@0,1@1,2@1"
+VDEV_1Q=$VDEV
+VDEV="net_af_packet0,iface=$IF,framecnt=4096,qpairs=2"
+if start_server --protected-mode no; then
+    check "two poll cores: INFO dataplane shows them" test "$(info_field poll_cores)" = 2
+    check "two poll cores: 4,000 verified round trips over 20 connections" \
+        in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 4000 20
+    in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no --maxclients 12000" \
+        timeout 600 $PY tests/diff/run_diff.py >"$WORK/diff2.txt" 2>&1
+    rc=$?
+    tail -1 "$WORK/diff2.txt" | sed 's/^/     diff corpus, two shards: /'
+    [ $rc -eq 0 ] || grep -A3 MISMATCH "$WORK/diff2.txt" | head -20
+    check "two poll cores: differential corpus across two shards" test $rc -eq 0
+    stop_server
+else
+    bad "server start (two poll cores)"
+fi
+LCORES="-l 0,1"
+VDEV=$VDEV_1Q
 
 # The same stack over net_af_xdp.
 VDEV="net_af_xdp0,iface=$IF"
