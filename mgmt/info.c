@@ -702,6 +702,7 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("tcp_syncookies_sent", tcp_syncookies_sent);
     NSF("tcp_syncookies_ok", tcp_syncookies_ok);
     NSF("tcp_syncookies_failed", tcp_syncookies_failed);
+    NSF("tcp_keepalive_probes", tcp_keepalive_probes);
     NSF("tcp_aborts", tcp_aborts);
     NSF("tcp_active_connections", tcp_active);
     NSF("tcp_syn_received", tcp_syn_rcvd);

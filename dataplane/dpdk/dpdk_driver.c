@@ -237,8 +237,10 @@ int ddrv_poll(cb_worker *w) {
     }
     if (n) NS_INC(ns->st.polls_busy);
     else NS_INC(ns->st.polls_idle);
-    /* CONFIG SET port applies to the next SYN. */
+    /* CONFIG SET port applies to the next SYN, tcp-keepalive to the next
+     * idle period. */
     ns->tcp->listen_port = (uint16_t)g_config.port;
+    ns->tcp->keepalive_ms = g_config.tcp_keepalive > 0 ? (uint32_t)g_config.tcp_keepalive * 1000 : 0;
     tcp_timers_run(ns->tcp);
     return n;
 }

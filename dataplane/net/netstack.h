@@ -42,6 +42,7 @@ typedef struct net_stats {
     uint64_t tcp_passive_opens, tcp_syn_dropped, tcp_aborts;
     uint64_t tcp_active, tcp_time_wait, tcp_syn_rcvd; /* gauges */
     uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
+    uint64_t tcp_keepalive_probes;
     uint64_t polls_busy, polls_idle;
 } net_stats;
 

@@ -2,7 +2,7 @@
  * queue bounded by the backlog, MSS, window scaling and timestamps
  * (RFC 7323), in-order delivery with an out-of-order queue, retransmission
  * per RFC 6298 with a 200 ms floor, Reno-style fast retransmit, zero-window
- * probes, FIN/RST in every state, RFC 5961 challenge ACKs and RFC 6528
+ * probes, keepalive, FIN/RST in every state, RFC 5961 challenge ACKs, RFC 6528
  * ISNs, SYN cookies when the SYN queue is full. Connections live in a hash
  * table and share a timer wheel.
  *
@@ -47,6 +47,7 @@ enum tcp_state {
 #define TF_ACKLIST   0x20  /* on the stack's ack list */
 #define TF_RTT       0x40  /* timing a segment (no timestamps) */
 #define TF_FIN_RCVD  0x80
+#define TF_KATIMER   0x100 /* the armed timer is only the keepalive's */
 
 typedef struct tcp_ooo {
     struct tcp_ooo *next;
@@ -77,6 +78,8 @@ typedef struct tcp_conn {
     uint32_t rto_ms;
     uint32_t rtt_seq;
     uint64_t rtt_start_us;
+    uint64_t last_rx_ms;                  /* keepalive: last segment received */
+    uint8_t ka_probes;
     /* Send buffer: bytes from snd_una on, in a power-of-two ring. */
     uint8_t *sbuf;
     uint32_t scap, shead, slen;
@@ -106,6 +109,7 @@ typedef struct tcp_stack {
     void *app_ctx;
     uint16_t listen_port;                 /* 0: none */
     uint32_t backlog;
+    uint32_t keepalive_ms;                /* idle time before probes; 0: off */
     tcp_conn **htab;
     uint32_t hmask;
     uint32_t nconns;
@@ -145,6 +149,12 @@ void tcp_abort(tcp_conn *tc);
 void tcp_set_state(tcp_conn *tc, int state);
 uint32_t tcp_isn(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
 void tcp_timer_set(tcp_conn *tc, uint32_t ms);
+/* No retransmission or probe timer pending (keepalive's may be). */
+static inline int tcp_timer_idle(const tcp_conn *tc) {
+    return !tc->timer_due_ms || (tc->flags & TF_KATIMER);
+}
+/* Idle ESTABLISHED connection: arm the keepalive timer if it is on. */
+void tcp_keepalive_arm(tcp_conn *tc);
 void tcp_timer_cancel(tcp_conn *tc);
 void tcp_ack_later(tcp_conn *tc);
 /* Send what the windows allow (data, FIN); force: an ACK even if no data. */

@@ -340,6 +340,8 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
         send_ack_now(tc);
         return;
     }
+    tc->last_rx_ms = ns->now_ms;
+    tc->ka_probes = 0;
     /* 2. RST: only the exact next sequence resets (RFC 5961 3.2). */
     if (s->flags & TH_RST) {
         if (s->seq == tc->rcv_nxt) {
@@ -462,6 +464,7 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
         }
     }
     tcp_output(tc, 0);
+    tcp_keepalive_arm(tc);
 }
 
 void tcp_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg, size_t len) {

@@ -155,12 +155,12 @@ void tcp_output(tcp_conn *tc, int force_ack) {
             if (tc->state == TCP_ESTABLISHED) tcp_set_state(tc, TCP_FIN_WAIT_1);
             else if (tc->state == TCP_CLOSE_WAIT) tcp_set_state(tc, TCP_LAST_ACK);
         }
-        if (!tc->timer_due_ms) tcp_timer_set(tc, tc->rto_ms << (tc->backoff < 8 ? tc->backoff : 8));
+        if (tcp_timer_idle(tc)) tcp_timer_set(tc, tc->rto_ms << (tc->backoff < 8 ? tc->backoff : 8));
         sent = 1;
         if (fin) break;
     }
     if (!sent && force_ack) tcp_send_segment(tc, tc->snd_nxt, 0, 0);
     /* Data waits on a closed window with nothing in flight: probe later. */
-    if (tc->snd_nxt == tc->snd_una && tc->slen && tc->snd_wnd == 0 && !tc->timer_due_ms)
+    if (tc->snd_nxt == tc->snd_una && tc->slen && tc->snd_wnd == 0 && tcp_timer_idle(tc))
         tcp_timer_set(tc, tc->rto_ms);
 }

@@ -2,7 +2,9 @@
  * (O(1) arm and cancel; an entry due beyond one revolution waits in its slot
  * until its time), and what each expiry means, by state: SYN-ACK resend,
  * retransmission timeout (RFC 6298 5.4-5.7: back off, collapse cwnd, go
- * back to snd_una), zero-window probe, FIN_WAIT_2 and TIME_WAIT ends.
+ * back to snd_una), zero-window probe, keepalive (idle tcp-keepalive
+ * seconds, then 3 probes a third of that apart, as the kernel plane sets
+ * its sockets), FIN_WAIT_2 and TIME_WAIT ends.
  * Also the RTT estimator (RFC 6298 2) and the end-of-turn ACK list.
  */
 #include "tcp.h"
@@ -31,6 +33,7 @@ static void wheel_insert(tcp_stack *ts, tcp_conn *tc) {
 
 void tcp_timer_set(tcp_conn *tc, uint32_t ms) {
     tcp_timer_cancel(tc);
+    tc->flags &= (uint16_t)~TF_KATIMER;
     if (ms == 0) ms = 1;
     uint64_t now = tc->ts->ns->now_ms;
     if (!tc->ts->wheel_ms) tc->ts->wheel_ms = now - 1; /* the wheel starts here */
@@ -64,8 +67,44 @@ static uint32_t backed_off(const tcp_conn *tc) {
     return r > TCP_RTO_MAX_MS * 2 ? TCP_RTO_MAX_MS * 2 : (uint32_t)r;
 }
 
+void tcp_keepalive_arm(tcp_conn *tc) {
+    uint32_t ka = tc->ts->keepalive_ms;
+    if (!ka || tc->state != TCP_ESTABLISHED || tc->snd_nxt != tc->snd_una || tc->timer_due_ms)
+        return;
+    uint64_t idle = tc->ts->ns->now_ms - tc->last_rx_ms;
+    tcp_timer_set(tc, idle >= ka ? 1 : (uint32_t)(ka - idle));
+    tc->flags |= TF_KATIMER;
+}
+
+/* The keepalive timer expired on an idle connection. */
+static void keepalive(tcp_conn *tc) {
+    uint32_t ka = tc->ts->keepalive_ms;
+    if (!ka || tc->state != TCP_ESTABLISHED) return;
+    uint64_t idle = tc->ts->ns->now_ms - tc->last_rx_ms;
+    if (idle < ka) {
+        tcp_keepalive_arm(tc);
+        return;
+    }
+    if (tc->ka_probes >= 3) {
+        tcp_abort(tc); /* the peer is gone */
+        return;
+    }
+    tc->ka_probes++;
+    NS_INC(tc->ts->ns->st.tcp_keepalive_probes);
+    /* An old sequence number: the peer must answer with an ACK. */
+    tcp_send_segment(tc, tc->snd_una - 1, 0, 0);
+    uint32_t intvl = ka / 3 ? ka / 3 : 1;
+    tcp_timer_set(tc, intvl);
+    tc->flags |= TF_KATIMER;
+}
+
 static void fire(tcp_conn *tc) {
     net_stats *st = &tc->ts->ns->st;
+    if (tc->flags & TF_KATIMER) {
+        tc->flags &= (uint16_t)~TF_KATIMER;
+        keepalive(tc);
+        return;
+    }
     switch (tc->state) {
     case TCP_SYN_RCVD:
         if (++tc->retries > TCP_SYNACK_RETRIES) {

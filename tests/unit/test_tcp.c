@@ -6,7 +6,7 @@
  * bad sequence (challenge ACK), SYN in ESTABLISHED, zero window and probes,
  * retransmission timeouts with backoff, both close orders and TIME_WAIT,
  * wrapped sequence numbers, closed ports, bad checksums, backlog, SYN
- * cookies, ARP, ICMP.
+ * cookies, keepalive, ARP, ICMP.
  */
 #include <CUnit/Basic.h>
 #include <stdint.h>
@@ -681,6 +681,40 @@ static void test_syn_cookies(void) {
     teardown();
 }
 
+static void test_keepalive(void) {
+    setup();
+    ns->tcp->keepalive_ms = 3000;
+    uint32_t iss = handshake(40090, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    inject(40090, 11, iss, ACK | PSH, 1024, &o, "x"); /* arms the keepalive */
+    clear_frames();
+    advance_ms(2900);
+    CU_ASSERT_EQUAL(nframes, 0);
+    advance_ms(200);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg p = last();
+    CU_ASSERT_EQUAL(p.seq, iss - 1); /* an old sequence number, no data */
+    CU_ASSERT_EQUAL(p.len, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_keepalive_probes, 1);
+    /* The peer answers: idle again, no abort. */
+    inject(40090, 12, iss, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->ka_probes, 0);
+    /* Data sent meanwhile gets its retransmission timer, not the keepalive's. */
+    struct iovec iov = {(void *)"r", 1};
+    tcp_send(tc, &iov, 1);
+    CU_ASSERT_EQUAL(tc->flags & TF_KATIMER, 0);
+    CU_ASSERT(tc->timer_due_ms <= ns->now_ms + tc->rto_ms);
+    inject(40090, 12, iss + 1, ACK, 1024, &o, NULL);
+    CU_ASSERT(tc->flags & TF_KATIMER);
+    /* A silent peer: three probes a second apart, then the connection goes. */
+    for (int i = 0; i < 8 && !closed_rst; i++) advance_ms(1000);
+    CU_ASSERT_EQUAL(closed_rst, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_keepalive_probes, 4);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40090, OUR_IP, PORT));
+    teardown();
+}
+
 static void test_arp_icmp_filtering(void) {
     setup();
     /* ARP request for our address: a reply to the asker. */
@@ -764,6 +798,7 @@ int main(void) {
     CU_add_test(s, "wrapped sequence numbers", test_wrapped_sequence_numbers);
     CU_add_test(s, "closed port, checksum, backlog, SYN_RCVD expiry", test_closed_port_checksum_backlog);
     CU_add_test(s, "SYN cookies when the SYN queue is full", test_syn_cookies);
+    CU_add_test(s, "keepalive probes and abort", test_keepalive);
     CU_add_test(s, "ARP, ICMP echo, MAC filter, fragments", test_arp_icmp_filtering);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
