@@ -711,7 +711,8 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("loop_idle_polls", polls_idle);
 #undef NSF
     double util = busy + idle ? 100.0 * (double)busy / (double)(busy + idle) : 0;
-    return cbstr_catfmt(s, "loop_utilization_pct:%.2f\r\n", util);
+    return cbstr_catfmt(s, "loop_busy_us:%llu\r\nloop_idle_us:%llu\r\nloop_utilization_pct:%.2f\r\n",
+                        (unsigned long long)busy, (unsigned long long)idle, util);
 }
 
 /* ------------------------------------------------------------- selection */
