@@ -18,6 +18,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 cb_cmd_proc cmd_debug, cmd_exec;
 
@@ -164,6 +165,14 @@ int dispatch_command(cb_client *c) {
     }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reject(c, cmd, "-NOAUTH Authentication required.");
+        goto done;
+    }
+    /* After a failed snapshot, with stop-writes-on-bgsave-error: writes (and
+     * PING, as Redis does) are refused until a save succeeds. */
+    if (bgsave_writes_denied() &&
+        ((cmd->flags & CMD_WRITE) || !strcmp(cmd->name, "ping") ||
+         (cmd->proc == cmd_exec && multi_has_writes(c)))) {
+        reject(c, cmd, BGSAVE_MISCONF_ERR);
         goto done;
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_subscriber_mode(cmd)) {

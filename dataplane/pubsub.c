@@ -356,22 +356,40 @@ static void deliver(void *priv, cb_client *r, const cbstr pattern) {
     if (r->w != m->self) kdrv_wake(r->w);
 }
 
-static void publish(cb_client *c, int shard) {
-    pubmsg m = {.self = c->w, .shard = shard, .ch = c->argv[1], .chlen = c->argv_len[1],
-                .msg = c->argv[2], .msglen = c->argv_len[2]};
+/* Deliver from worker `self` (NULL: a thread that has parked every worker);
+ * returns the number of receivers. */
+static int publish_from(cb_worker *self, int shard, const char *ch, size_t chlen,
+                        const char *msg, size_t msglen) {
+    pubmsg m = {.self = self, .shard = shard, .ch = ch, .chlen = chlen,
+                .msg = msg, .msglen = msglen};
     int n = for_receivers(shard, m.ch, m.chlen, note_remote, &m);
+    if (n == 0) return 0;
     /* Another worker's subscriber: write its output with that worker parked. */
-    int park = m.remote && g_server.nworkers > 1 &&
+    int park = self && m.remote && g_server.nworkers > 1 &&
                !(__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE) &&
-                 __atomic_load_n(&g_server.park_owner, __ATOMIC_RELAXED) == c->w->id);
-    if (park) xshard_park_others(c->w);
+                 __atomic_load_n(&g_server.park_owner, __ATOMIC_RELAXED) == self->id);
+    if (park) xshard_park_others(self);
     for_receivers(shard, m.ch, m.chlen, deliver, &m);
-    if (park) xshard_release(c->w);
-    reply_int(c, n);
+    if (park) xshard_release(self);
+    return n;
+}
+
+static void publish(cb_client *c, int shard) {
+    reply_int(c, publish_from(c->w, shard, c->argv[1], c->argv_len[1], c->argv[2],
+                              c->argv_len[2]));
 }
 
 void cmd_publish(cb_client *c) { publish(c, 0); }
 void cmd_spublish(cb_client *c) { publish(c, 1); }
+
+int pubsub_publish(cb_worker *self, const char *ch, size_t chlen, const char *msg,
+                   size_t msglen) {
+    return publish_from(self, 0, ch, chlen, msg, msglen);
+}
+
+int pubsub_has_subscribers(void) {
+    return reg_npatterns > 0 || dict_size(reg_channels) > 0;
+}
 
 /* ------------------------------------------------------------- PUBSUB */
 

@@ -15,5 +15,13 @@ void pubsub_client_reset(cb_client *c);
 /* For INFO: active channels and pattern subscriptions. */
 size_t pubsub_channel_count(void);
 size_t pubsub_pattern_count(void);
+struct cb_worker;
+/* PUBLISH's delivery for messages the server raises itself (keyspace
+ * events): from worker self (NULL only with every worker parked). Returns
+ * the number of receivers. */
+int pubsub_publish(struct cb_worker *self, const char *ch, size_t chlen, const char *msg,
+                   size_t msglen);
+/* Any channel or pattern subscription exists (a cheap early exit). */
+int pubsub_has_subscribers(void);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "cmd/command.h"
 #include "blocking.h"
+#include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "worker.h"
@@ -22,6 +23,8 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/rdb.h"
+#include "../persist/bgsave.h"
+#include "../mgmt/mgmt.h"
 
 cb_server g_server;
 
@@ -57,6 +60,8 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
+        s->on_notify = keyspace_event_publish; /* keyspace notifications */
+        s->on_flushall = bgsave_after_flushall; /* drop a snapshot, save again */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));
@@ -65,6 +70,10 @@ int server_create(char *err, size_t errlen) {
         g_server.workers[i] = w;
         if (g_config.dataplane != DATAPLANE_DPDK && kdrv_listen(w, err, errlen) < 0) return -1;
     }
+    cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
+    for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
+    bgsave_init(shards, g_server.nworkers, mgmt_wake);
+    cb_free(shards);
     return 0;
 }
 
@@ -141,6 +150,10 @@ int server_apply_config(const char *name, char **err) {
             if (err) *err = errbuf;
             return -1;
         }
+        return 0;
+    }
+    if (!strcmp(name, "save")) {
+        bgsave_set_points(g_config.save_params);
         return 0;
     }
     if (!strcmp(name, "logfile")) {

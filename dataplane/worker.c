@@ -31,6 +31,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 #define READBUF_SIZE (64 * 1024)
 
@@ -172,6 +173,8 @@ static void *worker_main(void *arg) {
         int timeout = due < 0 ? 0 : (int)due;
         if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
+        int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
+        if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
         uint64_t t0 = util_monotonic_us();
         int got = 1;

@@ -38,6 +38,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -377,26 +378,10 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
 
 static cbstr sec_persistence(cbstr s, info_ctx *x)
 {
-    /* What a Redis without persistence that never saved reports. */
+    /* The rdb_* part belongs to the snapshot machinery (persist/bgsave.c). */
+    (void)x;
+    s = bgsave_info(s);
     return cbstr_catfmt(s,
-                        "loading:0\r\n"
-                        "async_loading:0\r\n"
-                        "current_cow_peak:0\r\n"
-                        "current_cow_size:0\r\n"
-                        "current_cow_size_age:0\r\n"
-                        "current_fork_perc:0.00\r\n"
-                        "current_save_keys_processed:0\r\n"
-                        "current_save_keys_total:0\r\n"
-                        "rdb_changes_since_last_save:%llu\r\n"
-                        "rdb_bgsave_in_progress:0\r\n"
-                        "rdb_last_save_time:%lld\r\n"
-                        "rdb_last_bgsave_status:ok\r\n"
-                        "rdb_last_bgsave_time_sec:-1\r\n"
-                        "rdb_current_bgsave_time_sec:-1\r\n"
-                        "rdb_saves:0\r\n"
-                        "rdb_last_cow_size:0\r\n"
-                        "rdb_last_load_keys_expired:0\r\n"
-                        "rdb_last_load_keys_loaded:0\r\n"
                         "aof_enabled:0\r\n"
                         "aof_rewrite_in_progress:0\r\n"
                         "aof_rewrite_scheduled:0\r\n"
@@ -408,8 +393,7 @@ static cbstr sec_persistence(cbstr s, info_ctx *x)
                         "aof_last_write_status:ok\r\n"
                         "aof_last_cow_size:0\r\n"
                         "module_fork_in_progress:0\r\n"
-                        "module_fork_last_cow_size:0\r\n",
-                        (unsigned long long)x->t.dirty, g_server.start_ms / 1000);
+                        "module_fork_last_cow_size:0\r\n");
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)

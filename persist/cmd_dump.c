@@ -168,6 +168,7 @@ void cmd_restore(cb_client *c)
         obj_decr_ref(o);
         if (deleted) {
             db_signal_modified(s, db, ARGP(c, 1), ARGL(c, 1));
+            notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", ARGP(c, 1), ARGL(c, 1));
             s->dirty++;
         }
         reply_ok(c);
@@ -177,6 +178,7 @@ void cmd_restore(cb_client *c)
     if (ttl) db_set_expire(s, db, ARGP(c, 1), ARGL(c, 1), ttl);
     set_lru_lfu(s, o, idle, freq);
     db_signal_modified(s, db, ARGP(c, 1), ARGL(c, 1));
+    notify_keyspace_event(s, db, NOTIFY_GENERIC, "restore", ARGP(c, 1), ARGL(c, 1));
     s->dirty++;
     reply_ok(c);
 }

@@ -194,7 +194,10 @@ long rlp_walk(const unsigned char *lp, size_t size, rpack_visit_fn fn, void *pri
         size_t elen = hlen + dlen;
         unsigned char bl[5];
         size_t bn = backlen_encode(bl, elen);
-        if (bn > avail - elen || memcmp(p + elen, bl, bn) != 0) {
+        /* At most 5 bytes: a loop beats a memcmp call per element. */
+        int bl_ok = bn <= avail - elen;
+        for (size_t k = 0; bl_ok && k < bn; k++) bl_ok = p[elen + k] == bl[k];
+        if (!bl_ok) {
             seterr(errbuf, errlen, "listpack entry at offset %zu has a bad back length", off);
             return -1;
         }

@@ -9,8 +9,8 @@
  * of member, score or ZSET_2 with binary scores) and every older encoding
  * 7.0 loads is read back. Each type's coder is its own function
  * (enc_list_value / dec_list_value style, in rdb_save.c / rdb_load.c),
- * shared with DUMP and RESTORE (cmd_dump.c); streams get theirs the same
- * way. Callers must own every shard for the whole call
+ * shared with DUMP and RESTORE (cmd_dump.c); streams have theirs in
+ * rdb_stream.c (RDB_TYPE_STREAM_LISTPACKS_2 written, 15 and 19 read). Callers must own every shard for the whole call
  * (start-up, or a command the dispatcher runs with all shards held).
  * The on-disk codes below are the format's reference here.
  */
@@ -29,7 +29,7 @@ typedef struct cb_obj cb_obj;
 #define RDB_VERSION 10
 
 /* On-disk type codes, pinned: they are Redis's, and files written by any
- * Redis since 2.x carry them. Module and stream codes are refused. */
+ * Redis since 2.x carry them. Module codes are refused. */
 enum {
     RDB_TYPE_STRING = 0, RDB_TYPE_LIST = 1, RDB_TYPE_SET = 2, RDB_TYPE_ZSET = 3,
     RDB_TYPE_HASH = 4, RDB_TYPE_ZSET_2 = 5, RDB_TYPE_MODULE_PRE_GA = 6,
@@ -76,6 +76,23 @@ int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
 
+/* ---- File pieces, shared by the synchronous writer and BGSAVE
+ * (persist/bgsave.c). */
+/* The magic and the aux fields Redis 7.0 writes, in its order. */
+cbstr rdb_enc_header(cbstr b);
+/* SELECTDB dbid, then RESIZEDB nkeys nexpires when nkeys > 0. */
+cbstr rdb_enc_db_start(cbstr b, int dbid, uint64_t nkeys, uint64_t nexpires);
+/* One key record: [EXPIRETIME_MS] [IDLE|FREQ per maxmemory-policy] type key
+ * value, appended to *b. expire_ms -1: none. -1 when this build has no
+ * encoder for the value's type (nothing appended). */
+int rdb_enc_key(cbstr *b, const struct cb_shard *s, const char *key, size_t klen,
+                const cb_obj *o, long long expire_ms, long long now_ms, unsigned lru_clock,
+                int compress);
+/* The EOF opcode and the CRC-64 of everything before it: crc_before is
+ * the CRC of the bytes already written, b must hold no other bytes.
+ * checksum 0 writes zeros (rdbchecksum no). */
+cbstr rdb_enc_trailer(cbstr b, uint64_t crc_before, int checksum);
+
 /* ---- Decoder (rdb_load.c), shared with RESTORE: the value of on-disk type
  * type from the len bytes at p (which must all be consumed), built for shard
  * s with its encoding limits. NULL with *err (cb_malloc'd) when corrupt,
@@ -89,13 +106,40 @@ int rdb_save_file(struct cb_shard **shards, int nshards, const char *path, char 
 
 /* rdb_load_file_ex flags. */
 #define RDB_LOAD_ALLOW_DUP 1 /* a key already present is replaced (DEBUG RELOAD MERGE) */
+/* Check only (cachebox-check-rdb): every value is decoded and validated,
+ * then dropped, expired or not; the shards stay empty. */
+#define RDB_LOAD_CHECK 2
 
-/* What a load found (all out parameters but flags). */
+/* What a check-mode hook sees, after each step, with the offset just past
+ * it: an aux field (a = name, b = value), a db selector (num = db) and the
+ * checksum (num: 0 matched, 1 not stored in the file). */
+enum { RDB_EV_AUX = 1, RDB_EV_SELECTDB, RDB_EV_CHECKSUM };
+typedef struct rdb_load_event {
+    int kind;
+    uint64_t offset;
+    const char *a, *b;
+    size_t alen, blen;
+    long long num;
+} rdb_load_event;
+
+/* What a load found (out parameters but flags, hook and hook_priv). */
 typedef struct rdb_load_info {
     int flags;
+    void (*hook)(void *priv, const rdb_load_event *ev); /* may be NULL */
+    void *hook_priv;
     int rdbver;
-    long long keys_loaded;
+    long long keys_loaded;  /* with RDB_LOAD_CHECK: keys read */
     long long keys_expired; /* skipped because their time had passed */
+    long long expires;      /* keys read that carried an expire time */
+    /* Where a failed load stopped: the offset at which the failing record
+     * (key with its expire/idle/freq prefix, opcode, or checksum) starts,
+     * the step (Redis's "While doing" names: read-type, read-key,
+     * read-object-value, read-aux, check-sum...), the value's on-disk type
+     * or -1, and its key (NUL-terminated, cut to fit) or "". */
+    uint64_t err_record;
+    const char *err_doing;
+    int err_type;
+    char err_key[129];
 } rdb_load_info;
 
 /* Loads path into the shards (keys go to util_key_slot % nshards), logging

@@ -2,10 +2,13 @@
  *
  * Layers, top to bottom: the load loop (one opcode or key per turn, keys
  * routed to util_key_slot % nshards, already-expired keys skipped as a
- * master does, CRC-64 checked at the end); per-type value decoders
- * (strings, lists, sets, hashes, zsets in every encoding Redis 7.0 loads, each
- * compact blob validated before use; other types fail with their code and
- * offset; rdb_dec_object_mem runs them over a RESTORE payload); the
+ * master does, CRC-64 checked at the end; in check mode, RDB_LOAD_CHECK,
+ * values are validated and dropped and each step goes to a hook, which is
+ * how cachebox-check-rdb reuses this parser); per-type value decoders
+ * (strings, lists, sets, hashes, zsets in every encoding Redis 7.0 loads,
+ * streams in rdb_stream.c, each compact blob validated before use; other
+ * types fail with their code and offset; rdb_dec_object_mem runs them over
+ * a RESTORE payload); the
  * primitive decoders (lengths, integer and LZF strings); and a buffered
  * reader that tracks the offset and the running CRC for error messages.
  * A failed load empties every shard, so nothing half-loaded is served.
@@ -26,6 +29,7 @@
 #include "crc64.h"
 #include "listpack.h"
 #include "rdb.h"
+#include "rdb_stream.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -298,6 +302,17 @@ static int rstring(rdb_reader *r, char **out, size_t *outlen)
     *out = s;
     *outlen = len;
     return 0;
+}
+
+/* Exported forms for rdb_stream.c (contracts in rdb_stream.h). */
+uint64_t rdbr_offset(const rdb_reader *r) { return r->off; }
+int rdbr_len(rdb_reader *r, uint64_t *len) { return rlen_plain(r, len); }
+int rdbr_string(rdb_reader *r, char **out, size_t *outlen) { return rstring(r, out, outlen); }
+int rdbr_raw(rdb_reader *r, void *p, size_t n) { return rread(r, p, n); }
+int rdbr_avail(rdb_reader *r, uint64_t n) { return rcheck_avail(r, n); }
+void rdbr_corrupt(rdb_reader *r, uint64_t at, const char *why)
+{
+    rfail(r, "Corrupt RDB at offset %llu: %s", (unsigned long long)at, why);
 }
 
 /* ------------------------------------------------------------------------
@@ -709,6 +724,7 @@ static int rdb_type_supported(int type)
     case RDB_TYPE_HASH_LISTPACK:
     case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
+    case RDB_TYPE_STREAM_LISTPACKS: case RDB_TYPE_STREAM_LISTPACKS_2:
         return 1;
     default:
         return 0;
@@ -733,6 +749,8 @@ static cb_obj *dec_object(rdb_reader *r, cb_shard *s, int type, uint64_t type_of
     case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
         return dec_zset_value(r, s, type);
+    case RDB_TYPE_STREAM_LISTPACKS: case RDB_TYPE_STREAM_LISTPACKS_2:
+        return rdb_dec_stream(r, s, type);
     default:
         rfail(r, "RDB type %d (%s) at offset %llu is not supported by this build yet", type,
               rdb_type_name(type), (unsigned long long)type_off);
@@ -766,8 +784,22 @@ typedef struct load_state {
     int dbid;
     int flags;
     long long now_ms;
-    long long loaded, expired;
+    long long loaded, expired, expires;
+    rdb_load_info *info;   /* hook and error position; may be NULL */
+    uint64_t rec;          /* where the record being read starts */
+    const char *doing;     /* its step, for error reports */
+    int type;              /* its value's type, or -1 */
+    const char *key;       /* its key once read (not owned) */
+    size_t klen;
 } load_state;
+
+static void emit(load_state *ls, int kind, uint64_t off, const char *a, size_t al,
+                 const char *b, size_t bl, long long num)
+{
+    if (!ls->info || !ls->info->hook) return;
+    rdb_load_event ev = { kind, off, a, b, al, bl, num };
+    ls->info->hook(ls->info->hook_priv, &ev);
+}
 
 /* Redis's objectSetLRUOrLFU: the LFU counter under an LFU policy, the idle
  * time otherwise. */
@@ -785,6 +817,14 @@ static void apply_lru_lfu(const cb_shard *s, cb_obj *o, long long idle_s, int fr
 static int place_key(load_state *ls, rdb_reader *r, const char *k, size_t klen, cb_obj *val,
                      long long expire, long long idle_s, int freq)
 {
+    if (ls->flags & RDB_LOAD_CHECK) {
+        /* Decoded and validated: that is all a check wants. */
+        obj_decr_ref(val);
+        ls->loaded++;
+        if (expire != -1) ls->expires++;
+        if (expire != -1 && expire < ls->now_ms) ls->expired++;
+        return 0;
+    }
     if (expire != -1 && expire < ls->now_ms) {
         /* A master drops keys whose time passed while the file sat on disk;
          * replicas keep them for their master to expire, but we are none. */
@@ -803,17 +843,17 @@ static int place_key(load_state *ls, rdb_reader *r, const char *k, size_t klen, 
         }
         db_delete(s, db, k, klen);
     }
-    db_add(s, db, k, klen, val);
+    db_add_loaded(s, db, k, klen, val);
     if (expire != -1) db_set_expire(s, db, k, klen, expire);
     apply_lru_lfu(s, val, idle_s, freq, ls->now_ms);
     ls->loaded++;
+    if (expire != -1) ls->expires++;
     return 0;
 }
 
 /* An AUX field: logged as Redis does, otherwise ignored. */
 static int read_aux(rdb_reader *r, load_state *ls)
 {
-    (void)ls;
     char *k = NULL, *v = NULL;
     size_t kl, vl;
     if (rstring(r, &k, &kl) < 0) return -1;
@@ -821,6 +861,7 @@ static int read_aux(rdb_reader *r, load_state *ls)
         cb_free(k);
         return -1;
     }
+    emit(ls, RDB_EV_AUX, r->off, k, kl, v, vl, 0);
     /* Redis compares these names case-insensitively; writers never vary. */
     if (!strcmp(k, "redis-ver")) {
         cb_log(LOG_NOTICE, "Loading RDB produced by version %s", v);
@@ -843,21 +884,40 @@ static int read_aux(rdb_reader *r, load_state *ls)
     return 0;
 }
 
+/* Copies the failing record's key for the report before it is freed. */
+static void remember_key(load_state *ls)
+{
+    if (!ls->info || !ls->key) return;
+    size_t n = ls->klen < sizeof(ls->info->err_key) - 1 ? ls->klen
+                                                         : sizeof(ls->info->err_key) - 1;
+    memcpy(ls->info->err_key, ls->key, n);
+    ls->info->err_key[n] = '\0';
+}
+
 static int load_body(rdb_reader *r, load_state *ls, int rdbver)
 {
     long long expire = -1, idle_s = -1;
     int freq = -1;
     int ndb = ls->shards[0]->ndb;
+    int pending = 0; /* an expire / idle / freq prefix opened the record */
     for (;;) {
         uint64_t at = r->off, v;
         unsigned type;
+        if (!pending) ls->rec = at;
+        ls->doing = "read-type";
+        ls->type = -1;
+        ls->key = NULL;
         if (rbyte(r, &type) < 0) return -1;
+        pending = type == RDB_OPCODE_EXPIRETIME || type == RDB_OPCODE_EXPIRETIME_MS ||
+                  type == RDB_OPCODE_FREQ || type == RDB_OPCODE_IDLE;
         switch (type) {
         case RDB_OPCODE_EXPIRETIME:
+            ls->doing = "read-expire";
             if (rle(r, 4, &v) < 0) return -1;
             expire = (long long)(int32_t)v * 1000;
             continue;
         case RDB_OPCODE_EXPIRETIME_MS:
+            ls->doing = "read-expire";
             if (rle(r, 8, &v) < 0) return -1;
             expire = (long long)v;
             continue;
@@ -874,6 +934,7 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
         case RDB_OPCODE_EOF:
             return 0;
         case RDB_OPCODE_SELECTDB:
+            ls->doing = "select-db";
             if (rlen_plain(r, &v) < 0) return -1;
             if (v >= (uint64_t)ndb) {
                 rfail(r, "FATAL: Data file was created with a Redis server configured to "
@@ -882,18 +943,21 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
                 return -1;
             }
             ls->dbid = (int)v;
+            emit(ls, RDB_EV_SELECTDB, r->off, NULL, 0, NULL, 0, (long long)v);
             continue;
         case RDB_OPCODE_RESIZEDB: {
             uint64_t nkeys, nexp;
+            ls->doing = "resize-db";
             if (rlen_plain(r, &nkeys) < 0 || rlen_plain(r, &nexp) < 0) return -1;
             /* A hint only; a corrupt one must not allocate the world. */
             uint64_t per = nkeys / (uint64_t)ls->nshards + 1;
-            if (per <= r->size)
+            if (per <= r->size && !(ls->flags & RDB_LOAD_CHECK))
                 for (int i = 0; i < ls->nshards; i++)
                     (void)dict_expand(ls->shards[i]->dbs[ls->dbid].keys, (size_t)per);
             continue;
         }
         case RDB_OPCODE_AUX:
+            ls->doing = "read-aux";
             if (read_aux(r, ls) < 0) return -1;
             continue;
         case RDB_OPCODE_MODULE_AUX:
@@ -919,11 +983,16 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
         size_t kl;
         /* Refuse the type before reading its key: the message then points
          * at the type byte, and an unreadable value never costs a key. */
+        ls->type = (int)type;
         if (!rdb_type_supported((int)type)) {
             (void)dec_object(r, ls->shards[0], (int)type, at);
             return -1;
         }
+        ls->doing = "read-key";
         if (rstring(r, &k, &kl) < 0) return -1;
+        ls->doing = "read-object-value";
+        ls->key = k;
+        ls->klen = kl;
         cb_shard *owner = ls->shards[util_key_slot(k, kl) % (unsigned)ls->nshards];
         cb_obj *val = dec_object(r, owner, (int)type, at);
         if (!val && r->empty && !r->err) {
@@ -936,11 +1005,14 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
             continue;
         }
         if (!val) {
+            remember_key(ls);
             cb_free(k);
             return -1;
         }
         int rc = place_key(ls, r, k, kl, val, expire, idle_s, freq);
+        if (rc < 0) remember_key(ls);
         cb_free(k);
+        ls->key = NULL;
         if (rc < 0) return -1;
         expire = idle_s = -1;
         freq = -1;
@@ -973,18 +1045,27 @@ static int load_header(rdb_reader *r, int *rdbver)
     return 0;
 }
 
-static int load_trailer(rdb_reader *r, int rdbver)
+static int load_trailer(rdb_reader *r, load_state *ls, int rdbver)
 {
-    if (rdbver < 5) return 0; /* checksums arrived with version 5 */
+    ls->rec = r->off;
+    ls->doing = "check-sum";
+    ls->type = -1;
+    if (rdbver < 5) { /* checksums arrived with version 5 */
+        emit(ls, RDB_EV_CHECKSUM, r->off, NULL, 0, NULL, 0, 1);
+        return 0;
+    }
     uint64_t computed = r->crc, expected;
     if (rle(r, 8, &expected) < 0) return -1;
     if (expected == 0) {
         cb_log(LOG_WARNING, "RDB file was saved with checksum disabled: no check performed.");
+        emit(ls, RDB_EV_CHECKSUM, r->off, NULL, 0, NULL, 0, 1);
     } else if (expected != computed) {
         rfail(r, "Wrong RDB checksum expected: (%016llx) got (%016llx) at offset %llu",
               (unsigned long long)expected, (unsigned long long)computed,
               (unsigned long long)(r->off - 8));
         return -1;
+    } else {
+        emit(ls, RDB_EV_CHECKSUM, r->off, NULL, 0, NULL, 0, 0);
     }
     return 0;
 }
@@ -1011,19 +1092,24 @@ int rdb_load_file_ex(cb_shard **shards, int nshards, const char *path, rdb_load_
     }
     rdb_reader r = { .fd = fd, .size = (uint64_t)st.st_size, .buf = cb_malloc(RDB_READ_CHUNK) };
     load_state ls = { .shards = shards, .nshards = nshards, .flags = info ? info->flags : 0,
-                      .now_ms = util_mstime() };
+                      .now_ms = util_mstime(), .info = info, .doing = "start", .type = -1 };
+    if (info) info->err_key[0] = '\0';
     /* Fresh values are stamped with the shard's clock: make it now. */
     for (int i = 0; i < nshards; i++) shard_set_time(shards[i], ls.now_ms);
     int rdbver = 0;
     int rc = load_header(&r, &rdbver);
     if (rc == 0) rc = load_body(&r, &ls, rdbver);
-    if (rc == 0) rc = load_trailer(&r, rdbver);
+    if (rc == 0) rc = load_trailer(&r, &ls, rdbver);
     cb_free(r.buf);
     close(fd);
     if (info) {
         info->rdbver = rdbver;
         info->keys_loaded = ls.loaded;
         info->keys_expired = ls.expired;
+        info->expires = ls.expires;
+        info->err_record = ls.rec;
+        info->err_doing = ls.doing;
+        info->err_type = ls.type;
     }
     if (rc < 0) {
         for (int i = 0; i < nshards; i++) shard_empty(shards[i]);

@@ -65,6 +65,10 @@ typedef struct cb_config {
     int enable_protected_configs;
     int enable_module_command;
     char *save_params;             /* "3600 1 300 100 60 10000" as given */
+    int rdbcompression, rdbchecksum;
+    int stop_writes_on_bgsave_error;
+    int rdb_del_sync_files;        /* only matters with replication */
+    int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
     int appendonly;
     char *appendfilename;
     char *appenddirname;

@@ -395,6 +395,7 @@ static int notify_set(const cfg_dir *d, int argc, char **argv, int from_file,
         flags |= f;
     }
     g_config.notify_keyspace_events = flags;
+    g_config.store.notify_keyspace_events = flags; /* what the store reads */
     cb_free(g_config.notify_keyspace_events_str);
     g_config.notify_keyspace_events_str = notify_format(flags);
     return 0;
@@ -658,6 +659,11 @@ const cfg_dir cfg_table[] = {
     /* No snapshot points by default: the appliance writes no files unless an
      * operator configures them (Redis's built-in default has three). */
     SPECIAL("save", save_params, &sp_save, "", CF_MULTI_ARG),
+    BOOL("rdbcompression", rdbcompression, "yes", 0),
+    BOOL("rdbchecksum", rdbchecksum, "yes", CF_IMMUTABLE),
+    BOOL("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes", 0),
+    BOOL("rdb-del-sync-files", rdb_del_sync_files, "no", 0),
+    INT("rdb-key-save-delay", rdb_key_save_delay, INT_MIN, IMAX, "0", 0),
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),

@@ -105,6 +105,7 @@ static void del_generic(cb_client *c)
         db_expire_if_needed(s, db, KEY(c, i));
         if (db_delete(s, db, KEY(c, i))) {
             wrote(s, db, KEY(c, i));
+            notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", KEY(c, i));
             n++;
         }
     }
@@ -210,12 +211,14 @@ static void expire_generic(cb_client *c, long long basetime, int seconds,
         if ((flags & EXP_GT) && (cur == -1 || when <= cur)) goto not_set;
         if ((flags & EXP_LT) && cur != -1 && when >= cur) goto not_set;
     }
-    if (when <= s->now_ms) {
+    int deleted = when <= s->now_ms;
+    if (deleted) {
         db_delete(s, c->db, KEY(c, 1));
     } else {
         db_set_expire(s, c->db, KEY(c, 1), when);
     }
     wrote(s, c->db, KEY(c, 1));
+    NOTIFY_ARG(c, NOTIFY_GENERIC, deleted ? "del" : "expire", 1);
     reply_int(c, 1);
     return;
 not_set:
@@ -265,6 +268,7 @@ void cmd_persist(cb_client *c)
         return;
     }
     wrote(c->shard, c->db, KEY(c, 1));
+    NOTIFY_ARG(c, NOTIFY_GENERIC, "persist", 1);
     reply_int(c, 1);
 }
 
@@ -512,6 +516,9 @@ void cmd_flushall(cb_client *c)
         for (int j = 0; j < s->ndb; j++) db_signal_modified(s, &s->dbs[j], NULL, 0);
         s->dirty += (uint64_t)shard_empty(s);
     }
+    /* A running snapshot is dropped and, with save points, the empty
+     * dataset saved, as Redis kills its child and saves (persist/bgsave.c). */
+    if (c->shard->on_flushall) c->shard->on_flushall(c->shard->owner);
     /* Counted once more as the FLUSHALL itself (Redis resets the save
      * point's counter here and then counts the command). */
     c->shard->dirty++;
@@ -586,6 +593,8 @@ void cmd_move(cb_client *c)
     db_delete(s, src, KEY(c, 1));
     db_signal_modified(s, src, KEY(c, 1));
     wrote(s, dst, KEY(c, 1));
+    notify_keyspace_event(s, src, NOTIFY_GENERIC, "move_from", KEY(c, 1));
+    notify_keyspace_event(s, dst, NOTIFY_GENERIC, "move_to", KEY(c, 1));
     reply_int(c, 1);
 }
 
@@ -621,6 +630,8 @@ static void rename_generic(cb_client *c, int nx)
     db_delete(ss, src, KEY(c, 1));
     db_signal_modified(ss, src, KEY(c, 1));
     wrote(ds, dst, KEY(c, 2));
+    notify_keyspace_event(ss, src, NOTIFY_GENERIC, "rename_from", KEY(c, 1));
+    notify_keyspace_event(ds, dst, NOTIFY_GENERIC, "rename_to", KEY(c, 2));
     if (nx) reply_int(c, 1);
     else reply_ok(c);
 }
@@ -675,5 +686,6 @@ void cmd_copy(cb_client *c)
     db_add(ds, dst, KEY(c, 2), n);
     if (when != -1) db_set_expire(ds, dst, KEY(c, 2), when);
     wrote(ds, dst, KEY(c, 2));
+    notify_keyspace_event(ds, dst, NOTIFY_GENERIC, "copy_to", KEY(c, 2));
     reply_int(c, 1);
 }

@@ -14,7 +14,8 @@
 /* Replies null and returns NULL when the key is missing. */
 static cb_obj *object_lookup(cb_client *c)
 {
-    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 2), ARGL(c, 2), DB_LOOKUP_NOTOUCH);
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 2), ARGL(c, 2),
+                               DB_LOOKUP_NOTOUCH | DB_LOOKUP_NONOTIFY);
     if (!o) reply_null(c);
     return o;
 }

@@ -19,6 +19,7 @@ typedef struct cb_db {
     int id;
     long long avg_ttl;          /* ms, estimated by the active expiry cycle */
     uint64_t expires_cursor;    /* where the active expiry cycle resumes */
+    struct snap_db *snap;       /* a snapshot still owes keys of it (snapshot.h) */
 } cb_db;
 
 /* Read-only settings the store needs; the server points the shard at them
@@ -84,6 +85,8 @@ typedef struct cb_shard {
     uint64_t dirty;       /* writes since start (rdb_changes_since_last_save) */
     cb_key_hook on_modified;
     cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
+    struct cb_snap *snap;      /* running snapshot epoch (snapshot.h), or NULL */
+    void (*on_flushall)(void *owner); /* after FLUSHALL emptied the shards */
     void *owner;
 } cb_shard;
 
@@ -91,6 +94,7 @@ typedef struct cb_shard {
 #define DB_LOOKUP_NOTOUCH 1   /* do not update LRU/LFU */
 #define DB_LOOKUP_NOSTATS 2   /* do not count hits/misses */
 #define DB_LOOKUP_NOEXPIRE 4  /* do not delete an expired key (still hidden) */
+#define DB_LOOKUP_NONOTIFY 8  /* no "keymiss" event on a miss */
 
 cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
                        const uint8_t seed[16]);
@@ -107,8 +111,11 @@ void shard_before_sleep(cb_shard *s);
 cb_obj *db_lookup_read(cb_shard *s, cb_db *db, const char *k, size_t len, int flags);
 cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len);
 /* Key must not exist; takes ownership of val and stamps its LRU/LFU field
- * as a fresh value. */
+ * as a fresh value. Raises the "new" keyspace event. */
 void db_add(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val);
+/* db_add without the "new" event: keys coming from an RDB file, which
+ * Redis does not announce. */
+void db_add_loaded(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val);
 /* Like db_add but keeps val's LRU/LFU stamp (RENAME, MOVE keep the value). */
 void db_add_keep_stamp(cb_shard *s, cb_db *db, const char *k, size_t len,
                        cb_obj *val);

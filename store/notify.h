@@ -39,4 +39,10 @@ typedef void (*cb_notify_hook)(void *owner, int dbid, int type, const char *even
 void notify_keyspace_event(struct cb_shard *s, struct cb_db *db, int type,
                            const char *event, const char *key, size_t len);
 
+/* Shorthand for command handlers: key argument i of client c, in the
+ * client's current shard and db (a macro so this header needs no client). */
+#define NOTIFY_ARG(c, type, event, i)                                         \
+    notify_keyspace_event((c)->shard, (c)->db, (type), (event), (c)->argv[i], \
+                          (c)->argv_len[i])
+
 #endif

@@ -216,9 +216,11 @@ static cb_obj *lookup_for_bit_write(cb_client *c, uint64_t maxbit, int *grown)
     return o;
 }
 
+/* SETBIT and BITFIELD writes: signal, "setbit" event, dirty. */
 static void bits_changed(cb_client *c, uint64_t n)
 {
     db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+    NOTIFY_ARG(c, NOTIFY_STRING, "setbit", 1);
     c->shard->dirty += n;
 }
 
@@ -509,9 +511,11 @@ void cmd_bitop(cb_client *c)
     if (res) {
         db_set(ts, tdb, ARGP(c, 2), ARGL(c, 2), obj_new_from_cbstr(res), 0);
         db_signal_modified(ts, tdb, ARGP(c, 2), ARGL(c, 2));
+        notify_keyspace_event(ts, tdb, NOTIFY_STRING, "set", ARGP(c, 2), ARGL(c, 2));
         ts->dirty++;
     } else if (db_delete(ts, tdb, ARGP(c, 2), ARGL(c, 2))) {
         db_signal_modified(ts, tdb, ARGP(c, 2), ARGL(c, 2));
+        notify_keyspace_event(ts, tdb, NOTIFY_GENERIC, "del", ARGP(c, 2), ARGL(c, 2));
         ts->dirty++;
     }
     reply_int(c, (long long)maxlen);

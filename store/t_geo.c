@@ -173,6 +173,7 @@ void cmd_geoadd(cb_client *c)
     if (zset_len(o) == 0) db_delete(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
     if (added || updated) {
         db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+        NOTIFY_ARG(c, NOTIFY_ZSET, "zadd", 1); /* Redis runs GEOADD as ZADD */
         c->shard->dirty += (uint64_t)(added + updated);
     }
 reply:
@@ -349,9 +350,10 @@ static int member_center(cb_client *c, const cb_obj *o, int i, geo_shape *sh)
     return 0;
 }
 
-/* Replaces the key at argv[dst] with the hits (or deletes it when none). */
+/* Replaces the key at argv[dst] with the hits (or deletes it when none);
+ * event: "geosearchstore" or "georadiusstore". */
 static void store_hits(cb_client *c, int dst, const geo_hits *h, size_t n, int storedist,
-                       double conversion)
+                       double conversion, const char *event)
 {
     cb_db *db;
     cb_shard *s = shard_of(c, dst, &db);
@@ -367,9 +369,11 @@ static void store_hits(cb_client *c, int dst, const geo_hits *h, size_t n, int s
         }
         db_set(s, db, ARGP(c, dst), ARGL(c, dst), z, 0);
         db_signal_modified(s, db, ARGP(c, dst), ARGL(c, dst));
+        notify_keyspace_event(s, db, NOTIFY_ZSET, event, ARGP(c, dst), ARGL(c, dst));
         s->dirty += n;
     } else if (db_delete(s, db, ARGP(c, dst), ARGL(c, dst))) {
         db_signal_modified(s, db, ARGP(c, dst), ARGL(c, dst));
+        notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", ARGP(c, dst), ARGL(c, dst));
         s->dirty++;
     }
     reply_int(c, (long long)n);
@@ -515,7 +519,9 @@ static void search_generic(cb_client *c, int src, int flags)
     size_t n = count == 0 || h.n < (size_t)count ? h.n : (size_t)count;
     if (sort != SORT_NONE && h.n > 1)
         qsort(h.v, h.n, sizeof(*h.v), sort == SORT_ASC ? hit_asc : hit_desc);
-    if (dst) store_hits(c, dst, &h, n, storedist, sh.conversion);
+    if (dst)
+        store_hits(c, dst, &h, n, storedist, sh.conversion,
+                   (flags & GS_SEARCH) ? "geosearchstore" : "georadiusstore");
     else reply_hits(c, &h, n, withdist, withhash, withcoord, sh.conversion);
     cb_free(h.v);
 }

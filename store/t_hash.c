@@ -320,9 +320,11 @@ static cb_obj *lookup_write_or_create(cb_client *c)
     return o;
 }
 
-static void key_changed(cb_client *c, uint64_t dirty)
+/* Signals key 1 and raises the hash event `event`. */
+static void key_changed(cb_client *c, uint64_t dirty, const char *event)
 {
     db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+    NOTIFY_ARG(c, NOTIFY_HASH, event, 1);
     c->shard->dirty += dirty;
 }
 
@@ -349,7 +351,7 @@ static long hset_pairs(cb_client *c, const char *name)
     for (int i = 2; i < c->argc; i += 2)
         created += hash_set(c->shard, o, ARGP(c, i), ARGL(c, i), ARGP(c, i + 1),
                             ARGL(c, i + 1));
-    key_changed(c, (uint64_t)(c->argc - 2) / 2);
+    key_changed(c, (uint64_t)(c->argc - 2) / 2, "hset");
     return created;
 }
 
@@ -376,7 +378,7 @@ void cmd_hsetnx(cb_client *c)
         return;
     }
     hash_set(c->shard, o, ARGP(c, 2), ARGL(c, 2), ARGP(c, 3), ARGL(c, 3));
-    key_changed(c, 1);
+    key_changed(c, 1, "hset");
     reply_int(c, 1);
 }
 
@@ -455,14 +457,17 @@ void cmd_hdel(cb_client *c)
         return;
     }
     long deleted = 0;
+    int removed = 0;
     for (int i = 2; i < c->argc; i++) {
         deleted += hash_del(o, ARGP(c, i), ARGL(c, i));
         if (hash_length(o) == 0) {
             db_delete(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+            removed = 1;
             break;
         }
     }
-    if (deleted) key_changed(c, (uint64_t)deleted);
+    if (deleted) key_changed(c, (uint64_t)deleted, "hdel");
+    if (removed) NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
     reply_int(c, deleted);
 }
 
@@ -524,7 +529,7 @@ void cmd_hincrby(cb_client *c)
     char out[CB_LL2STR_MAX];
     size_t ol = util_ll2str(out, sizeof out, cur);
     hash_set(c->shard, o, ARGP(c, 2), ARGL(c, 2), out, ol);
-    key_changed(c, 1);
+    key_changed(c, 1, "hincrby");
     reply_int(c, cur);
 }
 
@@ -554,7 +559,7 @@ void cmd_hincrbyfloat(cb_client *c)
     char *out = cb_malloc(CB_LD2STR_MAX);
     size_t ol = util_ld2str_human(out, CB_LD2STR_MAX, cur);
     hash_set(c->shard, o, ARGP(c, 2), ARGL(c, 2), out, ol);
-    key_changed(c, 1);
+    key_changed(c, 1, "hincrbyfloat");
     reply_bulk(c, out, ol);
     cb_free(out);
 }

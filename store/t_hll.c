@@ -91,6 +91,7 @@ void cmd_pfadd(cb_client *c)
     if (updated) {
         hll_cache_invalidate(o->ptr);
         hll_changed(c->shard, c->db, c, 1, updated);
+        NOTIFY_ARG(c, NOTIFY_STRING, "pfadd", 1);
     }
     reply_int(c, updated ? 1 : 0);
 }
@@ -118,6 +119,8 @@ void cmd_pfcount(cb_client *c)
 
     cb_obj *o = db_lookup_write(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
     if (!o) {
+        /* A read as far as notifications go (Redis raises "keymiss"). */
+        NOTIFY_ARG(c, NOTIFY_KEY_MISS, "keymiss", 1);
         reply_int(c, 0);
         return;
     }
@@ -175,6 +178,8 @@ void cmd_pfmerge(cb_client *c)
     o->ptr = v;
     hll_cache_invalidate(o->ptr);
     hll_changed(s, db, c, 1, 1);
+    /* Redis names PFMERGE's event "pfadd" too. */
+    notify_keyspace_event(s, db, NOTIFY_STRING, "pfadd", ARGP(c, 1), ARGL(c, 1));
     reply_ok(c);
 out:
     cb_free(max);

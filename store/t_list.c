@@ -76,13 +76,17 @@ static void reply_val(cb_client *c, const lp_val *v)
     reply_bulk(c, p, len);
 }
 
-/* After elements left the list of key i in (s, db): deletes the key when
- * the list is empty, signals it, counts dirty. */
+/* After elements left the list of key i in (s, db): raises `event`, deletes
+ * the key when the list is empty ("del"), signals it, counts dirty. */
 static void list_removed(cb_client *c, cb_shard *s, cb_db *db, int i, cb_obj *o,
-                         unsigned long n)
+                         unsigned long n, const char *event)
 {
     quicklist *ql = o->ptr;
-    if (ql->count == 0) db_delete(s, db, ARGP(c, i), ARGL(c, i));
+    notify_keyspace_event(s, db, NOTIFY_LIST, event, ARGP(c, i), ARGL(c, i));
+    if (ql->count == 0) {
+        db_delete(s, db, ARGP(c, i), ARGL(c, i));
+        notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", ARGP(c, i), ARGL(c, i));
+    }
     db_signal_modified(s, db, ARGP(c, i), ARGL(c, i));
     s->dirty += n;
 }
@@ -154,6 +158,7 @@ static void push_generic(cb_client *c, int where, int xx)
     for (int j = 2; j < c->argc; j++) ql_push(ql, where, ARGP(c, j), ARGL(c, j));
     reply_int(c, (long long)ql->count);
     db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+    NOTIFY_ARG(c, NOTIFY_LIST, where == QL_HEAD ? "lpush" : "rpush", 1);
     c->shard->dirty += (uint64_t)(c->argc - 2);
 }
 
@@ -203,7 +208,7 @@ static void pop_generic(cb_client *c, int where)
         n = (unsigned long long)count > ql->count ? ql->count : (unsigned long)count;
         pop_range_reply(c, ql, where, (long)n);
     }
-    list_removed(c, c->shard, c->db, 1, o, n);
+    list_removed(c, c->shard, c->db, 1, o, n, where == QL_HEAD ? "lpop" : "rpop");
 }
 
 void cmd_lpop(cb_client *c) { pop_generic(c, QL_HEAD); }
@@ -340,6 +345,7 @@ void cmd_lset(cb_client *c)
     }
     reply_ok(c);
     db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+    NOTIFY_ARG(c, NOTIFY_LIST, "lset", 1);
     c->shard->dirty++;
 }
 
@@ -375,6 +381,7 @@ void cmd_linsert(cb_client *c)
         return;
     }
     db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+    NOTIFY_ARG(c, NOTIFY_LIST, "linsert", 1);
     c->shard->dirty++;
     reply_int(c, (long long)ql->count);
 }
@@ -404,7 +411,7 @@ void cmd_lrem(cb_client *c)
         }
     }
     ql_iter_release(&it);
-    if (removed) list_removed(c, c->shard, c->db, 1, o, removed);
+    if (removed) list_removed(c, c->shard, c->db, 1, o, removed, "lrem");
     reply_int(c, (long long)removed);
 }
 
@@ -433,7 +440,7 @@ void cmd_ltrim(cb_client *c)
     }
     ql_del_range(ql, 0, (unsigned long)ltrim);
     if (rtrim) ql_del_range(ql, ql->count - (unsigned long)rtrim, (unsigned long)rtrim);
-    list_removed(c, c->shard, c->db, 1, o, (unsigned long)(ltrim + rtrim));
+    list_removed(c, c->shard, c->db, 1, o, (unsigned long)(ltrim + rtrim), "ltrim");
     reply_ok(c);
 }
 
@@ -473,9 +480,11 @@ static void move_generic(cb_client *c, int wherefrom, int whereto)
     }
     ql_push(dst->ptr, whereto, val, len);
     db_signal_modified(ds, ddb, ARGP(c, 2), ARGL(c, 2));
+    notify_keyspace_event(ds, ddb, NOTIFY_LIST, whereto == QL_HEAD ? "lpush" : "rpush",
+                          ARGP(c, 2), ARGL(c, 2));
     reply_bulk(c, val, len);
     cb_free(val);
-    list_removed(c, ss, sdb, 1, src, 1);
+    list_removed(c, ss, sdb, 1, src, 1, wherefrom == QL_HEAD ? "lpop" : "rpop");
 }
 
 void cmd_lmove(cb_client *c)
@@ -525,7 +534,7 @@ void cmd_lmpop(cb_client *c)
         reply_array_len(c, 2);
         reply_bulk(c, ARGP(c, k), ARGL(c, k));
         pop_range_reply(c, ql, where, (long)n);
-        list_removed(c, s, db, k, o, n);
+        list_removed(c, s, db, k, o, n, where == QL_HEAD ? "lpop" : "rpop");
         return;
     }
     reply_null_array(c);
@@ -569,7 +578,7 @@ static void bpop_generic(cb_client *c, int where)
         if (ql_iter_next(&it)) reply_val(c, &it.val);
         ql_iter_release(&it);
         ql_del_range(ql, where == QL_HEAD ? 0 : ql->count - 1, 1);
-        list_removed(c, s, db, k, o, 1);
+        list_removed(c, s, db, k, o, 1, where == QL_HEAD ? "lpop" : "rpop");
         return;
     }
     int keys[c->argc];
@@ -653,7 +662,7 @@ void cmd_blmpop(cb_client *c)
         reply_array_len(c, 2);
         reply_bulk(c, ARGP(c, k), ARGL(c, k));
         pop_range_reply(c, ql, where, (long)n);
-        list_removed(c, s, db, k, o, n);
+        list_removed(c, s, db, k, o, n, where == QL_HEAD ? "lpop" : "rpop");
         return;
     }
     int keys[numkeys];

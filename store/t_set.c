@@ -316,7 +316,10 @@ void cmd_sadd(cb_client *c)
     }
     long long added = 0;
     for (int j = 2; j < c->argc; j++) added += set_add(c->shard, o, KEY(c, j));
-    if (added) wrote(c->shard, c->db, KEY(c, 1), (uint64_t)added);
+    if (added) {
+        wrote(c->shard, c->db, KEY(c, 1), (uint64_t)added);
+        NOTIFY_ARG(c, NOTIFY_SET, "sadd", 1);
+    }
     reply_int(c, added);
 }
 
@@ -329,14 +332,20 @@ void cmd_srem(cb_client *c)
         return;
     }
     long long removed = 0;
+    int gone = 0;
     for (int j = 2; j < c->argc; j++) {
         removed += set_remove(o, KEY(c, j));
         if (set_size(o) == 0) {
             db_delete(c->shard, c->db, KEY(c, 1));
+            gone = 1;
             break;
         }
     }
-    if (removed) wrote(c->shard, c->db, KEY(c, 1), (uint64_t)removed);
+    if (removed) {
+        wrote(c->shard, c->db, KEY(c, 1), (uint64_t)removed);
+        NOTIFY_ARG(c, NOTIFY_SET, "srem", 1);
+        if (gone) NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
+    }
     reply_int(c, removed);
 }
 
@@ -387,11 +396,13 @@ static void spop_with_count(cb_client *c)
     }
     unsigned long long count = (unsigned long long)l;
     unsigned long size = set_size(o);
+    NOTIFY_ARG(c, NOTIFY_SET, "spop", 1);
 
     /* Everything: the reply is SUNION's (sorted when it fits an intset). */
     if (count >= size) {
         sunion_diff_generic(c, 1, 1, 0, SET_OP_UNION);
         db_delete(c->shard, c->db, KEY(c, 1));
+        NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
         wrote(c->shard, c->db, KEY(c, 1), size);
         return;
     }
@@ -453,7 +464,11 @@ void cmd_spop(cb_client *c)
     set_remove(o, m, len);
     reply_bulk(c, m, len);
     cbstr_free(m);
-    if (set_size(o) == 0) db_delete(c->shard, c->db, KEY(c, 1));
+    NOTIFY_ARG(c, NOTIFY_SET, "spop", 1);
+    if (set_size(o) == 0) {
+        db_delete(c->shard, c->db, KEY(c, 1));
+        NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
+    }
     wrote(c->shard, c->db, KEY(c, 1), 1);
 }
 
@@ -585,13 +600,20 @@ void cmd_smove(cb_client *c)
         reply_int(c, 0);
         return;
     }
-    if (set_size(src) == 0) db_delete(ss, sdb, KEY(c, 1));
+    notify_keyspace_event(ss, sdb, NOTIFY_SET, "srem", KEY(c, 1));
+    if (set_size(src) == 0) {
+        db_delete(ss, sdb, KEY(c, 1));
+        notify_keyspace_event(ss, sdb, NOTIFY_GENERIC, "del", KEY(c, 1));
+    }
     if (!dst) {
         dst = set_create_for(ds, KEY(c, 3));
         db_add(ds, ddb, KEY(c, 2), dst);
     }
     wrote(ss, sdb, KEY(c, 1), 1);
-    if (set_add(ds, dst, KEY(c, 3))) wrote(ds, ddb, KEY(c, 2), 1);
+    if (set_add(ds, dst, KEY(c, 3))) {
+        wrote(ds, ddb, KEY(c, 2), 1);
+        notify_keyspace_event(ds, ddb, NOTIFY_SET, "sadd", KEY(c, 2));
+    }
     reply_int(c, 1);
 }
 
@@ -608,8 +630,10 @@ static long lookup_sets(cb_client *c, int first, int nkeys, int write, cb_obj **
     for (int j = 0; j < nkeys; j++) {
         cb_db *db;
         cb_shard *s = key_shard(c, first + j, &db);
-        cb_obj *o = write ? db_lookup_write(s, db, KEY(c, first + j))
-                          : db_lookup_read(s, db, KEY(c, first + j), 0);
+        /* Sources are read even by the STORE forms (Redis 7.0: a miss
+         * raises "keymiss"). */
+        (void)write;
+        cb_obj *o = db_lookup_read(s, db, KEY(c, first + j), 0);
         if (o && o->type != OBJ_SET) {
             reply_error(c, ERR_WRONGTYPE);
             return -1;
@@ -621,8 +645,8 @@ static long lookup_sets(cb_client *c, int first, int nkeys, int write, cb_obj **
 }
 
 /* Stores a computed set at key argument dst (or deletes dst when empty) and
- * replies its size. Takes ownership of res. */
-static void store_result(cb_client *c, int dst, cb_obj *res)
+ * replies its size; raises `event` (or "del"). Takes ownership of res. */
+static void store_result(cb_client *c, int dst, cb_obj *res, const char *event)
 {
     cb_db *db;
     cb_shard *s = key_shard(c, dst, &db);
@@ -630,9 +654,13 @@ static void store_result(cb_client *c, int dst, cb_obj *res)
     if (n > 0) {
         db_set(s, db, KEY(c, dst), res, 0);
         wrote(s, db, KEY(c, dst), 1);
+        notify_keyspace_event(s, db, NOTIFY_SET, event, KEY(c, dst));
     } else {
         obj_decr_ref(res);
-        if (db_delete(s, db, KEY(c, dst))) wrote(s, db, KEY(c, dst), 1);
+        if (db_delete(s, db, KEY(c, dst))) {
+            wrote(s, db, KEY(c, dst), 1);
+            notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", KEY(c, dst));
+        }
     }
     reply_int(c, (long long)n);
 }
@@ -652,7 +680,7 @@ static void sinter_generic(cb_client *c, int first, int nkeys, int dst, int card
     long missing = lookup_sets(c, first, nkeys, dst != 0, sets);
     if (missing < 0) goto done;
     if (missing > 0) {
-        if (dst) store_result(c, dst, set_new_intset());
+        if (dst) store_result(c, dst, set_new_intset(), "sinterstore");
         else if (card) reply_int(c, 0);
         else reply_set_len(c, 0);
         goto done;
@@ -683,7 +711,7 @@ static void sinter_generic(cb_client *c, int first, int nkeys, int dst, int card
         }
     }
     set_iter_release(&it);
-    if (dst) store_result(c, dst, res);
+    if (dst) store_result(c, dst, res, "sinterstore");
     else if (card) reply_int(c, n);
     else reply_set_deferred_len(c, h, (long)n, 's');
 done:
@@ -783,7 +811,7 @@ static void sunion_diff_generic(cb_client *c, int first, int nkeys, int dst, int
         }
     }
     if (dst) {
-        store_result(c, dst, res);
+        store_result(c, dst, res, op == SET_OP_UNION ? "sunionstore" : "sdiffstore");
     } else {
         reply_set_members(c, res);
         obj_decr_ref(res);

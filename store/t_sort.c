@@ -156,6 +156,8 @@ static int pattern_value(cb_client *c, const char *pat, size_t plen, const char 
     cb_db *db;
     cb_shard *s = shard_for(c, key, klen, &db);
     cb_obj *o = write ? db_lookup_write(s, db, key, klen) : db_lookup_read(s, db, key, klen, 0);
+    /* A miss raises "keymiss" under STORE too, as in Redis. */
+    if (!o && write) notify_keyspace_event(s, db, NOTIFY_KEY_MISS, "keymiss", key, klen);
     cb_free(key);
     if (!o) return 0;
     if (fieldlen) {
@@ -380,11 +382,15 @@ static void sort_run(cb_client *c, int readonly, int *gets)
         if (outlen) {
             db_set(ds, ddb, ARGP(c, store), ARGL(c, store), lo, 0);
             db_signal_modified(ds, ddb, ARGP(c, store), ARGL(c, store));
+            notify_keyspace_event(ds, ddb, NOTIFY_LIST, "sortstore", ARGP(c, store),
+                                  ARGL(c, store));
             ds->dirty += (uint64_t)outlen;
         } else {
             obj_decr_ref(lo);
             if (db_delete(ds, ddb, ARGP(c, store), ARGL(c, store))) {
                 db_signal_modified(ds, ddb, ARGP(c, store), ARGL(c, store));
+                notify_keyspace_event(ds, ddb, NOTIFY_GENERIC, "del", ARGP(c, store),
+                                      ARGL(c, store));
                 ds->dirty++;
             }
         }

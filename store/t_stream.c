@@ -340,8 +340,10 @@ void cmd_xadd(cb_client *c)
     stream_append(s, &id, c->argv + fpos, c->argv_len + fpos, (size_t)(c->argc - fpos) / 2,
                   c->shard->set->stream_node_max_bytes, c->shard->set->stream_node_max_entries);
     reply_id(c, &id);
-    if (a.strategy != STREAM_TRIM_NONE) do_trim(s, &a);
     stream_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xadd", 1);
+    if (a.strategy != STREAM_TRIM_NONE && do_trim(s, &a))
+        NOTIFY_ARG(c, NOTIFY_STREAM, "xtrim", 1);
 }
 
 static void range_generic(cb_client *c, int rev)
@@ -438,6 +440,7 @@ void cmd_xdel(cb_client *c)
         if (s->length == 0) s->first_id.ms = s->first_id.seq = 0;
         else if (first) stream_edge_id(s, 1, &s->first_id);
         stream_changed(c, 1, deleted);
+        NOTIFY_ARG(c, NOTIFY_STREAM, "xdel", 1);
     }
     reply_int(c, deleted);
 }
@@ -458,7 +461,10 @@ void cmd_xtrim(cb_client *c)
         return;
     }
     long long n = do_trim(o->ptr, &a);
-    if (n) stream_changed(c, 1, n);
+    if (n) {
+        stream_changed(c, 1, n);
+        NOTIFY_ARG(c, NOTIFY_STREAM, "xtrim", 1);
+    }
     reply_int(c, n);
 }
 
@@ -514,6 +520,7 @@ void cmd_xsetid(cb_client *c)
     if (added != -1) s->entries_added = (uint64_t)added;
     if (maxdel.ms || maxdel.seq) s->max_deleted = maxdel;
     stream_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xsetid", 1);
     reply_ok(c);
 }
 
@@ -622,7 +629,10 @@ static cb_obj *xread_lookup(cb_client *c, int i)
 {
     cb_db *db;
     cb_shard *s = key_shard(c, i, &db);
-    return db_lookup_read(s, db, ARGP(c, i), ARGL(c, i), 0);
+    /* Only the first run of a blocked read raises "keymiss", as in Redis
+     * (which does not look keys up again on timeout or when serving). */
+    int flags = c->block_mode == BLOCK_MODE_NONE ? 0 : DB_LOOKUP_NONOTIFY;
+    return db_lookup_read(s, db, ARGP(c, i), ARGL(c, i), flags);
 }
 
 void cmd_xread(cb_client *c)

@@ -12,50 +12,14 @@
 #include "db.h"
 #include "ds/stream.h"
 #include "t_stream.h"
+#include "stream_cg.h"
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 
-#define ENTRIES_READ_INVALID (-1LL)
-
-struct cg_consumer;
-
-/* One delivered, not yet acknowledged entry; shared by the group's PEL and
- * its owner's. */
-typedef struct cg_nack {
-    stream_id id;
-    long long delivery_time;
-    uint64_t delivery_count;
-    struct cg_consumer *owner;
-} cg_nack;
-
-/* A PEL: nacks sorted by ID. */
-typedef struct cg_pel {
-    cg_nack **v;
-    size_t n, cap;
-} cg_pel;
-
-typedef struct cg_consumer {
-    cbstr name;
-    long long seen_time;
-    cg_pel pel;
-} cg_consumer;
-
-typedef struct cg_group {
-    cbstr name;
-    stream_id last_id;
-    long long entries_read;
-    cg_pel pel;
-    cg_consumer **cons;
-    size_t ncons, ccap;
-} cg_group;
-
-typedef struct cg_set {
-    cg_group **g;
-    size_t n, cap;
-} cg_set;
+#define ENTRIES_READ_INVALID STREAM_CG_ENTRIES_READ_INVALID
 
 static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
@@ -350,6 +314,7 @@ void cmd_xgroup_create(cb_client *c)
     set->g[pos] = g;
     set->n++;
     c->shard->dirty++;
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-create", 2);
     reply_ok(c);
 }
 
@@ -374,6 +339,7 @@ void cmd_xgroup_setid(cb_client *c)
     g->last_id = id;
     g->entries_read = er;
     c->shard->dirty++;
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-setid", 2);
     reply_ok(c);
 }
 
@@ -393,15 +359,17 @@ void cmd_xgroup_destroy(cb_client *c)
     set->n--;
     group_free(g);
     c->shard->dirty++;
+    NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-destroy", 2);
     /* Readers blocked on the group must learn it is gone; like Redis, a
      * WATCH on the key is not touched. */
     blocking_key_touched(c->db, ARGP(c, 2), ARGL(c, 2));
     reply_int(c, 1);
 }
 
-/* The consumer named (p, len), created when missing (*created = 1). */
+/* The consumer named (p, len), created when missing (*created = 1; the
+ * stream at key argument ki gets "xgroup-createconsumer"). */
 static cg_consumer *consumer_get(cb_client *c, cg_group *g, const char *p, size_t len,
-                                 int create, int *created)
+                                 int create, int *created, int ki)
 {
     long pos;
     FIND_SORTED(g->cons, g->ncons, p, len, pos);
@@ -420,6 +388,9 @@ static cg_consumer *consumer_get(cb_client *c, cg_group *g, const char *p, size_
     g->cons[pos] = cn;
     g->ncons++;
     if (created) *created = 1;
+    cb_shard *s = client_key_shard(c, ARGP(c, ki), ARGL(c, ki));
+    notify_keyspace_event(s, client_shard_db(c, s), NOTIFY_STREAM, "xgroup-createconsumer",
+                          ARGP(c, ki), ARGL(c, ki));
     return cn;
 }
 
@@ -429,7 +400,7 @@ void cmd_xgroup_createconsumer(cb_client *c)
     cg_group *g;
     if (!xgroup_lookup(c, 0, 1, &o, &g)) return;
     int created;
-    consumer_get(c, g, ARGP(c, 4), ARGL(c, 4), 1, &created);
+    consumer_get(c, g, ARGP(c, 4), ARGL(c, 4), 1, &created, 2);
     if (created) c->shard->dirty++;
     reply_int(c, created);
 }
@@ -453,6 +424,7 @@ void cmd_xgroup_delconsumer(cb_client *c)
         consumer_free(cn);
         memmove(g->cons + pos, g->cons + pos + 1, (g->ncons - (size_t)pos - 1) * sizeof(*g->cons));
         g->ncons--;
+        NOTIFY_ARG(c, NOTIFY_STREAM, "xgroup-delconsumer", 2);
     }
     c->shard->dirty++;
     reply_int(c, pending);
@@ -702,7 +674,7 @@ void cmd_xpending(cb_client *c)
     }
     const cg_pel *pel = &g->pel;
     if (cons_arg) {
-        cg_consumer *cn = consumer_get(c, g, ARGP(c, cons_arg), ARGL(c, cons_arg), 0, NULL);
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, cons_arg), ARGL(c, cons_arg), 0, NULL, 0);
         if (!cn) {
             reply_array_len(c, 0);
             return;
@@ -907,7 +879,7 @@ void cmd_xreadgroup(cb_client *c)
         served++;
         if (c->resp == 2) reply_array_len(c, 2);
         reply_bulk(c, ARGP(c, ki), ARGL(c, ki));
-        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL);
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL, ki);
         cn->seen_time = c->shard->now_ms;
         if (history) {
             stream_id start = ids[k];
@@ -1052,7 +1024,7 @@ void cmd_xclaim(cb_client *c)
         }
         if (!nk) continue;
         if (nk->owner && minidle && now - nk->delivery_time < minidle) continue;
-        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL);
+        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL, 1);
         nk->delivery_time = dtime;
         if (retry >= 0) nk->delivery_count = (uint64_t)retry;
         else if (!justid) nk->delivery_count++;
@@ -1083,6 +1055,13 @@ void cmd_xautoclaim(cb_client *c)
     long long minidle, count = 100;
     int justid = 0;
     stream_id start;
+    /* Redis looks the key up (and checks its type) before the arguments, so
+     * a miss raises "keymiss" even when a syntax error follows. */
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
+    if (o && o->type != OBJ_STREAM) {
+        reply_error(c, ERR_WRONGTYPE);
+        return;
+    }
     if (arg_ll(c, 4, &minidle, "Invalid min-idle-time argument for XAUTOCLAIM") != 0) return;
     if (minidle < 0) minidle = 0;
     if (parse_interval(c, 5, 0, 0, &start) != 0) return;
@@ -1102,15 +1081,7 @@ void cmd_xautoclaim(cb_client *c)
             return;
         }
     }
-    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
-    cg_group *g = NULL;
-    if (o) {
-        if (o->type != OBJ_STREAM) {
-            reply_error(c, ERR_WRONGTYPE);
-            return;
-        }
-        g = group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2));
-    }
+    cg_group *g = o ? group_lookup(o->ptr, ARGP(c, 2), ARGL(c, 2)) : NULL;
     if (!g) {
         reply_errorf(c, "-NOGROUP No such key '%.*s' or consumer group '%.*s'",
                      (int)ARGL(c, 1), ARGP(c, 1), (int)ARGL(c, 2), ARGP(c, 2));
@@ -1144,7 +1115,7 @@ void cmd_xautoclaim(cb_client *c)
             i++;
             continue;
         }
-        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL);
+        if (!cn) cn = consumer_get(c, g, ARGP(c, 3), ARGL(c, 3), 1, NULL, 1);
         nk->delivery_time = now;
         if (!justid) nk->delivery_count++;
         nack_assign(nk, cn);
@@ -1224,4 +1195,102 @@ void cmd_xinfo_help(cb_client *c)
         NULL,
     };
     reply_help(c, lines);
+}
+
+/* ------------------------------------------------------------------------
+ * Builders for loaders (persist/rdb_stream.c), contracts in stream_cg.h
+ * ---------------------------------------------------------------------- */
+
+/* Where name would go in a sorted array: -1 when present, -2 when not at
+ * the end. */
+#define LOAD_APPEND_POS(arr, n, name, len, pos)                                    \
+    do {                                                                           \
+        FIND_SORTED(arr, n, name, len, pos);                                       \
+        if ((pos) >= 0) return -1;                                                 \
+        if ((size_t)(-(pos) - 1) != (n)) return -2;                                \
+    } while (0)
+
+int stream_cg_load_group(stream *s, const char *name, size_t len, const stream_id *last,
+                         long long entries_read, cg_group **out)
+{
+    cg_set *set = s->cgroups;
+    if (!set) set = s->cgroups = cb_calloc(sizeof(*set));
+    long pos;
+    LOAD_APPEND_POS(set->g, set->n, name, len, pos);
+    if (set->n == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 4;
+        set->g = cb_realloc(set->g, set->cap * sizeof(*set->g));
+    }
+    cg_group *g = cb_calloc(sizeof(*g));
+    g->name = cbstr_new(name, len);
+    g->last_id = *last;
+    g->entries_read = entries_read;
+    set->g[set->n++] = g;
+    *out = g;
+    return 0;
+}
+
+/* -1 when id is p's last entry, -2 when below it. */
+static int pel_append_check(const cg_pel *p, const stream_id *id)
+{
+    if (!p->n) return 0;
+    int c = stream_id_cmp(id, &p->v[p->n - 1]->id);
+    return c > 0 ? 0 : c == 0 ? -1 : -2;
+}
+
+int stream_cg_load_nack(cg_group *g, const stream_id *id, long long delivery_time,
+                        uint64_t delivery_count)
+{
+    int rc = pel_append_check(&g->pel, id);
+    if (rc == -2 && pel_find(&g->pel, id) >= 0) rc = -1;
+    if (rc) return rc;
+    cg_nack *nk = cb_calloc(sizeof(*nk));
+    nk->id = *id;
+    nk->delivery_time = delivery_time;
+    nk->delivery_count = delivery_count;
+    pel_insert_at(&g->pel, (long)g->pel.n, nk);
+    return 0;
+}
+
+int stream_cg_load_consumer(cg_group *g, const char *name, size_t len, long long seen_time,
+                            cg_consumer **out)
+{
+    long pos;
+    LOAD_APPEND_POS(g->cons, g->ncons, name, len, pos);
+    if (g->ncons == g->ccap) {
+        g->ccap = g->ccap ? g->ccap * 2 : 4;
+        g->cons = cb_realloc(g->cons, g->ccap * sizeof(*g->cons));
+    }
+    cg_consumer *cn = cb_calloc(sizeof(*cn));
+    cn->name = cbstr_new(name, len);
+    cn->seen_time = seen_time;
+    g->cons[g->ncons++] = cn;
+    *out = cn;
+    return 0;
+}
+
+int stream_cg_load_claim(cg_group *g, cg_consumer *cn, const stream_id *id)
+{
+    long i = pel_find(&g->pel, id);
+    if (i < 0) return -1;
+    cg_nack *nk = g->pel.v[i];
+    if (nk->owner) return -2;
+    if (pel_append_check(&cn->pel, id)) return -3;
+    nk->owner = cn;
+    pel_insert_at(&cn->pel, (long)cn->pel.n, nk);
+    return 0;
+}
+
+int stream_cg_load_check(const stream *s)
+{
+    const cg_set *set = s->cgroups;
+    for (size_t i = 0; set && i < set->n; i++)
+        for (size_t j = 0; j < set->g[i]->pel.n; j++)
+            if (!set->g[i]->pel.v[j]->owner) return -1;
+    return 0;
+}
+
+long long stream_cg_estimate_entries_read(const stream *s, const stream_id *id)
+{
+    return distance_from_first(s, id);
 }

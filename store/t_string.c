@@ -250,6 +250,8 @@ static void set_generic(cb_client *c, const set_opts *opt, int vi,
     if (opt->expire_arg)
         db_set_expire(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), when);
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STRING, "set", 1);
+    if (opt->expire_arg) NOTIFY_ARG(c, NOTIFY_GENERIC, "expire", 1);
     if (!(f & SO_GET)) {
         if (rk == SR_ONE_ZERO) reply_int(c, 1);
         else reply_ok(c);
@@ -305,6 +307,7 @@ static void mset_generic(cb_client *c, int nx, const char *cmdname)
         cb_obj *val = obj_new_string_encoded(ARGP(c, j + 1), ARGL(c, j + 1));
         db_set(s, db, ARGP(c, j), ARGL(c, j), val, 0);
         db_signal_modified(s, db, ARGP(c, j), ARGL(c, j));
+        notify_keyspace_event(s, db, NOTIFY_STRING, "set", ARGP(c, j), ARGL(c, j));
         s->dirty++;
     }
     if (nx) reply_int(c, 1);
@@ -354,12 +357,16 @@ void cmd_getex(cb_client *c)
     if ((opt.flags & (SO_EXAT | SO_PXAT)) && when <= c->shard->now_ms) {
         db_delete(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
         key_changed(c, 1, 1);
+        NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
     } else if (opt.expire_arg) {
         db_set_expire(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), when);
         key_changed(c, 1, 1);
+        NOTIFY_ARG(c, NOTIFY_GENERIC, "expire", 1);
     } else if (opt.flags & SO_PERSIST) {
-        if (db_remove_expire(c->db, ARGP(c, 1), ARGL(c, 1)))
+        if (db_remove_expire(c->db, ARGP(c, 1), ARGL(c, 1))) {
             key_changed(c, 1, 1);
+            NOTIFY_ARG(c, NOTIFY_GENERIC, "persist", 1);
+        }
     }
 }
 
@@ -369,6 +376,7 @@ void cmd_getdel(cb_client *c)
     if (!get_generic(c, &o) || !o) return;
     db_delete(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
 }
 
 void cmd_getset(cb_client *c)
@@ -377,6 +385,7 @@ void cmd_getset(cb_client *c)
     cb_obj *val = obj_new_string_encoded(ARGP(c, 2), ARGL(c, 2));
     db_set(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), val, 0);
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STRING, "set", 1);
 }
 
 void cmd_mget(cb_client *c)
@@ -420,6 +429,7 @@ void cmd_append(cb_client *c)
         total = cbstr_len((cbstr)o->ptr);
     }
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STRING, "append", 1);
     reply_int(c, (long long)total);
 }
 
@@ -481,6 +491,7 @@ void cmd_setrange(cb_client *c)
         memcpy(s + offset, v, vlen);
         db_add(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), obj_new_from_cbstr(s));
         key_changed(c, 1, 1);
+        NOTIFY_ARG(c, NOTIFY_STRING, "setrange", 1);
         reply_int(c, offset + (long long)vlen);
         return;
     }
@@ -496,6 +507,7 @@ void cmd_setrange(cb_client *c)
     if (need > olen) o->ptr = cbstr_grow_zero((cbstr)o->ptr, need);
     memcpy((char *)o->ptr + offset, v, vlen);
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STRING, "setrange", 1);
     reply_int(c, (long long)cbstr_len((cbstr)o->ptr));
 }
 
@@ -530,6 +542,7 @@ static void incr_generic(cb_client *c, long long delta)
         db_add(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), obj_new_int(v));
     }
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STRING, "incrby", 1);
     reply_int(c, v);
 }
 
@@ -588,6 +601,7 @@ void cmd_incrbyfloat(cb_client *c)
     if (o) db_overwrite(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), val);
     else db_add(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), val);
     key_changed(c, 1, 1);
+    NOTIFY_ARG(c, NOTIFY_STRING, "incrbyfloat", 1);
     reply_bulk(c, out, n);
     cb_free(out);
 }

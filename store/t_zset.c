@@ -502,9 +502,15 @@ static int lookup_zset(cb_client *c, int i, int write, cb_obj **out)
     return 0;
 }
 
-static void key_written(cb_client *c, int i, cb_obj *o, uint64_t changes)
+/* After a removal from key i: raises `event`, then deletes an emptied key
+ * ("del"), signals it, counts dirty. */
+static void key_written(cb_client *c, int i, cb_obj *o, uint64_t changes, const char *event)
 {
-    if (o && zset_len(o) == 0) db_delete(c->shard, c->db, ARGP(c, i), ARGL(c, i));
+    NOTIFY_ARG(c, NOTIFY_ZSET, event, i);
+    if (o && zset_len(o) == 0) {
+        db_delete(c->shard, c->db, ARGP(c, i), ARGL(c, i));
+        NOTIFY_ARG(c, NOTIFY_GENERIC, "del", i);
+    }
     db_signal_modified(c->shard, c->db, ARGP(c, i), ARGL(c, i));
     c->shard->dirty += changes;
 }
@@ -585,6 +591,7 @@ done:
     if (o && zset_len(o) == 0) db_delete(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
     if (added || updated) {
         db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+        NOTIFY_ARG(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
         c->shard->dirty += (uint64_t)(added + updated);
     }
 out:
@@ -614,7 +621,7 @@ void cmd_zrem(cb_client *c)
         deleted += zset_del(o, ARGP(c, j), ARGL(c, j));
         if (zset_len(o) == 0) break;
     }
-    if (deleted) key_written(c, 1, o, (uint64_t)deleted);
+    if (deleted) key_written(c, 1, o, (uint64_t)deleted, "zrem");
     reply_int(c, deleted);
 }
 
@@ -751,9 +758,11 @@ static long store_window(cb_shard *s, cb_db *db, const cb_obj *src, long start,
         zit_release(&it);
         db_set(s, db, dk, dl, dst, 0);
         db_signal_modified(s, db, dk, dl);
+        notify_keyspace_event(s, db, NOTIFY_ZSET, "zrangestore", dk, dl);
         s->dirty++;
     } else if (db_delete(s, db, dk, dl)) {
         db_signal_modified(s, db, dk, dl);
+        notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", dk, dl);
         s->dirty++;
     }
     return count > 0 ? count : 0;
@@ -958,7 +967,10 @@ static void zremrange_generic(cb_client *c, int rtype)
         return;
     }
     zset_delete_ranks(o, a, b);
-    key_written(c, 1, o, b - a + 1);
+    key_written(c, 1, o, b - a + 1,
+                rtype == ZR_RANK    ? "zremrangebyrank"
+                : rtype == ZR_SCORE ? "zremrangebyscore"
+                                    : "zremrangebylex");
     reply_int(c, (long long)(b - a + 1));
 }
 

@@ -73,7 +73,12 @@ static int try_pop(cb_client *c, int first, int n, int max, long long count, int
             zit_release(&it);
             zset_delete_ranks(o, rank, rank);
         }
-        if (zset_len(o) == 0) db_delete(s, db, ARGP(c, k), ARGL(c, k));
+        notify_keyspace_event(s, db, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ARGP(c, k),
+                              ARGL(c, k));
+        if (zset_len(o) == 0) {
+            db_delete(s, db, ARGP(c, k), ARGL(c, k));
+            notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", ARGP(c, k), ARGL(c, k));
+        }
         db_signal_modified(s, db, ARGP(c, k), ARGL(c, k));
         s->dirty += npop;
         return 1;

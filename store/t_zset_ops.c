@@ -110,7 +110,12 @@ static void zpop_generic(cb_client *c, int first, int n, int max, long long coun
         zit_release(&it);
         zset_delete_ranks(o, rank, rank);
     }
-    if (zset_len(o) == 0) db_delete(s, db, ARGP(c, ki), ARGL(c, ki));
+    notify_keyspace_event(s, db, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ARGP(c, ki),
+                          ARGL(c, ki));
+    if (zset_len(o) == 0) {
+        db_delete(s, db, ARGP(c, ki), ARGL(c, ki));
+        notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", ARGP(c, ki), ARGL(c, ki));
+    }
     db_signal_modified(s, db, ARGP(c, ki), ARGL(c, ki));
     s->dirty += (uint64_t)rangelen;
 }
@@ -318,8 +323,7 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
     for (long long i = 0; i < setnum; i++, j++) {
         cb_db *db;
         cb_shard *s = shard_of(c, j, &db);
-        cb_obj *o = store ? db_lookup_write(s, db, ARGP(c, j), ARGL(c, j))
-                          : db_lookup_read(s, db, ARGP(c, j), ARGL(c, j), 0);
+        cb_obj *o = db_lookup_read(s, db, ARGP(c, j), ARGL(c, j), 0);
         /* Redis also takes plain sets here (every member scoring 1). */
         if (o && o->type != OBJ_ZSET && o->type != OBJ_SET) {
             free_sources(src, i);
@@ -478,9 +482,15 @@ static void zsetop_generic(cb_client *c, int numkeys_idx, int store, int op, int
             }
             db_set(s, db, ARGP(c, 1), ARGL(c, 1), dst, 0);
             db_signal_modified(s, db, ARGP(c, 1), ARGL(c, 1));
+            notify_keyspace_event(s, db, NOTIFY_ZSET,
+                                  op == OP_UNION   ? "zunionstore"
+                                  : op == OP_INTER ? "zinterstore"
+                                                   : "zdiffstore",
+                                  ARGP(c, 1), ARGL(c, 1));
             s->dirty++;
         } else if (db_delete(s, db, ARGP(c, 1), ARGL(c, 1))) {
             db_signal_modified(s, db, ARGP(c, 1), ARGL(c, 1));
+            notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", ARGP(c, 1), ARGL(c, 1));
             s->dirty++;
         }
         reply_int(c, (long long)n);

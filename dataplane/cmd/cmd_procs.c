@@ -86,6 +86,9 @@ cb_cmd_proc cmd_client_unblock;
 cb_cmd_proc cmd_time;
 cb_cmd_proc cmd_info;
 cb_cmd_proc cmd_shutdown;
+cb_cmd_proc cmd_save;
+cb_cmd_proc cmd_bgsave;
+cb_cmd_proc cmd_lastsave;
 cb_cmd_proc cmd_monitor;
 cb_cmd_proc cmd_debug;
 cb_cmd_proc cmd_config_get;
@@ -335,6 +338,9 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "time", cmd_time },
     { "info", cmd_info },
     { "shutdown", cmd_shutdown },
+    { "save", cmd_save },
+    { "bgsave", cmd_bgsave },
+    { "lastsave", cmd_lastsave },
     { "monitor", cmd_monitor },
     { "debug", cmd_debug },
     { "config|get", cmd_config_get },

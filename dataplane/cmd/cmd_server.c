@@ -11,6 +11,7 @@
 #include "../server.h"
 #include "../worker.h"
 #include "../resp/reply.h"
+#include "../../persist/bgsave.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
@@ -216,6 +217,7 @@ void cmd_shutdown(cb_client *c) {
     }
     /* SHUTDOWN runs with the other workers parked (xshard), so the final
      * snapshot sees every shard as of this moment. */
+    bgsave_kill("There is a child saving an .rdb. Killing it!");
     if (server_save_before_exit(flags) != 0) {
         reply_error(c, "Errors trying to SHUTDOWN. Check logs.");
         return;

@@ -8,6 +8,7 @@
  */
 #include "command.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "../../platform/mem.h"
@@ -262,6 +263,9 @@ static int parse_ll(const char *p, size_t len, long long *v)
     long long x = 0;
     for (; i < len; i++) {
         if (p[i] < '0' || p[i] > '9')
+            return 0;
+        /* 19 digits can pass LLONG_MAX: such a count is never valid. */
+        if (x > (LLONG_MAX - (p[i] - '0')) / 10)
             return 0;
         x = x * 10 + (p[i] - '0');
     }

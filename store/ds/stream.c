@@ -219,27 +219,18 @@ static int same_as_master(const stream_node *n, const char *const *kv, const siz
     return 1;
 }
 
-void stream_append(stream *s, const stream_id *id, const char *const *kv,
-                   const size_t *kvlen, size_t npairs, long long node_max_bytes,
-                   long long node_max_entries)
+/* Writes one entry at the end of node n and accounts its Redis listpack
+ * size; the caller keeps the stream's totals. */
+static void node_put_entry(stream_node *n, const stream_id *id, int deleted,
+                           const char *const *kv, const size_t *kvlen, size_t npairs)
 {
-    size_t tot = 0;
-    for (size_t i = 0; i < 2 * npairs; i++) tot += kvlen[i];
-    stream_node *n = s->nnodes ? s->nodes[s->nnodes - 1] : NULL;
-    if (n) {
-        unsigned long long maxb = (unsigned long long)node_max_bytes;
-        if (maxb == 0 || maxb > STREAM_LP_MAX) maxb = STREAM_LP_MAX;
-        if (node_lp_bytes(n) + tot >= maxb) n = NULL;
-        else if (node_max_entries && (long long)(n->live + n->deleted) >= node_max_entries)
-            n = NULL;
-    }
-    if (!n) n = node_new(s, id, kv, kvlen, npairs);
     int same = same_as_master(n, kv, kvlen, npairs);
+    int flags = (same ? F_SAME : 0) | (deleted ? F_DELETED : 0);
     node_reserve(n, 1);
-    n->data[n->used++] = same ? F_SAME : 0;
+    n->data[n->used++] = (unsigned char)flags;
     put_varint(n, id->ms - n->master.ms);
     put_varint(n, id->seq);
-    size_t lp = stream_lp_int_size(same ? F_SAME : 0) +
+    size_t lp = stream_lp_int_size(flags) +
                 stream_lp_int_size((int64_t)(id->ms - n->master.ms)) +
                 stream_lp_int_size((int64_t)(id->seq - n->master.seq));
     if (!same) {
@@ -257,11 +248,100 @@ void stream_append(stream *s, const stream_id *id, const char *const *kv,
     int64_t lpcount = (int64_t)npairs + 3 + (same ? 0 : (int64_t)npairs + 1);
     lp += stream_lp_int_size(lpcount);
     n->lp_fixed += lp;
-    n->live++;
+    if (deleted) n->deleted++;
+    else n->live++;
+}
+
+void stream_append(stream *s, const stream_id *id, const char *const *kv,
+                   const size_t *kvlen, size_t npairs, long long node_max_bytes,
+                   long long node_max_entries)
+{
+    size_t tot = 0;
+    for (size_t i = 0; i < 2 * npairs; i++) tot += kvlen[i];
+    stream_node *n = s->nnodes ? s->nodes[s->nnodes - 1] : NULL;
+    if (n) {
+        unsigned long long maxb = (unsigned long long)node_max_bytes;
+        if (maxb == 0 || maxb > STREAM_LP_MAX) maxb = STREAM_LP_MAX;
+        if (node_lp_bytes(n) + tot >= maxb) n = NULL;
+        else if (node_max_entries && (long long)(n->live + n->deleted) >= node_max_entries)
+            n = NULL;
+    }
+    if (!n) n = node_new(s, id, kv, kvlen, npairs);
+    node_put_entry(n, id, 0, kv, kvlen, npairs);
     s->length++;
     s->entries_added++;
     s->last_id = *id;
     if (s->length == 1) s->first_id = *id;
+}
+
+/* ------------------------------------------------------------------------
+ * Raw node access for persistence
+ * ---------------------------------------------------------------------- */
+
+void stream_load_node(stream *s, const stream_id *master, const char *const *f,
+                      const size_t *flen, size_t nf)
+{
+    /* node_new reads field names at the even positions of a kv array. */
+    const char **kv = cb_malloc((2 * nf + 1) * sizeof(*kv));
+    size_t *kvlen = cb_malloc((2 * nf + 1) * sizeof(*kvlen));
+    for (size_t i = 0; i < nf; i++) {
+        kv[2 * i] = f[i];
+        kvlen[2 * i] = flen[i];
+        kv[2 * i + 1] = NULL;
+        kvlen[2 * i + 1] = 0;
+    }
+    node_new(s, master, kv, kvlen, nf);
+    cb_free(kv);
+    cb_free(kvlen);
+}
+
+void stream_load_entry(stream *s, const stream_id *id, int deleted, const char *const *kv,
+                       const size_t *kvlen, size_t npairs)
+{
+    node_put_entry(s->nodes[s->nnodes - 1], id, deleted, kv, kvlen, npairs);
+    if (!deleted) s->length++;
+}
+
+void stream_node_master_fields(const stream_node *n, const char **f, size_t *flen)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < n->nmaster; i++) f[i] = get_bytes(n->data, &off, &flen[i]);
+}
+
+int stream_node_next_raw(const stream_node *n, size_t *off, stream_raw_entry *e)
+{
+    if (*off >= n->used) return 0;
+    const unsigned char *d = n->data;
+    size_t o = *off;
+    int flags = d[o++];
+    e->deleted = (flags & F_DELETED) != 0;
+    e->same = (flags & F_SAME) != 0;
+    e->id.ms = n->master.ms + get_varint(d, &o);
+    e->id.seq = get_varint(d, &o);
+    size_t np = e->same ? n->nmaster : get_varint(d, &o);
+    if (2 * np > e->kv_cap) {
+        e->kv_cap = 2 * np;
+        e->kv = cb_realloc(e->kv, e->kv_cap * sizeof(*e->kv));
+        e->kvlen = cb_realloc(e->kvlen, e->kv_cap * sizeof(*e->kvlen));
+    }
+    size_t moff = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (e->same) e->kv[2 * i] = get_bytes(d, &moff, &e->kvlen[2 * i]);
+        else e->kv[2 * i] = get_bytes(d, &o, &e->kvlen[2 * i]);
+        e->kv[2 * i + 1] = get_bytes(d, &o, &e->kvlen[2 * i + 1]);
+    }
+    e->npairs = np;
+    *off = o;
+    return 1;
+}
+
+void stream_raw_entry_release(stream_raw_entry *e)
+{
+    cb_free(e->kv);
+    cb_free(e->kvlen);
+    e->kv = NULL;
+    e->kvlen = NULL;
+    e->kv_cap = 0;
 }
 
 static void remove_node(stream *s, size_t i)

@@ -99,4 +99,34 @@ void stream_iter_release(stream_iter *it);
 size_t stream_lp_int_size(int64_t v);
 size_t stream_lp_str_size(const char *p, size_t len);
 
+/* ---- Raw node access, for persistence (persist/rdb_stream.c), which
+ * writes and reads nodes one for one as Redis's listpacks. */
+
+/* One entry of a node as stored, tombstones included. kv/kvlen are owned
+ * by the struct (start zeroed, free with stream_raw_entry_release). */
+typedef struct stream_raw_entry {
+    stream_id id;
+    int deleted, same;     /* tombstone; fields are the node's master fields */
+    size_t npairs;
+    const char **kv;
+    size_t *kvlen;
+    size_t kv_cap;
+} stream_raw_entry;
+
+/* Fills f / flen (n->nmaster slots each) with the node's master fields. */
+void stream_node_master_fields(const stream_node *n, const char **f, size_t *flen);
+/* Reads the entry at *off (start at n->entries_off) and moves past it;
+ * 0 at the node's end. */
+int stream_node_next_raw(const stream_node *n, size_t *off, stream_raw_entry *e);
+void stream_raw_entry_release(stream_raw_entry *e);
+/* Opens a new last node keyed master with nf master fields. The caller
+ * (a loader that has validated its input) keys nodes in increasing order. */
+void stream_load_node(stream *s, const stream_id *master, const char *const *f,
+                      const size_t *flen, size_t nf);
+/* Appends an entry, live or a tombstone, to the last node: id above the
+ * node's previous entries, id->ms >= the node's master ms. Counts live
+ * entries in s->length; entries_added, first/last IDs are the caller's. */
+void stream_load_entry(stream *s, const stream_id *id, int deleted, const char *const *kv,
+                       const size_t *kvlen, size_t npairs);
+
 #endif

@@ -2,6 +2,7 @@
  * with lazy expiry and hit/miss counting, TTLs, the active expiry cycles
  * (driven with a frozen clock), SWAPDB, RANDOMKEY over expired keys, SCAN
  * steps that survive table growth, LRU/LFU stamps, the modification hook,
+ * the keyspace events the keyspace raises itself (new, expired, keymiss)
  * and two shards living side by side in one process.
  */
 #include <CUnit/Basic.h>
@@ -235,6 +236,67 @@ static void hook(void *owner, cb_db *db, const char *k, size_t len)
     h->last[len] = '\0';
 }
 
+/* Records keyspace events as "event:key" lines. */
+typedef struct event_log {
+    char text[512];
+    int n;
+} event_log;
+
+static void on_event(void *owner, int dbid, int type, const char *event, const char *key,
+                     size_t len)
+{
+    (void)type;
+    event_log *l = owner;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof(l->text) - used, "%d:%s:%.*s ", dbid, event, (int)len, key);
+    l->n++;
+}
+
+static void test_notify_events(void)
+{
+    cb_store_settings set = { .hz = 10, .active_expire_effort = 1, .lfu_log_factor = 10,
+                              .lfu_decay_time = 1, .list_max_listpack_size = -2 };
+    cb_shard *s = shard_create(0, 16, &set, seed_a);
+    event_log l = { { 0 }, 0 };
+    s->on_notify = on_event;
+    s->owner = &l;
+    shard_set_time(s, T0);
+    cb_db *db = &s->dbs[3];
+
+    /* Nothing enabled: nothing raised. */
+    put(s, db, "a", "1");
+    CU_ASSERT_PTR_NULL(get(s, db, "nokey"));
+    CU_ASSERT_EQUAL(l.n, 0);
+
+    /* A class without K or E raises nothing either. */
+    set.notify_keyspace_events = NOTIFY_NEW | NOTIFY_KEY_MISS | NOTIFY_EXPIRED;
+    put(s, db, "b", "1");
+    CU_ASSERT_EQUAL(l.n, 0);
+
+    set.notify_keyspace_events |= NOTIFY_KEYSPACE;
+    put(s, db, "c", "1");           /* new */
+    put(s, db, "c", "2");           /* overwrite: nothing */
+    CU_ASSERT_PTR_NULL(get(s, db, "nokey"));   /* keymiss */
+    CU_ASSERT_PTR_NULL(db_lookup_read(s, db, "nokey", 5, DB_LOOKUP_NONOTIFY));
+    CU_ASSERT_PTR_NULL(db_lookup_write(s, db, "nokey", 5)); /* writes never miss */
+    db_set_expire(s, db, "c", 1, T0);
+    shard_set_time(s, T0 + 1);
+    CU_ASSERT_PTR_NULL(get(s, db, "c"));       /* expired, then keymiss */
+    db_add_loaded(s, db, "d", 1, obj_new_string_encoded("v", 1)); /* silent */
+    CU_ASSERT_STRING_EQUAL(l.text, "3:new:c 3:keymiss:nokey 3:expired:c 3:keymiss:c ");
+
+    /* Only the enabled classes pass. */
+    l.text[0] = '\0';
+    set.notify_keyspace_events = NOTIFY_KEYEVENT | NOTIFY_EXPIRED;
+    put(s, db, "e", "1");
+    db_set_expire(s, db, "e", 1, T0);
+    CU_ASSERT_PTR_NULL(get(s, db, "e"));
+    notify_keyspace_event(s, db, NOTIFY_LIST, "lpush", "e", 1);
+    notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", "e", 1);
+    CU_ASSERT_STRING_EQUAL(l.text, "3:expired:e ");
+    shard_destroy(s);
+}
+
 static void test_hook_and_move(void)
 {
     cb_shard *s = shard_create(0, 16, NULL, seed_a);
@@ -400,6 +462,7 @@ int main(void)
     CU_add_test(s, "active expiry on the real clock", test_active_expiry_real_clock);
     CU_add_test(s, "swapdb and empty", test_swapdb_and_empty);
     CU_add_test(s, "modification hook and move", test_hook_and_move);
+    CU_add_test(s, "keyspace events", test_notify_events);
     CU_add_test(s, "lru and lfu stamps", test_lru_lfu);
     CU_add_test(s, "scan through db", test_scan);
     CU_add_test(s, "two shards in one process", test_two_shards);
