@@ -134,6 +134,18 @@ check "INFO dataplane: no checksum errors ($csum)" test "$csum" = 0
 check "INFO dataplane: rx/tx packets counted" bash -c "[ \"$(info_field rx_packets)\" -gt 10000 ] && [ \"$(info_field tx_packets)\" -gt 10000 ]"
 cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct):' | sed 's/^/     /'
 
+# A point-in-time BGSAVE while the poll core serves (the worker serializes
+# its shard between loop turns); the checker reads the file back.
+cli debug populate 20000 >/dev/null
+cli bgsave >/dev/null
+for _ in $(seq 1 100); do
+    [ "$(cli info persistence | tr -d '\r' | awk -F: '$1=="rdb_bgsave_in_progress"{print $2}')" = 0 ] && break
+    sleep 0.1
+done
+status=$(cli info persistence | tr -d '\r' | awk -F: '$1=="rdb_last_bgsave_status"{print $2}')
+check "BGSAVE on the DPDK plane ($status), file passes cachebox-check-rdb" \
+    bash -c "[ '$status' = ok ] && $(dirname "$BIN")/cachebox-check-rdb $WORK/dump.rdb >/dev/null"
+
 # The differential corpus, run from the client namespace: the oracle
 # redis-server starts there on its loopback, cachebox is this server.
 in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no --maxclients 12000" timeout 600 $PY tests/diff/run_diff.py >"$WORK/diff.txt" 2>&1
