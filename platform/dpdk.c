@@ -47,6 +47,8 @@ static struct {
     unsigned lcores[RTE_MAX_LCORE];
     int npoll;
     struct rte_mempool *pool;
+    char *argbuf;                 /* EAL may keep pointers into its argv */
+    char **argv;
     dpdk_queue queues[MAX_QUEUES];
 } env;
 
@@ -75,8 +77,10 @@ int dpdk_start(const char *eal_args, char *err, size_t errlen) {
         buf[o++] = '\0';
     }
     argv[argc] = NULL;
+    env.argbuf = buf;
+    env.argv = argv;
     int rc = rte_eal_init(argc, argv);
-    /* EAL keeps pointers into argv for some options: never freed. */
+    /* EAL keeps pointers into argv for some options: freed in dpdk_stop. */
     if (rc < 0) {
         snprintf(err, errlen, "DPDK EAL initialisation failed (dpdk-eal-args \"%s\"): %s",
                  eal_args, rte_strerror(rte_errno));
@@ -221,6 +225,10 @@ void dpdk_stop(void) {
         rte_eal_cleanup();
         env.started = 0;
     }
+    cb_free(env.argv);
+    cb_free(env.argbuf);
+    env.argv = NULL;
+    env.argbuf = NULL;
 }
 
 dpdk_queue *dpdk_queue_get(int i) { return i >= 0 && i < env.nq ? &env.queues[i] : NULL; }

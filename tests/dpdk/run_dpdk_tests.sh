@@ -47,6 +47,9 @@ eal_args() { # $1: the lcore option
     echo "$1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
 }
 
+# Sanitizer builds: leaks inside libxdp (af_xdp PMD) are not ours.
+export LSAN_OPTIONS="suppressions=$ROOT/tests/dpdk/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
         --maxclients 12000 \
@@ -289,6 +292,11 @@ if start_server --protected-mode no; then
 else
     bad "server start (af_xdp)"
 fi
+
+# With a sanitizer build (CACHEBOX_BIN=build-asan/cachebox) every report
+# lands in the server log.
+check "no sanitizer report in the server log" bash -c "! grep -q 'Sanitizer' '$WORK/server.log'"
+grep -A30 "Sanitizer" "$WORK/server.log" | head -80 >&2
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

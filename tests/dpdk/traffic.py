@@ -28,7 +28,7 @@ def roundtrips(host, port, n, conns):
 
     def work(i):
         try:
-            r = redis.Redis(host=host, port=port, socket_timeout=20)
+            r = redis.Redis(host=host, port=port, socket_timeout=60)
             for j in range(per):
                 k = 'rt:%d:%d' % (i, j)
                 v = os.urandom(16 + (j * 37) % 400)
