@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "blocking.h"
 #include "multi.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -102,6 +103,7 @@ static void update_reply_skip(cb_client *c, const cb_command *cmd) {
         c->flags |= CLIENT_REPLY_SKIP;
         c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
     }
+    tracking_command_done(c, cmd); /* a one-shot CLIENT CACHING ends too */
 }
 
 /* Bookkeeping for a command handed to another worker. */
@@ -120,7 +122,10 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     uint64_t errs = c->errors_seen;
     long long start = util_ustime();
     c->flags |= CLIENT_IN_CALL;
+    cb_client *prev = tracking_set_current(c);
     cmd->proc(c);
+    if (c->trk && (cmd->flags & CMD_READONLY)) tracking_after_read(c, cmd);
+    tracking_set_current(prev);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
@@ -133,6 +138,7 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
 int dispatch_command(cb_client *c) {
     const cb_command *container = NULL;
     const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
+    tracking_before_command(c->w);
 
     if (c->batch) {
         /* A run for another worker is being gathered: this command joins it
@@ -230,6 +236,7 @@ int dispatch_command(cb_client *c) {
         dispatch_call(c, cmd);
         blocking_serve_ready(c->w);
     }
+    tracking_after_command(c->w); /* invalidations it caused for itself */
     c->commands++;
     if (c->held == 4) {
         /* Blocked (BLPOP...): what follows in the pipeline waits. */

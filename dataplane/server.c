@@ -15,6 +15,7 @@
 #include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "worker.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
@@ -33,6 +34,7 @@ cb_server g_server;
 static void server_key_modified(void *owner, cb_db *db, const char *key, size_t len) {
     multi_key_modified(owner, db, key, len);
     if (key) blocking_key_touched(db, key, len);
+    tracking_key_modified(db, key, len); /* client-side caching */
 }
 
 int server_create(char *err, size_t errlen) {
@@ -48,6 +50,7 @@ int server_create(char *err, size_t errlen) {
     multi_init(g_config.databases);
     blocking_init(g_config.databases);
     pubsub_init();
+    tracking_init(g_server.nworkers);
     g_server.start_ms = util_mstime();
     g_server.stat_starttime_us = util_ustime();
     util_random_hex(g_server.run_id, 40);

@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "blocking.h"
 #include "dispatch.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
@@ -199,6 +200,7 @@ static void *worker_main(void *arg) {
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
+        tracking_before_sleep(w);                    /* BCAST invalidations */
         worker_flush(w);                             /* tx flush */
         if (w->dpdk) ddrv_tx_flush(w);               /* owed ACKs, transmit batch */
 

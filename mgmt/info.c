@@ -34,6 +34,7 @@
 #include "../dataplane/resp/reply.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/dpdk/dpdk_driver.h"
+#include "../dataplane/tracking.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -275,12 +276,13 @@ static cbstr sec_clients(cbstr s, info_ctx *x)
                         "client_recent_max_input_buffer:%llu\r\n"
                         "client_recent_max_output_buffer:%llu\r\n"
                         "blocked_clients:%llu\r\n"
-                        "tracking_clients:0\r\n"
+                        "tracking_clients:%llu\r\n"
                         "clients_in_timeout_table:0\r\n",
                         (unsigned long long)x->t.w.connected_clients, g_config.maxclients,
                         (unsigned long long)x->t.w.max_input_buffer,
                         (unsigned long long)x->t.w.max_output_buffer,
-                        (unsigned long long)x->t.w.blocked_clients);
+                        (unsigned long long)x->t.w.blocked_clients,
+                        (unsigned long long)tracking_clients());
 }
 
 /* Raise the recorded peak to at least `used` (any worker may call INFO). */
@@ -450,9 +452,9 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "active_defrag_key_misses:0\r\n"
                         "total_active_defrag_time:0\r\n"
                         "current_active_defrag_time:0\r\n"
-                        "tracking_total_keys:0\r\n"
-                        "tracking_total_items:0\r\n"
-                        "tracking_total_prefixes:0\r\n"
+                        "tracking_total_keys:%llu\r\n"
+                        "tracking_total_items:%llu\r\n"
+                        "tracking_total_prefixes:%llu\r\n"
                         "unexpected_error_replies:%llu\r\n"
                         "total_error_replies:%llu\r\n"
                         "dump_payload_sanitizations:0\r\n"
@@ -462,6 +464,9 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "io_threaded_writes_processed:0\r\n"
                         "reply_buffer_shrinks:0\r\n"
                         "reply_buffer_expands:0\r\n",
+                        (unsigned long long)tracking_total_keys(),
+                        (unsigned long long)tracking_total_items(),
+                        (unsigned long long)tracking_total_prefixes(),
                         (unsigned long long)t->w.unexpected_error_replies,
                         (unsigned long long)t->w.total_error_replies,
                         (unsigned long long)t->w.total_reads,

@@ -84,6 +84,7 @@ typedef struct cb_config {
     int dynamic_hz;
     int activerehashing;
     int busy_reply_threshold;
+    long long tracking_table_max_keys;  /* client-side caching (tracking.c) */
     int hide_user_data_from_log;
     char *notify_keyspace_events_str;   /* canonical, as CONFIG GET prints it */
     int notify_keyspace_events;         /* CB_NOTIFY_* bits */

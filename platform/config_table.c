@@ -719,6 +719,7 @@ const cfg_dir cfg_table[] = {
      * error text stay Redis's. */
     {"busy-reply-threshold", "lua-time-limit", CT_NUM, FT_INT, 0,
      OFF(busy_reply_threshold), 0, LLMAX, "5000", NULL, NULL, NULL},
+    LL("tracking-table-max-keys", tracking_table_max_keys, 0, LLMAX, "1000000", 0),
     SPECIAL("notify-keyspace-events", notify_keyspace_events_str, &sp_notify, "", 0),
 
     /* Appliance */

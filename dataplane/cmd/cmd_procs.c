@@ -82,6 +82,10 @@ cb_cmd_proc cmd_client_pause;
 cb_cmd_proc cmd_client_unpause;
 cb_cmd_proc cmd_client_no_evict;
 cb_cmd_proc cmd_client_help;
+cb_cmd_proc cmd_client_tracking;
+cb_cmd_proc cmd_client_caching;
+cb_cmd_proc cmd_client_getredir;
+cb_cmd_proc cmd_client_trackinginfo;
 cb_cmd_proc cmd_client_unblock;
 cb_cmd_proc cmd_time;
 cb_cmd_proc cmd_info;
@@ -334,6 +338,10 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "client|unpause", cmd_client_unpause },
     { "client|no-evict", cmd_client_no_evict },
     { "client|help", cmd_client_help },
+    { "client|tracking", cmd_client_tracking },
+    { "client|caching", cmd_client_caching },
+    { "client|getredir", cmd_client_getredir },
+    { "client|trackinginfo", cmd_client_trackinginfo },
     { "client|unblock", cmd_client_unblock },
     { "time", cmd_time },
     { "info", cmd_info },

@@ -8,6 +8,7 @@
 #include "../conn.h"
 #include "../multi.h"
 #include "../pubsub.h"
+#include "../tracking.h"
 #include "../server.h"
 #include "../worker.h"
 #include "../resp/reply.h"
@@ -162,6 +163,7 @@ void cmd_hello(cb_client *c) {
 void cmd_reset(cb_client *c) {
     multi_reset_client(c); /* RESET runs with the other workers parked */
     pubsub_client_reset(c);
+    tracking_disable(c);
     client_select_db(c, 0);
     c->resp = 2;
     cb_free(c->name);
