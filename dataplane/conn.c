@@ -29,6 +29,35 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 
+static const char DENIED_MSG[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to Redis you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
+    "the same host the server is running, however MAKE SURE Redis is not publicly accessible "
+    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    "Alternatively you can just disable the protected mode by editing the Redis configuration "
+    "file, and setting the protected mode option to 'no', and then restarting the server. 3) "
+    "If you started the server manually just for testing, restart it with the '--protected-mode "
+    "no' option. 4) Setup a an authentication password for the default user. NOTE: You only "
+    "need to do one of the above things in order for the server to start accepting "
+    "connections from the outside.\r\n";
+static const char MAXCLIENTS_MSG[] = "-ERR max number of clients reached\r\n";
+
+const char *conn_refusal(int local, int over_limit, size_t *len) {
+    if (over_limit) {
+        *len = sizeof(MAXCLIENTS_MSG) - 1;
+        return MAXCLIENTS_MSG;
+    }
+    if (g_config.protected_mode && !(g_config.requirepass && g_config.requirepass[0]) &&
+        !local) {
+        *len = sizeof(DENIED_MSG) - 1;
+        return DENIED_MSG;
+    }
+    return NULL;
+}
+
 cb_client *conn_create(cb_worker *w, const cb_driver_ops *ops, int fd, const char *addr,
                        const char *laddr, int local) {
     cb_client *c = cb_calloc(sizeof(*c));

@@ -118,11 +118,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "command table initialisation failed\n");
         return 1;
     }
-    if (g_config.dataplane != DATAPLANE_KERNEL) {
-        fprintf(stderr, "*** FATAL: the dpdk data plane is not part of this build yet; "
-                        "use 'dataplane kernel'\n");
-        return 1;
-    }
     int supervised_systemd = g_config.supervised == SUPERVISED_SYSTEMD ||
                              (g_config.supervised == SUPERVISED_AUTO && getenv("NOTIFY_SOCKET"));
     if (g_config.daemonize && !supervised_systemd) daemonize();
@@ -147,7 +142,11 @@ int main(int argc, char **argv) {
     char err[512];
     if (server_create(err, sizeof(err)) < 0) {
         cb_log(LOG_WARNING, "Warning: %s", err);
-        cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
+        if (g_config.dataplane == DATAPLANE_DPDK)
+            cb_log(LOG_WARNING, "Failed to start the DPDK data plane, aborting.");
+        else
+            cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
+        server_destroy();
         return 1;
     }
     /* Before loading, so that /health/ready can say "loading". */

@@ -19,6 +19,7 @@
 #include "tracking.h"
 #include "script/script.h"
 #include "worker.h"
+#include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -54,6 +55,12 @@ int server_create(char *err, size_t errlen) {
     /* This thread is the management thread: its own arena and cache. */
     mem_thread_arena();
     g_server.nworkers = g_config.io_workers > 0 ? g_config.io_workers : 1;
+    if (g_config.dataplane == DATAPLANE_DPDK) {
+        /* One worker per poll core; the EAL arguments decide how many. */
+        int n = ddrv_setup(err, errlen);
+        if (n < 0) return -1;
+        g_server.nworkers = n;
+    }
     g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
     pthread_mutex_init(&g_server.xs_lock, NULL);
     multi_init(g_config.databases);
@@ -91,7 +98,7 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         g_server.workers[i] = w;
-        if (kdrv_listen(w, err, errlen) < 0) return -1;
+        if (g_config.dataplane != DATAPLANE_DPDK && kdrv_listen(w, err, errlen) < 0) return -1;
     }
     cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
     for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
@@ -122,6 +129,7 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
+    ddrv_teardown();
 }
 
 static void zero_stats(cb_worker *w) {
@@ -152,7 +160,8 @@ void server_reset_stats(void) {
 
 int server_apply_config(const char *name, char **err) {
     static char errbuf[256];
-    if (!strcmp(name, "port") || !strcmp(name, "bind") || !strcmp(name, "unixsocket")) {
+    if ((!strcmp(name, "port") || !strcmp(name, "bind") || !strcmp(name, "unixsocket")) &&
+        g_config.dataplane != DATAPLANE_DPDK) {
         cb_worker *self = worker_self();
         for (int i = 0; i < g_server.nworkers; i++) {
             cb_worker *w = g_server.workers[i];

@@ -29,6 +29,7 @@
 #include "script/script.h"
 #include "propagate.h"
 #include "../persist/aof.h"
+#include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -56,7 +57,8 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->from_mgmt = ring_create(1024);
     w->aof_ring = ring_create(65536);
     w->prop = prop_create();
-    if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0) {
+    if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0 ||
+        (g_config.dataplane == DATAPLANE_DPDK && ddrv_init(w) < 0)) {
         worker_destroy(w);
         return NULL;
     }
@@ -70,6 +72,7 @@ void worker_destroy(cb_worker *w) {
         conn_close(w->clients);
     }
     kdrv_shutdown(w);
+    ddrv_shutdown(w);
     xshard_free_worker(w);
     script_worker_free(w);
     for (int i = 0; i < w->nready; i++) cbstr_free(w->ready[i].key);
@@ -183,6 +186,7 @@ static void worker_cron(cb_worker *w, long long now) {
 static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
+    w->thread = pthread_self();
     if (w->shard->mem_account >= 0) mem_account_use(w->shard->mem_account);
     w->tid = (pid_t)syscall(SYS_gettid);
     log_set_role('M'); /* one Redis-style role per process: master */
@@ -209,7 +213,11 @@ static void *worker_main(void *arg) {
         if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
         uint64_t t0 = util_monotonic_us();
-        kdrv_poll(w, timeout);                       /* rx -> input -> commands */
+        int got = 1;
+        if (w->dpdk)
+            got = ddrv_poll(w);                      /* rx -> stack -> input -> commands; TCP timers */
+        else
+            kdrv_poll(w, timeout);                   /* rx -> input -> commands */
         uint64_t t1 = util_monotonic_us();
         xshard_service(w);                           /* other shards' commands and replies */
 
@@ -230,9 +238,17 @@ static void *worker_main(void *arg) {
         tracking_before_sleep(w);                    /* BCAST invalidations */
         prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
+        if (w->dpdk) ddrv_tx_flush(w);               /* owed ACKs, transmit batch */
         lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 
         uint64_t t2 = util_monotonic_us();
+        if (w->dpdk) {
+            /* A poll core never sleeps: a turn that received nothing is idle. */
+            if (got) STAT_ADD(w->stats.loop_busy_us, t2 - t0);
+            else STAT_ADD(w->stats.loop_idle_us, t2 - t0);
+            STAT_INC(w->stats.loops);
+            continue;
+        }
         /* Busy = everything but the time spent blocked in the poll. */
         STAT_ADD(w->stats.loop_busy_us, t2 - t1);
         STAT_ADD(w->stats.loop_idle_us, t1 - t0);
@@ -242,12 +258,22 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static int lcore_main(void *arg) {
+    worker_main(arg);
+    return 0;
+}
+
 int worker_start(cb_worker *w) {
+    if (w->dpdk) return ddrv_launch(w, lcore_main); /* the worker's poll lcore */
     return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
 void worker_stop(cb_worker *w) {
     w->stop = 1;
+    if (w->dpdk) {
+        ddrv_join(w);
+        return;
+    }
     kdrv_wake(w);
     if (pthread_self() != w->thread) pthread_join(w->thread, NULL);
 }

@@ -101,6 +101,7 @@ typedef struct cb_worker {
     int script_busy;
     int nested_poll;
     pid_t tid;
+    struct ddrv_core *dpdk;       /* DPDK plane: this poll core's stack; else NULL */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */
