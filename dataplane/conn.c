@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "dispatch.h"
 #include "blocking.h"
+#include "acl.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "xshard.h"
@@ -39,7 +40,7 @@ cb_client *conn_create(cb_worker *w, const cb_driver_ops *ops, int fd, const cha
     c->dbid = 0;
     c->db = &w->shard->dbs[0];
     c->resp = 2;
-    c->authenticated = !(g_config.requirepass && g_config.requirepass[0]);
+    c->authenticated = acl_new_client_authenticated();
     c->user = NULL;
     resp_parser_init(&c->parser);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -368,7 +369,6 @@ void conn_close(cb_client *c) {
     cb_free(c->name);
     cb_free(c->lib_name);
     cb_free(c->lib_ver);
-    cb_free(c->user);
     cb_free(c);
 }
 

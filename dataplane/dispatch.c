@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "acl.h"
 #include "cmd/command.h"
 #include "conn.h"
 #include "blocking.h"
@@ -141,6 +142,7 @@ int dispatch_command(cb_client *c) {
         int owner;
         if (cmd && !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB)) && command_arity_ok(cmd, c->argc) &&
             (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
+            acl_check_client(c, cmd, &(int){0}) == ACL_OK &&
             !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
             xshard_batch_add(c, cmd, owner)) {
             accepted(c, cmd);
@@ -165,6 +167,21 @@ int dispatch_command(cb_client *c) {
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reject(c, cmd, "-NOAUTH Authentication required.");
         goto done;
+    }
+    /* ACL: after NOAUTH; a command refused inside MULTI for being
+     * NO_MULTI says so first (multi_maybe_queue), as Redis does. */
+    if (!((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NO_MULTI))) {
+        int errpos = 0;
+        int acl = acl_check_client(c, cmd, &errpos);
+        if (acl != ACL_OK) {
+            char msg[200];
+            c->lastcmd = cmd; /* the log's client-info names it, as Redis does */
+            acl_log_denial(c, acl, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL,
+                           errpos, cmd, NULL, 0);
+            acl_denial_message(acl, cmd, msg, sizeof(msg));
+            reject(c, cmd, msg);
+            goto done;
+        }
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_subscriber_mode(cmd)) {
         char msg[200];

@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "acl.h"
 #include "cmd/command.h"
 #include "server.h"
 #include "worker.h"
@@ -104,6 +105,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "command table initialisation failed\n");
         return 1;
     }
+    {
+        char aclerr[1024];
+        if (acl_init(aclerr, sizeof(aclerr)) != 0) {
+            fprintf(stderr, "%s\n", aclerr);
+            return 1;
+        }
+    }
     if (g_config.dataplane != DATAPLANE_KERNEL) {
         fprintf(stderr, "*** FATAL: the dpdk data plane is not part of this build yet; "
                         "use 'dataplane kernel'\n");
@@ -155,5 +163,6 @@ int main(int argc, char **argv) {
     if (supervised_systemd) sd_notify(0, "STOPPING=1");
 #endif
     server_destroy();
+    acl_shutdown();
     return rc;
 }

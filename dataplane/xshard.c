@@ -54,7 +54,9 @@ static const char *const global_names[] = {
     "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",
     "pubsub|shardnumsub",
     /* SORT's BY/GET patterns may name keys of any shard. */
-    "sort", "sort_ro", NULL};
+    "sort", "sort_ro",
+    /* ACL changes replace users that every worker's checks read. */
+    "acl|setuser", "acl|deluser", "acl|load", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }

@@ -126,8 +126,57 @@ static void free_fields(void) {
     }
 }
 
+/* "user" and "rename-command" lines, in file order (see config.h). */
+typedef struct deferred {
+    char *name;
+    words w;
+} deferred;
+static deferred *deferred_lines;
+static int deferred_n;
+
+static int is_deferred(const char *name) {
+    return !strcasecmp(name, "user") || !strcasecmp(name, "rename-command");
+}
+
+static void deferred_add(const char *name, int argc, char **argv) {
+    deferred_lines = cb_realloc(deferred_lines, sizeof(deferred) * (size_t)(deferred_n + 1));
+    deferred *d = &deferred_lines[deferred_n++];
+    d->name = cb_strdup(name);
+    memset(&d->w, 0, sizeof(d->w));
+    for (int i = 0; i < argc; i++) words_push(&d->w, argv[i], strlen(argv[i]));
+}
+
+static void deferred_free(void) {
+    for (int i = 0; i < deferred_n; i++) {
+        cb_free(deferred_lines[i].name);
+        words_free(&deferred_lines[i].w);
+    }
+    cb_free(deferred_lines);
+    deferred_lines = NULL;
+    deferred_n = 0;
+}
+
+int config_deferred_count(const char *name) {
+    int n = 0;
+    for (int i = 0; i < deferred_n; i++) n += !strcasecmp(deferred_lines[i].name, name);
+    return n;
+}
+
+char *const *config_deferred_at(const char *name, int i, int *argc) {
+    for (int j = 0; j < deferred_n; j++) {
+        if (strcasecmp(deferred_lines[j].name, name)) continue;
+        if (i-- == 0) {
+            *argc = deferred_lines[j].w.argc;
+            return deferred_lines[j].w.argv;
+        }
+    }
+    *argc = 0;
+    return NULL;
+}
+
 void config_free(void) {
     if (!cfg_initialized) return;
+    deferred_free();
     free_fields();
     memset(&g_config, 0, sizeof g_config);
     cfg_initialized = 0;
@@ -135,6 +184,7 @@ void config_free(void) {
 
 void config_init_defaults(void) {
     if (cfg_initialized) free_fields();
+    deferred_free();
     memset(&g_config, 0, sizeof g_config);
     if (cfg_table_len > sizeof cfg_default_printed / sizeof cfg_default_printed[0]) abort();
     for (size_t i = 0; i < cfg_table_len; i++) {
@@ -240,6 +290,14 @@ static int load_text(const char *text, const char *fname, int depth, char **err)
                 rc = -1;
             } else {
                 rc = load_include(w.argv[1], depth, &why, err);
+            }
+        } else if (is_deferred(w.argv[0])) {
+            dname = w.argv[0];
+            if (w.argc < 2) {
+                why = "wrong number of arguments";
+                rc = -1;
+            } else {
+                deferred_add(w.argv[0], w.argc - 1, w.argv + 1);
             }
         } else {
             const cfg_dir *d = cfg_lookup(w.argv[0], strlen(w.argv[0]));

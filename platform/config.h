@@ -93,6 +93,11 @@ typedef struct cb_config {
     char *control_bind;
     int control_port;
     char *control_token_file;
+
+    /* ACL (dataplane/acl.c). */
+    char *aclfile;
+    long long acllog_max_len;
+    int acl_pubsub_default;             /* 0 resetchannels, 1 allchannels */
 } cb_config;
 
 /* notify-keyspace-events classes (bit values as Redis numbers them). */
@@ -118,6 +123,13 @@ enum {
     CB_NOTIFY_EVICTED | CB_NOTIFY_STREAM | CB_NOTIFY_MODULE)
 
 extern cb_config g_config;
+
+/* Directives that may repeat and are applied once the command table
+ * exists ("user", "rename-command"): kept as word lists in file order.
+ * Count of lines for name / the words of line i (argv[0] is the first
+ * word after the directive name). */
+int config_deferred_count(const char *name);
+char *const *config_deferred_at(const char *name, int i, int *argc);
 
 /* Reset g_config to the embedded defaults. */
 void config_init_defaults(void);

@@ -611,6 +611,8 @@ static const cfg_enum maxmem_policies[] = {
     {"allkeys-lru", MAXMEM_ALLKEYS_LRU},     {"allkeys-lfu", MAXMEM_ALLKEYS_LFU},
     {"allkeys-random", MAXMEM_ALLKEYS_RANDOM}, {"noeviction", MAXMEM_NOEVICTION},
     {NULL, 0}};
+static const cfg_enum acl_pubsub_defaults[] = {{"allchannels", 1}, {"resetchannels", 0},
+                                               {NULL, 0}};
 static const cfg_enum dataplanes[] = {{"kernel", DATAPLANE_KERNEL},
                                       {"dpdk", DATAPLANE_DPDK}, {NULL, 0}};
 
@@ -727,6 +729,10 @@ const cfg_dir cfg_table[] = {
     STR("control-bind", control_bind, "127.0.0.1", 0),
     INT("control-port", control_port, 0, 65535, "8379", 0),
     STR("control-token-file", control_token_file, "control.token", 0),
+    /* ACL */
+    STR("aclfile", aclfile, "", CF_IMMUTABLE),
+    LL("acllog-max-len", acllog_max_len, 0, LLMAX, "128", 0),
+    ENUM("acl-pubsub-default", acl_pubsub_default, acl_pubsub_defaults, "resetchannels", 0),
 };
 
 const size_t cfg_table_len = sizeof cfg_table / sizeof cfg_table[0];

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../acl.h"
 #include "../conn.h"
 #include "../worker.h"
 #include "../../platform/config.h"
@@ -235,7 +236,7 @@ static void accept_on(cb_worker *w, int lfd) {
             STAT_INC(w->stats.rejected_conn);
             continue;
         }
-        if (g_config.protected_mode && !(g_config.requirepass && g_config.requirepass[0]) &&
+        if (g_config.protected_mode && acl_default_nopass() &&
             !local) {
             ssize_t r = write(fd, DENIED_MSG, sizeof(DENIED_MSG) - 1);
             (void)r;
