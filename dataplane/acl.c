@@ -1072,9 +1072,14 @@ void acl_log_denial(cb_client *c, int reason, int context, int errpos, const cb_
                     const char *user, size_t ul) {
     const char *obj;
     size_t ol;
+    char up[32];
     if (reason == ACL_DENIED_AUTH) {
-        obj = "AUTH";
-        ol = 4;
+        /* Redis names the command that authenticated: AUTH or HELLO. */
+        const char *n = c->cmd ? c->cmd->name : "auth";
+        for (ol = 0; n[ol] && ol < sizeof(up) - 1; ol++)
+            up[ol] = (char)(n[ol] >= 'a' && n[ol] <= 'z' ? n[ol] - 32 : n[ol]);
+        up[ol] = '\0';
+        obj = up;
     } else if (reason == ACL_DENIED_CMD) {
         obj = command_fullname(cmd);
         ol = strlen(obj);
@@ -1089,8 +1094,9 @@ void acl_log_denial(cb_client *c, int reason, int context, int errpos, const cb_
     char *cinfo = client_info_line(c);
     long long now = util_mstime();
     pthread_mutex_lock(&A.log_mu);
-    /* A denial like a recent one updates that entry instead of adding. */
-    for (int i = 0; i < A.nlog; i++) {
+    /* A denial like one of the 10 newest updates that entry instead of
+     * adding one (Redis looks no further). */
+    for (int i = 0; i < A.nlog && i < 10; i++) {
         logentry *e = &A.log[i];
         if (e->reason == reason && e->context == context && strlen(e->object) == ol &&
             !memcmp(e->object, obj, ol) && strlen(e->username) == ul &&
@@ -1401,6 +1407,11 @@ int acl_init(char *err, size_t errlen) {
                          errno_text(EALREADY));
                 return -1;
             }
+        }
+        if (!strcmp(argv[0], "default")) {
+            /* The configured default user replaces the built-in one. */
+            cb_acl_user *d = A.dflt;
+            user_apply(d, "reset", 5);
         }
         size_t lens[256];
         int nr = argc - 1 > 256 ? 256 : argc - 1;

@@ -164,6 +164,14 @@ int dispatch_command(cb_client *c) {
         reject(c, cmd, msg);
         goto done;
     }
+    /* Redis refuses DEBUG before asking for AUTH. */
+    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
+        reject(c, cmd,
+               "DEBUG command not allowed. If the enable-debug-command option is set to "
+               "\"local\", you can run it from a local connection, otherwise you need to "
+               "set this option in the configuration file, and then restart the server.");
+        goto done;
+    }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reject(c, cmd, "-NOAUTH Authentication required.");
         goto done;
@@ -189,13 +197,6 @@ int dispatch_command(cb_client *c) {
                  "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                  "RESET are allowed in this context", command_fullname(cmd));
         reject(c, cmd, msg);
-        goto done;
-    }
-    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
-        reject(c, cmd,
-               "DEBUG command not allowed. If the enable-debug-command option is set to "
-               "\"local\", you can run it from a local connection, otherwise you need to "
-               "set this option in the configuration file, and then restart the server.");
         goto done;
     }
     if (multi_maybe_queue(c, cmd)) goto done;
