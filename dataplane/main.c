@@ -105,6 +105,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "command table initialisation failed\n");
         return 1;
     }
+    for (int i = 0; i < config_deferred_count("rename-command"); i++) {
+        int rargc;
+        char *const *rargv = config_deferred_at("rename-command", i, &rargc);
+        const char *why = "wrong number of arguments";
+        if (rargc != 2 || command_rename(rargv[0], rargv[1], &why) != 0) {
+            fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (cachebox) ***\n"
+                            ">>> 'rename-command %s'\n%s\n", rargc ? rargv[0] : "", why);
+            return 1;
+        }
+    }
     {
         char aclerr[1024];
         if (acl_init(aclerr, sizeof(aclerr)) != 0) {

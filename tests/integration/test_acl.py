@@ -275,6 +275,33 @@ class AclDirectives(unittest.TestCase):
                 srv.cleanup()
         self.assertEqual(outs[0], outs[1])
 
+    def test_rename_command(self):
+        conf = ('rename-command CONFIG ""\nrename-command FLUSHALL wipe\n'
+                'rename-command wipe wipe2\n')
+        cmds = [('CONFIG', 'GET', 'port'), ('FLUSHALL',), ('WIPE',), ('WIPE2',), ('wipe2', 'x'),
+                ('ACL', 'SETUSER', 'rn', 'on', 'nopass', '+flushall', '-config'),
+                ('ACL', 'SETUSER', 'rn', '+wipe2'), ('ACL', 'GETUSER', 'rn'),
+                ('COMMAND', 'INFO', 'flushall', 'config|get'), ('ACL', 'DRYRUN', 'rn', 'wipe2'),
+                ('ACL', 'DRYRUN', 'rn', 'flushall'), ('AUTH', 'rn', 'x'), ('WIPE2',)]
+        outs = []
+        for kind in ('redis', 'cachebox'):
+            srv = Server(kind, config=conf)
+            try:
+                with srv.raw() as c:
+                    outs.append([c.cmd(*cmd) for cmd in cmds])
+            finally:
+                srv.cleanup()
+        self.assertEqual(outs[0], outs[1])
+
+    def test_bad_rename_refuses_start(self):
+        srv = Server('cachebox', config='rename-command NOSUCH x\n', wait=False)
+        try:
+            srv.proc.wait(timeout=10)
+            self.assertNotEqual(srv.proc.returncode, 0)
+            self.assertIn('No such command in rename-command', srv.log())
+        finally:
+            srv.cleanup()
+
     def test_bad_user_directive_refuses_start(self):
         srv = Server('cachebox', config='user alice on +nosuch\n', wait=False)
         try:
