@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "pubsub.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -106,6 +107,8 @@ static const struct {
                        {"skip-sanitize-payload", USER_SKIP_SANITIZE},
                        {"sanitize-payload", USER_SANITIZE},
                        {NULL, 0}};
+
+static int chan_allowed(const struct selector *s, const char *ch, size_t cl, int is_pattern);
 
 /* ------------------------------------------------------------ selectors */
 
@@ -675,6 +678,41 @@ void acl_kill_clients_of(cb_client *me, const cb_acl_user *u) {
         for (cb_client *t = g_server.workers[wi]->clients; t; t = next) {
             next = t->next;
             if (t->user != u || (t->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED))) continue;
+            if (t == me)
+                me->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            else
+                conn_close_async(t);
+        }
+    }
+}
+
+typedef struct subcheck {
+    const cb_acl_user *u;
+    int denied;
+} subcheck;
+
+/* A subscription the new rules no longer allow: note it, stop the walk. */
+static int sub_denied(void *arg, const char *name, size_t len, int is_pattern) {
+    subcheck *sc = arg;
+    if (chan_allowed(&sc->u->root, name, len, is_pattern)) return 0;
+    for (int i = 0; i < sc->u->nsel; i++)
+        if (chan_allowed(&sc->u->sel[i], name, len, is_pattern)) return 0;
+    sc->denied = 1;
+    return 1;
+}
+
+void acl_kill_pubsub_if_needed(cb_client *me, const cb_acl_user *u) {
+    if (u->root.flags & SEL_ALLCHANNELS) return;
+    for (int i = 0; i < u->nsel; i++)
+        if (u->sel[i].flags & SEL_ALLCHANNELS) return;
+    for (int wi = 0; wi < g_server.nworkers; wi++) {
+        cb_client *next;
+        for (cb_client *t = g_server.workers[wi]->clients; t; t = next) {
+            next = t->next;
+            if (t->user != u || (t->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED))) continue;
+            subcheck sc = {u, 0};
+            pubsub_client_each(t, sub_denied, &sc);
+            if (!sc.denied) continue;
             if (t == me)
                 me->flags |= CLIENT_CLOSE_AFTER_REPLY;
             else

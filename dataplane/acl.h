@@ -84,6 +84,9 @@ void acl_log_reset(void);
 /* ACL LOAD / SAVE with aclfile; 0 ok, -1 and *err (cb_malloc'd). */
 int acl_load_file(const char *path, cb_client *c, char **err);
 int acl_save_file(const char *path, char **err);
+/* After u's rules changed: close its clients subscribed to a channel or
+ * pattern the rules no longer allow, as Redis 7.0 does. */
+void acl_kill_pubsub_if_needed(cb_client *me, const cb_acl_user *u);
 /* Close every connection authenticated as u (other workers are parked). */
 void acl_kill_clients_of(cb_client *me, const cb_acl_user *u);
 

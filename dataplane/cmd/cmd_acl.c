@@ -56,6 +56,7 @@ void cmd_acl_setuser(cb_client *c) {
     } else {
         char *err = NULL;
         if (acl_setuser(c->argv[2], c->argv_len[2], m, argv, lens, &err) == 0) {
+            acl_kill_pubsub_if_needed(c, acl_lookup_user(c->argv[2], c->argv_len[2]));
             reply_ok(c);
         } else {
             reply_error(c, err);

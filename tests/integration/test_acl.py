@@ -190,6 +190,25 @@ class AclMatrix(unittest.TestCase):
                 self.assertTrue(c.is_closed())
                 self.assertEqual(d.cmd('PING'), b'+PONG\r\n')  # default user stays
 
+    def test_subscribers_killed_when_channels_revoked(self):
+        def run(s):
+            with s.raw() as a, s.raw() as sub, s.raw() as psub, s.raw() as keep:
+                out = [a.cmd('ACL', 'SETUSER', 'psu', 'on', 'nopass', '+@all', '~*',
+                             'resetchannels', '&news*', '&x')]
+                for c, cmd in ((sub, 'SUBSCRIBE'), (psub, 'PSUBSCRIBE'), (keep, 'SUBSCRIBE')):
+                    out.append(c.cmd('AUTH', 'psu', 'x'))
+                out += [sub.cmd('SUBSCRIBE', 'news1'), psub.cmd('PSUBSCRIBE', 'news*'),
+                        keep.cmd('SUBSCRIBE', 'x')]
+                out.append(a.cmd('ACL', 'SETUSER', 'psu', 'resetchannels', '&news1', '&x'))
+                out += [sub.is_closed(), psub.is_closed(), keep.is_closed()]
+                out.append(a.cmd('ACL', 'SETUSER', 'psu', 'off'))
+                out.append(keep.is_closed())
+                out.append(a.cmd('ACL', 'DELUSER', 'psu'))
+                return out
+        a, b = self.both(run)
+        self.assertEqual(a, b)
+        self.assertEqual(a[-6:-3], [False, True, False])
+
     def test_client_kill_user_and_list(self):
         def run(s):
             with s.raw() as admin, s.raw() as c:
