@@ -975,23 +975,34 @@ static void describe_commands(const selector *s, sbuf *b) {
     size_t start = b->len;
     sb_str(b, additive ? "-@all " : "+@all ");
     set_all(&fake, !additive);
-    /* temp starts as the user's bits; each category taken is undone in it,
-     * so later categories are weighed on what is still unexplained. */
+    /* Greedy, as Redis 7.0: each round takes the category that contradicts
+     * the user's bits least (ties: the one that explains most), among those
+     * that explain more than they contradict, weighed on temp — the user's
+     * bits with every category taken so far undone. */
     selector temp;
     sel_init(&temp, 0);
     memcpy(temp.bits, s->bits, sizeof(uint64_t) * (size_t)A.words);
-    for (int j = 0; acl_category_names[j]; j++) {
-        long on = 0, off = 0;
-        uint64_t cat = 1ull << j;
-        for (int i = 0; i < command_count(); i++) count_category(&temp, command_at(i), cat, &on, &off);
-        if ((additive && on > off) || (!additive && off > on)) {
-            sb_str(b, additive ? "+@" : "-@");
-            sb_str(b, acl_category_names[j]);
-            sb_str(b, " ");
-            for (int i = 0; i < command_count(); i++) {
-                set_category(&fake, command_at(i), cat, additive);
-                set_category(&temp, command_at(i), cat, !additive);
+    for (;;) {
+        int best = -1;
+        long mindiff = -1, maxsame = 0;
+        for (int j = 0; acl_category_names[j]; j++) {
+            long on = 0, off = 0;
+            for (int i = 0; i < command_count(); i++)
+                count_category(&temp, command_at(i), 1ull << j, &on, &off);
+            long diff = additive ? off : on, same = additive ? on : off;
+            if (same > diff && (mindiff < 0 || diff < mindiff || (diff == mindiff && same > maxsame))) {
+                best = j;
+                mindiff = diff;
+                maxsame = same;
             }
+        }
+        if (best < 0) break;
+        sb_str(b, additive ? "+@" : "-@");
+        sb_str(b, acl_category_names[best]);
+        sb_str(b, " ");
+        for (int i = 0; i < command_count(); i++) {
+            set_category(&fake, command_at(i), 1ull << best, additive);
+            set_category(&temp, command_at(i), 1ull << best, !additive);
         }
     }
     for (int i = 0; i < command_count(); i++) describe_singles(s, &fake, command_at(i), b);
