@@ -9,6 +9,7 @@
 #include "resp/reply.h"
 #include "acl.h"
 #include "multi.h"
+#include "tracking.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
@@ -95,6 +96,7 @@ char *client_info_line(cb_client *c) {
     if (c->flags & CLIENT_MONITOR) flags[f++] = 'O';
     if (c->flags & CLIENT_MULTI) flags[f++] = 'x';
     if (c->blk) flags[f++] = 'b';
+    f += tracking_info_flags(c, flags + f);
     if (c->flags & CLIENT_CLOSE_ASAP) flags[f++] = 'A';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & CLIENT_UNIX_SOCKET) flags[f++] = 'U';
@@ -118,11 +120,11 @@ char *client_info_line(cb_client *c) {
             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
             "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 "
             "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-            "user=%s redir=-1 resp=%d",
+            "user=%s redir=%lld resp=%d",
             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
             (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->dbid,
             multi_queued_count(c), qbuf, (size_t)0, argvmem, c->w->readbuf_size, c->w->readbuf_size, obl,
             oll > 1 ? oll - 1 : 0, omem > 16384 ? omem - 16384 : 0, totmem, events, cmdname,
-            acl_user_name(c->user), c->resp);
+            acl_user_name(c->user), tracking_redir(c), c->resp);
     return line;
 }

@@ -39,6 +39,9 @@ struct cb_acl_user;
 #define CLIENT_MULTI             (1u << 16) /* in MULTI: commands are queued */
 #define CLIENT_DIRTY_EXEC        (1u << 17) /* a queued command was refused: EXECABORT */
 #define CLIENT_PUBSUB            (1u << 18) /* has subscriptions (subscriber mode in RESP2) */
+/* Only in a forwarded run's flags: remember the keys its reads touch for
+ * the origin's client tracking (tracking.c). */
+#define CLIENT_TRACK_REMEMBER    (1u << 31)
 
 enum { BLOCK_MODE_NONE = 0, BLOCK_MODE_SERVING = 1, BLOCK_MODE_TIMEOUT = 2 };
 
@@ -107,6 +110,7 @@ typedef struct cb_client {
     int block_mode;         /* BLOCK_MODE_* */
     int block_still;        /* a serving re-run found nothing */
     struct cb_psub *ps;     /* Pub/Sub subscriptions (pubsub.c), NULL if none */
+    struct cb_track *trk;   /* CLIENT TRACKING state (tracking.c), NULL if never on */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
 } cb_client;

@@ -20,6 +20,7 @@
 #include "acl.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -215,10 +216,13 @@ int conn_input(cb_client *c, const char *buf, size_t len) {
     return 0;
 }
 
-/* The held command is finished: go on with the input that waited. */
-static void continue_pending(cb_client *c) {
+/* The held command is finished: go on with the input that waited.
+ * consumed: the parser held that command (paused, blocked, or waiting for
+ * a run); otherwise it may hold the start of the next one, received before
+ * the run left, which the saved input continues. */
+static void continue_pending(cb_client *c, int consumed) {
     c->argc = 0;
-    resp_parser_reset(&c->parser);
+    if (consumed) resp_parser_reset(&c->parser);
     if (c->pending_len) {
         /* Move the saved input out first: processing may hold again and
          * append what is left of it. */
@@ -234,7 +238,7 @@ static void continue_pending(cb_client *c) {
 
 void conn_continue(cb_client *c) {
     if (c->flags & (CLIENT_CLOSED | CLIENT_CLOSE_ASAP)) return;
-    continue_pending(c);
+    continue_pending(c, 1);
 }
 
 /* Run the parsed command that was held; 1 if it is held again. */
@@ -250,7 +254,7 @@ void conn_resume(cb_client *c) {
     if (redispatch(c) && c->held == 1) return; /* still paused */
     c->held = 0;
     c->w->nheld--;
-    continue_pending(c);
+    continue_pending(c, 1);
 }
 
 void conn_forward_done(cb_client *c, const char *reply, size_t len) {
@@ -262,7 +266,7 @@ void conn_forward_done(cb_client *c, const char *reply, size_t len) {
     }
     reply_raw(c, reply, len);
     if (waiting && redispatch(c)) return; /* paused now */
-    continue_pending(c);
+    continue_pending(c, waiting);
 }
 
 /* Drop fully written blocks from the front, keeping the tail block (rewound)
@@ -328,17 +332,19 @@ void conn_close(cb_client *c) {
     }
     c->flags |= CLIENT_CLOSED;
     if (c->held == 1) w->nheld--;
-    if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps) {
+    if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps || tracking_close_needs_park(c)) {
         /* The watch, blocking and Pub/Sub registries change only with the
          * other workers parked. */
         xshard_park_others(w);
         multi_reset_client(c);
         blocking_client_closed(c);
         pubsub_client_reset(c);
+        tracking_client_closed(c);
         xshard_release(w);
     } else {
         multi_reset_client(c);
         blocking_client_closed(c);
+        tracking_client_closed(c);
     }
     if (c->flags & CLIENT_MONITOR) {
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);

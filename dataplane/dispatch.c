@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "blocking.h"
 #include "multi.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "worker.h"
 #include "resp/reply.h"
@@ -19,6 +20,7 @@
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 cb_cmd_proc cmd_debug, cmd_exec;
 
@@ -102,6 +104,7 @@ static void update_reply_skip(cb_client *c, const cb_command *cmd) {
         c->flags |= CLIENT_REPLY_SKIP;
         c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
     }
+    tracking_command_done(c, cmd); /* a one-shot CLIENT CACHING ends too */
 }
 
 /* Bookkeeping for a command handed to another worker. */
@@ -120,7 +123,10 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     uint64_t errs = c->errors_seen;
     long long start = util_ustime();
     c->flags |= CLIENT_IN_CALL;
+    cb_client *prev = tracking_set_current(c);
     cmd->proc(c);
+    if (c->trk && (cmd->flags & CMD_READONLY)) tracking_after_read(c, cmd);
+    tracking_set_current(prev);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
@@ -133,6 +139,7 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
 int dispatch_command(cb_client *c) {
     const cb_command *container = NULL;
     const cb_command *cmd = command_resolve(c->argc, c->argv, c->argv_len, &container);
+    tracking_before_command(c->w);
 
     if (c->batch) {
         /* A run for another worker is being gathered: this command joins it
@@ -191,6 +198,14 @@ int dispatch_command(cb_client *c) {
             goto done;
         }
     }
+    /* After a failed snapshot, with stop-writes-on-bgsave-error: writes (and
+     * PING, as Redis does) are refused until a save succeeds. */
+    if (bgsave_writes_denied() &&
+        ((cmd->flags & CMD_WRITE) || !strcmp(cmd->name, "ping") ||
+         (cmd->proc == cmd_exec && multi_has_writes(c)))) {
+        reject(c, cmd, BGSAVE_MISCONF_ERR);
+        goto done;
+    }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_subscriber_mode(cmd)) {
         char msg[200];
         snprintf(msg, sizeof(msg),
@@ -239,6 +254,7 @@ int dispatch_command(cb_client *c) {
         dispatch_call(c, cmd);
         blocking_serve_ready(c->w);
     }
+    tracking_after_command(c->w); /* invalidations it caused for itself */
     c->commands++;
     if (c->held == 4) {
         /* Blocked (BLPOP...): what follows in the pipeline waits. */

@@ -21,6 +21,7 @@
 #include "../mgmt/info.h"
 #include "../mgmt/mgmt.h"
 #include "../persist/rdb.h"
+#include "../persist/bgsave.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -77,13 +78,15 @@ static void load_data_from_disk(void) {
     for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
     long long start = util_ustime();
     char *err = NULL;
-    int rc = rdb_load_file(shards, g_server.nworkers, g_config.dbfilename, &err);
+    rdb_load_info info = {0};
+    int rc = rdb_load_file_ex(shards, g_server.nworkers, g_config.dbfilename, &info, &err);
     cb_free(shards);
     if (rc < 0) {
         cb_log(LOG_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
         cb_free(err);
         exit(1);
     }
+    if (rc == 0) bgsave_note_load(info.keys_loaded, info.keys_expired);
     if (rc == 0)
         cb_log(LOG_NOTICE, "DB loaded from disk: %.3f seconds",
                (double)(util_ustime() - start) / 1000000);

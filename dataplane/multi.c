@@ -179,8 +179,29 @@ static void watch_key(cb_client *c, const char *k, size_t len) {
     c->nwatched++;
 }
 
-static void mark_dirty(watchers *w) {
-    for (int j = 0; j < w->n; j++) __atomic_store_n(&w->v[j]->dirty_cas, 1, __ATOMIC_RELAXED);
+/* The client's entry for key in db, or NULL. */
+static cb_watched *find_watched(cb_client *c, int dbid, const char *key, size_t len) {
+    for (int i = 0; i < c->nwatched; i++) {
+        cb_watched *wk = &c->watched[i];
+        if (wk->dbid == dbid && cbstr_len(wk->key) == len && memcmp(wk->key, key, len) == 0)
+            return wk;
+    }
+    return NULL;
+}
+
+/* A key that was already expired when watched and is now gone has not
+ * logically changed: Redis clears the entry's expired mark instead of
+ * failing the transaction (the key is then simply missing). Every other
+ * change marks the watcher dirty. */
+static void touch_watchers(watchers *w, cb_db *db, const char *key, size_t len, int gone) {
+    for (int j = 0; j < w->n; j++) {
+        cb_watched *wk = gone ? find_watched(w->v[j], db->id, key, len) : NULL;
+        if (wk && __atomic_load_n(&wk->expired_at_watch, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&wk->expired_at_watch, 0, __ATOMIC_RELAXED);
+            continue;
+        }
+        __atomic_store_n(&w->v[j]->dirty_cas, 1, __ATOMIC_RELAXED);
+    }
 }
 
 void multi_key_modified(void *owner, cb_db *db, const char *key, size_t len) {
@@ -190,7 +211,7 @@ void multi_key_modified(void *owner, cb_db *db, const char *key, size_t len) {
     if (dict_size(d) == 0) return;
     if (key) {
         dict_entry *e = dict_find(d, key, len);
-        if (e) mark_dirty(e->v.val);
+        if (e) touch_watchers(e->v.val, db, key, len, dict_find(db->keys, key, len) == NULL);
         return;
     }
     /* The whole db is about to change (FLUSHDB, FLUSHALL, SWAPDB): watched
@@ -199,7 +220,8 @@ void multi_key_modified(void *owner, cb_db *db, const char *key, size_t len) {
     dict_iter_init(&it, d, 0);
     dict_entry *e;
     while ((e = dict_iter_next(&it)) != NULL)
-        if (dict_find(db->keys, e->key, cbstr_len(e->key))) mark_dirty(e->v.val);
+        if (dict_find(db->keys, e->key, cbstr_len(e->key)))
+            touch_watchers(e->v.val, db, e->key, cbstr_len(e->key), 1);
     dict_iter_release(&it);
 }
 

@@ -15,6 +15,7 @@
 #include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -22,6 +23,8 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/rdb.h"
+#include "../persist/bgsave.h"
+#include "../mgmt/mgmt.h"
 
 cb_server g_server;
 
@@ -30,6 +33,7 @@ cb_server g_server;
 static void server_key_modified(void *owner, cb_db *db, const char *key, size_t len) {
     multi_key_modified(owner, db, key, len);
     if (key) blocking_key_touched(db, key, len);
+    tracking_key_modified(db, key, len); /* client-side caching */
 }
 
 int server_create(char *err, size_t errlen) {
@@ -39,6 +43,7 @@ int server_create(char *err, size_t errlen) {
     multi_init(g_config.databases);
     blocking_init(g_config.databases);
     pubsub_init();
+    tracking_init(g_server.nworkers);
     g_server.start_ms = util_mstime();
     g_server.stat_starttime_us = util_ustime();
     util_random_hex(g_server.run_id, 40);
@@ -52,6 +57,7 @@ int server_create(char *err, size_t errlen) {
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
         s->on_notify = keyspace_event_publish; /* keyspace notifications */
+        s->on_flushall = bgsave_after_flushall; /* drop a snapshot, save again */
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));
@@ -60,6 +66,10 @@ int server_create(char *err, size_t errlen) {
         g_server.workers[i] = w;
         if (kdrv_listen(w, err, errlen) < 0) return -1;
     }
+    cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
+    for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
+    bgsave_init(shards, g_server.nworkers, mgmt_wake);
+    cb_free(shards);
     return 0;
 }
 
@@ -134,6 +144,10 @@ int server_apply_config(const char *name, char **err) {
             if (err) *err = errbuf;
             return -1;
         }
+        return 0;
+    }
+    if (!strcmp(name, "save")) {
+        bgsave_set_points(g_config.save_params);
         return 0;
     }
     if (!strcmp(name, "logfile")) {

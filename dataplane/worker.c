@@ -24,12 +24,14 @@
 #include "conn.h"
 #include "blocking.h"
 #include "dispatch.h"
+#include "tracking.h"
 #include "xshard.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 #define READBUF_SIZE (64 * 1024)
 
@@ -168,6 +170,8 @@ static void *worker_main(void *arg) {
         int timeout = due < 0 ? 0 : (int)due;
         if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
+        int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
+        if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
         uint64_t t0 = util_monotonic_us();
         kdrv_poll(w, timeout);                       /* rx -> input -> commands */
@@ -188,6 +192,7 @@ static void *worker_main(void *arg) {
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
+        tracking_before_sleep(w);                    /* BCAST invalidations */
         worker_flush(w);                             /* tx flush */
 
         uint64_t t2 = util_monotonic_us();

@@ -14,6 +14,7 @@
 #include "blocking.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "tracking.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
@@ -23,7 +24,7 @@
 #define XRING_SIZE 1024
 #define MAX_STACK_KEYS 32
 
-enum { XM_EXEC = 1, XM_REPLY = 2, XM_MONITOR = 3 };
+enum { XM_EXEC = 1, XM_REPLY = 2, XM_MONITOR = 3, XM_TRACK = 4 };
 
 typedef struct xmsg {
     struct xmsg *next;          /* overflow list */
@@ -53,8 +54,12 @@ static const char *const global_names[] = {
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
     "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",
     "pubsub|shardnumsub",
+    /* Looks up the REDIRECT client and changes every shard's BCAST prefixes. */
+    "client|tracking",
     /* SORT's BY/GET patterns may name keys of any shard. */
     "sort", "sort_ro",
+    /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
+    "save", "bgsave",
     /* ACL changes replace users that every worker's checks read. */
     "acl|setuser", "acl|deluser", "acl|load", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
@@ -203,12 +208,13 @@ static void batch_put(xbatch *b, const void *p, size_t n) {
 
 int xshard_batch_add(cb_client *c, const cb_command *cmd, int owner) {
     xbatch *b = c->batch;
-    if (b && (b->owner != owner || b->ncmds >= BATCH_MAX_CMDS || b->len >= BATCH_MAX_BYTES))
+    if (b && (b->owner != owner || b->ncmds >= BATCH_MAX_CMDS || b->len >= BATCH_MAX_BYTES ||
+              (b->flags & CLIENT_TRACK_REMEMBER) != tracking_remember_flag(c)))
         return 0;
     if (!b) {
         b = cb_calloc(sizeof(*b));
         b->owner = owner;
-        b->flags = c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP);
+        b->flags = (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) | tracking_remember_flag(c);
         c->batch = b;
     }
     int32_t argc = c->argc;
@@ -258,6 +264,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     px.resp = m->resp;
     px.flags = CLIENT_PROXY | m->flags;
     px.authenticated = 1;
+    tracking_proxy_begin(&px, m->src);
 
     const char *argv_stack[16];
     size_t len_stack[16];
@@ -306,6 +313,20 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     int src = m->src;
     cb_free(m);
     xsend(w, src, r);
+    tracking_proxy_end(&px);
+    tracking_after_command(w); /* the origin's own invalidations follow its replies */
+}
+
+void xshard_kick(cb_worker *w) {
+    if (w->wake_pending) flush_wakes(w);
+}
+
+void xshard_send_tracking(cb_worker *w, int dst, const void *data, size_t len) {
+    xmsg *m = cb_malloc(sizeof(*m) + len);
+    m->kind = XM_TRACK;
+    m->len = len;
+    memcpy(m->data, data, len);
+    xsend(w, dst, m);
 }
 
 void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
@@ -413,6 +434,9 @@ int xshard_service(cb_worker *w) {
             did = 1;
             if (m->kind == XM_EXEC) {
                 exec_forwarded(w, m);
+            } else if (m->kind == XM_TRACK) {
+                tracking_deliver(w, m->data, m->len);
+                cb_free(m);
             } else if (m->kind == XM_MONITOR) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
                 cb_free(m);

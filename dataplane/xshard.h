@@ -33,6 +33,11 @@ int xshard_batch_add(cb_client *c, const struct cb_command *cmd, int owner);
 /* Send the client's run, if any; the client then waits (held == 2) for the
  * replies, delivered through conn_forward_done. */
 void xshard_flush(cb_client *c);
+/* Hand a client-tracking message to worker dst (tracking_deliver there). */
+void xshard_send_tracking(struct cb_worker *w, int dst, const void *data, size_t len);
+/* Wake the workers this one sent messages to since its last service turn
+ * (for messages sent after xshard_service in a loop turn). */
+void xshard_kick(struct cb_worker *w);
 /* Hand a MONITOR line to the monitors of every other worker. */
 void xshard_feed_monitors(struct cb_worker *w, const char *line, size_t len);
 /* Park every other worker (returns when all are parked) / release them. */

@@ -94,6 +94,9 @@ if [ $build_ok = 1 ]; then
     run_suite diff timeout 600 $PY tests/diff/run_diff.py
     # The same corpus with the keyspace split over three workers' shards.
     CACHEBOX_EXTRA_ARGS="--io-workers 3" run_suite diff-3-workers timeout 600 $PY tests/diff/run_diff.py
+    # ioredis (pinned in tests/node/package.json, installed by npm ci when
+    # missing) run unchanged: pipelines, transactions, Pub/Sub, Lua recipes.
+    run_suite ioredis timeout 300 node tests/node/run.js
     # Seeded random command streams per data type, crossing every encoding
     # threshold both ways, compared with redis-server reply by reply.
     for rnd in tests/diff/random_*.py; do

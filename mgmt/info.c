@@ -33,10 +33,12 @@
 #include "../dataplane/cmd/command.h"
 #include "../dataplane/resp/reply.h"
 #include "../dataplane/worker.h"
+#include "../dataplane/tracking.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../persist/bgsave.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -273,12 +275,13 @@ static cbstr sec_clients(cbstr s, info_ctx *x)
                         "client_recent_max_input_buffer:%llu\r\n"
                         "client_recent_max_output_buffer:%llu\r\n"
                         "blocked_clients:%llu\r\n"
-                        "tracking_clients:0\r\n"
+                        "tracking_clients:%llu\r\n"
                         "clients_in_timeout_table:0\r\n",
                         (unsigned long long)x->t.w.connected_clients, g_config.maxclients,
                         (unsigned long long)x->t.w.max_input_buffer,
                         (unsigned long long)x->t.w.max_output_buffer,
-                        (unsigned long long)x->t.w.blocked_clients);
+                        (unsigned long long)x->t.w.blocked_clients,
+                        (unsigned long long)tracking_clients());
 }
 
 /* Raise the recorded peak to at least `used` (any worker may call INFO). */
@@ -376,26 +379,10 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
 
 static cbstr sec_persistence(cbstr s, info_ctx *x)
 {
-    /* What a Redis without persistence that never saved reports. */
+    /* The rdb_* part belongs to the snapshot machinery (persist/bgsave.c). */
+    (void)x;
+    s = bgsave_info(s);
     return cbstr_catfmt(s,
-                        "loading:0\r\n"
-                        "async_loading:0\r\n"
-                        "current_cow_peak:0\r\n"
-                        "current_cow_size:0\r\n"
-                        "current_cow_size_age:0\r\n"
-                        "current_fork_perc:0.00\r\n"
-                        "current_save_keys_processed:0\r\n"
-                        "current_save_keys_total:0\r\n"
-                        "rdb_changes_since_last_save:%llu\r\n"
-                        "rdb_bgsave_in_progress:0\r\n"
-                        "rdb_last_save_time:%lld\r\n"
-                        "rdb_last_bgsave_status:ok\r\n"
-                        "rdb_last_bgsave_time_sec:-1\r\n"
-                        "rdb_current_bgsave_time_sec:-1\r\n"
-                        "rdb_saves:0\r\n"
-                        "rdb_last_cow_size:0\r\n"
-                        "rdb_last_load_keys_expired:0\r\n"
-                        "rdb_last_load_keys_loaded:0\r\n"
                         "aof_enabled:0\r\n"
                         "aof_rewrite_in_progress:0\r\n"
                         "aof_rewrite_scheduled:0\r\n"
@@ -407,8 +394,7 @@ static cbstr sec_persistence(cbstr s, info_ctx *x)
                         "aof_last_write_status:ok\r\n"
                         "aof_last_cow_size:0\r\n"
                         "module_fork_in_progress:0\r\n"
-                        "module_fork_last_cow_size:0\r\n",
-                        (unsigned long long)x->t.dirty, g_server.start_ms / 1000);
+                        "module_fork_last_cow_size:0\r\n");
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)
@@ -465,9 +451,9 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "active_defrag_key_misses:0\r\n"
                         "total_active_defrag_time:0\r\n"
                         "current_active_defrag_time:0\r\n"
-                        "tracking_total_keys:0\r\n"
-                        "tracking_total_items:0\r\n"
-                        "tracking_total_prefixes:0\r\n"
+                        "tracking_total_keys:%llu\r\n"
+                        "tracking_total_items:%llu\r\n"
+                        "tracking_total_prefixes:%llu\r\n"
                         "unexpected_error_replies:%llu\r\n"
                         "total_error_replies:%llu\r\n"
                         "dump_payload_sanitizations:0\r\n"
@@ -477,6 +463,9 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "io_threaded_writes_processed:0\r\n"
                         "reply_buffer_shrinks:0\r\n"
                         "reply_buffer_expands:0\r\n",
+                        (unsigned long long)tracking_total_keys(),
+                        (unsigned long long)tracking_total_items(),
+                        (unsigned long long)tracking_total_prefixes(),
                         (unsigned long long)t->w.unexpected_error_replies,
                         (unsigned long long)t->w.total_error_replies,
                         (unsigned long long)t->w.total_reads,

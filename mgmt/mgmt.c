@@ -20,6 +20,7 @@
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
+#include "../persist/bgsave.h"
 
 static int wake_fd = -1;
 static int sig_fd = -1;
@@ -52,6 +53,13 @@ void server_request_shutdown(int flags) {
 static void mgmt_cron(void) {
     uint64_t used = mem_used_total();
     if (used > g_server.stat_peak_memory) g_server.stat_peak_memory = used;
+    /* Snapshot file I/O; save points and scheduled BGSAVEs start here,
+     * with every worker parked for the epoch. */
+    if (bgsave_mgmt_pump()) {
+        xshard_park_all();
+        bgsave_start();
+        xshard_release_all();
+    }
 }
 
 /* Shutdown was asked for. A SHUTDOWN command has already taken its final
@@ -63,6 +71,7 @@ static int shutdown_save(void) {
     if (flags & SHUTDOWN_NOSAVE) return 0;
     cb_log(LOG_WARNING, "User requested shutdown...");
     xshard_park_all();
+    bgsave_kill("There is a child saving an .rdb. Killing it!");
     int rc = server_save_before_exit(flags);
     xshard_release_all();
     if (rc != 0) {
@@ -78,7 +87,7 @@ static int shutdown_save(void) {
 static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
         struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
-        int n = poll(pfd, 2, 100);
+        int n = poll(pfd, 2, bgsave_in_progress() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -107,6 +116,9 @@ int mgmt_run(void) {
         wait_for_shutdown();
     } while (shutdown_save() != 0);
     server_stop_workers();
+    /* A snapshot dropped by the shutdown leaves its temp file to us. */
+    bgsave_kill(NULL); /* the workers are gone: nothing else holds a shard */
+    for (int i = 0; i < 100 && bgsave_in_progress(); i++) bgsave_mgmt_pump();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");
     return g_server.exit_code;

@@ -76,6 +76,23 @@ int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
 
+/* ---- File pieces, shared by the synchronous writer and BGSAVE
+ * (persist/bgsave.c). */
+/* The magic and the aux fields Redis 7.0 writes, in its order. */
+cbstr rdb_enc_header(cbstr b);
+/* SELECTDB dbid, then RESIZEDB nkeys nexpires when nkeys > 0. */
+cbstr rdb_enc_db_start(cbstr b, int dbid, uint64_t nkeys, uint64_t nexpires);
+/* One key record: [EXPIRETIME_MS] [IDLE|FREQ per maxmemory-policy] type key
+ * value, appended to *b. expire_ms -1: none. -1 when this build has no
+ * encoder for the value's type (nothing appended). */
+int rdb_enc_key(cbstr *b, const struct cb_shard *s, const char *key, size_t klen,
+                const cb_obj *o, long long expire_ms, long long now_ms, unsigned lru_clock,
+                int compress);
+/* The EOF opcode and the CRC-64 of everything before it: crc_before is
+ * the CRC of the bytes already written, b must hold no other bytes.
+ * checksum 0 writes zeros (rdbchecksum no). */
+cbstr rdb_enc_trailer(cbstr b, uint64_t crc_before, int checksum);
+
 /* ---- Decoder (rdb_load.c), shared with RESTORE: the value of on-disk type
  * type from the len bytes at p (which must all be consumed), built for shard
  * s with its encoding limits. NULL with *err (cb_malloc'd) when corrupt,

@@ -387,51 +387,86 @@ static cbstr put_aux_ll(cbstr b, const char *key, long long v)
 }
 
 /* The fields Redis 7.0's SAVE writes, in its order. */
-static void write_header(rdb_writer *w)
+cbstr rdb_enc_header(cbstr b)
 {
     char magic[16];
     snprintf(magic, sizeof(magic), "REDIS%04d", RDB_VERSION);
-    w->buf = cbstr_cat(w->buf, magic, 9);
-    w->buf = put_aux(w->buf, "redis-ver", "7.0.15");
-    w->buf = put_aux_ll(w->buf, "redis-bits", (long long)sizeof(long) * 8);
-    w->buf = put_aux_ll(w->buf, "ctime", (long long)time(NULL));
-    w->buf = put_aux_ll(w->buf, "used-mem", (long long)mem_used_total());
-    w->buf = put_aux_ll(w->buf, "aof-base", 0);
+    b = cbstr_cat(b, magic, 9);
+    b = put_aux(b, "redis-ver", "7.0.15");
+    b = put_aux_ll(b, "redis-bits", (long long)sizeof(long) * 8);
+    b = put_aux_ll(b, "ctime", (long long)time(NULL));
+    b = put_aux_ll(b, "used-mem", (long long)mem_used_total());
+    return put_aux_ll(b, "aof-base", 0);
 }
 
 /* Eviction metadata goes out only when the policy keeps it, as in Redis. */
 static int policy_is_lru(int p) { return p == MAXMEM_ALLKEYS_LRU || p == MAXMEM_VOLATILE_LRU; }
 static int policy_is_lfu(int p) { return p == MAXMEM_ALLKEYS_LFU || p == MAXMEM_VOLATILE_LFU; }
 
+int rdb_enc_key(cbstr *b, const cb_shard *s, const char *key, size_t klen, const cb_obj *o,
+                long long expire_ms, long long now_ms, unsigned lru_clock, int compress)
+{
+    int type = rdb_object_type(o);
+    if (type < 0) return -1;
+    cbstr w = *b;
+    if (expire_ms >= 0) {
+        w = put_byte(w, RDB_OPCODE_EXPIRETIME_MS);
+        w = put_le(w, (uint64_t)expire_ms, 8);
+    }
+    int policy = s->set ? s->set->maxmemory_policy : MAXMEM_NOEVICTION;
+    if (policy_is_lru(policy)) {
+        w = put_byte(w, RDB_OPCODE_IDLE);
+        w = rdb_enc_len(w, obj_idle_ms(o, lru_clock) / 1000);
+    } else if (policy_is_lfu(policy)) {
+        w = put_byte(w, RDB_OPCODE_FREQ);
+        w = put_byte(w, (unsigned)lfu_decr_and_return(o, now_ms, s->set->lfu_decay_time));
+    }
+    w = put_byte(w, (unsigned)type);
+    w = rdb_enc_string(w, key, klen, compress);
+    *b = rdb_enc_object(w, o, compress);
+    return 0;
+}
+
+cbstr rdb_enc_db_start(cbstr b, int dbid, uint64_t nkeys, uint64_t nexpires)
+{
+    b = put_byte(b, RDB_OPCODE_SELECTDB);
+    b = rdb_enc_len(b, (uint64_t)dbid);
+    if (nkeys == 0) return b;
+    b = put_byte(b, RDB_OPCODE_RESIZEDB);
+    b = rdb_enc_len(b, nkeys);
+    return rdb_enc_len(b, nexpires);
+}
+
+cbstr rdb_enc_trailer(cbstr b, uint64_t crc_before, int checksum)
+{
+    b = put_byte(b, RDB_OPCODE_EOF);
+    /* The checksum covers every byte before it, EOF opcode included; with
+     * rdbchecksum no it is zero, which loaders take as "not computed". */
+    uint64_t crc = checksum ? crc64(crc_before, b + cbstr_len(b) - 1, 1) : 0;
+    unsigned char c[8];
+    for (int i = 0; i < 8; i++) c[i] = (unsigned char)(crc >> (8 * i));
+    return cbstr_cat(b, c, 8);
+}
+
+static void write_header(rdb_writer *w)
+{
+    w->buf = rdb_enc_header(w->buf);
+}
+
 static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_entry *e,
                       long long now_ms, unsigned lru_clock)
 {
     const cb_obj *o = e->v.val;
-    if (rdb_object_type(o) < 0) {
+    size_t klen = cbstr_len(e->key);
+    dict_entry *x = dict_find(db->expires, e->key, klen);
+    if (rdb_enc_key(&w->buf, s, e->key, klen, o, x ? x->v.s64 : -1, now_ms, lru_clock,
+                    g_config.rdbcompression) < 0) {
         /* No encoder for this type yet: fail the save rather than write a
          * file that silently lacks the key. */
         w->unsupported = o;
         w->err = EOPNOTSUPP;
         return;
     }
-    size_t klen = cbstr_len(e->key);
-    dict_entry *x = dict_find(db->expires, e->key, klen);
-    if (x) {
-        w->buf = put_byte(w->buf, RDB_OPCODE_EXPIRETIME_MS);
-        w->buf = put_le(w->buf, (uint64_t)x->v.s64, 8);
-    }
-    int policy = s->set ? s->set->maxmemory_policy : MAXMEM_NOEVICTION;
-    if (policy_is_lru(policy)) {
-        w->buf = put_byte(w->buf, RDB_OPCODE_IDLE);
-        w->buf = rdb_enc_len(w->buf, obj_idle_ms(o, lru_clock) / 1000);
-    } else if (policy_is_lfu(policy)) {
-        w->buf = put_byte(w->buf, RDB_OPCODE_FREQ);
-        w->buf = put_byte(w->buf, (unsigned)lfu_decr_and_return(o, now_ms,
-                                                                 s->set->lfu_decay_time));
-    }
-    w->buf = put_byte(w->buf, (unsigned)rdb_object_type(o));
-    w->buf = rdb_enc_string(w->buf, e->key, klen, 1);
-    w->buf = rdb_enc_object(w->buf, o, 1);
     writer_maybe_flush(w);
 }
 
@@ -463,12 +498,8 @@ static void write_dataset(rdb_writer *w, cb_shard **shards, int nshards)
             dict_iter_release(&it);
         }
     }
-    w->buf = put_byte(w->buf, RDB_OPCODE_EOF);
     writer_flush(w);
-    /* The checksum covers every byte before it, EOF opcode included. */
-    unsigned char crc[8];
-    for (int i = 0; i < 8; i++) crc[i] = (unsigned char)(w->crc >> (8 * i));
-    w->buf = cbstr_cat(w->buf, crc, 8);
+    w->buf = rdb_enc_trailer(w->buf, w->crc, g_config.rdbchecksum);
     writer_flush(w);
 }
 

@@ -65,6 +65,10 @@ typedef struct cb_config {
     int enable_protected_configs;
     int enable_module_command;
     char *save_params;             /* "3600 1 300 100 60 10000" as given */
+    int rdbcompression, rdbchecksum;
+    int stop_writes_on_bgsave_error;
+    int rdb_del_sync_files;        /* only matters with replication */
+    int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
     int appendonly;
     char *appendfilename;
     char *appenddirname;
@@ -80,6 +84,7 @@ typedef struct cb_config {
     int dynamic_hz;
     int activerehashing;
     int busy_reply_threshold;
+    long long tracking_table_max_keys;  /* client-side caching (tracking.c) */
     int hide_user_data_from_log;
     char *notify_keyspace_events_str;   /* canonical, as CONFIG GET prints it */
     int notify_keyspace_events;         /* CB_NOTIFY_* bits */

@@ -661,6 +661,11 @@ const cfg_dir cfg_table[] = {
     /* No snapshot points by default: the appliance writes no files unless an
      * operator configures them (Redis's built-in default has three). */
     SPECIAL("save", save_params, &sp_save, "", CF_MULTI_ARG),
+    BOOL("rdbcompression", rdbcompression, "yes", 0),
+    BOOL("rdbchecksum", rdbchecksum, "yes", CF_IMMUTABLE),
+    BOOL("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes", 0),
+    BOOL("rdb-del-sync-files", rdb_del_sync_files, "no", 0),
+    INT("rdb-key-save-delay", rdb_key_save_delay, INT_MIN, IMAX, "0", 0),
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),
@@ -716,6 +721,7 @@ const cfg_dir cfg_table[] = {
      * error text stay Redis's. */
     {"busy-reply-threshold", "lua-time-limit", CT_NUM, FT_INT, 0,
      OFF(busy_reply_threshold), 0, LLMAX, "5000", NULL, NULL, NULL},
+    LL("tracking-table-max-keys", tracking_table_max_keys, 0, LLMAX, "1000000", 0),
     SPECIAL("notify-keyspace-events", notify_keyspace_events_str, &sp_notify, "", 0),
 
     /* Appliance */

@@ -516,6 +516,9 @@ void cmd_flushall(cb_client *c)
         for (int j = 0; j < s->ndb; j++) db_signal_modified(s, &s->dbs[j], NULL, 0);
         s->dirty += (uint64_t)shard_empty(s);
     }
+    /* A running snapshot is dropped and, with save points, the empty
+     * dataset saved, as Redis kills its child and saves (persist/bgsave.c). */
+    if (c->shard->on_flushall) c->shard->on_flushall(c->shard->owner);
     /* Counted once more as the FLUSHALL itself (Redis resets the save
      * point's counter here and then counts the command). */
     c->shard->dirty++;

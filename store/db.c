@@ -12,12 +12,18 @@
  * architecture.md, "Keyspace and shards".
  */
 #include "db.h"
+#include "snapshot.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 
 #include <assert.h>
 #include <string.h>
+
+/* Before a write changes key k of db: a running snapshot that has not
+ * emitted k's cell yet does so now (snapshot.h). One test when none runs. */
+#define SNAP_TOUCH(db, k, len) \
+    do { if ((db)->snap) snap_touch((db), (k), (len)); } while (0)
 
 /* Rehashing in cron gets this many microseconds per call (Redis: 1 ms). */
 #define CRON_REHASH_US 1000
@@ -85,6 +91,7 @@ cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
 void shard_destroy(cb_shard *s)
 {
     if (!s) return;
+    snap_end(s);
     for (int i = 0; i < s->ndb; i++) {
         /* expires first: its entries point at names the keys dict frees. */
         dict_release(s->dbs[i].expires);
@@ -150,6 +157,7 @@ long long db_get_expire(cb_db *db, const char *k, size_t len)
 void db_set_expire(cb_shard *s, cb_db *db, const char *k, size_t len, long long when_ms)
 {
     (void)s;
+    SNAP_TOUCH(db, k, len);
     dict_entry *ke = dict_find(db->keys, k, len);
     assert(ke != NULL);
     dict_entry *ee = dict_find(db->expires, k, len);
@@ -163,6 +171,7 @@ void db_set_expire(cb_shard *s, cb_db *db, const char *k, size_t len, long long 
 int db_remove_expire(cb_db *db, const char *k, size_t len)
 {
     if (dict_size(db->expires) == 0) return 0;
+    SNAP_TOUCH(db, k, len);
     return dict_delete(db->expires, k, len);
 }
 
@@ -176,6 +185,7 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
     /* k may be the dict's own name (active expiry): unlink first, tell the
      * owner while the name is still alive, then free. */
+    SNAP_TOUCH(db, k, len);
     dict_delete(db->expires, k, len);
     dict_entry *e = dict_unlink(db->keys, k, len);
     if (!e) return;
@@ -220,12 +230,15 @@ cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len)
     db_expire_if_needed(s, db, k, len);
     dict_entry *e = dict_find(db->keys, k, len);
     if (!e) return NULL;
+    /* The caller may change the value in place. */
+    SNAP_TOUCH(db, k, len);
     touch(s, e->v.val);
     return e->v.val;
 }
 
 static void add_entry(cb_db *db, const char *k, size_t len, cb_obj *val)
 {
+    SNAP_TOUCH(db, k, len);
     dict_entry *e = dict_add_raw(db->keys, cbstr_new(k, len), NULL);
     assert(e != NULL && "db_add: key exists");
     e->v.val = val;
@@ -251,6 +264,7 @@ void db_add(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)
 
 void db_overwrite(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val)
 {
+    SNAP_TOUCH(db, k, len);
     dict_entry *e = dict_find(db->keys, k, len);
     assert(e != NULL && "db_overwrite: key missing");
     cb_obj *old = e->v.val;
@@ -273,6 +287,7 @@ void db_set(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val, int 
 int db_delete(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
     (void)s;
+    SNAP_TOUCH(db, k, len);
     if (dict_size(db->expires)) dict_delete(db->expires, k, len);
     return dict_delete(db->keys, k, len);
 }
@@ -294,8 +309,13 @@ void db_signal_modified(cb_shard *s, cb_db *db, const char *k, size_t len)
 
 long long db_empty(cb_shard *s, cb_db *db)
 {
-    (void)s;
     long long n = (long long)dict_size(db->keys);
+    if (db->snap) {
+        snap_detach(s, db); /* the old dicts stay the snapshot's */
+        db->avg_ttl = 0;
+        db->expires_cursor = 0;
+        return n;
+    }
     dict_clear(db->expires);
     dict_clear(db->keys);
     db->avg_ttl = 0;
@@ -328,6 +348,12 @@ int shard_swapdb(cb_shard *s, int a, int b)
     y->expires = e;
     y->avg_ttl = ttl;
     y->expires_cursor = cur;
+    /* A snapshot's state follows the dicts it walks. */
+    struct snap_db *sn = x->snap;
+    x->snap = y->snap;
+    y->snap = sn;
+    if (x->snap) x->snap->live = x;
+    if (y->snap) y->snap->live = y;
     return 0;
 }
 
@@ -389,6 +415,8 @@ void shard_cron(cb_shard *s)
     /* Give memory back from tables that emptied out; the shrink itself is
      * incremental, finished by the rehash step below and by later writes. */
     for (int i = 0; i < s->ndb; i++) {
+        /* A snapshot's cells would each span more of a shrunk table. */
+        if (s->dbs[i].snap) continue;
         dict_shrink_if_sparse(s->dbs[i].keys);
         dict_shrink_if_sparse(s->dbs[i].expires);
     }

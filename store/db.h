@@ -19,6 +19,7 @@ typedef struct cb_db {
     int id;
     long long avg_ttl;          /* ms, estimated by the active expiry cycle */
     uint64_t expires_cursor;    /* where the active expiry cycle resumes */
+    struct snap_db *snap;       /* a snapshot still owes keys of it (snapshot.h) */
 } cb_db;
 
 /* Read-only settings the store needs; the server points the shard at them
@@ -84,6 +85,8 @@ typedef struct cb_shard {
     uint64_t dirty;       /* writes since start (rdb_changes_since_last_save) */
     cb_key_hook on_modified;
     cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
+    struct cb_snap *snap;      /* running snapshot epoch (snapshot.h), or NULL */
+    void (*on_flushall)(void *owner); /* after FLUSHALL emptied the shards */
     void *owner;
 } cb_shard;
 

@@ -43,6 +43,7 @@ CMD_FLAGS = {
     "may_replicate": "CMD_MAY_REPLICATE",
     "no_mandatory_keys": "CMD_NO_MANDATORY_KEYS", "no_multi": "CMD_NO_MULTI",
     "movablekeys": "CMD_MOVABLE_KEYS", "allow_busy": "CMD_ALLOW_BUSY",
+    "no_async_loading": "CMD_NO_ASYNC_LOADING",
 }
 # Key spec flag words -> command.h KS_* bits.
 KS_FLAGS = {

@@ -19,6 +19,7 @@
 #include "../worker.h"
 #include "../resp/reply.h"
 #include "../../persist/rdb.h"
+#include "../../persist/bgsave.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
@@ -222,6 +223,7 @@ static void debug_reload(cb_client *c)
             return;
         }
         for (int i = 0; i < n; i++) shards[i]->dirty = 0;
+        bgsave_note_saved();
         cb_log(LOG_NOTICE, "DB saved on disk");
     }
     if (flush)
@@ -239,6 +241,7 @@ static void debug_reload(cb_client *c)
         reply_error(c, "Error trying to load the RDB dump, check server logs.");
         return;
     }
+    bgsave_note_load(info.keys_loaded, info.keys_expired);
     cb_log(LOG_WARNING, "DB reloaded by DEBUG RELOAD");
     reply_ok(c);
 }

@@ -95,10 +95,17 @@ cb_cmd_proc cmd_client_pause;
 cb_cmd_proc cmd_client_unpause;
 cb_cmd_proc cmd_client_no_evict;
 cb_cmd_proc cmd_client_help;
+cb_cmd_proc cmd_client_tracking;
+cb_cmd_proc cmd_client_caching;
+cb_cmd_proc cmd_client_getredir;
+cb_cmd_proc cmd_client_trackinginfo;
 cb_cmd_proc cmd_client_unblock;
 cb_cmd_proc cmd_time;
 cb_cmd_proc cmd_info;
 cb_cmd_proc cmd_shutdown;
+cb_cmd_proc cmd_save;
+cb_cmd_proc cmd_bgsave;
+cb_cmd_proc cmd_lastsave;
 cb_cmd_proc cmd_monitor;
 cb_cmd_proc cmd_debug;
 cb_cmd_proc cmd_config_get;
@@ -357,10 +364,17 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "client|unpause", cmd_client_unpause },
     { "client|no-evict", cmd_client_no_evict },
     { "client|help", cmd_client_help },
+    { "client|tracking", cmd_client_tracking },
+    { "client|caching", cmd_client_caching },
+    { "client|getredir", cmd_client_getredir },
+    { "client|trackinginfo", cmd_client_trackinginfo },
     { "client|unblock", cmd_client_unblock },
     { "time", cmd_time },
     { "info", cmd_info },
     { "shutdown", cmd_shutdown },
+    { "save", cmd_save },
+    { "bgsave", cmd_bgsave },
+    { "lastsave", cmd_lastsave },
     { "monitor", cmd_monitor },
     { "debug", cmd_debug },
     { "config|get", cmd_config_get },

@@ -9,9 +9,11 @@
 #include "../conn.h"
 #include "../multi.h"
 #include "../pubsub.h"
+#include "../tracking.h"
 #include "../server.h"
 #include "../worker.h"
 #include "../resp/reply.h"
+#include "../../persist/bgsave.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
@@ -146,6 +148,7 @@ void cmd_hello(cb_client *c) {
 void cmd_reset(cb_client *c) {
     multi_reset_client(c); /* RESET runs with the other workers parked */
     pubsub_client_reset(c);
+    tracking_disable(c);
     client_select_db(c, 0);
     c->resp = 2;
     cb_free(c->name);
@@ -202,6 +205,7 @@ void cmd_shutdown(cb_client *c) {
     }
     /* SHUTDOWN runs with the other workers parked (xshard), so the final
      * snapshot sees every shard as of this moment. */
+    bgsave_kill("There is a child saving an .rdb. Killing it!");
     if (server_save_before_exit(flags) != 0) {
         reply_error(c, "Errors trying to SHUTDOWN. Check logs.");
         return;

@@ -34,6 +34,7 @@ typedef void cb_cmd_proc(cb_client *c);
 #define CMD_NO_MULTI         (1ull << 17)
 #define CMD_MOVABLE_KEYS     (1ull << 18)
 #define CMD_ALLOW_BUSY       (1ull << 19)
+#define CMD_NO_ASYNC_LOADING (1ull << 20)
 
 /* Key spec as COMMAND reports it (begin_search + find_keys). */
 typedef struct cb_keyspec {

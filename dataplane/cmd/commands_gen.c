@@ -1603,6 +1603,88 @@ static cb_command sub_client[] = {
         .parent = &command_table_gen[58],
     },
     {
+        .name = "client|tracking",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$15\r\nclient|tracking\r\n:-3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 115,
+        .docs_resp3 =
+            "$15\r\nclient|tracking\r\n%5\r\n$7\r\nsummary\r\n$61\r\nEnable or disable server assisted client side caching support\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$55\r\nO(1). Some options may introduce additional complexity.\r\n"
+            "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$6\r\nstatus\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
+            "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n%4\r\n$4\r\n"
+            "name\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nREDIRECT\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nprefix\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\n"
+            "PREFIX\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n%4\r\n$4\r\nname\r\n$5\r\n"
+            "bcast\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nBCAST\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "%4\r\n$4\r\nname\r\n$5\r\noptin\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nOPTIN\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\noptout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 1091,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "client|caching",
+        .arity = 3,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$14\r\nclient|caching\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 113,
+        .docs_resp3 =
+            "$14\r\nclient|caching\r\n%5\r\n$7\r\nsummary\r\n$66\r\nInstruct the server about tracking or not keys in the next request\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
+            "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
+        .docs_len = 409,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "client|getredir",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$15\r\nclient|getredir\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 114,
+        .docs_resp3 =
+            "$15\r\nclient|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 178,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "client|trackinginfo",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 18),
+        .group = "connection",
+        .info_resp3 =
+            "*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 118,
+        .docs_resp3 =
+            "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 214,
+        .parent = &command_table_gen[58],
+    },
+    {
         .name = "client|unblock",
         .arity = -3,
         .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
@@ -1647,7 +1729,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|set",
@@ -1669,7 +1751,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|resetstat",
@@ -1686,7 +1768,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|rewrite",
@@ -1703,7 +1785,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     {
         .name = "config|help",
@@ -1720,7 +1802,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[64],
+        .parent = &command_table_gen[67],
     },
     { .name = NULL },
 };
@@ -1741,7 +1823,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|info",
@@ -1761,7 +1843,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|list",
@@ -1783,7 +1865,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|getkeys",
@@ -1800,7 +1882,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|getkeysandflags",
@@ -1817,7 +1899,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|docs",
@@ -1836,7 +1918,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     {
         .name = "command|help",
@@ -1853,7 +1935,7 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[65],
+        .parent = &command_table_gen[68],
     },
     { .name = NULL },
 };
@@ -1876,7 +1958,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[181],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|numsub",
@@ -1895,7 +1977,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[181],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|numpat",
@@ -1912,7 +1994,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[181],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|shardchannels",
@@ -1931,7 +2013,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[181],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -1950,7 +2032,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[181],
+        .parent = &command_table_gen[184],
     },
     {
         .name = "pubsub|help",
@@ -1967,7 +2049,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[181],
+        .parent = &command_table_gen[184],
     },
     { .name = NULL },
 };
@@ -1997,7 +2079,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[201],
+        .parent = &command_table_gen[204],
     },
     {
         .name = "xinfo|groups",
@@ -2020,7 +2102,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[201],
+        .parent = &command_table_gen[204],
     },
     {
         .name = "xinfo|consumers",
@@ -2043,7 +2125,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[201],
+        .parent = &command_table_gen[204],
     },
     {
         .name = "xinfo|help",
@@ -2060,7 +2142,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[201],
+        .parent = &command_table_gen[204],
     },
     { .name = NULL },
 };
@@ -2093,7 +2175,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|setid",
@@ -2120,7 +2202,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|destroy",
@@ -2143,7 +2225,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2167,7 +2249,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2191,7 +2273,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[206],
     },
     {
         .name = "xgroup|help",
@@ -2208,7 +2290,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[203],
+        .parent = &command_table_gen[206],
     },
     { .name = NULL },
 };
@@ -3598,7 +3680,7 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "connection",
         .info_resp3 =
-            "*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*12\r\n*10\r\n$9\r\n"
+            "*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*16\r\n*10\r\n$9\r\n"
             "client|id\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n"
             "~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n"
             ":0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|getname\r\n:2\r\n~3\r\n"
@@ -3616,14 +3698,19 @@ cb_command command_table_gen[] = {
             "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|no-evict\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n"
             "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n"
             "~0\r\n~0\r\n*10\r\n$11\r\nclient|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
-            "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n"
-            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n"
-            "~0\r\n~0\r\n",
-        .info_len = 1631,
+            "+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|tracking\r\n:-3\r\n~3\r\n+noscript\r\n+loading\r\n"
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|caching\r\n"
+            ":3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n"
+            "~0\r\n~0\r\n*10\r\n$15\r\nclient|getredir\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n~3\r\n"
+            "+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n"
+            "*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 2091,
         .docs_resp3 =
             "$6\r\nclient\r\n%5\r\n$7\r\nsummary\r\n$42\r\nA container for client connection commands\r\n$5\r\nsince\r\n"
             "$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
-            "$11\r\nsubcommands\r\n%12\r\n$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
+            "$11\r\nsubcommands\r\n%16\r\n$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
             "$14\r\nclient|setname\r\n%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
@@ -3690,16 +3777,38 @@ cb_command command_table_gen[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n$11\r\nclient|help\r\n"
             "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
-            "5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$14\r\nclient|unblock\r\n"
-            "%5\r\n$7\r\nsummary\r\n$74\r\nUnblock a client blocked in a blocking command from a different connection\r\n"
+            "5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$15\r\nclient|tracking\r\n"
+            "%5\r\n$7\r\nsummary\r\n$61\r\nEnable or disable server assisted client side caching support\r\n$5\r\n"
+            "since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$55\r\nO(1). Some options may introduce additional complexity.\r\n"
+            "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$6\r\nstatus\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
+            "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n%4\r\n$4\r\n"
+            "name\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nREDIRECT\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nprefix\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\n"
+            "PREFIX\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n%4\r\n$4\r\nname\r\n$5\r\n"
+            "bcast\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nBCAST\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "%4\r\n$4\r\nname\r\n$5\r\noptin\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nOPTIN\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\noptout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
+            "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$14\r\n"
+            "client|caching\r\n%5\r\n$7\r\nsummary\r\n$66\r\nInstruct the server about tracking or not keys in the next request\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n"
+            "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
+            "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n$15\r\n"
+            "client|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+            "$14\r\nclient|unblock\r\n%5\r\n$7\r\nsummary\r\n$74\r\nUnblock a client blocked in a blocking command from a different connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$52\r\nO(log N) where N is the number of client connections\r\n"
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n"
             "$4\r\nname\r\n$13\r\ntimeout_error\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$5\r\nERROR\r\n",
-        .docs_len = 6481,
-        .subcommands = sub_client, .nsub = 12,
+        .docs_len = 8373,
+        .subcommands = sub_client, .nsub = 16,
     },
     {
         .name = "time",
@@ -3761,6 +3870,57 @@ cb_command command_table_gen[] = {
             "$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$5\r\nabort\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$5\r\nABORT\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 992,
+    },
+    {
+        .name = "save",
+        .arity = 1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_NO_MULTI,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$4\r\nsave\r\n:1\r\n~4\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n+no_multi\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$4\r\nsave\r\n%4\r\n$7\r\nsummary\r\n$38\r\nSynchronously save the dataset to disk\r\n$5\r\nsince\r\n"
+            "$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$57\r\nO(N) where N is the total number of keys in all databases\r\n",
+        .docs_len = 198,
+    },
+    {
+        .name = "bgsave",
+        .arity = -1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nbgsave\r\n:-1\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 122,
+        .docs_resp3 =
+            "$6\r\nbgsave\r\n%6\r\n$7\r\nsummary\r\n$39\r\nAsynchronously save the dataset to disk\r\n$5\r\nsince\r\n"
+            "$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n"
+            "*2\r\n$5\r\n3.2.2\r\n$28\r\nAdded the `SCHEDULE` option.\r\n$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n"
+            "$8\r\nschedule\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nSCHEDULE\r\n$5\r\nsince\r\n"
+            "$5\r\n3.2.2\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 361,
+    },
+    {
+        .name = "lastsave",
+        .arity = 1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 14) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nlastsave\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n"
+            "+@fast\r\n+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n",
+        .info_len = 140,
+        .docs_resp3 =
+            "$8\r\nlastsave\r\n%4\r\n$7\r\nsummary\r\n$59\r\nGet the UNIX time stamp of the last successful save to disk\r\n"
+            "$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 169,
     },
     {
         .name = "monitor",
@@ -7576,4 +7736,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 209;
+const int command_table_gen_count = 212;

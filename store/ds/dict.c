@@ -599,3 +599,51 @@ void dict_iter_release(dict_iter *it)
         abort();
     }
 }
+
+/* ------------------------------------------------------------------------
+ * Snapshot cells
+ * ---------------------------------------------------------------------- */
+
+uint64_t dict_hash(const dict *d, const void *key, size_t len)
+{
+    return hash_key(d, key, len);
+}
+
+unsigned dict_table_bits(const dict *d)
+{
+    size_t n = d->size[0] > d->size[1] ? d->size[0] : d->size[1];
+    unsigned b = 0;
+    while (((size_t)1 << b) < n) b++;
+    return b;
+}
+
+size_t dict_visit_cell(dict *d, unsigned bits, uint64_t cell, dict_scan_fn fn, void *priv)
+{
+    if (dict_size(d) == 0) return 0;
+    uint64_t cmask = bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+    size_t n = 0;
+    d->pause++;
+    for (int t = 0; t <= 1; t++) {
+        size_t size = d->size[t];
+        if (size == 0) continue;
+        if ((uint64_t)size >= cmask + 1) {
+            /* The cell spans the buckets whose low bits are the cell. */
+            for (uint64_t b = cell; b < size; b += cmask + 1)
+                for (dict_entry *e = d->table[t][b], *next; e; e = next) {
+                    next = e->next;
+                    fn(priv, e);
+                    n++;
+                }
+        } else {
+            /* A smaller table: one bucket holds several cells. */
+            for (dict_entry *e = d->table[t][cell & (size - 1)], *next; e; e = next) {
+                next = e->next;
+                if ((hash_key(d, e->key, cbstr_len(e->key)) & cmask) != cell) continue;
+                fn(priv, e);
+                n++;
+            }
+        }
+    }
+    d->pause--;
+    return n;
+}

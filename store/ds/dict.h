@@ -91,6 +91,20 @@ void dict_iter_init(dict_iter *it, dict *d, int safe);
 dict_entry *dict_iter_next(dict_iter *it);
 void dict_iter_release(dict_iter *it);
 
+/* ---- Snapshot cells (store/snapshot.c). A cell is the set of keys whose
+ * hash has the same low `bits` bits: a bucket of a table of 2^bits slots.
+ * Growing splits a cell over several buckets and shrinking merges cells in
+ * one bucket, but a key's cell never changes, so "cell visited" survives
+ * any rehashing. */
+/* The hash this dict files key under. */
+uint64_t dict_hash(const dict *d, const void *key, size_t len);
+/* log2 of the larger table's size (0 when nothing is allocated). */
+unsigned dict_table_bits(const dict *d);
+/* Calls fn on every entry of cell `cell` (hash & (2^bits - 1) == cell) in
+ * both tables, without rehashing meanwhile; fn must not change the dict.
+ * Returns how many entries it visited. */
+size_t dict_visit_cell(dict *d, unsigned bits, uint64_t cell, dict_scan_fn fn, void *priv);
+
 /* The dict's hash seed (copies of a table reuse it). */
 const uint8_t *dict_seed(const dict *d);
 

@@ -14,7 +14,7 @@ class _Multi:
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server('cachebox', args=cls.ARGS)
+        cls.server = Server('cachebox', args=('--enable-debug-command', 'yes') + tuple(cls.ARGS))
 
     @classmethod
     def tearDownClass(cls):
@@ -61,6 +61,35 @@ class _Multi:
         p.set('x', 1)
         with self.assertRaises(redis.WatchError):
             p.execute()
+
+    def test_key_expired_before_watch_then_deleted(self):
+        # Redis 7.0: a key already expired at WATCH time that is then
+        # removed (lazily by a read, by DEL, by FLUSHDB) has not logically
+        # changed, so EXEC runs; overwriting it does abort.
+        import time
+        a, b = self.server.redis(), self.server.redis()
+        got = []
+        for trig in ('get', 'del', 'set', 'flushdb'):
+            a.execute_command('DEBUG', 'SET-ACTIVE-EXPIRE', '0')
+            try:
+                a.set('e', 'v', px=1)
+                time.sleep(0.01)
+                a.execute_command('WATCH', 'e')
+                if trig == 'get':
+                    b.get('e')
+                elif trig == 'del':
+                    b.delete('e')
+                elif trig == 'set':
+                    b.set('e', 'x')
+                else:
+                    b.flushdb()
+                a.execute_command('MULTI')
+                a.execute_command('PING')
+                got.append((trig, a.execute_command('EXEC')))
+            finally:
+                a.execute_command('DEBUG', 'SET-ACTIVE-EXPIRE', '1')
+        self.assertEqual(got, [('get', [b'PONG']), ('del', [b'PONG']), ('set', None),
+                               ('flushdb', [b'PONG'])])
 
     def test_optimistic_increments_converge(self):
         errors = []

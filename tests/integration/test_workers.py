@@ -91,6 +91,18 @@ class Workers(unittest.TestCase):
             b'$%d\r\n%s\r\n' % (len(k), k.encode()) for k in keys[:20]))
         c.close()
 
+    def test_pipeline_of_large_values_across_reads(self):
+        # A command cut between two reads while an earlier run is away on
+        # another worker must resume where it was cut (ioredis pipelines of
+        # 10 KB values found this).
+        r = self.r
+        p = r.pipeline(transaction=False)
+        vals = [(str(i).zfill(4) * 2500).encode() for i in range(200)]
+        for i, v in enumerate(vals):
+            p.set('big:%d' % i, v)
+        self.assertTrue(all(p.execute()))
+        self.assertEqual(r.mget(['big:%d' % i for i in range(200)]), vals)
+
     def test_concurrent_writers(self):
         errors = []
 
