@@ -409,7 +409,29 @@ static void cat_repr(char **buf, size_t *len, size_t *cap, const char *p, size_t
     *len = (size_t)(o - *buf);
 }
 
+/* Which arguments MONITOR must not show: AUTH's, and HELLO's AUTH
+ * username and password (Redis prints "(redacted)"). mask has argc bytes. */
+static void redact_mask(const cb_client *c, unsigned char *mask) {
+    if (util_eq_nocase(c->argv[0], c->argv_len[0], "auth")) {
+        for (int i = 1; i < c->argc; i++) mask[i] = 1;
+    } else if (util_eq_nocase(c->argv[0], c->argv_len[0], "hello")) {
+        for (int i = 2; i < c->argc; i++) {
+            int more = c->argc - i - 1;
+            if (util_eq_nocase(c->argv[i], c->argv_len[i], "auth") && more >= 2) {
+                mask[i + 1] = mask[i + 2] = 1;
+                i += 2;
+            } else if (util_eq_nocase(c->argv[i], c->argv_len[i], "setname") && more >= 1) {
+                i += 1;
+            }
+        }
+    }
+}
+
 void conn_feed_monitors(cb_client *c) {
+    unsigned char mask_stack[16];
+    unsigned char *mask = c->argc <= 16 ? mask_stack : cb_malloc((size_t)c->argc);
+    memset(mask, 0, (size_t)c->argc);
+    if (c->argc > 0) redact_mask(c, mask);
     char *line = NULL;
     size_t len = 0, cap = 0;
     long long us = util_ustime();
@@ -423,8 +445,12 @@ void conn_feed_monitors(cb_client *c) {
     for (int i = 0; i < c->argc; i++) {
         if (len + 1 > cap) { cap *= 2; line = cb_realloc(line, cap); }
         line[len++] = ' ';
-        cat_repr(&line, &len, &cap, c->argv[i], c->argv_len[i]);
+        if (mask[i])
+            cat_repr(&line, &len, &cap, "(redacted)", 10);
+        else
+            cat_repr(&line, &len, &cap, c->argv[i], c->argv_len[i]);
     }
+    if (mask != mask_stack) cb_free(mask);
     if (len + 2 > cap) { cap += 2; line = cb_realloc(line, cap); }
     line[len++] = '\r';
     line[len++] = '\n';

@@ -288,6 +288,27 @@ class AclSecurity(unittest.TestCase):
                 srv.cleanup()
         self.assertEqual(outs[0], outs[1])
 
+    def test_monitor_redacts_credentials(self):
+        outs = []
+        for kind in ('redis', 'cachebox'):
+            srv = Server(kind)
+            try:
+                with srv.raw() as m, srv.raw() as a:
+                    m.cmd('MONITOR')
+                    a.cmd('ACL', 'SETUSER', 'mu', 'on', '>Sekr1t', '+@all', '~*')
+                    for cmd in (('AUTH', 'mu', 'Sekr1t'), ('AUTH', 'mu', 'bad'), ('AUTH', 'Sekr1t'),
+                                ('HELLO', '2', 'AUTH', 'mu', 'Sekr1t'),
+                                ('HELLO', '2', 'SETNAME', 'auth', 'AUTH', 'mu', 'Sekr1t'),
+                                ('GET', 'Sekr1t')):
+                        a.cmd(*cmd)
+                    lines = [m.read_reply() for _ in range(6)]
+                # Drop the timestamp and the client's address.
+                outs.append([l.split(b']', 1)[1] for l in lines])
+            finally:
+                srv.cleanup()
+        self.assertEqual(outs[0], outs[1])
+        self.assertEqual(sum(b'Sekr1t' in l for l in outs[1]), 1)  # only GET's key
+
     def test_passwords_never_logged(self):
         secret = 'Zq7SecretPw'
         conf = 'loglevel debug\nuser alice on >%s ~* +@all\nrequirepass %s-req\n' % (secret, secret)
@@ -375,7 +396,10 @@ class AclDirectives(unittest.TestCase):
                            c.cmd('ACL', 'SETUSER', 'dora', 'on', '>d', '~d:*', '+set'),
                            c.cmd('ACL', 'SAVE'), c.cmd('ACL', 'DELUSER', 'carl')]
                     c.cmd('ACL', 'SETUSER', 'tmp', 'on')
-                    out += [c.cmd('ACL', 'LOAD'), c.cmd('ACL', 'LIST'),
+                    with srv.raw() as carl:
+                        carl.cmd('AUTH', 'carl', 'c')
+                        out += [c.cmd('ACL', 'LOAD'), carl.is_closed()]
+                    out += [c.cmd('ACL', 'LIST'),
                             c.cmd('AUTH', 'dora', 'd'), c.cmd('SET', 'd:1', 'v'),
                             c.cmd('GET', 'd:1')]
                     with open(p) as f:
@@ -388,6 +412,43 @@ class AclDirectives(unittest.TestCase):
                 srv.cleanup()
                 shutil.rmtree(d, ignore_errors=True)
         self.assertEqual(outs[0], outs[1])
+
+
+import test_server  # noqa: E402  (the veth rig for protected mode)
+
+
+class AclProtectedMode(test_server.ProtectedMode):
+    """Protected mode follows the default user: a password given by a "user"
+    directive (no requirepass) lets remote clients in, and ACL SETUSER
+    default nopass closes the door again for new connections."""
+    NS = 'cbt-apm%d' % os.getpid()
+    HOST_IF = 'cbtap%da' % (os.getpid() % 10000)
+    PEER_IF = 'cbtap%db' % (os.getpid() % 10000)
+    SRV_IP, CLI_IP = '10.99.78.1', '10.99.78.2'
+    test_protected_mode = None
+
+    def test_default_user_password_opens(self):
+        outs = []
+        for kind in ('redis', 'cachebox'):
+            srv = Server(kind, bind=self.SRV_IP + ' 127.0.0.1', wait=False,
+                         config='user default on >pw ~* &* +@all\n')
+            srv.host = '127.0.0.1'
+            try:
+                srv.wait_ready()
+                out = [self._ping_from_ns(srv.port),
+                       self._ping_from_ns(srv.port, '--user', 'default', '--pass', 'pw',
+                                          '--no-auth-warning')]
+                with srv.raw() as c:
+                    c.cmd('AUTH', 'pw')
+                    c.cmd('ACL', 'SETUSER', 'default', 'nopass')
+                out.append(self._ping_from_ns(srv.port))
+                outs.append(out)
+            finally:
+                srv.cleanup()
+        self.assertEqual(outs[0], outs[1])
+        self.assertIn('NOAUTH', outs[1][0])
+        self.assertEqual(outs[1][1].strip(), 'PONG')
+        self.assertIn('DENIED', outs[1][2])
 
 
 if __name__ == '__main__':
