@@ -1426,7 +1426,17 @@ int acl_save_file(const char *path, char **err) {
 
 /* ----------------------------------------------------------- lifecycle */
 
+/* CONFIG REWRITE's "user" lines: every user, unless they live in aclfile. */
+static char **rewrite_user_lines(int *n) {
+    *n = 0;
+    if (g_config.aclfile && g_config.aclfile[0]) return NULL;
+    char **v = cb_malloc(sizeof(char *) * (size_t)(A.n ? A.n : 1));
+    for (int i = 0; i < A.n; i++) v[(*n)++] = acl_describe_user(A.users[i]);
+    return v;
+}
+
 int acl_init(char *err, size_t errlen) {
+    config_set_user_lines_provider(rewrite_user_lines);
     A.nids = command_ids();
     A.words = (A.nids + 1 + 63) / 64;
     cb_acl_user *d = user_new("default", 7);

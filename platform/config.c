@@ -657,6 +657,37 @@ done:
     return rc;
 }
 
+#define RW_USER_SLOT (-2) /* an old "user" line, reused or blanked */
+
+static char **(*user_lines_provider)(int *n);
+
+void config_set_user_lines_provider(char **(*fn)(int *n)) { user_lines_provider = fn; }
+
+/* The users as "user" lines: old user lines are reused in order, the rest
+ * appended, leftovers blanked (Redis's rewrite of the option). */
+static void rw_users(cfg_rw *rw) {
+    int n = 0;
+    char **lines = user_lines_provider ? user_lines_provider(&n) : NULL;
+    int slot = 0;
+    for (int k = 0; k < n; k++) {
+        while (slot < rw->nlines && rw->owner[slot] != RW_USER_SLOT) slot++;
+        if (slot < rw->nlines) {
+            cb_free(rw->lines[slot]);
+            rw->lines[slot] = lines[k];
+            rw->owner[slot] = -1;
+            continue;
+        }
+        if (!rw->has_sig) {
+            rw_append(rw, cb_strdup(REWRITE_SIGNATURE));
+            rw->has_sig = 1;
+        }
+        rw_append(rw, lines[k]);
+    }
+    cb_free(lines);
+    for (int i = 0; i < rw->nlines; i++)
+        if (rw->owner[i] == RW_USER_SLOT) rw->owner[i] = 0; /* blanked below */
+}
+
 int config_rewrite(char **err) {
     *err = NULL;
     if (!g_config.config_file) {
@@ -689,6 +720,8 @@ int config_rewrite(char **err) {
                 if (words_split_line(&w, s) == 0 && w.argc > 0) {
                     const cfg_dir *d = cfg_lookup(w.argv[0], strlen(w.argv[0]));
                     if (d) rw.owner[rw.nlines - 1] = (int)(d - cfg_table);
+                    else if (user_lines_provider && !strcasecmp(w.argv[0], "user"))
+                        rw.owner[rw.nlines - 1] = RW_USER_SLOT;
                 }
                 words_free(&w);
             }
@@ -703,6 +736,7 @@ int config_rewrite(char **err) {
         if (d->type == CT_SPECIAL && d->sp->rewrite) d->sp->rewrite(d, &rw);
         else rw_generic(d, &rw);
     }
+    if (user_lines_provider) rw_users(&rw);
 
     /* Old lines of a directive that now needs fewer lines (e.g. save points)
      * are blanked, not left to contradict the new ones. */

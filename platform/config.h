@@ -163,6 +163,10 @@ void config_get_matching(const char *pattern, size_t plen,
                          void *priv);
 /* CONFIG REWRITE: 0 ok, -1 with *err set (cb_malloc'd, no "ERR " prefix). */
 int config_rewrite(char **err);
+/* CONFIG REWRITE writes "user" lines from this provider (acl.c registers
+ * it at start): an array of n cb_malloc'd lines (the caller frees them and
+ * the array); none when users live in an aclfile. */
+void config_set_user_lines_provider(char **(*fn)(int *n));
 /* Free every string g_config owns (tests, leak checkers). */
 void config_free(void);
 /* Print "name value" of every directive through fn, skipping SENSITIVE ones

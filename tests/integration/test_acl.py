@@ -373,6 +373,31 @@ class AclDirectives(unittest.TestCase):
         finally:
             srv.cleanup()
 
+    def test_config_rewrite_keeps_users(self):
+        conf = '# users\nuser alice on >pw ~a* +get\nuser gone on nopass +@all\n'
+        outs = []
+        for kind in ('redis', 'cachebox'):
+            srv = Server(kind, config=conf)
+            try:
+                with srv.raw() as c:
+                    c.cmd('ACL', 'SETUSER', 'bob', 'on', 'nopass', '+set', '~b*')
+                    c.cmd('ACL', 'DELUSER', 'gone')
+                    self.assertEqual(c.cmd('CONFIG', 'REWRITE'), b'+OK\r\n')
+                with open(srv.config_path) as f:
+                    text = f.read()
+                lines = text.splitlines()
+                outs.append([l for l in lines if l.startswith(('user ', '# users'))])
+                srv.stop()
+                srv2 = Server(kind, config=text)
+                try:
+                    with srv2.raw() as c:
+                        outs[-1].append(c.cmd('ACL', 'LIST'))
+                finally:
+                    srv2.cleanup()
+            finally:
+                srv.cleanup()
+        self.assertEqual(outs[0], outs[1])
+
     def test_bad_user_directive_refuses_start(self):
         srv = Server('cachebox', config='user alice on +nosuch\n', wait=False)
         try:
