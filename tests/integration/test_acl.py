@@ -253,6 +253,16 @@ class AclMatrix(unittest.TestCase):
         self.assertEqual(a, b)
 
 
+class AclMatrixWorkers(AclMatrix):
+    """The same with the keyspace split over three workers: checks happen
+    where the client lives, changes park the other workers."""
+    @classmethod
+    def setUpClass(cls):
+        cls.servers = [Server('redis', args=('--enable-debug-command', 'yes')),
+                       Server('cachebox', args=('--enable-debug-command', 'yes',
+                                                '--io-workers', '3'))]
+
+
 class AclSecurity(unittest.TestCase):
     """Behaviour that must match Redis when a password is set."""
 
