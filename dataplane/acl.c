@@ -2,18 +2,17 @@
  *
  * Layers, top to bottom: selectors (command bits, first-args, key and
  * channel patterns) / users (flags, passwords, selectors) / the user table /
- * the checks / the rule descriptions that ACL LIST and GETUSER print / the
- * ACL log. The rule language and every message are Redis 7.0's; the
- * description algorithm is 7.0's too (-@all or +@all, then each category
- * that covers more allowed than denied commands, then single commands), so
- * ACL LIST prints what Redis prints for the same rules, except that Redis
- * lists the single commands in its hash table's random order and we list
- * them in command table order.
+ * the checks / the rule descriptions that ACL LIST and GETUSER print /
+ * aclfile. The ACL log is in acl_log.c. The rule language and every message
+ * are Redis 7.0's, and so is the description algorithm (-@all or +@all, a
+ * greedy choice of categories, then single commands), so ACL LIST prints
+ * what Redis prints for the same rules, except that Redis lists the single
+ * commands in its hash table's random order and we list them in command
+ * table order. Design: docs/acl.md.
  */
 #include "acl.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -76,15 +75,8 @@ struct cb_acl_user {
     int nsel;
 };
 
-typedef struct logentry {
-    long long count;
-    int reason, context;
-    char *object, *username, *cinfo;
-    long long ctime_ms;
-} logentry;
-
 /* Process-wide state: changed only before the workers start or while
- * they are parked (see acl.h); the log under log_mu. */
+ * they are parked (see acl.h). */
 static struct {
     cb_acl_user **users; /* sorted by name */
     int n, cap;
@@ -93,10 +85,7 @@ static struct {
     int ngrave, gravecap;
     int nids;            /* command ids; bit nids = future commands */
     int words;
-    pthread_mutex_t log_mu;
-    logentry *log;       /* newest first */
-    int nlog, logcap;
-} A = {.log_mu = PTHREAD_MUTEX_INITIALIZER};
+} A;
 
 static const struct {
     const char *name;
@@ -1110,119 +1099,6 @@ void acl_reply_getuser(cb_client *c, const cb_acl_user *u) {
     }
 }
 
-/* ------------------------------------------------------------------ log */
-
-static const char *const reason_names[] = {"", "command", "key", "auth", "channel"};
-static const char *const context_names[] = {"toplevel", "multi", "lua"};
-
-#define LOG_GROUP_MS 60000
-
-void acl_log_denial(cb_client *c, int reason, int context, int errpos, const cb_command *cmd,
-                    const char *user, size_t ul) {
-    const char *obj;
-    size_t ol;
-    char up[32];
-    if (reason == ACL_DENIED_AUTH) {
-        /* Redis names the command that authenticated: AUTH or HELLO. */
-        const char *n = c->cmd ? c->cmd->name : "auth";
-        for (ol = 0; n[ol] && ol < sizeof(up) - 1; ol++)
-            up[ol] = (char)(n[ol] >= 'a' && n[ol] <= 'z' ? n[ol] - 32 : n[ol]);
-        up[ol] = '\0';
-        obj = up;
-    } else if (reason == ACL_DENIED_CMD) {
-        obj = command_fullname(cmd);
-        ol = strlen(obj);
-    } else {
-        obj = c->argv[errpos];
-        ol = c->argv_len[errpos];
-    }
-    if (!user) {
-        user = acl_user_name(c->user);
-        ul = strlen(user);
-    }
-    char *cinfo = client_info_line(c);
-    long long now = util_mstime();
-    pthread_mutex_lock(&A.log_mu);
-    /* A denial like one of the 10 newest updates that entry instead of
-     * adding one (Redis looks no further). */
-    for (int i = 0; i < A.nlog && i < 10; i++) {
-        logentry *e = &A.log[i];
-        if (e->reason == reason && e->context == context && strlen(e->object) == ol &&
-            !memcmp(e->object, obj, ol) && strlen(e->username) == ul &&
-            !memcmp(e->username, user, ul) && now - e->ctime_ms < LOG_GROUP_MS) {
-            e->count++;
-            e->ctime_ms = now;
-            cb_free(e->cinfo);
-            e->cinfo = cinfo;
-            logentry moved = *e;
-            memmove(A.log + 1, A.log, sizeof(logentry) * (size_t)i);
-            A.log[0] = moved;
-            pthread_mutex_unlock(&A.log_mu);
-            return;
-        }
-    }
-    if (A.nlog == A.logcap) {
-        A.logcap = A.logcap ? A.logcap * 2 : 16;
-        A.log = cb_realloc(A.log, sizeof(logentry) * (size_t)A.logcap);
-    }
-    memmove(A.log + 1, A.log, sizeof(logentry) * (size_t)A.nlog);
-    A.nlog++;
-    logentry *e = &A.log[0];
-    e->count = 1;
-    e->reason = reason;
-    e->context = context;
-    e->object = cb_memdup(obj, ol);
-    e->object[ol] = '\0';
-    e->username = cb_memdup(user, ul);
-    e->username[ul] = '\0';
-    e->cinfo = cinfo;
-    e->ctime_ms = now;
-    while (A.nlog > 0 && A.nlog > g_config.acllog_max_len) {
-        logentry *x = &A.log[--A.nlog];
-        cb_free(x->object);
-        cb_free(x->username);
-        cb_free(x->cinfo);
-    }
-    pthread_mutex_unlock(&A.log_mu);
-}
-
-void acl_log_reset(void) {
-    pthread_mutex_lock(&A.log_mu);
-    for (int i = 0; i < A.nlog; i++) {
-        cb_free(A.log[i].object);
-        cb_free(A.log[i].username);
-        cb_free(A.log[i].cinfo);
-    }
-    A.nlog = 0;
-    pthread_mutex_unlock(&A.log_mu);
-}
-
-void acl_reply_log(cb_client *c, long long count) {
-    pthread_mutex_lock(&A.log_mu);
-    long long n = A.nlog < count ? A.nlog : count;
-    long long now = util_mstime();
-    reply_array_len(c, n);
-    for (long long i = 0; i < n; i++) {
-        const logentry *e = &A.log[i];
-        reply_map_len(c, 7);
-        reply_bulk_cstr(c, "count");
-        reply_int(c, e->count);
-        reply_bulk_cstr(c, "reason");
-        reply_bulk_cstr(c, reason_names[e->reason]);
-        reply_bulk_cstr(c, "context");
-        reply_bulk_cstr(c, context_names[e->context]);
-        reply_bulk_cstr(c, "object");
-        reply_bulk_cstr(c, e->object);
-        reply_bulk_cstr(c, "username");
-        reply_bulk_cstr(c, e->username);
-        reply_bulk_cstr(c, "age-seconds");
-        reply_double(c, (double)(now - e->ctime_ms) / 1000.0);
-        reply_bulk_cstr(c, "client-info");
-        reply_bulk_cstr(c, e->cinfo);
-    }
-    pthread_mutex_unlock(&A.log_mu);
-}
-
 /* ------------------------------------------------------------ aclfile */
 
 /* Split one aclfile line on spaces; quotes are not special in Redis's
@@ -1501,8 +1377,5 @@ void acl_shutdown(void) {
     A.users = A.grave = NULL;
     A.n = A.cap = A.ngrave = A.gravecap = 0;
     A.dflt = NULL;
-    acl_log_reset();
-    cb_free(A.log);
-    A.log = NULL;
-    A.logcap = 0;
+    acl_log_free();
 }

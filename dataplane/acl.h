@@ -81,6 +81,8 @@ void acl_reply_getuser(cb_client *c, const cb_acl_user *u);
 /* ACL LOG [count] reply / RESET. */
 void acl_reply_log(cb_client *c, long long count);
 void acl_log_reset(void);
+/* Free the log (process exit). */
+void acl_log_free(void);
 /* ACL LOAD / SAVE with aclfile; 0 ok, -1 and *err (cb_malloc'd). */
 int acl_load_file(const char *path, cb_client *c, char **err);
 int acl_save_file(const char *path, char **err);
