@@ -115,7 +115,8 @@ static void registry_remove(int dbid, const char *k, size_t len, cb_client *c) {
 /* ------------------------------------------------------------ blocking */
 
 int block_client(cb_client *c, int nkeys, const int *keyidx, long long deadline_ms) {
-    if (c->flags & CLIENT_MULTI) return 0; /* inside a transaction: time out at once */
+    /* Inside a transaction or a script: time out at once. */
+    if (c->flags & (CLIENT_MULTI | CLIENT_SCRIPT)) return 0;
     if (c->block_mode == BLOCK_MODE_TIMEOUT) return 0;
     if (c->block_mode == BLOCK_MODE_SERVING) {
         c->block_still = 1;

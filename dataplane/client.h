@@ -42,6 +42,7 @@ struct cb_acl_user;
 /* Only in a forwarded run's flags: remember the keys its reads touch for
  * the origin's client tracking (tracking.c). */
 #define CLIENT_TRACK_REMEMBER    (1u << 31)
+#define CLIENT_SCRIPT            (1u << 19) /* a Lua script's own client (redis.call) */
 
 enum { BLOCK_MODE_NONE = 0, BLOCK_MODE_SERVING = 1, BLOCK_MODE_TIMEOUT = 2 };
 

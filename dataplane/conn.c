@@ -105,7 +105,7 @@ int conn_check_output_limits(cb_client *c) {
     while (c->out_head) {
         cb_outblock *b = c->out_head;
         c->out_head = b->next;
-        cb_free(b);
+        cb_free_conn(b);
     }
     c->out_tail = NULL;
     c->out_bytes = 0;
@@ -288,7 +288,7 @@ static void consume_output(cb_client *c, size_t wr) {
         }
         c->out_head = b->next;
         if (!c->out_head) c->out_tail = NULL;
-        cb_free(b);
+        cb_free_conn(b);
     }
 }
 
@@ -368,7 +368,7 @@ void conn_close(cb_client *c) {
     while (c->out_head) {
         cb_outblock *b = c->out_head;
         c->out_head = b->next;
-        cb_free(b);
+        cb_free_conn(b);
     }
     resp_parser_free(&c->parser);
     cb_free(c->pending_in);

@@ -14,15 +14,19 @@
 #include "multi.h"
 #include "tracking.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "../store/evict.h"
 #include "../persist/bgsave.h"
 
 cb_cmd_proc cmd_debug, cmd_exec;
+
+static const char oom_error[] = "-OOM command not allowed when used memory > 'maxmemory'.";
 
 static void reject(cb_client *c, const cb_command *cmd, const char *msg) {
     if (cmd) STAT_INC(c->w->cmdstats[cmd->id].rejected_calls);
@@ -70,6 +74,27 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
     multi_flag_error(c);
 }
 
+int dispatch_reject_oom(cb_client *c, const cb_command *cmd) {
+    if (!g_config.store.maxmemory) return 0;
+    cb_shard *s = c->shard;
+    /* The shard may be another worker's (parked): count what eviction frees
+     * in that shard's account. */
+    int prev = s->mem_account >= 0 ? mem_account_use(s->mem_account) : -1;
+    shard_set_time(s, util_mstime());
+    int r = evict_perform(s);
+    if (prev >= 0) mem_account_use(prev);
+    if (r != EVICT_FAIL) return 0;
+    int deny = (cmd->flags & CMD_DENYOOM) != 0;
+    if (cmd->proc == cmd_exec && multi_has_denyoom(c)) deny = 1;
+    /* Anything queued while out of memory is refused, as Redis does. */
+    if ((c->flags & CLIENT_MULTI) && cmd->proc != cmd_exec && strcmp(cmd->name, "discard") &&
+        strcmp(cmd->name, "quit") && strcmp(cmd->name, "reset"))
+        deny = 1;
+    if (!deny) return 0;
+    reject(c, cmd, oom_error);
+    return 1;
+}
+
 int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
     long long end = __atomic_load_n(&g_server.pause_end_ms, __ATOMIC_RELAXED);
     if (!end || util_mstime() >= end) return 0;
@@ -78,6 +103,7 @@ int dispatch_paused_for(const cb_client *c, const cb_command *cmd) {
     /* WRITE pauses hold writes and commands that may replicate (EVAL...),
      * and an EXEC whose transaction writes. */
     if (cmd->proc == cmd_exec && multi_has_writes(c)) return 1;
+    if (script_may_write(c, cmd)) return 1;
     return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
@@ -123,10 +149,15 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     uint64_t errs = c->errors_seen;
     long long start = util_ustime();
     c->flags |= CLIENT_IN_CALL;
+    /* Memory the command allocates or frees in a shard counts in that
+     * shard's account, whichever worker runs it (EXEC, parked workers). */
+    int acct = c->shard->mem_account;
+    int prev_acct = acct >= 0 ? mem_account_use(acct) : -1;
     cb_client *prev = tracking_set_current(c);
     cmd->proc(c);
     if (c->trk && (cmd->flags & CMD_READONLY)) tracking_after_read(c, cmd);
     tracking_set_current(prev);
+    if (prev_acct >= 0) mem_account_use(prev_acct);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
@@ -214,6 +245,9 @@ int dispatch_command(cb_client *c) {
         reject(c, cmd, msg);
         goto done;
     }
+    /* In MULTI (queueing, EXEC) memory is judged on the client's shard. */
+    if ((c->flags & CLIENT_MULTI) && dispatch_reject_oom(c, cmd)) goto done;
+    if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {
         c->cmd = cmd;
@@ -245,12 +279,12 @@ int dispatch_command(cb_client *c) {
             c->shard = g_server.workers[owner]->shard;
             c->db = &c->shard->dbs[c->dbid];
         }
-        dispatch_call(c, cmd);
+        if ((c->flags & CLIENT_MULTI) || !dispatch_reject_oom(c, cmd)) dispatch_call(c, cmd);
         c->shard = own;
         c->db = &own->dbs[c->dbid]; /* a SELECT inside EXEC sticks */
         blocking_serve_ready(c->w);
         xshard_release(c->w);
-    } else {
+    } else if (!dispatch_reject_oom(c, cmd)) {
         dispatch_call(c, cmd);
         blocking_serve_ready(c->w);
     }

@@ -14,6 +14,11 @@ int dispatch_command(cb_client *c);
 /* The call itself (time snapshot, handler, statistics), with no checks:
  * for commands already admitted, e.g. forwarded from another worker. */
 void dispatch_call(cb_client *c, const struct cb_command *cmd);
+/* maxmemory: evict on c->shard as needed, then refuse cmd with Redis's
+ * -OOM error when memory could not be brought under the limit and cmd
+ * may grow it (deny-OOM, an EXEC of such, anything queued in MULTI).
+ * 1 when refused (the error is already replied). */
+int dispatch_reject_oom(cb_client *c, const struct cb_command *cmd);
 /* 1 when the pause in force holds this command. */
 int dispatch_paused_for(const cb_client *c, const struct cb_command *cmd);
 

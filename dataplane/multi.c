@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "worker.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -32,6 +33,7 @@ typedef struct cb_mstate {
     queued *q;
     int n, cap;
     int has_writes;
+    int has_denyoom; /* a queued command is deny-OOM (EXEC is refused when OOM) */
 } cb_mstate;
 
 typedef struct cb_watched {
@@ -101,7 +103,9 @@ int multi_maybe_queue(cb_client *c, const cb_command *cmd) {
         e->argv[i] = cb_memdup(c->argv[i], c->argv_len[i]);
         e->lens[i] = c->argv_len[i];
     }
-    if (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) m->has_writes = 1;
+    if ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) || script_may_write(c, cmd))
+        m->has_writes = 1;
+    if (cmd->flags & CMD_DENYOOM) m->has_denyoom = 1;
     reply_status(c, "QUEUED");
     return 1;
 }
@@ -109,6 +113,8 @@ int multi_maybe_queue(cb_client *c, const cb_command *cmd) {
 int multi_queued_count(const cb_client *c) { return c->mstate ? c->mstate->n : -1; }
 
 int multi_has_writes(const cb_client *c) { return c->mstate && c->mstate->has_writes; }
+
+int multi_has_denyoom(const cb_client *c) { return c->mstate && c->mstate->has_denyoom; }
 
 static void discard_queue(cb_client *c) {
     cb_mstate *m = c->mstate;

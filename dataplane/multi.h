@@ -28,6 +28,8 @@ void multi_flag_error(cb_client *c);
 int multi_queued_count(const cb_client *c);
 /* 1 when the queued commands include a write (CLIENT PAUSE WRITE holds EXEC). */
 int multi_has_writes(const cb_client *c);
+/* 1 when a queued command has the deny-OOM flag. */
+int multi_has_denyoom(const cb_client *c);
 /* Forget the transaction and every watched key (RESET, close). Needs the
  * other workers parked when the client watches keys. */
 void multi_reset_client(cb_client *c);

@@ -16,6 +16,7 @@
 #include "multi.h"
 #include "pubsub.h"
 #include "tracking.h"
+#include "script/script.h"
 #include "worker.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -37,10 +38,13 @@ static void server_key_modified(void *owner, cb_db *db, const char *key, size_t 
 }
 
 int server_create(char *err, size_t errlen) {
+    /* This thread is the management thread: its own arena and cache. */
+    mem_thread_arena();
     g_server.nworkers = g_config.io_workers > 0 ? g_config.io_workers : 1;
     g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
     pthread_mutex_init(&g_server.xs_lock, NULL);
     multi_init(g_config.databases);
+    script_init();
     blocking_init(g_config.databases);
     pubsub_init();
     tracking_init(g_server.nworkers);
@@ -58,6 +62,14 @@ int server_create(char *err, size_t errlen) {
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
         s->on_notify = keyspace_event_publish; /* keyspace notifications */
         s->on_flushall = bgsave_after_flushall; /* drop a snapshot, save again */
+        s->mem_account = mem_account_claim(); /* maxmemory share (evict.h) */
+        char aerr[256];
+        size_t region = (size_t)(g_config.hugepages / (unsigned long long)g_server.nworkers);
+        if (s->mem_account >= 0 &&
+            mem_account_arena(s->mem_account, region, aerr, sizeof(aerr)) != 0)
+            cb_log(LOG_WARNING, "shard %d: cannot create its memory arena", i);
+        else if (aerr[0])
+            cb_log(LOG_WARNING, "shard %d: %s", i, aerr);
         cb_worker *w = worker_create(i, s);
         if (!w) {
             snprintf(err, errlen, "cannot create worker %d: %s", i, strerror(errno));
@@ -110,6 +122,9 @@ static void zero_stats(cb_worker *w) {
     w->shard->stats.keyspace_hits = 0;
     w->shard->stats.keyspace_misses = 0;
     w->shard->stats.evicted_keys = 0;
+    w->shard->lazy.freed = 0;
+    w->shard->stats.defrag_hits = w->shard->stats.defrag_misses = 0;
+    w->shard->stats.defrag_key_hits = w->shard->stats.defrag_key_misses = 0;
 }
 
 void server_reset_stats(void) {

@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "tracking.h"
 #include "xshard.h"
+#include "script/script.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -34,6 +35,8 @@
 #include "../persist/bgsave.h"
 
 #define READBUF_SIZE (64 * 1024)
+/* Lazy free may take this long per loop turn (store/lazyfree.h). */
+#define LAZYFREE_STEP_US 1000
 
 static _Thread_local cb_worker *self_worker;
 
@@ -64,6 +67,7 @@ void worker_destroy(cb_worker *w) {
     }
     kdrv_shutdown(w);
     xshard_free_worker(w);
+    script_worker_free(w);
     for (int i = 0; i < w->nready; i++) cbstr_free(w->ready[i].key);
     cb_free(w->ready);
     cb_free(w->unblocked);
@@ -153,6 +157,7 @@ static void worker_cron(cb_worker *w, long long now) {
 static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
+    if (w->shard->mem_account >= 0) mem_account_use(w->shard->mem_account);
     w->tid = (pid_t)syscall(SYS_gettid);
     log_set_role('M'); /* one Redis-style role per process: master */
     sigset_t set;
@@ -168,7 +173,9 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w) || w->nunblocked) timeout = 0;
+        if (w->pending_write || xshard_pending(w) || w->nunblocked || w->shard->evict_pending ||
+            w->shard->lazy.nobj || w->shard->lazy.ndict)
+            timeout = 0;
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
         int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
         if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
@@ -194,6 +201,7 @@ static void *worker_main(void *arg) {
         shard_before_sleep(w->shard);                /* fast expiry */
         tracking_before_sleep(w);                    /* BCAST invalidations */
         worker_flush(w);                             /* tx flush */
+        lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 
         uint64_t t2 = util_monotonic_us();
         /* Busy = everything but the time spent blocked in the poll. */

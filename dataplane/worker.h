@@ -87,6 +87,12 @@ typedef struct cb_worker {
     unsigned char *wake_pending;  /* [dst]: wake dst after this loop turn */
     uint64_t parked_gen;          /* last park round this worker joined */
     int exited;                   /* the thread has left its loop */
+    /* Scripting (dataplane/script/): the Lua VM, set once by this worker
+     * (INFO reads its memory); a script past busy-reply-threshold; depth
+     * of the nested poll it runs. */
+    struct cb_script_vm *script;
+    int script_busy;
+    int nested_poll;
     pid_t tid;
 } cb_worker;
 

@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "tracking.h"
 #include "worker.h"
+#include "script/script.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -58,8 +59,12 @@ static const char *const global_names[] = {
     "client|tracking",
     /* SORT's BY/GET patterns may name keys of any shard. */
     "sort", "sort_ro",
+    /* The memory report walks every shard and client list. */
+    "memory|stats", "memory|doctor",
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
     "save", "bgsave",
+    /* Scripts may touch keys of any shard, declared or not. */
+    "eval", "evalsha", "eval_ro", "evalsha_ro",
     /* ACL changes replace users that every worker's checks read. */
     "acl|setuser", "acl|deluser", "acl|load", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
@@ -94,12 +99,12 @@ void xshard_free_worker(cb_worker *w) {
     for (int i = 0; i < g_server.nworkers; i++) {
         if (w->inbox[i]) {
             xmsg *m;
-            while ((m = ring_dequeue(w->inbox[i]))) cb_free(m);
+            while ((m = ring_dequeue(w->inbox[i]))) cb_free_shared(m);
             ring_free(w->inbox[i]);
         }
         for (xmsg *m = w->ovf_head[i], *n; m; m = n) {
             n = m->next;
-            cb_free(m);
+            cb_free_shared(m);
         }
     }
     cb_free(w->inbox);
@@ -233,7 +238,7 @@ void xshard_flush(cb_client *c) {
     xbatch *b = c->batch;
     if (!b) return;
     c->batch = NULL;
-    xmsg *m = cb_malloc(sizeof(*m) + b->len);
+    xmsg *m = cb_malloc_shared(sizeof(*m) + b->len);
     m->kind = XM_EXEC;
     m->origin = c;
     m->dbid = c->dbid;
@@ -289,7 +294,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         px.argc = argc;
         px.argv = argv;
         px.argv_len = lens;
-        dispatch_call(&px, cmd);
+        if (!dispatch_reject_oom(&px, cmd)) dispatch_call(&px, cmd);
         /* CLIENT REPLY SKIP covered only the first command of the run. */
         px.flags &= ~CLIENT_REPLY_SKIP;
         blocking_serve_ready(w);
@@ -300,7 +305,7 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
     }
 
     size_t len = px.out_bytes;
-    xmsg *r = cb_malloc(sizeof(*r) + len);
+    xmsg *r = cb_malloc_shared(sizeof(*r) + len);
     r->kind = XM_REPLY;
     r->origin = m->origin;
     r->len = 0;
@@ -308,10 +313,10 @@ static void exec_forwarded(cb_worker *w, xmsg *m) {
         n = b->next;
         memcpy(r->data + r->len, b->data + b->sent, b->used - b->sent);
         r->len += b->used - b->sent;
-        cb_free(b);
+        cb_free_conn(b);
     }
     int src = m->src;
-    cb_free(m);
+    cb_free_shared(m);
     xsend(w, src, r);
     tracking_proxy_end(&px);
     tracking_after_command(w); /* the origin's own invalidations follow its replies */
@@ -333,7 +338,7 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
     for (int dst = 0; dst < g_server.nworkers; dst++) {
         cb_worker *d = g_server.workers[dst];
         if (d == w || !__atomic_load_n(&d->nmonitors, __ATOMIC_RELAXED)) continue;
-        xmsg *m = cb_malloc(sizeof(*m) + len);
+        xmsg *m = cb_malloc_shared(sizeof(*m) + len);
         m->kind = XM_MONITOR;
         m->len = len;
         memcpy(m->data, line, len);
@@ -345,8 +350,10 @@ void xshard_feed_monitors(cb_worker *w, const char *line, size_t len) {
 
 static void cpu_relax(void) { __builtin_ia32_pause(); }
 
-/* Join a park round if one is on: ack, then wait for the release. */
-static void join_park(cb_worker *w) {
+/* Join a park round if one is on: ack, then wait for the release. From the
+ * loop's safe point (from_loop) a parked worker still answers its clients
+ * BUSY while the parking worker runs a script past its time limit. */
+static void join_park(cb_worker *w, int from_loop) {
     if (!__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE)) return;
     uint64_t gen = __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE);
     if (w->parked_gen == gen || __atomic_load_n(&g_server.park_owner, __ATOMIC_RELAXED) == w->id)
@@ -356,9 +363,10 @@ static void join_park(cb_worker *w) {
     int spins = 0;
     while (__atomic_load_n(&g_server.park_active, __ATOMIC_ACQUIRE) &&
            __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE) == gen) {
-        if (++spins % 1024 == 0)
+        if (++spins % 1024 == 0) {
             sched_yield();
-        else
+            if (from_loop) script_parked_poll(w);
+        } else
             cpu_relax();
     }
 }
@@ -367,7 +375,7 @@ static void join_park(cb_worker *w) {
  * thread); one coordinator at a time. */
 static void park(cb_worker *w, int self) {
     while (pthread_mutex_trylock(&g_server.xs_lock) != 0) {
-        if (w) join_park(w); /* another coordinator may be waiting for us */
+        if (w) join_park(w, 0); /* another coordinator may be waiting for us */
         cpu_relax();
     }
     __atomic_store_n(&g_server.park_acks, 0, __ATOMIC_RELAXED);
@@ -422,7 +430,7 @@ int xshard_pending(const cb_worker *w) {
 }
 
 int xshard_service(cb_worker *w) {
-    join_park(w);
+    join_park(w, 1);
     if (!w->inbox) return 0;
     int did = 0;
     for (int src = 0; src < g_server.nworkers; src++) {
@@ -439,10 +447,10 @@ int xshard_service(cb_worker *w) {
                 cb_free(m);
             } else if (m->kind == XM_MONITOR) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             } else {
                 conn_forward_done(m->origin, m->data, m->len);
-                cb_free(m);
+                cb_free_shared(m);
             }
         }
     }

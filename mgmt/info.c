@@ -10,8 +10,8 @@
  *
  * Values come from: g_server / g_config; every worker's counters (read
  * relaxed, summed); every shard's keyspace sizes and counters; mem.h for
- * used_memory; /proc/self/status for RSS; jemalloc's own statistics when we
- * run on jemalloc; getrusage for CPU.
+ * used_memory; memory.h's cache (refreshed by the management thread) for
+ * RSS and jemalloc's statistics; getrusage for CPU.
  *
  * INFO runs with the other workers parked (dataplane/xshard.c), so reading
  * their shards and client lists from this thread is safe.
@@ -25,19 +25,18 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#ifdef CB_USE_JEMALLOC
-#include <jemalloc/jemalloc.h>
-#endif
 
 #include "../dataplane/client.h"
 #include "../dataplane/cmd/command.h"
 #include "../dataplane/resp/reply.h"
+#include "../dataplane/script/script.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/tracking.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
+#include "memory.h"
 #include "../persist/bgsave.h"
 
 #ifndef CACHEBOX_VERSION
@@ -98,6 +97,10 @@ static void gather(info_totals *t)
         SSUM(keyspace_hits);
         SSUM(keyspace_misses);
         SSUM(evicted_keys);
+        SSUM(defrag_hits);
+        SSUM(defrag_misses);
+        SSUM(defrag_key_hits);
+        SSUM(defrag_key_misses);
 #undef SSUM
         t->stale_perc_x100_sum += STAT_GET(sh->stats.expired_stale_perc_x100);
         t->dirty += STAT_GET(sh->dirty);
@@ -111,70 +114,16 @@ static cbstr cat_human(cbstr s, const char *name, unsigned long long n)
     return cbstr_catfmt(s, "%s:%s\r\n", name, buf);
 }
 
-/* VmRSS + HugetlbPages (VmRSS leaves out MAP_HUGETLB memory) in bytes. */
-static unsigned long long read_rss(void)
+/* Redis reports the CPU share of the defrag cycle in progress (0: none). */
+static int defrag_running(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    unsigned long long kb = 0, v;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "VmRSS: %llu", &v) == 1 || sscanf(line, "HugetlbPages: %llu", &v) == 1)
-            kb += v;
-    }
-    fclose(f);
-    return kb * 1024;
-}
-
-/* The allocator's view: allocated <= active <= resident. Without jemalloc
- * we only know what we counted and the RSS, so derive the three from them. */
-static void allocator_stats(size_t used, size_t rss, size_t *allocated, size_t *active,
-                            size_t *resident)
-{
-    *allocated = used;
-    *active = used;
-    *resident = rss;
-#ifdef CB_USE_JEMALLOC
-    uint64_t epoch = 1;
-    size_t esz = sizeof(epoch), sz = sizeof(size_t);
-    if (mallctl("epoch", &epoch, &esz, &epoch, esz) == 0) {
-        size_t a = 0, b = 0, c = 0;
-        if (mallctl("stats.allocated", &a, &sz, NULL, 0) == 0 &&
-            mallctl("stats.active", &b, &sz, NULL, 0) == 0 &&
-            mallctl("stats.resident", &c, &sz, NULL, 0) == 0) {
-            *allocated = a;
-            *active = b;
-            *resident = c;
-        }
-    }
-#endif
-}
-
-/* Memory the keyspace structures take beyond the keys and values. */
-static size_t keyspace_overhead(void)
-{
-    size_t n = 0;
+    int r = 0;
     for (int i = 0; i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
-        if (!w || !w->shard) continue;
-        for (int j = 0; j < w->shard->ndb; j++) {
-            n += dict_mem_overhead(w->shard->dbs[j].keys);
-            n += dict_mem_overhead(w->shard->dbs[j].expires);
-        }
+        int v = w && w->shard ? __atomic_load_n(&w->shard->defrag.running, __ATOMIC_RELAXED) : 0;
+        if (v > r) r = v;
     }
-    return n;
-}
-
-/* Normal clients' memory over every worker: INFO runs with the other
- * workers parked (xshard), so their client lists hold still. */
-static size_t clients_memory(cb_client *c)
-{
-    size_t n = 0;
-    if (!c || !c->w) return 0;
-    for (int i = 0; i < g_server.nworkers; i++)
-        for (cb_client *it = g_server.workers[i]->clients; it; it = it->next)
-            n += sizeof(*it) + it->out_bytes;
-    return n;
+    return r;
 }
 
 static const char *policy_name(int p)
@@ -296,17 +245,22 @@ static uint64_t update_peak(uint64_t used)
 
 static cbstr sec_memory(cbstr s, info_ctx *x)
 {
+    (void)x;
     size_t used = mem_used_total();
-    size_t rss = (size_t)read_rss();
+    /* Allocator and RSS figures: the management thread's cache (memory.h). */
+    cb_alloc_stats as;
+    memstats_get(&as);
+    size_t rss = as.rss;
     uint64_t peak = update_peak(used);
     size_t startup = (size_t)g_server.stat_startup_memory;
-    size_t clients = clients_memory(x->c);
-    size_t overhead = startup + keyspace_overhead() + clients;
+    size_t clients = mem_clients_normal();
+    size_t overhead = startup + mem_keyspace_overhead() + clients;
     if (overhead > used) overhead = used;
     size_t dataset = used - overhead;
     size_t net = used > startup ? used - startup : 1;
-    size_t allocated, active, resident;
-    allocator_stats(used, rss, &allocated, &active, &resident);
+    size_t allocated = as.allocated, active = as.active, resident = as.resident;
+    size_t lazy_pending, lazy_freed;
+    mem_lazyfree_counts(&lazy_pending, &lazy_freed);
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     unsigned long long sysmem =
         pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
@@ -331,20 +285,22 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
                      peak ? (double)used * 100 / (double)peak : 0.0, overhead, startup, dataset,
                      (double)dataset * 100 / (double)net, allocated, active, resident, sysmem);
     s = cat_human(s, "total_system_memory_human", sysmem);
-    /* No scripting engine yet: no VM memory, no scripts, no functions. */
-    s = cbstr_catfmt(s, "used_memory_lua:0\r\n"
-                        "used_memory_vm_eval:0\r\n"
-                        "used_memory_lua_human:0B\r\n"
-                        "used_memory_scripts_eval:0\r\n"
-                        "number_of_cached_scripts:0\r\n"
+    /* Scripting: the workers' Lua heaps and the script cache (no functions yet). */
+    size_t lua_mem = script_vm_memory(), scripts_mem = script_cache_memory();
+    s = cbstr_catfmt(s, "used_memory_lua:%zu\r\n"
+                        "used_memory_vm_eval:%zu\r\n", lua_mem, lua_mem);
+    s = cat_human(s, "used_memory_lua_human", lua_mem);
+    s = cbstr_catfmt(s, "used_memory_scripts_eval:%zu\r\n"
+                        "number_of_cached_scripts:%zu\r\n"
                         "number_of_functions:0\r\n"
                         "number_of_libraries:0\r\n"
                         "used_memory_vm_functions:0\r\n"
-                        "used_memory_vm_total:0\r\n"
-                        "used_memory_vm_total_human:0B\r\n"
-                        "used_memory_functions:0\r\n"
-                        "used_memory_scripts:0\r\n"
-                        "used_memory_scripts_human:0B\r\n");
+                        "used_memory_vm_total:%zu\r\n",
+                     scripts_mem, script_cache_count(), lua_mem);
+    s = cat_human(s, "used_memory_vm_total_human", lua_mem);
+    s = cbstr_catfmt(s, "used_memory_functions:0\r\n"
+                        "used_memory_scripts:%zu\r\n", scripts_mem);
+    s = cat_human(s, "used_memory_scripts_human", scripts_mem);
     s = cbstr_catfmt(s, "maxmemory:%llu\r\n", maxmem);
     s = cat_human(s, "maxmemory_human", maxmem);
     s = cbstr_catfmt(s, "maxmemory_policy:%s\r\n", policy_name(g_config.store.maxmemory_policy));
@@ -366,14 +322,14 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
         "mem_cluster_links:0\r\n"
         "mem_aof_buffer:0\r\n"
         "mem_allocator:%s\r\n"
-        "active_defrag_running:0\r\n"
-        "lazyfree_pending_objects:0\r\n"
-        "lazyfreed_objects:0\r\n",
+        "active_defrag_running:%d\r\n"
+        "lazyfree_pending_objects:%zu\r\n"
+        "lazyfreed_objects:%zu\r\n",
         allocated ? (double)active / (double)allocated : 0.0, active - allocated,
         active ? (double)resident / (double)active : 0.0, (long long)resident - (long long)active,
         resident ? (double)rss / (double)resident : 0.0, (long long)rss - (long long)resident,
         used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, clients,
-        mem_allocator_name());
+        mem_allocator_name(), defrag_running(), lazy_pending, lazy_freed);
     return s;
 }
 
@@ -445,10 +401,10 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "total_forks:0\r\n"
                         "migrate_cached_sockets:0\r\n"
                         "slave_expires_tracked_keys:0\r\n"
-                        "active_defrag_hits:0\r\n"
-                        "active_defrag_misses:0\r\n"
-                        "active_defrag_key_hits:0\r\n"
-                        "active_defrag_key_misses:0\r\n"
+                        "active_defrag_hits:%llu\r\n"
+                        "active_defrag_misses:%llu\r\n"
+                        "active_defrag_key_hits:%llu\r\n"
+                        "active_defrag_key_misses:%llu\r\n"
                         "total_active_defrag_time:0\r\n"
                         "current_active_defrag_time:0\r\n"
                         "tracking_total_keys:%llu\r\n"
@@ -463,6 +419,10 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                         "io_threaded_writes_processed:0\r\n"
                         "reply_buffer_shrinks:0\r\n"
                         "reply_buffer_expands:0\r\n",
+                        (unsigned long long)t->sh.defrag_hits,
+                        (unsigned long long)t->sh.defrag_misses,
+                        (unsigned long long)t->sh.defrag_key_hits,
+                        (unsigned long long)t->sh.defrag_key_misses,
                         (unsigned long long)tracking_total_keys(),
                         (unsigned long long)tracking_total_items(),
                         (unsigned long long)tracking_total_prefixes(),
@@ -604,6 +564,12 @@ static cbstr sec_cluster(cbstr s, info_ctx *x)
     return cbstr_cat(s, "cluster_enabled:0\r\n", 19);
 }
 
+static cbstr sec_hugepages(cbstr s, info_ctx *x)
+{
+    (void)x;
+    return memory_info_hugepages(s);
+}
+
 static cbstr sec_keyspace(cbstr s, info_ctx *x)
 {
     (void)x;
@@ -656,6 +622,8 @@ static const struct {
     { "latencystats", NULL, "Latencystats", sec_latencystats, 0 },
     { "cluster", NULL, "Cluster", sec_cluster, 1 },
     { "keyspace", NULL, "Keyspace", sec_keyspace, 1 },
+    /* cachebox's own (after Redis's sections, not in the default set). */
+    { "hugepages", NULL, "Hugepages", sec_hugepages, 0 },
 };
 #define INFO_NSECTIONS ((int)(sizeof(info_sections) / sizeof(info_sections[0])))
 
@@ -720,4 +688,5 @@ void info_init(void)
 {
     if (!g_server.master_replid[0]) util_random_hex(g_server.master_replid, 40);
     g_server.stat_startup_memory = mem_used_total();
+    memstats_refresh();
 }

@@ -20,6 +20,7 @@
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
+#include "memory.h"
 #include "../persist/bgsave.h"
 
 static int wake_fd = -1;
@@ -53,6 +54,13 @@ void server_request_shutdown(int flags) {
 static void mgmt_cron(void) {
     uint64_t used = mem_used_total();
     if (used > g_server.stat_peak_memory) g_server.stat_peak_memory = used;
+    /* jemalloc's statistics and the RSS, off the request path. */
+    static long long last_refresh_ms;
+    long long now = util_mstime();
+    if (now - last_refresh_ms >= 100) {
+        last_refresh_ms = now;
+        memstats_refresh();
+    }
     /* Snapshot file I/O; save points and scheduled BGSAVEs start here,
      * with every worker parked for the epoch. */
     if (bgsave_mgmt_pump()) {

@@ -75,12 +75,9 @@ typedef struct cb_config {
 
     /* Things the store reads (pointed at by each shard). */
     cb_store_settings store;
-    long long maxmemory_samples;
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     long long latency_monitor_threshold;
-    int lazyfree_lazy_user_del, lazyfree_lazy_user_flush, lazyfree_lazy_expire,
-        lazyfree_lazy_server_del, lazyfree_lazy_eviction;
     int dynamic_hz;
     int activerehashing;
     int busy_reply_threshold;
@@ -98,6 +95,7 @@ typedef struct cb_config {
     char *control_bind;
     int control_port;
     char *control_token_file;
+    unsigned long long hugepages; /* bytes of 2 MB pages for the store arenas */
 
     /* ACL (dataplane/acl.c). */
     char *aclfile;

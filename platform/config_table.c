@@ -690,7 +690,8 @@ const cfg_dir cfg_table[] = {
     {"maxmemory", NULL, CT_MEM, FT_ULL, 0, OFF(store.maxmemory), 0, ULLONG_MAX, "0", NULL,
      NULL, NULL},
     ENUM("maxmemory-policy", store.maxmemory_policy, maxmem_policies, "noeviction", 0),
-    LL("maxmemory-samples", maxmemory_samples, 1, IMAX, "5", 0),
+    LL("maxmemory-samples", store.maxmemory_samples, 1, IMAX, "5", 0),
+    INT("maxmemory-eviction-tenacity", store.maxmemory_eviction_tenacity, 0, 100, "10", 0),
     /* Redis 7.0's built-in defaults (its sample redis.conf says 128). */
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", CT_NUM, FT_LL, 0,
      OFF(store.hash_max_listpack_entries), 0, LLMAX, "512", NULL, NULL, NULL},
@@ -712,11 +713,21 @@ const cfg_dir cfg_table[] = {
     LL("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLMAX, "10000", 0),
     LL("slowlog-max-len", slowlog_max_len, 0, LLMAX, "128", 0),
     LL("latency-monitor-threshold", latency_monitor_threshold, 0, LLMAX, "0", 0),
-    BOOL("lazyfree-lazy-user-del", lazyfree_lazy_user_del, "no", 0),
-    BOOL("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, "no", 0),
-    BOOL("lazyfree-lazy-expire", lazyfree_lazy_expire, "no", 0),
-    BOOL("lazyfree-lazy-server-del", lazyfree_lazy_server_del, "no", 0),
-    BOOL("lazyfree-lazy-eviction", lazyfree_lazy_eviction, "no", 0),
+    BOOL("lazyfree-lazy-user-del", store.lazyfree_lazy_user_del, "no", 0),
+    BOOL("lazyfree-lazy-user-flush", store.lazyfree_lazy_user_flush, "no", 0),
+    BOOL("lazyfree-lazy-expire", store.lazyfree_lazy_expire, "no", 0),
+    BOOL("lazyfree-lazy-server-del", store.lazyfree_lazy_server_del, "no", 0),
+    BOOL("lazyfree-lazy-eviction", store.lazyfree_lazy_eviction, "no", 0),
+    /* Active defragmentation works here (our jemalloc answers utilization
+     * queries), unlike Debian's redis-server, which refuses it. */
+    BOOL("activedefrag", store.active_defrag, "no", 0),
+    {"active-defrag-ignore-bytes", NULL, CT_MEM, FT_ULL, 0, OFF(store.active_defrag_ignore_bytes),
+     1, LLMAX, "100mb", NULL, NULL, NULL},
+    INT("active-defrag-threshold-lower", store.active_defrag_threshold_lower, 0, 1000, "10", 0),
+    INT("active-defrag-threshold-upper", store.active_defrag_threshold_upper, 0, 1000, "100", 0),
+    INT("active-defrag-cycle-min", store.active_defrag_cycle_min, 1, 99, "1", 0),
+    INT("active-defrag-cycle-max", store.active_defrag_cycle_max, 1, 99, "25", 0),
+    LL("active-defrag-max-scan-fields", store.active_defrag_max_scan_fields, 1, LLMAX, "1000", 0),
     /* The field is an int; values beyond INT_MAX are clamped, bounds and
      * error text stay Redis's. */
     {"busy-reply-threshold", "lua-time-limit", CT_NUM, FT_INT, 0,
@@ -735,6 +746,10 @@ const cfg_dir cfg_table[] = {
     STR("control-bind", control_bind, "127.0.0.1", 0),
     INT("control-port", control_port, 0, 65535, "8379", 0),
     STR("control-token-file", control_token_file, "control.token", 0),
+    /* 2 MB hugepages mapped for the store arenas, split over the shards
+     * (kernel plane; platform/mem.h). 0: normal pages. */
+    {"hugepages", NULL, CT_MEM, FT_ULL, CF_IMMUTABLE, OFF(hugepages), 0, ULLONG_MAX, "0", NULL,
+     NULL, NULL},
     /* ACL */
     STR("aclfile", aclfile, "", CF_IMMUTABLE),
     LL("acllog-max-len", acllog_max_len, 0, LLMAX, "128", 0),

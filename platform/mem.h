@@ -26,6 +26,67 @@ char *cb_memdup(const void *p, size_t n); /* adds a NUL */
 size_t mem_used_total(void);
 /* Bytes counted by the calling thread. */
 long long mem_used_thread(void);
+/* Memory accounts. Every thread counts into its own slot by default; a
+ * shard owner claims an account for its shard (mem_account_claim) and makes
+ * it the current account of whichever thread works on that shard
+ * (mem_account_use), so each shard's bytes are known exactly and cheaply
+ * for maxmemory. Bytes of threads that own no shard (management, start-up)
+ * are split evenly over the shard accounts. */
+/* A new shard account's index (>= 0), or -1 when none is left. */
+int mem_account_claim(void);
+/* Make idx the calling thread's current account; returns the previous one. */
+int mem_account_use(int idx);
+/* Bytes counted in one account (may be negative: only sums mean much). */
+long long mem_account_bytes(int idx);
+/* Shard account idx's share of used memory: its own bytes plus an equal
+ * part of what no shard account holds; *nshares gets the number of shard
+ * accounts (so a shard's limit is maxmemory / *nshares). */
+long long mem_account_share(int idx, unsigned *nshares);
+/* Arenas (jemalloc builds; elsewhere these do nothing and everything
+ * comes from malloc). A shard account can get its own arena, fed by its own
+ * region of hugepages (mem_account_arena); a thread can get a private arena
+ * (mem_thread_arena: the management thread); connection buffers come from
+ * one arena of their own through cb_malloc_conn, each thread with its own
+ * cache. Every arena has its own thread cache (tcache.create), because
+ * jemalloc's per-thread cache would otherwise hand a block freed into one
+ * arena to an allocation meant for another. */
+/* Give account idx an arena whose memory comes from a region of region_bytes
+ * of 2 MB pages (MAP_HUGETLB), or normal pages when those cannot be mapped
+ * (logged); region_bytes 0: an arena on normal pages from jemalloc. The
+ * arena's cache is used by whichever thread uses the account. 0 or -1. */
+int mem_account_arena(int idx, size_t region_bytes, char *err, size_t errlen);
+/* A private arena and cache for the calling thread's own allocations. */
+int mem_thread_arena(void);
+/* Connection buffers: allocate and free through the connection arena. */
+void *cb_malloc_conn(size_t n);
+void cb_free_conn(void *p);
+/* Blocks one thread allocates and another frees (messages between
+ * workers): from the connection arena, counted in a shared slot so that
+ * no shard's account drifts. */
+void *cb_malloc_shared(size_t n);
+void cb_free_shared(void *p);
+
+/* Active defragmentation: when p (from cb_malloc) sits in a slab that is
+ * emptier than its size class's average (jemalloc's
+ * experimental.utilization.query, the current slab excluded), move it: a
+ * fresh block from the current context's arena, bypassing the thread
+ * cache so it lands in a fuller slab, the bytes copied, p freed. Returns
+ * the new block, or NULL when p stays (not worth it, or no jemalloc). */
+void *mem_defrag_move(void *p);
+/* jemalloc's allocated and active bytes, freshly read (an epoch refresh:
+ * microseconds, for cron work only). 0 ok, -1 without jemalloc. */
+int mem_allocator_frag(size_t *allocated, size_t *active);
+
+/* What an account's arena holds (for INFO): region size and use, whether
+ * it is hugetlb memory, bytes taken from normal pages once it ran out, and
+ * the arena's jemalloc index (-1 without one). */
+typedef struct mem_arena_info {
+    int arena;
+    int hugetlb;
+    size_t region_bytes, region_used, fallback_bytes;
+} mem_arena_info;
+void mem_account_arena_info(int idx, mem_arena_info *out);
+
 /* Allocator name for INFO's mem_allocator. */
 const char *mem_allocator_name(void);
 /* Test hook: after n more successful allocations, cb_try_* return NULL

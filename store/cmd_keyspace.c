@@ -96,14 +96,14 @@ static void wrote(cb_shard *s, cb_db *db, const char *k, size_t len)
  * DEL, UNLINK, EXISTS, TYPE, TOUCH
  * ---------------------------------------------------------------------- */
 
-static void del_generic(cb_client *c)
+static void del_generic(cb_client *c, int lazy)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
         cb_db *db;
         cb_shard *s = key_shard(c, i, &db);
         db_expire_if_needed(s, db, KEY(c, i));
-        if (db_delete(s, db, KEY(c, i))) {
+        if (lazy ? db_delete_lazy(s, db, KEY(c, i)) : db_delete(s, db, KEY(c, i))) {
             wrote(s, db, KEY(c, i));
             notify_keyspace_event(s, db, NOTIFY_GENERIC, "del", KEY(c, i));
             n++;
@@ -112,10 +112,10 @@ static void del_generic(cb_client *c)
     reply_int(c, n);
 }
 
-void cmd_del(cb_client *c) { del_generic(c); }
+void cmd_del(cb_client *c) { del_generic(c, c->shard->set->lazyfree_lazy_user_del); }
 
-/* Values are freed synchronously for now; UNLINK differs only in intent. */
-void cmd_unlink(cb_client *c) { del_generic(c); }
+/* Big values go to the owning shard's lazy-free queue (store/lazyfree.h). */
+void cmd_unlink(cb_client *c) { del_generic(c, 1); }
 
 void cmd_exists(cb_client *c)
 {
@@ -485,36 +485,42 @@ void cmd_dbsize(cb_client *c)
  * FLUSHDB, FLUSHALL, SELECT, SWAPDB
  * ---------------------------------------------------------------------- */
 
-/* [ASYNC|SYNC]: both free synchronously until lazy free exists.
- * 0 ok, -1 replied. */
+/* [ASYNC|SYNC]; no mode: lazyfree-lazy-user-flush decides. 1 async,
+ * 0 sync, -1 replied. */
 static int parse_flush_mode(cb_client *c)
 {
-    if (c->argc == 1) return 0;
-    if (c->argc == 2 && (arg_eq(c, 1, "sync") || arg_eq(c, 1, "async"))) return 0;
+    if (c->argc == 1) return c->shard->set->lazyfree_lazy_user_flush ? 1 : 0;
+    if (c->argc == 2 && arg_eq(c, 1, "sync")) return 0;
+    if (c->argc == 2 && arg_eq(c, 1, "async")) return 1;
     reply_error(c, ERR_SYNTAX);
     return -1;
 }
 
 void cmd_flushdb(cb_client *c)
 {
-    if (parse_flush_mode(c)) return;
+    int async = parse_flush_mode(c);
+    if (async < 0) return;
     for (int i = 0; i < nshards(c); i++) {
         cb_db *db;
         cb_shard *s = shard_at(c, i, &db);
         db_signal_modified(s, db, NULL, 0);
-        s->dirty += (uint64_t)db_empty(s, db);
+        s->dirty += (uint64_t)(async ? db_empty_lazy(s, db) : db_empty(s, db));
     }
     reply_ok(c);
 }
 
 void cmd_flushall(cb_client *c)
 {
-    if (parse_flush_mode(c)) return;
+    int async = parse_flush_mode(c);
+    if (async < 0) return;
     for (int i = 0; i < nshards(c); i++) {
         cb_db *db;
         cb_shard *s = shard_at(c, i, &db);
         for (int j = 0; j < s->ndb; j++) db_signal_modified(s, &s->dbs[j], NULL, 0);
-        s->dirty += (uint64_t)shard_empty(s);
+        if (async)
+            for (int j = 0; j < s->ndb; j++) s->dirty += (uint64_t)db_empty_lazy(s, &s->dbs[j]);
+        else
+            s->dirty += (uint64_t)shard_empty(s);
     }
     /* A running snapshot is dropped and, with save points, the empty
      * dataset saved, as Redis kills its child and saves (persist/bgsave.c). */

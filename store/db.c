@@ -12,6 +12,7 @@
  * architecture.md, "Keyspace and shards".
  */
 #include "db.h"
+#include "evict.h"
 #include "snapshot.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
@@ -31,7 +32,7 @@
 static void keys_val_free(void *val, void *priv)
 {
     (void)priv;
-    obj_decr_ref(val);
+    if (val) obj_decr_ref(val); /* NULL: the value went to the lazy-free queue */
 }
 
 
@@ -43,6 +44,8 @@ static const cb_store_settings default_settings = {
     .lfu_decay_time = 1,
     .maxmemory_policy = MAXMEM_NOEVICTION,
     .maxmemory = 0,
+    .maxmemory_samples = 5,
+    .maxmemory_eviction_tenacity = 10,
     .proto_max_bulk_len = 512LL * 1024 * 1024,
     .list_max_listpack_size = -2,
     .list_compress_depth = 0,
@@ -79,25 +82,36 @@ cb_shard *shard_create(int id, int ndb, const cb_store_settings *set,
     s->dbs = cb_calloc(sizeof(cb_db) * (size_t)ndb);
     for (int i = 0; i < ndb; i++) {
         s->dbs[i].id = i;
-        s->dbs[i].keys = dict_create(&s->keys_type, NULL, seed);
-        s->dbs[i].expires = dict_create(&s->expires_type, NULL, seed);
+        db_new_dicts(s, &s->dbs[i]);
     }
     s->active_expire_enabled = 1;
+    s->mem_account = -1;
+    s->evpool = evict_pool_create();
     shard_set_time(s, util_mstime());
     s->lru_clock = lru_clock_of(s->now_ms);
     return s;
+}
+
+void db_new_dicts(cb_shard *s, cb_db *db)
+{
+    db->keys = dict_create(&s->keys_type, s, s->seed);
+    db->expires = dict_create(&s->expires_type, s, s->seed);
+    dict_set_expand_hook(db->keys, evict_dict_expand_allowed);
+    dict_set_expand_hook(db->expires, evict_dict_expand_allowed);
 }
 
 void shard_destroy(cb_shard *s)
 {
     if (!s) return;
     snap_end(s);
+    lazyfree_drain(s);
     for (int i = 0; i < s->ndb; i++) {
         /* expires first: its entries point at names the keys dict frees. */
         dict_release(s->dbs[i].expires);
         dict_release(s->dbs[i].keys);
     }
     cb_free(s->dbs);
+    evict_pool_free(s->evpool);
     cb_free(s);
 }
 
@@ -192,6 +206,10 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
     s->stats.expired_keys++;
     notify_keyspace_event(s, db, NOTIFY_EXPIRED, "expired", e->key, cbstr_len(e->key));
     db_signal_modified(s, db, e->key, cbstr_len(e->key));
+    if (s->set->lazyfree_lazy_expire) {
+        lazyfree_obj(s, e->v.val);
+        e->v.val = NULL;
+    }
     dict_free_unlinked(db->keys, e);
 }
 
@@ -273,7 +291,8 @@ void db_overwrite(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val
     if (shard_policy_is_lfu(s)) val->lru = old->lru;
     else stamp_new(s, val);
     e->v.val = val;
-    obj_decr_ref(old);
+    if (s->set->lazyfree_lazy_server_del) lazyfree_obj(s, old);
+    else obj_decr_ref(old);
 }
 
 void db_set(cb_shard *s, cb_db *db, const char *k, size_t len, cb_obj *val, int keepttl)
@@ -316,8 +335,12 @@ long long db_empty(cb_shard *s, cb_db *db)
         db->expires_cursor = 0;
         return n;
     }
+    /* FLUSHALL runs on one worker for every shard: what is freed here is
+     * this shard's memory, so count it in this shard's account. */
+    int prev = s->mem_account >= 0 ? mem_account_use(s->mem_account) : -1;
     dict_clear(db->expires);
     dict_clear(db->keys);
+    if (prev >= 0) mem_account_use(prev);
     db->avg_ttl = 0;
     db->expires_cursor = 0;
     return n;
@@ -411,6 +434,7 @@ void shard_cron(cb_shard *s)
     shard_set_time(s, util_mstime());
     s->lru_clock = lru_clock_of(s->now_ms);
     if (s->active_expire_enabled) db_active_expire_cycle(s, 0);
+    defrag_cron(s);
 
     /* Give memory back from tables that emptied out; the shrink itself is
      * incremental, finished by the rehash step below and by later writes. */
@@ -436,6 +460,12 @@ void shard_cron(cb_shard *s)
 
 void shard_before_sleep(cb_shard *s)
 {
+    /* An eviction run that ran out of time, or memory that grew without a
+     * command (client buffers), is worked off between polls. */
+    if (s->set->maxmemory && (s->evict_pending || evict_over_limit(s, NULL, NULL))) {
+        shard_set_time(s, util_mstime());
+        evict_perform(s);
+    }
     if (!s->active_expire_enabled) return;
     shard_set_time(s, util_mstime());
     db_active_expire_cycle(s, 1);

@@ -12,6 +12,8 @@
 #include "object.h"
 #include "ds/dict.h"
 #include "notify.h"
+#include "lazyfree.h"
+#include "defrag.h"
 
 typedef struct cb_db {
     dict *keys;    /* cbstr -> cb_obj* (owns both) */
@@ -31,6 +33,8 @@ typedef struct cb_store_settings {
     int lfu_decay_time;
     int maxmemory_policy;        /* enum in the memory issue; 0 = noeviction */
     unsigned long long maxmemory;
+    long long maxmemory_samples;          /* keys sampled per db per eviction round */
+    int maxmemory_eviction_tenacity;      /* 0..100: time an eviction run may take */
     long long proto_max_bulk_len;
     int list_max_listpack_size;  /* quicklist fill of new lists */
     int list_compress_depth;     /* quicklist depth of new lists */
@@ -43,6 +47,16 @@ typedef struct cb_store_settings {
     long long stream_node_max_bytes;   /* stream-node-max-bytes */
     long long stream_node_max_entries; /* stream-node-max-entries */
     int notify_keyspace_events;  /* NOTIFY_* classes (store/notify.h) */
+    /* lazyfree-lazy-*: free in the background (lazyfree.h) for DEL,
+     * FLUSHALL/FLUSHDB without a mode, expiry, implicit deletes, eviction. */
+    int lazyfree_lazy_user_del, lazyfree_lazy_user_flush, lazyfree_lazy_expire,
+        lazyfree_lazy_server_del, lazyfree_lazy_eviction;
+    /* activedefrag and its active-defrag-* limits (defrag.h). */
+    int active_defrag;
+    unsigned long long active_defrag_ignore_bytes;
+    int active_defrag_threshold_lower, active_defrag_threshold_upper;
+    int active_defrag_cycle_min, active_defrag_cycle_max;
+    long long active_defrag_max_scan_fields;
 } cb_store_settings;
 
 typedef struct cb_shard_stats {
@@ -55,6 +69,7 @@ typedef struct cb_shard_stats {
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
     uint64_t evicted_keys;
+    uint64_t defrag_hits, defrag_misses, defrag_key_hits, defrag_key_misses;
 } cb_shard_stats;
 
 /* Callback a shard owner installs to learn about key changes (WATCH,
@@ -88,6 +103,15 @@ typedef struct cb_shard {
     struct cb_snap *snap;      /* running snapshot epoch (snapshot.h), or NULL */
     void (*on_flushall)(void *owner); /* after FLUSHALL emptied the shards */
     void *owner;
+    /* maxmemory (evict.h): the mem.h account this shard's memory is counted
+     * in (-1: the whole process), the eviction pool, the db the random
+     * policies visit next, and "over the limit, keep evicting". */
+    int mem_account;
+    struct evict_pool *evpool;
+    int evict_next_db;
+    int evict_pending;
+    lazyfree_queue lazy;  /* values and dbs waiting to be freed (lazyfree.h) */
+    defrag_state defrag;  /* active defragmentation pass (defrag.h) */
 } cb_shard;
 
 /* Lookup flags. */
@@ -141,6 +165,9 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len);
 /* Deletes the key when its time has passed; 1 if it was expired. */
 int db_expire_if_needed(cb_shard *s, cb_db *db, const char *k, size_t len);
 
+/* Fresh, empty keys and expires dicts for db (the old ones are the
+ * caller's). */
+void db_new_dicts(cb_shard *s, cb_db *db);
 /* Empty one db / all dbs; returns the number of keys removed. */
 long long db_empty(cb_shard *s, cb_db *db);
 long long shard_empty(cb_shard *s);

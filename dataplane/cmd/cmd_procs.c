@@ -20,6 +20,12 @@ cb_cmd_proc cmd_object_refcount;
 cb_cmd_proc cmd_object_idletime;
 cb_cmd_proc cmd_object_freq;
 cb_cmd_proc cmd_object_help;
+cb_cmd_proc cmd_memory_usage;
+cb_cmd_proc cmd_memory_stats;
+cb_cmd_proc cmd_memory_doctor;
+cb_cmd_proc cmd_memory_malloc_stats;
+cb_cmd_proc cmd_memory_purge;
+cb_cmd_proc cmd_memory_help;
 cb_cmd_proc cmd_expire;
 cb_cmd_proc cmd_pexpire;
 cb_cmd_proc cmd_expireat;
@@ -236,6 +242,15 @@ cb_cmd_proc cmd_ssubscribe;
 cb_cmd_proc cmd_sunsubscribe;
 cb_cmd_proc cmd_publish;
 cb_cmd_proc cmd_spublish;
+cb_cmd_proc cmd_eval;
+cb_cmd_proc cmd_evalsha;
+cb_cmd_proc cmd_eval_ro;
+cb_cmd_proc cmd_evalsha_ro;
+cb_cmd_proc cmd_script_load;
+cb_cmd_proc cmd_script_exists;
+cb_cmd_proc cmd_script_flush;
+cb_cmd_proc cmd_script_kill;
+cb_cmd_proc cmd_script_help;
 cb_cmd_proc cmd_pubsub_channels;
 cb_cmd_proc cmd_pubsub_numsub;
 cb_cmd_proc cmd_pubsub_numpat;
@@ -289,6 +304,12 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "object|idletime", cmd_object_idletime },
     { "object|freq", cmd_object_freq },
     { "object|help", cmd_object_help },
+    { "memory|usage", cmd_memory_usage },
+    { "memory|stats", cmd_memory_stats },
+    { "memory|doctor", cmd_memory_doctor },
+    { "memory|malloc-stats", cmd_memory_malloc_stats },
+    { "memory|purge", cmd_memory_purge },
+    { "memory|help", cmd_memory_help },
     { "expire", cmd_expire },
     { "pexpire", cmd_pexpire },
     { "expireat", cmd_expireat },
@@ -505,6 +526,15 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "sunsubscribe", cmd_sunsubscribe },
     { "publish", cmd_publish },
     { "spublish", cmd_spublish },
+    { "eval", cmd_eval },
+    { "evalsha", cmd_evalsha },
+    { "eval_ro", cmd_eval_ro },
+    { "evalsha_ro", cmd_evalsha_ro },
+    { "script|load", cmd_script_load },
+    { "script|exists", cmd_script_exists },
+    { "script|flush", cmd_script_flush },
+    { "script|kill", cmd_script_kill },
+    { "script|help", cmd_script_help },
     { "pubsub|channels", cmd_pubsub_channels },
     { "pubsub|numsub", cmd_pubsub_numsub },
     { "pubsub|numpat", cmd_pubsub_numpat },

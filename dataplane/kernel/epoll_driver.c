@@ -262,6 +262,12 @@ static int read_from(cb_worker *w, cb_client *c) {
         return 0;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    if (w->nested_poll) {
+        /* Inside a busy script's poll the outer loop may still hold this
+         * client: close it once the script is over. */
+        conn_close_async(c);
+        return 0;
+    }
     if (n == 0)
         cb_log(LOG_VERBOSE, "Client closed connection id=%llu addr=%s",
                (unsigned long long)c->id, c->addr);
@@ -290,7 +296,9 @@ int kdrv_poll(cb_worker *w, int timeout_ms) {
         }
         cb_client *c = evs[i].data.ptr;
         if (c->flags & CLIENT_CLOSED) continue;
-        if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        /* A client whose command is running (a busy script's caller, seen
+         * from the nested poll) is not read until the command is over. */
+        if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !(c->flags & CLIENT_IN_CALL)) {
             /* A client closed by an earlier event in this batch (CLIENT KILL)
              * is freed only at flush time, so c stays valid here. */
             if (!(c->flags & CLIENT_CLOSE_ASAP) && read_from(w, c)) continue;

@@ -25,7 +25,8 @@ static int muted(const cb_client *c) {
 }
 
 static cb_outblock *new_block(size_t cap) {
-    cb_outblock *b = cb_malloc(sizeof(*b) + cap);
+    /* Output buffers come from the connection arena (platform/mem.h). */
+    cb_outblock *b = cb_malloc_conn(sizeof(*b) + cap);
     b->next = NULL;
     b->used = 0;
     b->cap = cap;
@@ -223,7 +224,7 @@ void reply_empty_array(cb_client *c) { out_append(c, "*0\r\n", 4); }
 void *reply_deferred_len(cb_client *c) {
     if (muted(c)) return NULL;
     /* An empty block with no room: appends skip it; the header lands here. */
-    cb_outblock *b = cb_malloc(sizeof(*b) + DEFERRED_ROOM);
+    cb_outblock *b = cb_malloc_conn(sizeof(*b) + DEFERRED_ROOM);
     b->next = NULL;
     b->used = 0;
     b->cap = 0;

@@ -149,6 +149,13 @@ cbstr cbstr_dup(const cbstr s)
     return cbstr_new(s, cbstr_len(s));
 }
 
+cbstr cbstr_move(cbstr s, void *(*move)(void *p))
+{
+    void *base = hdr_of(s);
+    char *n = move(base);
+    return n ? n + (s - (char *)base) : NULL;
+}
+
 void cbstr_free(cbstr s)
 {
     if (s) cb_free(hdr_of(s));

@@ -23,6 +23,9 @@ void cbstr_free(cbstr s);
 size_t cbstr_len(const cbstr s);
 /* Spare bytes after the current length. */
 size_t cbstr_avail(const cbstr s);
+/* Active defragmentation: the string moved to a better place by move (which
+ * takes and returns allocation bases, NULL: not moved); NULL when not moved. */
+cbstr cbstr_move(cbstr s, void *(*move)(void *p));
 /* Bytes the allocator holds for this string (header included). */
 size_t cbstr_alloc_size(const cbstr s);
 

@@ -33,6 +33,9 @@ struct dict {
     int pause;      /* safe iterators and scans in progress */
     int resize_allowed;
     uint8_t seed[16];
+    dict_expand_hook expand_allowed;
+    int reap_table;    /* dict_release_step: table and bucket it resumes at */
+    size_t reap_idx;
 };
 
 /* ------------------------------------------------------------------------
@@ -257,6 +260,10 @@ static void grow_if_needed(dict *d)
     if (d->used[0] >= d->size[0] &&
         (d->resize_allowed || d->used[0] / d->size[0] > DICT_FORCE_RATIO)) {
         size_t size = next_pow2(d->used[0] + 1);
+        if (size && d->expand_allowed &&
+            !d->expand_allowed(size * sizeof(dict_entry *),
+                                     (double)d->used[0] / (double)d->size[0], d->priv))
+            return;
         if (size) resize_table(d, size, 0);
     }
 }
@@ -270,6 +277,45 @@ int dict_shrink_if_sparse(dict *d)
     size_t want = next_pow2(d->used[0] < DICT_MIN_SIZE ? DICT_MIN_SIZE : d->used[0]);
     if (want == 0 || want >= size) return 0;
     return resize_table(d, want, 0) == 0;
+}
+
+int dict_release_step(dict *d, size_t max)
+{
+    size_t done = 0;
+    while (d->reap_table < 2) {
+        int t = d->reap_table;
+        while (d->reap_idx < d->size[t]) {
+            if (done >= max) return 1;
+            dict_entry *e = d->table[t][d->reap_idx];
+            d->table[t][d->reap_idx] = NULL;
+            while (e) {
+                dict_entry *next = e->next;
+                free_entry(d, e);
+                d->used[t]--;
+                done++;
+                e = next;
+            }
+            d->reap_idx++;
+        }
+        cb_free(d->table[t]);
+        d->table[t] = NULL;
+        d->size[t] = 0;
+        d->used[t] = 0;
+        d->reap_table++;
+        d->reap_idx = 0;
+    }
+    cb_free(d);
+    return 0;
+}
+
+int dict_owns_values(const dict *d)
+{
+    return d->type->val_free != NULL;
+}
+
+void dict_set_expand_hook(dict *d, dict_expand_hook fn)
+{
+    d->expand_allowed = fn;
 }
 
 void dict_set_resize_allowed(dict *d, int allowed)
@@ -514,6 +560,40 @@ uint64_t dict_scan(dict *d, uint64_t cursor, dict_scan_fn fn, void *priv)
         } while (v & (m0 ^ m1));
     }
     d->pause--;
+    return v;
+}
+
+static void defrag_bucket(dict_entry **pp, void *(*move)(void *p),
+                          void (*visit)(void *priv, dict_entry *e), void *priv)
+{
+    while (*pp) {
+        dict_entry *e = *pp;
+        dict_entry *n = move ? move(e) : NULL;
+        if (n) *pp = e = n; /* the copy carries next */
+        if (visit) visit(priv, e);
+        pp = &e->next;
+    }
+}
+
+uint64_t dict_defrag_scan(dict *d, uint64_t cursor, void *(*move)(void *p),
+                          void (*visit)(void *priv, dict_entry *e), void *priv)
+{
+    if (dict_size(d) == 0 || d->pause) return 0;
+    uint64_t v = cursor;
+    if (!dict_is_rehashing(d)) {
+        uint64_t m0 = d->size[0] - 1;
+        defrag_bucket(&d->table[0][v & m0], move, visit, priv);
+        v = next_cursor(v, m0);
+    } else {
+        int small = d->size[0] <= d->size[1] ? 0 : 1;
+        int big = 1 - small;
+        uint64_t m0 = d->size[small] - 1, m1 = d->size[big] - 1;
+        defrag_bucket(&d->table[small][v & m0], move, visit, priv);
+        do {
+            defrag_bucket(&d->table[big][v & m1], move, visit, priv);
+            v = next_cursor(v, m1);
+        } while (v & (m0 ^ m1));
+    }
     return v;
 }
 

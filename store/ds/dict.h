@@ -32,6 +32,11 @@ typedef struct dict_type {
     int nocase; /* hash and compare keys ASCII case-insensitively */
 } dict_type;
 
+/* Optional veto on growth: may the table grow by more_bytes at this fill
+ * (used / buckets)? Lets maxmemory refuse a doubling that would overshoot
+ * it; priv is the dict's priv. */
+typedef int (*dict_expand_hook)(size_t more_bytes, double fill, void *priv);
+
 typedef struct dict dict;
 
 dict *dict_create(const dict_type *t, void *priv, const uint8_t seed[16]);
@@ -63,6 +68,14 @@ int dict_shrink_if_sparse(dict *d);
 /* Rehash for about us microseconds; returns 1 while more is left. */
 int dict_rehash_us(dict *d, long long us);
 int dict_rehash_steps(dict *d, int n);
+void dict_set_expand_hook(dict *d, dict_expand_hook fn);
+/* Free a dict a piece at a time: up to about max entries (whole buckets)
+ * per call, through the type's destructors; the last call frees the dict
+ * itself and returns 0, earlier ones return 1. The dict must no longer be
+ * used otherwise. */
+int dict_release_step(dict *d, size_t max);
+/* 1 when the dict's type frees values (its entries own objects). */
+int dict_owns_values(const dict *d);
 /* Resizing can be disabled while a snapshot holds bucket order stable. */
 void dict_set_resize_allowed(dict *d, int allowed);
 
@@ -75,6 +88,13 @@ size_t dict_sample(dict *d, dict_entry **out, size_t count, uint64_t *rng);
 typedef void (*dict_scan_fn)(void *priv, const dict_entry *e);
 /* Visit one cursor step; returns the next cursor (0 when complete). */
 uint64_t dict_scan(dict *d, uint64_t cursor, dict_scan_fn fn, void *priv);
+/* Active defragmentation: one SCAN step in which every entry may be moved
+ * (move(entry) returns its new address, with the old one freed, or NULL to
+ * keep it; the chain is relinked), then visit(priv, entry) may move what
+ * the entry points at. Returns the next cursor; 0 when complete (or when
+ * an iterator holds the dict: then nothing is done). */
+uint64_t dict_defrag_scan(dict *d, uint64_t cursor, void *(*move)(void *p),
+                          void (*visit)(void *priv, dict_entry *e), void *priv);
 
 /* Iterators. A safe iterator pauses rehashing so the caller may delete the
  * entry just returned; an unsafe one asserts (via fingerprint) that the dict

@@ -39,6 +39,23 @@ class Workers(unittest.TestCase):
             self.assertEqual(c.dbsize(), 12)
         self.assertEqual(sorted(self.r.keys('*')), sorted(b'key:%d' % i for i in range(12)))
 
+    def test_pipelined_big_values_across_workers(self):
+        # A run forwarded to another worker comes back while the next
+        # command's 16 KB argument is only half read: the half must survive.
+        s = socket.create_connection(('127.0.0.1', self.server.port))
+        val = b'v' * 16384
+        n = 2048
+        for start in range(0, n, 64):
+            s.sendall(b''.join(encode_command('SET', 'big:%d' % i, val)
+                               for i in range(start, start + 64)))
+            buf = b''
+            while buf.count(b'\r\n') < 64:
+                buf += s.recv(1 << 16)
+            self.assertEqual(buf, b'+OK\r\n' * 64)
+        s.close()
+        self.assertEqual(self.r.mget(['big:%d' % i for i in range(0, n, 7)]),
+                         [val] * len(range(0, n, 7)))
+
     def test_multi_key_and_keyspace_commands(self):
         keys = ['mk:%d' % i for i in range(50)]
         self.assertTrue(self.r.mset({k: k.upper() for k in keys}))

@@ -1,0 +1,24 @@
+/* defrag.h — active defragmentation of a shard's keyspace (activedefrag):
+ * move allocations out of sparse jemalloc slabs into fuller ones, a CPU
+ * share of each cron tick at a time. See defrag.c and docs/memory.md.
+ */
+#ifndef CB_DEFRAG_H
+#define CB_DEFRAG_H
+
+#include <stdint.h>
+
+struct cb_shard;
+
+/* Where a pass stands; running is the CPU share (%) in use, 0 when idle. */
+typedef struct defrag_state {
+    int running;
+    int db;
+    int expires;     /* 0: walking db's keys dict, 1: its expires dict */
+    uint64_t cursor;
+} defrag_state;
+
+/* One tick: start a pass when fragmentation calls for it, continue it
+ * within the tick's budget. */
+void defrag_cron(struct cb_shard *s);
+
+#endif
