@@ -57,6 +57,10 @@ int acl_check_client(const cb_client *c, const cb_command *cmd, int *errpos);
  * reason (command name / argv[errpos]); user NULL: the client's. */
 void acl_log_denial(cb_client *c, int reason, int context, int errpos, const cb_command *cmd,
                     const char *user, size_t ul);
+/* The same for a command a script called (context lua): the object comes
+ * from the script's argv, client-info and user from the calling client. */
+void acl_log_denial_in_script(cb_client *caller, int reason, const cb_command *cmd,
+                              const char *const *argv, const size_t *lens, int errpos);
 /* Reply the -NOPERM error of a denial into msg (no trailing CRLF). */
 void acl_denial_message(int reason, const cb_command *cmd, char *msg, size_t len);
 

@@ -31,6 +31,17 @@ static const char *const context_names[] = {"toplevel", "multi", "lua"};
 
 #define LOG_GROUP_MS 60000
 
+static void log_add(cb_client *c, int reason, int context, const char *obj, size_t ol,
+                    const char *user, size_t ul);
+
+void acl_log_denial_in_script(cb_client *caller, int reason, const cb_command *cmd,
+                              const char *const *argv, const size_t *lens, int errpos) {
+    const char *obj = reason == ACL_DENIED_CMD ? command_fullname(cmd) : argv[errpos];
+    size_t ol = reason == ACL_DENIED_CMD ? strlen(obj) : lens[errpos];
+    const char *user = acl_user_name(caller->user);
+    log_add(caller, reason, ACL_CTX_LUA, obj, ol, user, strlen(user));
+}
+
 void acl_log_denial(cb_client *c, int reason, int context, int errpos, const cb_command *cmd,
                     const char *user, size_t ul) {
     const char *obj;
@@ -54,6 +65,11 @@ void acl_log_denial(cb_client *c, int reason, int context, int errpos, const cb_
         user = acl_user_name(c->user);
         ul = strlen(user);
     }
+    log_add(c, reason, context, obj, ol, user, ul);
+}
+
+static void log_add(cb_client *c, int reason, int context, const char *obj, size_t ol,
+                    const char *user, size_t ul) {
     char *cinfo = client_info_line(c);
     long long now = util_mstime();
     pthread_mutex_lock(&L.mu);

@@ -211,6 +211,34 @@ class AclMatrix(unittest.TestCase):
         a, b = self.both(run)
         self.assertEqual(a, b)
 
+    def test_scripts_run_as_caller(self):
+        scripts = [("return redis.call('get', KEYS[1])", '1', 'k1'),
+                   ("return redis.call('get', KEYS[1])", '1', 'other'),
+                   ("return redis.call('get', 'other')", '0'),
+                   ("return redis.pcall('get', 'other')", '0'),
+                   ("return redis.call('set', 'k2', 'v')", '0'),
+                   ("return redis.call('del', 'k1')", '0'),
+                   ("return redis.pcall('del', 'k1')", '0'),
+                   ("return redis.call('publish', 'zz', 'm')", '0'),
+                   ("return redis.call('publish', 'cc', 'm')", '0'),
+                   ("return redis.call('config', 'get', 'port')", '0'),
+                   ("return redis.call('mget', 'k1', 'nope')", '0'),
+                   ("local ok = redis.pcall('lpush', 'k1', 'x') return ok['err']", '0')]
+
+        def run(s):
+            with s.raw() as a, s.raw() as c:
+                a.cmd('ACL', 'SETUSER', 'lu', 'on', 'nopass', '~k*', '&c*', '+eval', '+get',
+                      '+set', '+publish', '+mget', '+lpush')
+                out = [c.cmd('AUTH', 'lu', 'x')]
+                out += [c.cmd('EVAL', *sc) for sc in scripts]
+                out.append(c.cmd('EVAL_RO', "return redis.call('get', 'other')", '0'))
+                out.append(log_entries(a))
+                a.cmd('ACL', 'DELUSER', 'lu')
+                return out
+        a, b = self.both(run)
+        self.assertEqual(a, b)
+        self.assertTrue(any(e[b'context'] == b'lua' for e in b[-1]))
+
     def test_deleted_user_disconnected(self):
         for s in self.servers:
             with self.subTest(kind=s.kind), s.raw() as admin, s.raw() as c, s.raw() as d:
