@@ -17,6 +17,7 @@ struct cb_worker;
 struct cb_shard;
 struct cb_db;
 struct cb_command;
+struct cb_acl_user;
 
 /* Client flags. */
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* QUIT, protocol error */
@@ -64,7 +65,7 @@ typedef struct cb_client {
     int resp;               /* 2 or 3 */
     uint32_t flags;
     int authenticated;
-    char *user;             /* "default" until ACL exists */
+    struct cb_acl_user *user; /* NULL until AUTH: the default user (acl.h) */
     char *name;             /* CLIENT SETNAME, NULL if none */
     char *lib_name, *lib_ver;
 

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "acl.h"
 #include "cmd/command.h"
 #include "conn.h"
 #include "blocking.h"
@@ -184,6 +185,7 @@ int dispatch_command(cb_client *c) {
         int owner;
         if (cmd && !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB)) && command_arity_ok(cmd, c->argc) &&
             (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
+            acl_check_client(c, cmd, &(int){0}) == ACL_OK &&
             !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
             xshard_batch_add(c, cmd, owner)) {
             accepted(c, cmd);
@@ -205,9 +207,32 @@ int dispatch_command(cb_client *c) {
         reject(c, cmd, msg);
         goto done;
     }
+    /* Redis refuses DEBUG before asking for AUTH. */
+    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
+        reject(c, cmd,
+               "DEBUG command not allowed. If the enable-debug-command option is set to "
+               "\"local\", you can run it from a local connection, otherwise you need to "
+               "set this option in the configuration file, and then restart the server.");
+        goto done;
+    }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reject(c, cmd, "-NOAUTH Authentication required.");
         goto done;
+    }
+    /* ACL: after NOAUTH; a command refused inside MULTI for being
+     * NO_MULTI says so first (multi_maybe_queue), as Redis does. */
+    if (!((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NO_MULTI))) {
+        int errpos = 0;
+        int acl = acl_check_client(c, cmd, &errpos);
+        if (acl != ACL_OK) {
+            char msg[200];
+            c->lastcmd = cmd; /* the log's client-info names it, as Redis does */
+            acl_log_denial(c, acl, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL,
+                           errpos, cmd, NULL, 0);
+            acl_denial_message(acl, cmd, msg, sizeof(msg));
+            reject(c, cmd, msg);
+            goto done;
+        }
     }
     /* After a failed snapshot, with stop-writes-on-bgsave-error: writes (and
      * PING, as Redis does) are refused until a save succeeds. */
@@ -223,13 +248,6 @@ int dispatch_command(cb_client *c) {
                  "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                  "RESET are allowed in this context", command_fullname(cmd));
         reject(c, cmd, msg);
-        goto done;
-    }
-    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
-        reject(c, cmd,
-               "DEBUG command not allowed. If the enable-debug-command option is set to "
-               "\"local\", you can run it from a local connection, otherwise you need to "
-               "set this option in the configuration file, and then restart the server.");
         goto done;
     }
     /* In MULTI (queueing, EXEC) memory is judged on the client's shard. */

@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "acl.h"
 #include "cmd/command.h"
 #include "server.h"
 #include "worker.h"
@@ -118,6 +119,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "command table initialisation failed\n");
         return 1;
     }
+    for (int i = 0; i < config_deferred_count("rename-command"); i++) {
+        int rargc;
+        char *const *rargv = config_deferred_at("rename-command", i, &rargc);
+        const char *why = "wrong number of arguments";
+        if (rargc != 2 || command_rename(rargv[0], rargv[1], &why) != 0) {
+            fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (cachebox) ***\n"
+                            ">>> 'rename-command %s'\n%s\n", rargc ? rargv[0] : "", why);
+            return 1;
+        }
+    }
+    {
+        char aclerr[1024];
+        if (acl_init(aclerr, sizeof(aclerr)) != 0) {
+            fprintf(stderr, "%s\n", aclerr);
+            return 1;
+        }
+    }
     int supervised_systemd = g_config.supervised == SUPERVISED_SYSTEMD ||
                              (g_config.supervised == SUPERVISED_AUTO && getenv("NOTIFY_SOCKET"));
     if (g_config.daemonize && !supervised_systemd) daemonize();
@@ -175,5 +193,6 @@ int main(int argc, char **argv) {
     if (supervised_systemd) sd_notify(0, "STOPPING=1");
 #endif
     server_destroy();
+    acl_shutdown();
     return rc;
 }

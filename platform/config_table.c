@@ -614,6 +614,8 @@ static const cfg_enum maxmem_policies[] = {
 static const cfg_enum fsync_modes[] = {{"always", AOF_FSYNC_ALWAYS},
                                        {"everysec", AOF_FSYNC_EVERYSEC},
                                        {"no", AOF_FSYNC_NO}, {NULL, 0}};
+static const cfg_enum acl_pubsub_defaults[] = {{"allchannels", 1}, {"resetchannels", 0},
+                                               {NULL, 0}};
 static const cfg_enum dataplanes[] = {{"kernel", DATAPLANE_KERNEL},
                                       {"dpdk", DATAPLANE_DPDK}, {NULL, 0}};
 
@@ -759,6 +761,10 @@ const cfg_dir cfg_table[] = {
      * (kernel plane; platform/mem.h). 0: normal pages. */
     {"hugepages", NULL, CT_MEM, FT_ULL, CF_IMMUTABLE, OFF(hugepages), 0, ULLONG_MAX, "0", NULL,
      NULL, NULL},
+    /* ACL */
+    STR("aclfile", aclfile, "", CF_IMMUTABLE),
+    LL("acllog-max-len", acllog_max_len, 0, LLMAX, "128", 0),
+    ENUM("acl-pubsub-default", acl_pubsub_default, acl_pubsub_defaults, "resetchannels", 0),
 };
 
 const size_t cfg_table_len = sizeof cfg_table / sizeof cfg_table[0];

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../acl.h"
 #include "../conn.h"
 #include "../worker.h"
 #include "../../platform/config.h"
