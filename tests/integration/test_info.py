@@ -3,8 +3,8 @@ every section's field names compared in order (values may differ), the
 per-command and per-error sections as sets, and the section titles each
 argument form selects (default, all, everything, several names, unknown
 names). cachebox adds server.cachebox_version at the end of # Server, and
-# Hugepages and # Appliance (per-worker busy/idle time) under "everything"
-only.
+its own sections (# Hugepages, # Appliance with per-worker busy/idle time,
+# Dataplane) under "everything" only.
 """
 import unittest
 
@@ -77,7 +77,7 @@ class InfoSideBySide(unittest.TestCase):
             with self.subTest(form=form):
                 want = titles(self.info('redis', *form))
                 got = [t for t in titles(self.info('cachebox', *form))
-                       if t not in ('# Appliance', '# Hugepages')]
+                       if t not in ('# Appliance', '# Hugepages', '# Dataplane')]
                 self.assertEqual(got, want)
 
     def test_appliance_section(self):
@@ -90,6 +90,7 @@ class InfoSideBySide(unittest.TestCase):
         self.assertIn('# Appliance', self.info('cachebox', 'everything'))
         self.assertNotIn('# Appliance', self.info('cachebox', 'all'))
         self.assertNotIn('# Hugepages', self.info('cachebox', 'all'))
+        self.assertNotIn('# Dataplane', self.info('cachebox', 'all'))
         self.assertNotIn('# Appliance', self.info('cachebox'))
         # Redis's used_cpu_* stay in # CPU.
         cpu = names(self.info('cachebox', 'cpu'))
