@@ -5,7 +5,7 @@
  * last standing for the rest as "... (N more arguments)"; each at most
  * 128 bytes, then "... (N more bytes)"), the client's address and name.
  * Secrets are replaced by "(redacted)" before they are stored, as Redis
- * does (AUTH, HELLO AUTH, CONFIG SET of a password directive).
+ * does (AUTH, HELLO AUTH, ACL SETUSER, CONFIG SET of a password directive).
  */
 #include "slowlog.h"
 
@@ -45,6 +45,7 @@ static const char *const redacted = "(redacted)";
 static int is_secret(const cb_client *c, int i) {
     const char *name = command_fullname(c->cmd);
     if (!strcmp(name, "auth")) return i >= 1;
+    if (!strcmp(name, "acl|setuser")) return i >= 2; /* user and rules, as Redis */
     if (!strcmp(name, "hello")) {
         /* HELLO [protover [AUTH user pass] [SETNAME name]] */
         for (int j = 2; j < c->argc; j++) {

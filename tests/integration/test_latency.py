@@ -66,6 +66,8 @@ class _Slowlog:
         c.cmd('SET', 'big', 'x' * 200)
         c.cmd('RPUSH', 'l', *[str(i) for i in range(40)])
         c.cmd('AUTH', 'secret')
+        c.cmd('ACL', 'SETUSER', 'bob', 'on', '>pw', '~*', '+get')
+        c.cmd('ACL', 'DELUSER', 'bob')
         c.cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '20000')
         entries = parse(c.cmd('SLOWLOG', 'GET', '-1'))
         by_cmd = {e[3][0].lower(): e[3] for e in entries}
@@ -75,6 +77,8 @@ class _Slowlog:
         self.assertEqual(rp[30], b'28')
         self.assertEqual(rp[31], b'... (11 more arguments)')
         self.assertEqual(by_cmd[b'auth'], [b'AUTH', b'(redacted)'])
+        self.assertEqual(by_cmd[b'acl'][:3], [b'ACL', b'SETUSER', b'(redacted)'])
+        self.assertEqual(set(by_cmd[b'acl'][2:]), {b'(redacted)'})
 
     def test_blocking_command_counted_once(self):
         c = self.c
