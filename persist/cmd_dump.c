@@ -182,3 +182,7 @@ void cmd_restore(cb_client *c)
     s->dirty++;
     reply_ok(c);
 }
+
+/* RESTORE-ASKING is what cluster migration sends to the target node; with
+ * cluster support off it behaves exactly as RESTORE. */
+void cmd_restore_asking(cb_client *c) { cmd_restore(c); }

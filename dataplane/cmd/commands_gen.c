@@ -169,6 +169,11 @@ static const cb_keyspec ks_restore[] = {
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
 };
 
+static const cb_keyspec ks_restore_asking[] = {
+    { .flags = KS_OW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
+      .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
+};
+
 static const cb_keyspec ks_set[] = {
     { .flags = KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -1276,7 +1281,7 @@ static cb_command sub_acl[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncategoryname\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~1\r\n+optional\r\n",
         .docs_len = 318,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|deluser",
@@ -1295,7 +1300,7 @@ static cb_command sub_acl[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 310,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|dryrun",
@@ -1315,7 +1320,7 @@ static cb_command sub_acl[] = {
             "$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 399,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|genpass",
@@ -1334,7 +1339,7 @@ static cb_command sub_acl[] = {
             "arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nbits\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n"
             "+optional\r\n",
         .docs_len = 266,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|getuser",
@@ -1354,7 +1359,7 @@ static cb_command sub_acl[] = {
             "$108\r\nAdded selectors and changed the format of key and channel patterns from a list to their rule representation.\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 503,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|help",
@@ -1371,7 +1376,7 @@ static cb_command sub_acl[] = {
             "$8\r\nacl|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 159,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|list",
@@ -1388,7 +1393,7 @@ static cb_command sub_acl[] = {
             "$8\r\nacl|list\r\n%4\r\n$7\r\nsummary\r\n$52\r\nList the current ACL rules in ACL config file format\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
         .docs_len = 207,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|load",
@@ -1405,7 +1410,7 @@ static cb_command sub_acl[] = {
             "$8\r\nacl|load\r\n%4\r\n$7\r\nsummary\r\n$44\r\nReload the ACLs from the configured ACL file\r\n$5\r\n"
             "since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
         .docs_len = 199,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|log",
@@ -1425,7 +1430,7 @@ static cb_command sub_acl[] = {
             "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
             "%3\r\n$4\r\nname\r\n$5\r\nreset\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nRESET\r\n",
         .docs_len = 438,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|save",
@@ -1442,7 +1447,7 @@ static cb_command sub_acl[] = {
             "$8\r\nacl|save\r\n%4\r\n$7\r\nsummary\r\n$53\r\nSave the current ACL rules in the configured ACL file\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
         .docs_len = 208,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|setuser",
@@ -1463,7 +1468,7 @@ static cb_command sub_acl[] = {
             "username\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$4\r\nrule\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 493,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|users",
@@ -1480,7 +1485,7 @@ static cb_command sub_acl[] = {
             "$9\r\nacl|users\r\n%4\r\n$7\r\nsummary\r\n$49\r\nList the username of all the configured ACL rules\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
         .docs_len = 205,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "acl|whoami",
@@ -1497,7 +1502,7 @@ static cb_command sub_acl[] = {
             "$10\r\nacl|whoami\r\n%4\r\n$7\r\nsummary\r\n$64\r\nReturn the name of the user associated to the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 177,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     { .name = NULL },
 };
@@ -1518,7 +1523,7 @@ static cb_command sub_client[] = {
             "$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|setname",
@@ -1536,7 +1541,7 @@ static cb_command sub_client[] = {
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 230,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|getname",
@@ -1553,7 +1558,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|getname\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|list",
@@ -1584,7 +1589,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n"
             "*1\r\n%3\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
         .docs_len = 1271,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|info",
@@ -1601,7 +1606,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|info\r\n%4\r\n$7\r\nsummary\r\n$56\r\nReturns information about the current client connection.\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 175,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|kill",
@@ -1639,7 +1644,7 @@ static cb_command sub_client[] = {
             "token\r\n$5\r\nLADDR\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n"
             "$6\r\nyes/no\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nSKIPME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1883,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|reply",
@@ -1660,7 +1665,7 @@ static cb_command sub_client[] = {
             "$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\n"
             "OFF\r\n%3\r\n$4\r\nname\r\n$4\r\nskip\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSKIP\r\n",
         .docs_len = 469,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|pause",
@@ -1683,7 +1688,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$5\r\nWRITE\r\n%3\r\n$4\r\nname\r\n$3\r\nall\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$3\r\nALL\r\n",
         .docs_len = 597,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|unpause",
@@ -1700,7 +1705,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|unpause\r\n%4\r\n$7\r\nsummary\r\n$45\r\nResume processing of clients that were paused\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$44\r\nO(N) Where N is the number of paused clients\r\n",
         .docs_len = 208,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|no-evict",
@@ -1720,7 +1725,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n",
         .docs_len = 398,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|help",
@@ -1737,7 +1742,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 168,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|tracking",
@@ -1765,7 +1770,7 @@ static cb_command sub_client[] = {
             "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1091,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|caching",
@@ -1785,7 +1790,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
             "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
         .docs_len = 409,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|getredir",
@@ -1802,7 +1807,7 @@ static cb_command sub_client[] = {
             "$15\r\nclient|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 178,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|trackinginfo",
@@ -1819,7 +1824,7 @@ static cb_command sub_client[] = {
             "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 214,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     {
         .name = "client|unblock",
@@ -1841,7 +1846,7 @@ static cb_command sub_client[] = {
             "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$5\r\nERROR\r\n",
         .docs_len = 568,
-        .parent = &command_table_gen[59],
+        .parent = &command_table_gen[60],
     },
     { .name = NULL },
 };
@@ -1866,7 +1871,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[69],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "config|set",
@@ -1888,7 +1893,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[69],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "config|resetstat",
@@ -1905,7 +1910,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[69],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "config|rewrite",
@@ -1922,7 +1927,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[69],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "config|help",
@@ -1939,7 +1944,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[69],
+        .parent = &command_table_gen[70],
     },
     { .name = NULL },
 };
@@ -1960,7 +1965,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     {
         .name = "command|info",
@@ -1980,7 +1985,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     {
         .name = "command|list",
@@ -2002,7 +2007,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     {
         .name = "command|getkeys",
@@ -2019,7 +2024,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     {
         .name = "command|getkeysandflags",
@@ -2036,7 +2041,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     {
         .name = "command|docs",
@@ -2055,7 +2060,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     {
         .name = "command|help",
@@ -2072,7 +2077,7 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[70],
+        .parent = &command_table_gen[71],
     },
     { .name = NULL },
 };
@@ -2094,7 +2099,7 @@ static cb_command sub_script[] = {
             "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 290,
-        .parent = &command_table_gen[190],
+        .parent = &command_table_gen[191],
     },
     {
         .name = "script|exists",
@@ -2113,7 +2118,7 @@ static cb_command sub_script[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 355,
-        .parent = &command_table_gen[190],
+        .parent = &command_table_gen[191],
     },
     {
         .name = "script|flush",
@@ -2135,7 +2140,7 @@ static cb_command sub_script[] = {
             "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n",
         .docs_len = 578,
-        .parent = &command_table_gen[190],
+        .parent = &command_table_gen[191],
     },
     {
         .name = "script|kill",
@@ -2153,7 +2158,7 @@ static cb_command sub_script[] = {
             "$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n$39\r\nKill the script currently in execution.\r\n$5\r\n"
             "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 156,
-        .parent = &command_table_gen[190],
+        .parent = &command_table_gen[191],
     },
     {
         .name = "script|help",
@@ -2170,7 +2175,7 @@ static cb_command sub_script[] = {
             "$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[190],
+        .parent = &command_table_gen[191],
     },
     { .name = NULL },
 };
@@ -2193,7 +2198,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|numsub",
@@ -2212,7 +2217,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|numpat",
@@ -2229,7 +2234,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|shardchannels",
@@ -2248,7 +2253,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -2267,7 +2272,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|help",
@@ -2284,7 +2289,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     { .name = NULL },
 };
@@ -2314,7 +2319,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xinfo|groups",
@@ -2337,7 +2342,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xinfo|consumers",
@@ -2360,7 +2365,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xinfo|help",
@@ -2377,7 +2382,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[212],
     },
     { .name = NULL },
 };
@@ -2410,7 +2415,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[213],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|setid",
@@ -2437,7 +2442,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[213],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|destroy",
@@ -2460,7 +2465,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[213],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2484,7 +2489,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[213],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2508,7 +2513,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[213],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|help",
@@ -2525,7 +2530,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[213],
+        .parent = &command_table_gen[214],
     },
     { .name = NULL },
 };
@@ -2546,7 +2551,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n$5\r\nsince\r\n"
             "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n",
         .docs_len = 193,
-        .parent = &command_table_gen[227],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "module|help",
@@ -2563,7 +2568,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[227],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "module|load",
@@ -2582,7 +2587,7 @@ static cb_command sub_module[] = {
             "$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 274,
-        .parent = &command_table_gen[227],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "module|loadex",
@@ -2605,7 +2610,7 @@ static cb_command sub_module[] = {
             "type\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 623,
-        .parent = &command_table_gen[227],
+        .parent = &command_table_gen[228],
     },
     {
         .name = "module|unload",
@@ -2623,7 +2628,7 @@ static cb_command sub_module[] = {
             "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\n"
             "name\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 196,
-        .parent = &command_table_gen[227],
+        .parent = &command_table_gen[228],
     },
     { .name = NULL },
 };
@@ -2645,7 +2650,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 244,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|countkeysinslot",
@@ -2663,7 +2668,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 251,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|flushslots",
@@ -2680,7 +2685,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|flushslots\r\n%4\r\n$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\n"
             "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 159,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|forget",
@@ -2698,7 +2703,7 @@ static cb_command sub_cluster[] = {
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|setslot",
@@ -2721,7 +2726,7 @@ static cb_command sub_cluster[] = {
             "$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n",
         .docs_len = 587,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|links",
@@ -2738,7 +2743,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|links\r\n%4\r\n$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 228,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|delslotsrange",
@@ -2758,7 +2763,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 487,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|slots",
@@ -2778,7 +2783,7 @@ static cb_command sub_cluster[] = {
             "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
             "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n",
         .docs_len = 431,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|addslots",
@@ -2797,7 +2802,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|replicas",
@@ -2815,7 +2820,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 235,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|getkeysinslot",
@@ -2834,7 +2839,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
             "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|delslots",
@@ -2853,7 +2858,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 307,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|saveconfig",
@@ -2870,7 +2875,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|info",
@@ -2887,7 +2892,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 160,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|slaves",
@@ -2907,7 +2912,7 @@ static cb_command sub_cluster[] = {
             "`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 342,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|failover",
@@ -2928,7 +2933,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
             "$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n",
         .docs_len = 446,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|addslotsrange",
@@ -2948,7 +2953,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|bumpepoch",
@@ -2965,7 +2970,7 @@ static cb_command sub_cluster[] = {
             "$17\r\ncluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|replicate",
@@ -2983,7 +2988,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 249,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|nodes",
@@ -3000,7 +3005,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|nodes\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 194,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|meet",
@@ -3021,7 +3026,7 @@ static cb_command sub_cluster[] = {
             "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 471,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|keyslot",
@@ -3039,7 +3044,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 268,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|reset",
@@ -3060,7 +3065,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$4\r\nSOFT\r\n",
         .docs_len = 493,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|count-failure-reports",
@@ -3078,7 +3083,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|help",
@@ -3095,7 +3100,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 165,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|myid",
@@ -3111,7 +3116,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|myid\r\n%4\r\n$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
             "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 134,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     {
         .name = "cluster|shards",
@@ -3128,7 +3133,7 @@ static cb_command sub_cluster[] = {
             "$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
         .docs_len = 207,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[229],
     },
     { .name = NULL },
 };
@@ -3153,7 +3158,7 @@ static cb_command sub_slowlog[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 368,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[230],
     },
     {
         .name = "slowlog|len",
@@ -3171,7 +3176,7 @@ static cb_command sub_slowlog[] = {
             "$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n"
             "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 140,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[230],
     },
     {
         .name = "slowlog|reset",
@@ -3189,7 +3194,7 @@ static cb_command sub_slowlog[] = {
             "$13\r\nslowlog|reset\r\n%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n"
             "$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
         .docs_len = 201,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[230],
     },
     {
         .name = "slowlog|help",
@@ -3206,7 +3211,7 @@ static cb_command sub_slowlog[] = {
             "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[230],
     },
     { .name = NULL },
 };
@@ -3228,7 +3233,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "latency|history",
@@ -3247,7 +3252,7 @@ static cb_command sub_latency[] = {
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 232,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "latency|reset",
@@ -3267,7 +3272,7 @@ static cb_command sub_latency[] = {
             "*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
             "+multiple\r\n",
         .docs_len = 262,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "latency|graph",
@@ -3286,7 +3291,7 @@ static cb_command sub_latency[] = {
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "latency|doctor",
@@ -3304,7 +3309,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|doctor\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "latency|histogram",
@@ -3324,7 +3329,7 @@ static cb_command sub_latency[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 381,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "latency|help",
@@ -3341,7 +3346,7 @@ static cb_command sub_latency[] = {
             "$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[231],
     },
     { .name = NULL },
 };
@@ -4069,6 +4074,37 @@ cb_command command_table_gen[] = {
             "~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$9\r\nfrequency\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$4\r\nFREQ\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1440,
+    },
+    {
+        .name = "restore-asking",
+        .arity = -4,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_ASKING,
+        .first_key = 1, .last_key = 1, .key_step = 1,
+        .acl_categories = (1ull << 0) | (1ull << 2) | (1ull << 15) | (1ull << 17),
+        .keyspecs = ks_restore_asking, .nkeyspecs = 1,
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$14\r\nrestore-asking\r\n:-4\r\n~3\r\n+write\r\n+denyoom\r\n+asking\r\n:1\r\n:1\r\n:1\r\n~4\r\n"
+            "+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n"
+            "$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\n"
+            "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+            ":1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
+        .info_len = 341,
+        .docs_resp3 =
+            "$14\r\nrestore-asking\r\n%7\r\n$7\r\nsummary\r\n$51\r\nAn internal command for migrating keys in a cluster\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$386\r\nO(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).\r\n"
+            "$9\r\ndoc_flags\r\n~1\r\n+syscmd\r\n$7\r\nhistory\r\n~3\r\n*2\r\n$5\r\n3.0.0\r\n$29\r\nAdded the `REPLACE` modifier.\r\n"
+            "*2\r\n$5\r\n5.0.0\r\n$28\r\nAdded the `ABSTTL` modifier.\r\n*2\r\n$5\r\n5.0.0\r\n$40\r\nAdded the `IDLETIME` and `FREQ` options.\r\n"
+            "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
+            ":0\r\n%2\r\n$4\r\nname\r\n$3\r\nttl\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n%5\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n"
+            "$4\r\nname\r\n$6\r\nabsttl\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nABSTTL\r\n$5\r\n"
+            "since\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$7\r\nseconds\r\n$4\r\n"
+            "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nIDLETIME\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$9\r\nfrequency\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
+            "$4\r\nFREQ\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 1445,
     },
     {
         .name = "set",
@@ -9406,4 +9442,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 231;
+const int command_table_gen_count = 232;
