@@ -2,8 +2,9 @@
 run_dpdk_tests.sh inside the client namespace with /usr/bin/python3:
   kill      with busy-reply-threshold 100 one client runs an endless
             script; a second gets -BUSY within 2 s, a third's SCRIPT KILL
-            ends it, the first gets Redis's killed-script error, and then
-            PING/SET/GET work;
+            ends it (after two more clients connected, got BUSY and went
+            away, one with a RST), the first gets Redis's killed-script
+            error, and then PING/SET/GET work;
   pipeline  a script that runs ~1.5 s (TIME checks) while its own client
             keeps sending pipelined RPUSHes (split mid-command): every reply
             comes back in order and the list holds every element in order.
@@ -11,6 +12,7 @@ Usage: busy_script.py HOST PORT kill | pipeline
 Prints one line per check and exits 1 on any failure.
 """
 import socket
+import struct
 import sys
 import time
 
@@ -80,6 +82,16 @@ def kill_test(host, port):
     took = time.time() - t0
     check("a second client gets BUSY within 2 s", r.startswith(b"-BUSY") and took < 2.0,
           f"{r!r} after {took:.2f}s")
+    # Clients that go away meanwhile (FIN, then RST) are closed later.
+    closed_ok = True
+    for abort in (0, 1):
+        c = Conn(host, port)
+        closed_ok &= c.call("GET", "x", timeout=5).startswith(b"-BUSY")
+        if abort:
+            c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.s.close()
+    time.sleep(0.2)
+    check("clients closing during the script (FIN, RST) got BUSY first", closed_ok)
     r = c3.call("SCRIPT", "KILL", timeout=5)
     check("SCRIPT KILL from a third client", r == b"+OK", repr(r))
     r = c1.reply(timeout=5)
