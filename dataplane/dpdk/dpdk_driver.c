@@ -188,6 +188,16 @@ static void app_closed(void *app, int reset) {
         cb_log(LOG_VERBOSE, "Client closed connection id=%llu addr=%s",
                (unsigned long long)c->id, c->addr);
     }
+    if (c->w->nested_poll) {
+        /* Inside a busy script's poll the outer loop may still hold this
+         * client: end the transport now, free the client once the script
+         * is over. */
+        tcp_conn *tc = c->conn;
+        c->conn = NULL;
+        if (tc) tcp_close(tc);
+        conn_close_async(c);
+        return;
+    }
     conn_close(c);
 }
 
@@ -223,6 +233,9 @@ int ddrv_poll(cb_worker *w) {
     ddrv_core *core = w->dpdk;
     netstack *ns = core->ns;
     net_set_clock(ns, util_monotonic_us());
+    /* Segments held back during a busy script (its caller's), in order,
+     * before anything newer for the same connection. */
+    if (!w->nested_poll && ns->tcp->deferred) tcp_run_deferred(ns->tcp);
     if (core->announce) {
         core->announce = 0;
         arp_announce(ns);
@@ -237,12 +250,23 @@ int ddrv_poll(cb_worker *w) {
     }
     if (n) NS_INC(ns->st.polls_busy);
     else NS_INC(ns->st.polls_idle);
+    /* The script that held them may have run from this batch. */
+    if (!w->nested_poll && ns->tcp->deferred) tcp_run_deferred(ns->tcp);
     /* CONFIG SET port applies to the next SYN, tcp-keepalive to the next
      * idle period. */
     ns->tcp->listen_port = (uint16_t)g_config.port;
     ns->tcp->keepalive_ms = g_config.tcp_keepalive > 0 ? (uint32_t)g_config.tcp_keepalive * 1000 : 0;
     tcp_timers_run(ns->tcp);
     return n;
+}
+
+void ddrv_nested_poll(cb_worker *w, cb_client *caller) {
+    /* The caller is inside its own receive callback (or its command is
+     * running): the stack must not deliver to it nor free it meanwhile. */
+    tcp_conn *tc = caller && caller->ops == &dpdk_ops ? caller->conn : NULL;
+    if (tc) tcp_hold(tc, 1);
+    ddrv_poll(w);
+    if (tc) tcp_hold(tc, 0);
 }
 
 void ddrv_tx_flush(cb_worker *w) {

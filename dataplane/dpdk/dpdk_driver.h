@@ -14,6 +14,7 @@
 #include "../../platform/dpdk.h"
 
 struct cb_worker;
+struct cb_client;
 
 /* EAL from dpdk-eal-args, address checks, port with one queue pair per
  * poll core. Returns the number of poll cores, or -1 with err. */
@@ -23,6 +24,9 @@ int ddrv_init(struct cb_worker *w);
 /* One receive pass; returns the frames received. */
 int ddrv_poll(struct cb_worker *w);
 void ddrv_tx_flush(struct cb_worker *w);
+/* ddrv_poll from inside a running command (a busy script, w->nested_poll
+ * set): caller's connection, if it is one of ours, is held meanwhile. */
+void ddrv_nested_poll(struct cb_worker *w, struct cb_client *caller);
 void ddrv_shutdown(struct cb_worker *w);
 /* Run fn(w) on the worker's poll core / wait for it to return. */
 int ddrv_launch(struct cb_worker *w, int (*fn)(void *));

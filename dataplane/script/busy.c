@@ -24,6 +24,7 @@
 #include "../cmd/command.h"
 #include "../conn.h"
 #include "../dispatch.h"
+#include "../dpdk/dpdk_driver.h"
 #include "../multi.h"
 #include "../worker.h"
 #include "../resp/reply.h"
@@ -67,10 +68,17 @@ static void nested_poll(cb_script_vm *vm, cb_worker *w) {
     char *saved = w->readbuf;
     w->readbuf = vm->readbuf;
     w->nested_poll++;
-    kdrv_poll(w, 0);
+    if (w->dpdk) {
+        /* Its caller (if on this worker) is inside the stack's callback. */
+        cb_client *caller = vm->run && vm->run->caller->w == w ? vm->run->caller : NULL;
+        ddrv_nested_poll(w, caller);
+    } else {
+        kdrv_poll(w, 0);
+    }
     w->nested_poll--;
     w->readbuf = saved;
     nested_flush(w);
+    if (w->dpdk) ddrv_tx_flush(w);
 }
 
 int script_busy_check(cb_script_vm *vm) {

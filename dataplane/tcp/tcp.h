@@ -48,6 +48,8 @@ enum tcp_state {
 #define TF_RTT       0x40  /* timing a segment (no timestamps) */
 #define TF_FIN_RCVD  0x80
 #define TF_KATIMER   0x100 /* the armed timer is only the keepalive's */
+#define TF_HOLD      0x200 /* the application is inside this connection's
+                              callback: its segments wait (tcp_hold) */
 
 typedef struct tcp_ooo {
     struct tcp_ooo *next;
@@ -55,6 +57,14 @@ typedef struct tcp_ooo {
     int fin;
     uint8_t data[];
 } tcp_ooo;
+
+/* A segment that arrived for a held connection, kept whole for replay. */
+typedef struct tcp_deferred {
+    struct tcp_deferred *next;
+    uint32_t src, dst;
+    uint32_t len;
+    uint8_t data[];
+} tcp_deferred;
 
 typedef struct tcp_conn {
     struct tcp_conn *hnext;               /* hash chain */
@@ -117,6 +127,8 @@ typedef struct tcp_stack {
     tcp_conn *wheel[TCP_WHEEL_SLOTS];
     uint64_t wheel_ms;                    /* last tick processed */
     tcp_conn *acklist;
+    tcp_deferred *deferred, **deferred_tail; /* FIFO of held segments */
+    uint32_t deferred_bytes;
 } tcp_stack;
 
 tcp_stack *tcp_stack_create(struct netstack *ns);
@@ -132,6 +144,15 @@ void tcp_timers_run(tcp_stack *ts);
  * turn only, so a reply carries the ACK of its request). */
 void tcp_flush_acks(tcp_stack *ts);
 
+/* Hold (on 1) or release a connection while the application is busy
+ * inside its callback and may poll the stack again (a long script): its
+ * segments are kept in arrival order, its timers wait, and it is ACKed for
+ * what was delivered. Held segments are processed by tcp_run_deferred. */
+void tcp_hold(tcp_conn *tc, int on);
+/* Process the segments kept for connections no longer held, in order
+ * (call from the outermost loop level, never from a callback). */
+void tcp_run_deferred(tcp_stack *ts);
+
 /* Queue bytes for sending; returns the count taken (0: buffer full). */
 size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n);
 /* The application is done: FIN after queued data; tc->app becomes NULL. */
@@ -144,6 +165,8 @@ const char *tcp_state_name(int state);
 tcp_conn *tcp_lookup(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport);
 tcp_conn *tcp_conn_new(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport);
 void tcp_conn_free(tcp_conn *tc);
+/* Drop the held segments (stack teardown). */
+void tcp_deferred_free(tcp_stack *ts);
 /* Drop the connection, telling the application (reset). */
 void tcp_abort(tcp_conn *tc);
 void tcp_set_state(tcp_conn *tc, int state);

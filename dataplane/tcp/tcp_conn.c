@@ -26,6 +26,7 @@ void tcp_stack_destroy(tcp_stack *ts) {
     if (!ts) return;
     for (uint32_t i = 0; i <= ts->hmask; i++)
         while (ts->htab[i]) tcp_abort(ts->htab[i]);
+    tcp_deferred_free(ts);
     cb_free(ts->htab);
     cb_free(ts);
 }

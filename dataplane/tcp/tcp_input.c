@@ -200,8 +200,10 @@ static int acceptable(const tcp_conn *tc, const seg_info *s, uint32_t seglen) {
 
 static void deliver(tcp_conn *tc, const uint8_t *p, uint32_t n) {
     if (!n) return;
-    if (tc->app && tc->ts->app) tc->ts->app->recv(tc, p, n);
+    /* Before the callback: the application may poll the stack again from
+     * inside it (a busy script), and must find the bytes taken. */
     tc->rcv_nxt += n;
+    if (tc->app && tc->ts->app) tc->ts->app->recv(tc, p, n);
 }
 
 /* Keep a segment beyond rcv_nxt, ordered by sequence, bounded. */
@@ -467,9 +469,27 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
     tcp_keepalive_arm(tc);
 }
 
-void tcp_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg, size_t len) {
+/* Keep a held connection's segment whole; beyond the bound it is dropped
+ * (the peer retransmits: nothing here was acknowledged). */
+static void defer_segment(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg,
+                          size_t len) {
+    if (ts->deferred_bytes + len > 2 * TCP_RCV_WND) return;
+    tcp_deferred *d = cb_try_malloc(sizeof(*d) + len);
+    if (!d) return;
+    d->next = NULL;
+    d->src = src;
+    d->dst = dst;
+    d->len = (uint32_t)len;
+    memcpy(d->data, seg, len);
+    if (!ts->deferred) ts->deferred_tail = &ts->deferred;
+    *ts->deferred_tail = d;
+    ts->deferred_tail = &d->next;
+    ts->deferred_bytes += (uint32_t)len;
+}
+
+static void segment_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg,
+                          size_t len) {
     netstack *ns = ts->ns;
-    NS_INC(ns->st.tcp_rx_segs);
     if (len < 20) {
         NS_INC(ns->st.rx_malformed);
         return;
@@ -501,5 +521,48 @@ void tcp_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg, si
         listen_input(ts, src, dst, &s);
         return;
     }
+    if (tc->flags & TF_HOLD) {
+        defer_segment(ts, src, dst, seg, len);
+        return;
+    }
     conn_input(tc, &s);
+}
+
+void tcp_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg, size_t len) {
+    NS_INC(ts->ns->st.tcp_rx_segs);
+    segment_input(ts, src, dst, seg, len);
+}
+
+void tcp_hold(tcp_conn *tc, int on) {
+    if (on) {
+        tc->flags |= TF_HOLD;
+        /* What was delivered is acknowledged now, so the peer does not
+         * retransmit it during the hold. */
+        tcp_ack_later(tc);
+    } else {
+        tc->flags &= (uint16_t)~TF_HOLD;
+    }
+}
+
+void tcp_run_deferred(tcp_stack *ts) {
+    /* Take the list as it is: a segment whose connection is held again
+     * goes back to the (new) list, behind nothing of its own. */
+    tcp_deferred *d = ts->deferred;
+    ts->deferred = NULL;
+    ts->deferred_bytes = 0;
+    while (d) {
+        tcp_deferred *next = d->next;
+        segment_input(ts, d->src, d->dst, d->data, d->len);
+        cb_free(d);
+        d = next;
+    }
+}
+
+void tcp_deferred_free(tcp_stack *ts) {
+    while (ts->deferred) {
+        tcp_deferred *d = ts->deferred;
+        ts->deferred = d->next;
+        cb_free(d);
+    }
+    ts->deferred_bytes = 0;
 }

@@ -100,6 +100,14 @@ static void keepalive(tcp_conn *tc) {
 
 static void fire(tcp_conn *tc) {
     net_stats *st = &tc->ts->ns->st;
+    if (tc->flags & TF_HOLD) {
+        /* The application is inside this connection's callback: nothing
+         * that may free it now; look again shortly. */
+        uint16_t ka = tc->flags & TF_KATIMER;
+        tcp_timer_set(tc, 10);
+        tc->flags |= ka;
+        return;
+    }
     if (tc->flags & TF_KATIMER) {
         tc->flags &= (uint16_t)~TF_KATIMER;
         keepalive(tc);

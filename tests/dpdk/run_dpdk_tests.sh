@@ -11,7 +11,8 @@
 # 10,000 concurrent connections (orderly and abortive close), verified
 # traffic under 5% loss each way and 1% duplication (iptables statistic, nft
 # dup on the peer's egress), 10% reordering through a relay namespace
-# (reorder_relay.py), SYN cookies under a SYN burst, protected mode, two poll
+# (reorder_relay.py), SYN cookies under a SYN burst, a busy script (BUSY
+# replies, SCRIPT KILL, its caller's pipeline kept), protected mode, two poll
 # cores (two shards: the corpus again), and a short run on net_af_xdp.
 # Needs root. Ends with "N passed, N failed".
 set -u
@@ -136,6 +137,14 @@ csum=$(info_field rx_checksum_errors)
 check "INFO dataplane: no checksum errors ($csum)" test "$csum" = 0
 check "INFO dataplane: rx/tx packets counted" bash -c "[ \"$(info_field rx_packets)\" -gt 10000 ] && [ \"$(info_field tx_packets)\" -gt 10000 ]"
 cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct):' | sed 's/^/     /'
+
+# A script past busy-reply-threshold: the poll core keeps serving (BUSY
+# replies, SCRIPT KILL, ACKs), and its caller's bytes wait, in order.
+check "busy script: BUSY to others, SCRIPT KILL, killed-script error" \
+    in_ns timeout 30 $PY tests/dpdk/busy_script.py "$IP" "$PORT" kill
+check "busy script: 1.5 s script, its client's pipeline kept in order" \
+    in_ns timeout 30 $PY tests/dpdk/busy_script.py "$IP" "$PORT" pipeline
+cli config set busy-reply-threshold 5000 >/dev/null
 
 # A point-in-time BGSAVE while the poll core serves (the worker serializes
 # its shard between loop turns); the checker reads the file back.

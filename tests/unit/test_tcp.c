@@ -64,6 +64,7 @@ static int accepted, closed_fin, closed_rst;
 static int app_token;
 static tcp_conn *last_tc;
 static int refuse_accept;
+static void (*recv_hook)(tcp_conn *tc); /* runs inside a_recv once, then clears */
 
 static int a_accepted(void *ctx, tcp_conn *tc) {
     (void)ctx;
@@ -77,6 +78,11 @@ static void a_recv(tcp_conn *tc, const uint8_t *p, size_t n) {
     (void)tc;
     if (rlen + n <= sizeof(rbuf)) memcpy(rbuf + rlen, p, n);
     rlen += n;
+    if (recv_hook) {
+        void (*h)(tcp_conn *) = recv_hook;
+        recv_hook = NULL;
+        h(tc);
+    }
 }
 static void a_closed(void *app, int reset) {
     (void)app;
@@ -94,6 +100,7 @@ static void setup(void) {
     rlen = 0;
     accepted = closed_fin = closed_rst = refuse_accept = 0;
     last_tc = NULL;
+    recv_hook = NULL;
     now_us = 1000000;
     ns = net_create(&fops, NULL, OUR_MAC, OUR_IP, 0xffffff00u, 0, 1500);
     net_set_clock(ns, now_us);
@@ -436,6 +443,47 @@ static void test_passive_close(void) {
     inject(40040, 9, iss + 4, ACK, 1024, &o, NULL);
     CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40040, OUR_IP, PORT));
     CU_ASSERT_EQUAL(ns->st.tcp_active, 0);
+    teardown();
+}
+
+/* Inside the receive callback the application polls the stack again (a busy
+ * script): the connection is held, its new segments wait, then replay. */
+static uint32_t hold_iss;
+static void poll_while_held(tcp_conn *tc) {
+    opts o = ts_opts();
+    /* The delivered bytes are counted before the callback. */
+    CU_ASSERT_EQUAL(tc->rcv_nxt, 1005);
+    tcp_hold(tc, 1);
+    inject(40045, 1005, hold_iss, ACK | PSH, 1024, &o, "more");
+    inject(40045, 1009, hold_iss, ACK | PSH, 1024, &o, "+end");
+    /* A second connection is served meanwhile. */
+    uint32_t iss2 = handshake(40046, 5000, 1);
+    inject(40046, 5001, iss2, ACK | PSH, 1024, &o, "X");
+    advance_ms(3000);
+    tcp_flush_acks(ns->tcp);
+    tcp_hold(tc, 0);
+}
+
+static void test_hold_while_in_callback(void) {
+    setup();
+    hold_iss = handshake(40045, 1000, 1);
+    opts o = ts_opts();
+    recv_hook = poll_while_held;
+    inject(40045, 1001, hold_iss, ACK | PSH, 1024, &o, "eval");
+    /* Only the first segment and the other connection's byte so far. */
+    CU_ASSERT_EQUAL(rlen, 5);
+    CU_ASSERT(memcmp(rbuf, "evalX", 5) == 0);
+    CU_ASSERT_PTR_NOT_NULL(ns->tcp->deferred);
+    tcp_run_deferred(ns->tcp);
+    CU_ASSERT_PTR_NULL(ns->tcp->deferred);
+    CU_ASSERT_EQUAL(rlen, 13);
+    CU_ASSERT(memcmp(rbuf, "evalXmore+end", 13) == 0);
+    /* Held segments left at teardown are freed (ASan checks). */
+    tcp_conn *tc = tcp_lookup(ns->tcp, PEER_IP, 40045, OUR_IP, PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    tcp_hold(tc, 1);
+    inject(40045, 1013, hold_iss, ACK | PSH, 1024, &o, "late");
+    CU_ASSERT_EQUAL(rlen, 13);
     teardown();
 }
 
@@ -790,6 +838,8 @@ int main(void) {
     CU_add_test(s, "out-of-order queue, old duplicates, out-of-window", test_out_of_order_and_duplicates);
     CU_add_test(s, "RST with bad sequence, SYN in ESTABLISHED (RFC 5961)", test_rst_and_syn_protections);
     CU_add_test(s, "passive close: CLOSE_WAIT, LAST_ACK", test_passive_close);
+    CU_add_test(s, "held connection: segments wait in the callback, replay in order",
+                test_hold_while_in_callback);
     CU_add_test(s, "active close: FIN_WAIT_1/2, TIME_WAIT", test_active_close_time_wait);
     CU_add_test(s, "simultaneous close; data after close", test_simultaneous_close_and_data_after_close);
     CU_add_test(s, "retransmission timeout with backoff and abort", test_retransmission_backoff);
