@@ -32,6 +32,9 @@
 /* Debian's lua-cjson and lua-bitop (liblua5.1-cjson, liblua5.1-bitop). */
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
+/* Written in this tree (lua_cmsgpack.c, lua_struct.c). */
+int luaopen_cmsgpack(lua_State *L);
+int luaopen_struct(lua_State *L);
 
 /* Libraries beyond Lua's own, each loaded as a read-only global. The
  * registration point for the libraries written in this tree (cmsgpack,
@@ -44,6 +47,8 @@ typedef struct script_lib {
 static const script_lib extra_libs[] = {
     {"cjson", luaopen_cjson},
     {"bit", luaopen_bit},
+    {"cmsgpack", luaopen_cmsgpack},
+    {"struct", luaopen_struct},
     {NULL, NULL},
 };
 
