@@ -64,7 +64,7 @@ static const char *const global_names[] = {
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
     "save", "bgsave",
     /* Scripts may touch keys of any shard, declared or not. */
-    "eval", "evalsha", "eval_ro", "evalsha_ro", NULL};
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }

@@ -852,6 +852,16 @@ static const cb_keyspec ks_evalsha_ro[] = {
       .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
 };
 
+static const cb_keyspec ks_fcall[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_fcall_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
 static const cb_keyspec ks_geoadd[] = {
     { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -1931,6 +1941,186 @@ static cb_command sub_script[] = {
     { .name = NULL },
 };
 
+static cb_command sub_function[] = {
+    {
+        .name = "function|load",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|load\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 189,
+        .docs_resp3 =
+            "$13\r\nfunction|load\r\n%5\r\n$7\r\nsummary\r\n$68\r\nCreate a function with the given arguments (name, code, description)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(1) (considering compilation time is redundant)\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$7\r\nREPLACE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%2\r\n$4\r\nname\r\n$13\r\nfunction-code\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 411,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|list",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|list\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$13\r\nfunction|list\r\n%5\r\n$7\r\nsummary\r\n$40\r\nList information about all the functions\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$20\r\nlibrary-name-pattern\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$8\r\nwithcode\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nWITHCODE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 438,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|delete",
+        .arity = 3,
+        .flags = CMD_WRITE | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$15\r\nfunction|delete\r\n:3\r\n~2\r\n+write\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n"
+            "+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 180,
+        .docs_resp3 =
+            "$15\r\nfunction|delete\r\n%5\r\n$7\r\nsummary\r\n$25\r\nDelete a function by name\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+            "%2\r\n$4\r\nname\r\n$12\r\nlibrary-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 220,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|flush",
+        .arity = -2,
+        .flags = CMD_WRITE | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$14\r\nfunction|flush\r\n:-2\r\n~2\r\n+write\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n"
+            "+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 180,
+        .docs_resp3 =
+            "$14\r\nfunction|flush\r\n%5\r\n$7\r\nsummary\r\n$22\r\nDeleting all functions\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$47\r\nO(N) where N is the number of functions deleted\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$4\r\nSYNC\r\n",
+        .docs_len = 442,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|dump",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|dump\r\n:2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 93,
+        .docs_resp3 =
+            "$13\r\nfunction|dump\r\n%4\r\n$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n",
+        .docs_len = 206,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|restore",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$16\r\nfunction|restore\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 192,
+        .docs_resp3 =
+            "$16\r\nfunction|restore\r\n%5\r\n$7\r\nsummary\r\n$46\r\nRestore all the functions on the given payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of functions on the payload\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%4\r\n$4\r\nname\r\n$6\r\npolicy\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$5\r\nflush\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$5\r\nFLUSH\r\n%3\r\n$4\r\nname\r\n$6\r\nappend\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$6\r\nAPPEND\r\n%3\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$7\r\nREPLACE\r\n",
+        .docs_len = 617,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|stats",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$14\r\nfunction|stats\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
+            "+@scripting\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 199,
+        .docs_resp3 =
+            "$14\r\nfunction|stats\r\n%4\r\n$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 205,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|kill",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|kill\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
+            "+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:one_succeeded\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 174,
+        .docs_resp3 =
+            "$13\r\nfunction|kill\r\n%4\r\n$7\r\nsummary\r\n$41\r\nKill the function currently in execution.\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 160,
+        .parent = &command_table_gen[191],
+    },
+    {
+        .name = "function|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 100,
+        .docs_resp3 =
+            "$13\r\nfunction|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 168,
+        .parent = &command_table_gen[191],
+    },
+    { .name = NULL },
+};
+
 static cb_command sub_pubsub[] = {
     {
         .name = "pubsub|channels",
@@ -1949,7 +2139,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|numsub",
@@ -1968,7 +2158,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|numpat",
@@ -1985,7 +2175,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|shardchannels",
@@ -2004,7 +2194,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -2023,7 +2213,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[192],
     },
     {
         .name = "pubsub|help",
@@ -2040,7 +2230,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[189],
+        .parent = &command_table_gen[192],
     },
     { .name = NULL },
 };
@@ -2070,7 +2260,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xinfo|groups",
@@ -2093,7 +2283,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xinfo|consumers",
@@ -2116,7 +2306,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[212],
     },
     {
         .name = "xinfo|help",
@@ -2133,7 +2323,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[209],
+        .parent = &command_table_gen[212],
     },
     { .name = NULL },
 };
@@ -2166,7 +2356,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|setid",
@@ -2193,7 +2383,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|destroy",
@@ -2216,7 +2406,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2240,7 +2430,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2264,7 +2454,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xgroup|help",
@@ -2281,7 +2471,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[211],
+        .parent = &command_table_gen[214],
     },
     { .name = NULL },
 };
@@ -6871,6 +7061,120 @@ cb_command command_table_gen[] = {
         .subcommands = sub_script, .nsub = 5,
     },
     {
+        .name = "fcall",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_fcall, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$5\r\nfcall\r\n:-3\r\n~5\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n+movablekeys\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\nWe cannot tell how the keys will be used so we assume the worst, RW and UPDATE\r\n"
+            "$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\n"
+            "spec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 462,
+        .docs_resp3 =
+            "$5\r\nfcall\r\n%5\r\n$7\r\nsummary\r\n$17\r\nInvoke a function\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\n"
+            "group\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$41\r\nDepends on the function that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$8\r\nfunction\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 470,
+    },
+    {
+        .name = "fcall_ro",
+        .arity = -3,
+        .flags = CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_fcall_ro, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$8\r\nfcall_ro\r\n:-3\r\n~6\r\n+readonly\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n"
+            "+movablekeys\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\n"
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS\r\n$5\r\nflags\r\n~2\r\n"
+            "+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+            "index\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n"
+            ":0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 467,
+        .docs_resp3 =
+            "$8\r\nfcall_ro\r\n%5\r\n$7\r\nsummary\r\n$27\r\nInvoke a read-only function\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n"
+            "$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$41\r\nDepends on the function that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$8\r\nfunction\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 483,
+    },
+    {
+        .name = "function",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$8\r\nfunction\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*9\r\n*10\r\n$13\r\n"
+            "function|load\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n"
+            "+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n"
+            "~0\r\n*10\r\n$13\r\nfunction|list\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n*10\r\n$15\r\nfunction|delete\r\n:3\r\n~2\r\n"
+            "+write\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$14\r\nfunction|flush\r\n:-2\r\n~2\r\n+write\r\n"
+            "+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$13\r\nfunction|dump\r\n:2\r\n~1\r\n+noscript\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n*10\r\n$16\r\nfunction|restore\r\n"
+            ":-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n"
+            "$14\r\nfunction|stats\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n*10\r\n$13\r\nfunction|kill\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:one_succeeded\r\n"
+            "~0\r\n~0\r\n*10\r\n$13\r\nfunction|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1501,
+        .docs_resp3 =
+            "$8\r\nfunction\r\n%5\r\n$7\r\nsummary\r\n$33\r\nA container for function commands\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%9\r\n$13\r\nfunction|load\r\n%5\r\n$7\r\nsummary\r\n$68\r\nCreate a function with the given arguments (name, code, description)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(1) (considering compilation time is redundant)\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$7\r\nREPLACE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%2\r\n$4\r\nname\r\n$13\r\nfunction-code\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nfunction|list\r\n%5\r\n$7\r\nsummary\r\n$40\r\nList information about all the functions\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$20\r\nlibrary-name-pattern\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$8\r\nwithcode\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nWITHCODE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$15\r\nfunction|delete\r\n%5\r\n$7\r\nsummary\r\n$25\r\nDelete a function by name\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+            "%2\r\n$4\r\nname\r\n$12\r\nlibrary-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$14\r\nfunction|flush\r\n%5\r\n"
+            "$7\r\nsummary\r\n$22\r\nDeleting all functions\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\n"
+            "scripting\r\n$10\r\ncomplexity\r\n$47\r\nO(N) where N is the number of functions deleted\r\n$9\r\narguments\r\n"
+            "*1\r\n%4\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$4\r\nSYNC\r\n$13\r\nfunction|dump\r\n%4\r\n$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+            "$16\r\nfunction|restore\r\n%5\r\n$7\r\nsummary\r\n$46\r\nRestore all the functions on the given payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of functions on the payload\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%4\r\n$4\r\nname\r\n$6\r\npolicy\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$5\r\nflush\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$5\r\nFLUSH\r\n%3\r\n$4\r\nname\r\n$6\r\nappend\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$6\r\nAPPEND\r\n%3\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$7\r\nREPLACE\r\n$14\r\nfunction|stats\r\n%4\r\n$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\n"
+            "function|kill\r\n%4\r\n$7\r\nsummary\r\n$41\r\nKill the function currently in execution.\r\n$5\r\nsince\r\n"
+            "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\nfunction|help\r\n"
+            "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 3054,
+        .subcommands = sub_function, .nsub = 9,
+    },
+    {
         .name = "pubsub",
         .arity = -2,
         .flags = 0,
@@ -7832,4 +8136,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 217;
+const int command_table_gen_count = 220;

@@ -191,7 +191,10 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
     }
 }
 
+void cmd_fcall(cb_client *c);
+
 int script_may_write(const cb_client *c, const cb_command *cmd) {
+    if (cmd->proc == cmd_fcall) return fn_may_write(c);
     if (cmd->proc != cmd_eval && cmd->proc != cmd_evalsha) return 0;
     if (c->argc < 2) return 1;
     size_t len;
@@ -255,6 +258,12 @@ void cmd_script_kill(cb_client *c) {
                        "server in a hard way using the SHUTDOWN NOSAVE command.");
         return;
     }
+    if (run->fname) {
+        /* A function is stopped by FUNCTION KILL only. */
+        reply_error(c, "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                       "SHUTDOWN NOSAVE.");
+        return;
+    }
     __atomic_store_n(&run->killed, 1, __ATOMIC_RELAXED);
     reply_ok(c);
 }
@@ -283,4 +292,7 @@ void cmd_script_help(cb_client *c) {
     reply_help(c, lines);
 }
 
-void script_init(void) { script_cache_init(); }
+void script_init(void) {
+    script_cache_init();
+    fn_init();
+}
