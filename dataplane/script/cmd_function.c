@@ -166,12 +166,11 @@ static void fcall_generic(cb_client *c, int ro) {
     if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED)) conn_feed_monitors(c);
     unsigned flags;
     char fname[256];
-    if (fn_registry_lookup(ARGP(c, 1), ARGL(c, 1), &flags) < 0 || ARGL(c, 1) >= sizeof(fname)) {
+    if (ARGL(c, 1) >= sizeof(fname) ||
+        fn_registry_lookup(ARGP(c, 1), ARGL(c, 1), &flags, fname, sizeof(fname)) < 0) {
         reply_error(c, "Function not found");
         return;
     }
-    memcpy(fname, ARGP(c, 1), ARGL(c, 1));
-    fname[ARGL(c, 1)] = '\0';
     long long numkeys;
     if (arg_ll(c, 2, &numkeys, "Bad number of keys provided") < 0) return;
     if (numkeys > c->argc - 3) {
@@ -234,7 +233,7 @@ void cmd_fcall_ro(cb_client *c) { fcall_generic(c, 1); }
 
 int fn_may_write(const cb_client *c) {
     unsigned flags;
-    if (c->argc < 2 || fn_registry_lookup(c->argv[1], c->argv_len[1], &flags) < 0) return 1;
+    if (c->argc < 2 || fn_registry_lookup(c->argv[1], c->argv_len[1], &flags, NULL, 0) < 0) return 1;
     return !(flags & SCRIPT_FLAG_NO_WRITES);
 }
 
@@ -347,7 +346,12 @@ void cmd_function_delete(cb_client *c) {
 }
 
 void cmd_function_flush(cb_client *c) {
-    if (c->argc > 3 || (c->argc == 3 && !arg_eq(c, 2, "sync") && !arg_eq(c, 2, "async"))) {
+    if (c->argc > 3) {
+        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try FUNCTION HELP.",
+                     (int)ARGL(c, 1), ARGP(c, 1));
+        return;
+    }
+    if (c->argc == 3 && !arg_eq(c, 2, "sync") && !arg_eq(c, 2, "async")) {
         reply_error(c, "FUNCTION FLUSH only supports SYNC|ASYNC option");
         return;
     }

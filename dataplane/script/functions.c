@@ -11,7 +11,9 @@
 #include "script_int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../../platform/mem.h"
 
@@ -107,7 +109,7 @@ static int func_owner(const char *fname, fn_lib *const *skip, int nskip) {
             if (strcmp(reg.libs[i]->name, skip[k]->name) == 0) skipped = 1;
         if (skipped) continue;
         for (int j = 0; j < reg.libs[i]->nfuncs; j++)
-            if (strcmp(reg.libs[i]->funcs[j].name, fname) == 0) return i;
+            if (strcasecmp(reg.libs[i]->funcs[j].name, fname) == 0) return i;
     }
     return -1;
 }
@@ -195,14 +197,17 @@ uint64_t fn_registry_gen(void) {
     return g;
 }
 
-int fn_registry_lookup(const char *name, size_t len, unsigned *flags) {
+int fn_registry_lookup(const char *name, size_t len, unsigned *flags, char *canon, size_t cap) {
     pthread_mutex_lock(&reg.mu);
     int found = 0;
     for (int i = 0; i < reg.n && !found; i++)
         for (int j = 0; j < reg.libs[i]->nfuncs; j++) {
             const fn_func *f = &reg.libs[i]->funcs[j];
-            if (strlen(f->name) == len && memcmp(f->name, name, len) == 0) {
+            /* Function names are looked up case-insensitively, as Redis's
+             * functions dict compares them. */
+            if (strlen(f->name) == len && strncasecmp(f->name, name, len) == 0) {
                 *flags = f->flags;
+                if (canon) snprintf(canon, cap, "%s", f->name);
                 found = 1;
                 break;
             }

@@ -97,8 +97,9 @@ int fn_registry_commit(fn_lib **libs, int n, int policy, const char *exists_fmt,
 int fn_registry_delete(const char *name, size_t len);
 void fn_registry_flush(void);
 uint64_t fn_registry_gen(void);
-/* 0 and the function's flags, or -1 when no library has it. */
-int fn_registry_lookup(const char *name, size_t len, unsigned *flags);
+/* 0 with the function's flags and (canon non-NULL) its registered name
+ * cut to cap, or -1 when no library has it; names match case-insensitively. */
+int fn_registry_lookup(const char *name, size_t len, unsigned *flags, char *canon, size_t cap);
 /* Deep copies of every library (free with fn_snapshot_free). */
 fn_lib **fn_registry_snapshot(int *n, uint64_t *gen);
 void fn_snapshot_free(fn_lib **libs, int n);
