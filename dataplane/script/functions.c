@@ -247,6 +247,10 @@ size_t script_functions_count(void) {
     return f;
 }
 
+size_t script_libraries_count(void) {
+    return fn_registry_counts(NULL);
+}
+
 size_t script_functions_memory(void) {
     return __atomic_load_n(&reg.mem, __ATOMIC_RELAXED);
 }
