@@ -24,7 +24,6 @@
 #include "../../platform/mem.h"
 #include "../../platform/util.h"
 #include "../../store/db.h"
-#include "../../store/evict.h"
 
 static char *dupmsg(const char *m) {
     size_t n = strlen(m) + 1;
@@ -186,13 +185,8 @@ static void fcall_generic(cb_client *c, int ro) {
             reply_error(c, "Can not execute a script with write flag using *_ro command.");
             return;
         }
-        /* The no-writes flag implies allow-oom. */
-        if (g_config.store.maxmemory && !(flags & SCRIPT_FLAG_ALLOW_OOM) &&
-            evict_perform(c->shard) == EVICT_FAIL) {
-            reply_error(c, "-OOM allow-oom flag is not set on the script, can not run it when "
-                           "used memory > 'maxmemory'");
-            return;
-        }
+        /* Out of memory without allow-oom was refused before the call
+         * (script_denies_oom). */
     }
     cb_script_vm *vm = script_vm(c->w);
     fn_vm_sync(vm);

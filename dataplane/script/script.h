@@ -32,6 +32,12 @@ void script_parked_poll(struct cb_worker *w);
  * depends on the script). 0 for every other command. */
 int script_may_write(const struct cb_client *c, const struct cb_command *cmd);
 
+/* Whether an EVAL or FCALL (any variant) is refused out of memory, as Redis 7.0 derives
+ * it from the script's flags: a shebang script or a function without
+ * allow-oom or no-writes is deny-OOM; a script without shebang is not (its
+ * deny-OOM commands are refused inside it instead). 0 for other commands. */
+int script_denies_oom(const struct cb_client *c, const struct cb_command *cmd);
+
 /* INFO memory figures. */
 size_t script_vm_memory(void);       /* bytes held by every worker's Lua heap */
 size_t script_cache_count(void);     /* cached scripts */

@@ -43,6 +43,7 @@ typedef struct cb_script_run {
     unsigned flags;          /* SCRIPT_FLAG_* */
     int read_only;           /* EVAL_RO / EVALSHA_RO or no-writes */
     int wrote;               /* a write command ran: SCRIPT KILL refuses */
+    int oom;                 /* out of memory when it started (no-flags scripts) */
     int resp;                /* redis.setresp(): 2 or 3 */
     long long start_ms;
     int busy;                /* past busy-reply-threshold: serving the network */
