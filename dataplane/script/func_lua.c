@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "../../platform/mem.h"
+#include "../../platform/util.h"
 
 #define REG_ENV "__cb_fn_env"         /* the functions' environment proxy */
 #define REG_FUNCS "__cb_functions"    /* function name -> callback */
@@ -248,6 +249,20 @@ static void push_env(cb_script_vm *vm) {
     lua_settop(L, real);
 }
 
+#define LOAD_TIMEOUT_MS 500 /* as Redis: library code runs at most this long */
+#define LOAD_HOOK_COUNT 100000
+
+/* Count hook while a library's code runs: past the timeout, raise (and
+ * keep raising on every line). */
+static void load_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    cb_script_vm *vm = script_vm_current();
+    if (!vm || !vm->fn_loading) return;
+    if (util_mstime() - vm->fn_load_start_ms <= LOAD_TIMEOUT_MS) return;
+    lua_sethook(L, load_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
+    script_raise(L, "FUNCTION LOAD timeout");
+}
+
 static char *err_text(const char *pre, const char *msg, size_t ml) {
     size_t pl = strlen(pre);
     char *e = cb_malloc(pl + ml + 1);
@@ -283,7 +298,10 @@ int fn_vm_load(cb_script_vm *vm, fn_lib *lib, int install, char **err) {
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, REG_PENDING);
     vm->fn_loading = lib;
+    vm->fn_load_start_ms = util_mstime();
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, LOAD_HOOK_COUNT);
     rc = lua_pcall(L, 0, 0, eh);
+    lua_sethook(L, NULL, 0, 0);
     vm->fn_loading = NULL;
     if (rc != 0) {
         const char *m = NULL;

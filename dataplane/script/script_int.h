@@ -63,6 +63,7 @@ typedef struct cb_script_vm {
     char *readbuf;           /* the nested poll's read buffer */
     uint64_t fn_gen;         /* function registry generation its callbacks match */
     struct fn_lib *fn_loading; /* the library whose code runs now (FUNCTION LOAD) */
+    long long fn_load_start_ms; /* when it started (the load timeout) */
 } cb_script_vm;
 
 /* A function library: its code and the functions the code registered. */
