@@ -7,6 +7,7 @@
 #include <string.h>
 #include "cmd/command.h"
 #include "resp/reply.h"
+#include "acl.h"
 #include "multi.h"
 #include "tracking.h"
 #include "worker.h"
@@ -124,6 +125,6 @@ char *client_info_line(cb_client *c) {
             (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->dbid,
             multi_queued_count(c), qbuf, (size_t)0, argvmem, c->w->readbuf_size, c->w->readbuf_size, obl,
             oll > 1 ? oll - 1 : 0, omem > 16384 ? omem - 16384 : 0, totmem, events, cmdname,
-            c->user ? c->user : "default", tracking_redir(c), c->resp);
+            acl_user_name(c->user), tracking_redir(c), c->resp);
     return line;
 }

@@ -17,6 +17,7 @@ struct cb_worker;
 struct cb_shard;
 struct cb_db;
 struct cb_command;
+struct cb_acl_user;
 
 /* Client flags. */
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0) /* QUIT, protocol error */
@@ -64,7 +65,7 @@ typedef struct cb_client {
     int resp;               /* 2 or 3 */
     uint32_t flags;
     int authenticated;
-    char *user;             /* "default" until ACL exists */
+    struct cb_acl_user *user; /* NULL until AUTH: the default user (acl.h) */
     char *name;             /* CLIENT SETNAME, NULL if none */
     char *lib_name, *lib_ver;
 
@@ -113,6 +114,7 @@ typedef struct cb_client {
     struct cb_track *trk;   /* CLIENT TRACKING state (tracking.c), NULL if never on */
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
+    uint64_t aof_wait;      /* appendfsync always: reply waits for this AOF record */
 } cb_client;
 
 /* Arg i as a slice; helpers for handlers. */

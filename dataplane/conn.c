@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "dispatch.h"
 #include "blocking.h"
+#include "acl.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "tracking.h"
@@ -29,6 +30,36 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 
+static const char DENIED_MSG[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to Redis you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
+    "the same host the server is running, however MAKE SURE Redis is not publicly accessible "
+    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    "Alternatively you can just disable the protected mode by editing the Redis configuration "
+    "file, and setting the protected mode option to 'no', and then restarting the server. 3) "
+    "If you started the server manually just for testing, restart it with the '--protected-mode "
+    "no' option. 4) Setup a an authentication password for the default user. NOTE: You only "
+    "need to do one of the above things in order for the server to start accepting "
+    "connections from the outside.\r\n";
+static const char MAXCLIENTS_MSG[] = "-ERR max number of clients reached\r\n";
+
+const char *conn_refusal(int local, int over_limit, size_t *len) {
+    if (over_limit) {
+        *len = sizeof(MAXCLIENTS_MSG) - 1;
+        return MAXCLIENTS_MSG;
+    }
+    /* Protected mode guards a default user without a password (requirepass
+     * or ACL rules give it one). */
+    if (g_config.protected_mode && acl_default_nopass() && !local) {
+        *len = sizeof(DENIED_MSG) - 1;
+        return DENIED_MSG;
+    }
+    return NULL;
+}
+
 cb_client *conn_create(cb_worker *w, const cb_driver_ops *ops, int fd, const char *addr,
                        const char *laddr, int local) {
     cb_client *c = cb_calloc(sizeof(*c));
@@ -40,7 +71,7 @@ cb_client *conn_create(cb_worker *w, const cb_driver_ops *ops, int fd, const cha
     c->dbid = 0;
     c->db = &w->shard->dbs[0];
     c->resp = 2;
-    c->authenticated = !(g_config.requirepass && g_config.requirepass[0]);
+    c->authenticated = acl_new_client_authenticated();
     c->user = NULL;
     resp_parser_init(&c->parser);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -374,7 +405,6 @@ void conn_close(cb_client *c) {
     cb_free(c->name);
     cb_free(c->lib_name);
     cb_free(c->lib_ver);
-    cb_free(c->user);
     cb_free(c);
 }
 
@@ -409,7 +439,29 @@ static void cat_repr(char **buf, size_t *len, size_t *cap, const char *p, size_t
     *len = (size_t)(o - *buf);
 }
 
+/* Which arguments MONITOR must not show: AUTH's, and HELLO's AUTH
+ * username and password (Redis prints "(redacted)"). mask has argc bytes. */
+static void redact_mask(const cb_client *c, unsigned char *mask) {
+    if (util_eq_nocase(c->argv[0], c->argv_len[0], "auth")) {
+        for (int i = 1; i < c->argc; i++) mask[i] = 1;
+    } else if (util_eq_nocase(c->argv[0], c->argv_len[0], "hello")) {
+        for (int i = 2; i < c->argc; i++) {
+            int more = c->argc - i - 1;
+            if (util_eq_nocase(c->argv[i], c->argv_len[i], "auth") && more >= 2) {
+                mask[i + 1] = mask[i + 2] = 1;
+                i += 2;
+            } else if (util_eq_nocase(c->argv[i], c->argv_len[i], "setname") && more >= 1) {
+                i += 1;
+            }
+        }
+    }
+}
+
 void conn_feed_monitors(cb_client *c) {
+    unsigned char mask_stack[16];
+    unsigned char *mask = c->argc <= 16 ? mask_stack : cb_malloc((size_t)c->argc);
+    memset(mask, 0, (size_t)c->argc);
+    if (c->argc > 0) redact_mask(c, mask);
     char *line = NULL;
     size_t len = 0, cap = 0;
     long long us = util_ustime();
@@ -423,8 +475,12 @@ void conn_feed_monitors(cb_client *c) {
     for (int i = 0; i < c->argc; i++) {
         if (len + 1 > cap) { cap *= 2; line = cb_realloc(line, cap); }
         line[len++] = ' ';
-        cat_repr(&line, &len, &cap, c->argv[i], c->argv_len[i]);
+        if (mask[i])
+            cat_repr(&line, &len, &cap, "(redacted)", 10);
+        else
+            cat_repr(&line, &len, &cap, c->argv[i], c->argv_len[i]);
     }
+    if (mask != mask_stack) cb_free(mask);
     if (len + 2 > cap) { cap += 2; line = cb_realloc(line, cap); }
     line[len++] = '\r';
     line[len++] = '\n';

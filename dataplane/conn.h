@@ -23,6 +23,10 @@ typedef struct cb_driver_ops {
 /* New client on worker w. local: loopback or unix socket (protected mode). */
 cb_client *conn_create(struct cb_worker *w, const cb_driver_ops *ops, int fd,
                        const char *addr, const char *laddr, int local);
+/* Why a new connection must be refused with Redis's text (written to it
+ * before closing): over maxclients, or protected mode for a non-local
+ * client; NULL when it may stay. */
+const char *conn_refusal(int local, int over_limit, size_t *len);
 /* Process one received segment. Returns -1 if the client was closed. */
 int conn_input(cb_client *c, const char *buf, size_t len);
 /* Write queued output; 0 ok (maybe partial), -1 closed. */

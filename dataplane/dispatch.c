@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "acl.h"
 #include "cmd/command.h"
 #include "conn.h"
 #include "blocking.h"
@@ -14,6 +15,8 @@
 #include "tracking.h"
 #include "xshard.h"
 #include "script/script.h"
+#include "propagate.h"
+#include "../persist/aof.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -153,6 +156,8 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     uint64_t errs = c->errors_seen;
     long long start = util_ustime();
     c->flags |= CLIENT_IN_CALL;
+    prop_frame pf;
+    prop_call_begin(c, &pf);
     /* Memory the command allocates or frees in a shard counts in that
      * shard's account, whichever worker runs it (EXEC, parked workers). */
     int acct = c->shard->mem_account;
@@ -162,6 +167,7 @@ void dispatch_call(cb_client *c, const cb_command *cmd) {
     if (c->trk && (cmd->flags & CMD_READONLY)) tracking_after_read(c, cmd);
     tracking_set_current(prev);
     if (prev_acct >= 0) mem_account_use(prev_acct);
+    prop_call_end(c, cmd, &pf);
     c->flags &= ~CLIENT_IN_CALL;
     long long dur = util_ustime() - start;
     cb_cmd_stats *cs = &c->w->cmdstats[cmd->id];
@@ -184,6 +190,7 @@ int dispatch_command(cb_client *c) {
         int owner;
         if (cmd && !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB)) && command_arity_ok(cmd, c->argc) &&
             (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
+            acl_check_client(c, cmd, &(int){0}) == ACL_OK &&
             !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
             xshard_batch_add(c, cmd, owner)) {
             accepted(c, cmd);
@@ -205,9 +212,32 @@ int dispatch_command(cb_client *c) {
         reject(c, cmd, msg);
         goto done;
     }
+    /* Redis refuses DEBUG before asking for AUTH. */
+    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
+        reject(c, cmd,
+               "DEBUG command not allowed. If the enable-debug-command option is set to "
+               "\"local\", you can run it from a local connection, otherwise you need to "
+               "set this option in the configuration file, and then restart the server.");
+        goto done;
+    }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reject(c, cmd, "-NOAUTH Authentication required.");
         goto done;
+    }
+    /* ACL: after NOAUTH; a command refused inside MULTI for being
+     * NO_MULTI says so first (multi_maybe_queue), as Redis does. */
+    if (!((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NO_MULTI))) {
+        int errpos = 0;
+        int acl = acl_check_client(c, cmd, &errpos);
+        if (acl != ACL_OK) {
+            char msg[200];
+            c->lastcmd = cmd; /* the log's client-info names it, as Redis does */
+            acl_log_denial(c, acl, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL,
+                           errpos, cmd, NULL, 0);
+            acl_denial_message(acl, cmd, msg, sizeof(msg));
+            reject(c, cmd, msg);
+            goto done;
+        }
     }
     /* After a failed snapshot, with stop-writes-on-bgsave-error: writes (and
      * PING, as Redis does) are refused until a save succeeds. */
@@ -225,15 +255,18 @@ int dispatch_command(cb_client *c) {
         reject(c, cmd, msg);
         goto done;
     }
-    if (cmd->proc == cmd_debug && !debug_allowed(c)) {
-        reject(c, cmd,
-               "DEBUG command not allowed. If the enable-debug-command option is set to "
-               "\"local\", you can run it from a local connection, otherwise you need to "
-               "set this option in the configuration file, and then restart the server.");
-        goto done;
-    }
     /* In MULTI (queueing, EXEC) memory is judged on the client's shard. */
     if ((c->flags & CLIENT_MULTI) && dispatch_reject_oom(c, cmd)) goto done;
+    if ((cmd->flags & CMD_WRITE) || (cmd->proc == cmd_exec && multi_has_writes(c))) {
+        /* An AOF that cannot be written refuses writes until it can. */
+        const char *aerr = aof_write_error();
+        if (aerr) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "-MISCONF Errors writing to the AOF file: %s", aerr);
+            reject(c, cmd, msg);
+            goto done;
+        }
+    }
     if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;
     if (!(c->flags & CLIENT_IN_CALL) && dispatch_paused_for(c, cmd)) {

@@ -14,12 +14,15 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "acl.h"
 #include "cmd/command.h"
 #include "server.h"
 #include "worker.h"
+#include "../mgmt/control.h"
 #include "../mgmt/info.h"
 #include "../mgmt/mgmt.h"
 #include "../persist/rdb.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -72,6 +75,15 @@ static void write_pidfile(void) {
  * any worker thread starts. A missing file means an empty start; a bad one
  * stops the server, as Redis does, rather than serve a partial dataset. */
 static void load_data_from_disk(void) {
+    if (g_config.appendonly && g_server.nworkers >= 1) {
+        /* With the AOF on, it alone is the data set, as in Redis. */
+        cb_shard **sh = cb_malloc(sizeof(*sh) * (size_t)g_server.nworkers);
+        for (int i = 0; i < g_server.nworkers; i++) sh[i] = g_server.workers[i]->shard;
+        int arc = aof_load_at_startup(sh, g_server.nworkers);
+        cb_free(sh);
+        if (arc < 0) exit(1);
+        return;
+    }
     if (!g_config.dbfilename || !g_config.dbfilename[0] || g_server.nworkers < 1) return;
     cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
     for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
@@ -107,10 +119,22 @@ int main(int argc, char **argv) {
         fprintf(stderr, "command table initialisation failed\n");
         return 1;
     }
-    if (g_config.dataplane != DATAPLANE_KERNEL) {
-        fprintf(stderr, "*** FATAL: the dpdk data plane is not part of this build yet; "
-                        "use 'dataplane kernel'\n");
-        return 1;
+    for (int i = 0; i < config_deferred_count("rename-command"); i++) {
+        int rargc;
+        char *const *rargv = config_deferred_at("rename-command", i, &rargc);
+        const char *why = "wrong number of arguments";
+        if (rargc != 2 || command_rename(rargv[0], rargv[1], &why) != 0) {
+            fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (cachebox) ***\n"
+                            ">>> 'rename-command %s'\n%s\n", rargc ? rargv[0] : "", why);
+            return 1;
+        }
+    }
+    {
+        char aclerr[1024];
+        if (acl_init(aclerr, sizeof(aclerr)) != 0) {
+            fprintf(stderr, "%s\n", aclerr);
+            return 1;
+        }
     }
     int supervised_systemd = g_config.supervised == SUPERVISED_SYSTEMD ||
                              (g_config.supervised == SUPERVISED_AUTO && getenv("NOTIFY_SOCKET"));
@@ -136,16 +160,27 @@ int main(int argc, char **argv) {
     char err[512];
     if (server_create(err, sizeof(err)) < 0) {
         cb_log(LOG_WARNING, "Warning: %s", err);
-        cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
+        if (g_config.dataplane == DATAPLANE_DPDK)
+            cb_log(LOG_WARNING, "Failed to start the DPDK data plane, aborting.");
+        else
+            cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
+        server_destroy();
+        return 1;
+    }
+    /* Before loading, so that /health/ready can say "loading". */
+    if (control_start(err, sizeof(err)) < 0) {
+        cb_log(LOG_WARNING, "Warning: %s", err);
         return 1;
     }
     load_data_from_disk();
+    if (aof_open_at_startup() != 0) return 1;
     info_init();
     write_pidfile();
     if (server_start_workers() < 0) {
         cb_log(LOG_WARNING, "Failed to start worker threads: %s", strerror(errno));
         return 1;
     }
+    control_set_ready();
     cb_log(LOG_NOTICE, "Server initialized");
     if (g_config.port) cb_log(LOG_NOTICE, "Ready to accept connections tcp");
     if (g_config.unixsocket && g_config.unixsocket[0])
@@ -158,5 +193,6 @@ int main(int argc, char **argv) {
     if (supervised_systemd) sd_notify(0, "STOPPING=1");
 #endif
     server_destroy();
+    acl_shutdown();
     return rc;
 }

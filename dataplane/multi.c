@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "acl.h"
 #include "cmd/command.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -317,6 +318,21 @@ void cmd_exec(cb_client *c) {
         c->argc = e->argc;
         c->argv = (const char **)e->argv;
         c->argv_len = e->lens;
+        /* ACL rules may have changed since the command was queued. */
+        int errpos = 0;
+        int acl = acl_check_client(c, e->cmd, &errpos);
+        if (acl != ACL_OK) {
+            static const char *const why[] = {
+                "no permission", "no permission to execute the command or subcommand",
+                "no permission to touch the specified keys", "no permission",
+                "no permission to access one of the channels used as arguments"};
+            c->cmd = e->cmd;
+            acl_log_denial(c, acl, ACL_CTX_MULTI, errpos, e->cmd, NULL, 0);
+            reply_errorf(c, "-NOPERM ACLs rules changed between the moment the transaction was "
+                            "accumulated and the EXEC call. This command is no longer allowed "
+                            "for the following reason: %s", why[acl]);
+            continue;
+        }
         /* The other workers are parked: run where the keys live. */
         int owner;
         xshard_route(c, e->cmd, &owner);

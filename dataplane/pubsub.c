@@ -80,6 +80,25 @@ static int shard_count(const cb_client *c) { return c->ps ? (int)dict_size(c->ps
 
 int pubsub_client_subscribed(const cb_client *c) { return pubsub_count(c) + shard_count(c) > 0; }
 
+static int each_in(dict *d, int (*fn)(void *, const char *, size_t, int), void *arg) {
+    int stop = 0;
+    dict_iter it;
+    dict_iter_init(&it, d, 0);
+    dict_entry *e;
+    while (!stop && (e = dict_iter_next(&it)) != NULL) stop = fn(arg, e->key, cbstr_len(e->key), 0);
+    dict_iter_release(&it);
+    return stop;
+}
+
+void pubsub_client_each(const cb_client *c, int (*fn)(void *, const char *, size_t, int),
+                        void *arg) {
+    if (!c->ps) return;
+    for (int i = 0; i < c->ps->npatterns; i++)
+        if (fn(arg, c->ps->patterns[i], cbstr_len(c->ps->patterns[i]), 1)) return;
+    if (each_in(c->ps->channels, fn, arg)) return;
+    each_in(c->ps->shards, fn, arg);
+}
+
 /* ----------------------------------------------------------- registry */
 
 static void reg_add(dict *d, const char *ch, size_t len, cb_client *c) {

@@ -10,6 +10,10 @@ void pubsub_init(void);
 int pubsub_count(const cb_client *c);
 /* Any subscription at all, shard channels included (subscriber mode). */
 int pubsub_client_subscribed(const cb_client *c);
+/* Visit the client's patterns (is_pattern 1), channels and shard channels
+ * until fn returns non-zero (ACL checks them when rules change). */
+void pubsub_client_each(const cb_client *c, int (*fn)(void *arg, const char *name, size_t len,
+                                                      int is_pattern), void *arg);
 /* Drop every subscription (RESET, close); needs the other workers parked. */
 void pubsub_client_reset(cb_client *c);
 /* For INFO: active channels and pattern subscriptions. */

@@ -15,15 +15,18 @@
 #include "keyspace_events.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "propagate.h"
 #include "tracking.h"
 #include "script/script.h"
 #include "worker.h"
+#include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/rdb.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
 #include "../mgmt/mgmt.h"
 
@@ -37,10 +40,27 @@ static void server_key_modified(void *owner, cb_db *db, const char *key, size_t 
     tracking_key_modified(db, key, len); /* client-side caching */
 }
 
+/* A key deleted because its time passed is a DEL in the AOF. */
+static void server_key_expired(void *owner, cb_db *db, const char *key, size_t len) {
+    (void)owner;
+    prop_key_expired(db, key, len);
+}
+
+static void server_key_evicted(void *owner, cb_db *db, const char *key, size_t len) {
+    (void)owner;
+    prop_key_evicted(db, key, len);
+}
+
 int server_create(char *err, size_t errlen) {
     /* This thread is the management thread: its own arena and cache. */
     mem_thread_arena();
     g_server.nworkers = g_config.io_workers > 0 ? g_config.io_workers : 1;
+    if (g_config.dataplane == DATAPLANE_DPDK) {
+        /* One worker per poll core; the EAL arguments decide how many. */
+        int n = ddrv_setup(err, errlen);
+        if (n < 0) return -1;
+        g_server.nworkers = n;
+    }
     g_server.workers = cb_calloc(sizeof(cb_worker *) * (size_t)g_server.nworkers);
     pthread_mutex_init(&g_server.xs_lock, NULL);
     multi_init(g_config.databases);
@@ -60,6 +80,8 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         s->on_modified = server_key_modified; /* WATCH, blocked clients */
+        s->on_expired = server_key_expired;   /* AOF */
+        s->on_evicted = server_key_evicted;   /* AOF */
         s->on_notify = keyspace_event_publish; /* keyspace notifications */
         s->on_flushall = bgsave_after_flushall; /* drop a snapshot, save again */
         s->mem_account = mem_account_claim(); /* maxmemory share (evict.h) */
@@ -76,7 +98,7 @@ int server_create(char *err, size_t errlen) {
             return -1;
         }
         g_server.workers[i] = w;
-        if (kdrv_listen(w, err, errlen) < 0) return -1;
+        if (g_config.dataplane != DATAPLANE_DPDK && kdrv_listen(w, err, errlen) < 0) return -1;
     }
     cb_shard **shards = cb_malloc(sizeof(*shards) * (size_t)g_server.nworkers);
     for (int i = 0; i < g_server.nworkers; i++) shards[i] = g_server.workers[i]->shard;
@@ -107,6 +129,7 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
+    ddrv_teardown();
 }
 
 static void zero_stats(cb_worker *w) {
@@ -137,7 +160,8 @@ void server_reset_stats(void) {
 
 int server_apply_config(const char *name, char **err) {
     static char errbuf[256];
-    if (!strcmp(name, "port") || !strcmp(name, "bind") || !strcmp(name, "unixsocket")) {
+    if ((!strcmp(name, "port") || !strcmp(name, "bind") || !strcmp(name, "unixsocket")) &&
+        g_config.dataplane != DATAPLANE_DPDK) {
         cb_worker *self = worker_self();
         for (int i = 0; i < g_server.nworkers; i++) {
             cb_worker *w = g_server.workers[i];
@@ -160,6 +184,10 @@ int server_apply_config(const char *name, char **err) {
             return -1;
         }
         return 0;
+    }
+    if (!strcmp(name, "appendonly")) {
+        const char *e = NULL;
+        return aof_set_enabled(g_config.appendonly, &e);
     }
     if (!strcmp(name, "save")) {
         bgsave_set_points(g_config.save_params);

@@ -27,6 +27,9 @@
 #include "tracking.h"
 #include "xshard.h"
 #include "script/script.h"
+#include "propagate.h"
+#include "../persist/aof.h"
+#include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -52,7 +55,10 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
     w->from_mgmt = ring_create(1024);
-    if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0) {
+    w->aof_ring = ring_create(65536);
+    w->prop = prop_create();
+    if (xshard_init_worker(w, g_server.nworkers) < 0 || kdrv_init(w) < 0 ||
+        (g_config.dataplane == DATAPLANE_DPDK && ddrv_init(w) < 0)) {
         worker_destroy(w);
         return NULL;
     }
@@ -66,6 +72,7 @@ void worker_destroy(cb_worker *w) {
         conn_close(w->clients);
     }
     kdrv_shutdown(w);
+    ddrv_shutdown(w);
     xshard_free_worker(w);
     script_worker_free(w);
     for (int i = 0; i < w->nready; i++) cbstr_free(w->ready[i].key);
@@ -73,6 +80,12 @@ void worker_destroy(cb_worker *w) {
     cb_free(w->unblocked);
     ring_free(w->to_mgmt);
     ring_free(w->from_mgmt);
+    if (w->aof_ring) {
+        void *r;
+        while ((r = ring_dequeue(w->aof_ring)) != NULL) cb_free(r);
+        ring_free(w->aof_ring);
+    }
+    prop_destroy(w->prop);
     cb_free(w->cmdstats);
     cb_free(w->readbuf);
     cb_free(w);
@@ -81,9 +94,24 @@ void worker_destroy(cb_worker *w) {
 void worker_flush(cb_worker *w) {
     cb_client *list = w->pending_write;
     w->pending_write = NULL;
+    /* AOF on: a reply leaves only once the AOF record it depends on is
+     * written (fsynced under appendfsync always); such clients stay on the
+     * list until the writer wakes us. */
+    int hold = aof_hold_replies();
+    /* Say we may wait before reading the writer's progress, and it
+     * publishes progress before looking who waits: no wake-up is lost. */
+    if (hold) __atomic_store_n(&w->aof_waiting, 1, __ATOMIC_SEQ_CST);
+    uint64_t synced = hold ? aof_synced_seq() : 0;
+    int kept = 0;
     while (list) {
         cb_client *c = list;
         list = c->pending_next;
+        if (hold && c->aof_wait > synced && !(c->flags & CLIENT_CLOSE_ASAP)) {
+            c->pending_next = w->pending_write;
+            w->pending_write = c;
+            kept = 1;
+            continue;
+        }
         c->flags &= ~CLIENT_PENDING_WRITE;
         if (c->flags & CLIENT_CLOSE_ASAP) {
             conn_close(c);
@@ -105,6 +133,7 @@ void worker_flush(cb_worker *w) {
             c->flags ^= CLIENT_WANT_WRITE;
         }
     }
+    if (!kept) __atomic_store_n(&w->aof_waiting, 0, __ATOMIC_RELAXED);
 }
 
 static void clients_cron(cb_worker *w, long long now) {
@@ -157,6 +186,7 @@ static void worker_cron(cb_worker *w, long long now) {
 static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
+    w->thread = pthread_self();
     if (w->shard->mem_account >= 0) mem_account_use(w->shard->mem_account);
     w->tid = (pid_t)syscall(SYS_gettid);
     log_set_role('M'); /* one Redis-style role per process: master */
@@ -173,15 +203,21 @@ static void *worker_main(void *arg) {
         long long period = 1000 / hz;
         long long due = w->last_cron_ms + period - now;
         int timeout = due < 0 ? 0 : (int)due;
-        if (w->pending_write || xshard_pending(w) || w->nunblocked || w->shard->evict_pending ||
-            w->shard->lazy.nobj || w->shard->lazy.ndict)
+        if ((w->pending_write && !w->aof_waiting) || xshard_pending(w) || w->nunblocked ||
+            w->shard->evict_pending || w->shard->lazy.nobj || w->shard->lazy.ndict)
             timeout = 0;
+        else if (w->aof_waiting && timeout > 1)
+            timeout = 1; /* the writer wakes us; this bounds a lost wake-up */
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
         int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
         if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
         uint64_t t0 = util_monotonic_us();
-        kdrv_poll(w, timeout);                       /* rx -> input -> commands */
+        int got = 1;
+        if (w->dpdk)
+            got = ddrv_poll(w);                      /* rx -> stack -> input -> commands; TCP timers */
+        else
+            kdrv_poll(w, timeout);                   /* rx -> input -> commands */
         uint64_t t1 = util_monotonic_us();
         xshard_service(w);                           /* other shards' commands and replies */
 
@@ -200,10 +236,19 @@ static void *worker_main(void *arg) {
         if (w->nunblocked) blocking_resume_unblocked(w);
         shard_before_sleep(w->shard);                /* fast expiry */
         tracking_before_sleep(w);                    /* BCAST invalidations */
+        prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
+        if (w->dpdk) ddrv_tx_flush(w);               /* owed ACKs, transmit batch */
         lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 
         uint64_t t2 = util_monotonic_us();
+        if (w->dpdk) {
+            /* A poll core never sleeps: a turn that received nothing is idle. */
+            if (got) STAT_ADD(w->stats.loop_busy_us, t2 - t0);
+            else STAT_ADD(w->stats.loop_idle_us, t2 - t0);
+            STAT_INC(w->stats.loops);
+            continue;
+        }
         /* Busy = everything but the time spent blocked in the poll. */
         STAT_ADD(w->stats.loop_busy_us, t2 - t1);
         STAT_ADD(w->stats.loop_idle_us, t1 - t0);
@@ -213,12 +258,22 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static int lcore_main(void *arg) {
+    worker_main(arg);
+    return 0;
+}
+
 int worker_start(cb_worker *w) {
+    if (w->dpdk) return ddrv_launch(w, lcore_main); /* the worker's poll lcore */
     return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
 void worker_stop(cb_worker *w) {
     w->stop = 1;
+    if (w->dpdk) {
+        ddrv_join(w);
+        return;
+    }
     kdrv_wake(w);
     if (pthread_self() != w->thread) pthread_join(w->thread, NULL);
 }

@@ -80,6 +80,13 @@ typedef struct cb_worker {
     long long last_cron_ms;
     uint64_t ops_sample_cmds; long long ops_sample_ms;
     cb_ring *to_mgmt, *from_mgmt; /* SPSC rings */
+    /* AOF (dataplane/propagate.c, persist/aof.c): effects recorded by this
+     * thread, the ring the management thread drains, a wake-up owed to it,
+     * and whether the last flush held replies for the fsync. */
+    struct cb_prop *prop;
+    cb_ring *aof_ring;
+    int aof_kick;
+    int aof_waiting;
     /* Cross-shard messages (xshard.c): inbox[src] is written by worker src
      * only; messages that found a ring full wait in ovf_*[dst] in order. */
     cb_ring **inbox;
@@ -94,6 +101,7 @@ typedef struct cb_worker {
     int script_busy;
     int nested_poll;
     pid_t tid;
+    struct ddrv_core *dpdk;       /* DPDK plane: this poll core's stack; else NULL */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */

@@ -6,6 +6,7 @@
  * only a command that needs several shards asks for it.
  */
 #include "xshard.h"
+#include "../persist/aof.h"
 
 #include <sched.h>
 #include <string.h>
@@ -64,7 +65,9 @@ static const char *const global_names[] = {
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
     "save", "bgsave",
     /* Scripts may touch keys of any shard, declared or not. */
-    "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", NULL};
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
+    /* ACL changes replace users that every worker's checks read. */
+    "acl|setuser", "acl|deluser", "acl|load", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
@@ -447,6 +450,8 @@ int xshard_service(cb_worker *w) {
                 conn_deliver_monitor_line(w, NULL, m->data, m->len);
                 cb_free_shared(m);
             } else {
+                /* Its AOF record was handed out before this reply. */
+                m->origin->aof_wait = aof_last_seq();
                 conn_forward_done(m->origin, m->data, m->len);
                 cb_free_shared(m);
             }

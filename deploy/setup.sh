@@ -6,7 +6,9 @@ set -euo pipefail
 
 PKGS=(gcc meson ninja-build pkg-config libjemalloc-dev libcunit1-dev libsystemd-dev
       redis-server redis-tools python3-redis liblzf-dev clang libclang-rt-14-dev iproute2
-      nodejs npm prometheus-redis-exporter liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
+      nodejs npm prometheus-redis-exporter liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+      libmicrohttpd-dev curl dpdk dpdk-dev libdpdk-dev ethtool tcpdump iptables nftables
+      iputils-ping)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -102,12 +102,16 @@ if [ $build_ok = 1 ]; then
     for rnd in tests/diff/random_*.py; do
         run_suite "$(basename "$rnd" .py)" timeout 300 $PY "$rnd"
     done
+    # The DPDK data plane over a veth/netns rig with kernel TCP clients (root).
+    run_suite dpdk timeout 600 ./tests/dpdk/run_dpdk_tests.sh
 else
     note "integration: 0 passed, 1 failed (release build failed)"
     note "diff: 0 passed, 1 failed (release build failed)"
 fi
 
 run_suite fuzz timeout 600 ./tests/run_fuzz.sh
+# The network stack's packet input path (DPDK plane), ${NET_FUZZ_SECONDS:-30} s.
+run_suite fuzz-net timeout 300 ./tests/run_fuzz_net.sh
 
 echo
 echo "== summary ($(( $(date +%s) - start )) s) =="

@@ -31,12 +31,14 @@
 #include "../dataplane/resp/reply.h"
 #include "../dataplane/script/script.h"
 #include "../dataplane/worker.h"
+#include "../dataplane/dpdk/dpdk_driver.h"
 #include "../dataplane/tracking.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "memory.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
 
 #ifndef CACHEBOX_VERSION
@@ -338,22 +340,11 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
 
 static cbstr sec_persistence(cbstr s, info_ctx *x)
 {
-    /* The rdb_* part belongs to the snapshot machinery (persist/bgsave.c). */
+    /* The rdb_* part belongs to the snapshot machinery (persist/bgsave.c),
+     * the aof_* and module_fork_* part to the AOF writer (persist/aof.c). */
     (void)x;
     s = bgsave_info(s);
-    return cbstr_catfmt(s,
-                        "aof_enabled:0\r\n"
-                        "aof_rewrite_in_progress:0\r\n"
-                        "aof_rewrite_scheduled:0\r\n"
-                        "aof_last_rewrite_time_sec:-1\r\n"
-                        "aof_current_rewrite_time_sec:-1\r\n"
-                        "aof_last_bgrewrite_status:ok\r\n"
-                        "aof_rewrites:0\r\n"
-                        "aof_rewrites_consecutive_failures:0\r\n"
-                        "aof_last_write_status:ok\r\n"
-                        "aof_last_cow_size:0\r\n"
-                        "module_fork_in_progress:0\r\n"
-                        "module_fork_last_cow_size:0\r\n");
+    return aof_info_fields(s);
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)
@@ -601,6 +592,77 @@ static cbstr sec_keyspace(cbstr s, info_ctx *x)
     return s;
 }
 
+/* cachebox's own section (not in Redis, not in the default set): which
+ * data plane runs and, on DPDK, the port's and the stack's counters summed
+ * over poll cores. */
+static cbstr sec_dataplane(cbstr s, info_ctx *x)
+{
+    (void)x;
+    net_stats n;
+    dpdk_port_info p;
+    char ip[64];
+    if (!ddrv_stats(&n, &p, ip, sizeof(ip)))
+        return cbstr_catfmt(s, "dataplane:kernel\r\n");
+    uint64_t busy = 0, idle = 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        busy += STAT_GET(g_server.workers[i]->stats.loop_busy_us);
+        idle += STAT_GET(g_server.workers[i]->stats.loop_idle_us);
+    }
+    s = cbstr_catfmt(s, "dataplane:dpdk\r\ndpdk_port:%u\r\ndpdk_device:%s\r\n"
+                     "dpdk_mac:%02x:%02x:%02x:%02x:%02x:%02x\r\ndpdk_ip:%s\r\n"
+                     "dpdk_link:%s\r\ndpdk_link_speed_mbps:%u\r\ndpdk_mtu:%u\r\n"
+                     "poll_cores:%d\r\nrss:%s\r\n",
+                     p.port_id, p.name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4],
+                     p.mac[5], ip, p.link_up ? "up" : "down", p.link_speed_mbps, p.mtu,
+                     p.nqueues, p.rss ? "symmetric" : "off");
+    s = cbstr_catfmt(s, "nic_rx_packets:%llu\r\nnic_tx_packets:%llu\r\nnic_rx_bytes:%llu\r\n"
+                     "nic_tx_bytes:%llu\r\nnic_rx_missed:%llu\r\nnic_rx_errors:%llu\r\n"
+                     "nic_tx_errors:%llu\r\nnic_rx_nombuf:%llu\r\n",
+                     (unsigned long long)p.ipackets, (unsigned long long)p.opackets,
+                     (unsigned long long)p.ibytes, (unsigned long long)p.obytes,
+                     (unsigned long long)p.imissed, (unsigned long long)p.ierrors,
+                     (unsigned long long)p.oerrors, (unsigned long long)p.rx_nombuf);
+#define NSF(name, f) s = cbstr_catfmt(s, name ":%llu\r\n", (unsigned long long)n.f)
+    NSF("rx_packets", rx_packets);
+    NSF("rx_bytes", rx_bytes);
+    NSF("tx_packets", tx_packets);
+    NSF("tx_bytes", tx_bytes);
+    NSF("rx_filtered", rx_filtered);
+    NSF("rx_malformed", rx_malformed);
+    NSF("rx_checksum_errors", rx_csum_errors);
+    NSF("rx_fragments_dropped", rx_frag_dropped);
+    NSF("tx_dropped", tx_dropped);
+    NSF("arp_rx", arp_rx);
+    NSF("arp_tx", arp_tx);
+    NSF("icmp_echo_replies", icmp_echo_replies);
+    NSF("icmp_unreachable_sent", icmp_unreach_tx);
+    NSF("tcp_rx_segments", tcp_rx_segs);
+    NSF("tcp_tx_segments", tcp_tx_segs);
+    NSF("tcp_retransmits", tcp_retransmits);
+    NSF("tcp_fast_retransmits", tcp_fast_retransmits);
+    NSF("tcp_rto_timeouts", tcp_rto_fired);
+    NSF("tcp_out_of_order", tcp_ooo_segs);
+    NSF("tcp_rst_sent", tcp_rst_tx);
+    NSF("tcp_rst_received", tcp_rst_rx);
+    NSF("tcp_challenge_acks", tcp_challenge_acks);
+    NSF("tcp_passive_opens", tcp_passive_opens);
+    NSF("tcp_syn_dropped", tcp_syn_dropped);
+    NSF("tcp_syncookies_sent", tcp_syncookies_sent);
+    NSF("tcp_syncookies_ok", tcp_syncookies_ok);
+    NSF("tcp_syncookies_failed", tcp_syncookies_failed);
+    NSF("tcp_keepalive_probes", tcp_keepalive_probes);
+    NSF("tcp_aborts", tcp_aborts);
+    NSF("tcp_active_connections", tcp_active);
+    NSF("tcp_syn_received", tcp_syn_rcvd);
+    NSF("tcp_time_wait", tcp_time_wait);
+    NSF("loop_busy_polls", polls_busy);
+    NSF("loop_idle_polls", polls_idle);
+#undef NSF
+    double util = busy + idle ? 100.0 * (double)busy / (double)(busy + idle) : 0;
+    return cbstr_catfmt(s, "loop_busy_us:%llu\r\nloop_idle_us:%llu\r\nloop_utilization_pct:%.2f\r\n",
+                        (unsigned long long)busy, (unsigned long long)idle, util);
+}
+
 /* ------------------------------------------------------------- selection */
 
 typedef cbstr (*info_section_fn)(cbstr s, info_ctx *x);
@@ -627,6 +689,7 @@ static const struct {
     { "keyspace", NULL, "Keyspace", sec_keyspace, 1 },
     /* cachebox's own (after Redis's sections, not in the default set). */
     { "hugepages", NULL, "Hugepages", sec_hugepages, 0 },
+    { "dataplane", NULL, "Dataplane", sec_dataplane, 0 },
 };
 #define INFO_NSECTIONS ((int)(sizeof(info_sections) / sizeof(info_sections[0])))
 

@@ -4,6 +4,7 @@
  * exit code. SIGHUP reopens the log file. Workers never block on it.
  */
 #include "mgmt.h"
+#include "control.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include "../dataplane/server.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
+#include "../persist/aof.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -94,8 +96,10 @@ static int shutdown_save(void) {
 /* Wait for signals and wake-ups until shutdown is requested. */
 static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
-        struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
-        int n = poll(pfd, 2, bgsave_in_progress() ? 10 : 100);
+        struct pollfd pfd[3] = {{.fd = sig_fd, .events = POLLIN},
+                                {.fd = wake_fd, .events = POLLIN},
+                                {.fd = aof_event_fd(), .events = POLLIN}};
+        int n = poll(pfd, 3, bgsave_in_progress() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -115,6 +119,7 @@ static void wait_for_shutdown(void) {
             ssize_t r = read(wake_fd, &v, sizeof(v));
             (void)r;
         }
+        aof_tick(); /* AOF records: write, fsync, rewrites */
         mgmt_cron();
     }
 }
@@ -123,10 +128,12 @@ int mgmt_run(void) {
     do {
         wait_for_shutdown();
     } while (shutdown_save() != 0);
+    control_stop(); /* requests in flight finish; they may park the workers */
     server_stop_workers();
     /* A snapshot dropped by the shutdown leaves its temp file to us. */
     bgsave_kill(NULL); /* the workers are gone: nothing else holds a shard */
     for (int i = 0; i < 100 && bgsave_in_progress(); i++) bgsave_mgmt_pump();
+    aof_flush_at_exit();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");
     return g_server.exit_code;

@@ -126,6 +126,8 @@ int rdb_save_file(struct cb_shard **shards, int nshards, const char *path, char 
 /* Check only (cachebox-check-rdb): every value is decoded and validated,
  * then dropped, expired or not; the shards stay empty. */
 #define RDB_LOAD_CHECK 2
+#define RDB_LOAD_AOF_BASE 4  /* an AOF base: keys whose time passed are kept (the
+                              * incremental files that follow may touch them) */
 
 /* What a check-mode hook sees, after each step, with the offset just past
  * it: an aux field (a = name, b = value), a db selector (num = db) and the

@@ -126,8 +126,57 @@ static void free_fields(void) {
     }
 }
 
+/* "user" and "rename-command" lines, in file order (see config.h). */
+typedef struct deferred {
+    char *name;
+    words w;
+} deferred;
+static deferred *deferred_lines;
+static int deferred_n;
+
+static int is_deferred(const char *name) {
+    return !strcasecmp(name, "user") || !strcasecmp(name, "rename-command");
+}
+
+static void deferred_add(const char *name, int argc, char **argv) {
+    deferred_lines = cb_realloc(deferred_lines, sizeof(deferred) * (size_t)(deferred_n + 1));
+    deferred *d = &deferred_lines[deferred_n++];
+    d->name = cb_strdup(name);
+    memset(&d->w, 0, sizeof(d->w));
+    for (int i = 0; i < argc; i++) words_push(&d->w, argv[i], strlen(argv[i]));
+}
+
+static void deferred_free(void) {
+    for (int i = 0; i < deferred_n; i++) {
+        cb_free(deferred_lines[i].name);
+        words_free(&deferred_lines[i].w);
+    }
+    cb_free(deferred_lines);
+    deferred_lines = NULL;
+    deferred_n = 0;
+}
+
+int config_deferred_count(const char *name) {
+    int n = 0;
+    for (int i = 0; i < deferred_n; i++) n += !strcasecmp(deferred_lines[i].name, name);
+    return n;
+}
+
+char *const *config_deferred_at(const char *name, int i, int *argc) {
+    for (int j = 0; j < deferred_n; j++) {
+        if (strcasecmp(deferred_lines[j].name, name)) continue;
+        if (i-- == 0) {
+            *argc = deferred_lines[j].w.argc;
+            return deferred_lines[j].w.argv;
+        }
+    }
+    *argc = 0;
+    return NULL;
+}
+
 void config_free(void) {
     if (!cfg_initialized) return;
+    deferred_free();
     free_fields();
     memset(&g_config, 0, sizeof g_config);
     cfg_initialized = 0;
@@ -135,6 +184,7 @@ void config_free(void) {
 
 void config_init_defaults(void) {
     if (cfg_initialized) free_fields();
+    deferred_free();
     memset(&g_config, 0, sizeof g_config);
     if (cfg_table_len > sizeof cfg_default_printed / sizeof cfg_default_printed[0]) abort();
     for (size_t i = 0; i < cfg_table_len; i++) {
@@ -240,6 +290,14 @@ static int load_text(const char *text, const char *fname, int depth, char **err)
                 rc = -1;
             } else {
                 rc = load_include(w.argv[1], depth, &why, err);
+            }
+        } else if (is_deferred(w.argv[0])) {
+            dname = w.argv[0];
+            if (w.argc < 2) {
+                why = "wrong number of arguments";
+                rc = -1;
+            } else {
+                deferred_add(w.argv[0], w.argc - 1, w.argv + 1);
             }
         } else {
             const cfg_dir *d = cfg_lookup(w.argv[0], strlen(w.argv[0]));
@@ -599,6 +657,37 @@ done:
     return rc;
 }
 
+#define RW_USER_SLOT (-2) /* an old "user" line, reused or blanked */
+
+static char **(*user_lines_provider)(int *n);
+
+void config_set_user_lines_provider(char **(*fn)(int *n)) { user_lines_provider = fn; }
+
+/* The users as "user" lines: old user lines are reused in order, the rest
+ * appended, leftovers blanked (Redis's rewrite of the option). */
+static void rw_users(cfg_rw *rw) {
+    int n = 0;
+    char **lines = user_lines_provider ? user_lines_provider(&n) : NULL;
+    int slot = 0;
+    for (int k = 0; k < n; k++) {
+        while (slot < rw->nlines && rw->owner[slot] != RW_USER_SLOT) slot++;
+        if (slot < rw->nlines) {
+            cb_free(rw->lines[slot]);
+            rw->lines[slot] = lines[k];
+            rw->owner[slot] = -1;
+            continue;
+        }
+        if (!rw->has_sig) {
+            rw_append(rw, cb_strdup(REWRITE_SIGNATURE));
+            rw->has_sig = 1;
+        }
+        rw_append(rw, lines[k]);
+    }
+    cb_free(lines);
+    for (int i = 0; i < rw->nlines; i++)
+        if (rw->owner[i] == RW_USER_SLOT) rw->owner[i] = 0; /* blanked below */
+}
+
 int config_rewrite(char **err) {
     *err = NULL;
     if (!g_config.config_file) {
@@ -631,6 +720,8 @@ int config_rewrite(char **err) {
                 if (words_split_line(&w, s) == 0 && w.argc > 0) {
                     const cfg_dir *d = cfg_lookup(w.argv[0], strlen(w.argv[0]));
                     if (d) rw.owner[rw.nlines - 1] = (int)(d - cfg_table);
+                    else if (user_lines_provider && !strcasecmp(w.argv[0], "user"))
+                        rw.owner[rw.nlines - 1] = RW_USER_SLOT;
                 }
                 words_free(&w);
             }
@@ -645,6 +736,7 @@ int config_rewrite(char **err) {
         if (d->type == CT_SPECIAL && d->sp->rewrite) d->sp->rewrite(d, &rw);
         else rw_generic(d, &rw);
     }
+    if (user_lines_provider) rw_users(&rw);
 
     /* Old lines of a directive that now needs fewer lines (e.g. save points)
      * are blanked, not left to contradict the new ones. */

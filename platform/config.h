@@ -25,6 +25,8 @@ typedef struct cb_obuf_limit {
     long long soft_seconds;
 } cb_obuf_limit;
 
+enum { AOF_FSYNC_NO = 0, AOF_FSYNC_ALWAYS = 1, AOF_FSYNC_EVERYSEC = 2 };
+
 typedef struct cb_config {
     /* Files */
     char *config_file;      /* absolute path, NULL when started without one */
@@ -72,6 +74,14 @@ typedef struct cb_config {
     int appendonly;
     char *appendfilename;
     char *appenddirname;
+    int appendfsync;               /* AOF_FSYNC_* */
+    int no_appendfsync_on_rewrite;
+    int auto_aof_rewrite_percentage;
+    long long auto_aof_rewrite_min_size;
+    int aof_use_rdb_preamble;
+    int aof_load_truncated;
+    int aof_timestamp_enabled;
+    int aof_rewrite_incremental_fsync;
 
     /* Things the store reads (pointed at by each shard). */
     cb_store_settings store;
@@ -96,6 +106,11 @@ typedef struct cb_config {
     int control_port;
     char *control_token_file;
     unsigned long long hugepages; /* bytes of 2 MB pages for the store arenas */
+
+    /* ACL (dataplane/acl.c). */
+    char *aclfile;
+    long long acllog_max_len;
+    int acl_pubsub_default;             /* 0 resetchannels, 1 allchannels */
 } cb_config;
 
 /* notify-keyspace-events classes (bit values as Redis numbers them). */
@@ -121,6 +136,13 @@ enum {
     CB_NOTIFY_EVICTED | CB_NOTIFY_STREAM | CB_NOTIFY_MODULE)
 
 extern cb_config g_config;
+
+/* Directives that may repeat and are applied once the command table
+ * exists ("user", "rename-command"): kept as word lists in file order.
+ * Count of lines for name / the words of line i (argv[0] is the first
+ * word after the directive name). */
+int config_deferred_count(const char *name);
+char *const *config_deferred_at(const char *name, int i, int *argc);
 
 /* Reset g_config to the embedded defaults. */
 void config_init_defaults(void);
@@ -149,6 +171,10 @@ void config_get_matching(const char *pattern, size_t plen,
                          void *priv);
 /* CONFIG REWRITE: 0 ok, -1 with *err set (cb_malloc'd, no "ERR " prefix). */
 int config_rewrite(char **err);
+/* CONFIG REWRITE writes "user" lines from this provider (acl.c registers
+ * it at start): an array of n cb_malloc'd lines (the caller frees them and
+ * the array); none when users live in an aclfile. */
+void config_set_user_lines_provider(char **(*fn)(int *n));
 /* Free every string g_config owns (tests, leak checkers). */
 void config_free(void);
 /* Print "name value" of every directive through fn, skipping SENSITIVE ones

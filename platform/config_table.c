@@ -611,6 +611,11 @@ static const cfg_enum maxmem_policies[] = {
     {"allkeys-lru", MAXMEM_ALLKEYS_LRU},     {"allkeys-lfu", MAXMEM_ALLKEYS_LFU},
     {"allkeys-random", MAXMEM_ALLKEYS_RANDOM}, {"noeviction", MAXMEM_NOEVICTION},
     {NULL, 0}};
+static const cfg_enum fsync_modes[] = {{"always", AOF_FSYNC_ALWAYS},
+                                       {"everysec", AOF_FSYNC_EVERYSEC},
+                                       {"no", AOF_FSYNC_NO}, {NULL, 0}};
+static const cfg_enum acl_pubsub_defaults[] = {{"allchannels", 1}, {"resetchannels", 0},
+                                               {NULL, 0}};
 static const cfg_enum dataplanes[] = {{"kernel", DATAPLANE_KERNEL},
                                       {"dpdk", DATAPLANE_DPDK}, {NULL, 0}};
 
@@ -667,6 +672,14 @@ const cfg_dir cfg_table[] = {
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),
+    ENUM("appendfsync", appendfsync, fsync_modes, "everysec", 0),
+    BOOL("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, "no", 0),
+    INT("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, 0, IMAX, "100", 0),
+    MEMLL("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, "64mb", 0, NULL),
+    BOOL("aof-use-rdb-preamble", aof_use_rdb_preamble, "yes", 0),
+    BOOL("aof-load-truncated", aof_load_truncated, "yes", 0),
+    BOOL("aof-timestamp-enabled", aof_timestamp_enabled, "no", 0),
+    BOOL("aof-rewrite-incremental-fsync", aof_rewrite_incremental_fsync, "yes", 0),
 
     /* Limits */
     MEMLL("client-query-buffer-limit", client_query_buffer_limit, 1024 * 1024, "1gb", 0, NULL),
@@ -741,13 +754,17 @@ const cfg_dir cfg_table[] = {
     STR("dpdk-ip", dpdk_ip, "", CF_IMMUTABLE),
     STR("dpdk-gateway", dpdk_gateway, "", CF_IMMUTABLE),
     INT("dpdk-mtu", dpdk_mtu, 68, 9600, "1500", CF_IMMUTABLE),
-    STR("control-bind", control_bind, "127.0.0.1", 0),
-    INT("control-port", control_port, 0, 65535, "8379", 0),
-    STR("control-token-file", control_token_file, "control.token", 0),
+    STR("control-bind", control_bind, "127.0.0.1", CF_IMMUTABLE),
+    INT("control-port", control_port, 0, 65535, "8379", CF_IMMUTABLE),
+    STR("control-token-file", control_token_file, "control.token", CF_IMMUTABLE),
     /* 2 MB hugepages mapped for the store arenas, split over the shards
      * (kernel plane; platform/mem.h). 0: normal pages. */
     {"hugepages", NULL, CT_MEM, FT_ULL, CF_IMMUTABLE, OFF(hugepages), 0, ULLONG_MAX, "0", NULL,
      NULL, NULL},
+    /* ACL */
+    STR("aclfile", aclfile, "", CF_IMMUTABLE),
+    LL("acllog-max-len", acllog_max_len, 0, LLMAX, "128", 0),
+    ENUM("acl-pubsub-default", acl_pubsub_default, acl_pubsub_defaults, "resetchannels", 0),
 };
 
 const size_t cfg_table_len = sizeof cfg_table / sizeof cfg_table[0];

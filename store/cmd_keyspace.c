@@ -211,7 +211,7 @@ static void expire_generic(cb_client *c, long long basetime, int seconds,
         if ((flags & EXP_GT) && (cur == -1 || when <= cur)) goto not_set;
         if ((flags & EXP_LT) && cur != -1 && when >= cur) goto not_set;
     }
-    int deleted = when <= s->now_ms;
+    int deleted = when <= s->now_ms && !s->loading; /* AOF replay keeps it, as Redis */
     if (deleted) {
         db_delete(s, c->db, KEY(c, 1));
     } else {

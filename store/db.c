@@ -191,6 +191,7 @@ int db_remove_expire(cb_db *db, const char *k, size_t len)
 
 int db_key_is_expired(const cb_shard *s, cb_db *db, const char *k, size_t len)
 {
+    if (s->loading) return 0; /* as Redis: replayed writes see the keys they saw */
     long long when = db_get_expire(db, k, len);
     return when >= 0 && s->now_ms > when;
 }
@@ -204,6 +205,7 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
     dict_entry *e = dict_unlink(db->keys, k, len);
     if (!e) return;
     s->stats.expired_keys++;
+    if (s->on_expired) s->on_expired(s->owner, db, e->key, cbstr_len(e->key));
     notify_keyspace_event(s, db, NOTIFY_EXPIRED, "expired", e->key, cbstr_len(e->key));
     db_signal_modified(s, db, e->key, cbstr_len(e->key));
     if (s->set->lazyfree_lazy_expire) {

@@ -100,6 +100,9 @@ typedef struct cb_shard {
     uint64_t dirty;       /* writes since start (rdb_changes_since_last_save) */
     cb_key_hook on_modified;
     cb_notify_hook on_notify;  /* keyspace notifications (notify.h) */
+    cb_key_hook on_expired;    /* a key deleted because its time passed (AOF DEL) */
+    cb_key_hook on_evicted;    /* a key deleted by maxmemory eviction (AOF DEL) */
+    int loading;               /* replaying an AOF: nothing counts as expired */
     struct cb_snap *snap;      /* running snapshot epoch (snapshot.h), or NULL */
     void (*on_flushall)(void *owner); /* after FLUSHALL emptied the shards */
     void *owner;

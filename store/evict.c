@@ -266,6 +266,7 @@ static void evict_key(cb_shard *s, cb_db *db, cbstr k)
     if (s->set->lazyfree_lazy_eviction) db_delete_lazy(s, db, k, cbstr_len(k));
     else db_delete(s, db, k, cbstr_len(k));
     s->stats.evicted_keys++;
+    if (s->on_evicted) s->on_evicted(s->owner, db, k, cbstr_len(k));
     db_signal_modified(s, db, k, cbstr_len(k));
     notify_keyspace_event(s, db, NOTIFY_EVICTED, "evicted", k, cbstr_len(k));
 }

@@ -11,6 +11,7 @@
  * Blocking variants (BLPOP, ...) live elsewhere.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "object.h"
@@ -18,6 +19,7 @@
 #include "ds/quicklist.h"
 #include "../dataplane/client.h"
 #include "../dataplane/blocking.h"
+#include "../dataplane/propagate.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 
@@ -444,6 +446,17 @@ void cmd_ltrim(cb_client *c)
     reply_ok(c);
 }
 
+/* The effect of LMPOP / BLMPOP / BLPOP / BRPOP: LPOP or RPOP of key k,
+ * with a count unless count < 0. */
+static void prop_pop(cb_client *c, int where, int k, long long count)
+{
+    char num[24];
+    int nl = snprintf(num, sizeof(num), "%lld", count);
+    const char *pv[3] = {where == QL_HEAD ? "LPOP" : "RPOP", ARGP(c, k), num};
+    size_t pl[3] = {4, ARGL(c, k), (size_t)nl};
+    prop_rewrite(c, count < 0 ? 2 : 3, pv, pl);
+}
+
 /* ------------------------------------------------------------------------
  * Moving between lists
  * ---------------------------------------------------------------------- */
@@ -535,6 +548,7 @@ void cmd_lmpop(cb_client *c)
         reply_bulk(c, ARGP(c, k), ARGL(c, k));
         pop_range_reply(c, ql, where, (long)n);
         list_removed(c, s, db, k, o, n, where == QL_HEAD ? "lpop" : "rpop");
+        prop_pop(c, where, k, (long long)n);
         return;
     }
     reply_null_array(c);
@@ -579,6 +593,7 @@ static void bpop_generic(cb_client *c, int where)
         ql_iter_release(&it);
         ql_del_range(ql, where == QL_HEAD ? 0 : ql->count - 1, 1);
         list_removed(c, s, db, k, o, 1, where == QL_HEAD ? "lpop" : "rpop");
+        prop_pop(c, where, k, -1);
         return;
     }
     int keys[c->argc];
@@ -601,6 +616,16 @@ static void bmove_generic(cb_client *c, int from, int to, int timeout_idx)
     if (!lookup_list_blocking(c, s, db, 1, &o)) return;
     if (o) {
         move_generic(c, from, to);
+        /* Replayed as the non-blocking form, arguments as the client sent. */
+        if (timeout_idx == 5) {
+            const char *pv[5] = {"LMOVE", ARGP(c, 1), ARGP(c, 2), ARGP(c, 3), ARGP(c, 4)};
+            size_t pl[5] = {5, ARGL(c, 1), ARGL(c, 2), ARGL(c, 3), ARGL(c, 4)};
+            prop_rewrite(c, 5, pv, pl);
+        } else {
+            const char *pv[3] = {"RPOPLPUSH", ARGP(c, 1), ARGP(c, 2)};
+            size_t pl[3] = {9, ARGL(c, 1), ARGL(c, 2)};
+            prop_rewrite(c, 3, pv, pl);
+        }
         return;
     }
     int key = 1;
@@ -663,6 +688,7 @@ void cmd_blmpop(cb_client *c)
         reply_bulk(c, ARGP(c, k), ARGL(c, k));
         pop_range_reply(c, ql, where, (long)n);
         list_removed(c, s, db, k, o, n, where == QL_HEAD ? "lpop" : "rpop");
+        prop_pop(c, where, k, (long long)n);
         return;
     }
     int keys[numkeys];

@@ -27,6 +27,7 @@
 #include "db.h"
 #include "ds/intset.h"
 #include "../dataplane/client.h"
+#include "../dataplane/propagate.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -402,6 +403,9 @@ static void spop_with_count(cb_client *c)
     if (count >= size) {
         sunion_diff_generic(c, 1, 1, 0, SET_OP_UNION);
         db_delete(c->shard, c->db, KEY(c, 1));
+        const char *pv[2] = {"DEL", ARGP(c, 1)};
+        size_t pl[2] = {3, ARGL(c, 1)};
+        prop_rewrite(c, 2, pv, pl);
         NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);
         wrote(c->shard, c->db, KEY(c, 1), size);
         return;
@@ -411,12 +415,19 @@ static void spop_with_count(cb_client *c)
     char buf[CB_LL2STR_MAX];
     const char *p;
     size_t len;
+    /* Replayed as one SREM per member (MULTI/EXEC around them), as 7.0. */
+    const char *pv[3] = {"SREM", ARGP(c, 1), NULL};
+    size_t pl[3] = {4, ARGL(c, 1), 0};
+    prop_suppress(c);
     reply_set_len(c, (long)count);
     if ((unsigned long long)remaining * SPOP_MOVE_STRATEGY_MUL > count) {
         /* Few to pop: pick and remove them one at a time. */
         for (unsigned long long k = 0; k < count; k++) {
             p = set_random(c->shard, o, buf, &len);
             reply_bulk(c, p, len);
+            pv[2] = p;
+            pl[2] = len;
+            prop_add(c->dbid, 3, pv, pl);
             /* p may be the member's own name: nothing reads it after. */
             set_remove(o, p, len);
         }
@@ -434,7 +445,12 @@ static void spop_with_count(cb_client *c)
         }
         set_iter it;
         set_iter_init(&it, o);
-        while ((p = set_iter_next(&it, &len)) != NULL) reply_bulk(c, p, len);
+        while ((p = set_iter_next(&it, &len)) != NULL) {
+            reply_bulk(c, p, len);
+            pv[2] = p;
+            pl[2] = len;
+            prop_add(c->dbid, 3, pv, pl);
+        }
         set_iter_release(&it);
         db_overwrite(c->shard, c->db, KEY(c, 1), keep);
     }
@@ -463,6 +479,9 @@ void cmd_spop(cb_client *c)
     cbstr m = cbstr_new(p, len);
     set_remove(o, m, len);
     reply_bulk(c, m, len);
+    const char *pv[3] = {"SREM", ARGP(c, 1), m};
+    size_t pl[3] = {4, ARGL(c, 1), len};
+    prop_rewrite(c, 3, pv, pl);
     cbstr_free(m);
     NOTIFY_ARG(c, NOTIFY_SET, "spop", 1);
     if (set_size(o) == 0) {

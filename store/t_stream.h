@@ -31,6 +31,17 @@ cb_obj *stream_lookup_key(struct cb_client *c, int i);
 void stream_cg_free(void *cgs);
 void *stream_cg_dup(const void *cgs);
 size_t stream_cg_count(const void *cgs);
+/* Read-only walk of the groups (by name), each group's consumers (by
+ * name) and each consumer's pending entries (by ID), for writers that
+ * rebuild a stream elsewhere (the AOF base written as commands). */
+typedef struct stream_cg_visitor {
+    void (*group)(void *priv, const char *name, size_t len, const stream_id *last_id,
+                  long long entries_read);
+    void (*consumer)(void *priv, const char *name, size_t len, size_t npending);
+    void (*pending)(void *priv, const stream_id *id, long long delivery_time,
+                    uint64_t delivery_count);
+} stream_cg_visitor;
+void stream_cg_visit(const void *cgs, const stream_cg_visitor *v, void *priv);
 /* The "groups" array of XINFO STREAM FULL (count: PEL entries shown, 0 all). */
 void stream_cg_reply_full(struct cb_client *c, const stream *s, long long count);
 

@@ -7,6 +7,7 @@
  * XAUTOCLAIM and the XGROUP / XINFO HELP texts. Design: docs/streams.md.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db.h"
@@ -15,6 +16,7 @@
 #include "stream_cg.h"
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
+#include "../dataplane/propagate.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -150,6 +152,22 @@ size_t stream_cg_count(const void *cgs)
 {
     const cg_set *set = cgs;
     return set ? set->n : 0;
+}
+
+void stream_cg_visit(const void *cgs, const stream_cg_visitor *v, void *priv)
+{
+    const cg_set *set = cgs;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const cg_group *g = set->g[i];
+        v->group(priv, g->name, cbstr_len(g->name), &g->last_id, g->entries_read);
+        for (size_t j = 0; j < g->ncons; j++) {
+            const cg_consumer *cn = g->cons[j];
+            v->consumer(priv, cn->name, cbstr_len(cn->name), cn->pel.n);
+            for (size_t k = 0; k < cn->pel.n; k++)
+                v->pending(priv, &cn->pel.v[k]->id, cn->pel.v[k]->delivery_time,
+                           cn->pel.v[k]->delivery_count);
+        }
+    }
 }
 
 static cg_group *group_lookup(const stream *s, const char *name, size_t len)
@@ -717,9 +735,44 @@ static void group_advance(const stream *s, cg_group *g, const stream_id *id)
     g->last_id = *id;
 }
 
+/* What XREADGROUP leaves in the AOF, as Redis 7.0 writes it: an XCLAIM
+ * per delivered entry (FORCE JUSTID, with the group's last ID), or with
+ * NOACK the group's position (XGROUP SETID ... ENTRIESREAD) and the
+ * consumer's creation. ki / gi: argv indexes of the key and GROUP's name. */
+static void prop_xclaim(cb_client *c, int ki, int gi, const cg_nack *nk, const stream_id *last)
+{
+    char idb[48], nowb[24], cntb[24], lastb[48];
+    size_t il = stream_id_fmt(&nk->id, idb), ll = stream_id_fmt(last, lastb);
+    int nl = snprintf(nowb, sizeof(nowb), "%lld", nk->delivery_time);
+    int cl = snprintf(cntb, sizeof(cntb), "%llu", (unsigned long long)nk->delivery_count);
+    const char *cons = nk->owner ? nk->owner->name : ARGP(c, gi + 1);
+    size_t consl = nk->owner ? cbstr_len(nk->owner->name) : ARGL(c, gi + 1);
+    const char *v[14] = {"XCLAIM", ARGP(c, ki), ARGP(c, gi), cons, "0", idb, "TIME",
+                         nowb, "RETRYCOUNT", cntb, "FORCE", "JUSTID", "LASTID", lastb};
+    size_t l[14] = {6, ARGL(c, ki), ARGL(c, gi), consl, 1, il, 4, (size_t)nl, 10, (size_t)cl,
+                    5, 6, 6, ll};
+    prop_add(c->dbid, 14, v, l);
+}
+
+static void prop_group_position(cb_client *c, int ki, int gi, const cg_group *g, int created)
+{
+    if (created) {
+        const char *v[5] = {"XGROUP", "CREATECONSUMER", ARGP(c, ki), ARGP(c, gi),
+                            ARGP(c, gi + 1)};
+        size_t l[5] = {6, 14, ARGL(c, ki), ARGL(c, gi), ARGL(c, gi + 1)};
+        prop_add(c->dbid, 5, v, l);
+    }
+    char idb[48], erb[24];
+    size_t il = stream_id_fmt(&g->last_id, idb);
+    int el = snprintf(erb, sizeof(erb), "%lld", g->entries_read);
+    const char *v[7] = {"XGROUP", "SETID", ARGP(c, ki), ARGP(c, gi), idb, "ENTRIESREAD", erb};
+    size_t l[7] = {6, 5, ARGL(c, ki), ARGL(c, gi), il, 11, (size_t)el};
+    prop_add(c->dbid, 7, v, l);
+}
+
 /* New entries after the group's last ID, recorded as pending for cn. */
 static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, long long count,
-                      int noack)
+                      int noack, int ki, int grp, int created)
 {
     stream_id start = g->last_id, end = {UINT64_MAX, UINT64_MAX};
     stream_id_incr(&start);
@@ -748,9 +801,11 @@ static void serve_new(cb_client *c, stream *s, cg_group *g, cg_consumer *cn, lon
         nk->delivery_count = 1;
         long ci = pel_find(&cn->pel, &it.id);
         pel_insert_at(&cn->pel, -ci - 1, nk);
+        prop_xclaim(c, ki, grp, nk, &g->last_id);
     }
     stream_iter_release(&it);
     reply_set_deferred_len(c, h, n, 'a');
+    if (noack && n) prop_group_position(c, ki, grp, g, created);
 }
 
 /* The consumer's own pending entries after start (deleted ones as
@@ -783,6 +838,7 @@ static void serve_history(cb_client *c, stream *s, cg_consumer *cn, const stream
 
 void cmd_xreadgroup(cb_client *c)
 {
+    prop_suppress(c); /* its effects are the XCLAIM / XGROUP SETID records */
     long long count = 0, timeout = -1;
     int sarg = 0, nstreams = 0, garg = 0, noack = 0;
     for (int i = 1; i < c->argc; i++) {
@@ -879,14 +935,15 @@ void cmd_xreadgroup(cb_client *c)
         served++;
         if (c->resp == 2) reply_array_len(c, 2);
         reply_bulk(c, ARGP(c, ki), ARGL(c, ki));
-        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, NULL, ki);
+        int created;
+        cg_consumer *cn = consumer_get(c, g, ARGP(c, garg + 1), ARGL(c, garg + 1), 1, &created, ki);
         cn->seen_time = c->shard->now_ms;
         if (history) {
             stream_id start = ids[k];
             stream_id_incr(&start);
             serve_history(c, s, cn, &start, count);
         } else {
-            serve_new(c, s, g, cn, count, noack);
+            serve_new(c, s, g, cn, count, noack, ki, garg, created);
         }
         c->shard->dirty++;
     }
@@ -939,6 +996,7 @@ static void nack_assign(cg_nack *nk, cg_consumer *cn)
 
 void cmd_xclaim(cb_client *c)
 {
+    prop_suppress(c); /* its effects are XCLAIM / XGROUP SETID records */
     cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), 0);
     cg_group *g = NULL;
     if (o) {
@@ -994,7 +1052,13 @@ void cmd_xclaim(cb_client *c)
             goto done;
         }
     }
-    if (stream_id_cmp(&lastid, &g->last_id) > 0) g->last_id = lastid;
+    /* Effects: an XCLAIM per entry claimed or dropped, else the group's
+     * new last ID when LASTID moved it (Redis 7.0's records). */
+    int prop_last = 0;
+    if (stream_id_cmp(&lastid, &g->last_id) > 0) {
+        g->last_id = lastid;
+        prop_last = 1;
+    }
     if (dtime != -1) {
         if (dtime < 0 || dtime > now) dtime = now;
     } else {
@@ -1009,6 +1073,8 @@ void cmd_xclaim(cb_client *c)
         cg_nack *nk = gi >= 0 ? g->pel.v[gi] : NULL;
         if (!entry_exists(s, id)) {
             if (nk) {
+                prop_xclaim(c, 1, 2, nk, &g->last_id);
+                prop_last = 0;
                 nack_drop(g, nk);
                 c->shard->dirty++;
             }
@@ -1029,6 +1095,8 @@ void cmd_xclaim(cb_client *c)
         if (retry >= 0) nk->delivery_count = (uint64_t)retry;
         else if (!justid) nk->delivery_count++;
         nack_assign(nk, cn);
+        prop_xclaim(c, 1, 2, nk, &g->last_id);
+        prop_last = 0;
         if (justid) {
             reply_id(c, id);
         } else {
@@ -1042,6 +1110,10 @@ void cmd_xclaim(cb_client *c)
         c->shard->dirty++;
     }
     reply_set_deferred_len(c, h, n, 'a');
+    if (prop_last) {
+        prop_group_position(c, 1, 2, g, 0);
+        c->shard->dirty++;
+    }
 done:
     cb_free(ids);
 }
@@ -1052,6 +1124,7 @@ done:
 
 void cmd_xautoclaim(cb_client *c)
 {
+    prop_suppress(c); /* its effects are XCLAIM records */
     long long minidle, count = 100;
     int justid = 0;
     stream_id start;
@@ -1101,6 +1174,7 @@ void cmd_xautoclaim(cb_client *c)
         cg_nack *nk = g->pel.v[i];
         stream_id id = nk->id;
         if (!entry_exists(s, &id)) {
+            prop_xclaim(c, 1, 2, nk, &g->last_id);
             nack_drop(g, nk);
             c->shard->dirty++;
             if (ndel == delcap) {
@@ -1119,6 +1193,7 @@ void cmd_xautoclaim(cb_client *c)
         nk->delivery_time = now;
         if (!justid) nk->delivery_count++;
         nack_assign(nk, cn);
+        prop_xclaim(c, 1, 2, nk, &g->last_id);
         if (n == ccap) {
             ccap *= 2;
             claimed = cb_realloc(claimed, ccap * sizeof(*claimed));

@@ -11,10 +11,12 @@
  * keys that now hold another type.
  */
 #include <limits.h>
+#include <stdio.h>
 
 #include "t_zset.h"
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
+#include "../dataplane/propagate.h"
 #include "../dataplane/resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -81,6 +83,12 @@ static int try_pop(cb_client *c, int first, int n, int max, long long count, int
         }
         db_signal_modified(s, db, ARGP(c, k), ARGL(c, k));
         s->dirty += npop;
+        /* Replayed as ZPOPMIN / ZPOPMAX (with BZMPOP's count). */
+        char num[24];
+        int nl = snprintf(num, sizeof(num), "%zu", npop);
+        const char *pv[3] = {max ? "ZPOPMAX" : "ZPOPMIN", ARGP(c, k), num};
+        size_t pl[3] = {7, ARGL(c, k), (size_t)nl};
+        prop_rewrite(c, nested ? 3 : 2, pv, pl);
         return 1;
     }
     return 0;

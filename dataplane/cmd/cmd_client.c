@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "../acl.h"
 #include "../client.h"
 #include "../blocking.h"
 #include "../conn.h"
@@ -131,7 +132,7 @@ static int kill_matches(const kill_filter *f, cb_client *me, cb_client *t) {
     if (f->laddr &&
         !(strlen(t->laddr) == f->laddr_len && !memcmp(t->laddr, f->laddr, f->laddr_len)))
         return 0;
-    if (f->user && !util_eq_nocase(f->user, f->user_len, t->user ? t->user : "default"))
+    if (f->user && acl_lookup_user(f->user, f->user_len) != (t->user ? t->user : acl_default_user()))
         return 0;
     if (f->type == 0) return 0;
     return 1;
@@ -200,7 +201,7 @@ void cmd_client_kill(cb_client *c) {
             f.laddr = v;
             f.laddr_len = vl;
         } else if (arg_eq(c, i, "user")) {
-            if (!util_eq_nocase(v, vl, "default")) {
+            if (!acl_lookup_user(v, vl)) {
                 reply_errorf(c, "No such user '%.*s'", (int)vl, v);
                 return;
             }

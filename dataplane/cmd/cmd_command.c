@@ -57,7 +57,7 @@ void cmd_command_info(cb_client *c)
     }
     reply_array_len(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
-        const cb_command *cmd = command_lookup_fullname(ARGP(c, i), ARGL(c, i));
+        const cb_command *cmd = command_lookup_called(ARGP(c, i), ARGL(c, i));
         if (cmd)
             reply_info(c, cmd);
         else
@@ -78,11 +78,11 @@ void cmd_command_docs(cb_client *c)
     }
     long found = 0;
     for (int i = 2; i < c->argc; i++)
-        if (command_lookup_fullname(ARGP(c, i), ARGL(c, i)))
+        if (command_lookup_called(ARGP(c, i), ARGL(c, i)))
             found++;
     reply_map_len(c, found);
     for (int i = 2; i < c->argc; i++) {
-        const cb_command *cmd = command_lookup_fullname(ARGP(c, i), ARGL(c, i));
+        const cb_command *cmd = command_lookup_called(ARGP(c, i), ARGL(c, i));
         if (cmd)
             reply_docs(c, cmd);
     }

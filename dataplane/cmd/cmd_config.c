@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "../acl.h"
 #include "../client.h"
 #include "../server.h"
 #include "../resp/reply.h"
@@ -94,6 +95,10 @@ void cmd_config_set(cb_client *c) {
     int rc = config_set_many_from(n, names, nl, values, vl,
                                   (c->flags & CLIENT_LOCAL) != 0, &err);
     if (rc == 0) {
+        /* requirepass is the default user's password (acl.c). */
+        for (int i = 0; i < n; i++)
+            if (util_eq_nocase(names[i], nl[i], "requirepass"))
+                acl_set_requirepass(g_config.requirepass);
         reply_ok(c);
     } else {
         reply_error(c, err ? err : "CONFIG SET failed");

@@ -77,6 +77,19 @@ cb_cmd_proc cmd_quit;
 cb_cmd_proc cmd_reset;
 cb_cmd_proc cmd_auth;
 cb_cmd_proc cmd_hello;
+cb_cmd_proc cmd_acl_cat;
+cb_cmd_proc cmd_acl_deluser;
+cb_cmd_proc cmd_acl_dryrun;
+cb_cmd_proc cmd_acl_genpass;
+cb_cmd_proc cmd_acl_getuser;
+cb_cmd_proc cmd_acl_help;
+cb_cmd_proc cmd_acl_list;
+cb_cmd_proc cmd_acl_load;
+cb_cmd_proc cmd_acl_log;
+cb_cmd_proc cmd_acl_save;
+cb_cmd_proc cmd_acl_setuser;
+cb_cmd_proc cmd_acl_users;
+cb_cmd_proc cmd_acl_whoami;
 cb_cmd_proc cmd_client_id;
 cb_cmd_proc cmd_client_setname;
 cb_cmd_proc cmd_client_getname;
@@ -101,6 +114,7 @@ cb_cmd_proc cmd_bgsave;
 cb_cmd_proc cmd_lastsave;
 cb_cmd_proc cmd_monitor;
 cb_cmd_proc cmd_debug;
+cb_cmd_proc cmd_bgrewriteaof;
 cb_cmd_proc cmd_config_get;
 cb_cmd_proc cmd_config_set;
 cb_cmd_proc cmd_config_resetstat;
@@ -359,6 +373,19 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "reset", cmd_reset },
     { "auth", cmd_auth },
     { "hello", cmd_hello },
+    { "acl|cat", cmd_acl_cat },
+    { "acl|deluser", cmd_acl_deluser },
+    { "acl|dryrun", cmd_acl_dryrun },
+    { "acl|genpass", cmd_acl_genpass },
+    { "acl|getuser", cmd_acl_getuser },
+    { "acl|help", cmd_acl_help },
+    { "acl|list", cmd_acl_list },
+    { "acl|load", cmd_acl_load },
+    { "acl|log", cmd_acl_log },
+    { "acl|save", cmd_acl_save },
+    { "acl|setuser", cmd_acl_setuser },
+    { "acl|users", cmd_acl_users },
+    { "acl|whoami", cmd_acl_whoami },
     { "client|id", cmd_client_id },
     { "client|setname", cmd_client_setname },
     { "client|getname", cmd_client_getname },
@@ -383,6 +410,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "lastsave", cmd_lastsave },
     { "monitor", cmd_monitor },
     { "debug", cmd_debug },
+    { "bgrewriteaof", cmd_bgrewriteaof },
     { "config|get", cmd_config_get },
     { "config|set", cmd_config_set },
     { "config|resetstat", cmd_config_resetstat },

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "../acl.h"
 #include "../client.h"
 #include "../conn.h"
 #include "../multi.h"
@@ -43,30 +44,14 @@ void cmd_quit(cb_client *c) {
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
-static int password_required(void) { return g_config.requirepass && g_config.requirepass[0]; }
-
-/* Constant-time comparison so a wrong password's timing says nothing. */
-static int password_ok(const char *p, size_t n) {
-    const char *want = g_config.requirepass;
-    size_t wl = strlen(want);
-    unsigned diff = (unsigned)(wl ^ n);
-    for (size_t i = 0; i < n; i++) diff |= (unsigned char)p[i] ^ (unsigned char)want[i % (wl ? wl : 1)];
-    return diff == 0;
-}
-
-/* 1 authenticated; 0 and an error reply sent. */
+/* 1 authenticated; 0 and an error reply sent. The users and their
+ * passwords live in acl.c; requirepass is the default user's password. */
 static int check_credentials(cb_client *c, const char *user, size_t ul, const char *pass,
                              size_t pl) {
-    int ok;
-    if (!password_required())
-        ok = util_eq_nocase(user, ul, "default") && ul == 7; /* nopass: any password */
-    else
-        ok = ul == 7 && memcmp(user, "default", 7) == 0 && password_ok(pass, pl);
-    if (!ok) {
+    if (acl_authenticate(c, user, ul, pass, pl) != 0) {
         reply_error(c, "-WRONGPASS invalid username-password pair or user is disabled.");
         return 0;
     }
-    c->authenticated = 1;
     return 1;
 }
 
@@ -76,7 +61,7 @@ void cmd_auth(cb_client *c) {
         return;
     }
     if (c->argc == 2) {
-        if (!password_required()) {
+        if (acl_default_nopass()) {
             reply_error(c, "AUTH <password> called without any password configured for the "
                            "default user. Are you sure your configuration is correct?");
             return;
@@ -174,7 +159,8 @@ void cmd_reset(cb_client *c) {
         __atomic_sub_fetch(&g_server.monitors, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&c->w->nmonitors, 1, __ATOMIC_RELAXED);
     }
-    c->authenticated = !password_required();
+    c->user = NULL; /* back to the default user, as Redis's RESET does */
+    c->authenticated = acl_new_client_authenticated();
     reply_status(c, "RESET");
 }
 

@@ -21,6 +21,11 @@ static struct {
     size_t mask;
     const cb_command **by_id;
     int nids;
+    /* rename-command: names that now reach a command, and top-level
+     * commands whose own name no longer does (command_rename). */
+    struct { char *name; const cb_command *cmd; } *renames;
+    int nrenames;
+    unsigned char *hidden;
 } g_cmd;
 
 static unsigned char lc(unsigned char ch)
@@ -135,6 +140,53 @@ static const cb_command *sub_lookup(const cb_command *parent, const char *name,
     return NULL;
 }
 
+/* The name a client types, after rename-command. */
+static const cb_command *lookup_as_called(const char *name, size_t len)
+{
+    for (int i = 0; i < g_cmd.nrenames; i++)
+        if (strlen(g_cmd.renames[i].name) == len && name_eq(name, len, g_cmd.renames[i].name))
+            return g_cmd.renames[i].cmd;
+    const cb_command *c = command_lookup(name, len);
+    if (c && g_cmd.hidden && g_cmd.hidden[c - command_table_gen])
+        return NULL;
+    return c;
+}
+
+int command_rename(const char *from, const char *to, const char **err)
+{
+    const cb_command *c = lookup_as_called(from, strlen(from));
+    if (!c) {
+        *err = "No such command in rename-command";
+        return -1;
+    }
+    if (to[0] && lookup_as_called(to, strlen(to))) {
+        *err = "Target command name already exists";
+        return -1;
+    }
+    if (!g_cmd.hidden)
+        g_cmd.hidden = cb_calloc((size_t)command_table_gen_count);
+    /* Drop the name it was called by: its own, or an earlier rename. */
+    int dropped = 0;
+    for (int i = 0; i < g_cmd.nrenames; i++) {
+        if (name_eq(from, strlen(from), g_cmd.renames[i].name) &&
+            strlen(from) == strlen(g_cmd.renames[i].name)) {
+            cb_free(g_cmd.renames[i].name);
+            g_cmd.renames[i] = g_cmd.renames[--g_cmd.nrenames];
+            dropped = 1;
+            break;
+        }
+    }
+    if (!dropped)
+        g_cmd.hidden[c - command_table_gen] = 1;
+    if (to[0]) {
+        g_cmd.renames = cb_realloc(g_cmd.renames,
+                                   sizeof(*g_cmd.renames) * (size_t)(g_cmd.nrenames + 1));
+        g_cmd.renames[g_cmd.nrenames].name = cb_strdup(to);
+        g_cmd.renames[g_cmd.nrenames++].cmd = c;
+    }
+    return 0;
+}
+
 const cb_command *command_resolve(int argc, const char *const *argv,
                                   const size_t *lens, const cb_command **container)
 {
@@ -142,7 +194,7 @@ const cb_command *command_resolve(int argc, const char *const *argv,
         *container = NULL;
     if (argc < 1)
         return NULL;
-    const cb_command *base = command_lookup(argv[0], lens[0]);
+    const cb_command *base = lookup_as_called(argv[0], lens[0]);
     /* Like Redis, a container named alone is itself the command; its arity
      * check then reports the missing subcommand. */
     if (!base || !base->subcommands || argc == 1)
@@ -153,18 +205,29 @@ const cb_command *command_resolve(int argc, const char *const *argv,
     return sub;
 }
 
-const cb_command *command_lookup_fullname(const char *name, size_t len)
+static const cb_command *lookup_full(const char *name, size_t len, int as_called)
 {
     const char *bar = memchr(name, '|', len);
     if (!bar)
-        return command_lookup(name, len);
-    const cb_command *base = command_lookup(name, (size_t)(bar - name));
+        return as_called ? lookup_as_called(name, len) : command_lookup(name, len);
+    size_t bl = (size_t)(bar - name);
+    const cb_command *base = as_called ? lookup_as_called(name, bl) : command_lookup(name, bl);
     if (!base || !base->subcommands)
         return NULL;
     size_t rest = len - (size_t)(bar - name) - 1;
     if (memchr(bar + 1, '|', rest))
         return NULL;
     return sub_lookup(base, bar + 1, rest);
+}
+
+const cb_command *command_lookup_fullname(const char *name, size_t len)
+{
+    return lookup_full(name, len, 0);
+}
+
+const cb_command *command_lookup_called(const char *name, size_t len)
+{
+    return lookup_full(name, len, 1);
 }
 
 int command_arity_ok(const cb_command *cmd, int argc)

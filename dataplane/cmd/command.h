@@ -102,6 +102,10 @@ extern const cb_cmd_proc_entry cmd_proc_table[];
 
 /* Build the table (link procs to metadata); call once at start. 0 ok. */
 int command_table_init(void);
+/* rename-command (before the workers start): from the name it is called
+ * by now to `to`, or "" to disable it. ACL rules and COMMAND keep the
+ * original names. 0 ok; -1 and *err Redis's reason. */
+int command_rename(const char *from, const char *to, const char **err);
 /* Top-level lookup by name, case-insensitive; NULL if unknown. */
 const cb_command *command_lookup(const char *name, size_t len);
 /* Resolve argv to the command or subcommand to run; NULL if unknown.
@@ -132,6 +136,9 @@ int command_has_keys(const cb_command *cmd);
 /* Look up "name" or "parent|sub" (COMMAND INFO / DOCS argument form),
  * case-insensitive; NULL if unknown. */
 const cb_command *command_lookup_fullname(const char *name, size_t len);
+/* The same, by the name clients call it after rename-command (COMMAND
+ * INFO / DOCS); command_lookup_fullname keeps the original names (ACL). */
+const cb_command *command_lookup_called(const char *name, size_t len);
 /* Index of an ACL category by name (case-insensitive), -1 if unknown. */
 int command_acl_category(const char *name, size_t len);
 

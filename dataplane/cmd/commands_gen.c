@@ -1268,6 +1268,250 @@ static cb_command sub_memory[] = {
     { .name = NULL },
 };
 
+static cb_command sub_acl[] = {
+    {
+        .name = "acl|cat",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$7\r\nacl|cat\r\n:-2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 92,
+        .docs_resp3 =
+            "$7\r\nacl|cat\r\n%5\r\n$7\r\nsummary\r\n$57\r\nList the ACL categories or the commands inside a category\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$55\r\nO(1) since the categories and commands are a fixed set.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncategoryname\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n",
+        .docs_len = 318,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|deluser",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nacl|deluser\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 127,
+        .docs_resp3 =
+            "$11\r\nacl|deluser\r\n%5\r\n$7\r\nsummary\r\n$55\r\nRemove the specified ACL users and the associated rules\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(1) amortized time considering the typical user.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n",
+        .docs_len = 310,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|dryrun",
+        .arity = -4,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$10\r\nacl|dryrun\r\n:-4\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 126,
+        .docs_resp3 =
+            "$10\r\nacl|dryrun\r\n%5\r\n$7\r\nsummary\r\n$85\r\nReturns whether the user can execute the given command without executing the command.\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$5\r\nO(1).\r\n$9\r\n"
+            "arguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n"
+            "$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 399,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|genpass",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nacl|genpass\r\n:-2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n"
+            "+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 97,
+        .docs_resp3 =
+            "$11\r\nacl|genpass\r\n%5\r\n$7\r\nsummary\r\n$60\r\nGenerate a pseudorandom secure password to use for ACL users\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nbits\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n",
+        .docs_len = 266,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|getuser",
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nacl|getuser\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 126,
+        .docs_resp3 =
+            "$11\r\nacl|getuser\r\n%6\r\n$7\r\nsummary\r\n$37\r\nGet the rules for a specific ACL user\r\n$5\r\nsince\r\n"
+            "$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$85\r\nO(N). Where N is the number of password, command and pattern rules that the user has.\r\n"
+            "$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n6.2.0\r\n$31\r\nAdded Pub/Sub channel patterns.\r\n*2\r\n$5\r\n7.0.0\r\n"
+            "$108\r\nAdded selectors and changed the format of key and channel patterns from a list to their rule representation.\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 503,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nacl|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 81,
+        .docs_resp3 =
+            "$8\r\nacl|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 159,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|list",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nacl|list\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 122,
+        .docs_resp3 =
+            "$8\r\nacl|list\r\n%4\r\n$7\r\nsummary\r\n$52\r\nList the current ACL rules in ACL config file format\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
+        .docs_len = 207,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|load",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nacl|load\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 122,
+        .docs_resp3 =
+            "$8\r\nacl|load\r\n%4\r\n$7\r\nsummary\r\n$44\r\nReload the ACLs from the configured ACL file\r\n$5\r\n"
+            "since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
+        .docs_len = 199,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|log",
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$7\r\nacl|log\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 122,
+        .docs_resp3 =
+            "$7\r\nacl|log\r\n%5\r\n$7\r\nsummary\r\n$50\r\nList latest events denied because of ACLs in place\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) with N being the number of entries shown.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\noperation\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+            "%3\r\n$4\r\nname\r\n$5\r\nreset\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nRESET\r\n",
+        .docs_len = 438,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|save",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nacl|save\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 122,
+        .docs_resp3 =
+            "$8\r\nacl|save\r\n%4\r\n$7\r\nsummary\r\n$53\r\nSave the current ACL rules in the configured ACL file\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
+        .docs_len = 208,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|setuser",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$11\r\nacl|setuser\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 127,
+        .docs_resp3 =
+            "$11\r\nacl|setuser\r\n%6\r\n$7\r\nsummary\r\n$50\r\nModify or create the rules for a specific ACL user\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N). Where N is the number of rules provided.\r\n"
+            "$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n6.2.0\r\n$31\r\nAdded Pub/Sub channel patterns.\r\n*2\r\n$5\r\n7.0.0\r\n"
+            "$42\r\nAdded selectors and key based permissions.\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$8\r\n"
+            "username\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$4\r\nrule\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 493,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|users",
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$9\r\nacl|users\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 123,
+        .docs_resp3 =
+            "$9\r\nacl|users\r\n%4\r\n$7\r\nsummary\r\n$49\r\nList the username of all the configured ACL rules\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n",
+        .docs_len = 205,
+        .parent = &command_table_gen[58],
+    },
+    {
+        .name = "acl|whoami",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$10\r\nacl|whoami\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 95,
+        .docs_resp3 =
+            "$10\r\nacl|whoami\r\n%4\r\n$7\r\nsummary\r\n$64\r\nReturn the name of the user associated to the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 177,
+        .parent = &command_table_gen[58],
+    },
+    { .name = NULL },
+};
+
 static cb_command sub_client[] = {
     {
         .name = "client|id",
@@ -1284,7 +1528,7 @@ static cb_command sub_client[] = {
             "$9\r\nclient|id\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|setname",
@@ -1302,7 +1546,7 @@ static cb_command sub_client[] = {
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 230,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|getname",
@@ -1319,7 +1563,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|getname\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n"
             "$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|list",
@@ -1350,7 +1594,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n"
             "*1\r\n%3\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
         .docs_len = 1271,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|info",
@@ -1367,7 +1611,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|info\r\n%4\r\n$7\r\nsummary\r\n$56\r\nReturns information about the current client connection.\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 175,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|kill",
@@ -1405,7 +1649,7 @@ static cb_command sub_client[] = {
             "token\r\n$5\r\nLADDR\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n"
             "$6\r\nyes/no\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nSKIPME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1883,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|reply",
@@ -1426,7 +1670,7 @@ static cb_command sub_client[] = {
             "$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\n"
             "OFF\r\n%3\r\n$4\r\nname\r\n$4\r\nskip\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSKIP\r\n",
         .docs_len = 469,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|pause",
@@ -1449,7 +1693,7 @@ static cb_command sub_client[] = {
             "$5\r\ntoken\r\n$5\r\nWRITE\r\n%3\r\n$4\r\nname\r\n$3\r\nall\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$3\r\nALL\r\n",
         .docs_len = 597,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|unpause",
@@ -1466,7 +1710,7 @@ static cb_command sub_client[] = {
             "$14\r\nclient|unpause\r\n%4\r\n$7\r\nsummary\r\n$45\r\nResume processing of clients that were paused\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$44\r\nO(N) Where N is the number of paused clients\r\n",
         .docs_len = 208,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|no-evict",
@@ -1486,7 +1730,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n",
         .docs_len = 398,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|help",
@@ -1503,7 +1747,7 @@ static cb_command sub_client[] = {
             "$11\r\nclient|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 168,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|tracking",
@@ -1531,7 +1775,7 @@ static cb_command sub_client[] = {
             "token\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 1091,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|caching",
@@ -1551,7 +1795,7 @@ static cb_command sub_client[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n"
             "%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
         .docs_len = 409,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|getredir",
@@ -1568,7 +1812,7 @@ static cb_command sub_client[] = {
             "$15\r\nclient|getredir\r\n%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n"
             "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 178,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|trackinginfo",
@@ -1585,7 +1829,7 @@ static cb_command sub_client[] = {
             "$19\r\nclient|trackinginfo\r\n%4\r\n$7\r\nsummary\r\n$87\r\nReturn information about server assisted client side caching for the current connection\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 214,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     {
         .name = "client|unblock",
@@ -1607,7 +1851,7 @@ static cb_command sub_client[] = {
             "token\r\n$7\r\nTIMEOUT\r\n%3\r\n$4\r\nname\r\n$5\r\nerror\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$5\r\nERROR\r\n",
         .docs_len = 568,
-        .parent = &command_table_gen[58],
+        .parent = &command_table_gen[59],
     },
     { .name = NULL },
 };
@@ -1632,7 +1876,7 @@ static cb_command sub_config[] = {
             "~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "config|set",
@@ -1654,7 +1898,7 @@ static cb_command sub_config[] = {
             "flags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n"
             "$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 535,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "config|resetstat",
@@ -1671,7 +1915,7 @@ static cb_command sub_config[] = {
             "$16\r\nconfig|resetstat\r\n%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n"
             "$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "config|rewrite",
@@ -1688,7 +1932,7 @@ static cb_command sub_config[] = {
             "$14\r\nconfig|rewrite\r\n%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 180,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[69],
     },
     {
         .name = "config|help",
@@ -1705,7 +1949,7 @@ static cb_command sub_config[] = {
             "$11\r\nconfig|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[67],
+        .parent = &command_table_gen[69],
     },
     { .name = NULL },
 };
@@ -1726,7 +1970,7 @@ static cb_command sub_command[] = {
             "$13\r\ncommand|count\r\n%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n"
             "$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 151,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "command|info",
@@ -1746,7 +1990,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 456,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "command|list",
@@ -1768,7 +2012,7 @@ static cb_command sub_command[] = {
             "category\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n"
             "$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
         .docs_len = 559,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "command|getkeys",
@@ -1785,7 +2029,7 @@ static cb_command sub_command[] = {
             "$15\r\ncommand|getkeys\r\n%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\n"
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 209,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "command|getkeysandflags",
@@ -1802,7 +2046,7 @@ static cb_command sub_command[] = {
             "$23\r\ncommand|getkeysandflags\r\n%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
         .docs_len = 233,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "command|docs",
@@ -1821,7 +2065,7 @@ static cb_command sub_command[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 321,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     {
         .name = "command|help",
@@ -1838,7 +2082,7 @@ static cb_command sub_command[] = {
             "$12\r\ncommand|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[68],
+        .parent = &command_table_gen[70],
     },
     { .name = NULL },
 };
@@ -1860,7 +2104,7 @@ static cb_command sub_script[] = {
             "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 290,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "script|exists",
@@ -1879,7 +2123,7 @@ static cb_command sub_script[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nsha1\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 355,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "script|flush",
@@ -1901,7 +2145,7 @@ static cb_command sub_script[] = {
             "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\n"
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n",
         .docs_len = 578,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "script|kill",
@@ -1919,7 +2163,7 @@ static cb_command sub_script[] = {
             "$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n$39\r\nKill the script currently in execution.\r\n$5\r\n"
             "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 156,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[190],
     },
     {
         .name = "script|help",
@@ -1936,7 +2180,7 @@ static cb_command sub_script[] = {
             "$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[188],
+        .parent = &command_table_gen[190],
     },
     { .name = NULL },
 };
@@ -1961,7 +2205,7 @@ static cb_command sub_function[] = {
             "token\r\n$7\r\nREPLACE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%2\r\n$4\r\nname\r\n$13\r\nfunction-code\r\n"
             "$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 411,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|list",
@@ -1981,7 +2225,7 @@ static cb_command sub_function[] = {
             "$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$8\r\nwithcode\r\n"
             "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nWITHCODE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 438,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|delete",
@@ -2000,7 +2244,7 @@ static cb_command sub_function[] = {
             "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
             "%2\r\n$4\r\nname\r\n$12\r\nlibrary-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|flush",
@@ -2022,7 +2266,7 @@ static cb_command sub_function[] = {
             "$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$4\r\nSYNC\r\n",
         .docs_len = 442,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|dump",
@@ -2039,7 +2283,7 @@ static cb_command sub_function[] = {
             "$13\r\nfunction|dump\r\n%4\r\n$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n",
         .docs_len = 206,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|restore",
@@ -2063,7 +2307,7 @@ static cb_command sub_function[] = {
             "$6\r\nAPPEND\r\n%3\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
             "$7\r\nREPLACE\r\n",
         .docs_len = 617,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|stats",
@@ -2081,7 +2325,7 @@ static cb_command sub_function[] = {
             "$14\r\nfunction|stats\r\n%4\r\n$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 205,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|kill",
@@ -2099,7 +2343,7 @@ static cb_command sub_function[] = {
             "$13\r\nfunction|kill\r\n%4\r\n$7\r\nsummary\r\n$41\r\nKill the function currently in execution.\r\n$5\r\n"
             "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 160,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     {
         .name = "function|help",
@@ -2116,7 +2360,7 @@ static cb_command sub_function[] = {
             "$13\r\nfunction|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 168,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[193],
     },
     { .name = NULL },
 };
@@ -2139,7 +2383,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[194],
     },
     {
         .name = "pubsub|numsub",
@@ -2158,7 +2402,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[194],
     },
     {
         .name = "pubsub|numpat",
@@ -2175,7 +2419,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[194],
     },
     {
         .name = "pubsub|shardchannels",
@@ -2194,7 +2438,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[194],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -2213,7 +2457,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[194],
     },
     {
         .name = "pubsub|help",
@@ -2230,7 +2474,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[194],
     },
     { .name = NULL },
 };
@@ -2260,7 +2504,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xinfo|groups",
@@ -2283,7 +2527,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xinfo|consumers",
@@ -2306,7 +2550,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[214],
     },
     {
         .name = "xinfo|help",
@@ -2323,7 +2567,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[214],
     },
     { .name = NULL },
 };
@@ -2356,7 +2600,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[216],
     },
     {
         .name = "xgroup|setid",
@@ -2383,7 +2627,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[216],
     },
     {
         .name = "xgroup|destroy",
@@ -2406,7 +2650,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[216],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2430,7 +2674,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[216],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2454,7 +2698,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[216],
     },
     {
         .name = "xgroup|help",
@@ -2471,7 +2715,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[216],
     },
     { .name = NULL },
 };
@@ -3821,6 +4065,81 @@ cb_command command_table_gen[] = {
         .docs_len = 774,
     },
     {
+        .name = "acl",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$3\r\nacl\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*13\r\n*10\r\n$7\r\nacl|cat\r\n"
+            ":-2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n"
+            "$11\r\nacl|deluser\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$10\r\nacl|dryrun\r\n:-4\r\n~4\r\n+admin\r\n"
+            "+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n"
+            "~0\r\n~0\r\n*10\r\n$11\r\nacl|genpass\r\n:-2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nacl|getuser\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n"
+            "+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n"
+            "$8\r\nacl|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n"
+            "*10\r\n$8\r\nacl|list\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$8\r\nacl|load\r\n:2\r\n~4\r\n+admin\r\n"
+            "+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n"
+            "~0\r\n~0\r\n*10\r\n$7\r\nacl|log\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$8\r\nacl|save\r\n:2\r\n~4\r\n"
+            "+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+            "~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nacl|setuser\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n"
+            ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$9\r\nacl|users\r\n"
+            ":2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+            "+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$10\r\nacl|whoami\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n"
+            ":0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1542,
+        .docs_resp3 =
+            "$3\r\nacl\r\n%5\r\n$7\r\nsummary\r\n$45\r\nA container for Access List Control commands \r\n$5\r\nsince\r\n"
+            "$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%13\r\n$7\r\nacl|cat\r\n%5\r\n$7\r\nsummary\r\n$57\r\nList the ACL categories or the commands inside a category\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$55\r\nO(1) since the categories and commands are a fixed set.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncategoryname\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+            "flags\r\n~1\r\n+optional\r\n$11\r\nacl|deluser\r\n%5\r\n$7\r\nsummary\r\n$55\r\nRemove the specified ACL users and the associated rules\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(1) amortized time considering the typical user.\r\n"
+            "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
+            "~1\r\n+multiple\r\n$10\r\nacl|dryrun\r\n%5\r\n$7\r\nsummary\r\n$85\r\nReturns whether the user can execute the given command without executing the command.\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$5\r\nO(1).\r\n$9\r\n"
+            "arguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n"
+            "$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$11\r\nacl|genpass\r\n%5\r\n$7\r\nsummary\r\n$60\r\nGenerate a pseudorandom secure password to use for ACL users\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nbits\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n"
+            "+optional\r\n$11\r\nacl|getuser\r\n%6\r\n$7\r\nsummary\r\n$37\r\nGet the rules for a specific ACL user\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$85\r\nO(N). Where N is the number of password, command and pattern rules that the user has.\r\n"
+            "$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n6.2.0\r\n$31\r\nAdded Pub/Sub channel patterns.\r\n*2\r\n$5\r\n7.0.0\r\n"
+            "$108\r\nAdded selectors and changed the format of key and channel patterns from a list to their rule representation.\r\n"
+            "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$8\r\nacl|help\r\n"
+            "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
+            "6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$8\r\nacl|list\r\n%4\r\n$7\r\n"
+            "summary\r\n$52\r\nList the current ACL rules in ACL config file format\r\n$5\r\nsince\r\n$5\r\n6.0.0\r\n"
+            "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n"
+            "$8\r\nacl|load\r\n%4\r\n$7\r\nsummary\r\n$44\r\nReload the ACLs from the configured ACL file\r\n$5\r\n"
+            "since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n"
+            "$7\r\nacl|log\r\n%5\r\n$7\r\nsummary\r\n$50\r\nList latest events denied because of ACLs in place\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) with N being the number of entries shown.\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\noperation\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+            "%3\r\n$4\r\nname\r\n$5\r\nreset\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nRESET\r\n$8\r\n"
+            "acl|save\r\n%4\r\n$7\r\nsummary\r\n$53\r\nSave the current ACL rules in the configured ACL file\r\n$5\r\n"
+            "since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n"
+            "$11\r\nacl|setuser\r\n%6\r\n$7\r\nsummary\r\n$50\r\nModify or create the rules for a specific ACL user\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N). Where N is the number of rules provided.\r\n"
+            "$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n6.2.0\r\n$31\r\nAdded Pub/Sub channel patterns.\r\n*2\r\n$5\r\n7.0.0\r\n"
+            "$42\r\nAdded selectors and key based permissions.\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$8\r\n"
+            "username\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$4\r\nrule\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\nacl|users\r\n%4\r\n$7\r\nsummary\r\n$49\r\nList the username of all the configured ACL rules\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$48\r\nO(N). Where N is the number of configured users.\r\n"
+            "$10\r\nacl|whoami\r\n%4\r\n$7\r\nsummary\r\n$64\r\nReturn the name of the user associated to the current connection\r\n"
+            "$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 4074,
+        .subcommands = sub_acl, .nsub = 13,
+    },
+    {
         .name = "client",
         .arity = -2,
         .flags = 0,
@@ -4102,6 +4421,22 @@ cb_command command_table_gen[] = {
             "1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$9\r\ndoc_flags\r\n"
             "~1\r\n+syscmd\r\n",
         .docs_len = 188,
+    },
+    {
+        .name = "bgrewriteaof",
+        .arity = 1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$12\r\nbgrewriteaof\r\n:1\r\n~3\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n:0\r\n:0\r\n:0\r\n"
+            "~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 128,
+        .docs_resp3 =
+            "$12\r\nbgrewriteaof\r\n%4\r\n$7\r\nsummary\r\n$43\r\nAsynchronously rewrite the append-only file\r\n$5\r\n"
+            "since\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 158,
     },
     {
         .name = "config",
@@ -8136,4 +8471,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 220;
+const int command_table_gen_count = 222;

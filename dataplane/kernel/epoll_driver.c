@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../acl.h"
 #include "../conn.h"
 #include "../worker.h"
 #include "../../platform/config.h"
@@ -30,22 +31,6 @@
 /* epoll data: clients are stored as pointers; listeners and the wake fd as
  * small tagged integers (heap pointers never have the top bit set). */
 #define TAG_FD (1ull << 63)
-
-static const char DENIED_MSG[] =
-    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
-    "password is set for the default user. In this mode connections are only accepted from "
-    "the loopback interface. If you want to connect from external computers to Redis you may "
-    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
-    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
-    "the same host the server is running, however MAKE SURE Redis is not publicly accessible "
-    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
-    "Alternatively you can just disable the protected mode by editing the Redis configuration "
-    "file, and setting the protected mode option to 'no', and then restarting the server. 3) "
-    "If you started the server manually just for testing, restart it with the '--protected-mode "
-    "no' option. 4) Setup a an authentication password for the default user. NOTE: You only "
-    "need to do one of the above things in order for the server to start accepting "
-    "connections from the outside.\r\n";
-static const char MAXCLIENTS_MSG[] = "-ERR max number of clients reached\r\n";
 
 static long k_writev(cb_client *c, const struct iovec *iov, int n) {
     ssize_t r = writev(c->fd, iov, n);
@@ -228,16 +213,19 @@ static void accept_on(cb_worker *w, int lfd) {
         }
         uint64_t n = __atomic_add_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
         if (n > g_config.maxclients) {
-            ssize_t r = write(fd, MAXCLIENTS_MSG, sizeof(MAXCLIENTS_MSG) - 1);
+            size_t ml;
+            const char *msg = conn_refusal(local, 1, &ml);
+            ssize_t r = write(fd, msg, ml);
             (void)r;
             close(fd);
             __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
             STAT_INC(w->stats.rejected_conn);
             continue;
         }
-        if (g_config.protected_mode && !(g_config.requirepass && g_config.requirepass[0]) &&
-            !local) {
-            ssize_t r = write(fd, DENIED_MSG, sizeof(DENIED_MSG) - 1);
+        size_t dl;
+        const char *denied = conn_refusal(local, 0, &dl);
+        if (denied) {
+            ssize_t r = write(fd, denied, dl);
             (void)r;
             close(fd);
             __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);

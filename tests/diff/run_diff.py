@@ -36,6 +36,9 @@ ORACLE_ARGS = ('--enable-debug-command', 'yes')
 CACHEBOX_ARGS = ('--enable-debug-command', 'yes')
 # CACHEBOX_EXTRA_ARGS="--io-workers 3" runs the corpus against several shards.
 CACHEBOX_ARGS += tuple(os.environ.get('CACHEBOX_EXTRA_ARGS', '').split())
+# ORACLE_EXTRA_ARGS: the same for the oracle (e.g. "--protected-mode no" to
+# match a cachebox started elsewhere, see CBTEST_CACHEBOX_ADDR in cbtest.py).
+ORACLE_ARGS += tuple(os.environ.get('ORACLE_EXTRA_ARGS', '').split())
 
 
 def tokenize(line):

@@ -6,6 +6,10 @@ temporary directory, waits until it answers PING, and always stops it by
 PID (SIGTERM, then SIGKILL). Also holds a raw-socket RESP client that
 returns replies as the exact bytes the server sent, which is what the
 protocol and differential tests compare.
+
+CBTEST_CACHEBOX_ADDR=host:port makes Server('cachebox') use a server that is
+already running there (started by the caller, e.g. on the DPDK data plane by
+tests/dpdk/run_dpdk_tests.sh) instead of starting one; stop() leaves it.
 """
 import os
 import shutil
@@ -47,6 +51,16 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix='cbtest-')
         self.logpath = os.path.join(self.dir, 'server.log')
         self.config_path = None
+        self.external = kind == 'cachebox' and bool(os.environ.get('CBTEST_CACHEBOX_ADDR'))
+        if self.external:
+            host, _, p = os.environ['CBTEST_CACHEBOX_ADDR'].rpartition(':')
+            self.host, self.port = host, int(p)
+            self.proc = None
+            self._logf = None
+            self.cmdline = []
+            if wait:
+                self.wait_ready()
+            return
         cmd = [self.binary]
         if config is not None:
             self.config_path = os.path.join(self.dir, 'server.conf')
@@ -56,6 +70,11 @@ class Server:
         cmd += ['--port', str(self.port), '--bind', bind, '--dir', self.dir]
         if is_redis_binary(self.binary):
             cmd += ['--save', '', '--appendonly', 'no']
+        elif ('control-port' not in (config or '') and
+              '--control-port' not in [str(a) for a in args]):
+            # The control port (default 8379) is off unless a test asks for
+            # it, so that servers started side by side do not collide.
+            cmd += ['--control-port', '0']
         cmd += [str(a) for a in args]
         self.cmdline = cmd
         self.proc = None
@@ -77,7 +96,7 @@ class Server:
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
-            if self.proc.poll() is not None:
+            if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError('server exited with %s at start\n%s'
                                    % (self.proc.returncode, self.log()))
             try:
@@ -94,6 +113,8 @@ class Server:
                            % (timeout, last, self.log()))
 
     def alive(self):
+        if self.external:
+            return True
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout=5.0):

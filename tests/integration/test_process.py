@@ -97,6 +97,7 @@ class DaemonizeTest(TempDirTest):
         try:
             t0 = time.time()
             p = subprocess.Popen([CACHEBOX_BIN, '--port', str(port), '--bind', '127.0.0.1',
+                                  '--control-port', '0',
                                   '--dir', self.dir, '--daemonize', 'yes', '--pidfile', pidfile,
                                   '--logfile', logfile], stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -324,7 +325,7 @@ class DeployRunTest(unittest.TestCase):
         try:
             with open(outp, 'wb') as out:
                 p = subprocess.Popen([os.path.join(ROOT, 'deploy', 'run.sh'), '--port', str(port),
-                                      '--dir', d], cwd=d, stdin=subprocess.DEVNULL, stdout=out,
+                                      '--control-port', '0', '--dir', d], cwd=d, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
             def up():
@@ -355,7 +356,10 @@ class DefaultWritesNothingTest(TempDirTest):
         os.mkdir(data)
         outp = self.path('out.log')
         with open(outp, 'wb') as out:
-            p = subprocess.Popen([CACHEBOX_BIN, '--port', str(port), '--dir', data],
+            # The control port is on by default: its token is the one file
+            # a default start writes (mode 0600).
+            p = subprocess.Popen([CACHEBOX_BIN, '--port', str(port), '--dir', data,
+                                  '--control-port', str(free_port())],
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         try:
             self.assertTrue(wait_for(lambda: p.poll() is not None or ping_tcp(port)),
@@ -370,7 +374,8 @@ class DefaultWritesNothingTest(TempDirTest):
                 pass
             r.connection_pool.disconnect()
             self.assertEqual(p.wait(10), 0, read_text(outp))
-            self.assertEqual(os.listdir(data), [], read_text(outp))
+            self.assertEqual(os.listdir(data), ['control.token'], read_text(outp))
+            self.assertEqual(os.stat(os.path.join(data, 'control.token')).st_mode & 0o777, 0o600)
         finally:
             if p.poll() is None:
                 p.kill()

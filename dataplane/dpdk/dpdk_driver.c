@@ -1,0 +1,289 @@
+/* dpdk_driver.c — the DPDK I/O driver (see dpdk_driver.h for the call
+ * order). It joins three things per poll core: a queue pair of the port
+ * (platform/dpdk.c), one netstack instance (dataplane/net, dataplane/tcp),
+ * and the shared connection layer (conn.c): a TCP connection that
+ * completes its handshake becomes a cb_client, received in-order payload
+ * goes to conn_input straight from the receive buffer (zero copy), and the
+ * client's output leaves through tcp_send when the worker flushes.
+ *
+ * Every client here is non-loopback: protected mode and maxclients refuse
+ * it with Redis's texts exactly as the kernel driver does.
+ */
+#include "dpdk_driver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../conn.h"
+#include "../worker.h"
+#include "../tcp/tcp.h"
+#include "../../platform/config.h"
+#include "../../platform/log.h"
+#include "../../platform/mem.h"
+#include "../../platform/util.h"
+
+typedef struct ddrv_core {
+    cb_worker *w;
+    dpdk_queue *q;
+    netstack *ns;
+    int announce;             /* gratuitous ARP due on the first turn */
+} ddrv_core;
+
+static struct {
+    int up;
+    uint8_t mac[6];
+    uint32_t ip, mask, gw;
+    int prefix;
+    uint16_t mtu;
+} drv;
+
+static int parse_ip(const char *s, uint32_t *ip) {
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1) return -1;
+    *ip = ntohl(a.s_addr);
+    return 0;
+}
+
+int ddrv_setup(char *err, size_t errlen) {
+    const char *ipstr = g_config.dpdk_ip ? g_config.dpdk_ip : "";
+    char ipbuf[64];
+    snprintf(ipbuf, sizeof(ipbuf), "%s", ipstr);
+    char *slash = strchr(ipbuf, '/');
+    long long plen = 24;
+    if (slash) {
+        *slash = '\0';
+        if (!util_str2ll(slash + 1, strlen(slash + 1), &plen) || plen < 1 || plen > 32) {
+            snprintf(err, errlen, "dpdk-ip '%s': bad prefix length", ipstr);
+            return -1;
+        }
+    }
+    if (!ipbuf[0] || parse_ip(ipbuf, &drv.ip) < 0) {
+        snprintf(err, errlen, "dpdk-ip '%s': the DPDK data plane needs an IPv4 address "
+                              "A.B.C.D/len", ipstr);
+        return -1;
+    }
+    drv.prefix = (int)plen;
+    drv.mask = plen == 32 ? 0xffffffffu : ~(0xffffffffu >> plen);
+    drv.gw = 0;
+    if (g_config.dpdk_gateway && g_config.dpdk_gateway[0] &&
+        parse_ip(g_config.dpdk_gateway, &drv.gw) < 0) {
+        snprintf(err, errlen, "dpdk-gateway '%s': not an IPv4 address", g_config.dpdk_gateway);
+        return -1;
+    }
+    if (dpdk_start(g_config.dpdk_eal_args ? g_config.dpdk_eal_args : "", err, errlen) < 0)
+        return -1;
+    int n = dpdk_poll_cores();
+    if (dpdk_port_setup(g_config.dpdk_port ? g_config.dpdk_port : "0", n, g_config.dpdk_mtu,
+                        drv.mac, err, errlen) < 0)
+        return -1;
+    dpdk_port_info pi;
+    dpdk_port_info_get(&pi);
+    drv.mtu = pi.mtu ? pi.mtu : (uint16_t)g_config.dpdk_mtu;
+    drv.up = 1;
+    cb_log(LOG_NOTICE, "DPDK data plane: port %u (%s) %02x:%02x:%02x:%02x:%02x:%02x, %s, "
+           "mtu %u, %d poll core%s%s", pi.port_id, pi.name, drv.mac[0], drv.mac[1],
+           drv.mac[2], drv.mac[3], drv.mac[4], drv.mac[5], ipstr, drv.mtu, n, n > 1 ? "s" : "",
+           pi.rss ? ", symmetric RSS" : "");
+    return n;
+}
+
+/* ------------------------------------------------------ frames for the stack */
+
+static uint8_t *tx_alloc(void *ctx, size_t len, void **h) {
+    return dpdk_tx_alloc(((ddrv_core *)ctx)->q, len, h);
+}
+static void tx_send(void *ctx, void *h, size_t len) { dpdk_tx_send(((ddrv_core *)ctx)->q, h, len); }
+static void tx_free(void *ctx, void *h) {
+    (void)ctx;
+    dpdk_tx_free(h);
+}
+static const net_ops frame_ops = {.tx_alloc = tx_alloc, .tx_send = tx_send, .tx_free = tx_free};
+
+/* ------------------------------------------------ the connection layer's side */
+
+static long d_writev(cb_client *c, const struct iovec *iov, int n) {
+    tcp_conn *tc = c->conn;
+    if (!tc) {
+        errno = EPIPE;
+        return -1;
+    }
+    size_t r = tcp_send(tc, iov, n);
+    if (r == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return (long)r;
+}
+
+static void d_want_write(cb_client *c, int on) {
+    (void)c; /* the stack reports freed send space itself (app_writable) */
+    (void)on;
+}
+
+static void d_close(cb_client *c) {
+    tcp_conn *tc = c->conn;
+    c->conn = NULL;
+    if (tc) tcp_close(tc);
+}
+
+static const cb_driver_ops dpdk_ops = {.writev = d_writev, .want_write = d_want_write,
+                                       .close = d_close};
+
+static void fmt_ep(char *buf, size_t len, uint32_t ip, uint16_t port) {
+    snprintf(buf, len, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+             port);
+}
+
+static void refuse(tcp_conn *tc, const char *msg, size_t len) {
+    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+    tcp_send(tc, &iov, 1);
+    tcp_close(tc);
+}
+
+static int app_accepted(void *ctx, tcp_conn *tc) {
+    ddrv_core *core = ctx;
+    cb_worker *w = core->w;
+    uint64_t n = __atomic_add_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
+    size_t len;
+    const char *msg = NULL;
+    if (n > g_config.maxclients) {
+        msg = conn_refusal(0, 1, &len);
+    } else {
+        msg = conn_refusal(0, 0, &len);
+    }
+    if (msg) {
+        __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
+        STAT_INC(w->stats.rejected_conn);
+        refuse(tc, msg, len);
+        return 0;
+    }
+    char addr[64], laddr[64];
+    fmt_ep(addr, sizeof(addr), tc->rip, tc->rport);
+    fmt_ep(laddr, sizeof(laddr), tc->lip, tc->lport);
+    cb_client *c = conn_create(w, &dpdk_ops, -1, addr, laddr, 0);
+    c->conn = tc;
+    tc->app = c;
+    cb_log(LOG_VERBOSE, "Accepted %s", addr);
+    return 0;
+}
+
+static void app_recv(tcp_conn *tc, const uint8_t *p, size_t len) {
+    cb_client *c = tc->app;
+    STAT_INC(c->w->stats.total_reads);
+    conn_input(c, (const char *)p, len);
+}
+
+static void app_closed(void *app, int reset) {
+    cb_client *c = app;
+    if (reset) {
+        c->conn = NULL; /* the stack frees the connection */
+        cb_log(LOG_VERBOSE, "Client connection reset id=%llu addr=%s",
+               (unsigned long long)c->id, c->addr);
+    } else {
+        /* The peer's FIN: replies to what it sent before still go out (as
+         * the kernel plane writes them before its read sees EOF). */
+        if (c->out_bytes && !(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSED))) conn_flush(c);
+        cb_log(LOG_VERBOSE, "Client closed connection id=%llu addr=%s",
+               (unsigned long long)c->id, c->addr);
+    }
+    conn_close(c);
+}
+
+static void app_writable(tcp_conn *tc) {
+    cb_client *c = tc->app;
+    if (c && (c->flags & CLIENT_WANT_WRITE)) conn_output_queued(c);
+}
+
+static const tcp_app_ops app_ops = {.accepted = app_accepted, .recv = app_recv,
+                                    .closed = app_closed, .writable = app_writable};
+
+/* ------------------------------------------------------------- the worker */
+
+int ddrv_init(cb_worker *w) {
+    ddrv_core *core = cb_calloc(sizeof(*core));
+    core->w = w;
+    core->q = dpdk_queue_get(w->id);
+    if (!core->q) {
+        cb_free(core);
+        errno = EINVAL;
+        return -1;
+    }
+    core->ns = net_create(&frame_ops, core, drv.mac, drv.ip, drv.mask, drv.gw, drv.mtu);
+    net_set_clock(core->ns, util_monotonic_us());
+    tcp_set_app(core->ns->tcp, &app_ops, core);
+    tcp_listen(core->ns->tcp, (uint16_t)g_config.port, (uint32_t)g_config.tcp_backlog);
+    core->announce = w->id == 0;
+    w->dpdk = core;
+    return 0;
+}
+
+int ddrv_poll(cb_worker *w) {
+    ddrv_core *core = w->dpdk;
+    netstack *ns = core->ns;
+    net_set_clock(ns, util_monotonic_us());
+    if (core->announce) {
+        core->announce = 0;
+        arp_announce(ns);
+    }
+    uint8_t *data[32];
+    uint16_t len[32];
+    void *pkt[32];
+    int n = dpdk_rx(core->q, data, len, pkt, 32);
+    for (int i = 0; i < n; i++) {
+        net_input(ns, data[i], len[i]);
+        dpdk_rx_free(pkt[i]);
+    }
+    if (n) NS_INC(ns->st.polls_busy);
+    else NS_INC(ns->st.polls_idle);
+    /* CONFIG SET port applies to the next SYN, tcp-keepalive to the next
+     * idle period. */
+    ns->tcp->listen_port = (uint16_t)g_config.port;
+    ns->tcp->keepalive_ms = g_config.tcp_keepalive > 0 ? (uint32_t)g_config.tcp_keepalive * 1000 : 0;
+    tcp_timers_run(ns->tcp);
+    return n;
+}
+
+void ddrv_tx_flush(cb_worker *w) {
+    ddrv_core *core = w->dpdk;
+    tcp_flush_acks(core->ns->tcp);
+    unsigned dropped = dpdk_tx_flush(core->q);
+    if (dropped) NS_ADD(core->ns->st.tx_dropped, dropped);
+}
+
+void ddrv_shutdown(cb_worker *w) {
+    ddrv_core *core = w->dpdk;
+    if (!core) return;
+    net_destroy(core->ns);
+    dpdk_tx_flush(core->q);
+    w->dpdk = NULL;
+    cb_free(core);
+}
+
+int ddrv_launch(cb_worker *w, int (*fn)(void *)) { return dpdk_launch(w->id, fn, w); }
+
+void ddrv_join(cb_worker *w) { dpdk_wait(w->id); }
+
+void ddrv_teardown(void) {
+    dpdk_stop(); /* also after a failed set-up: EAL may be half up */
+    drv.up = 0;
+}
+
+int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen) {
+    memset(sum, 0, sizeof(*sum));
+    if (!drv.up) return 0;
+    for (int i = 0; i < g_server.nworkers; i++) {
+        cb_worker *w = g_server.workers[i];
+        ddrv_core *core = w ? w->dpdk : NULL;
+        if (!core) continue;
+        const uint64_t *src = (const uint64_t *)&core->ns->st;
+        uint64_t *dst = (uint64_t *)sum;
+        for (size_t k = 0; k < sizeof(net_stats) / sizeof(uint64_t); k++)
+            dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+    }
+    dpdk_port_info_get(port);
+    snprintf(ipbuf, iplen, "%u.%u.%u.%u/%d", drv.ip >> 24, (drv.ip >> 16) & 255,
+             (drv.ip >> 8) & 255, drv.ip & 255, drv.prefix);
+    return 1;
+}

@@ -1,0 +1,37 @@
+/* dpdk_driver.h — the DPDK I/O driver: the counterpart of
+ * kernel/epoll_driver.c for poll cores. Start-up (ddrv_setup) brings up
+ * EAL and the port; each worker then owns one queue pair and one netstack
+ * instance; the worker loop calls ddrv_poll (rx -> stack -> connection
+ * input -> TCP timers) and, after the application's output flush,
+ * ddrv_tx_flush (owed ACKs, then the transmit batch).
+ */
+#ifndef CB_DPDK_DRIVER_H
+#define CB_DPDK_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../net/netstack.h"
+#include "../../platform/dpdk.h"
+
+struct cb_worker;
+
+/* EAL from dpdk-eal-args, address checks, port with one queue pair per
+ * poll core. Returns the number of poll cores, or -1 with err. */
+int ddrv_setup(char *err, size_t errlen);
+/* Per worker: its stack on queue w->id. 0 ok. */
+int ddrv_init(struct cb_worker *w);
+/* One receive pass; returns the frames received. */
+int ddrv_poll(struct cb_worker *w);
+void ddrv_tx_flush(struct cb_worker *w);
+void ddrv_shutdown(struct cb_worker *w);
+/* Run fn(w) on the worker's poll core / wait for it to return. */
+int ddrv_launch(struct cb_worker *w, int (*fn)(void *));
+void ddrv_join(struct cb_worker *w);
+/* After every worker is gone: stop the port, release EAL. */
+void ddrv_teardown(void);
+
+/* INFO: every poll core's counters summed, and the port's. 0 when the DPDK
+ * data plane is not running. */
+int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen);
+
+#endif

@@ -1,0 +1,180 @@
+/* tcp.h — our TCP (RFC 9293) for one poll core: passive open with a SYN
+ * queue bounded by the backlog, MSS, window scaling and timestamps
+ * (RFC 7323), in-order delivery with an out-of-order queue, retransmission
+ * per RFC 6298 with a 200 ms floor, Reno-style fast retransmit, zero-window
+ * probes, keepalive, FIN/RST in every state, RFC 5961 challenge ACKs, RFC 6528
+ * ISNs, SYN cookies when the SYN queue is full. Connections live in a hash
+ * table and share a timer wheel.
+ *
+ * Files: tcp_conn.c (table, life cycle, send buffer, app calls),
+ * tcp_input.c (segment arrives), tcp_output.c (segments leave),
+ * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_syncookie.c. Design:
+ * docs/tcp-stack.md.
+ */
+#ifndef CB_TCP_H
+#define CB_TCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct netstack;
+
+enum tcp_state {
+    TCP_CLOSED = 0, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_ESTABLISHED, TCP_FIN_WAIT_1,
+    TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT
+};
+
+#define TCP_RTO_MIN_MS 200
+#define TCP_RTO_MAX_MS 60000
+#define TCP_RTO_INIT_MS 1000
+#define TCP_MAX_RETRIES 12
+#define TCP_SYNACK_RETRIES 5
+#define TCP_TIME_WAIT_MS 10000     /* 2*MSL, short as data-centre stacks do */
+#define TCP_FIN_WAIT_2_MS 60000
+#define TCP_RCV_WND (1u << 20)     /* we consume at once: a constant window */
+#define TCP_RCV_WSCALE 7
+#define TCP_SNDBUF_MAX (4u << 20)
+#define TCP_OOO_MAX 128            /* out-of-order segments kept per connection */
+#define TCP_WHEEL_SLOTS 4096       /* 1 ms ticks */
+
+/* Flags of a connection. */
+#define TF_ACKNOW    0x01  /* send an ACK at the end of this loop turn */
+#define TF_TS        0x02  /* timestamps negotiated */
+#define TF_WS        0x04  /* window scaling negotiated */
+#define TF_APP_CLOSED 0x08 /* the application closed: FIN after the data */
+#define TF_FIN_SENT  0x10
+#define TF_ACKLIST   0x20  /* on the stack's ack list */
+#define TF_RTT       0x40  /* timing a segment (no timestamps) */
+#define TF_FIN_RCVD  0x80
+#define TF_KATIMER   0x100 /* the armed timer is only the keepalive's */
+
+typedef struct tcp_ooo {
+    struct tcp_ooo *next;
+    uint32_t seq, len;
+    int fin;
+    uint8_t data[];
+} tcp_ooo;
+
+typedef struct tcp_conn {
+    struct tcp_conn *hnext;               /* hash chain */
+    struct tcp_conn *tprev, *tnext;       /* timer wheel slot list */
+    struct tcp_conn *anext;               /* ack list */
+    uint64_t timer_due_ms;                /* 0: not armed */
+    uint32_t lip, rip;                    /* host order */
+    uint16_t lport, rport;
+    uint8_t state;
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t dupacks, backoff, retries;
+    uint16_t flags;
+    uint16_t mss;                         /* payload bytes per segment we send */
+    uint32_t iss, irs;
+    uint32_t snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+    uint32_t rcv_nxt;
+    uint32_t ts_recent;
+    uint32_t cwnd, ssthresh;
+    uint32_t recover;                     /* fast recovery ends when this is acked */
+    int64_t srtt_us, rttvar_us;           /* srtt 0: no sample yet */
+    uint32_t rto_ms;
+    uint32_t rtt_seq;
+    uint64_t rtt_start_us;
+    uint64_t last_rx_ms;                  /* keepalive: last segment received */
+    uint8_t ka_probes;
+    /* Send buffer: bytes from snd_una on, in a power-of-two ring. */
+    uint8_t *sbuf;
+    uint32_t scap, shead, slen;
+    tcp_ooo *ooo;
+    int nooo;
+    void *app;                            /* the application's connection */
+    struct tcp_stack *ts;
+} tcp_conn;
+
+/* Application side (the I/O driver). The stack calls these; none of them may
+ * free the tcp_conn (only the stack does). */
+typedef struct tcp_app_ops {
+    /* Handshake complete on a listening port: set tc->app, or return -1
+     * to have the connection reset. */
+    int (*accepted)(void *ctx, tcp_conn *tc);
+    void (*recv)(tcp_conn *tc, const uint8_t *p, size_t len);
+    /* The peer sent FIN (reset 0), or the connection was reset or timed out
+     * (reset 1). tc->app is already NULL; `app` is what it was. */
+    void (*closed)(void *app, int reset);
+    /* Send-buffer space was freed. */
+    void (*writable)(tcp_conn *tc);
+} tcp_app_ops;
+
+typedef struct tcp_stack {
+    struct netstack *ns;
+    const tcp_app_ops *app;
+    void *app_ctx;
+    uint16_t listen_port;                 /* 0: none */
+    uint32_t backlog;
+    uint32_t keepalive_ms;                /* idle time before probes; 0: off */
+    tcp_conn **htab;
+    uint32_t hmask;
+    uint32_t nconns;
+    uint8_t secret[16];                   /* RFC 6528 F() key, hash seed */
+    tcp_conn *wheel[TCP_WHEEL_SLOTS];
+    uint64_t wheel_ms;                    /* last tick processed */
+    tcp_conn *acklist;
+} tcp_stack;
+
+tcp_stack *tcp_stack_create(struct netstack *ns);
+void tcp_stack_destroy(tcp_stack *ts);
+void tcp_set_app(tcp_stack *ts, const tcp_app_ops *app, void *ctx);
+void tcp_listen(tcp_stack *ts, uint16_t port, uint32_t backlog);
+
+/* A TCP segment (IP payload) arrived; addresses host order. */
+void tcp_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8_t *seg, size_t len);
+/* Fire due timers (call once per loop turn after net_set_clock). */
+void tcp_timers_run(tcp_stack *ts);
+/* Send the ACKs still owed at the end of a loop turn (delayed within the
+ * turn only, so a reply carries the ACK of its request). */
+void tcp_flush_acks(tcp_stack *ts);
+
+/* Queue bytes for sending; returns the count taken (0: buffer full). */
+size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n);
+/* The application is done: FIN after queued data; tc->app becomes NULL. */
+void tcp_close(tcp_conn *tc);
+/* Free send-buffer space. */
+uint32_t tcp_send_space(const tcp_conn *tc);
+const char *tcp_state_name(int state);
+
+/* Internal to dataplane/tcp/. */
+tcp_conn *tcp_lookup(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport);
+tcp_conn *tcp_conn_new(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport);
+void tcp_conn_free(tcp_conn *tc);
+/* Drop the connection, telling the application (reset). */
+void tcp_abort(tcp_conn *tc);
+void tcp_set_state(tcp_conn *tc, int state);
+uint32_t tcp_isn(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+void tcp_timer_set(tcp_conn *tc, uint32_t ms);
+/* No retransmission or probe timer pending (keepalive's may be). */
+static inline int tcp_timer_idle(const tcp_conn *tc) {
+    return !tc->timer_due_ms || (tc->flags & TF_KATIMER);
+}
+/* Idle ESTABLISHED connection: arm the keepalive timer if it is on. */
+void tcp_keepalive_arm(tcp_conn *tc);
+void tcp_timer_cancel(tcp_conn *tc);
+void tcp_ack_later(tcp_conn *tc);
+/* Send what the windows allow (data, FIN); force: an ACK even if no data. */
+void tcp_output(tcp_conn *tc, int force_ack);
+void tcp_send_synack(tcp_conn *tc);
+/* One segment of up to len bytes at seq (retransmission or probe). */
+void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin);
+void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+                  uint32_t seq, uint32_t ack, int with_ack);
+void tcp_rto_update(tcp_conn *tc, int64_t rtt_us);
+/* SYN cookies (tcp_syncookie.c): the ISS for a stateless SYN-ACK (ws -1:
+ * the peer sent no window scale), and its check; 0 ok with mss and ws. */
+uint32_t tcp_cookie_make(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip,
+                         uint16_t rport, uint32_t irs, uint16_t peer_mss, int ws);
+int tcp_cookie_check(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+                     uint32_t irs, uint32_t iss, uint16_t *mss, int *ws);
+/* Sequence arithmetic (RFC 9293 3.4). */
+static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline int seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+
+#endif

@@ -1,0 +1,197 @@
+/* tcp_conn.c — connection life cycle for one stack: the 4-tuple hash table
+ * (O(1) lookup at any connection count), creation and freeing, state-change
+ * bookkeeping (gauges), RFC 6528 initial sequence numbers, and the
+ * application calls: tcp_send into the send ring, tcp_close.
+ */
+#include "tcp.h"
+
+#include <string.h>
+#include "../net/netstack.h"
+#include "../../platform/mem.h"
+#include "../../platform/util.h"
+
+#define HASH_BUCKETS (1u << 16)
+
+tcp_stack *tcp_stack_create(struct netstack *ns) {
+    tcp_stack *ts = cb_calloc(sizeof(*ts));
+    ts->ns = ns;
+    ts->hmask = HASH_BUCKETS - 1;
+    ts->htab = cb_calloc(sizeof(tcp_conn *) * HASH_BUCKETS);
+    util_random_bytes(ts->secret, sizeof(ts->secret));
+    ts->backlog = 511;
+    return ts;
+}
+
+void tcp_stack_destroy(tcp_stack *ts) {
+    if (!ts) return;
+    for (uint32_t i = 0; i <= ts->hmask; i++)
+        while (ts->htab[i]) tcp_abort(ts->htab[i]);
+    cb_free(ts->htab);
+    cb_free(ts);
+}
+
+void tcp_set_app(tcp_stack *ts, const tcp_app_ops *app, void *ctx) {
+    ts->app = app;
+    ts->app_ctx = ctx;
+}
+
+void tcp_listen(tcp_stack *ts, uint16_t port, uint32_t backlog) {
+    ts->listen_port = port;
+    ts->backlog = backlog ? backlog : 1;
+}
+
+static uint32_t bucket(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip,
+                       uint16_t lport) {
+    uint8_t k[12];
+    memcpy(k, &rip, 4);
+    memcpy(k + 4, &lip, 4);
+    memcpy(k + 8, &rport, 2);
+    memcpy(k + 10, &lport, 2);
+    return (uint32_t)util_hash(k, sizeof(k), ts->secret) & ts->hmask;
+}
+
+tcp_conn *tcp_lookup(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport) {
+    for (tcp_conn *c = ts->htab[bucket(ts, rip, rport, lip, lport)]; c; c = c->hnext)
+        if (c->rip == rip && c->rport == rport && c->lport == lport && c->lip == lip) return c;
+    return NULL;
+}
+
+tcp_conn *tcp_conn_new(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip,
+                       uint16_t lport) {
+    tcp_conn *c = cb_try_malloc(sizeof(*c));
+    if (!c) return NULL;
+    memset(c, 0, sizeof(*c));
+    c->ts = ts;
+    c->rip = rip;
+    c->rport = rport;
+    c->lip = lip;
+    c->lport = lport;
+    c->rto_ms = TCP_RTO_INIT_MS;
+    c->ssthresh = UINT32_MAX;
+    uint32_t b = bucket(ts, rip, rport, lip, lport);
+    c->hnext = ts->htab[b];
+    ts->htab[b] = c;
+    ts->nconns++;
+    return c;
+}
+
+void tcp_set_state(tcp_conn *tc, int state) {
+    net_stats *st = &tc->ts->ns->st;
+    int was = tc->state;
+    if (was == state) return;
+    if (was == TCP_SYN_RCVD) NS_ADD(st->tcp_syn_rcvd, (uint64_t)-1);
+    if (was == TCP_TIME_WAIT) NS_ADD(st->tcp_time_wait, (uint64_t)-1);
+    if (was >= TCP_ESTABLISHED && was != TCP_TIME_WAIT) NS_ADD(st->tcp_active, (uint64_t)-1);
+    if (state == TCP_SYN_RCVD) NS_INC(st->tcp_syn_rcvd);
+    if (state == TCP_TIME_WAIT) NS_INC(st->tcp_time_wait);
+    if (state >= TCP_ESTABLISHED && state != TCP_TIME_WAIT) NS_INC(st->tcp_active);
+    tc->state = (uint8_t)state;
+}
+
+void tcp_conn_free(tcp_conn *tc) {
+    tcp_stack *ts = tc->ts;
+    tcp_set_state(tc, TCP_CLOSED);
+    tcp_timer_cancel(tc);
+    if (tc->flags & TF_ACKLIST) {
+        tcp_conn **pp = &ts->acklist;
+        while (*pp && *pp != tc) pp = &(*pp)->anext;
+        if (*pp) *pp = tc->anext;
+    }
+    tcp_conn **pp = &ts->htab[bucket(ts, tc->rip, tc->rport, tc->lip, tc->lport)];
+    while (*pp && *pp != tc) pp = &(*pp)->hnext;
+    if (*pp) *pp = tc->hnext;
+    ts->nconns--;
+    while (tc->ooo) {
+        tcp_ooo *o = tc->ooo;
+        tc->ooo = o->next;
+        cb_free(o);
+    }
+    cb_free(tc->sbuf);
+    cb_free(tc);
+}
+
+void tcp_abort(tcp_conn *tc) {
+    void *app = tc->app;
+    tc->app = NULL;
+    NS_INC(tc->ts->ns->st.tcp_aborts);
+    if (app && tc->ts->app) tc->ts->app->closed(app, 1);
+    tcp_conn_free(tc);
+}
+
+uint32_t tcp_isn(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport) {
+    /* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. */
+    uint8_t k[12];
+    memcpy(k, &lip, 4);
+    memcpy(k + 4, &rip, 4);
+    memcpy(k + 8, &lport, 2);
+    memcpy(k + 10, &rport, 2);
+    uint8_t key[16];
+    memcpy(key, ts->secret, 16);
+    key[0] ^= 0x5a; /* not the hash-table key */
+    return (uint32_t)(util_monotonic_us() / 4) + (uint32_t)util_hash(k, sizeof(k), key);
+}
+
+uint32_t tcp_send_space(const tcp_conn *tc) {
+    return TCP_SNDBUF_MAX - tc->slen;
+}
+
+/* Grow the ring to hold `need` bytes (power of two), unwrapping it. */
+static int sbuf_reserve(tcp_conn *tc, uint32_t need) {
+    if (need <= tc->scap) return 0;
+    uint32_t cap = tc->scap ? tc->scap : 16384;
+    while (cap < need) cap *= 2;
+    uint8_t *nb = cb_try_malloc(cap);
+    if (!nb) return -1;
+    if (tc->slen) {
+        uint32_t first = tc->scap - tc->shead;
+        if (first > tc->slen) first = tc->slen;
+        memcpy(nb, tc->sbuf + tc->shead, first);
+        memcpy(nb + first, tc->sbuf, tc->slen - first);
+    }
+    cb_free(tc->sbuf);
+    tc->sbuf = nb;
+    tc->scap = cap;
+    tc->shead = 0;
+    return 0;
+}
+
+size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n) {
+    if (tc->flags & TF_APP_CLOSED) return 0;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += iov[i].iov_len;
+    uint32_t room = tcp_send_space(tc);
+    if (total > room) total = room;
+    if (total == 0) return 0;
+    if (sbuf_reserve(tc, tc->slen + (uint32_t)total) < 0) return 0;
+    size_t left = total;
+    for (int i = 0; i < n && left; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t l = iov[i].iov_len < left ? iov[i].iov_len : left;
+        left -= l;
+        while (l) {
+            uint32_t tail = (tc->shead + tc->slen) & (tc->scap - 1);
+            uint32_t chunk = tc->scap - tail;
+            if (chunk > l) chunk = (uint32_t)l;
+            memcpy(tc->sbuf + tail, p, chunk);
+            tc->slen += chunk;
+            p += chunk;
+            l -= chunk;
+        }
+    }
+    tcp_output(tc, 0);
+    return total;
+}
+
+void tcp_close(tcp_conn *tc) {
+    if (!tc || (tc->flags & TF_APP_CLOSED)) return;
+    tc->app = NULL;
+    tc->flags |= TF_APP_CLOSED;
+    tcp_output(tc, 0);
+}
+
+const char *tcp_state_name(int state) {
+    static const char *const names[] = {"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD",
+                                        "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
+                                        "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT"};
+    return state >= 0 && state <= TCP_TIME_WAIT ? names[state] : "?";
+}

@@ -1,0 +1,315 @@
+/* dpdk.c — the DPDK side of dpdk.h (see there for the call order).
+ *
+ * Lcores: rte_eal_init decides them from the EAL arguments alone; the main
+ * lcore is the calling (management) thread and every worker lcore becomes a
+ * poll core, poll core i owning queue pair i. RSS spreads flows over queues
+ * with a symmetric key (the 0x6d5a pattern repeated), so both directions of
+ * a connection hash to the same core; a single queue runs without RSS.
+ * Transmit is batched per queue and flushed once per loop turn (or when a
+ * batch is full), which adds no delay at low load.
+ */
+#include "dpdk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "mem.h"
+#include "util.h"
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define TX_BATCH 64
+#define MAX_QUEUES 64
+
+struct dpdk_queue {
+    uint16_t port, qid;
+    struct rte_mempool *pool;
+    uint16_t ntx;
+    struct rte_mbuf *tx[TX_BATCH];
+} __rte_cache_aligned;
+
+static struct {
+    int started;
+    int port_started;
+    uint16_t port;
+    int nq;
+    int rss;
+    uint16_t mtu;
+    unsigned lcores[RTE_MAX_LCORE];
+    int npoll;
+    struct rte_mempool *pool;
+    char *argbuf;                 /* EAL may keep pointers into its argv */
+    char **argv;
+    dpdk_queue queues[MAX_QUEUES];
+} env;
+
+int dpdk_available(void) { return 1; }
+
+int dpdk_start(const char *eal_args, char *err, size_t errlen) {
+    /* Split shell-like: whitespace separates, quotes group. */
+    size_t n = strlen(eal_args);
+    char *buf = cb_malloc(n + 1);
+    char **argv = cb_malloc(sizeof(char *) * (n / 2 + 3));
+    int argc = 0;
+    argv[argc++] = (char *)"cachebox";
+    size_t o = 0;
+    const char *p = eal_args;
+    while (*p) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        argv[argc++] = buf + o;
+        char q = 0;
+        while (*p && (q || (*p != ' ' && *p != '\t'))) {
+            if (!q && (*p == '"' || *p == '\'')) q = *p;
+            else if (q && *p == q) q = 0;
+            else buf[o++] = *p;
+            p++;
+        }
+        buf[o++] = '\0';
+    }
+    argv[argc] = NULL;
+    env.argbuf = buf;
+    env.argv = argv;
+    int rc = rte_eal_init(argc, argv);
+    /* EAL keeps pointers into argv for some options: freed in dpdk_stop. */
+    if (rc < 0) {
+        snprintf(err, errlen, "DPDK EAL initialisation failed (dpdk-eal-args \"%s\"): %s",
+                 eal_args, rte_strerror(rte_errno));
+        return -1;
+    }
+    env.started = 1;
+    unsigned lc;
+    env.npoll = 0;
+    RTE_LCORE_FOREACH_WORKER(lc) env.lcores[env.npoll++] = lc;
+    if (env.npoll < 1) {
+        snprintf(err, errlen, "the DPDK data plane needs at least two lcores (the main lcore "
+                              "manages, every other lcore is a poll core); dpdk-eal-args gives "
+                              "%u: add one with -l or --lcores", rte_lcore_count());
+        return -1;
+    }
+    if (env.npoll > MAX_QUEUES) env.npoll = MAX_QUEUES;
+    return 0;
+}
+
+int dpdk_poll_cores(void) { return env.npoll; }
+
+/* The symmetric Toeplitz key: a repeated 16-bit pattern makes the hash of
+ * (src, dst) equal to that of (dst, src). */
+static uint8_t sym_key[40];
+
+int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err,
+                    size_t errlen) {
+    uint16_t pid;
+    long long v;
+    if (util_str2ll(port, strlen(port), &v) && v >= 0 && v < RTE_MAX_ETHPORTS) {
+        pid = (uint16_t)v;
+        if (!rte_eth_dev_is_valid_port(pid)) {
+            snprintf(err, errlen, "dpdk-port %s: no such port (%u ports available)", port,
+                     rte_eth_dev_count_avail());
+            return -1;
+        }
+    } else if (rte_eth_dev_get_port_by_name(port, &pid) != 0) {
+        snprintf(err, errlen, "dpdk-port %s: no such device", port);
+        return -1;
+    }
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(pid, &info) != 0) {
+        snprintf(err, errlen, "dpdk-port %s: cannot read device info", port);
+        return -1;
+    }
+    if (nq > info.max_rx_queues || nq > info.max_tx_queues) {
+        snprintf(err, errlen, "dpdk-port %s (%s) has %u rx / %u tx queues but there are %d "
+                 "poll cores: use fewer lcores or a device with more queues", port,
+                 info.driver_name, info.max_rx_queues, info.max_tx_queues, nq);
+        return -1;
+    }
+    /* Frames up to the MTU plus Ethernet header and a VLAN tag in one mbuf. */
+    unsigned room = (unsigned)mtu + 14 + 4 + 4;
+    if (room < 2048) room = 2048;
+    room += RTE_PKTMBUF_HEADROOM;
+    unsigned nmbuf = (unsigned)nq * (RX_DESC + TX_DESC + TX_BATCH + 512) + 4096;
+    env.pool = rte_pktmbuf_pool_create("cbx_mbufs", nmbuf, 256, 0, (uint16_t)room,
+                                       rte_eth_dev_socket_id(pid) < 0 ? (int)rte_socket_id()
+                                                                     : rte_eth_dev_socket_id(pid));
+    if (!env.pool) {
+        snprintf(err, errlen, "cannot create the mbuf pool (%u mbufs of %u bytes): %s; give "
+                 "EAL more memory (-m / --socket-mem) or reserve hugepages", nmbuf, room,
+                 rte_strerror(rte_errno));
+        return -1;
+    }
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    env.rss = 0;
+    if (nq > 1) {
+        for (int i = 0; i < 40; i += 2) {
+            sym_key[i] = 0x6d;
+            sym_key[i + 1] = 0x5a;
+        }
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = sym_key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = 40;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+            (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+        env.rss = 1;
+    }
+    int rc = rte_eth_dev_configure(pid, (uint16_t)nq, (uint16_t)nq, &conf);
+    if (rc < 0) {
+        snprintf(err, errlen, "dpdk-port %s: configure failed: %s", port, rte_strerror(-rc));
+        return -1;
+    }
+    uint16_t nrx = RX_DESC, ntx = TX_DESC;
+    rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx);
+    int sock = rte_eth_dev_socket_id(pid);
+    if (sock < 0) sock = (int)rte_socket_id();
+    for (int q = 0; q < nq; q++) {
+        if ((rc = rte_eth_rx_queue_setup(pid, (uint16_t)q, nrx, (unsigned)sock, NULL, env.pool)) < 0 ||
+            (rc = rte_eth_tx_queue_setup(pid, (uint16_t)q, ntx, (unsigned)sock, NULL)) < 0) {
+            snprintf(err, errlen, "dpdk-port %s: queue %d set-up failed: %s", port, q,
+                     rte_strerror(-rc));
+            return -1;
+        }
+        env.queues[q].port = pid;
+        env.queues[q].qid = (uint16_t)q;
+        env.queues[q].pool = env.pool;
+    }
+    uint16_t cur = 0;
+    rte_eth_dev_get_mtu(pid, &cur);
+    if (cur != mtu && rte_eth_dev_set_mtu(pid, (uint16_t)mtu) != 0) {
+        /* Some virtual devices cannot change it: keep theirs if smaller. */
+        if (cur && cur < mtu) mtu = cur;
+    }
+    env.mtu = (uint16_t)mtu;
+    if ((rc = rte_eth_dev_start(pid)) < 0) {
+        snprintf(err, errlen, "dpdk-port %s: start failed: %s", port, rte_strerror(-rc));
+        return -1;
+    }
+    env.port_started = 1;
+    env.port = pid;
+    env.nq = nq;
+    struct rte_ether_addr a;
+    rte_eth_macaddr_get(pid, &a);
+    memcpy(mac, a.addr_bytes, 6);
+    return 0;
+}
+
+int dpdk_launch(int i, int (*fn)(void *), void *arg) {
+    if (i < 0 || i >= env.npoll) return -1;
+    return rte_eal_remote_launch(fn, arg, env.lcores[i]) == 0 ? 0 : -1;
+}
+
+void dpdk_wait(int i) {
+    if (i >= 0 && i < env.npoll) rte_eal_wait_lcore(env.lcores[i]);
+}
+
+void dpdk_stop(void) {
+    if (env.port_started) {
+        for (int q = 0; q < env.nq; q++) dpdk_tx_flush(&env.queues[q]);
+        rte_eth_dev_stop(env.port);
+        rte_eth_dev_close(env.port);
+        env.port_started = 0;
+    }
+    if (env.pool) {
+        rte_mempool_free(env.pool);
+        env.pool = NULL;
+    }
+    if (env.started) {
+        rte_eal_cleanup();
+        env.started = 0;
+    }
+    cb_free(env.argv);
+    cb_free(env.argbuf);
+    env.argv = NULL;
+    env.argbuf = NULL;
+}
+
+dpdk_queue *dpdk_queue_get(int i) { return i >= 0 && i < env.nq ? &env.queues[i] : NULL; }
+
+int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max) {
+    struct rte_mbuf *m[64];
+    if (max > 64) max = 64;
+    uint16_t n = rte_eth_rx_burst(q->port, q->qid, m, (uint16_t)max);
+    int k = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        if (m[i]->nb_segs != 1) { /* we never enable scattered rx */
+            rte_pktmbuf_free(m[i]);
+            continue;
+        }
+        data[k] = rte_pktmbuf_mtod(m[i], uint8_t *);
+        len[k] = rte_pktmbuf_data_len(m[i]);
+        pkt[k] = m[i];
+        k++;
+    }
+    return k;
+}
+
+void dpdk_rx_free(void *pkt) { rte_pktmbuf_free(pkt); }
+
+uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h) {
+    struct rte_mbuf *m = rte_pktmbuf_alloc(q->pool);
+    if (!m) return NULL;
+    if (len < 60) len = 60;
+    if (len > rte_pktmbuf_tailroom(m)) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    *h = m;
+    return rte_pktmbuf_mtod(m, uint8_t *);
+}
+
+void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) {
+    struct rte_mbuf *m = h;
+    m->data_len = (uint16_t)len;
+    m->pkt_len = (uint32_t)len;
+    q->tx[q->ntx++] = m;
+    if (q->ntx == TX_BATCH) dpdk_tx_flush(q);
+}
+
+void dpdk_tx_free(void *h) { rte_pktmbuf_free(h); }
+
+unsigned dpdk_tx_flush(dpdk_queue *q) {
+    uint16_t done = 0;
+    for (int tries = 0; done < q->ntx && tries < 8; tries++)
+        done += rte_eth_tx_burst(q->port, q->qid, q->tx + done, (uint16_t)(q->ntx - done));
+    unsigned dropped = (unsigned)(q->ntx - done);
+    for (uint16_t i = done; i < q->ntx; i++) rte_pktmbuf_free(q->tx[i]);
+    q->ntx = 0;
+    return dropped;
+}
+
+void dpdk_port_info_get(dpdk_port_info *pi) {
+    memset(pi, 0, sizeof(*pi));
+    if (!env.port_started) return;
+    pi->port_id = env.port;
+    rte_eth_dev_get_name_by_port(env.port, pi->name);
+    struct rte_ether_addr a;
+    rte_eth_macaddr_get(env.port, &a);
+    memcpy(pi->mac, a.addr_bytes, 6);
+    struct rte_eth_link link;
+    memset(&link, 0, sizeof(link));
+    rte_eth_link_get_nowait(env.port, &link);
+    pi->link_up = link.link_status == RTE_ETH_LINK_UP;
+    pi->link_speed_mbps = link.link_speed;
+    pi->mtu = env.mtu;
+    pi->nqueues = env.nq;
+    pi->rss = env.rss;
+    struct rte_eth_stats st;
+    if (rte_eth_stats_get(env.port, &st) == 0) {
+        pi->ipackets = st.ipackets;
+        pi->opackets = st.opackets;
+        pi->ibytes = st.ibytes;
+        pi->obytes = st.obytes;
+        pi->imissed = st.imissed;
+        pi->ierrors = st.ierrors;
+        pi->oerrors = st.oerrors;
+        pi->rx_nombuf = st.rx_nombuf;
+    }
+}

@@ -1,0 +1,64 @@
+/* dpdk.h — the DPDK environment behind a small interface without rte_*
+ * types, so the data plane compiles (and its tests run) without DPDK:
+ * EAL start-up from `dpdk-eal-args`, the lcore layout (main lcore =
+ * management, every other lcore = one poll core), the mbuf pool, the port
+ * with one rx/tx queue pair per poll core (symmetric RSS when there are
+ * several), burst receive and batched transmit, statistics, shutdown.
+ * Built from dpdk.c when libdpdk is found, else from dpdk_stub.c, whose
+ * dpdk_start fails with a clear message.
+ *
+ * Call order: dpdk_start -> dpdk_port_setup -> dpdk_launch(each poll core)
+ * -> [dpdk_rx / dpdk_tx_* on the poll core owning the queue] -> dpdk_wait
+ * -> dpdk_stop.
+ */
+#ifndef CB_DPDK_H
+#define CB_DPDK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dpdk_queue dpdk_queue;
+
+typedef struct dpdk_port_info {
+    uint16_t port_id;
+    char name[64];
+    uint8_t mac[6];
+    int link_up;
+    uint32_t link_speed_mbps;
+    uint16_t mtu;
+    int nqueues;
+    int rss;
+    uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+} dpdk_port_info;
+
+/* Whether this binary was built with DPDK. */
+int dpdk_available(void);
+/* rte_eal_init with the words of eal_args (shell-like quoting). Needs at
+ * least two lcores. 0 ok; -1 with err. */
+int dpdk_start(const char *eal_args, char *err, size_t errlen);
+/* Number of poll cores (worker lcores). */
+int dpdk_poll_cores(void);
+/* Configure and start `port` (an id or a device name) with nq queue pairs
+ * and the given MTU; returns 0 and fills mac, or -1 with err. */
+int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err, size_t errlen);
+/* Run fn(arg) on the i-th poll core; dpdk_wait joins it. */
+int dpdk_launch(int i, int (*fn)(void *), void *arg);
+void dpdk_wait(int i);
+/* Stop and close the port, release EAL (no hugepage files stay). */
+void dpdk_stop(void);
+
+/* Queue i (one per poll core; only that core may use it). */
+dpdk_queue *dpdk_queue_get(int i);
+/* Up to max received frames; data/len/handle each; dpdk_rx_free each. */
+int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max);
+void dpdk_rx_free(void *pkt);
+/* A transmit buffer of len bytes (NULL: pool empty). */
+uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h);
+void dpdk_tx_send(dpdk_queue *q, void *h, size_t len); /* batched */
+void dpdk_tx_free(void *h);
+/* Hand the batch to the NIC; returns frames dropped (ring full). */
+unsigned dpdk_tx_flush(dpdk_queue *q);
+/* Port counters and link state (any thread). */
+void dpdk_port_info_get(dpdk_port_info *pi);
+
+#endif

@@ -1,0 +1,808 @@
+/* test_tcp.c — CUnit tests for our network stack (dataplane/net, dataplane/
+ * tcp) without DPDK: a fake driver captures transmitted frames, the tests
+ * craft Ethernet/IPv4/TCP frames with valid checksums and drive the state
+ * machine through every state and the odd cases: handshake options, data in
+ * and out, out-of-order and old duplicates, out-of-window data, RST with a
+ * bad sequence (challenge ACK), SYN in ESTABLISHED, zero window and probes,
+ * retransmission timeouts with backoff, both close orders and TIME_WAIT,
+ * wrapped sequence numbers, closed ports, bad checksums, backlog, SYN
+ * cookies, keepalive, ARP, ICMP.
+ */
+#include <CUnit/Basic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../dataplane/net/netstack.h"
+#include "../../dataplane/tcp/tcp.h"
+
+#define OUR_IP 0x0a000002u   /* 10.0.0.2 */
+#define PEER_IP 0x0a000001u  /* 10.0.0.1 */
+#define PORT 6379
+
+static const uint8_t OUR_MAC[6] = {0x02, 0, 0, 0, 0, 0x02};
+static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x01};
+
+/* ------------------------------------------------------------ fake driver */
+
+#define MAXF 256
+static uint8_t *frames[MAXF];
+static size_t flens[MAXF];
+static int nframes;
+
+static uint8_t *f_alloc(void *ctx, size_t len, void **h) {
+    (void)ctx;
+    uint8_t *b = calloc(1, len < 64 ? 64 : len);
+    *h = b;
+    return b;
+}
+static void f_send(void *ctx, void *h, size_t len) {
+    (void)ctx;
+    if (nframes < MAXF) {
+        frames[nframes] = h;
+        flens[nframes++] = len;
+    } else {
+        free(h);
+    }
+}
+static void f_free(void *ctx, void *h) {
+    (void)ctx;
+    free(h);
+}
+static const net_ops fops = {f_alloc, f_send, f_free};
+
+static void clear_frames(void) {
+    for (int i = 0; i < nframes; i++) free(frames[i]);
+    nframes = 0;
+}
+
+/* ------------------------------------------------------------ fake app */
+
+static char rbuf[1 << 16];
+static size_t rlen;
+static int accepted, closed_fin, closed_rst;
+static int app_token;
+static tcp_conn *last_tc;
+static int refuse_accept;
+
+static int a_accepted(void *ctx, tcp_conn *tc) {
+    (void)ctx;
+    if (refuse_accept) return -1;
+    accepted++;
+    tc->app = &app_token;
+    last_tc = tc;
+    return 0;
+}
+static void a_recv(tcp_conn *tc, const uint8_t *p, size_t n) {
+    (void)tc;
+    if (rlen + n <= sizeof(rbuf)) memcpy(rbuf + rlen, p, n);
+    rlen += n;
+}
+static void a_closed(void *app, int reset) {
+    (void)app;
+    if (reset) closed_rst++;
+    else closed_fin++;
+}
+static void a_writable(tcp_conn *tc) { (void)tc; }
+static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable};
+
+static netstack *ns;
+static uint64_t now_us;
+
+static void setup(void) {
+    clear_frames();
+    rlen = 0;
+    accepted = closed_fin = closed_rst = refuse_accept = 0;
+    last_tc = NULL;
+    now_us = 1000000;
+    ns = net_create(&fops, NULL, OUR_MAC, OUR_IP, 0xffffff00u, 0, 1500);
+    net_set_clock(ns, now_us);
+    tcp_set_app(ns->tcp, &aops, NULL);
+    tcp_listen(ns->tcp, PORT, 16);
+    /* Learn the peer's MAC as any on-link packet would. */
+    arp_learn(ns, PEER_IP, PEER_MAC, 1);
+}
+
+static void teardown(void) {
+    net_destroy(ns);
+    ns = NULL;
+    clear_frames();
+}
+
+static void advance_ms(uint64_t ms) {
+    now_us += ms * 1000;
+    net_set_clock(ns, now_us);
+    tcp_timers_run(ns->tcp);
+}
+
+/* ------------------------------------------------------------ crafting */
+
+#define FIN 0x01
+#define SYN 0x02
+#define RST 0x04
+#define PSH 0x08
+#define ACK 0x10
+
+typedef struct opts {
+    int mss, ws, ts;
+    uint32_t tsval, tsecr;
+} opts;
+
+static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)(v >> 16)); wr16(p + 2, (uint16_t)v); }
+
+static void inject_full(uint32_t src_ip, uint16_t sport, uint16_t dport, uint32_t seq,
+                        uint32_t ack, uint8_t flags, uint16_t wnd, const opts *o,
+                        const void *data, size_t dlen, int corrupt) {
+    uint8_t f[2048];
+    memset(f, 0, sizeof(f));
+    memcpy(f, OUR_MAC, 6);
+    memcpy(f + 6, PEER_MAC, 6);
+    wr16(f + 12, 0x0800);
+    uint8_t *t = f + 34;
+    size_t ol = 0;
+    uint8_t *op = t + 20;
+    if (o && o->mss) { op[ol++] = 2; op[ol++] = 4; wr16(op + ol, (uint16_t)o->mss); ol += 2; }
+    if (o && o->ws >= 0 && o->ws != 99) { op[ol++] = 1; op[ol++] = 3; op[ol++] = 3; op[ol++] = (uint8_t)o->ws; }
+    if (o && o->ts) {
+        op[ol++] = 1; op[ol++] = 1; op[ol++] = 8; op[ol++] = 10;
+        wr32(op + ol, o->tsval); wr32(op + ol + 4, o->tsecr); ol += 8;
+    }
+    while (ol % 4) op[ol++] = 0;
+    size_t tl = 20 + ol + dlen;
+    memcpy(t + 20 + ol, data, dlen);
+    wr16(t, sport);
+    wr16(t + 2, dport);
+    wr32(t + 4, seq);
+    wr32(t + 8, ack);
+    t[12] = (uint8_t)(((20 + ol) / 4) << 4);
+    t[13] = flags;
+    wr16(t + 14, wnd);
+    uint32_t s = net_csum_pseudo(src_ip, OUR_IP, 6, (uint16_t)tl);
+    wr16(t + 16, net_csum_fold(net_csum_add(s, t, tl)));
+    if (corrupt) t[16] ^= 0x55;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    wr16(ip + 2, (uint16_t)(20 + tl));
+    wr16(ip + 6, 0x4000);
+    ip[8] = 64;
+    ip[9] = 6;
+    wr32(ip + 12, src_ip);
+    wr32(ip + 16, OUR_IP);
+    wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    net_input(ns, f, 34 + tl);
+}
+
+static void inject(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+                   const opts *o, const char *data) {
+    inject_full(PEER_IP, sport, PORT, seq, ack, flags, wnd, o, data, data ? strlen(data) : 0, 0);
+}
+
+typedef struct seg {
+    uint8_t flags;
+    uint32_t seq, ack;
+    uint16_t wnd, sport, dport;
+    int mss, ws, has_ts;
+    uint32_t tsval, tsecr;
+    const uint8_t *data;
+    size_t len;
+} seg;
+
+/* Parse captured frame i (must be IPv4/TCP with valid checksums). */
+static seg parse(int i) {
+    seg s;
+    memset(&s, 0, sizeof(s));
+    s.ws = -1;
+    CU_ASSERT_FATAL(i >= 0 && i < nframes);
+    const uint8_t *f = frames[i];
+    CU_ASSERT_EQUAL(net_rd16(f + 12), 0x0800);
+    CU_ASSERT(memcmp(f, PEER_MAC, 6) == 0);
+    const uint8_t *ip = f + 14;
+    CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(0, ip, 20)), 0);
+    size_t tot = net_rd16(ip + 2);
+    const uint8_t *t = ip + 20;
+    size_t tl = tot - 20;
+    uint32_t sum = net_csum_pseudo(net_rd32(ip + 12), net_rd32(ip + 16), 6, (uint16_t)tl);
+    CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(sum, t, tl)), 0);
+    s.sport = net_rd16(t);
+    s.dport = net_rd16(t + 2);
+    s.seq = net_rd32(t + 4);
+    s.ack = net_rd32(t + 8);
+    s.flags = t[13];
+    s.wnd = net_rd16(t + 14);
+    size_t doff = (size_t)(t[12] >> 4) * 4;
+    for (size_t k = 20; k < doff;) {
+        uint8_t kind = t[k];
+        if (kind == 0) break;
+        if (kind == 1) { k++; continue; }
+        uint8_t l = t[k + 1];
+        if (kind == 2) s.mss = net_rd16(t + k + 2);
+        if (kind == 3) s.ws = t[k + 2];
+        if (kind == 8) { s.has_ts = 1; s.tsval = net_rd32(t + k + 2); s.tsecr = net_rd32(t + k + 6); }
+        k += l;
+    }
+    s.data = t + doff;
+    s.len = tl - doff;
+    return s;
+}
+
+static seg last(void) { return parse(nframes - 1); }
+
+/* Open a connection from sport with peer ISN irs; returns our ISS + 1. */
+static uint32_t handshake(uint16_t sport, uint32_t irs, int with_opts) {
+    opts o = {1460, 7, 1, 1000, 0};
+    clear_frames();
+    inject(sport, irs, 0, SYN, 65535, with_opts ? &o : NULL, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg sa = last();
+    CU_ASSERT_EQUAL(sa.flags, SYN | ACK);
+    CU_ASSERT_EQUAL(sa.ack, irs + 1);
+    clear_frames();
+    opts o2 = {0, -1, 1, 1001, sa.tsval};
+    inject(sport, irs + 1, sa.seq + 1, ACK, 1024, with_opts ? &o2 : NULL, NULL);
+    return sa.seq + 1;
+}
+
+static opts ts_opts(void) {
+    opts o = {0, -1, 1, 2000, 0};
+    return o;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_handshake_options(void) {
+    setup();
+    opts o = {1460, 7, 1, 12345, 0};
+    inject(40000, 100, 0, SYN, 65535, &o, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg s = last();
+    CU_ASSERT_EQUAL(s.flags, SYN | ACK);
+    CU_ASSERT_EQUAL(s.ack, 101);
+    CU_ASSERT_EQUAL(s.mss, 1460);
+    CU_ASSERT_EQUAL(s.ws, TCP_RCV_WSCALE);
+    CU_ASSERT(s.has_ts);
+    CU_ASSERT_EQUAL(s.tsecr, 12345);
+    CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 1);
+    /* A retransmitted SYN gets the same SYN-ACK again. */
+    clear_frames();
+    inject(40000, 100, 0, SYN, 65535, &o, NULL);
+    CU_ASSERT_EQUAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, s.seq);
+    clear_frames();
+    opts o2 = {0, -1, 1, 12346, s.tsval};
+    inject(40000, 101, s.seq + 1, ACK, 512, &o2, NULL);
+    CU_ASSERT_EQUAL(accepted, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(last_tc);
+    CU_ASSERT_EQUAL(last_tc->state, TCP_ESTABLISHED);
+    CU_ASSERT_EQUAL(last_tc->snd_wnd, 512u << 7);
+    CU_ASSERT_EQUAL(last_tc->mss, 1460 - 12);
+    CU_ASSERT_EQUAL(ns->st.tcp_active, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 0);
+    teardown();
+}
+
+static void test_no_options_and_refused_accept(void) {
+    setup();
+    uint32_t iss = handshake(40001, 5000, 0);
+    CU_ASSERT_EQUAL(accepted, 1);
+    CU_ASSERT_EQUAL(last_tc->flags & (TF_TS | TF_WS), 0);
+    CU_ASSERT_EQUAL(last_tc->mss, 536);
+    CU_ASSERT_EQUAL(last_tc->snd_wnd, 1024);
+    (void)iss;
+    /* The application refuses: the connection is reset and forgotten. */
+    refuse_accept = 1;
+    clear_frames();
+    inject(40002, 9, 0, SYN, 65535, NULL, NULL);
+    seg sa = last();
+    clear_frames();
+    inject(40002, 10, sa.seq + 1, ACK, 1024, NULL, NULL);
+    CU_ASSERT_EQUAL(nframes, 1);
+    CU_ASSERT(last().flags & RST);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40002, OUR_IP, PORT));
+    teardown();
+}
+
+static void test_data_in_and_delayed_ack(void) {
+    setup();
+    uint32_t iss = handshake(40010, 1000, 1);
+    opts o = ts_opts();
+    inject(40010, 1001, iss, ACK | PSH, 1024, &o, "hello");
+    CU_ASSERT_EQUAL(rlen, 5);
+    CU_ASSERT(memcmp(rbuf, "hello", 5) == 0);
+    /* The ACK waits for the end of the loop turn (a reply may carry it). */
+    CU_ASSERT_EQUAL(nframes, 0);
+    tcp_flush_acks(ns->tcp);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg a = last();
+    CU_ASSERT_EQUAL(a.flags, ACK);
+    CU_ASSERT_EQUAL(a.ack, 1006);
+    CU_ASSERT(a.has_ts);
+    CU_ASSERT_EQUAL(a.tsecr, 2000);
+    /* A reply sent in the same turn piggybacks the ACK: no pure ACK. */
+    clear_frames();
+    inject(40010, 1006, iss, ACK | PSH, 1024, &o, "ping");
+    struct iovec iov = {(void *)"+PONG\r\n", 7};
+    CU_ASSERT_EQUAL(tcp_send(last_tc, &iov, 1), 7);
+    tcp_flush_acks(ns->tcp);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg d = last();
+    CU_ASSERT_EQUAL(d.len, 7);
+    CU_ASSERT_EQUAL(d.ack, 1010);
+    CU_ASSERT_EQUAL(d.seq, iss);
+    CU_ASSERT(memcmp(d.data, "+PONG\r\n", 7) == 0);
+    /* Its ACK releases the send buffer. */
+    inject(40010, 1010, iss + 7, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(last_tc->slen, 0);
+    CU_ASSERT_EQUAL(last_tc->snd_una, iss + 7);
+    teardown();
+}
+
+static void test_out_of_order_and_duplicates(void) {
+    setup();
+    uint32_t iss = handshake(40020, 0, 1);
+    opts o = ts_opts();
+    clear_frames();
+    inject(40020, 6, iss, ACK, 1024, &o, "world");     /* a hole at 1..5 */
+    CU_ASSERT_EQUAL(rlen, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_ooo_segs, 1);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().ack, 1); /* duplicate ACK at once */
+    inject(40020, 11, iss, ACK, 1024, &o, "!");
+    inject(40020, 6, iss, ACK, 1024, &o, "world");     /* a duplicate in the queue */
+    clear_frames();
+    inject(40020, 1, iss, ACK, 1024, &o, "hello");     /* fills the hole */
+    CU_ASSERT_EQUAL(rlen, 11);
+    CU_ASSERT(memcmp(rbuf, "helloworld!", 11) == 0);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().ack, 12);
+    /* An old duplicate is acknowledged, not delivered again. */
+    clear_frames();
+    inject(40020, 1, iss, ACK, 1024, &o, "hello");
+    CU_ASSERT_EQUAL(rlen, 11);
+    CU_ASSERT_EQUAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().ack, 12);
+    /* Partly old: only the new tail is delivered. */
+    inject(40020, 9, iss, ACK, 1024, &o, "ld!abc");
+    CU_ASSERT_EQUAL(rlen, 14);
+    CU_ASSERT(memcmp(rbuf + 11, "abc", 3) == 0);
+    /* Out of the window: ACK, nothing delivered. */
+    clear_frames();
+    inject(40020, 15 + TCP_RCV_WND + 10, iss, ACK, 1024, &o, "far");
+    CU_ASSERT_EQUAL(rlen, 14);
+    CU_ASSERT_EQUAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().ack, 15);
+    teardown();
+}
+
+static void test_rst_and_syn_protections(void) {
+    setup();
+    uint32_t iss = handshake(40030, 500, 1);
+    opts o = ts_opts();
+    clear_frames();
+    /* RST inside the window but not at rcv_nxt: challenge ACK only. */
+    inject(40030, 600, iss, RST, 0, NULL, NULL);
+    CU_ASSERT_EQUAL(closed_rst, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_challenge_acks, 1);
+    CU_ASSERT_EQUAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().ack, 501);
+    /* RST outside the window: ignored silently. */
+    clear_frames();
+    inject(40030, 500 + TCP_RCV_WND + 5, iss, RST, 0, NULL, NULL);
+    CU_ASSERT_EQUAL(nframes, 0);
+    /* SYN in ESTABLISHED: challenge ACK, connection kept. */
+    inject(40030, 501, 0, SYN, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(ns->st.tcp_challenge_acks, 2);
+    CU_ASSERT_PTR_NOT_NULL(tcp_lookup(ns->tcp, PEER_IP, 40030, OUR_IP, PORT));
+    /* ACK of data never sent: answered with an ACK, ignored. */
+    clear_frames();
+    inject(40030, 501, iss + 1000, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(nframes, 1);
+    CU_ASSERT_EQUAL(last_tc->snd_una, iss);
+    /* The exact RST resets it. */
+    inject(40030, 501, iss, RST, 0, NULL, NULL);
+    CU_ASSERT_EQUAL(closed_rst, 1);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40030, OUR_IP, PORT));
+    CU_ASSERT_EQUAL(ns->st.tcp_active, 0);
+    teardown();
+}
+
+static void test_passive_close(void) {
+    setup();
+    uint32_t iss = handshake(40040, 7, 1);
+    opts o = ts_opts();
+    clear_frames();
+    inject(40040, 8, iss, ACK | FIN, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(closed_fin, 1);
+    tcp_conn *tc = tcp_lookup(ns->tcp, PEER_IP, 40040, OUR_IP, PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    CU_ASSERT_EQUAL(tc->state, TCP_CLOSE_WAIT);
+    /* The ACK of the FIN is owed to the end of the turn (our FIN may carry it). */
+    CU_ASSERT_EQUAL(nframes, 0);
+    tcp_flush_acks(ns->tcp);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().ack, 9);
+    /* The application answers and closes: data, then FIN. */
+    struct iovec iov = {(void *)"bye", 3};
+    tcp_send(tc, &iov, 1);
+    tcp_close(tc);
+    CU_ASSERT_EQUAL(tc->state, TCP_LAST_ACK);
+    seg f = last();
+    CU_ASSERT(f.flags & FIN);
+    CU_ASSERT_EQUAL(f.seq + f.len, iss + 3);
+    /* A duplicate FIN is acknowledged again. */
+    clear_frames();
+    inject(40040, 8, iss, ACK | FIN, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(nframes, 1);
+    inject(40040, 9, iss + 4, ACK, 1024, &o, NULL);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40040, OUR_IP, PORT));
+    CU_ASSERT_EQUAL(ns->st.tcp_active, 0);
+    teardown();
+}
+
+static void test_active_close_time_wait(void) {
+    setup();
+    uint32_t iss = handshake(40050, 70, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    clear_frames();
+    tcp_close(tc);
+    CU_ASSERT_EQUAL(tc->state, TCP_FIN_WAIT_1);
+    CU_ASSERT(last().flags & FIN);
+    inject(40050, 71, iss + 1, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->state, TCP_FIN_WAIT_2);
+    inject(40050, 71, iss + 1, ACK | FIN, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->state, TCP_TIME_WAIT);
+    CU_ASSERT_EQUAL(ns->st.tcp_time_wait, 1);
+    advance_ms(TCP_TIME_WAIT_MS - 100);
+    CU_ASSERT_PTR_NOT_NULL(tcp_lookup(ns->tcp, PEER_IP, 40050, OUR_IP, PORT));
+    advance_ms(200);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40050, OUR_IP, PORT));
+    CU_ASSERT_EQUAL(ns->st.tcp_time_wait, 0);
+    teardown();
+}
+
+static void test_simultaneous_close_and_data_after_close(void) {
+    setup();
+    uint32_t iss = handshake(40055, 70, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    tcp_close(tc);                                          /* our FIN: iss */
+    inject(40055, 71, iss, ACK | FIN, 1024, &o, NULL);      /* theirs, ours not acked */
+    CU_ASSERT_EQUAL(tc->state, TCP_CLOSING);
+    inject(40055, 72, iss + 1, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->state, TCP_TIME_WAIT);
+    /* New data for an application that closed: RST, as Linux does. */
+    iss = handshake(40056, 900, 1);
+    tcp_close(last_tc);
+    clear_frames();
+    inject(40056, 901, iss + 1, ACK, 1024, &o, "late");
+    CU_ASSERT(last().flags & RST);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40056, OUR_IP, PORT));
+    teardown();
+}
+
+static void test_retransmission_backoff(void) {
+    setup();
+    uint32_t iss = handshake(40060, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    tcp_rto_update(tc, 1000); /* 1 ms RTT: the RTO sits on its floor */
+    CU_ASSERT_EQUAL(tc->rto_ms, TCP_RTO_MIN_MS);
+    clear_frames();
+    struct iovec iov = {(void *)"0123456789", 10};
+    tcp_send(tc, &iov, 1);
+    CU_ASSERT_EQUAL(nframes, 1);
+    advance_ms(TCP_RTO_MIN_MS - 10);
+    CU_ASSERT_EQUAL(nframes, 1);
+    advance_ms(20);
+    CU_ASSERT_EQUAL_FATAL(nframes, 2);
+    seg r = last();
+    CU_ASSERT_EQUAL(r.seq, iss);
+    CU_ASSERT_EQUAL(r.len, 10);
+    CU_ASSERT_EQUAL(ns->st.tcp_retransmits, 1);
+    CU_ASSERT_EQUAL(tc->cwnd, tc->mss);
+    /* Backed off: the next one comes after twice the RTO. */
+    advance_ms(2 * TCP_RTO_MIN_MS - 20);
+    CU_ASSERT_EQUAL(nframes, 2);
+    advance_ms(40);
+    CU_ASSERT_EQUAL(nframes, 3);
+    inject(40060, 11, iss + 10, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->slen, 0);
+    CU_ASSERT_EQUAL(tc->backoff, 0);
+    CU_ASSERT_EQUAL(tc->timer_due_ms, 0);
+    /* Unanswered for good: the connection is aborted, the app told. */
+    tcp_send(tc, &iov, 1);
+    for (int i = 0; i < 40 && closed_rst == 0; i++) advance_ms(TCP_RTO_MAX_MS);
+    CU_ASSERT_EQUAL(closed_rst, 1);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40060, OUR_IP, PORT));
+    teardown();
+}
+
+static void test_fast_retransmit(void) {
+    setup();
+    uint32_t iss = handshake(40065, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    static char big[8000];
+    memset(big, 'x', sizeof(big));
+    struct iovec iov = {big, sizeof(big)};
+    clear_frames();
+    tcp_send(tc, &iov, 1);
+    CU_ASSERT(nframes >= 5);
+    /* First segment lost: three duplicate ACKs bring it back at once. */
+    for (int i = 0; i < 3; i++) inject(40065, 11, iss, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(ns->st.tcp_fast_retransmits, 1);
+    seg r = last();
+    CU_ASSERT_EQUAL(r.seq, iss);
+    CU_ASSERT_EQUAL(r.len, tc->mss);
+    teardown();
+}
+
+static void test_zero_window_probe(void) {
+    setup();
+    uint32_t iss = handshake(40070, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    inject(40070, 11, iss, ACK, 0, &o, NULL); /* window closes */
+    CU_ASSERT_EQUAL(tc->snd_wnd, 0);
+    clear_frames();
+    struct iovec iov = {(void *)"abc", 3};
+    CU_ASSERT_EQUAL(tcp_send(tc, &iov, 1), 3);
+    CU_ASSERT_EQUAL(nframes, 0);
+    advance_ms(tc->rto_ms + 10);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg p = last();
+    CU_ASSERT_EQUAL(p.len, 1);
+    CU_ASSERT_EQUAL(p.seq, iss);
+    /* The window opens: everything goes. */
+    clear_frames();
+    inject(40070, 11, iss, ACK, 100, &o, NULL);
+    CU_ASSERT(nframes >= 1);
+    CU_ASSERT_EQUAL(tc->snd_nxt, iss + 3);
+    teardown();
+}
+
+static void test_wrapped_sequence_numbers(void) {
+    setup();
+    uint32_t irs = 0xfffffff0u;
+    uint32_t iss = handshake(40080, irs, 1);
+    opts o = ts_opts();
+    inject(40080, irs + 1, iss, ACK, 1024, &o, "0123456789abcdef"); /* crosses 2^32 */
+    inject(40080, irs + 17, iss, ACK, 1024, &o, "XYZ");
+    CU_ASSERT_EQUAL(rlen, 19);
+    CU_ASSERT(memcmp(rbuf, "0123456789abcdefXYZ", 19) == 0);
+    CU_ASSERT_EQUAL(last_tc->rcv_nxt, irs + 20);
+    CU_ASSERT(last_tc->rcv_nxt < 16);
+    /* Our own sequence space wrapping: a connection whose ISS is near 2^32. */
+    tcp_conn *tc = last_tc;
+    tc->snd_una = tc->snd_nxt = tc->snd_max = 0xfffffffcu;
+    struct iovec iov = {(void *)"12345678", 8};
+    clear_frames();
+    tcp_send(tc, &iov, 1);
+    CU_ASSERT_EQUAL(last().seq, 0xfffffffcu);
+    inject(40080, irs + 20, 4, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->slen, 0);
+    CU_ASSERT_EQUAL(tc->snd_una, 4);
+    teardown();
+}
+
+static void test_closed_port_checksum_backlog(void) {
+    setup();
+    /* SYN to a closed port: RST|ACK acknowledging it. */
+    inject_full(PEER_IP, 5555, 80, 42, 0, SYN, 1024, NULL, NULL, 0, 0);
+    seg r = last();
+    CU_ASSERT_EQUAL(r.flags, RST | ACK);
+    CU_ASSERT_EQUAL(r.ack, 43);
+    /* A stray ACK to the listening port: RST with its ack as sequence. */
+    clear_frames();
+    inject(5556, 1, 777, ACK, 1024, NULL, NULL);
+    r = last();
+    CU_ASSERT_EQUAL(r.flags, RST);
+    CU_ASSERT_EQUAL(r.seq, 777);
+    /* A RST to nothing: silence. */
+    clear_frames();
+    inject(5557, 1, 0, RST, 0, NULL, NULL);
+    CU_ASSERT_EQUAL(nframes, 0);
+    /* Bad TCP checksum: counted and dropped. */
+    inject_full(PEER_IP, 5558, PORT, 1, 0, SYN, 1024, NULL, NULL, 0, 1);
+    CU_ASSERT_EQUAL(nframes, 0);
+    CU_ASSERT_EQUAL(ns->st.rx_csum_errors, 1);
+    /* Backlog: SYN_RCVD connections beyond it are dropped. */
+    tcp_listen(ns->tcp, PORT, 2);
+    for (int i = 0; i < 4; i++) inject((uint16_t)(6000 + i), 1, 0, SYN, 1024, NULL, NULL);
+    CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_sent, 2); /* beyond it: cookies */
+    CU_ASSERT_EQUAL(ns->tcp->nconns, 2);
+    /* SYN_RCVD expires after its SYN-ACK retries. */
+    for (int i = 0; i < 80; i++) advance_ms(1000);
+    CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 0);
+    CU_ASSERT_EQUAL(ns->tcp->nconns, 0);
+    teardown();
+}
+
+static void test_syn_cookies(void) {
+    setup();
+    tcp_listen(ns->tcp, PORT, 1);
+    opts o = {1460, 7, 1, 5000, 0};
+    inject(7000, 100, 0, SYN, 65535, &o, NULL);             /* fills the queue */
+    CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 1);
+    clear_frames();
+    inject(7001, 200, 0, SYN, 65535, &o, NULL);             /* answered by a cookie */
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_sent, 1);
+    CU_ASSERT_EQUAL(ns->tcp->nconns, 1);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg c = last();
+    CU_ASSERT_EQUAL(c.flags, SYN | ACK);
+    CU_ASSERT_EQUAL(c.ack, 201);
+    CU_ASSERT_EQUAL(c.ws, TCP_RCV_WSCALE);
+    CU_ASSERT(c.has_ts);
+    /* The ACK returns the cookie, with data: the connection is made. */
+    opts a = {0, -1, 1, 5001, c.tsval};
+    inject(7001, 201, c.seq + 1, ACK | PSH, 100, &a, "abc");
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_ok, 1);
+    CU_ASSERT_EQUAL(accepted, 1);
+    CU_ASSERT_EQUAL(rlen, 3);
+    tcp_conn *tc = tcp_lookup(ns->tcp, PEER_IP, 7001, OUR_IP, PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    CU_ASSERT_EQUAL(tc->state, TCP_ESTABLISHED);
+    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS), TF_TS | TF_WS);
+    CU_ASSERT_EQUAL(tc->snd_wscale, 7);
+    CU_ASSERT_EQUAL(tc->snd_wnd, 100u << 7);
+    CU_ASSERT_EQUAL(tc->mss, 1460 - 12);
+    CU_ASSERT_EQUAL(tc->rcv_nxt, 204);
+    /* A forged cookie: RST, counted. */
+    clear_frames();
+    inject(7002, 300, 0, SYN, 65535, &o, NULL);
+    seg c2 = last();
+    clear_frames();
+    inject(7002, 301, c2.seq + 2, ACK, 100, &a, NULL);
+    CU_ASSERT_EQUAL(ns->st.tcp_syncookies_failed, 1);
+    CU_ASSERT(last().flags & RST);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 7002, OUR_IP, PORT));
+    /* No options in the SYN: MSS 536, no scaling, no timestamps. */
+    clear_frames();
+    inject(7003, 400, 0, SYN, 65535, NULL, NULL);
+    seg c3 = last();
+    CU_ASSERT_EQUAL(c3.ws, -1);
+    inject(7003, 401, c3.seq + 1, ACK, 1000, NULL, NULL);
+    tc = tcp_lookup(ns->tcp, PEER_IP, 7003, OUR_IP, PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    CU_ASSERT_EQUAL(tc->mss, 536);
+    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS), 0);
+    CU_ASSERT_EQUAL(tc->snd_wnd, 1000);
+    /* An old cookie (two time slots later) is refused. */
+    inject(7004, 500, 0, SYN, 65535, NULL, NULL);
+    seg c4 = last();
+    advance_ms(2 * 65536 + 10);
+    clear_frames();
+    inject(7004, 501, c4.seq + 1, ACK, 1000, NULL, NULL);
+    CU_ASSERT(last().flags & RST);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 7004, OUR_IP, PORT));
+    teardown();
+}
+
+static void test_keepalive(void) {
+    setup();
+    ns->tcp->keepalive_ms = 3000;
+    uint32_t iss = handshake(40090, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    inject(40090, 11, iss, ACK | PSH, 1024, &o, "x"); /* arms the keepalive */
+    clear_frames();
+    advance_ms(2900);
+    CU_ASSERT_EQUAL(nframes, 0);
+    advance_ms(200);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg p = last();
+    CU_ASSERT_EQUAL(p.seq, iss - 1); /* an old sequence number, no data */
+    CU_ASSERT_EQUAL(p.len, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_keepalive_probes, 1);
+    /* The peer answers: idle again, no abort. */
+    inject(40090, 12, iss, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->ka_probes, 0);
+    /* Data sent meanwhile gets its retransmission timer, not the keepalive's. */
+    struct iovec iov = {(void *)"r", 1};
+    tcp_send(tc, &iov, 1);
+    CU_ASSERT_EQUAL(tc->flags & TF_KATIMER, 0);
+    CU_ASSERT(tc->timer_due_ms <= ns->now_ms + tc->rto_ms);
+    inject(40090, 12, iss + 1, ACK, 1024, &o, NULL);
+    CU_ASSERT(tc->flags & TF_KATIMER);
+    /* A silent peer: three probes a second apart, then the connection goes. */
+    for (int i = 0; i < 8 && !closed_rst; i++) advance_ms(1000);
+    CU_ASSERT_EQUAL(closed_rst, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_keepalive_probes, 4);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40090, OUR_IP, PORT));
+    teardown();
+}
+
+static void test_arp_icmp_filtering(void) {
+    setup();
+    /* ARP request for our address: a reply to the asker. */
+    uint8_t f[64];
+    memset(f, 0, sizeof(f));
+    memset(f, 0xff, 6);
+    memcpy(f + 6, PEER_MAC, 6);
+    wr16(f + 12, 0x0806);
+    uint8_t *a = f + 14;
+    wr16(a, 1); wr16(a + 2, 0x0800); a[4] = 6; a[5] = 4; wr16(a + 6, 1);
+    memcpy(a + 8, PEER_MAC, 6);
+    wr32(a + 14, PEER_IP);
+    wr32(a + 24, OUR_IP);
+    net_input(ns, f, 60);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(net_rd16(frames[0] + 12), 0x0806);
+    CU_ASSERT_EQUAL(net_rd16(frames[0] + 14 + 6), 2);
+    CU_ASSERT(memcmp(frames[0] + 14 + 8, OUR_MAC, 6) == 0);
+    /* A frame for another MAC is filtered. */
+    clear_frames();
+    f[0] = 0x02; f[5] = 0x77;
+    net_input(ns, f, 60);
+    CU_ASSERT_EQUAL(nframes, 0);
+    CU_ASSERT_EQUAL(ns->st.rx_filtered, 1);
+    /* ICMP echo: a reply with the same payload and a valid checksum. */
+    uint8_t p[128];
+    memset(p, 0, sizeof(p));
+    memcpy(p, OUR_MAC, 6);
+    memcpy(p + 6, PEER_MAC, 6);
+    wr16(p + 12, 0x0800);
+    uint8_t *ip = p + 14;
+    ip[0] = 0x45; wr16(ip + 2, 20 + 16); ip[8] = 64; ip[9] = 1;
+    wr32(ip + 12, PEER_IP); wr32(ip + 16, OUR_IP);
+    wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    uint8_t *ic = ip + 20;
+    ic[0] = 8; wr16(ic + 4, 0x1234); wr16(ic + 6, 1); memcpy(ic + 8, "pingdata", 8);
+    wr16(ic + 2, net_csum_fold(net_csum_add(0, ic, 16)));
+    net_input(ns, p, 14 + 36);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    const uint8_t *r = frames[0] + 34;
+    CU_ASSERT_EQUAL(r[0], 0);
+    CU_ASSERT(memcmp(r + 8, "pingdata", 8) == 0);
+    CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(0, r, 16)), 0);
+    /* A fragment is counted and dropped. */
+    clear_frames();
+    wr16(ip + 6, 0x2000); wr16(ip + 10, 0);
+    wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    net_input(ns, p, 14 + 36);
+    CU_ASSERT_EQUAL(nframes, 0);
+    CU_ASSERT_EQUAL(ns->st.rx_frag_dropped, 1);
+    teardown();
+}
+
+static void test_checksum_odd_lengths(void) {
+    /* The 8-byte fast path agrees with a plain RFC 1071 sum at every length. */
+    uint8_t b[67];
+    for (int i = 0; i < 67; i++) b[i] = (uint8_t)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof(b); n++) {
+        uint32_t ref = 0;
+        for (size_t i = 0; i + 1 < n; i += 2) ref += (uint32_t)(b[i] << 8 | b[i + 1]);
+        if (n & 1) ref += (uint32_t)b[n - 1] << 8;
+        CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(0, b, n)), net_csum_fold(ref));
+    }
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("tcp", NULL, NULL);
+    CU_add_test(s, "checksum at every length", test_checksum_odd_lengths);
+    CU_add_test(s, "handshake with MSS, window scale, timestamps", test_handshake_options);
+    CU_add_test(s, "handshake without options; refused accept", test_no_options_and_refused_accept);
+    CU_add_test(s, "data in, ACK delayed to the end of the turn", test_data_in_and_delayed_ack);
+    CU_add_test(s, "out-of-order queue, old duplicates, out-of-window", test_out_of_order_and_duplicates);
+    CU_add_test(s, "RST with bad sequence, SYN in ESTABLISHED (RFC 5961)", test_rst_and_syn_protections);
+    CU_add_test(s, "passive close: CLOSE_WAIT, LAST_ACK", test_passive_close);
+    CU_add_test(s, "active close: FIN_WAIT_1/2, TIME_WAIT", test_active_close_time_wait);
+    CU_add_test(s, "simultaneous close; data after close", test_simultaneous_close_and_data_after_close);
+    CU_add_test(s, "retransmission timeout with backoff and abort", test_retransmission_backoff);
+    CU_add_test(s, "fast retransmit on three duplicate ACKs", test_fast_retransmit);
+    CU_add_test(s, "zero window and probes", test_zero_window_probe);
+    CU_add_test(s, "wrapped sequence numbers", test_wrapped_sequence_numbers);
+    CU_add_test(s, "closed port, checksum, backlog, SYN_RCVD expiry", test_closed_port_checksum_backlog);
+    CU_add_test(s, "SYN cookies when the SYN queue is full", test_syn_cookies);
+    CU_add_test(s, "keepalive probes and abort", test_keepalive);
+    CU_add_test(s, "ARP, ICMP echo, MAC filter, fragments", test_arp_icmp_filtering);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
