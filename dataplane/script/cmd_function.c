@@ -233,6 +233,22 @@ int fn_may_write(const cb_client *c) {
 
 /* ------------------------------------------------------------ FUNCTION */
 
+/* The VM that checks new libraries: the worker's own, or a standalone one
+ * when the command runs off its worker thread (AOF replay at start-up). */
+static cb_script_vm *checking_vm(cb_client *c) {
+    if (worker_self() != c->w) return script_vm_standalone();
+    return script_vm(c->w);
+}
+
+static void release_vm(cb_client *c, cb_script_vm *vm) {
+    if (worker_self() != c->w) script_vm_standalone_free(vm);
+}
+
+/* Library changes are writes: the AOF records the command itself. */
+static void changed(cb_client *c) {
+    c->shard->dirty++;
+}
+
 void cmd_function_load(cb_client *c) {
     int replace = 0, i = 2;
     while (i < c->argc - 1) {
@@ -244,10 +260,12 @@ void cmd_function_load(cb_client *c) {
         reply_errorf(c, "Unknown option given: %.*s", (int)ARGL(c, i), ARGP(c, i));
         return;
     }
-    cb_script_vm *vm = script_vm(c->w);
+    cb_script_vm *vm = checking_vm(c);
     fn_lib *lib = NULL;
     char *err = NULL;
-    if (fn_create(vm, ARGP(c, i), ARGL(c, i), !replace, &lib, &err) < 0) {
+    int rc = fn_create(vm, ARGP(c, i), ARGL(c, i), !replace, &lib, &err);
+    release_vm(c, vm);
+    if (rc < 0) {
         reply_error(c, err);
         cb_free(err);
         return;
@@ -261,6 +279,7 @@ void cmd_function_load(cb_client *c) {
         fn_lib_free(lib);
         return;
     }
+    changed(c);
     reply_bulk(c, name, strlen(name));
 }
 
@@ -336,6 +355,7 @@ void cmd_function_delete(cb_client *c) {
         reply_error(c, "Library not found");
         return;
     }
+    changed(c);
     reply_ok(c);
 }
 
@@ -350,6 +370,7 @@ void cmd_function_flush(cb_client *c) {
         return;
     }
     fn_registry_flush();
+    changed(c);
     reply_ok(c);
 }
 
@@ -380,11 +401,15 @@ void cmd_function_restore(cb_client *c) {
         }
     }
     char *err = NULL;
-    if (fn_restore_payload(script_vm(c->w), ARGP(c, 2), ARGL(c, 2), policy, &err) < 0) {
+    cb_script_vm *vm = checking_vm(c);
+    int rc = fn_restore_payload(vm, ARGP(c, 2), ARGL(c, 2), policy, &err);
+    release_vm(c, vm);
+    if (rc < 0) {
         reply_error(c, err);
         cb_free(err);
         return;
     }
+    changed(c);
     reply_ok(c);
 }
 

@@ -135,6 +135,29 @@ class RdbBothWays(unittest.TestCase):
         self.assertEqual(r.fcall('incr_by', 1, 'cnt', 2), 2)
 
 
+class AofReplay(unittest.TestCase):
+    """FUNCTION LOAD / DELETE are writes: the AOF records them and a
+    restart replays them (off the worker threads, before they start)."""
+
+    def test_restart_replays_libraries(self):
+        d = tempfile.mkdtemp(prefix='cbtest-fn-aof-')
+        self.addCleanup(shutil.rmtree, d, True)
+        s = Server('cachebox', args=['--dir', d, '--appendonly', 'yes'])
+        self.addCleanup(s.cleanup)
+        r = s.redis()
+        r.function_load(LIB_A)
+        r.function_load(LIB_B)
+        r.function_delete('liba')
+        self.assertEqual(r.fcall('incr_by', 1, 'n', 7), 7)
+        want = listing(r)
+        s.stop()
+        s2 = Server('cachebox', args=['--dir', d, '--appendonly', 'yes'])
+        self.addCleanup(s2.cleanup)
+        r2 = s2.redis()
+        self.assertEqual(listing(r2), want)
+        self.assertEqual(r2.fcall('incr_by', 1, 'n', 1), 8)
+
+
 class _Kill:
     ARGS = ()
 
