@@ -132,7 +132,14 @@ static int rdb_load_hook(const char *code, size_t len, char **err) {
     return rc;
 }
 
-static const rdb_fn_hooks hooks = {rdb_save_hook, rdb_load_hook};
+static void each_hook(void *priv, void (*fn)(void *priv, const char *code, size_t len)) {
+    int n;
+    fn_lib **libs = fn_registry_snapshot(&n, NULL);
+    for (int i = 0; i < n; i++) fn(priv, libs[i]->code, libs[i]->codelen);
+    fn_snapshot_free(libs, n);
+}
+
+static const rdb_fn_hooks hooks = {rdb_save_hook, rdb_load_hook, each_hook};
 
 void fn_init(void) {
     rdb_set_fn_hooks(&hooks);

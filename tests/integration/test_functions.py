@@ -156,6 +156,21 @@ class AofReplay(unittest.TestCase):
         r2 = s2.redis()
         self.assertEqual(listing(r2), want)
         self.assertEqual(r2.fcall('incr_by', 1, 'n', 1), 8)
+        # A rewrite to commands writes FUNCTION LOAD first, as Redis's;
+        # one with an RDB preamble carries the FUNCTION2 records.
+        for preamble in ('no', 'yes'):
+            r2.config_set('aof-use-rdb-preamble', preamble)
+            r2.bgrewriteaof()
+            deadline = time.time() + 20
+            while r2.info('persistence')['aof_rewrite_in_progress']:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            s2.stop()
+            s2 = Server('cachebox', args=['--dir', d, '--appendonly', 'yes'])
+            self.addCleanup(s2.cleanup)
+            r2 = s2.redis()
+            self.assertEqual(listing(r2), want, preamble)
+            self.assertEqual(r2.get('n'), b'8')
 
 
 class _Kill:

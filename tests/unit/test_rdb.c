@@ -435,7 +435,7 @@ static cbstr fn_save_stub(cbstr b)
 
 static void test_function_records(void)
 {
-    static const rdb_fn_hooks hooks = { fn_save_stub, fn_load_stub };
+    static const rdb_fn_hooks hooks = { fn_save_stub, fn_load_stub, NULL };
     cb_shard *sh[2];
     char *err = NULL;
     /* No hooks (a check tool): the library is read and skipped. */
