@@ -78,7 +78,7 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
     multi_flag_error(c);
 }
 
-int dispatch_reject_oom(cb_client *c, const cb_command *cmd) {
+int dispatch_oom_state(cb_client *c) {
     if (!g_config.store.maxmemory) return 0;
     cb_shard *s = c->shard;
     /* The shard may be another worker's (parked): count what eviction frees
@@ -87,8 +87,13 @@ int dispatch_reject_oom(cb_client *c, const cb_command *cmd) {
     shard_set_time(s, util_mstime());
     int r = evict_perform(s);
     if (prev >= 0) mem_account_use(prev);
-    if (r != EVICT_FAIL) return 0;
-    int deny = (cmd->flags & CMD_DENYOOM) != 0;
+    return r == EVICT_FAIL;
+}
+
+int dispatch_reject_oom(cb_client *c, const cb_command *cmd) {
+    if (!dispatch_oom_state(c)) return 0;
+    /* A script's flags decide for EVAL/FCALL (script_denies_oom). */
+    int deny = (cmd->flags & CMD_DENYOOM) != 0 || script_denies_oom(c, cmd);
     if (cmd->proc == cmd_exec && multi_has_denyoom(c)) deny = 1;
     /* Anything queued while out of memory is refused, as Redis does. */
     if ((c->flags & CLIENT_MULTI) && cmd->proc != cmd_exec && strcmp(cmd->name, "discard") &&

@@ -19,6 +19,9 @@ void dispatch_call(cb_client *c, const struct cb_command *cmd);
  * may grow it (deny-OOM, an EXEC of such, anything queued in MULTI).
  * 1 when refused (the error is already replied). */
 int dispatch_reject_oom(cb_client *c, const struct cb_command *cmd);
+/* Whether c's shard is out of memory now (maxmemory set and eviction
+ * cannot make room): Redis's pre-command OOM state. */
+int dispatch_oom_state(cb_client *c);
 /* 1 when the pause in force holds this command. */
 int dispatch_paused_for(const cb_client *c, const struct cb_command *cmd);
 

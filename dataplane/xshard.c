@@ -71,7 +71,7 @@ static const char *const global_names[] = {
     /* SAVE reads every shard; BGSAVE's epoch starts in all at one instant. */
     "save", "bgsave",
     /* Scripts may touch keys of any shard, declared or not. */
-    "eval", "evalsha", "eval_ro", "evalsha_ro",
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
     /* ACL changes replace users that every worker's checks read. */
     "acl|setuser", "acl|deluser", "acl|load", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */

@@ -295,22 +295,25 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
                      peak ? (double)used * 100 / (double)peak : 0.0, overhead, startup, dataset,
                      (double)dataset * 100 / (double)net, allocated, active, resident, sysmem);
     s = cat_human(s, "total_system_memory_human", sysmem);
-    /* Scripting: the workers' Lua heaps and the script cache (no functions yet). */
+    /* Scripting: the workers' Lua heaps (function callbacks live in the
+     * same VMs, counted there), the script cache and the function registry. */
     size_t lua_mem = script_vm_memory(), scripts_mem = script_cache_memory();
+    size_t fn_mem = script_functions_memory();
     s = cbstr_catfmt(s, "used_memory_lua:%zu\r\n"
                         "used_memory_vm_eval:%zu\r\n", lua_mem, lua_mem);
     s = cat_human(s, "used_memory_lua_human", lua_mem);
     s = cbstr_catfmt(s, "used_memory_scripts_eval:%zu\r\n"
                         "number_of_cached_scripts:%zu\r\n"
-                        "number_of_functions:0\r\n"
-                        "number_of_libraries:0\r\n"
+                        "number_of_functions:%zu\r\n"
+                        "number_of_libraries:%zu\r\n"
                         "used_memory_vm_functions:0\r\n"
                         "used_memory_vm_total:%zu\r\n",
-                     scripts_mem, script_cache_count(), lua_mem);
+                     scripts_mem, script_cache_count(), script_functions_count(),
+                     script_libraries_count(), lua_mem);
     s = cat_human(s, "used_memory_vm_total_human", lua_mem);
-    s = cbstr_catfmt(s, "used_memory_functions:0\r\n"
-                        "used_memory_scripts:%zu\r\n", scripts_mem);
-    s = cat_human(s, "used_memory_scripts_human", scripts_mem);
+    s = cbstr_catfmt(s, "used_memory_functions:%zu\r\n"
+                        "used_memory_scripts:%zu\r\n", fn_mem, scripts_mem + fn_mem);
+    s = cat_human(s, "used_memory_scripts_human", scripts_mem + fn_mem);
     s = cbstr_catfmt(s, "maxmemory:%llu\r\n", maxmem);
     s = cat_human(s, "maxmemory_human", maxmem);
     s = cbstr_catfmt(s, "maxmemory_policy:%s\r\n", policy_name(g_config.store.maxmemory_policy));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rdb.h"
 #include "../platform/config.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -241,6 +242,13 @@ static int write_key(rw *w, const char *k, size_t kl, const cb_obj *o) {
     return 0;
 }
 
+/* A function library, as Redis's rewrite writes it: FUNCTION LOAD <code>. */
+static void emit_fn_load(void *priv, const char *code, size_t len) {
+    const char *argv[3] = {"FUNCTION", "LOAD", code};
+    size_t lens[3] = {8, 4, len};
+    emit_cmd(priv, 3, argv, lens);
+}
+
 int aof_rewrite_commands(cb_shard **shards, int nshards, const char *path, char **err) {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.temp-rewrite-%d", path, (int)getpid());
@@ -254,6 +262,9 @@ int aof_rewrite_commands(cb_shard **shards, int nshards, const char *path, char 
     int ndb = nshards ? shards[0]->ndb : 0;
     const char *bad = NULL;
     long long now = util_mstime();
+    /* Libraries first, so that replaying needs nothing else. */
+    const rdb_fn_hooks *fh = rdb_fn_hooks_get();
+    if (fh && fh->each) fh->each(&w, emit_fn_load);
     for (int d = 0; d < ndb && !bad; d++) {
         int selected = 0;
         for (int s = 0; s < nshards && !bad; s++) {

@@ -99,6 +99,26 @@ cbstr rdb_enc_trailer(cbstr b, uint64_t crc_before, int checksum);
  * empty or of a type this build cannot read. */
 cb_obj *rdb_dec_object_mem(struct cb_shard *s, int type, const void *p, size_t len, char **err);
 
+/* Function libraries travel in RDB files as FUNCTION2 records (after the
+ * aux fields, before the dbs), through hooks the scripting module sets at
+ * start-up (persist does not know Lua). save appends the records of every
+ * library to b; load takes one library's code read from a file and
+ * replaces a library of the same name (0 ok, -1 with *err cb_malloc'd);
+ * each calls fn with every library's code (an AOF rewritten as commands
+ * writes FUNCTION LOAD for each). */
+typedef struct rdb_fn_hooks {
+    cbstr (*save)(cbstr b);
+    int (*load)(const char *code, size_t len, char **err);
+    void (*each)(void *priv, void (*fn)(void *priv, const char *code, size_t len));
+} rdb_fn_hooks;
+void rdb_set_fn_hooks(const rdb_fn_hooks *h);
+const rdb_fn_hooks *rdb_fn_hooks_get(void); /* NULL when none were set */
+
+/* One RDB string (any encoding, LZF included) at p: 0 with *out
+ * (cb_malloc'd, NUL-terminated), *outlen and *used (bytes read); -1 when
+ * malformed or cut short. */
+int rdb_dec_string_mem(const void *p, size_t len, size_t *used, char **out, size_t *outlen);
+
 /* Writes every db of every shard to path (atomically: temp file, fsync,
  * rename, fsync of the directory). 0 ok; -1 with *err (cb_malloc'd, caller
  * frees) saying why, and the old file left untouched. */

@@ -758,6 +758,20 @@ static cb_obj *dec_object(rdb_reader *r, cb_shard *s, int type, uint64_t type_of
     }
 }
 
+int rdb_dec_string_mem(const void *p, size_t len, size_t *used, char **out, size_t *outlen)
+{
+    rdb_reader r = { .fd = -1, .size = len, .buf = (unsigned char *)p, .len = len };
+    int rc = rstring(&r, out, outlen);
+    cb_free(r.err);
+    if (rc < 0) {
+        cb_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    *used = (size_t)r.off;
+    return 0;
+}
+
 cb_obj *rdb_dec_object_mem(cb_shard *s, int type, const void *p, size_t len, char **err)
 {
     rdb_reader r = { .fd = -1, .size = len, .buf = (unsigned char *)p, .len = len };
@@ -964,10 +978,23 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
             rfail(r, "RDB opcode %u (module aux data) at offset %llu is not supported by this "
                      "build yet", type, (unsigned long long)at);
             return -1;
-        case RDB_OPCODE_FUNCTION2:
+        case RDB_OPCODE_FUNCTION2: {
+            char *code, *ferr = NULL;
+            size_t cl;
+            ls->doing = "read-functions";
+            if (rstring(r, &code, &cl) < 0) return -1;
+            const rdb_fn_hooks *h = rdb_fn_hooks_get();
+            int frc = (ls->flags & RDB_LOAD_CHECK) || !h ? 0 : h->load(code, cl, &ferr);
+            cb_free(code);
+            if (frc < 0) {
+                rfail(r, "Failed loading library: %s", ferr ? ferr : "?");
+                cb_free(ferr);
+                return -1;
+            }
+            continue;
+        }
         case RDB_OPCODE_FUNCTION_PRE_GA:
-            rfail(r, "RDB opcode %u (function library) at offset %llu is not supported by "
-                     "this build yet", type, (unsigned long long)at);
+            rfail(r, "Pre-release function format not supported.");
             return -1;
         default:
             break;

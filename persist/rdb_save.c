@@ -386,7 +386,20 @@ static cbstr put_aux_ll(cbstr b, const char *key, long long v)
     return put_aux(b, key, num);
 }
 
-/* The fields Redis 7.0's SAVE writes, in its order. */
+static const rdb_fn_hooks *fn_hooks; /* set once at start-up */
+
+void rdb_set_fn_hooks(const rdb_fn_hooks *h)
+{
+    fn_hooks = h;
+}
+
+const rdb_fn_hooks *rdb_fn_hooks_get(void)
+{
+    return fn_hooks;
+}
+
+/* The fields Redis 7.0's SAVE writes, in its order, then the function
+ * libraries. */
 cbstr rdb_enc_header(cbstr b)
 {
     char magic[16];
@@ -396,7 +409,9 @@ cbstr rdb_enc_header(cbstr b)
     b = put_aux_ll(b, "redis-bits", (long long)sizeof(long) * 8);
     b = put_aux_ll(b, "ctime", (long long)time(NULL));
     b = put_aux_ll(b, "used-mem", (long long)mem_used_total());
-    return put_aux_ll(b, "aof-base", 0);
+    b = put_aux_ll(b, "aof-base", 0);
+    if (fn_hooks) b = fn_hooks->save(b);
+    return b;
 }
 
 /* Eviction metadata goes out only when the policy keeps it, as in Redis. */

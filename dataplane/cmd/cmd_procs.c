@@ -253,6 +253,17 @@ cb_cmd_proc cmd_script_exists;
 cb_cmd_proc cmd_script_flush;
 cb_cmd_proc cmd_script_kill;
 cb_cmd_proc cmd_script_help;
+cb_cmd_proc cmd_fcall;
+cb_cmd_proc cmd_fcall_ro;
+cb_cmd_proc cmd_function_load;
+cb_cmd_proc cmd_function_list;
+cb_cmd_proc cmd_function_delete;
+cb_cmd_proc cmd_function_flush;
+cb_cmd_proc cmd_function_dump;
+cb_cmd_proc cmd_function_restore;
+cb_cmd_proc cmd_function_stats;
+cb_cmd_proc cmd_function_kill;
+cb_cmd_proc cmd_function_help;
 cb_cmd_proc cmd_pubsub_channels;
 cb_cmd_proc cmd_pubsub_numsub;
 cb_cmd_proc cmd_pubsub_numpat;
@@ -590,6 +601,17 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "script|flush", cmd_script_flush },
     { "script|kill", cmd_script_kill },
     { "script|help", cmd_script_help },
+    { "fcall", cmd_fcall },
+    { "fcall_ro", cmd_fcall_ro },
+    { "function|load", cmd_function_load },
+    { "function|list", cmd_function_list },
+    { "function|delete", cmd_function_delete },
+    { "function|flush", cmd_function_flush },
+    { "function|dump", cmd_function_dump },
+    { "function|restore", cmd_function_restore },
+    { "function|stats", cmd_function_stats },
+    { "function|kill", cmd_function_kill },
+    { "function|help", cmd_function_help },
     { "pubsub|channels", cmd_pubsub_channels },
     { "pubsub|numsub", cmd_pubsub_numsub },
     { "pubsub|numpat", cmd_pubsub_numpat },

@@ -857,6 +857,16 @@ static const cb_keyspec ks_evalsha_ro[] = {
       .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
 };
 
+static const cb_keyspec ks_fcall[] = {
+    { .flags = KS_RW | KS_ACCESS | KS_UPDATE, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
+static const cb_keyspec ks_fcall_ro[] = {
+    { .flags = KS_RO | KS_ACCESS, .bs_type = 1, .bs_index = 2, .bs_keyword = NULL,
+      .fk_type = 2, .fk_a = 0, .fk_b = 1, .fk_c = 1 },
+};
+
 static const cb_keyspec ks_geoadd[] = {
     { .flags = KS_RW | KS_UPDATE, .bs_type = 1, .bs_index = 1, .bs_keyword = NULL,
       .fk_type = 1, .fk_a = 0, .fk_b = 1, .fk_c = 0 },
@@ -2180,6 +2190,186 @@ static cb_command sub_script[] = {
     { .name = NULL },
 };
 
+static cb_command sub_function[] = {
+    {
+        .name = "function|load",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|load\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 189,
+        .docs_resp3 =
+            "$13\r\nfunction|load\r\n%5\r\n$7\r\nsummary\r\n$68\r\nCreate a function with the given arguments (name, code, description)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(1) (considering compilation time is redundant)\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$7\r\nREPLACE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%2\r\n$4\r\nname\r\n$13\r\nfunction-code\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 411,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|list",
+        .arity = -2,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|list\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$13\r\nfunction|list\r\n%5\r\n$7\r\nsummary\r\n$40\r\nList information about all the functions\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$20\r\nlibrary-name-pattern\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$8\r\nwithcode\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nWITHCODE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 438,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|delete",
+        .arity = 3,
+        .flags = CMD_WRITE | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$15\r\nfunction|delete\r\n:3\r\n~2\r\n+write\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n"
+            "+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 180,
+        .docs_resp3 =
+            "$15\r\nfunction|delete\r\n%5\r\n$7\r\nsummary\r\n$25\r\nDelete a function by name\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+            "%2\r\n$4\r\nname\r\n$12\r\nlibrary-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs_len = 220,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|flush",
+        .arity = -2,
+        .flags = CMD_WRITE | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$14\r\nfunction|flush\r\n:-2\r\n~2\r\n+write\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n"
+            "+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 180,
+        .docs_resp3 =
+            "$14\r\nfunction|flush\r\n%5\r\n$7\r\nsummary\r\n$22\r\nDeleting all functions\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$47\r\nO(N) where N is the number of functions deleted\r\n"
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+            "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+            "$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$4\r\nSYNC\r\n",
+        .docs_len = 442,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|dump",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|dump\r\n:2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 93,
+        .docs_resp3 =
+            "$13\r\nfunction|dump\r\n%4\r\n$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n",
+        .docs_len = 206,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|restore",
+        .arity = -3,
+        .flags = CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 2) | (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$16\r\nfunction|restore\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n"
+            "+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 192,
+        .docs_resp3 =
+            "$16\r\nfunction|restore\r\n%5\r\n$7\r\nsummary\r\n$46\r\nRestore all the functions on the given payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of functions on the payload\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%4\r\n$4\r\nname\r\n$6\r\npolicy\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$5\r\nflush\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$5\r\nFLUSH\r\n%3\r\n$4\r\nname\r\n$6\r\nappend\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$6\r\nAPPEND\r\n%3\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$7\r\nREPLACE\r\n",
+        .docs_len = 617,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|stats",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$14\r\nfunction|stats\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
+            "+@scripting\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n",
+        .info_len = 199,
+        .docs_resp3 =
+            "$14\r\nfunction|stats\r\n%4\r\n$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 205,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|kill",
+        .arity = 2,
+        .flags = CMD_NOSCRIPT | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|kill\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n"
+            "+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:one_succeeded\r\n~0\r\n"
+            "~0\r\n",
+        .info_len = 174,
+        .docs_resp3 =
+            "$13\r\nfunction|kill\r\n%4\r\n$7\r\nsummary\r\n$41\r\nKill the function currently in execution.\r\n$5\r\n"
+            "since\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 160,
+        .parent = &command_table_gen[194],
+    },
+    {
+        .name = "function|help",
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$13\r\nfunction|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 100,
+        .docs_resp3 =
+            "$13\r\nfunction|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 168,
+        .parent = &command_table_gen[194],
+    },
+    { .name = NULL },
+};
+
 static cb_command sub_pubsub[] = {
     {
         .name = "pubsub|channels",
@@ -2198,7 +2388,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[195],
     },
     {
         .name = "pubsub|numsub",
@@ -2217,7 +2407,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[195],
     },
     {
         .name = "pubsub|numpat",
@@ -2234,7 +2424,7 @@ static cb_command sub_pubsub[] = {
             "$13\r\npubsub|numpat\r\n%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n"
             "$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 170,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[195],
     },
     {
         .name = "pubsub|shardchannels",
@@ -2253,7 +2443,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 373,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[195],
     },
     {
         .name = "pubsub|shardnumsub",
@@ -2272,7 +2462,7 @@ static cb_command sub_pubsub[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
             "flags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 362,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[195],
     },
     {
         .name = "pubsub|help",
@@ -2289,7 +2479,7 @@ static cb_command sub_pubsub[] = {
             "$11\r\npubsub|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[192],
+        .parent = &command_table_gen[195],
     },
     { .name = NULL },
 };
@@ -2319,7 +2509,7 @@ static cb_command sub_xinfo[] = {
             "flags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 635,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[215],
     },
     {
         .name = "xinfo|groups",
@@ -2342,7 +2532,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n$5\r\n7.0.0\r\n$41\r\nAdded the `entries-read` and `lag` fields\r\n$9\r\narguments\r\n*1\r\n%3\r\n"
             "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
         .docs_len = 317,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[215],
     },
     {
         .name = "xinfo|consumers",
@@ -2365,7 +2555,7 @@ static cb_command sub_xinfo[] = {
             "*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n"
             "$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 293,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[215],
     },
     {
         .name = "xinfo|help",
@@ -2382,7 +2572,7 @@ static cb_command sub_xinfo[] = {
             "$10\r\nxinfo|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 162,
-        .parent = &command_table_gen[212],
+        .parent = &command_table_gen[215],
     },
     { .name = NULL },
 };
@@ -2415,7 +2605,7 @@ static cb_command sub_xgroup[] = {
             "+optional\r\n%4\r\n$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n"
             "$11\r\nENTRIESREAD\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 750,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[217],
     },
     {
         .name = "xgroup|setid",
@@ -2442,7 +2632,7 @@ static cb_command sub_xgroup[] = {
             "$4\r\nname\r\n$12\r\nentries_read\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$11\r\nENTRIESREAD\r\n"
             "$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 683,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[217],
     },
     {
         .name = "xgroup|destroy",
@@ -2465,7 +2655,7 @@ static cb_command sub_xgroup[] = {
             "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n"
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 356,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[217],
     },
     {
         .name = "xgroup|createconsumer",
@@ -2489,7 +2679,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 354,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[217],
     },
     {
         .name = "xgroup|delconsumer",
@@ -2513,7 +2703,7 @@ static cb_command sub_xgroup[] = {
             ":0\r\n%2\r\n$4\r\nname\r\n$9\r\ngroupname\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$12\r\n"
             "consumername\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 353,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[217],
     },
     {
         .name = "xgroup|help",
@@ -2530,7 +2720,7 @@ static cb_command sub_xgroup[] = {
             "$11\r\nxgroup|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nstream\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[214],
+        .parent = &command_table_gen[217],
     },
     { .name = NULL },
 };
@@ -2551,7 +2741,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n$5\r\nsince\r\n"
             "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n",
         .docs_len = 193,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "module|help",
@@ -2568,7 +2758,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "module|load",
@@ -2587,7 +2777,7 @@ static cb_command sub_module[] = {
             "$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 274,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "module|loadex",
@@ -2610,7 +2800,7 @@ static cb_command sub_module[] = {
             "type\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 623,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[231],
     },
     {
         .name = "module|unload",
@@ -2628,7 +2818,7 @@ static cb_command sub_module[] = {
             "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\n"
             "name\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 196,
-        .parent = &command_table_gen[228],
+        .parent = &command_table_gen[231],
     },
     { .name = NULL },
 };
@@ -2650,7 +2840,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 244,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|countkeysinslot",
@@ -2668,7 +2858,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 251,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|flushslots",
@@ -2685,7 +2875,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|flushslots\r\n%4\r\n$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\n"
             "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 159,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|forget",
@@ -2703,7 +2893,7 @@ static cb_command sub_cluster[] = {
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|setslot",
@@ -2726,7 +2916,7 @@ static cb_command sub_cluster[] = {
             "$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n",
         .docs_len = 587,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|links",
@@ -2743,7 +2933,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|links\r\n%4\r\n$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 228,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|delslotsrange",
@@ -2763,7 +2953,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 487,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|slots",
@@ -2783,7 +2973,7 @@ static cb_command sub_cluster[] = {
             "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
             "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n",
         .docs_len = 431,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|addslots",
@@ -2802,7 +2992,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|replicas",
@@ -2820,7 +3010,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 235,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|getkeysinslot",
@@ -2839,7 +3029,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
             "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|delslots",
@@ -2858,7 +3048,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 307,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|saveconfig",
@@ -2875,7 +3065,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|info",
@@ -2892,7 +3082,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 160,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|slaves",
@@ -2912,7 +3102,7 @@ static cb_command sub_cluster[] = {
             "`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 342,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|failover",
@@ -2933,7 +3123,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
             "$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n",
         .docs_len = 446,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|addslotsrange",
@@ -2953,7 +3143,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|bumpepoch",
@@ -2970,7 +3160,7 @@ static cb_command sub_cluster[] = {
             "$17\r\ncluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|replicate",
@@ -2988,7 +3178,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 249,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|nodes",
@@ -3005,7 +3195,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|nodes\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 194,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|meet",
@@ -3026,7 +3216,7 @@ static cb_command sub_cluster[] = {
             "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 471,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|keyslot",
@@ -3044,7 +3234,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 268,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|reset",
@@ -3065,7 +3255,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$4\r\nSOFT\r\n",
         .docs_len = 493,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|count-failure-reports",
@@ -3083,7 +3273,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|help",
@@ -3100,7 +3290,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 165,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|myid",
@@ -3116,7 +3306,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|myid\r\n%4\r\n$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
             "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 134,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     {
         .name = "cluster|shards",
@@ -3133,7 +3323,7 @@ static cb_command sub_cluster[] = {
             "$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
         .docs_len = 207,
-        .parent = &command_table_gen[229],
+        .parent = &command_table_gen[232],
     },
     { .name = NULL },
 };
@@ -3158,7 +3348,7 @@ static cb_command sub_slowlog[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 368,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[233],
     },
     {
         .name = "slowlog|len",
@@ -3176,7 +3366,7 @@ static cb_command sub_slowlog[] = {
             "$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n"
             "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 140,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[233],
     },
     {
         .name = "slowlog|reset",
@@ -3194,7 +3384,7 @@ static cb_command sub_slowlog[] = {
             "$13\r\nslowlog|reset\r\n%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n"
             "$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
         .docs_len = 201,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[233],
     },
     {
         .name = "slowlog|help",
@@ -3211,7 +3401,7 @@ static cb_command sub_slowlog[] = {
             "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[230],
+        .parent = &command_table_gen[233],
     },
     { .name = NULL },
 };
@@ -3233,7 +3423,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     {
         .name = "latency|history",
@@ -3252,7 +3442,7 @@ static cb_command sub_latency[] = {
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 232,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     {
         .name = "latency|reset",
@@ -3272,7 +3462,7 @@ static cb_command sub_latency[] = {
             "*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
             "+multiple\r\n",
         .docs_len = 262,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     {
         .name = "latency|graph",
@@ -3291,7 +3481,7 @@ static cb_command sub_latency[] = {
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     {
         .name = "latency|doctor",
@@ -3309,7 +3499,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|doctor\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     {
         .name = "latency|histogram",
@@ -3329,7 +3519,7 @@ static cb_command sub_latency[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 381,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     {
         .name = "latency|help",
@@ -3346,7 +3536,7 @@ static cb_command sub_latency[] = {
             "$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[231],
+        .parent = &command_table_gen[234],
     },
     { .name = NULL },
 };
@@ -8058,6 +8248,120 @@ cb_command command_table_gen[] = {
         .subcommands = sub_script, .nsub = 5,
     },
     {
+        .name = "fcall",
+        .arity = -3,
+        .flags = CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_fcall, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$5\r\nfcall\r\n:-3\r\n~5\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n+movablekeys\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\nWe cannot tell how the keys will be used so we assume the worst, RW and UPDATE\r\n"
+            "$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+            "$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\n"
+            "spec\r\n%3\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 462,
+        .docs_resp3 =
+            "$5\r\nfcall\r\n%5\r\n$7\r\nsummary\r\n$17\r\nInvoke a function\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\n"
+            "group\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$41\r\nDepends on the function that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$8\r\nfunction\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 470,
+    },
+    {
+        .name = "fcall_ro",
+        .arity = -3,
+        .flags = CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_SKIP_MONITOR | CMD_NO_MANDATORY_KEYS | CMD_MOVABLE_KEYS,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .keyspecs = ks_fcall_ro, .nkeyspecs = 1,
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$8\r\nfcall_ro\r\n:-3\r\n~6\r\n+readonly\r\n+noscript\r\n+stale\r\n+skip_monitor\r\n+no_mandatory_keys\r\n"
+            "+movablekeys\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$78\r\n"
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS\r\n$5\r\nflags\r\n~2\r\n"
+            "+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+            "index\r\n:2\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$6\r\nkeynum\r\n$4\r\nspec\r\n%3\r\n$9\r\nkeynumidx\r\n"
+            ":0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n~0\r\n",
+        .info_len = 467,
+        .docs_resp3 =
+            "$8\r\nfcall_ro\r\n%5\r\n$7\r\nsummary\r\n$27\r\nInvoke a read-only function\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n"
+            "$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$41\r\nDepends on the function that is executed.\r\n"
+            "$9\r\narguments\r\n*4\r\n%2\r\n$4\r\nname\r\n$8\r\nfunction\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\n"
+            "name\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n"
+            "$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        .docs_len = 483,
+    },
+    {
+        .name = "function",
+        .arity = -2,
+        .flags = 0,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$8\r\nfunction\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*9\r\n*10\r\n$13\r\n"
+            "function|load\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n"
+            "+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n"
+            "~0\r\n*10\r\n$13\r\nfunction|list\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n*10\r\n$15\r\nfunction|delete\r\n:3\r\n~2\r\n"
+            "+write\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$14\r\nfunction|flush\r\n:-2\r\n~2\r\n+write\r\n"
+            "+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
+            "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$13\r\nfunction|dump\r\n:2\r\n~1\r\n+noscript\r\n"
+            ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n*10\r\n$16\r\nfunction|restore\r\n"
+            ":-3\r\n~3\r\n+write\r\n+denyoom\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n"
+            "~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n"
+            "$14\r\nfunction|stats\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n"
+            "~0\r\n~0\r\n*10\r\n$13\r\nfunction|kill\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n"
+            "~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:one_succeeded\r\n"
+            "~0\r\n~0\r\n*10\r\n$13\r\nfunction|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+            "+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 1501,
+        .docs_resp3 =
+            "$8\r\nfunction\r\n%5\r\n$7\r\nsummary\r\n$33\r\nA container for function commands\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\n"
+            "subcommands\r\n%9\r\n$13\r\nfunction|load\r\n%5\r\n$7\r\nsummary\r\n$68\r\nCreate a function with the given arguments (name, code, description)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$48\r\nO(1) (considering compilation time is redundant)\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$7\r\nREPLACE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%2\r\n$4\r\nname\r\n$13\r\nfunction-code\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nfunction|list\r\n%5\r\n$7\r\nsummary\r\n$40\r\nList information about all the functions\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+            "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$20\r\nlibrary-name-pattern\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$8\r\nwithcode\r\n"
+            "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nWITHCODE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$15\r\nfunction|delete\r\n%5\r\n$7\r\nsummary\r\n$25\r\nDelete a function by name\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+            "%2\r\n$4\r\nname\r\n$12\r\nlibrary-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$14\r\nfunction|flush\r\n%5\r\n"
+            "$7\r\nsummary\r\n$22\r\nDeleting all functions\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\n"
+            "scripting\r\n$10\r\ncomplexity\r\n$47\r\nO(N) where N is the number of functions deleted\r\n$9\r\narguments\r\n"
+            "*1\r\n%4\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+            "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
+            "token\r\n$5\r\nASYNC\r\n%3\r\n$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$4\r\nSYNC\r\n$13\r\nfunction|dump\r\n%4\r\n$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+            "$16\r\nfunction|restore\r\n%5\r\n$7\r\nsummary\r\n$46\r\nRestore all the functions on the given payload\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of functions on the payload\r\n"
+            "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+            "%4\r\n$4\r\nname\r\n$6\r\npolicy\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\n"
+            "arguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$5\r\nflush\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$5\r\nFLUSH\r\n%3\r\n$4\r\nname\r\n$6\r\nappend\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$6\r\nAPPEND\r\n%3\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+            "$7\r\nREPLACE\r\n$14\r\nfunction|stats\r\n%4\r\n$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
+            "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\n"
+            "function|kill\r\n%4\r\n$7\r\nsummary\r\n$41\r\nKill the function currently in execution.\r\n$5\r\nsince\r\n"
+            "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$13\r\nfunction|help\r\n"
+            "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n"
+            "7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs_len = 3054,
+        .subcommands = sub_function, .nsub = 9,
+    },
+    {
         .name = "pubsub",
         .arity = -2,
         .flags = 0,
@@ -9442,4 +9746,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 232;
+const int command_table_gen_count = 235;

@@ -114,6 +114,9 @@ static int call_generic(lua_State *L, int raise) {
         ;
     else if ((cmd->flags & CMD_WRITE) && run->read_only)
         err = "-ERR Write commands are not allowed from read-only scripts.";
+    else if (run->oom && !(run->flags & SCRIPT_FLAG_ALLOW_OOM) && (cmd->flags & CMD_DENYOOM) &&
+             !__atomic_load_n(&run->wrote, __ATOMIC_RELAXED))
+        err = "-OOM command not allowed when used memory > 'maxmemory'.";
     if (err) {
         cb_free(argv);
         cb_free(lens);

@@ -35,6 +35,8 @@
 
 static const char BUSY_ERR[] =
     "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+static const char BUSY_FN_ERR[] =
+    "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 static cb_script_run *busy_run; /* the busy script, NULL if none (atomic) */
 static int busy_users;           /* parked workers reading busy_run (atomic) */
@@ -92,8 +94,9 @@ int script_busy_check(cb_script_vm *vm) {
         if (elapsed < g_config.busy_reply_threshold) return 0;
         cb_log(LOG_WARNING,
                "Slow script detected: still in execution after %lld milliseconds. You can try "
-               "killing the script using the SCRIPT KILL command. Script name is: f_%s.",
-               elapsed, run->sha);
+               "killing the script using the %s command. Script name is: %s%s.",
+               elapsed, run->fname ? "FUNCTION KILL" : "SCRIPT KILL", run->fname ? "" : "f_",
+               run->fname ? run->fname : run->sha);
         run->busy = 1;
         w->script_busy = 1;
         if (g_server.nworkers > 1) __atomic_store_n(&busy_run, run, __ATOMIC_RELEASE);
@@ -158,7 +161,7 @@ int script_busy_intercept(cb_client *c, const cb_command *cmd) {
     if (allowed && strcmp(cmd->name, "shutdown") == 0 && !shutdown_nosave(c)) allowed = 0;
     if (allowed && run->caller->w != c->w && touches_shared(cmd)) allowed = 0;
     if (!allowed) {
-        reply_error(c, BUSY_ERR);
+        reply_error(c, run->fname ? BUSY_FN_ERR : BUSY_ERR);
         multi_flag_error(c);
         return 1;
     }

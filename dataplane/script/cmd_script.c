@@ -14,6 +14,7 @@
 
 #include "../cmd/command.h"
 #include "../conn.h"
+#include "../dispatch.h"
 #include "../worker.h"
 #include "../resp/reply.h"
 #include "../../platform/mem.h"
@@ -159,6 +160,10 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
     }
     if (!by_sha) script_cache_add(sha, body, blen);
     cb_free(owned);
+    if (ro && !(flags & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_NO_WRITES))) {
+        reply_error(c, "Can not execute a script with write flag using *_ro command.");
+        return;
+    }
 
     cb_client sc;
     memset(&sc, 0, sizeof(sc));
@@ -181,6 +186,9 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
     run.flags = flags;
     run.read_only = ro || (flags & SCRIPT_FLAG_NO_WRITES);
     run.resp = 2;
+    /* A script without flags may start out of memory; its deny-OOM
+     * commands are refused then, until it has written (scriptVerifyOOM). */
+    run.oom = (flags & SCRIPT_FLAG_EVAL_COMPAT) && dispatch_oom_state(c);
     int nk = (int)numkeys;
     script_vm_run(vm, &run, nk, c->argv + 3, c->argv_len + 3, c->argc - 3 - nk,
                   c->argv + 3 + nk, c->argv_len + 3 + nk);
@@ -191,7 +199,47 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
     }
 }
 
+void cmd_fcall(cb_client *c);
+void cmd_fcall_ro(cb_client *c);
+void cmd_eval_ro(cb_client *c);
+void cmd_evalsha_ro(cb_client *c);
+
+/* The shebang flags of an EVAL*'s script; -1 when unknown (no such sha). */
+static int eval_flags(const cb_client *c, const cb_command *cmd, unsigned *flags) {
+    if (c->argc < 2) return -1;
+    size_t len;
+    char *owned = NULL;
+    const char *body;
+    if (cmd->proc == cmd_eval || cmd->proc == cmd_eval_ro) {
+        body = ARGP(c, 1);
+        len = ARGL(c, 1);
+    } else {
+        if (ARGL(c, 1) != 40 || !(owned = script_cache_get(ARGP(c, 1), 40, &len))) return -1;
+        body = owned;
+    }
+    char err[256];
+    int rc = script_parse_shebang(body, len, flags, err, sizeof(err));
+    cb_free(owned);
+    return rc;
+}
+
+int script_denies_oom(const cb_client *c, const cb_command *cmd) {
+    unsigned flags;
+    if (cmd->proc == cmd_fcall || cmd->proc == cmd_fcall_ro) {
+        if (c->argc < 2 || fn_registry_lookup(c->argv[1], c->argv_len[1], &flags, NULL, 0) < 0)
+            return 0;
+    } else if (cmd->proc == cmd_eval || cmd->proc == cmd_evalsha || cmd->proc == cmd_eval_ro ||
+               cmd->proc == cmd_evalsha_ro) {
+        if (eval_flags(c, cmd, &flags) < 0 || (flags & SCRIPT_FLAG_EVAL_COMPAT)) return 0;
+    } else {
+        return 0;
+    }
+    /* no-writes implies allow-oom. */
+    return !(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES));
+}
+
 int script_may_write(const cb_client *c, const cb_command *cmd) {
+    if (cmd->proc == cmd_fcall) return fn_may_write(c);
     if (cmd->proc != cmd_eval && cmd->proc != cmd_evalsha) return 0;
     if (c->argc < 2) return 1;
     size_t len;
@@ -255,6 +303,12 @@ void cmd_script_kill(cb_client *c) {
                        "server in a hard way using the SHUTDOWN NOSAVE command.");
         return;
     }
+    if (run->fname) {
+        /* A function is stopped by FUNCTION KILL only. */
+        reply_error(c, "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                       "SHUTDOWN NOSAVE.");
+        return;
+    }
     __atomic_store_n(&run->killed, 1, __ATOMIC_RELAXED);
     reply_ok(c);
 }
@@ -283,4 +337,7 @@ void cmd_script_help(cb_client *c) {
     reply_help(c, lines);
 }
 
-void script_init(void) { script_cache_init(); }
+void script_init(void) {
+    script_cache_init();
+    fn_init();
+}

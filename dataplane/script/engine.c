@@ -32,6 +32,9 @@
 /* Debian's lua-cjson and lua-bitop (liblua5.1-cjson, liblua5.1-bitop). */
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
+/* Written in this tree (lua_cmsgpack.c, lua_struct.c). */
+int luaopen_cmsgpack(lua_State *L);
+int luaopen_struct(lua_State *L);
 
 /* Libraries beyond Lua's own, each loaded as a read-only global. The
  * registration point for the libraries written in this tree (cmsgpack,
@@ -44,6 +47,8 @@ typedef struct script_lib {
 static const script_lib extra_libs[] = {
     {"cjson", luaopen_cjson},
     {"bit", luaopen_bit},
+    {"cmsgpack", luaopen_cmsgpack},
+    {"struct", luaopen_struct},
     {NULL, NULL},
 };
 
@@ -287,6 +292,7 @@ static void vm_open(cb_script_vm *vm) {
     script_sandbox_install(L, real, globals_index);
     vm->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops real */
     vm->gen = script_cache_gen();
+    vm->fn_gen = 0; /* function callbacks are loaded again on next FCALL */
 }
 
 static void vm_close(cb_script_vm *vm) {
@@ -311,9 +317,27 @@ cb_script_vm *script_vm(cb_worker *w) {
     return vm;
 }
 
+/* A standalone VM (script_vm_standalone) in use on this thread. */
+static __thread cb_script_vm *tls_standalone;
+
 cb_script_vm *script_vm_current(void) {
+    if (tls_standalone) return tls_standalone;
     cb_worker *w = worker_self();
     return w ? w->script : NULL;
+}
+
+cb_script_vm *script_vm_standalone(void) {
+    cb_script_vm *vm = cb_calloc(sizeof(*vm));
+    vm->rand48 = RAND48_DEFAULT;
+    vm_open(vm);
+    tls_standalone = vm;
+    return vm;
+}
+
+void script_vm_standalone_free(cb_script_vm *vm) {
+    if (tls_standalone == vm) tls_standalone = NULL;
+    vm_close(vm);
+    cb_free(vm);
 }
 
 void script_worker_free(cb_worker *w) {
@@ -401,6 +425,7 @@ static void set_arg_table(lua_State *L, int real, const char *name, int n, const
 /* The reply for a failed call: the error table's parts as Redis 7.0 puts
  * them together. */
 static void reply_script_error(cb_client *c, lua_State *L, const char *sha) {
+    /* sha: the script's sha, or the function's name (FCALL). */
     const char *msg = NULL, *source = NULL;
     size_t ml = 0;
     long line = -1;
@@ -422,7 +447,7 @@ static void reply_script_error(cb_client *c, lua_State *L, const char *sha) {
         reply_errorf(c, "Error running script (call to f_%s): %s", sha, s ? s : "unknown error");
         return;
     }
-    size_t cap = ml + (source ? strlen(source) : 0) + 128;
+    size_t cap = ml + (source ? strlen(source) : 0) + strlen(sha) + 128;
     char *buf = cb_malloc(cap);
     int n;
     if (source && line >= 0)
@@ -447,28 +472,47 @@ static void reply_script_error(cb_client *c, lua_State *L, const char *sha) {
 void script_vm_run(cb_script_vm *vm, cb_script_run *run, int nkeys, const char **keys,
                    const size_t *klens, int nargs, const char **args, const size_t *alens) {
     lua_State *L = vm->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->globals_ref);
-    int real = lua_gettop(L);
-    set_arg_table(L, real, "KEYS", nkeys, keys, klens);
-    set_arg_table(L, real, "ARGV", nargs, args, alens);
-    lua_pop(L, 1);
+    int nparams = 0;
+    if (!run->fname) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->globals_ref);
+        int real = lua_gettop(L);
+        set_arg_table(L, real, "KEYS", nkeys, keys, klens);
+        set_arg_table(L, real, "ARGV", nargs, args, alens);
+        lua_pop(L, 1);
+    }
 
     lua_pushcfunction(L, err_handler);
     int eh = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, "__cb_scripts");
-    lua_getfield(L, -1, run->sha);
-    lua_remove(L, -2);
+    if (run->fname) {
+        /* A function gets its keys and arguments as parameters. */
+        if (!fn_vm_push(vm, run->fname)) lua_pushnil(L);
+        lua_createtable(L, nkeys, 0);
+        for (int i = 0; i < nkeys; i++) {
+            lua_pushlstring(L, keys[i], klens[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_createtable(L, nargs, 0);
+        for (int i = 0; i < nargs; i++) {
+            lua_pushlstring(L, args[i], alens[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        nparams = 2;
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, "__cb_scripts");
+        lua_getfield(L, -1, run->sha);
+        lua_remove(L, -2);
+    }
 
     run->start_ms = util_mstime();
     vm->run = run;
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
-    int rc = lua_pcall(L, 0, 1, eh);
+    int rc = lua_pcall(L, nparams, 1, eh);
     lua_sethook(L, NULL, 0, 0);
     script_busy_leave(vm);
     if (rc == 0)
         script_lua_to_reply(run->caller, L, run->resp);
     else
-        reply_script_error(run->caller, L, run->sha);
+        reply_script_error(run->caller, L, run->fname ? run->fname : run->sha);
     lua_settop(L, eh - 1);
     vm->run = NULL;
     if (++vm->calls % GC_PERIOD == 0) lua_gc(L, LUA_GCSTEP, 1);

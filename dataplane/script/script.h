@@ -26,15 +26,24 @@ int script_busy_intercept(struct cb_client *c, const struct cb_command *cmd);
  * the parking worker's script is busy, answer this worker's clients BUSY. */
 void script_parked_poll(struct cb_worker *w);
 
-/* Whether an EVAL/EVALSHA may write, as Redis 7.0 decides it for CLIENT
- * PAUSE WRITE and MULTI: yes unless its script's shebang says no-writes
- * (the command table cannot say: it depends on the script). 0 for every
- * other command. */
+/* Whether an EVAL/EVALSHA/FCALL may write, as Redis 7.0 decides it for
+ * CLIENT PAUSE WRITE and MULTI: yes unless its script's shebang (its
+ * function's flags) says no-writes (the command table cannot say: it
+ * depends on the script). 0 for every other command. */
 int script_may_write(const struct cb_client *c, const struct cb_command *cmd);
+
+/* Whether an EVAL or FCALL (any variant) is refused out of memory, as Redis 7.0 derives
+ * it from the script's flags: a shebang script or a function without
+ * allow-oom or no-writes is deny-OOM; a script without shebang is not (its
+ * deny-OOM commands are refused inside it instead). 0 for other commands. */
+int script_denies_oom(const struct cb_client *c, const struct cb_command *cmd);
 
 /* INFO memory figures. */
 size_t script_vm_memory(void);       /* bytes held by every worker's Lua heap */
 size_t script_cache_count(void);     /* cached scripts */
 size_t script_cache_memory(void);    /* bytes held by the script cache */
+size_t script_functions_count(void); /* functions of every library (FUNCTION LOAD) */
+size_t script_libraries_count(void); /* function libraries */
+size_t script_functions_memory(void); /* bytes held by the library registry */
 
 #endif

@@ -9,6 +9,11 @@
  *   convert.c  RESP reply bytes -> Lua values, Lua values -> client reply
  *   busy.c     the nested poll while a script runs long; SCRIPT KILL
  *   cmd_script.c  EVAL / EVALSHA / *_RO / SCRIPT handlers, shebang flags
+ *   functions.c   process-wide function library registry
+ *   func_lua.c    library code in a VM, redis.register_function
+ *   fn_dump.c     FUNCTION DUMP / RESTORE payloads, RDB hooks
+ *   cmd_function.c  FCALL / FCALL_RO / FUNCTION handlers
+ *   lua_cmsgpack.c, lua_struct.c  the cmsgpack and struct libraries
  */
 #ifndef CB_SCRIPT_INT_H
 #define CB_SCRIPT_INT_H
@@ -34,9 +39,11 @@ typedef struct cb_script_run {
     cb_client *caller;
     cb_client *sc;           /* the script's own client (redis.call) */
     char sha[41];
+    const char *fname;       /* FCALL: the function's name; NULL for EVAL */
     unsigned flags;          /* SCRIPT_FLAG_* */
     int read_only;           /* EVAL_RO / EVALSHA_RO or no-writes */
     int wrote;               /* a write command ran: SCRIPT KILL refuses */
+    int oom;                 /* out of memory when it started (no-flags scripts) */
     int resp;                /* redis.setresp(): 2 or 3 */
     long long start_ms;
     int busy;                /* past busy-reply-threshold: serving the network */
@@ -54,7 +61,80 @@ typedef struct cb_script_vm {
     unsigned calls;          /* scripts run: a GC step every few */
     int globals_ref;         /* registry ref of the real globals table */
     char *readbuf;           /* the nested poll's read buffer */
+    uint64_t fn_gen;         /* function registry generation its callbacks match */
+    struct fn_lib *fn_loading; /* the library whose code runs now (FUNCTION LOAD) */
+    long long fn_load_start_ms; /* when it started (the load timeout) */
 } cb_script_vm;
+
+/* A function library: its code and the functions the code registered. */
+typedef struct fn_func {
+    char *name;
+    char *desc;              /* NULL when not given */
+    unsigned flags;          /* SCRIPT_FLAG_* */
+} fn_func;
+
+typedef struct fn_lib {
+    char *name;
+    char *code;
+    size_t codelen;
+    int nfuncs;
+    fn_func *funcs;
+} fn_lib;
+
+/* How new libraries join the registry. */
+enum { FN_POLICY_APPEND = 0, FN_POLICY_REPLACE = 1, FN_POLICY_FLUSH = 2 };
+
+/* functions.c */
+fn_lib *fn_lib_new(const char *name, size_t nlen, const char *code, size_t clen);
+void fn_lib_free(fn_lib *l);
+/* Adds a function; -1 when the library already has one of that name. */
+int fn_lib_add_func(fn_lib *l, const char *name, size_t nlen, const char *desc, size_t dlen,
+                    unsigned flags);
+int fn_registry_exists(const char *name);
+/* Adds libs (taking them: entries become NULL) under policy; on a library
+ * name clash under APPEND the error is exists_fmt with the name; a function
+ * owned by another library fails too. 0 ok; -1 with *err (cb_malloc'd). */
+int fn_registry_commit(fn_lib **libs, int n, int policy, const char *exists_fmt, char **err);
+/* 0 deleted, -1 not found. */
+int fn_registry_delete(const char *name, size_t len);
+void fn_registry_flush(void);
+uint64_t fn_registry_gen(void);
+/* 0 with the function's flags and (canon non-NULL) its registered name
+ * cut to cap, or -1 when no library has it; names match case-insensitively. */
+int fn_registry_lookup(const char *name, size_t len, unsigned *flags, char *canon, size_t cap);
+/* Deep copies of every library (free with fn_snapshot_free). */
+fn_lib **fn_registry_snapshot(int *n, uint64_t *gen);
+void fn_snapshot_free(fn_lib **libs, int n);
+/* Libraries registered; *nfuncs gets the functions. */
+size_t fn_registry_counts(size_t *nfuncs);
+
+/* func_lua.c */
+/* Flag i's name (and bit) in Redis's order; NULL past the end. */
+const char *fn_flag_name(int i, unsigned *flag);
+/* Runs lib's code in vm: lib->funcs gets what it registered; with install
+ * the callbacks become callable by FCALL in this VM. 0 ok; -1 with *err
+ * (cb_malloc'd, Redis's text). */
+int fn_vm_load(cb_script_vm *vm, fn_lib *lib, int install, char **err);
+/* Reloads every library in vm when the registry changed since. */
+void fn_vm_sync(cb_script_vm *vm);
+/* Pushes function name's callback and returns 1, or 0 (nothing pushed). */
+int fn_vm_push(cb_script_vm *vm, const char *name);
+/* cmd_function.c */
+/* A library from its code as FUNCTION LOAD checks it (metadata, engine,
+ * name, with refuse_existing a registered library of that name, then
+ * running the code in vm); 0 with *out, -1 with *err (cb_malloc'd). */
+int fn_create(cb_script_vm *vm, const char *code, size_t len, int refuse_existing, fn_lib **out,
+              char **err);
+/* Whether an FCALL (client c) may write: its function lacks no-writes. */
+int fn_may_write(const cb_client *c);
+
+/* fn_dump.c */
+/* FUNCTION DUMP's payload (cbstr, caller frees). */
+char *fn_dump_payload(size_t *len);
+/* FUNCTION RESTORE: 0 ok, -1 with *err (cb_malloc'd). */
+int fn_restore_payload(cb_script_vm *vm, const char *p, size_t len, int policy, char **err);
+/* Sets persist's RDB hooks (once, at start-up). */
+void fn_init(void);
 
 /* cache.c */
 void script_cache_init(void);
@@ -70,6 +150,10 @@ uint64_t script_cache_gen(void);
 /* engine.c */
 /* The calling worker's VM, created (or reset after SCRIPT FLUSH) as needed. */
 cb_script_vm *script_vm(struct cb_worker *w);
+/* A VM of no worker, current on this thread until freed (loading function
+ * libraries from an RDB file, before or beside the workers). */
+cb_script_vm *script_vm_standalone(void);
+void script_vm_standalone_free(cb_script_vm *vm);
 /* w's VM struct, created if needed, without starting Lua in it. */
 cb_script_vm *script_vm_struct(struct cb_worker *w);
 /* The VM of the calling thread's worker if it exists (Lua callbacks). */
