@@ -382,8 +382,16 @@ static int keys_from_specs(const cb_command *cmd, int argc, const char *const *a
             if (!parse_ll(argv[at], lens[at], &numkeys) || numkeys < 0)
                 goto invalid;
             first += ks->fk_b;
+            if (numkeys > argc) numkeys = argc; /* keeps the sum in range */
             last = first + (int)numkeys - 1;
             step = ks->fk_c;
+            if (last >= argc) {
+                /* More keys declared than arguments: every Redis command with
+                 * such a spec (EVAL, FCALL, ZUNIONSTORE, SINTERCARD, LMPOP...)
+                 * falls back to its own extractor, which finds no keys. */
+                k->n = 0;
+                return 0;
+            }
         } else {
             goto invalid;
         }
