@@ -207,6 +207,32 @@ cbstr latency_info(cbstr s) {
     return s;
 }
 
+/* ----------------------------------------------------------- control port */
+
+void latency_visit_latest(void (*fn)(void *, const char *, long long, long long, long long),
+                          void *priv) {
+    const char *names[LAT_MAX_EVENTS];
+    int n = event_names(names);
+    lat_sample *buf = cb_malloc(sizeof(lat_sample) * LAT_SAMPLES);
+    for (int i = 0; i < n; i++) {
+        long long max;
+        int k = merged_series(names[i], buf, &max);
+        fn(priv, names[i], k > 0 ? buf[k - 1].time : 0, k > 0 ? buf[k - 1].ms : 0, max);
+    }
+    cb_free(buf);
+}
+
+void latency_visit_histograms(void (*fn)(void *, const char *, const cb_hist *), void *priv) {
+    cb_hist *h = cb_calloc(sizeof(*h));
+    for (int id = 0; id < command_ids(); id++) {
+        const cb_command *cmd = command_by_id(id);
+        if (!cmd || !merged_hist(id, h)) continue;
+        fn(priv, command_fullname(cmd), h);
+    }
+    hist_reset(h);
+    cb_free(h);
+}
+
 /* --------------------------------------------------------------- LATENCY */
 
 void cmd_latency_latest(cb_client *c) {

@@ -27,5 +27,14 @@ void latency_free(struct cb_worker *w);
 /* INFO latencystats body: one latency_percentiles_usec_<cmd> line per
  * command with a histogram (workers parked). */
 cbstr latency_info(cbstr s);
+/* Control port (workers parked): every event's LATENCY LATEST line. */
+void latency_visit_latest(void (*fn)(void *priv, const char *event, long long time,
+                                     long long latest_ms, long long max_ms),
+                          void *priv);
+/* Control port (workers parked): each command's histogram, every worker's
+ * merged, with its full name ("config|get"). */
+struct cb_hist;
+void latency_visit_histograms(void (*fn)(void *priv, const char *cmd, const struct cb_hist *h),
+                              void *priv);
 
 #endif

@@ -191,6 +191,18 @@ void cmd_slowlog_get(cb_client *c) {
     cb_free(all);
 }
 
+void slowlog_visit(long long count, void (*fn)(void *, const slowlog_view *), void *priv) {
+    long long n;
+    slow_entry **all = merged(&n);
+    if (count >= 0 && count < n) n = count;
+    for (long long i = 0; i < n; i++) {
+        slow_entry *e = all[i];
+        slowlog_view v = { e->id, e->time, e->duration, e->argc, e->argv, e->peer, e->cname };
+        fn(priv, &v);
+    }
+    cb_free(all);
+}
+
 void cmd_slowlog_len(cb_client *c) {
     long long n;
     cb_free(merged(&n));

@@ -8,6 +8,7 @@
 #define CB_SLOWLOG_H
 
 #include "client.h"
+#include "../store/ds/cbstr.h"
 
 struct cb_worker;
 
@@ -16,5 +17,16 @@ struct cb_worker;
 void slowlog_maybe_record(cb_client *c, long long dur_us);
 /* Free a worker's log (worker shutdown). */
 void slowlog_free(struct cb_worker *w);
+/* One entry as the control port sees it (valid during the visit). */
+typedef struct slowlog_view {
+    uint64_t id;
+    long long time, duration_us;
+    int argc;
+    const cbstr *argv;
+    const char *peer, *cname; /* NUL-terminated */
+} slowlog_view;
+/* Control port (workers parked): the newest count entries (all: -1), as
+ * SLOWLOG GET merges them, newest first. */
+void slowlog_visit(long long count, void (*fn)(void *priv, const slowlog_view *e), void *priv);
 
 #endif

@@ -15,6 +15,7 @@
  *   GET  /clients                    POST /clients/kill?id=N|addr=ip:port|laddr=ip:port
  *   POST /snapshot   GET /persistence   GET /snapshot/latest
  *   PUT  /restore (control_restore.c)
+ *   GET  /slowlog[?count=N]          GET /latency      POST /aof/rewrite
  */
 #include "control_internal.h"
 
@@ -33,7 +34,11 @@
 #include "../dataplane/server.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
+#include "../dataplane/latency.h"
+#include "../dataplane/slowlog.h"
+#include "../persist/aof.h"
 #include "../persist/bgsave.h"
+#include "../platform/histogram.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -333,6 +338,95 @@ static void snapshot_latest(ctl_resp *rp)
     cb_free(name);
 }
 
+/* ------------------------------------------------------ slowlog, latency */
+
+typedef struct json_acc {
+    cbstr out;
+    int n;
+} json_acc;
+
+static void slowlog_one(void *priv, const slowlog_view *e)
+{
+    json_acc *a = priv;
+    cbstr b = a->out;
+    if (a->n++) b = cbstr_cat(b, ",", 1);
+    b = cbstr_catfmt(b, "{\"id\":%llu,\"timestamp\":%lld,\"duration_us\":%lld,\"args\":[",
+                     (unsigned long long)e->id, e->time, e->duration_us);
+    for (int i = 0; i < e->argc; i++) {
+        if (i) b = cbstr_cat(b, ",", 1);
+        b = json_str(b, e->argv[i], cbstr_len(e->argv[i]));
+    }
+    b = cbstr_cat(b, "],\"client_addr\":", 16);
+    b = json_str(b, e->peer, strlen(e->peer));
+    b = cbstr_cat(b, ",\"client_name\":", 15);
+    b = json_str(b, e->cname, strlen(e->cname));
+    a->out = cbstr_cat(b, "}", 1);
+}
+
+/* Entries newest first, as SLOWLOG GET [count] (default 10, -1: all). */
+static void slowlog_get(ctl_req *rq, ctl_resp *rp)
+{
+    const char *q = ctl_query(rq, "count");
+    long long count = 10;
+    if (q && (!util_str2ll(q, strlen(q), &count) || count < -1)) {
+        ctl_error(rp, MHD_HTTP_BAD_REQUEST, "count should be greater than or equal to -1");
+        return;
+    }
+    json_acc a = { cbstr_from_cstr("["), 0 };
+    xshard_park_all();
+    slowlog_visit(count, slowlog_one, &a);
+    xshard_release_all();
+    ctl_json(rp, MHD_HTTP_OK, cbstr_cat(a.out, "]\n", 2));
+}
+
+static void latest_one(void *priv, const char *ev, long long t, long long ms, long long max)
+{
+    json_acc *a = priv;
+    if (a->n++) a->out = cbstr_cat(a->out, ",", 1);
+    a->out = json_str(a->out, ev, strlen(ev));
+    a->out = cbstr_catfmt(a->out, ":{\"timestamp\":%lld,\"latest_ms\":%lld,\"max_ms\":%lld}",
+                          t, ms, max);
+}
+
+static void percentiles_one(void *priv, const char *cmd, const cb_hist *h)
+{
+    json_acc *a = priv;
+    if (a->n++) a->out = cbstr_cat(a->out, ",", 1);
+    a->out = json_str(a->out, cmd, strlen(cmd));
+    a->out = cbstr_catfmt(a->out, ":{\"calls\":%llu", (unsigned long long)h->total);
+    for (int i = 0; i < g_config.latency_npercentiles; i++) {
+        double p = g_config.latency_percentiles[i];
+        char name[64];
+        int n = snprintf(name, sizeof name, "%f", p);
+        while (n > 1 && name[n - 1] == '0') name[--n] = '\0';
+        if (n > 1 && name[n - 1] == '.') name[--n] = '\0';
+        a->out = cbstr_catfmt(a->out, ",\"p%s\":%.3f", name,
+                              (double)hist_value_at_percentile(h, p) / 1000.0);
+    }
+    a->out = cbstr_cat(a->out, "}", 1);
+}
+
+/* {"latest":{event:{...}}, "percentiles_usec":{cmd:{calls, p50...}}} */
+static void latency_get(ctl_resp *rp)
+{
+    json_acc a = { cbstr_from_cstr("{\"latest\":{"), 0 };
+    xshard_park_all();
+    latency_visit_latest(latest_one, &a);
+    a.out = cbstr_cat(a.out, "},\"percentiles_usec\":{", 22);
+    a.n = 0;
+    latency_visit_histograms(percentiles_one, &a);
+    xshard_release_all();
+    ctl_json(rp, MHD_HTTP_OK, cbstr_cat(a.out, "}}\n", 3));
+}
+
+static void aof_rewrite(ctl_resp *rp)
+{
+    if (aof_request_rewrite() == 1)
+        ctl_error(rp, MHD_HTTP_CONFLICT, "Background append only file rewriting already in progress");
+    else
+        ok_status(rp, MHD_HTTP_ACCEPTED, "Background append only file rewriting started");
+}
+
 /* --------------------------------------------------------------- routing */
 
 void ctl_route(ctl_req *rq, ctl_resp *rp)
@@ -349,7 +443,8 @@ void ctl_route(ctl_req *rq, ctl_resp *rp)
     static const char *const known[] = { "/metrics", "/info", "/info.json", "/clients",
                                          "/clients/kill", "/snapshot", "/snapshot/latest",
                                          "/persistence", "/shutdown", "/config/rewrite",
-                                         "/restore", NULL };
+                                         "/restore", "/slowlog", "/latency", "/aof/rewrite",
+                                         NULL };
     int found = !strncmp(p, "/config/", 8) && p[8];
     for (int i = 0; known[i] && !found; i++) found = !strcmp(p, known[i]);
     if (!found) { ctl_error(rp, MHD_HTTP_NOT_FOUND, "no such endpoint"); return; }
@@ -389,6 +484,18 @@ void ctl_route(ctl_req *rq, ctl_resp *rp)
     if (!strcmp(p, "/clients/kill")) {
         if (!is_method(rq, "POST")) { not_allowed(rp, "POST"); return; }
         { clients_kill(rq, rp); return; }
+    }
+    if (!strcmp(p, "/slowlog")) {
+        if (!is_get(rq)) { not_allowed(rp, "GET, HEAD"); return; }
+        { slowlog_get(rq, rp); return; }
+    }
+    if (!strcmp(p, "/latency")) {
+        if (!is_get(rq)) { not_allowed(rp, "GET, HEAD"); return; }
+        { latency_get(rp); return; }
+    }
+    if (!strcmp(p, "/aof/rewrite")) {
+        if (!is_method(rq, "POST")) { not_allowed(rp, "POST"); return; }
+        { aof_rewrite(rp); return; }
     }
     if (!strcmp(p, "/restore")) { /* PUT is control_restore.c's, before routing */
         not_allowed(rp, "PUT");

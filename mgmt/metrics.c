@@ -26,8 +26,10 @@
 
 #include "control.h"
 #include "info.h"
+#include "../dataplane/latency.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
+#include "../platform/histogram.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
 #include "../store/db.h"
@@ -508,9 +510,45 @@ static void workers(mset *m, const shard_snap *ss)
  * cumulative buckets with sample_txt(m, name, "histogram", help,
  * "_bucket", "{cmd=\"get\",le=\"0.001\"}", count) and so on, ending with
  * le="+Inf", then "_sum" and "_count". */
+/* Classic Prometheus histograms from the per-command latency histograms
+ * (latency-tracking). The bounds are fixed, so series never change shape;
+ * a bound's count includes the histogram slot holding it, which is
+ * 1/128 of the value wide (platform/histogram.h). */
+static const int64_t lat_bounds_ns[] = { 10000LL,     25000LL,     100000LL,    250000LL,
+                                         1000000LL,   2500000LL,   10000000LL,  25000000LL,
+                                         100000000LL, 250000000LL, 1000000000LL,
+                                         2500000000LL, 10000000000LL };
+
+static void hist_family(void *priv, const char *cmd, const cb_hist *h)
+{
+    static const char *const name = PREFIX "command_latency_seconds";
+    static const char *const help = "Command call time (latency-tracking), per command";
+    mset *m = priv;
+    char labels[256], num[64];
+    cbstr cl = cat_label_value(cbstr_with_cap(32), cmd, strlen(cmd));
+    for (size_t i = 0; i < sizeof(lat_bounds_ns) / sizeof(lat_bounds_ns[0]); i++) {
+        fmt_double(num, sizeof(num), (double)lat_bounds_ns[i] / 1e9);
+        snprintf(labels, sizeof(labels), "{cmd=\"%s\",le=\"%s\"}", cl, num);
+        char v[32];
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)hist_count_upto(h, lat_bounds_ns[i]));
+        sample_txt(m, name, "histogram", help, "_bucket", labels, v);
+    }
+    char v[32];
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)h->total);
+    snprintf(labels, sizeof(labels), "{cmd=\"%s\",le=\"+Inf\"}", cl);
+    sample_txt(m, name, "histogram", help, "_bucket", labels, v);
+    snprintf(labels, sizeof(labels), "{cmd=\"%s\"}", cl);
+    fmt_double(num, sizeof(num), (double)h->sum / 1e9);
+    sample_txt(m, name, "histogram", help, "_sum", labels, num);
+    sample_txt(m, name, "histogram", help, "_count", labels, v);
+    cbstr_free(cl);
+}
+
 static void latency_histograms(mset *m)
 {
-    (void)m;
+    xshard_park_all();
+    latency_visit_histograms(hist_family, m);
+    xshard_release_all();
 }
 
 /* ---------------------------------------------------------- control port */

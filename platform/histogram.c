@@ -65,6 +65,7 @@ static uint64_t *chunk_for(cb_hist *h, int idx)
 
 void hist_record(cb_hist *h, int64_t v)
 {
+    if (v > 0) h->sum += (uint64_t)v;
     if (v < HIST_MIN_VALUE) v = HIST_MIN_VALUE;
     if (v > HIST_MAX_VALUE) v = HIST_MAX_VALUE;
     int idx = index_of(v);
@@ -80,6 +81,7 @@ void hist_merge(cb_hist *dst, const cb_hist *src)
         for (int i = 0; i < HIST_CHUNK; i++) d[i] += src->chunk[k][i];
     }
     dst->total += src->total;
+    dst->sum += src->sum;
 }
 
 void hist_reset(cb_hist *h)
@@ -89,6 +91,17 @@ void hist_reset(cb_hist *h)
         h->chunk[k] = NULL;
     }
     h->total = 0;
+    h->sum = 0;
+}
+
+uint64_t hist_count_upto(const cb_hist *h, int64_t v)
+{
+    if (v > HIST_MAX_VALUE) return h->total;
+    if (v < HIST_MIN_VALUE) return 0;
+    uint64_t seen = 0;
+    int last = index_of(v);
+    for (int i = 0; i <= last; i++) seen += count_at(h, i);
+    return seen;
 }
 
 int64_t hist_value_at_percentile(const cb_hist *h, double p)

@@ -31,6 +31,7 @@
  * start; hist_reset() frees the chunks. */
 typedef struct cb_hist {
     uint64_t total;
+    uint64_t sum; /* of the recorded values before clamping (Prometheus _sum) */
     uint64_t *chunk[HIST_CHUNKS];
 } cb_hist;
 
@@ -47,6 +48,9 @@ int64_t hist_highest_equivalent(int64_t value);
  * where the cumulative count reaches p% of the total (lowest equivalent
  * for p == 0); 0 when the histogram is empty. */
 int64_t hist_value_at_percentile(const cb_hist *h, double p);
+/* Count of values in the slots up to and including the one holding v
+ * (every value when v > HIST_MAX_VALUE). */
+uint64_t hist_count_upto(const cb_hist *h, int64_t v);
 /* Cumulative counts at reporting levels first, 2*first, 4*first, ...: for
  * level k, *bound is the highest equivalent value of the level and *cum
  * the count of values up to it. Levels whose count did not grow are left

@@ -549,6 +549,137 @@ class ControlEndpointsTest(ControlBase):
         self.assertEqual(rb.zrange('z', 0, -1, withscores=True), [(b'a', 1.0), (b'b', 2.0)])
         self.assertEqual(rb.dbsize(), 2)
 
+    def test_slowlog(self):
+        s, http, _ = self.start('--slowlog-log-slower-than', '0', '--enable-debug-command', 'yes')
+        r = s.redis()
+        r.client_setname('sleeper')
+        r.execute_command('DEBUG', 'SLEEP', '0.02')
+        r.set('k', 'x' * 200)
+        st, body = http.json('/slowlog')
+        self.assertEqual(st, 200)
+        self.assertLessEqual(len(body), 10)
+        want = r.execute_command('SLOWLOG', 'GET', '-1')
+        st, allj = http.json('/slowlog?count=-1')
+        # The same entries as SLOWLOG GET, newest first (ours: one more GET).
+        by_id = {e['id']: e for e in allj}
+        for e in want:
+            j = by_id[e[0]]
+            self.assertEqual((j['timestamp'], j['duration_us']), (e[1], e[2]))
+            self.assertEqual(j['args'], [a.decode() for a in e[3]])
+            self.assertEqual((j['client_addr'], j['client_name']), (e[4].decode(), e[5].decode()))
+        ids = [e['id'] for e in allj]
+        self.assertEqual(ids, sorted(ids, reverse=True))
+        sleep = [e for e in allj if e['args'][:2] == ['DEBUG', 'SLEEP']]
+        self.assertEqual(len(sleep), 1)
+        self.assertGreaterEqual(sleep[0]['duration_us'], 20000)
+        self.assertEqual(sleep[0]['client_name'], 'sleeper')
+        setk = [e for e in allj if e['args'][0].lower() == 'set'][0]
+        self.assertTrue(setk['args'][2].endswith('... (72 more bytes)'))
+        self.assertEqual(len(http.json('/slowlog?count=1')[1]), 1)
+        self.assertEqual(http.json('/slowlog?count=0')[1], [])
+        self.assertEqual(http.json('/slowlog?count=-2'),
+                         (400, {'error': 'count should be greater than or equal to -1'}))
+        self.assertEqual(http.json('/slowlog?count=x')[0], 400)
+        self.assertEqual(http.json('/slowlog', 'POST')[0], 405)
+        self.assertEqual(http.json('/slowlog', token=False)[0], 401)
+        r.execute_command('SLOWLOG', 'RESET')
+        # Only the RESET itself is left (logged after it ran, as in Redis).
+        self.assertEqual([e['args'] for e in http.json('/slowlog')[1]], [['SLOWLOG', 'RESET']])
+
+    def test_latency(self):
+        s, http, _ = self.start('--latency-monitor-threshold', '10', '--io-workers', '2',
+                                  '--enable-debug-command', 'yes')
+        r = s.redis()
+        st, body = http.json('/latency')
+        self.assertEqual(st, 200)
+        self.assertEqual(body['latest'], {})
+        r.execute_command('DEBUG', 'SLEEP', '0.02')
+        for i in range(50):
+            r.set('k%d' % i, 'v')
+        r.get('k1')
+        body = http.json('/latency')[1]
+        latest = r.execute_command('LATENCY', 'LATEST')
+        self.assertEqual(len(latest), 1)
+        ev = body['latest'][latest[0][0].decode()]
+        self.assertEqual(ev, {'timestamp': latest[0][1], 'latest_ms': latest[0][2],
+                              'max_ms': latest[0][3]})
+        self.assertGreaterEqual(ev['max_ms'], 20)
+        pct = body['percentiles_usec']
+        self.assertEqual(pct['set']['calls'], 50)
+        self.assertEqual(pct['get']['calls'], 1)
+        with s.raw() as raw:
+            info = raw.cmd('INFO', 'latencystats').decode()
+        line = re.search(r'^latency_percentiles_usec_set:(.*)\r$', info, re.M).group(1)
+        for kv in line.split(','):
+            k, v = kv.split('=')
+            self.assertAlmostEqual(pct['set'][k], float(v), places=3)
+        self.assertEqual(set(pct['set']), {'calls', 'p50', 'p99', 'p99.9'})
+        self.assertEqual(http.json('/latency', 'PUT')[0], 405)
+        self.assertEqual(http.json('/latency', token=False)[0], 401)
+
+    def test_latency_histograms_in_metrics(self):
+        s, http, _ = self.start('--io-workers', '2', '--enable-debug-command', 'yes')
+        r = s.redis()
+        for i in range(120):
+            r.set('k%d' % i, 'v')
+        for i in range(30):
+            r.get('k%d' % i)
+        r.execute_command('DEBUG', 'SLEEP', '0.03')
+        st, _, body = http('/metrics')
+        series = parse_exposition(body.decode())
+        text = body.decode()
+        self.assertIn('# TYPE cachebox_command_latency_seconds histogram', text)
+        stats = r.info('commandstats')
+        les = ['1e-05', '2.5e-05', '0.0001', '0.00025', '0.001', '0.0025', '0.01', '0.025',
+               '0.1', '0.25', '1', '2.5', '10', '+Inf']
+        for cmd in ('set', 'get', 'debug'):
+            calls = stats['cmdstat_' + cmd]['calls']
+            lab = '{cmd="%s"}' % cmd
+            self.assertEqual(series[('cachebox_command_latency_seconds_count', lab)], calls)
+            buckets = [series[('cachebox_command_latency_seconds_bucket',
+                               '{cmd="%s",le="%s"}' % (cmd, le))] for le in les]
+            self.assertEqual(buckets, sorted(buckets))
+            self.assertEqual(buckets[-1], calls)
+            ssum = series[('cachebox_command_latency_seconds_sum', lab)]
+            self.assertGreater(ssum, 0)
+            self.assertAlmostEqual(ssum, stats['cmdstat_' + cmd]['usec'] / 1e6, delta=0.01)
+        # DEBUG SLEEP 0.03: above 25 ms, under 100 ms.
+        dbg = lambda le: series[('cachebox_command_latency_seconds_bucket',
+                                 '{cmd="debug",le="%s"}' % le)]
+        self.assertEqual((dbg('0.025'), dbg('0.1')), (0, 1))
+        r.config_set('latency-tracking', 'no')
+        r.execute_command('CONFIG', 'RESETSTAT')
+        self.assertNotIn('cachebox_command_latency_seconds', http('/metrics')[2].decode())
+
+    def test_aof_rewrite(self):
+        s, http, _ = self.start('--appendonly', 'yes')
+        r = s.redis()
+        for i in range(2000):
+            r.set('key:%d' % i, 'v' * 20)
+        self.assertEqual(http.json('/aof/rewrite', 'POST'),
+                         (202, {'status': 'Background append only file rewriting started'}))
+        self.assertTrue(wait_until(lambda: r.info('persistence')['aof_rewrites'] == 1))
+        self.assertEqual(r.info('persistence')['aof_last_bgrewrite_status'], 'ok')
+        # Asked while one is pending or running: Redis's refusal.
+        res = []
+        def post():
+            res.append(http.json('/aof/rewrite', 'POST'))
+        ths = [threading.Thread(target=post) for _ in range(4)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        for st, body in res:
+            self.assertIn((st, body), [
+                (202, {'status': 'Background append only file rewriting started'}),
+                (409, {'error': 'Background append only file rewriting already in progress'})])
+        self.assertIn(202, [st for st, _ in res])
+        self.assertTrue(wait_until(lambda: r.info('persistence')['aof_rewrite_in_progress'] == 0
+                                   and r.info('persistence')['aof_rewrites'] >= 2))
+        self.assertEqual(http.json('/aof/rewrite', 'GET')[0], 405)
+        self.assertEqual(http.json('/aof/rewrite', 'POST', token=False)[0], 401)
+        self.assertEqual(r.get('key:7'), b'v' * 20)
+
     def test_shutdown(self):
         s, http, _ = self.start()
         self.assertEqual(http.json('/shutdown?save&nosave', 'POST')[0], 400)

@@ -106,6 +106,33 @@ static void test_log_levels(void)
     free(h);
 }
 
+/* The control port's Prometheus buckets: cumulative counts at fixed bounds
+ * and the exact sum, kept across merge and cleared by reset. */
+static void test_count_upto_and_sum(void)
+{
+    cb_hist a = { 0 }, b = { 0 };
+    hist_record(&a, 5000);          /* 5 us */
+    hist_record(&a, 20000);         /* 20 us */
+    hist_record(&b, 3000000);       /* 3 ms */
+    hist_record(&b, 2000000000LL);  /* 2 s: counted as 1 s, summed as 2 s */
+    hist_merge(&a, &b);
+    CU_ASSERT_EQUAL(a.total, 4);
+    CU_ASSERT_EQUAL(a.sum, 5000ULL + 20000 + 3000000 + 2000000000ULL);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 0), 0);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 4000), 0);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 10000), 1);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 25000), 2);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 2500000), 2);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 10000000), 3);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 900000000), 3);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 1000000000), 4);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 2500000000LL), 4);
+    hist_reset(&a);
+    hist_reset(&b);
+    CU_ASSERT_EQUAL(a.sum, 0);
+    CU_ASSERT_EQUAL(hist_count_upto(&a, 2500000000LL), 0);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -114,6 +141,7 @@ int main(void)
     CU_add_test(s, "percentiles", test_percentiles);
     CU_add_test(s, "clamping", test_clamping);
     CU_add_test(s, "log_levels", test_log_levels);
+    CU_add_test(s, "count_upto_and_sum", test_count_upto_and_sum);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();
