@@ -191,35 +191,12 @@ static void fcall_generic(cb_client *c, int ro) {
     cb_script_vm *vm = script_vm(c->w);
     fn_vm_sync(vm);
 
-    cb_client sc;
-    memset(&sc, 0, sizeof(sc));
-    sc.id = c->id;
-    sc.fd = -1;
-    sc.w = c->w;
-    sc.shard = c->w->shard;
-    sc.dbid = c->dbid;
-    sc.db = &sc.shard->dbs[c->dbid];
-    sc.resp = 2;
-    sc.flags = CLIENT_PROXY | CLIENT_SCRIPT;
-    sc.authenticated = 1;
-    snprintf(sc.addr, sizeof(sc.addr), "lua");
-
     cb_script_run run;
     memset(&run, 0, sizeof(run));
-    run.caller = c;
-    run.sc = &sc;
     run.fname = fname;
     run.flags = flags;
     run.read_only = ro || (flags & SCRIPT_FLAG_NO_WRITES);
-    run.resp = 2;
-    int nk = (int)numkeys;
-    script_vm_run(vm, &run, nk, c->argv + 3, c->argv_len + 3, c->argc - 3 - nk,
-                  c->argv + 3 + nk, c->argv_len + 3 + nk);
-    while (sc.out_head) {
-        cb_outblock *b = sc.out_head;
-        sc.out_head = b->next;
-        cb_free(b);
-    }
+    script_run_for(c, vm, &run, (int)numkeys);
 }
 
 void cmd_fcall(cb_client *c) { fcall_generic(c, 0); }

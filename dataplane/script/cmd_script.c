@@ -165,6 +165,20 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
         return;
     }
 
+    cb_script_run run;
+    memset(&run, 0, sizeof(run));
+    memcpy(run.sha, sha, sizeof(sha));
+    run.flags = flags;
+    run.read_only = ro || (flags & SCRIPT_FLAG_NO_WRITES);
+    /* A script without flags may start out of memory; its deny-OOM
+     * commands are refused then, until it has written (scriptVerifyOOM). */
+    run.oom = (flags & SCRIPT_FLAG_EVAL_COMPAT) && dispatch_oom_state(c);
+    script_run_for(c, vm, &run, (int)numkeys);
+}
+
+void script_run_for(cb_client *c, cb_script_vm *vm, cb_script_run *run, int nkeys) {
+    /* The script's own client: redis.call runs commands through it, in the
+     * caller's db, and its replies are read back, never sent. */
     cb_client sc;
     memset(&sc, 0, sizeof(sc));
     sc.id = c->id;
@@ -177,21 +191,11 @@ static void eval_generic(cb_client *c, int by_sha, int ro) {
     sc.flags = CLIENT_PROXY | CLIENT_SCRIPT;
     sc.authenticated = 1;
     snprintf(sc.addr, sizeof(sc.addr), "lua");
-
-    cb_script_run run;
-    memset(&run, 0, sizeof(run));
-    run.caller = c;
-    run.sc = &sc;
-    memcpy(run.sha, sha, sizeof(sha));
-    run.flags = flags;
-    run.read_only = ro || (flags & SCRIPT_FLAG_NO_WRITES);
-    run.resp = 2;
-    /* A script without flags may start out of memory; its deny-OOM
-     * commands are refused then, until it has written (scriptVerifyOOM). */
-    run.oom = (flags & SCRIPT_FLAG_EVAL_COMPAT) && dispatch_oom_state(c);
-    int nk = (int)numkeys;
-    script_vm_run(vm, &run, nk, c->argv + 3, c->argv_len + 3, c->argc - 3 - nk,
-                  c->argv + 3 + nk, c->argv_len + 3 + nk);
+    run->caller = c;
+    run->sc = &sc;
+    run->resp = 2;
+    script_vm_run(vm, run, nkeys, c->argv + 3, c->argv_len + 3, c->argc - 3 - nkeys,
+                  c->argv + 3 + nkeys, c->argv_len + 3 + nkeys);
     while (sc.out_head) {
         cb_outblock *b = sc.out_head;
         sc.out_head = b->next;

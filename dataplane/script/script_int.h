@@ -165,6 +165,10 @@ int script_vm_compile(cb_script_vm *vm, const char *sha, const char *body, size_
 /* Run the compiled script `sha`, replying to run->caller. */
 void script_vm_run(cb_script_vm *vm, cb_script_run *run, int nkeys, const char **keys,
                    const size_t *klens, int nargs, const char **args, const size_t *alens);
+/* Runs a prepared EVAL* or FCALL for c (run: flags, sha or fname, read_only,
+ * oom set) on a script client of its own; keys and arguments follow the
+ * numkeys argument at argv[2]. Replies to c. */
+void script_run_for(cb_client *c, cb_script_vm *vm, cb_script_run *run, int nkeys);
 /* Raise {err = msg} from a C function called by Lua (msg: "-CODE text" or text). */
 int script_raise(lua_State *L, const char *msg);
 /* Push the error table Redis builds for an error text: "-CODE msg", or
