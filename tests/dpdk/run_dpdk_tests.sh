@@ -20,12 +20,14 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BIN=${CACHEBOX_BIN:-$ROOT/build/cachebox}
 PY=/usr/bin/python3
-NS=cbx-dpdk-t
-IF=cbxdt0
+# CBX_RIG (a short tag) renames the rig so that two runs can share a host.
+T=${CBX_RIG:-t}
+NS=cbx-dpdk-$T
+IF=cbxd${T}0
 IP=10.99.0.2
 PORT=6379
 VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF,framecnt=4096}
-PREFIX=cbx-dpdk-test
+PREFIX=cbx-dpdk-test-$T
 LCORES="-l 0,1"
 pass=0
 fail=0
@@ -78,7 +80,7 @@ stop_server() {
 cleanup() {
     stop_server
     [ -n "${RELAY:-}" ] && kill "$RELAY" 2>/dev/null
-    ip link del cbxdr0 2>/dev/null; ip netns del cbx-dpdk-r 2>/dev/null
+    ip link del "cbxr${T}0" 2>/dev/null; ip netns del "cbx-dpdk-r$T" 2>/dev/null
     deploy/veth-rig.sh down "$NS" "$IF"
     rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
 }
@@ -251,25 +253,25 @@ VDEV=$VDEV_1Q
 
 # Reordering: a relay namespace between the client and a second DPDK-side
 # veth swaps 10% of the frames with their successor (reorder_relay.py).
-RNS=cbx-dpdk-r
-ip link del cbxdr0 2>/dev/null; ip netns del "$RNS" 2>/dev/null
+RNS=cbx-dpdk-r$T
+ip link del "cbxr${T}0" 2>/dev/null; ip netns del "$RNS" 2>/dev/null
 ip netns add "$RNS"
-ip link add cbxdr0 type veth peer name cbxdr0p
-ip link add cbxdr1p type veth peer name cbxdr1c
-ip link set cbxdr0p netns "$RNS"
-ip link set cbxdr1p netns "$RNS"
-ip link set cbxdr1c netns "$NS"
-ip netns exec "$RNS" ip link set cbxdr0p up
-ip netns exec "$RNS" ip link set cbxdr1p up
-ip netns exec "$NS" ip addr add 10.99.4.1/24 dev cbxdr1c
-ip netns exec "$NS" ip link set cbxdr1c up
-ip netns exec "$NS" ethtool -K cbxdr1c tx off tso off gso off >/dev/null
-sysctl -qw net.ipv6.conf.cbxdr0.disable_ipv6=1
-ip link set cbxdr0 up
-ip netns exec "$RNS" taskset -c 0 $PY tests/dpdk/reorder_relay.py cbxdr0p cbxdr1p 0.10 &
+ip link add "cbxr${T}0" type veth peer name "cbxr${T}0p"
+ip link add "cbxr${T}1p" type veth peer name "cbxr${T}1c"
+ip link set "cbxr${T}0p" netns "$RNS"
+ip link set "cbxr${T}1p" netns "$RNS"
+ip link set "cbxr${T}1c" netns "$NS"
+ip netns exec "$RNS" ip link set "cbxr${T}0p" up
+ip netns exec "$RNS" ip link set "cbxr${T}1p" up
+ip netns exec "$NS" ip addr add 10.99.4.1/24 dev "cbxr${T}1c"
+ip netns exec "$NS" ip link set "cbxr${T}1c" up
+ip netns exec "$NS" ethtool -K "cbxr${T}1c" tx off tso off gso off >/dev/null
+sysctl -qw "net.ipv6.conf.cbxr${T}0.disable_ipv6"=1
+ip link set "cbxr${T}0" up
+ip netns exec "$RNS" taskset -c 0 $PY tests/dpdk/reorder_relay.py "cbxr${T}0p" "cbxr${T}1p" 0.10 &
 RELAY=$!
 VDEV_1Q=$VDEV
-VDEV="net_af_packet0,iface=cbxdr0,framecnt=4096"
+VDEV="net_af_packet0,iface=cbxr${T}0,framecnt=4096"
 IP_MAIN=$IP
 IP=10.99.4.2
 if start_server --protected-mode no; then
@@ -285,7 +287,7 @@ else
     bad "server start (behind the reordering relay)"
 fi
 kill "$RELAY" 2>/dev/null; wait "$RELAY" 2>/dev/null
-ip link del cbxdr0 2>/dev/null; ip netns del "$RNS" 2>/dev/null
+ip link del "cbxr${T}0" 2>/dev/null; ip netns del "$RNS" 2>/dev/null
 IP=$IP_MAIN
 VDEV=$VDEV_1Q
 
