@@ -53,6 +53,25 @@ void zsl_free(zsl *z)
     cb_free(z);
 }
 
+int zsl_free_step(zsl *z, size_t max)
+{
+    /* Only level 0 is followed from here on: the upper levels of the
+     * header keep pointing at freed nodes, which is why nothing else may
+     * use the list. */
+    zsl_node *n = z->header->level[0].forward;
+    for (size_t i = 0; i < max && n; i++) {
+        zsl_node *next = n->level[0].forward;
+        zsl_free_node(n);
+        n = next;
+        z->length--;
+    }
+    z->header->level[0].forward = n;
+    if (n) return 1;
+    cb_free(z->header);
+    cb_free(z);
+    return 0;
+}
+
 int zsl_cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
 {
     size_t m = al < bl ? al : bl;

@@ -51,6 +51,10 @@ typedef struct zsl_lexrange {
 zsl *zsl_create(uint64_t seed);
 /* Frees every node and its element. */
 void zsl_free(zsl *z);
+/* Free up to max nodes from the front (lazy free of a big sorted set; the
+ * list is unusable after the first call); the last call frees the list and
+ * returns 0, earlier ones return 1. */
+int zsl_free_step(zsl *z, size_t max);
 /* Inserts ele (ownership passes to the list); it must not be present. */
 zsl_node *zsl_insert(zsl *z, double score, cbstr ele);
 /* Removes the node with exactly (score, ele); returns 1 when found. When
