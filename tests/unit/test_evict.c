@@ -15,6 +15,12 @@
 #include "../../platform/util.h"
 #include "../../store/db.h"
 #include "../../store/evict.h"
+#include "../../store/lazyfree.h"
+#include "../../store/t_hash.h"
+#include "../../store/t_stream.h"
+#include "../../store/t_zset.h"
+#include "../../store/ds/quicklist.h"
+#include "../../store/ds/stream.h"
 
 /* ------------------------------------------------------------ the pool */
 
@@ -382,6 +388,88 @@ static void test_lazyfree_values_and_dbs(void)
     shard_destroy(s);
 }
 
+/* One big value of each container type, built through the store's APIs. */
+static cb_obj *big_value(cb_shard *s, int type, int n)
+{
+    char f[32], v[32];
+    cb_obj *o = NULL;
+    switch (type) {
+    case OBJ_SET: return big_set(s, n);
+    case OBJ_HASH:
+        o = hash_new_for_load();
+        for (int i = 0; i < n; i++) {
+            int fl = snprintf(f, sizeof f, "field-%d", i), vl = snprintf(v, sizeof v, "v%d", i);
+            hash_load_set(s, o, f, (size_t)fl, v, (size_t)vl);
+        }
+        return o;
+    case OBJ_ZSET:
+        o = zset_new(s, (size_t)n, 64);
+        for (int i = 0; i < n; i++) {
+            int fl = snprintf(f, sizeof f, "member-%d", i), out;
+            double ns;
+            zset_add(s, o, i, f, (size_t)fl, 0, &out, &ns);
+        }
+        return o;
+    case OBJ_LIST:
+        o = cb_malloc(sizeof(*o));
+        o->type = OBJ_LIST;
+        o->encoding = OBJ_ENC_QUICKLIST;
+        o->lru = 0;
+        o->refcount = 1;
+        o->ptr = ql_new(4, 0); /* 4 entries a node: many nodes */
+        for (int i = 0; i < n; i++) {
+            int fl = snprintf(f, sizeof f, "element-%d", i);
+            ql_push(o->ptr, QL_TAIL, f, (size_t)fl);
+        }
+        return o;
+    case OBJ_STREAM:
+        o = stream_obj_create();
+        for (int i = 0; i < n; i++) {
+            stream_id id = {(uint64_t)i + 1, 0};
+            const char *kv[2] = {"f", v};
+            size_t kl[2] = {1, (size_t)snprintf(v, sizeof v, "%d", i)};
+            stream_append(o->ptr, &id, kv, kl, 1, 4096, 4);
+        }
+        return o;
+    }
+    return NULL;
+}
+
+static void test_lazyfree_big_values_in_slices(void)
+{
+    static const int types[] = {OBJ_HASH, OBJ_SET, OBJ_ZSET, OBJ_LIST, OBJ_STREAM};
+    cb_shard *s = new_shard(MAXMEM_NOEVICTION);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        size_t base = mem_used_total();
+        db_add(s, &s->dbs[0], "big", 3, big_value(s, types[t], 5000));
+        CU_ASSERT_TRUE(mem_used_total() > base + 5000 * 8);
+        CU_ASSERT_EQUAL(db_delete_lazy(s, &s->dbs[0], "big", 3), 1);
+        CU_ASSERT_EQUAL(lazyfree_pending(s), 1);
+        /* A zero budget frees one slice per call: many calls, the value
+         * counted as pending until the last. */
+        int steps = 0;
+        while (lazyfree_step(s, 0)) {
+            steps++;
+            CU_ASSERT_EQUAL(lazyfree_pending(s), 1);
+        }
+        CU_ASSERT_TRUE_FATAL(steps >= 10);
+        CU_ASSERT_EQUAL(lazyfree_pending(s), 0);
+        CU_ASSERT_TRUE(mem_used_total() < base + 1024);
+    }
+    /* A flushed db hands its big values to the value queue. */
+    size_t base = mem_used_total();
+    db_add(s, &s->dbs[2], "z", 1, big_value(s, OBJ_ZSET, 5000));
+    db_add(s, &s->dbs[2], "x", 1, obj_new_string("x", 1));
+    uint64_t freed = s->lazy.freed;
+    CU_ASSERT_EQUAL(db_empty_lazy(s, &s->dbs[2]), 2);
+    int steps = 0;
+    while (lazyfree_step(s, 0)) steps++;
+    CU_ASSERT_TRUE(steps >= 10);
+    CU_ASSERT_EQUAL(s->lazy.freed - freed, 2);
+    CU_ASSERT_TRUE(mem_used_total() < base + 1024);
+    shard_destroy(s);
+}
+
 static void test_lazy_eviction_waits_for_queue(void)
 {
     cb_shard *s = new_shard(MAXMEM_ALLKEYS_RANDOM);
@@ -476,6 +564,7 @@ int main(void)
     CU_add_test(su, "time budget leaves rest pending", test_time_budget_leaves_rest_pending);
     CU_add_test(su, "lazy free of values and dbs", test_lazyfree_values_and_dbs);
     CU_add_test(su, "lazy eviction waits for the queue", test_lazy_eviction_waits_for_queue);
+    CU_add_test(su, "big values freed in slices", test_lazyfree_big_values_in_slices);
     CU_add_test(su, "defrag keeps everything", test_defrag_keeps_everything);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
