@@ -337,3 +337,32 @@ size_t zsl_mem_usage(const zsl *z)
         n += cb_usable(x) + cbstr_alloc_size(x->ele);
     return n;
 }
+
+cbstr zsl_defrag_node(zsl *z, double score, cbstr ele, void *(*move)(void *p), int *moved)
+{
+    zsl_node *update[ZSL_MAXLEVEL], *x = z->header;
+    size_t len = cbstr_len(ele);
+    for (int i = z->level - 1; i >= 0; i--) {
+        while (x->level[i].forward && before(x->level[i].forward, score, ele, len))
+            x = x->level[i].forward;
+        update[i] = x;
+    }
+    x = x->level[0].forward;
+    if (!x || x->ele != ele) return NULL;
+    zsl_node *n = move(x);
+    if (n) {
+        /* x is freed: its old address is only compared, never read. */
+        for (int i = 0; i < z->level; i++)
+            if (update[i]->level[i].forward == x) update[i]->level[i].forward = n;
+        if (n->level[0].forward) n->level[0].forward->backward = n;
+        else z->tail = n;
+        x = n;
+        (*moved)++;
+    }
+    cbstr ne = cbstr_move(x->ele, move);
+    if (ne) {
+        x->ele = ne;
+        (*moved)++;
+    }
+    return x->ele;
+}

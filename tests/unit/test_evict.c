@@ -15,6 +15,7 @@
 #include "../../platform/util.h"
 #include "../../store/db.h"
 #include "../../store/evict.h"
+#include "../../store/digest.h"
 #include "../../store/lazyfree.h"
 #include "../../store/t_hash.h"
 #include "../../store/t_stream.h"
@@ -345,6 +346,16 @@ static void test_time_budget_leaves_rest_pending(void)
 
 /* ------------------------------------------------------------ lazy free */
 
+/* When set, big_value allocates a filler block after each element (the
+ * defrag test frees them to leave sparse slabs). */
+static void **fillers;
+static int nfillers, capfillers;
+
+static void filler(int i)
+{
+    if (fillers && nfillers < capfillers) fillers[nfillers++] = cb_malloc(8 + (size_t)(i % 5) * 16);
+}
+
 static cb_obj *big_set(cb_shard *s, int n)
 {
     cb_obj *o = set_new_for_load(s, (unsigned long)n);
@@ -352,6 +363,7 @@ static cb_obj *big_set(cb_shard *s, int n)
     for (int i = 0; i < n; i++) {
         int l = snprintf(m, sizeof m, "member-%d", i);
         set_load_add(s, o, m, (size_t)l);
+        filler(i);
     }
     return o;
 }
@@ -400,6 +412,7 @@ static cb_obj *big_value(cb_shard *s, int type, int n)
         for (int i = 0; i < n; i++) {
             int fl = snprintf(f, sizeof f, "field-%d", i), vl = snprintf(v, sizeof v, "v%d", i);
             hash_load_set(s, o, f, (size_t)fl, v, (size_t)vl);
+            filler(i);
         }
         return o;
     case OBJ_ZSET:
@@ -408,6 +421,7 @@ static cb_obj *big_value(cb_shard *s, int type, int n)
             int fl = snprintf(f, sizeof f, "member-%d", i), out;
             double ns;
             zset_add(s, o, i, f, (size_t)fl, 0, &out, &ns);
+            filler(i);
         }
         return o;
     case OBJ_LIST:
@@ -420,6 +434,7 @@ static cb_obj *big_value(cb_shard *s, int type, int n)
         for (int i = 0; i < n; i++) {
             int fl = snprintf(f, sizeof f, "element-%d", i);
             ql_push(o->ptr, QL_TAIL, f, (size_t)fl);
+            filler(i);
         }
         return o;
     case OBJ_STREAM:
@@ -429,6 +444,7 @@ static cb_obj *big_value(cb_shard *s, int type, int n)
             const char *kv[2] = {"f", v};
             size_t kl[2] = {1, (size_t)snprintf(v, sizeof v, "%d", i)};
             stream_append(o->ptr, &id, kv, kl, 1, 4096, 4);
+            filler(i);
         }
         return o;
     }
@@ -545,6 +561,78 @@ static void test_defrag_keeps_everything(void)
     shard_destroy(s);
 }
 
+/* Big containers (more elements than active-defrag-max-scan-fields) get
+ * their insides moved a slice at a time across ticks, and every value reads
+ * the same afterwards (digests, sorted-set links both ways, ranks, dict
+ * lookups). */
+static void test_defrag_inside_big_containers(void)
+{
+    static const int types[] = {OBJ_HASH, OBJ_SET, OBJ_ZSET, OBJ_LIST, OBJ_STREAM};
+    enum { NT = sizeof types / sizeof types[0] };
+    cb_shard *s = new_shard(MAXMEM_NOEVICTION);
+    S.hz = 100000; /* a 10 us budget per tick */
+    S.active_defrag = 1;
+    S.active_defrag_ignore_bytes = 0;
+    S.active_defrag_threshold_lower = 0;
+    S.active_defrag_threshold_upper = 100;
+    S.active_defrag_cycle_min = 50;
+    S.active_defrag_cycle_max = 99;
+    S.active_defrag_max_scan_fields = 100;
+    /* Fillers between the elements, freed afterwards, leave sparse slabs. */
+    static void *fill[NT * 3000];
+    fillers = fill;
+    nfillers = 0;
+    capfillers = NT * 3000;
+    char k[16];
+    unsigned char before[NT][20], after[20];
+    for (int t = 0; t < NT; t++) {
+        cb_obj *o = big_value(s, types[t], 3000);
+        digest_value(o, before[t]);
+        int kl = snprintf(k, sizeof k, "big%d", t);
+        db_add(s, &s->dbs[0], k, (size_t)kl, o);
+    }
+    for (int i = 0; i < nfillers; i++) cb_free(fill[i]);
+    fillers = NULL;
+    uint64_t hits0 = s->stats.defrag_hits;
+    int rounds = 0;
+    do defrag_cron(s);
+    while (s->defrag.running && ++rounds < 1000000);
+    CU_ASSERT_EQUAL(s->defrag.running, 0);
+    CU_ASSERT_EQUAL(s->defrag.nlater, 0);
+    if (strcmp(mem_allocator_name(), "libc") != 0) {
+        CU_ASSERT_TRUE(rounds > 10);
+        CU_ASSERT_TRUE(s->stats.defrag_hits > hits0 + 1000);
+    }
+    for (int t = 0; t < NT; t++) {
+        int kl = snprintf(k, sizeof k, "big%d", t);
+        cb_obj *o = db_lookup_read(s, &s->dbs[0], k, (size_t)kl, DB_LOOKUP_NOTOUCH);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+        digest_value(o, after);
+        CU_ASSERT_EQUAL(memcmp(before[t], after, 20), 0);
+        if (types[t] == OBJ_ZSET) {
+            const zset *z = o->ptr;
+            unsigned long fwd = 0, back = 0;
+            for (zsl_node *n = z->zsl->header->level[0].forward; n; n = n->level[0].forward) {
+                fwd++;
+                double sc;
+                CU_ASSERT_TRUE(zset_score(o, n->ele, cbstr_len(n->ele), &sc) && sc == n->score);
+            }
+            for (zsl_node *n = z->zsl->tail; n; n = n->backward) back++;
+            CU_ASSERT_EQUAL(fwd, 3000);
+            CU_ASSERT_EQUAL(back, 3000);
+            CU_ASSERT_EQUAL(zset_rank(o, "member-1234", 11, 0), 1234);
+        }
+        if (types[t] == OBJ_HASH) {
+            char buf[32];
+            const char *v;
+            size_t vl;
+            CU_ASSERT_TRUE(hash_get(o, "field-2999", 10, buf, &v, &vl) && vl == 5 &&
+                           memcmp(v, "v2999", 5) == 0);
+        }
+    }
+    shard_destroy(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -566,6 +654,7 @@ int main(void)
     CU_add_test(su, "lazy eviction waits for the queue", test_lazy_eviction_waits_for_queue);
     CU_add_test(su, "big values freed in slices", test_lazyfree_big_values_in_slices);
     CU_add_test(su, "defrag keeps everything", test_defrag_keeps_everything);
+    CU_add_test(su, "defrag inside big containers", test_defrag_inside_big_containers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
