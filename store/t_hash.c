@@ -53,6 +53,9 @@ static const char ERR_HASH_NOT_FLOAT[] = "hash value is not a float";
  * Objects and encodings
  * ---------------------------------------------------------------------- */
 
+/* Packs up to this many bytes are embedded in their object at rest. */
+#define HASH_EMBED_MAX 256
+
 #define IS_PACK(o) ((o)->encoding == OBJ_ENC_LISTPACK || (o)->encoding == OBJ_ENC_LISTPACK_EMB)
 
 /* The pack of a compact hash, embedded or not. */
@@ -85,6 +88,9 @@ cb_obj *hash_embed(cb_obj *o)
         return o;
     unsigned char *pp = o->ptr;
     size_t n = pp_bytes(pp);
+    /* The object's 16 bytes only matter next to a small pack; a bigger one
+     * stays apart, so its writes copy nothing extra. */
+    if (n > HASH_EMBED_MAX) return o;
     cb_obj *e = cb_malloc(offsetof(cb_obj, ptr) + n);
     e->type = o->type;
     e->encoding = OBJ_ENC_LISTPACK_EMB;

@@ -378,6 +378,16 @@ static void test_embedded(void)
     CU_ASSERT_EQUAL(obj_free_step(d, 64), 0); /* lazy free: one block */
     obj_decr_ref(e);
     shard_destroy(sh);
+    /* A pack past 256 bytes stays in its own block. */
+    static const char *const big[] = {"field-one", "value-number-one-xxxxxxxxxx",
+                                      "field-two", "value-number-two-xxxxxxxxxx"};
+    const char *kvs[24];
+    for (int i = 0; i < 24; i++) kvs[i] = big[i % 4];
+    cb_obj *b = compact_hash(kvs, 24);
+    CU_ASSERT_TRUE(pp_bytes(b->ptr) > 256);
+    CU_ASSERT_PTR_EQUAL(hash_embed(b), b);
+    CU_ASSERT_EQUAL(b->encoding, OBJ_ENC_LISTPACK);
+    obj_decr_ref(b);
 }
 
 int main(void)
