@@ -253,6 +253,7 @@ cb_cmd_proc cmd_script_exists;
 cb_cmd_proc cmd_script_flush;
 cb_cmd_proc cmd_script_kill;
 cb_cmd_proc cmd_script_help;
+cb_cmd_proc cmd_script_debug;
 cb_cmd_proc cmd_fcall;
 cb_cmd_proc cmd_fcall_ro;
 cb_cmd_proc cmd_function_load;
@@ -601,6 +602,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "script|flush", cmd_script_flush },
     { "script|kill", cmd_script_kill },
     { "script|help", cmd_script_help },
+    { "script|debug", cmd_script_debug },
     { "fcall", cmd_fcall },
     { "fcall_ro", cmd_fcall_ro },
     { "function|load", cmd_function_load },
