@@ -357,6 +357,7 @@ cb_cmd_proc cmd_latency_graph;
 cb_cmd_proc cmd_latency_doctor;
 cb_cmd_proc cmd_latency_histogram;
 cb_cmd_proc cmd_latency_help;
+cb_cmd_proc cmd_lolwut;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -706,5 +707,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "latency|doctor", cmd_latency_doctor },
     { "latency|histogram", cmd_latency_histogram },
     { "latency|help", cmd_latency_help },
+    { "lolwut", cmd_lolwut },
     { NULL, NULL },
 };

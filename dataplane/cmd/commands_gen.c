@@ -9772,6 +9772,23 @@ cb_command command_table_gen[] = {
         .docs_len = 1789,
         .subcommands = sub_latency, .nsub = 7,
     },
+    {
+        .name = "lolwut",
+        .arity = -1,
+        .flags = CMD_READONLY | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 1) | (1ull << 14),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nlolwut\r\n:-1\r\n~2\r\n+readonly\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@read\r\n+@fast\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 88,
+        .docs_resp3 =
+            "$6\r\nlolwut\r\n%4\r\n$7\r\nsummary\r\n$47\r\nDisplay some computer art and the Redis version\r\n$5\r\n"
+            "since\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$7\r\n"
+            "version\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nVERSION\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 247,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 235;
+const int command_table_gen_count = 236;
