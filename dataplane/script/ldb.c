@@ -41,7 +41,7 @@
 
 #define LDB_BREAKPOINTS_MAX 64
 #define LDB_MAXLEN_DEFAULT 256
-#define LDB_MAX_DEPTH (LUA_MINSTACK - 2) /* nesting shown before giving up */
+#define LDB_MAX_DEPTH 10 /* nesting shown before giving up, as Redis 7.0 */
 #define LDB_SEND_TIMEOUT_MS 5000
 
 /* A growable byte string. */

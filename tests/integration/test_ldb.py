@@ -51,6 +51,12 @@ SESSIONS = {
     'empty': ('', [], [], []),
     'abort_first': ('return 1', [], [], [['abort']]),
     'continue': ('local a = 1\nreturn a', [], [], [['continue']]),
+    'hint': ('local big = string.rep("x", 300)\nreturn 1', [], [], [
+        ['r', 'set', 'big', 'v' * 300], ['r', 'get', 'big'], ['r', 'get', 'big'], ['s'],
+        ['p'], ['p', 'big'], ['e', 'big'], ['m', '70'], ['p', 'big'], ['s']]),
+    'nested': ('local t = {}\nlocal c = t\nfor i = 1, 25 do c.n = {} c = c.n end\n'
+               'local r = {a = {1, {2, {3}}}, [5] = true}\nreturn 1', [], [], [
+        ['b', '5'], ['c'], ['p', 't'], ['p', 'r'], ['e', 'r.a'], ['t'], ['c']]),
 }
 
 
@@ -120,6 +126,19 @@ class LdbTest(unittest.TestCase):
                     self.setUp()
                     a, b = self.both(lambda s: run_session(s, mode, body, keys, args, steps))
                     self.assertEqual(a, b)
+
+    def test_argument_errors_inside_a_session(self):
+        def bad(s):
+            out = []
+            for args in (('return 1', '5'), ('return 1', '-1'), ('return 1', 'x')):
+                with s.raw() as c:
+                    c.cmd('SCRIPT', 'DEBUG', 'sync')
+                    c.send(encode_command('EVAL', *args))
+                    out.append(c.read_until_closed(5))
+            return out
+        a, b = self.both(bad)
+        self.assertEqual(a, b)
+        self.assertIn(b'<endsession>', a[0])
 
     def test_commands_outside_sessions(self):
         def probe(s):
