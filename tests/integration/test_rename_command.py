@@ -17,7 +17,8 @@ CONFIG = ('rename-command SET MYSET\n'
           'rename-command config cfg\n'
           'rename-command client ""\n'
           'rename-command GET get2\n'
-          'rename-command get2 get3\n')
+          'rename-command get2 get3\n'
+          'rename-command slowlog sl\n')
 
 
 def norm(v):
@@ -68,7 +69,8 @@ class RenameCommandTest(unittest.TestCase):
                    ('EVAL', "return redis.pcall('set','x','1')", '0'),
                    ('EVAL', "return redis.pcall('myset','x','1')", '0'),
                    ('EVAL', "return redis.pcall('flushdb')", '0'),
-                   ('EVAL', "return redis.pcall('get3','x')", '0'))
+                   ('EVAL', "return redis.pcall('get3','x')", '0'),
+                   ('SL', 'GeT', '1', '2'), ('sl', 'nosuch'), ('SLOWLOG', 'LEN'), ('sl', 'len'))
 
     def test_command_introspection(self):
         self.exact(('COMMAND', 'INFO', 'set'), ('COMMAND', 'INFO', 'myset'),
