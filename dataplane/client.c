@@ -20,6 +20,21 @@ int arg_eq(const cb_client *c, int i, const char *word) {
     return util_eq_nocase(c->argv[i], c->argv_len[i], word);
 }
 
+void reply_subcommand_syntax(cb_client *c) {
+    char up[256], sub[129];
+    size_t n = c->argv_len[0] < sizeof(up) - 1 ? c->argv_len[0] : sizeof(up) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = c->argv[0][i];
+        up[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+    }
+    up[n] = '\0';
+    size_t m = 0;
+    for (; c->argc > 1 && m < c->argv_len[1] && m < 128 && c->argv[1][m]; m++)
+        sub[m] = (c->argv[1][m] == '\r' || c->argv[1][m] == '\n') ? ' ' : c->argv[1][m];
+    sub[m] = '\0';
+    reply_errorf(c, "unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.", sub, up);
+}
+
 int arg_ll(cb_client *c, int i, long long *v, const char *msg) {
     if (util_str2ll(c->argv[i], c->argv_len[i], v)) return 0;
     reply_error(c, msg ? msg : ERR_NOT_INT);

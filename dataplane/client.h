@@ -115,6 +115,7 @@ typedef struct cb_client {
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
     uint64_t aof_wait;      /* appendfsync always: reply waits for this AOF record */
+    int lua_debug;          /* SCRIPT DEBUG: 0 no, 1 yes (rolled back), 2 sync */
 } cb_client;
 
 /* Arg i as a slice; helpers for handlers. */
@@ -128,6 +129,10 @@ int arg_ll_range(cb_client *c, int i, long long *v, long long min, long long max
 /* Parse arg i as a double / long double; reply ERR_NOT_FLOAT (or msg) on failure. */
 int arg_double(cb_client *c, int i, double *v, const char *msg);
 int arg_long_double(cb_client *c, int i, long double *v, const char *msg);
+/* Redis's "unknown subcommand or wrong number of arguments for '<argv[1]>'.
+ * Try <ARGV[0]> HELP." with both names as the client typed them (the
+ * container's may be a rename-command name). */
+void reply_subcommand_syntax(cb_client *c);
 
 /* Shard routing for handlers. Keys live in the shard that owns their hash
  * slot (util_key_slot % number of shards). Single-key commands need none of

@@ -53,12 +53,13 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
     args[0] = '\0';
     char msg[1024];
     if (container) {
-        char up[64];
-        size_t n = strlen(container->name);
+        /* The name as typed (it differs after rename-command), upper-cased. */
+        char up[256];
+        size_t n = c->argv_len[0];
         if (n >= sizeof(up)) n = sizeof(up) - 1;
         for (size_t i = 0; i < n; i++)
-            up[i] = (char)((container->name[i] >= 'a' && container->name[i] <= 'z')
-                               ? container->name[i] - 32 : container->name[i]);
+            up[i] = (char)((c->argv[0][i] >= 'a' && c->argv[0][i] <= 'z')
+                               ? c->argv[0][i] - 32 : c->argv[0][i]);
         up[n] = '\0';
         int l1 = c->argv_len[1] > 128 ? 128 : (int)c->argv_len[1];
         snprintf(msg, sizeof(msg), "unknown subcommand '%.*s'. Try %s HELP.", l1, c->argv[1], up);

@@ -258,8 +258,7 @@ void cmd_client_pause(cb_client *c) {
             return;
         }
     } else if (c->argc > 4) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                     (int)c->argv_len[1], c->argv[1]);
+        reply_subcommand_syntax(c);
         return;
     }
     long long end = util_mstime() + ms;
@@ -301,8 +300,7 @@ void cmd_client_unblock(cb_client *c) {
     long long id;
     int with_error = 0;
     if (c->argc > 4) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                     (int)c->argv_len[1], c->argv[1]);
+        reply_subcommand_syntax(c);
         return;
     }
     if (arg_ll(c, 2, &id, NULL) != 0) return;
