@@ -8,6 +8,7 @@
 #include "cmd/command.h"
 #include "resp/reply.h"
 #include "acl.h"
+#include "client_evict.h"
 #include "multi.h"
 #include "tracking.h"
 #include "worker.h"
@@ -112,7 +113,8 @@ char *client_info_line(cb_client *c) {
     for (int i = 0; i < c->argc; i++) argvmem += c->argv_len[i];
     const char *cmdname = c->lastcmd ? command_fullname(c->lastcmd) : "NULL";
     if (c->cmd && (c->flags & CLIENT_IN_CALL)) cmdname = command_fullname(c->cmd);
-    size_t totmem = sizeof(*c) + omem + qbuf + argvmem;
+    omem = c->out_mem;
+    size_t totmem = client_mem_usage(c);
     char *line = cb_malloc(1024 + (c->name ? strlen(c->name) : 0));
     char events[3] = "r";
     if (c->out_bytes) strcpy(events, "rw");

@@ -82,6 +82,7 @@ static void gather(info_totals *t)
         SUM(unexpected_error_replies);
         SUM(client_qbuf_limit_disconnections);
         SUM(client_outbuf_limit_disconnections);
+        SUM(evicted_clients);
         SUM(total_reads);
         SUM(total_writes);
         SUM(connected_clients);
@@ -380,7 +381,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      "expired_time_cap_reached_count:%llu\r\n"
                      "expire_cycle_cpu_milliseconds:%llu\r\n"
                      "evicted_keys:%llu\r\n"
-                     "evicted_clients:0\r\n"
+                     "evicted_clients:%llu\r\n"
                      "total_eviction_exceeded_time:0\r\n"
                      "current_eviction_exceeded_time:0\r\n"
                      "keyspace_hits:%llu\r\n"
@@ -395,6 +396,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      stale, (unsigned long long)t->sh.expired_time_cap_reached_count,
                      (unsigned long long)(t->sh.expire_cycle_cpu_us / 1000),
                      (unsigned long long)t->sh.evicted_keys,
+                     (unsigned long long)t->w.evicted_clients,
                      (unsigned long long)t->sh.keyspace_hits,
                      (unsigned long long)t->sh.keyspace_misses);
     return cbstr_catfmt(s,
