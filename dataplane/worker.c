@@ -22,6 +22,7 @@
 
 #include "cmd/command.h"
 #include "conn.h"
+#include "conn_stats.h"
 #include "blocking.h"
 #include "dispatch.h"
 #include "latency.h"
@@ -54,6 +55,7 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->epfd = w->wake_fd = w->unix_fd = -1;
     w->readbuf_size = READBUF_SIZE;
     w->evict_top = -1;
+    w->connstats = conn_stats_create();
     w->readbuf = cb_malloc(w->readbuf_size);
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
@@ -92,6 +94,7 @@ void worker_destroy(cb_worker *w) {
     cb_free(w->cmdstats);
     slowlog_free(w);
     latency_free(w);
+    conn_stats_free(w->connstats);
     cb_free(w->readbuf);
     cb_free(w);
 }

@@ -119,6 +119,7 @@ typedef struct cb_worker {
      * the buckets' lists of evictable clients. */
     uint64_t client_mem;
     int evict_top;
+    struct cb_conn_stats *connstats; /* per-IP accepts/refusals (conn_stats.c) */
     cb_client *mem_buckets[CB_CLIENT_MEM_BUCKETS];
 } cb_worker;
 

@@ -28,6 +28,7 @@
 
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
+#include "../dataplane/conn_stats.h"
 #include "../dataplane/latency.h"
 #include "../dataplane/pubsub.h"
 #include "../dataplane/cmd/command.h"
@@ -659,6 +660,41 @@ static cbstr sec_appliance(cbstr s, info_ctx *x)
     return s;
 }
 
+/* cachebox's own section (not in Redis, not in the default set): accepted
+ * and refused connections, the connection rate over the last
+ * CONN_RATE_WINDOW full seconds, and the top source addresses by attempts
+ * (bounded per worker, conn_stats.h). */
+static cbstr sec_connections(cbstr s, info_ctx *x)
+{
+    (void)x;
+    conn_stats_view v;
+    conn_stats_summary(&v);
+    s = cbstr_catfmt(s,
+                     "conn_accepted:%llu\r\n"
+                     "conn_rejected_maxclients:%llu\r\n"
+                     "conn_rejected_protected_mode:%llu\r\n"
+                     "conn_rate_per_sec:%.2f\r\n"
+                     "conn_window_sec:%d\r\n"
+                     "conn_window_accepted:%llu\r\n"
+                     "conn_window_rejected:%llu\r\n"
+                     "conn_ip_entries:%llu\r\n"
+                     "conn_ip_replaced:%llu\r\n",
+                     (unsigned long long)v.accepted, (unsigned long long)v.rej_maxclients,
+                     (unsigned long long)v.rej_protected, v.rate, CONN_RATE_WINDOW,
+                     (unsigned long long)v.window_accepted, (unsigned long long)v.window_rejected,
+                     (unsigned long long)v.tracked, (unsigned long long)v.replaced);
+    conn_ip_stat top[16];
+    int n = conn_stats_top(top, 16);
+    for (int i = 0; i < n; i++)
+        s = cbstr_catfmt(s,
+                         "ip%d:addr=%s,accepted=%llu,rejected_maxclients=%llu,"
+                         "rejected_protected_mode=%llu\r\n",
+                         i, top[i].ip, (unsigned long long)top[i].accepted,
+                         (unsigned long long)top[i].rej_maxclients,
+                         (unsigned long long)top[i].rej_protected);
+    return s;
+}
+
 /* cachebox's own section (not in Redis, not in the default set): which
  * data plane runs and, on DPDK, the port's and the stack's counters summed
  * over poll cores. */
@@ -759,6 +795,7 @@ static const struct {
      * "everything" (which in Redis adds the modules' sections). */
     { "hugepages", NULL, "Hugepages", sec_hugepages, 0 },
     { "appliance", NULL, "Appliance", sec_appliance, 0 },
+    { "connections", NULL, "Connections", sec_connections, 0 },
     { "dataplane", NULL, "Dataplane", sec_dataplane, 0 },
 };
 #define INFO_NSECTIONS ((int)(sizeof(info_sections) / sizeof(info_sections[0])))
@@ -787,7 +824,7 @@ static unsigned select_sections(int argc, const char **args, const size_t *lens)
         } else if (util_eq_nocase(p, l, "all")) {
             for (int i = 0; i < INFO_NSECTIONS; i++)
                 if (info_sections[i].fn != sec_appliance && info_sections[i].fn != sec_hugepages &&
-                    info_sections[i].fn != sec_dataplane)
+                    info_sections[i].fn != sec_dataplane && info_sections[i].fn != sec_connections)
                     m |= 1u << i;
         } else {
             for (int i = 0; i < INFO_NSECTIONS; i++)
