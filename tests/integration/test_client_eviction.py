@@ -130,7 +130,7 @@ class _Eviction:
         def queued():
             cl = client_list(ctl)
             return (all(i in cl and int(cl[i]['omem']) >= 8000000 for i in ids_big) and
-                    id_keep in cl and int(cl[id_keep]['omem']) >= 1000000)
+                    id_keep in cl and int(cl[id_keep]['omem']) >= 500000)
         self.assertTrue(self.wait_for(queued), client_list(ctl))
         cl = client_list(ctl)
         for i in ids_big + [id_keep]:
