@@ -4,6 +4,7 @@
  * Called from main.c (start-up) and mgmt.c (shutdown).
  */
 #include "server.h"
+#include "conn_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -140,6 +141,7 @@ static void zero_stats(cb_worker *w) {
     memset(w->cmdstats, 0, sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     latency_reset_histograms(w);
     w->nerrstats = 0;
+    conn_stats_reset(w->connstats);
     w->shard->stats.expired_keys = 0;
     w->shard->stats.expired_stale_perc_x100 = 0;
     w->shard->stats.expired_time_cap_reached_count = 0;

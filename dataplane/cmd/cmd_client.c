@@ -286,9 +286,11 @@ void cmd_client_unpause(cb_client *c) {
 void cmd_client_no_evict(cb_client *c) {
     if (arg_eq(c, 2, "on")) {
         c->flags |= CLIENT_NO_EVICT;
+        client_mem_update(c);
         reply_ok(c);
     } else if (arg_eq(c, 2, "off")) {
         c->flags &= ~CLIENT_NO_EVICT;
+        client_mem_update(c);
         reply_ok(c);
     } else {
         reply_error(c, ERR_SYNTAX);

@@ -6,7 +6,7 @@
 # namespace: start-up refusal with one lcore, ping, redis-cli, RST for a
 # closed port, redis-benchmark at P=1 and P=32, 10,000 verified SET/GET
 # round trips over 20 connections, 1 MB and 64 MB values byte for byte,
-# connection churn, negotiated TCP options (tcpdump), the `INFO dataplane`
+# connection churn and the per-IP counters, negotiated TCP options (tcpdump), the `INFO dataplane`
 # counters, the whole differential corpus (tests/diff) against this server,
 # 10,000 concurrent connections (orderly and abortive close), verified
 # traffic under 5% loss each way and 1% duplication (iptables statistic, nft
@@ -131,6 +131,11 @@ check "10,000 verified SET/GET round trips over 20 connections" \
 check "1 MB value round trip" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
 check "64 MB value round trip" in_ns timeout 180 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 67108864
 check "500 connections opened and closed" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" churn 500
+# Per-IP counters (dataplane/conn_stats.c) see the DPDK plane's accepts.
+ip0=$(cli info connections | tr -d '\r' | grep '^ip0:')
+acc=$(sed -n 's/.*,accepted=\([0-9]*\),.*/\1/p' <<<"$ip0")
+check "INFO connections: the peer 10.99.0.1 leads ($ip0)" \
+    bash -c "[[ '$ip0' == ip0:addr=10.99.0.1,* ]] && [ '${acc:-0}' -ge 500 ]"
 
 sleep 0.5
 active=$(info_field tcp_active_connections)
