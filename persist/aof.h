@@ -48,6 +48,8 @@ const char *aof_write_error(void);
 /* BGREWRITEAOF: 0 started (the reply is Redis's "started" line), 1 already
  * in progress, 2 scheduled. */
 int aof_request_rewrite(void);
+/* 1 from a BGREWRITEAOF's "started" reply until the rewrite is over. */
+int aof_rewrite_pending(void);
 
 /* ---- management side */
 /* Event fd the management loop polls (kicked by workers). */

@@ -400,7 +400,9 @@ const rdb_fn_hooks *rdb_fn_hooks_get(void)
 
 /* The fields Redis 7.0's SAVE writes, in its order, then the function
  * libraries. */
-cbstr rdb_enc_header(cbstr b)
+cbstr rdb_enc_header(cbstr b) { return rdb_enc_header_aof(b, 0); }
+
+cbstr rdb_enc_header_aof(cbstr b, int aof_base)
 {
     char magic[16];
     snprintf(magic, sizeof(magic), "REDIS%04d", RDB_VERSION);
@@ -409,7 +411,7 @@ cbstr rdb_enc_header(cbstr b)
     b = put_aux_ll(b, "redis-bits", (long long)sizeof(long) * 8);
     b = put_aux_ll(b, "ctime", (long long)time(NULL));
     b = put_aux_ll(b, "used-mem", (long long)mem_used_total());
-    b = put_aux_ll(b, "aof-base", 0);
+    b = put_aux_ll(b, "aof-base", aof_base);
     if (fn_hooks) b = fn_hooks->save(b);
     return b;
 }
