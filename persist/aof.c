@@ -587,7 +587,7 @@ static void set_recording(int on) {
 
 /* ------------------------------------------- rewrites without parking */
 
-static void rewrite_finished(int ok, uint64_t cow);
+static void rewrite_finished(int result, uint64_t cow);
 
 /* Starts a rewrite (management thread; no snapshot runs). The workers are
  * parked only for the epoch: the records up to it go to the current
@@ -637,6 +637,7 @@ static int rewrite_begin(int enabling) {
             goto fail_incr;
         }
     }
+    __atomic_store_n(&A.rewrite_started_ms, start, __ATOMIC_RELAXED);
     xshard_park_all();
     if (bgsave_child_active()) {
         /* A BGSAVE started meanwhile: this rewrite waits for it. */
@@ -671,6 +672,10 @@ static int rewrite_begin(int enabling) {
                                       rewrite_finished) == 0;
     if (ready) {
         if (enabling) set_recording(1);
+        /* INFO never shows it both scheduled and running. */
+        A.rewrites++;
+        __atomic_store_n(&A.rewrite_sched, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&A.rewrite_req, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&A.rewrite_in_progress, 1, __ATOMIC_RELEASE);
     }
     xshard_release_all();
@@ -682,8 +687,6 @@ static int rewrite_begin(int enabling) {
         nfd = -1;
         goto fail;
     }
-    A.rewrite_started_ms = start;
-    A.rewrites++;
     cb_log(LOG_NOTICE, "Background append only file rewriting started by pid %ld",
            (long)getpid());
     if (was_on) {
@@ -715,7 +718,8 @@ fail:
 
 /* The snapshot is done (bgsave.c, management thread): on success the new
  * base and the new incremental file replace everything else. */
-static void rewrite_finished(int ok, uint64_t cow) {
+static void rewrite_finished(int result, uint64_t cow) {
+    int ok = result == 1;
     A.last_rewrite_secs = (util_mstime() - A.rewrite_started_ms) / 1000;
     if (ok) {
         aof_manifest nm = {0};
@@ -762,8 +766,12 @@ static void rewrite_finished(int ok, uint64_t cow) {
             }
             remove_file(A.rw_iname);
         }
-        A.rewrite_failures++;
-        A.last_rewrite_ok = 0;
+        /* Killed (SHUTDOWN, appendonly no) is not an error, as Redis's
+         * SIGUSR1 to its child. */
+        if (result == 0) {
+            A.rewrite_failures++;
+            A.last_rewrite_ok = 0;
+        }
     }
     A.rw_enabling = 0;
     __atomic_store_n(&A.rewrite_in_progress, 0, __ATOMIC_RELEASE);

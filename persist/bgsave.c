@@ -99,7 +99,7 @@ static struct {
     /* (epoch) */
     int aof_rdb;              /* BG_AOF: RDB preamble, else commands */
     char aof_dir[PATH_MAX];   /* BG_AOF: appenddirname */
-    void (*aof_done)(int ok, uint64_t cow);
+    void (*aof_done)(int result, uint64_t cow);
     cbstr header;             /* the file's first bytes, fixed at the epoch */
     time_t start_time;
     uint64_t dirty_at_start;
@@ -466,7 +466,7 @@ int bgsave_start(void)
 }
 
 int bgsave_start_aof(const char *dir, const char *name, int rdb_preamble,
-                     void (*done)(int ok, uint64_t cow))
+                     void (*done)(int result, uint64_t cow))
 {
     if (LOAD(bg.in_progress)) return -1;
     snprintf(bg.aof_dir, sizeof(bg.aof_dir), "%s", dir);
@@ -667,8 +667,9 @@ static void end_snapshot(int ok)
         /* aof.c swaps the manifest; the next epoch may start right after. */
         void (*done)(int, uint64_t) = bg.aof_done;
         uint64_t cow = LOAD(bg.cow_peak);
+        int result = ok ? 1 : LOAD(bg.killed) ? -1 : 0;
         STORE(bg.in_progress, 0);
-        if (done) done(ok, cow);
+        if (done) done(result, cow);
         return;
     }
     STORE(bg.last_cow, LOAD(bg.cow_peak));

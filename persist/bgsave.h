@@ -41,11 +41,12 @@ int bgsave_child_active(void);
 int bgsave_start(void);
 /* Starts the epoch of an AOF rewrite (caller holds every shard): the data
  * set at this instant becomes dir/name, RDB with aof-base 1 (rdb_preamble)
- * or commands; done(ok, cow peak bytes) runs on the management thread
- * once the file landed (fsynced and renamed) or was dropped. 0 started,
- * -1 when a snapshot of either kind runs. */
+ * or commands; done(result, cow peak bytes) runs on the management
+ * thread once the file landed (result 1: fsynced and renamed), failed (0)
+ * or was killed (-1, bgsave_kill_aof). 0 started, -1 when a snapshot of
+ * either kind runs. */
 int bgsave_start_aof(const char *dir, const char *name, int rdb_preamble,
-                     void (*done)(int ok, uint64_t cow));
+                     void (*done)(int result, uint64_t cow));
 /* Drops a running BGSAVE (caller holds every shard); the temp file is
  * removed by the management thread. why: a log line, or NULL. An AOF
  * rewrite's snapshot is left alone (FLUSHALL does not stop it). */
