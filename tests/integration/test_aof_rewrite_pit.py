@@ -266,5 +266,57 @@ class OneSnapshotAtATime(unittest.TestCase):
         self.assertEqual(ours, theirs)
 
 
+class ProgressFields(unittest.TestCase):
+    """current_* fields of INFO persistence move during a BGSAVE and an AOF
+    rewrite alike, and rest at 0 between them, as Redis's."""
+
+    def watch(self, r, start, flag):
+        start()
+        samples = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            i = r.info('persistence')
+            if not i[flag]:
+                break
+            samples.append(i)
+            time.sleep(0.05)
+        # BGREWRITEAOF counts as in progress from its reply; the management
+        # thread fixes the epoch (and the key total) a moment later.
+        while samples and samples[0]['current_save_keys_total'] == 0:
+            samples.pop(0)
+        self.assertGreater(len(samples), 5)
+        last = 0
+        for i in samples:
+            self.assertIn(i['current_cow_size_age'], (0, 1, 2))
+            self.assertLessEqual(i['current_cow_size'], i['current_cow_peak'])
+            done, total = i['current_save_keys_processed'], i['current_save_keys_total']
+            self.assertEqual(total, 20000)
+            self.assertGreaterEqual(done, last)
+            last = done
+            self.assertAlmostEqual(float(i['current_fork_perc']), done * 100.0 / total, places=1)
+        self.assertGreater(last, 0)
+        i = r.info('persistence')
+        for f in ('current_cow_peak', 'current_cow_size', 'current_cow_size_age',
+                  'current_save_keys_processed', 'current_save_keys_total'):
+            self.assertEqual(i[f], 0, f)
+        self.assertEqual(float(i['current_fork_perc']), 0.0)
+        return samples
+
+    def test_progress(self):
+        s = Server(args=DEBUG + ['--appendonly', 'yes', '--save', ''])
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.stop)
+        r = s.redis()
+        r.execute_command('DEBUG', 'POPULATE', 20000)
+        r.config_set('rdb-key-save-delay', 100)   # about 2 s each
+        r.response_callbacks.pop('BGSAVE', None)
+        a = self.watch(r, lambda: r.execute_command('BGSAVE'), 'rdb_bgsave_in_progress')
+        b = self.watch(r, lambda: bgrewriteaof(r), 'aof_rewrite_in_progress')
+        self.assertEqual(b[-1]['rdb_bgsave_in_progress'], 0)
+        self.assertEqual(b[-1]['rdb_current_bgsave_time_sec'], -1)
+        self.assertGreaterEqual(a[-1]['rdb_current_bgsave_time_sec'], 1)
+        self.assertGreaterEqual(b[-1]['aof_current_rewrite_time_sec'], 1)
+
+
 if __name__ == '__main__':
     unittest.main()
