@@ -29,6 +29,7 @@
  * Design: docs/aof.md.
  */
 #include "aof.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,7 +105,6 @@ typedef struct aof_state {
     long long rw_bseq, rw_iseq;
     char rw_bname[1024], rw_iname[1024];
 
-    int test_fail_write, test_fail_fsync;
     /* What INFO (on a worker thread) reads: published after each tick. */
     long long pub_cur_size, pub_base_size, pub_buflen;
 } aof_state;
@@ -133,6 +133,15 @@ const char *aof_write_error(void) {
     return e ? strerror(e) : NULL;
 }
 
+int aof_write_refusal(char *buf, size_t n) {
+    const char *e = aof_write_error();
+    if (!e) return 0;
+    snprintf(buf, n, "-MISCONF Errors writing to the AOF file: %s", e);
+    return 1;
+}
+
+int aof_error_action(int policy) { return policy == AOF_FSYNC_ALWAYS ? AOF_ERR_EXIT : AOF_ERR_REFUSE; }
+
 int aof_rewrite_pending(void) {
     return __atomic_load_n(&A.rewrite_in_progress, __ATOMIC_ACQUIRE) ||
            __atomic_load_n(&A.rewrite_req, __ATOMIC_ACQUIRE);
@@ -159,26 +168,12 @@ int aof_event_fd(void) {
     return A.efd;
 }
 
-void aof_test_fail_write(int e) { A.test_fail_write = e; }
-void aof_test_fail_fsync(int e) { A.test_fail_fsync = e; }
 
 /* ---------------------------------------------------------- file I/O */
 
-static ssize_t aof_write_raw(int fd, const void *p, size_t n) {
-    if (A.test_fail_write) {
-        errno = A.test_fail_write;
-        return -1;
-    }
-    return write(fd, p, n);
-}
+static ssize_t aof_write_raw(int fd, const void *p, size_t n) { return pio()->write(fd, p, n); }
 
-static int aof_fsync_raw(int fd) {
-    if (A.test_fail_fsync) {
-        errno = A.test_fail_fsync;
-        return -1;
-    }
-    return fdatasync(fd);
-}
+static int aof_fsync_raw(int fd) { return pio()->fdatasync(fd); }
 
 static void dir_path(char *out, size_t n, const char *file) {
     snprintf(out, n, "%s/%s", g_config.appenddirname, file);
@@ -187,7 +182,7 @@ static void dir_path(char *out, size_t n, const char *file) {
 static void fsync_dir(void) {
     int dfd = open(g_config.appenddirname, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
-        (void)fsync(dfd);
+        (void)pio()->fsync(dfd);
         close(dfd);
     }
 }
@@ -365,13 +360,14 @@ static int write_buf(void) {
     int e = n < 0 ? errno : ENOSPC;
     if (n > 0) {
         /* A partial write: cut it off so the file ends at a record edge. */
-        if (ftruncate(A.fd, A.fd_size) != 0) {
+        if (pio()->ftruncate(A.fd, A.fd_size) != 0) {
             A.incr_size += n;
             A.fd_size += n;
             cbstr_range(A.buf, (size_t)n, len - (size_t)n);
         }
     }
-    if (g_config.appendfsync == AOF_FSYNC_ALWAYS) fatal_always("recover from AOF write error", e);
+    if (aof_error_action(g_config.appendfsync) == AOF_ERR_EXIT)
+        fatal_always("recover from AOF write error", e);
     if (!__atomic_load_n(&A.write_errno, __ATOMIC_RELAXED))
         cb_log(LOG_WARNING, "Error writing to the AOF file: %s", strerror(e));
     __atomic_store_n(&A.write_errno, e, __ATOMIC_RELEASE);
@@ -408,7 +404,8 @@ static void flush_and_sync(int force_sync) {
     }
     int skip_sync = g_config.no_appendfsync_on_rewrite && A.rewrite_in_progress;
     if (policy == AOF_FSYNC_ALWAYS) {
-        if (!skip_sync && aof_fsync_raw(A.fd) != 0) fatal_always("persist AOF for fsync error", errno);
+        if (!skip_sync && aof_fsync_raw(A.fd) != 0 && aof_error_action(policy) == AOF_ERR_EXIT)
+            fatal_always("persist AOF for fsync error", errno);
         A.last_fsync_ms = now;
     } else if (policy == AOF_FSYNC_EVERYSEC) {
         /* The background fsync's outcome: an error refuses writes until a
@@ -692,7 +689,7 @@ static int rewrite_begin(int enabling) {
     if (was_on) {
         /* The old file ends at the epoch: make it durable, then let the
          * replies that waited for it go. */
-        if (aof_fsync_raw(A.fd) != 0 && g_config.appendfsync == AOF_FSYNC_ALWAYS)
+        if (aof_fsync_raw(A.fd) != 0 && aof_error_action(g_config.appendfsync) == AOF_ERR_EXIT)
             fatal_always("persist AOF for fsync error", errno);
         close(A.fd);
         __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);

@@ -3,6 +3,7 @@
  * flushed to the file every 64 KB so memory stays flat.
  */
 #include "aof_rewrite.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@ static void rw_flush(rw *w, int force) {
     if (w->fd < 0 || w->failed || (!force && cbstr_len(w->buf) < 65536)) return;
     size_t off = 0, len = cbstr_len(w->buf);
     while (off < len) {
-        ssize_t n = write(w->fd, w->buf + off, len - off);
+        ssize_t n = pio()->write(w->fd, w->buf + off, len - off);
         if (n < 0) {
             if (errno == EINTR) continue;
             w->failed = errno;
@@ -56,7 +57,7 @@ static void rw_flush(rw *w, int force) {
     cbstr_clear(w->buf);
     w->unsynced += len;
     if (g_config.aof_rewrite_incremental_fsync && w->unsynced >= INCREMENTAL_FSYNC_BYTES) {
-        if (fdatasync(w->fd) != 0) w->failed = errno;
+        if (pio()->fdatasync(w->fd) != 0) w->failed = errno;
         w->unsynced = 0;
     }
 }
@@ -336,12 +337,12 @@ int aof_rewrite_commands(cb_shard **shards, int nshards, const char *path, char 
     }
     rw_flush(&w, 1);
     int rc = 0;
-    if (bad || w.failed || fsync(w.fd) != 0) {
+    if (bad || w.failed || pio()->fsync(w.fd) != 0) {
         *err = cb_strdup(bad ? bad : strerror(w.failed ? w.failed : errno));
         rc = -1;
     }
     close(w.fd);
-    if (rc == 0 && rename(tmp, path) != 0) {
+    if (rc == 0 && pio()->rename(tmp, path) != 0) {
         *err = cb_strdup(strerror(errno));
         rc = -1;
     }

@@ -20,6 +20,7 @@
  * shard), then the consumer drains the rings and removes the temp file.
  */
 #include "bgsave.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -511,7 +512,7 @@ static void file_write(const void *p, size_t n)
     bg.crc = crc64(bg.crc, p, n);
     const char *q = p;
     while (n > 0) {
-        ssize_t k = write(bg.fd, q, n);
+        ssize_t k = pio()->write(bg.fd, q, n);
         if (k < 0) {
             if (errno == EINTR) continue;
             bg.err = errno;
@@ -607,7 +608,7 @@ static int complete_file(void)
         file_write(t, cbstr_len(t));
         cbstr_free(t);
     }
-    if (!bg.err && fsync(bg.fd) < 0) {
+    if (!bg.err && pio()->fsync(bg.fd) < 0) {
         bg.err = errno;
         bg.errwhat = "Write error saving DB on disk";
     }
@@ -617,7 +618,7 @@ static int complete_file(void)
     }
     bg.fd = -1;
     if (bg.err) return -1;
-    if (renameat(bg.dirfd, bg.tmp, bg.dirfd, bg.dbfilename) < 0) {
+    if (pio()->renameat(bg.dirfd, bg.tmp, bg.dirfd, bg.dbfilename) < 0) {
         char cwd[PATH_MAX];
         int e = errno;
         if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "unknown");
@@ -632,7 +633,7 @@ static int complete_file(void)
         bg.errwhat = NULL;
         return -1;
     }
-    if (fsync(bg.dirfd) < 0) {
+    if (pio()->fsync(bg.dirfd) < 0) {
         bg.err = errno;
         bg.errwhat = "Failed to fsync directory";
         return -1;

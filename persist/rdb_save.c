@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "crc64.h"
+#include "pio.h"
 #include "listpack.h"
 #include "rdb.h"
 #include "rdb_stream.h"
@@ -336,7 +337,7 @@ static void writer_flush(rdb_writer *w)
     w->crc = crc64(w->crc, w->buf, n);
     const char *p = w->buf;
     while (n > 0) {
-        ssize_t k = write(w->fd, p, n);
+        ssize_t k = pio()->write(w->fd, p, n);
         if (k < 0) {
             if (errno == EINTR) continue;
             w->err = errno;
@@ -533,7 +534,7 @@ static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
-    int rc = fsync(fd);
+    int rc = pio()->fsync(fd);
     int e = errno;
     close(fd);
     errno = e;
@@ -563,7 +564,7 @@ int rdb_save_file(cb_shard **shards, int nshards, const char *path, char **err)
     write_dataset(&w, shards, nshards);
     cbstr_free(w.buf);
     const char *what = "Write error saving DB on disk";
-    if (!w.err && fsync(fd) < 0) {
+    if (!w.err && pio()->fsync(fd) < 0) {
         w.err = errno;
         what = "Failed to fsync the RDB file";
     }
@@ -571,7 +572,7 @@ int rdb_save_file(cb_shard **shards, int nshards, const char *path, char **err)
         w.err = errno;
         what = "Write error saving DB on disk";
     }
-    if (!w.err && rename(tmp, path) < 0) {
+    if (!w.err && pio()->rename(tmp, path) < 0) {
         w.err = errno;
         what = "Error moving temp DB file on the final destination";
     }
