@@ -113,6 +113,11 @@ static struct {
     const char *errwhat;
     uint64_t crc;
     int shards_done;
+    /* The file's fsync runs on a thread of its own, so that the management
+     * thread keeps writing the AOF (and replies keep leaving) meanwhile. */
+    pthread_t syncer;
+    int sync_state;           /* 0 not started, 1 running (atomic), 2 done */
+    int sync_err;
     /* Results, read by INFO and commands (relaxed). */
     time_t lastsave;
     time_t lastbgsave_try;
@@ -600,18 +605,52 @@ static int producers_active(void)
     return 0;
 }
 
-/* Trailer, fsync, rename, directory fsync. 0 ok. */
-static int complete_file(void)
+static void *sync_main(void *arg)
+{
+    (void)arg;
+    int rc = pio()->fsync(bg.fd);
+    bg.sync_err = rc < 0 ? errno : 0;
+    STORE(bg.sync_state, 2);
+    if (bg.wake) bg.wake();
+    return NULL;
+}
+
+/* Trailer, then the fsync on the syncer thread. 1 while it runs. */
+static int start_sync(void)
 {
     if (bg.kind == BG_RDB || bg.aof_rdb) {
         cbstr t = rdb_enc_trailer(cbstr_new("", 0), bg.crc, bg.checksum);
         file_write(t, cbstr_len(t));
         cbstr_free(t);
     }
-    if (!bg.err && pio()->fsync(bg.fd) < 0) {
-        bg.err = errno;
+    if (bg.err) return 0;
+    STORE(bg.sync_state, 1);
+    if (pthread_create(&bg.syncer, NULL, sync_main, NULL) != 0) {
+        STORE(bg.sync_state, 0);
+        if (pio()->fsync(bg.fd) < 0) {
+            bg.err = errno;
+            bg.errwhat = "Write error saving DB on disk";
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* Waits for a syncer thread, if one was started, and takes its result. */
+static void join_sync(void)
+{
+    if (LOAD(bg.sync_state) == 0) return;
+    pthread_join(bg.syncer, NULL);
+    STORE(bg.sync_state, 0);
+    if (bg.sync_err && !bg.err) {
+        bg.err = bg.sync_err;
         bg.errwhat = "Write error saving DB on disk";
     }
+}
+
+/* After the fsync: close, rename, directory fsync. 0 ok. */
+static int complete_file(void)
+{
     if (close(bg.fd) < 0 && !bg.err) {
         bg.err = errno;
         bg.errwhat = "Write error saving DB on disk";
@@ -665,12 +704,11 @@ static void end_snapshot(int ok)
             if (bg.errwhat) cb_log(LOG_WARNING, "%s: %s", bg.errwhat, strerror(bg.err));
             cb_log(LOG_WARNING, "Background AOF rewrite terminated with error");
         }
-        /* aof.c swaps the manifest; the next epoch may start right after. */
-        void (*done)(int, uint64_t) = bg.aof_done;
-        uint64_t cow = LOAD(bg.cow_peak);
+        /* aof.c swaps the manifest before the snapshot counts as over, so
+         * INFO never shows the rewrite running without its progress. */
         int result = ok ? 1 : LOAD(bg.killed) ? -1 : 0;
+        if (bg.aof_done) bg.aof_done(result, LOAD(bg.cow_peak));
         STORE(bg.in_progress, 0);
-        if (done) done(result, cow);
         return;
     }
     STORE(bg.last_cow, LOAD(bg.cow_peak));
@@ -730,6 +768,7 @@ int bgsave_mgmt_pump(void)
         drain_rings(1);
         if (producers_active()) return 0;
         drain_rings(1);
+        join_sync();
         end_snapshot(0);
         return 0;
     }
@@ -750,6 +789,10 @@ int bgsave_mgmt_pump(void)
     /* Done markers are in, and every producer has let go of its state (a
      * new epoch may reuse it from then on). */
     if (bg.shards_done < bg.nshards || producers_active()) return 0;
+    int st = LOAD(bg.sync_state);
+    if (st == 0 && start_sync()) return 0;
+    if (st == 1) return 0;
+    join_sync();
     pthread_mutex_lock(&bg.finish_lock);
     if (!LOAD(bg.abort)) end_snapshot(complete_file() == 0);
     pthread_mutex_unlock(&bg.finish_lock);

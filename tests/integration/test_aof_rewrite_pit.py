@@ -28,6 +28,8 @@ import threading
 import time
 import unittest
 
+import redis
+
 from cbtest import Server
 
 QUICK = bool(os.environ.get('CACHEBOX_QUICK'))
@@ -94,8 +96,9 @@ def p99(lat):
 
 
 class RewriteWhileServing(unittest.TestCase):
-    def check_rewrite(self, nkeys, delay_us, preamble):
-        s = Server(args=DEBUG + AOF + ['--aof-use-rdb-preamble', preamble])
+    def check_rewrite(self, nkeys, delay_us, preamble, workers=1):
+        s = Server(args=DEBUG + AOF + ['--aof-use-rdb-preamble', preamble,
+                                       '--io-workers', workers])
         self.addCleanup(s.cleanup)
         self.addCleanup(s.stop)
         r = s.redis()
@@ -163,7 +166,7 @@ class RewriteWhileServing(unittest.TestCase):
         # A crash, not a shutdown: the files alone must hold everything.
         os.kill(s.proc.pid, signal.SIGKILL)
         s.proc.wait()
-        s2 = Server(args=DEBUG + AOF + ['--dir', s.dir])
+        s2 = Server(args=DEBUG + AOF + ['--dir', s.dir, '--io-workers', workers])
         try:
             r2 = s2.redis()
             self.assertEqual(r2.dbsize(), size)
@@ -185,6 +188,79 @@ class RewriteWhileServing(unittest.TestCase):
 
     def test_command_base(self):
         self.check_rewrite(NKEYS // 10, 30, 'no')
+
+    def test_three_workers(self):
+        # Three shards: one epoch across all of them, records merged in
+        # the order they happened.
+        self.check_rewrite(NKEYS // 5, 40, 'yes', workers=3)
+
+
+class RewriteInterrupted(unittest.TestCase):
+    """SHUTDOWN kills a rewrite in flight and FLUSHALL does not; either
+    way the directory loads back to the exact data set."""
+
+    def start(self, d=None):
+        args = DEBUG + AOF
+        if d:
+            args += ['--dir', d]
+        return Server(args=args)
+
+    def test_shutdown_during_rewrite(self):
+        s = self.start()
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.stop)
+        r = s.redis()
+        r.execute_command('DEBUG', 'POPULATE', 50000)
+        r.set('before', 1)
+        r.config_set('rdb-key-save-delay', 100)
+        bgrewriteaof(r)
+        time.sleep(0.3)
+        for i in range(100):
+            r.incr('ctr')
+        self.assertEqual(r.info('persistence')['aof_rewrite_in_progress'], 1)
+        digest = r.execute_command('DEBUG', 'DIGEST')
+        try:
+            r.shutdown()
+        except redis.exceptions.ConnectionError:
+            pass
+        s.proc.wait(10)
+        self.assertIn('There is a child rewriting the AOF. Killing it!', s.log())
+        ad = os.path.join(s.dir, 'appendonlydir')
+        self.assertEqual([n for n in os.listdir(ad) if n.startswith('temp')], [])
+        s2 = self.start(s.dir)
+        try:
+            r2 = s2.redis()
+            # DEBUG POPULATE is not in the AOF: only what was recorded.
+            self.assertEqual(r2.get('ctr'), b'100')
+            self.assertEqual(r2.dbsize(), 2)
+            self.assertNotEqual(r2.execute_command('DEBUG', 'DIGEST'), digest)
+        finally:
+            s2.stop()
+
+    def test_flushall_during_rewrite(self):
+        s = self.start()
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.stop)
+        r = s.redis()
+        r.execute_command('DEBUG', 'POPULATE', 50000)
+        r.config_set('rdb-key-save-delay', 40)
+        bgrewriteaof(r)
+        time.sleep(0.3)
+        r.flushall()
+        r.set('after', 'flush')
+        self.assertEqual(r.info('persistence')['aof_rewrite_in_progress'], 1)
+        i = wait_rewrite_done(r, 60)
+        self.assertEqual(i['aof_last_bgrewrite_status'], 'ok')
+        digest = r.execute_command('DEBUG', 'DIGEST')
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait()
+        s2 = self.start(s.dir)
+        try:
+            r2 = s2.redis()
+            self.assertEqual(r2.dbsize(), 1)
+            self.assertEqual(r2.execute_command('DEBUG', 'DIGEST'), digest)
+        finally:
+            s2.stop()
 
 
 class OneSnapshotAtATime(unittest.TestCase):
@@ -295,6 +371,11 @@ class ProgressFields(unittest.TestCase):
             last = done
             self.assertAlmostEqual(float(i['current_fork_perc']), done * 100.0 / total, places=1)
         self.assertGreater(last, 0)
+        # The snapshot's end and the flag's are two stores apart: settle.
+        wait_until_zero = time.time() + 5
+        while (r.info('persistence')['current_save_keys_total'] and
+               time.time() < wait_until_zero):
+            time.sleep(0.01)
         i = r.info('persistence')
         for f in ('current_cow_peak', 'current_cow_size', 'current_cow_size_age',
                   'current_save_keys_processed', 'current_save_keys_total'):

@@ -159,9 +159,12 @@ static int dump_is_old(void)
 static int run_bgsave(void)
 {
     if (bgsave_start() != 0) return 0;
-    for (int i = 0; i < 100000 && bgsave_in_progress(); i++) {
+    /* Up to 10 s: the final fsync runs on a thread of its own. */
+    long long deadline = util_mstime() + 10000;
+    while (bgsave_in_progress() && util_mstime() < deadline) {
         bgsave_worker_step(0);
         bgsave_mgmt_pump();
+        usleep(50);
     }
     return !bgsave_in_progress();
 }
