@@ -290,10 +290,8 @@ int dispatch_command(cb_client *c) {
     if ((c->flags & CLIENT_MULTI) && dispatch_reject_oom(c, cmd)) goto done;
     if ((cmd->flags & CMD_WRITE) || (cmd->proc == cmd_exec && multi_has_writes(c))) {
         /* An AOF that cannot be written refuses writes until it can. */
-        const char *aerr = aof_write_error();
-        if (aerr) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "-MISCONF Errors writing to the AOF file: %s", aerr);
+        char msg[300];
+        if (aof_write_refusal(msg, sizeof(msg))) {
             reject(c, cmd, msg);
             goto done;
         }
