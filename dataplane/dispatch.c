@@ -80,8 +80,10 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
 }
 
 int dispatch_oom_state(cb_client *c) {
-    if (!g_config.store.maxmemory) return 0;
     cb_shard *s = c->shard;
+    /* The shard's memory pool (EAL hugepages on the DPDK plane) ran dry. */
+    if (s->mem_account >= 0 && mem_account_pool_full(s->mem_account)) return 1;
+    if (!g_config.store.maxmemory) return 0;
     /* The shard may be another worker's (parked): count what eviction frees
      * in that shard's account. */
     int prev = s->mem_account >= 0 ? mem_account_use(s->mem_account) : -1;

@@ -23,6 +23,7 @@
 #include "worker.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
+#include "../platform/dpdk.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -89,8 +90,11 @@ int server_create(char *err, size_t errlen) {
         s->mem_account = mem_account_claim(); /* maxmemory share (evict.h) */
         char aerr[256];
         size_t region = (size_t)(g_config.hugepages / (unsigned long long)g_server.nworkers);
+        mem_chunk_source src; /* DPDK plane: the dataset lives in EAL memory */
+        int sourced = g_config.dataplane == DATAPLANE_DPDK && dpdk_arena_source(i, &src) == 0;
         if (s->mem_account >= 0 &&
-            mem_account_arena(s->mem_account, region, aerr, sizeof(aerr)) != 0)
+            (sourced ? mem_account_arena_src(s->mem_account, &src, aerr, sizeof(aerr))
+                     : mem_account_arena(s->mem_account, region, aerr, sizeof(aerr))) != 0)
             cb_log(LOG_WARNING, "shard %d: cannot create its memory arena", i);
         else if (aerr[0])
             cb_log(LOG_WARNING, "shard %d: %s", i, aerr);

@@ -13,7 +13,9 @@
 # dup on the peer's egress), 10% reordering through a relay namespace
 # (reorder_relay.py), SYN cookies under a SYN burst, a busy script (BUSY
 # replies, SCRIPT KILL, its caller's pipeline kept), protected mode, two poll
-# cores (two shards: the corpus again), and a short run on net_af_xdp.
+# cores (two shards: the corpus again), a short run on net_af_xdp, and the
+# dataset on real 2 MB hugepages (hugepage_section; CBX_ONLY=hugepages runs
+# it alone).
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -29,6 +31,11 @@ PORT=6379
 VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF,framecnt=4096}
 PREFIX=cbx-dpdk-test-$T
 LCORES="-l 0,1"
+EAL_MEM="--no-huge -m 512"
+# CBX_ONLY=hugepages runs the rig and that section alone (development).
+ONLY=${CBX_ONLY:-}
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+HP_TAKEN=0
 pass=0
 fail=0
 
@@ -47,7 +54,7 @@ in_ns() { ip netns exec "$NS" taskset -c 0 "$@"; }
 cli() { in_ns timeout 10 redis-cli -h "$IP" -p "$PORT" "$@" 2>&1; }
 
 eal_args() { # $1: the lcore option
-    echo "$1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
+    echo "$1 --no-pci $EAL_MEM --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
 }
 
 # Sanitizer builds: leaks inside libxdp (af_xdp PMD) are not ours.
@@ -82,13 +89,69 @@ cleanup() {
     [ -n "${RELAY:-}" ] && kill "$RELAY" 2>/dev/null
     ip link del "cbxr${T}0" 2>/dev/null; ip netns del "cbx-dpdk-r$T" 2>/dev/null
     deploy/veth-rig.sh down "$NS" "$IF"
+    hugepages_release
     rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
 
+# Reserve N more 2 MB pages for this run (others may hold some: add to the
+# count, and give back only ours).
+hugepages_reserve() {
+    local before now
+    before=$(cat "$HP")
+    echo $((before + $1)) >"$HP"
+    now=$(cat "$HP")
+    HP_TAKEN=$((now - before))
+    [ "$HP_TAKEN" -ge "$1" ]
+}
+hugepages_release() {
+    [ "$HP_TAKEN" -gt 0 ] || return 0
+    echo $(($(cat "$HP") - HP_TAKEN)) >"$HP"
+    HP_TAKEN=0
+}
+
+# The dataset in EAL hugepages: the shard arena takes its extents from
+# memzones, INFO hugepages shows them growing with the data, a 64 MB value
+# lives there, and writing past the pool is answered -OOM, not a crash.
+hugepage_section() {
+    local mb=256
+    if ! hugepages_reserve $((mb / 2 + 8)); then
+        bad "hugepages: reserve $((mb / 2 + 8)) 2 MB pages (got $HP_TAKEN)"
+        hugepages_release
+        return
+    fi
+    EAL_MEM="--in-memory -m $mb --socket-limit $mb"
+    if start_server --protected-mode no; then
+        ok "hugepages: server start on $mb MB of 2 MB pages"
+        check "hugepages: 64 MB value round trip on hugepages" \
+            in_ns timeout 180 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 67108864
+        check "hugepages: 200,000 keys grow the hugepage-backed bytes like the dataset" \
+            in_ns timeout 300 $PY tests/dpdk/hugepages.py "$IP" "$PORT" load 200000
+        check "hugepages: every value reads back" \
+            in_ns timeout 120 $PY tests/dpdk/hugepages.py "$IP" "$PORT" verify 200000
+        check "hugepages: a write past the pool gets -OOM, the server lives on" \
+            in_ns timeout 300 $PY tests/dpdk/hugepages.py "$IP" "$PORT" oom
+        check "hugepages: values intact after the OOM" \
+            in_ns timeout 120 $PY tests/dpdk/hugepages.py "$IP" "$PORT" verify 200000
+        stop_server
+        check "hugepages: no crash (clean exit logged)" grep -q 'ready to exit' "$WORK/server.log"
+    else
+        bad "hugepages: server start"
+    fi
+    EAL_MEM="--no-huge -m 512"
+    hugepages_release
+}
+
 info_field() { cli info dataplane | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
 
 deploy/veth-rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+
+if [ "$ONLY" = hugepages ]; then
+    hugepage_section
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+fi
 
 # One lcore: a clear start-up error, no server.
 out=$(timeout 20 "$BIN" --port "$PORT" --dataplane dpdk --dpdk-eal-args "$(eal_args "-l 0")" \
@@ -308,6 +371,8 @@ if start_server --protected-mode no; then
 else
     bad "server start (af_xdp)"
 fi
+
+hugepage_section
 
 # With a sanitizer build (CACHEBOX_BIN=build-asan/cachebox) every report
 # lands in the server log.
