@@ -181,7 +181,13 @@ void tcp_rec_mark_head_lost(tcp_conn *tc) {
 static void resend(tcp_conn *tc, tcp_sent *r) {
     net_stats *st = &tc->ts->ns->st;
     int fin = !!(r->flags & SEG_FIN);
-    tcp_send_segment(tc, r->seq, rec_len(r) - (uint32_t)fin, fin);
+    uint32_t len = rec_len(r) - (uint32_t)fin, off = 0;
+    /* A record is one segment, unless merged when memory ran out. */
+    do {
+        uint32_t n = len - off < tc->mss ? len - off : tc->mss;
+        tcp_send_segment(tc, r->seq + off, n, fin && off + n == len);
+        off += n;
+    } while (off < len);
     if (r->flags & SEG_RACK) NS_INC(st->tcp_rack_retransmits);
     if (tc->sacked_bytes) NS_INC(st->tcp_sack_retransmits);
     if (r->flags & SEG_LOST) tc->lost_bytes -= rec_len(r);
