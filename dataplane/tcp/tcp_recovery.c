@@ -274,8 +274,11 @@ void tcp_rec_on_ack(tcp_conn *tc, int progress, uint32_t acked, int dupack) {
         }
         tc->tlp_out = tc->tlp_retx = tc->tlp_dsack = 0;
     }
+    int deflated = 0;
     if (tc->recov && seq_ge(tc->snd_una, tc->recover)) {
+        /* The full ACK: cwnd deflates to ssthresh (RFC 6582 3.2 step 3). */
         if (tc->recov == 1) tc->cwnd = tc->ssthresh;
+        deflated = tc->recov == 1;
         tc->recov = 0;
         if (tc->reo_persist && --tc->reo_persist == 0) tc->reo_mult = 1;
     }
@@ -294,7 +297,7 @@ void tcp_rec_on_ack(tcp_conn *tc, int progress, uint32_t acked, int dupack) {
         enter_recovery(tc);
         if (!(tc->flags & TF_SACK)) tc->cwnd = tc->ssthresh + 3u * tc->mss;
         force = 1;
-    } else if (progress && tc->recov != 1) {
+    } else if (progress && tc->recov != 1 && !deflated) {
         /* Slow start, congestion avoidance (RFC 5681 3.1). */
         if (tc->cwnd < tc->ssthresh) tc->cwnd += acked < tc->mss ? acked : tc->mss;
         else tc->cwnd += (uint32_t)tc->mss * tc->mss / tc->cwnd + 1;

@@ -1125,6 +1125,37 @@ static void test_tlp_recovers_lost_reply(void) {
     teardown();
 }
 
+static void test_no_sack_partial_ack(void) {
+    setup();
+    uint32_t iss = handshake(41040, 10, 1); /* timestamps, no SACK */
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    CU_ASSERT_EQUAL(tc->flags & TF_SACK, 0);
+    uint32_t m = tc->mss;
+    send_segments(tc, 6);
+    /* Segments 1 and 3 lost: three duplicate ACKs resend the first; the
+     * partial ACK that follows (up to segment 3) resends it at once
+     * (RFC 6582), nothing else. */
+    clear_frames();
+    for (int i = 0; i < 3; i++) inject(41040, 11, iss, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, iss);
+    CU_ASSERT_EQUAL(tc->recov, 1);
+    clear_frames();
+    inject(41040, 11, iss + 2 * m, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, iss + 2 * m);
+    CU_ASSERT_EQUAL(last().len, m);
+    inject(41040, 11, iss + 6 * m, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->recov, 0);
+    CU_ASSERT_EQUAL(tc->cwnd, tc->ssthresh);
+    CU_ASSERT_EQUAL(tc->nsegs, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_fast_retransmits, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_retransmits, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 0);
+    teardown();
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("tcp", NULL, NULL);
@@ -1155,6 +1186,8 @@ int main(void) {
                 test_rack_reordering_window);
     CU_add_test(s, "TLP: a lost one-segment reply resent after ~10 ms, not the RTO",
                 test_tlp_recovers_lost_reply);
+    CU_add_test(s, "without SACK: three duplicate ACKs, then a partial ACK's hole",
+                test_no_sack_partial_ack);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
