@@ -745,6 +745,10 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("tcp_fast_retransmits", tcp_fast_retransmits);
     NSF("tcp_rto_timeouts", tcp_rto_fired);
     NSF("tcp_out_of_order", tcp_ooo_segs);
+    NSF("tcp_tlp_probes", tcp_tlp_probes);
+    NSF("tcp_rack_retransmits", tcp_rack_retransmits);
+    NSF("tcp_sack_retransmits", tcp_sack_retransmits);
+    NSF("tcp_dsacks_received", tcp_dsacks_received);
     NSF("tcp_rst_sent", tcp_rst_tx);
     NSF("tcp_rst_received", tcp_rst_rx);
     NSF("tcp_challenge_acks", tcp_challenge_acks);

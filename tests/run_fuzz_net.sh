@@ -14,7 +14,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 SRCS=(tests/fuzz/fuzz_net.c dataplane/net/eth.c dataplane/net/arp.c dataplane/net/ipv4.c
       dataplane/net/icmp.c dataplane/tcp/tcp_conn.c dataplane/tcp/tcp_input.c
-      dataplane/tcp/tcp_output.c dataplane/tcp/tcp_timer.c dataplane/tcp/tcp_syncookie.c platform/mem.c platform/util.c)
+      dataplane/tcp/tcp_output.c dataplane/tcp/tcp_timer.c dataplane/tcp/tcp_syncookie.c
+      dataplane/tcp/tcp_recovery.c platform/mem.c platform/util.c)
 fuzz_build "fuzz-net" "$WORK/fuzz_net" "${SRCS[@]}"
 
 # Seeds: records of (control, length, bytes); see fuzz_net.c.
