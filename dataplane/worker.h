@@ -112,6 +112,8 @@ typedef struct cb_worker {
     int nested_poll;
     pid_t tid;
     struct ddrv_core *dpdk;       /* DPDK plane: this poll core's stack; else NULL */
+    struct cb_outconn *outconns;  /* outgoing connections (outconn.h) */
+    struct cb_migrate *migrate;   /* MIGRATE's cached target links (cmd_migrate.c) */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */

@@ -183,6 +183,8 @@ void cmd_restore(cb_client *c)
     reply_ok(c);
 }
 
+cbstr rdb_dump_payload(const cb_obj *o) { return dump_payload(o); }
+
 /* RESTORE-ASKING is what cluster migration sends to the target node; with
  * cluster support off it behaves exactly as RESTORE. */
 void cmd_restore_asking(cb_client *c) { cmd_restore(c); }

@@ -21,6 +21,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_thash.h>
 
 #include "mem.h"
 #include "util.h"
@@ -43,6 +44,9 @@ static struct {
     uint16_t port;
     int nq;
     int rss;
+    int rss_l4;                   /* the NIC hashes TCP ports too */
+    uint16_t reta[512];           /* redirection table, read after start */
+    uint16_t reta_size;           /* 0: unknown */
     uint16_t mtu;
     unsigned lcores[RTE_MAX_LCORE];
     int npoll;
@@ -105,6 +109,34 @@ int dpdk_poll_cores(void) { return env.npoll; }
 /* The symmetric Toeplitz key: a repeated 16-bit pattern makes the hash of
  * (src, dst) equal to that of (dst, src). */
 static uint8_t sym_key[40];
+
+/* Remember the redirection table, so that an active open can pick a local
+ * port whose flow the NIC steers to the opening core (dpdk_rss_queue). */
+static void read_reta(uint16_t pid, const struct rte_eth_dev_info *info, uint64_t rss_hf) {
+    env.reta_size = 0;
+    env.rss_l4 = (rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0;
+    uint16_t n = info->reta_size;
+    if (!env.rss_l4 || n == 0 || n > 512) return;
+    struct rte_eth_rss_reta_entry64 conf[512 / RTE_ETH_RETA_GROUP_SIZE];
+    memset(conf, 0, sizeof(conf));
+    for (unsigned g = 0; g < (unsigned)n / RTE_ETH_RETA_GROUP_SIZE; g++) conf[g].mask = ~0ull;
+    if (rte_eth_dev_rss_reta_query(pid, conf, n) != 0) return;
+    for (unsigned i = 0; i < n; i++)
+        env.reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    env.reta_size = n;
+}
+
+int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport) {
+    if (!env.rss || !env.reta_size) return -1;
+    struct rte_ipv4_tuple t;
+    memset(&t, 0, sizeof(t));
+    t.src_addr = a;
+    t.dst_addr = b;
+    t.sport = aport;
+    t.dport = bport;
+    uint32_t h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, sym_key);
+    return env.reta[h % env.reta_size];
+}
 
 int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err,
                     size_t errlen) {
@@ -195,6 +227,7 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
     env.port_started = 1;
     env.port = pid;
     env.nq = nq;
+    if (env.rss) read_reta(pid, &info, conf.rx_adv_conf.rss_conf.rss_hf);
     struct rte_ether_addr a;
     rte_eth_macaddr_get(pid, &a);
     memcpy(mac, a.addr_bytes, 6);

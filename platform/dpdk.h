@@ -58,6 +58,12 @@ void dpdk_tx_send(dpdk_queue *q, void *h, size_t len); /* batched */
 void dpdk_tx_free(void *h);
 /* Hand the batch to the NIC; returns frames dropped (ring full). */
 unsigned dpdk_tx_flush(dpdk_queue *q);
+/* The queue the NIC's RSS steers the TCP flow a:aport <-> b:bport to
+ * (either direction: the key is symmetric), computed in software from the
+ * key and the redirection table; -1 when that is not possible here (one
+ * queue, no RSS over TCP ports, as with af_packet's kernel fanout, or the
+ * table could not be read). Addresses and ports in host order. */
+int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport);
 /* Port counters and link state (any thread). */
 void dpdk_port_info_get(dpdk_port_info *pi);
 

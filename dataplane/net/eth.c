@@ -30,12 +30,14 @@ netstack *net_create(const net_ops *ops, void *ctx, const uint8_t mac[6], uint32
 void net_destroy(netstack *ns) {
     if (!ns) return;
     tcp_stack_destroy(ns->tcp);
+    arp_queue_free(ns);
     cb_free(ns);
 }
 
 void net_set_clock(netstack *ns, uint64_t now_us) {
     ns->now_us = now_us;
     ns->now_ms = now_us / 1000;
+    arp_queue_expire(ns);
 }
 
 void net_input(netstack *ns, uint8_t *frame, size_t len) {

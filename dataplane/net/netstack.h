@@ -43,6 +43,8 @@ typedef struct net_stats {
     uint64_t tcp_active, tcp_time_wait, tcp_syn_rcvd; /* gauges */
     uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
     uint64_t tcp_keepalive_probes;
+    uint64_t tcp_active_opens, tcp_connect_failed;
+    uint64_t arp_queued, arp_queue_dropped; /* frames that waited for a resolution */
     uint64_t polls_busy, polls_idle;
 } net_stats;
 
@@ -62,6 +64,19 @@ typedef struct arp_entry {
     uint64_t expire_ms;
 } arp_entry;
 
+/* Frames waiting for the next hop's MAC (an active open's SYN, a reply
+ * after the entry expired): sent when the ARP reply comes, dropped after
+ * ARP_QUEUE_MS. */
+#define ARP_QUEUE_MAX 32
+#define ARP_QUEUE_MS 1000
+typedef struct arp_pending {
+    uint32_t hop;                /* host order; 0: free */
+    void *h;
+    uint8_t *frame;
+    size_t len;
+    uint64_t expire_ms;
+} arp_pending;
+
 struct tcp_stack;
 
 typedef struct netstack {
@@ -74,6 +89,8 @@ typedef struct netstack {
     uint64_t now_us, now_ms;     /* monotonic, set once per loop turn */
     arp_entry arp[ARP_CACHE_SIZE];
     uint64_t arp_req_ms;         /* last ARP request sent (rate limit) */
+    arp_pending arpq[ARP_QUEUE_MAX];
+    int narpq;
     struct tcp_stack *tcp;
     net_stats st;
 } netstack;
@@ -97,6 +114,14 @@ void arp_learn(netstack *ns, uint32_t ip, const uint8_t mac[6], int create);
 const uint8_t *arp_lookup(netstack *ns, uint32_t ip);
 void arp_request(netstack *ns, uint32_t ip);
 void arp_announce(netstack *ns); /* gratuitous ARP for our address */
+/* Keep a finished IPv4 frame until hop resolves (its ARP request is sent
+ * by the caller); dropped and counted when the queue is full. */
+void arp_queue(netstack *ns, uint32_t hop, void *h, uint8_t *frame, size_t len);
+/* Drop queued frames past their time (each loop turn); free all (destroy). */
+void arp_queue_expire(netstack *ns);
+void arp_queue_free(netstack *ns);
+/* The next hop for dst: dst itself on our subnet, else the gateway. */
+uint32_t ipv4_next_hop(const netstack *ns, uint32_t dst);
 /* ipv4.c: input after the Ethernet header; output of a frame whose L4
  * part starts at frame + 34 and is l4len long (header filled here). */
 void ipv4_input(netstack *ns, const uint8_t *src_mac, uint8_t *p, size_t len);

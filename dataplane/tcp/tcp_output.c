@@ -2,7 +2,8 @@
  * (and the FIN after the last byte once the application closed) as far as
  * min(send window, cwnd) allows, in MSS-sized segments with the timestamp
  * option when negotiated; or a pure ACK when one is owed. Also the SYN-ACK
- * with our options, and RSTs for segments that have no connection.
+ * (or an active open's SYN) with our options, and RSTs for segments that
+ * have no connection.
  * Checksums are computed in software over the finished segment.
  */
 #include "tcp.h"
@@ -102,8 +103,9 @@ void tcp_send_synack(tcp_conn *tc) {
     }
     if (tc->flags & TF_TS) ol += put_ts(tc, o + ol);
     if (tc->snd_max != tc->iss + 1) tc->snd_max = tc->iss + 1;
-    finish(ns, h, f, tc->lip, tc->rip, tc->lport, tc->rport, tc->iss, tc->rcv_nxt,
-           TH_SYN | TH_ACK, 65535, ol, 20 + ol);
+    int syn_only = tc->state == TCP_SYN_SENT; /* an active open's SYN */
+    finish(ns, h, f, tc->lip, tc->rip, tc->lport, tc->rport, tc->iss, syn_only ? 0 : tc->rcv_nxt,
+           (uint8_t)(TH_SYN | (syn_only ? 0 : TH_ACK)), 65535, ol, 20 + ol);
 }
 
 void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,

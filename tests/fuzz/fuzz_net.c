@@ -70,7 +70,7 @@ static void a_closed(void *app, int reset) {
     if (!reset) tcp_close(app); /* the connection layer closes on EOF */
 }
 static void a_writable(tcp_conn *tc) { (void)tc; }
-static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable};
+static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable, NULL};
 
 static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)(v >> 16)); wr16(p + 2, (uint16_t)v); }
