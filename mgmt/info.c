@@ -720,6 +720,11 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("tcp_active_connections", tcp_active);
     NSF("tcp_syn_received", tcp_syn_rcvd);
     NSF("tcp_time_wait", tcp_time_wait);
+    NSF("tcp_active_opens", tcp_active_opens);
+    NSF("tcp_connect_failed", tcp_connect_failed);
+    NSF("arp_queued", arp_queued);
+    NSF("arp_queue_dropped", arp_queue_dropped);
+    NSF("rx_handed_over", rx_handed_over);
     NSF("loop_busy_polls", polls_busy);
     NSF("loop_idle_polls", polls_idle);
 #undef NSF

@@ -318,9 +318,11 @@ static int steer_target(const ddrv_core *core, const uint8_t *f, uint16_t len) {
     return k == core->w->id ? -1 : k;
 }
 
-static void steer_send(int src, int dst, const uint8_t *f, uint16_t len) {
+static void steer_send(ddrv_core *core, int dst, const uint8_t *f, uint16_t len) {
+    int src = core->w->id;
     steer_frame *m = cb_try_malloc(sizeof(*m) + len);
     if (!m) return;
+    NS_INC(core->ns->st.rx_handed_over);
     m->len = len;
     memcpy(m->data, f, len);
     if (ring_enqueue(drv.steer[src * drv.ncores + dst], m) != 0) cb_free(m);
@@ -382,9 +384,9 @@ int ddrv_poll(cb_worker *w) {
         int to = drv.steer ? steer_target(core, data[i], len[i]) : -1;
         if (to == -2) {
             for (int k = 0; k < drv.ncores; k++)
-                if (k != w->id) steer_send(w->id, k, data[i], len[i]);
+                if (k != w->id) steer_send(core, k, data[i], len[i]);
         } else if (to >= 0) {
-            steer_send(w->id, to, data[i], len[i]);
+            steer_send(core, to, data[i], len[i]);
             dpdk_rx_free(pkt[i]);
             continue;
         }

@@ -45,6 +45,7 @@ typedef struct net_stats {
     uint64_t tcp_keepalive_probes;
     uint64_t tcp_active_opens, tcp_connect_failed;
     uint64_t arp_queued, arp_queue_dropped; /* frames that waited for a resolution */
+    uint64_t rx_handed_over;     /* frames passed to another poll core (active opens) */
     uint64_t polls_busy, polls_idle;
 } net_stats;
 

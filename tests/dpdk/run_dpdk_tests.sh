@@ -55,7 +55,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/dpdk/lsan.supp${LSAN_OPTIONS:+:$LS
 
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
-        --maxclients 12000 \
+        --maxclients 12000 --control-port 0 \
         --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
     SPID=$!
@@ -88,6 +88,48 @@ trap cleanup EXIT
 
 info_field() { cli info dataplane | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
 
+# MIGRATE through our stack's active open: a redis-server on the client
+# namespace's address is the target (ARP resolution and the SYN queued
+# behind it, the handshake, RESTOREs, the cached link), and migrates keys
+# back into cachebox (RESTORE on the DPDK plane). $1: a label.
+RPORT=7390
+rcli() { in_ns timeout 10 redis-cli -h 10.99.0.1 -p "$RPORT" "$@" 2>&1; }
+migrate_section() {
+    local L=$1 rdir=$WORK/redis-target
+    mkdir -p "$rdir"
+    in_ns redis-server --port "$RPORT" --bind 10.99.0.1 --save '' --appendonly no \
+        --protected-mode no --daemonize yes --dir "$rdir" --pidfile "$rdir/pid" >/dev/null
+    for _ in $(seq 1 50); do [ "$(rcli ping)" = PONG ] && break; sleep 0.1; done
+    rcli flushall >/dev/null
+    cli flushall >/dev/null
+    cli set mig:a hello >/dev/null
+    cli rpush mig:l 1 2 3 >/dev/null
+    cli set mig:t v px 60000 >/dev/null
+    check "$L: MIGRATE to a redis-server in the client namespace" \
+        test "$(cli migrate 10.99.0.1 $RPORT mig:a 0 5000)" = OK
+    check "$L: the key moved" test "$(rcli get mig:a)/$(cli exists mig:a)" = hello/0
+    check "$L: MIGRATE KEYS with COPY into db 2" \
+        test "$(cli migrate 10.99.0.1 $RPORT '' 2 5000 COPY KEYS mig:l mig:t)" = OK
+    check "$L: list and TTL arrived, the source kept them" \
+        test "$(rcli -n 2 lrange mig:l 0 -1 | tr '\n' ,)/$(cli exists mig:l mig:t)" = "1,2,3,/2"
+    out=$(cli migrate 10.99.0.1 $RPORT '' 2 5000 KEYS mig:l)
+    check "$L: BUSYKEY from the target" grep -q 'Target instance replied with error: BUSYKEY' <<<"$out"
+    local ok=1
+    for i in $(seq 1 20); do
+        cli set "mig:k$i" "$i" >/dev/null
+        [ "$(cli migrate 10.99.0.1 $RPORT "mig:k$i" 0 5000)" = OK ] || ok=0
+    done
+    check "$L: 20 MIGRATEs from 20 client connections" \
+        test "$ok/$(rcli mget mig:k1 mig:k20 | tr '\n' ,)" = "1/1,20,"
+    check "$L: MIGRATE from redis-server into cachebox (RESTORE on our stack)" \
+        test "$(rcli migrate "$IP" "$PORT" mig:a 0 5000)/$(cli get mig:a)" = OK/hello
+    out=$(cli migrate 10.99.0.1 7391 mig:a 0 2000)
+    check "$L: target port closed: IOERR ($out)" grep -q '^IOERR error or timeout writing to target instance' <<<"$out"
+    check "$L: active opens counted" test "$(info_field tcp_active_opens)" -gt 0
+    echo "     active opens $(info_field tcp_active_opens), frames handed to the opening core $(info_field rx_handed_over)"
+    in_ns kill "$(cat "$rdir/pid")" 2>/dev/null
+}
+
 deploy/veth-rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # One lcore: a clear start-up error, no server.
@@ -102,6 +144,24 @@ if ! start_server --protected-mode no; then
     exit 1
 fi
 ok "server start (af_packet, poll core on CPU 1)"
+
+if [ "${CBX_DPDK_ONLY:-}" = migrate ]; then  # this section alone, one and two poll cores
+    migrate_section "migrate"
+    stop_server
+    LCORES="--lcores 0@0,1@1,2@1"
+    VDEV="net_af_packet0,iface=$IF,framecnt=4096,qpairs=2"
+    if start_server --protected-mode no; then
+        migrate_section "migrate, two poll cores"
+        stop_server
+    else
+        bad "server start (two poll cores)"
+    fi
+    check "no sanitizer report in the server log" bash -c "! grep -q 'Sanitizer' '$WORK/server.log'"
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+fi
+migrate_section "migrate"
 
 check "ping" in_ns ping -c 3 -i 0.2 -W 2 -q "$IP"
 check "redis-cli PING" test "$(cli ping)" = PONG
@@ -236,6 +296,7 @@ VDEV_1Q=$VDEV
 VDEV="net_af_packet0,iface=$IF,framecnt=4096,qpairs=2"
 if start_server --protected-mode no; then
     check "two poll cores: INFO dataplane shows them" test "$(info_field poll_cores)" = 2
+    migrate_section "two poll cores"
     check "two poll cores: 4,000 verified round trips over 20 connections" \
         in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 4000 20
     in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no --maxclients 12000" \
