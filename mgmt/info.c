@@ -680,6 +680,8 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
                      p.port_id, p.name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4],
                      p.mac[5], ip, p.link_up ? "up" : "down", p.link_speed_mbps, p.mtu,
                      p.nqueues, p.rss ? "symmetric" : "off");
+    s = cbstr_catfmt(s, "dpdk_vlan:%d\r\nvlan_insert:%s\r\n", g_config.dpdk_vlan,
+                     !g_config.dpdk_vlan ? "none" : dpdk_vlan_hw_insert() ? "nic" : "software");
     s = cbstr_catfmt(s, "nic_rx_packets:%llu\r\nnic_tx_packets:%llu\r\nnic_rx_bytes:%llu\r\n"
                      "nic_tx_bytes:%llu\r\nnic_rx_missed:%llu\r\nnic_rx_errors:%llu\r\n"
                      "nic_tx_errors:%llu\r\nnic_rx_nombuf:%llu\r\n",
@@ -725,6 +727,7 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("arp_queued", arp_queued);
     NSF("arp_queue_dropped", arp_queue_dropped);
     NSF("rx_handed_over", rx_handed_over);
+    NSF("rx_vlan_dropped", rx_vlan_dropped);
     NSF("loop_busy_polls", polls_busy);
     NSF("loop_idle_polls", polls_idle);
 #undef NSF

@@ -47,6 +47,8 @@ static struct {
     int rss_l4;                   /* the NIC hashes TCP ports too */
     uint16_t reta[512];           /* redirection table, read after start */
     uint16_t reta_size;           /* 0: unknown */
+    uint16_t vlan;                /* 802.1Q id; 0: none */
+    int vlan_hw;                  /* the PMD inserts it (tx offload) */
     uint16_t mtu;
     unsigned lcores[RTE_MAX_LCORE];
     int npoll;
@@ -126,6 +128,9 @@ static void read_reta(uint16_t pid, const struct rte_eth_dev_info *info, uint64_
     env.reta_size = n;
 }
 
+void dpdk_set_vlan(uint16_t vid) { env.vlan = vid; }
+int dpdk_vlan_hw_insert(void) { return env.vlan_hw; }
+
 int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport) {
     if (!env.rss || !env.reta_size) return -1;
     struct rte_ipv4_tuple t;
@@ -180,6 +185,11 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
     }
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
+    env.vlan_hw = 0;
+    if (env.vlan && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT)) {
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+        env.vlan_hw = 1;
+    }
     env.rss = 0;
     if (nq > 1) {
         for (int i = 0; i < 40; i += 2) {
@@ -276,6 +286,16 @@ int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max) {
             rte_pktmbuf_free(m[i]);
             continue;
         }
+        /* The stack checks 802.1Q tags itself: one a PMD left only in the
+         * metadata goes back into the frame (af_packet puts it back
+         * itself, yet still flags it stripped). */
+        if ((m[i]->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) &&
+            rte_pktmbuf_data_len(m[i]) >= 14 &&
+            rte_pktmbuf_mtod_offset(m[i], uint8_t *, 12)[0] != 0x81 &&
+            rte_vlan_insert(&m[i]) != 0) {
+            rte_pktmbuf_free(m[i]);
+            continue;
+        }
         data[k] = rte_pktmbuf_mtod(m[i], uint8_t *);
         len[k] = rte_pktmbuf_data_len(m[i]);
         pkt[k] = m[i];
@@ -290,7 +310,7 @@ uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h) {
     struct rte_mbuf *m = rte_pktmbuf_alloc(q->pool);
     if (!m) return NULL;
     if (len < 60) len = 60;
-    if (len > rte_pktmbuf_tailroom(m)) {
+    if (len + 4 > rte_pktmbuf_tailroom(m)) { /* room for a software VLAN tag */
         rte_pktmbuf_free(m);
         return NULL;
     }
@@ -302,6 +322,10 @@ void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) {
     struct rte_mbuf *m = h;
     m->data_len = (uint16_t)len;
     m->pkt_len = (uint32_t)len;
+    if (env.vlan_hw) {
+        m->ol_flags |= RTE_MBUF_F_TX_VLAN;
+        m->vlan_tci = env.vlan;
+    }
     q->tx[q->ntx++] = m;
     if (q->ntx == TX_BATCH) dpdk_tx_flush(q);
 }

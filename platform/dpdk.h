@@ -38,6 +38,12 @@ int dpdk_available(void);
 int dpdk_start(const char *eal_args, char *err, size_t errlen);
 /* Number of poll cores (worker lcores). */
 int dpdk_poll_cores(void);
+/* 802.1Q VLAN id for the port (before dpdk_port_setup; 0: none). With one,
+ * the port's VLAN insert offload is enabled when the PMD offers it. */
+void dpdk_set_vlan(uint16_t vid);
+/* After set-up: 1 when the NIC inserts the tag (dpdk_tx_send marks the
+ * frames), 0 when the stack must. */
+int dpdk_vlan_hw_insert(void);
 /* Configure and start `port` (an id or a device name) with nq queue pairs
  * and the given MTU; returns 0 and fills mac, or -1 with err. */
 int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err, size_t errlen);

@@ -32,6 +32,8 @@ uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h) { (void)q; (void)len
 void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) { (void)q; (void)h; (void)len; }
 void dpdk_tx_free(void *h) { (void)h; }
 unsigned dpdk_tx_flush(dpdk_queue *q) { (void)q; return 0; }
+void dpdk_set_vlan(uint16_t vid) { (void)vid; }
+int dpdk_vlan_hw_insert(void) { return 0; }
 int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport) {
     (void)a; (void)aport; (void)b; (void)bport;
     return -1;

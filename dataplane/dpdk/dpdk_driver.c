@@ -94,6 +94,7 @@ int ddrv_setup(char *err, size_t errlen) {
     }
     if (dpdk_start(g_config.dpdk_eal_args ? g_config.dpdk_eal_args : "", err, errlen) < 0)
         return -1;
+    dpdk_set_vlan((uint16_t)g_config.dpdk_vlan);
     int n = dpdk_poll_cores();
     if (dpdk_port_setup(g_config.dpdk_port ? g_config.dpdk_port : "0", n, g_config.dpdk_mtu,
                         drv.mac, err, errlen) < 0)
@@ -103,6 +104,9 @@ int ddrv_setup(char *err, size_t errlen) {
     drv.mtu = pi.mtu ? pi.mtu : (uint16_t)g_config.dpdk_mtu;
     drv.ncores = n;
     drv.hw_steer = dpdk_rss_queue(1, 1, 2, 2) >= 0;
+    if (g_config.dpdk_vlan)
+        cb_log(LOG_NOTICE, "DPDK data plane: VLAN %d, tag inserted by %s", g_config.dpdk_vlan,
+               dpdk_vlan_hw_insert() ? "the NIC" : "software");
     if (n > 1 && !drv.hw_steer) {
         drv.steer = cb_calloc(sizeof(cb_ring *) * (size_t)n * (size_t)n);
         for (int i = 0; i < n * n; i++)
@@ -307,11 +311,16 @@ static int steer_target(const ddrv_core *core, const uint8_t *f, uint16_t len) {
     if (len < NET_ETH_HLEN + NET_IP_HLEN + 4) return len >= NET_ETH_HLEN + 28 &&
                                                   net_rd16(f + 12) == ETHERTYPE_ARP ? -2 : -1;
     uint16_t type = net_rd16(f + 12);
+    size_t hl = NET_ETH_HLEN;
+    if (type == ETHERTYPE_VLAN) {
+        type = net_rd16(f + 16);
+        hl += NET_VLAN_HLEN;
+    }
     if (type == ETHERTYPE_ARP) return -2;
-    if (type != ETHERTYPE_IPV4) return -1;
-    const uint8_t *ip = f + NET_ETH_HLEN;
+    if (type != ETHERTYPE_IPV4 || hl + NET_IP_HLEN + 4 > len) return -1;
+    const uint8_t *ip = f + hl;
     size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-    if (ip[9] != NET_PROTO_TCP || NET_ETH_HLEN + ihl + 4 > len) return -1;
+    if (ip[9] != NET_PROTO_TCP || hl + ihl + 4 > len) return -1;
     uint16_t dport = net_rd16(ip + ihl + 2);
     if (dport < TCP_EPH_LO || dport > TCP_EPH_HI || dport == core->ns->tcp->listen_port) return -1;
     int k = dport % drv.ncores;
@@ -355,6 +364,8 @@ int ddrv_init(cb_worker *w) {
         return -1;
     }
     core->ns = net_create(&frame_ops, core, drv.mac, drv.ip, drv.mask, drv.gw, drv.mtu);
+    core->ns->vlan = (uint16_t)g_config.dpdk_vlan;
+    core->ns->vlan_hw = dpdk_vlan_hw_insert();
     net_set_clock(core->ns, util_monotonic_us());
     tcp_set_app(core->ns->tcp, &app_ops, core);
     core->ns->tcp->port_ok = port_ok;

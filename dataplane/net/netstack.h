@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define NET_ETH_HLEN 14
+#define NET_VLAN_HLEN 4
 #define NET_IP_HLEN 20
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_ARP 0x0806
@@ -46,6 +47,7 @@ typedef struct net_stats {
     uint64_t tcp_active_opens, tcp_connect_failed;
     uint64_t arp_queued, arp_queue_dropped; /* frames that waited for a resolution */
     uint64_t rx_handed_over;     /* frames passed to another poll core (active opens) */
+    uint64_t rx_vlan_dropped;    /* tagged for another VLAN, or untagged while one is set */
     uint64_t polls_busy, polls_idle;
 } net_stats;
 
@@ -87,6 +89,11 @@ typedef struct netstack {
     uint32_t ip, netmask, gateway; /* host order; gateway 0: none */
     uint16_t mtu;
     uint16_t ip_id;
+    /* 802.1Q: the VLAN id our frames carry (0: none). vlan_hw: the driver
+     * inserts the tag (offload); else eth_output does, which needs 4 bytes
+     * of room past each transmit frame's length. */
+    uint16_t vlan;
+    int vlan_hw;
     uint64_t now_us, now_ms;     /* monotonic, set once per loop turn */
     arp_entry arp[ARP_CACHE_SIZE];
     uint64_t arp_req_ms;         /* last ARP request sent (rate limit) */

@@ -13,7 +13,10 @@
 # dup on the peer's egress), 10% reordering through a relay namespace
 # (reorder_relay.py), SYN cookies under a SYN burst, a busy script (BUSY
 # replies, SCRIPT KILL, its caller's pipeline kept), protected mode, two poll
-# cores (two shards: the corpus again), and a short run on net_af_xdp.
+# cores (two shards: the corpus again), MIGRATE through our active open to
+# a redis-server in the client namespace (one and two poll cores), an
+# 802.1Q VLAN (dpdk-vlan) behind a tagging relay, and a short run on
+# net_af_xdp. CBX_DPDK_ONLY=migrate|vlan runs one of those sections alone.
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -81,6 +84,7 @@ cleanup() {
     stop_server
     [ -n "${RELAY:-}" ] && kill "$RELAY" 2>/dev/null
     ip link del "cbxr${T}0" 2>/dev/null; ip netns del "cbx-dpdk-r$T" 2>/dev/null
+    ip link del "cbxv${T}0" 2>/dev/null; ip netns del "cbx-dpdk-v$T" 2>/dev/null
     deploy/veth-rig.sh down "$NS" "$IF"
     rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
 }
@@ -130,6 +134,68 @@ migrate_section() {
     in_ns kill "$(cat "$rdir/pid")" 2>/dev/null
 }
 
+# 802.1Q: the server on VLAN 100 (--dpdk-vlan) behind a relay namespace
+# that tags the client's frames and untags ours (vlan_relay.py: this kernel
+# has no 8021q for a VLAN sub-interface); it also replays the client's
+# broadcasts untagged and on VLAN 101, which we must drop and count, and it
+# counts any frame of ours that is not on VLAN 100. Stops the running
+# server first; starts and stops its own.
+vlan_section() {
+    local IP_SAVE=$IP VDEV_SAVE=$VDEV VNS=cbx-dpdk-v$T
+    stop_server
+    ip link del "cbxv${T}0" 2>/dev/null; ip netns del "$VNS" 2>/dev/null
+    ip netns add "$VNS"
+    ip link add "cbxv${T}0" type veth peer name "cbxv${T}0p"
+    ip link add "cbxv${T}1p" type veth peer name "cbxv${T}1c"
+    ip link set "cbxv${T}0p" netns "$VNS"
+    ip link set "cbxv${T}1p" netns "$VNS"
+    ip link set "cbxv${T}1c" netns "$NS"
+    ip netns exec "$VNS" ip link set "cbxv${T}0p" up
+    ip netns exec "$VNS" ip link set "cbxv${T}1p" up
+    ip netns exec "$NS" ip addr add 10.99.100.1/24 dev "cbxv${T}1c"
+    ip netns exec "$NS" ip link set "cbxv${T}1c" up
+    ip netns exec "$NS" ethtool -K "cbxv${T}1c" tx off tso off gso off >/dev/null
+    sysctl -qw "net.ipv6.conf.cbxv${T}0.disable_ipv6"=1
+    ip link set "cbxv${T}0" up
+    ip netns exec "$VNS" taskset -c 0 $PY tests/dpdk/vlan_relay.py "cbxv${T}0p" "cbxv${T}1p" 100 \
+        >"$WORK/vlan_relay.txt" 2>&1 &
+    local VRELAY=$!
+    VDEV="net_af_packet0,iface=cbxv${T}0,framecnt=4096"
+    IP=10.99.100.2
+    if start_server --protected-mode no --dpdk-vlan 100; then
+        check "VLAN 100: ping" in_ns ping -c 2 -i 0.2 -W 2 -q "$IP"
+        check "VLAN 100: redis-cli SET/GET" test "$(cli set v ok)/$(cli get v)" = OK/ok
+        check "VLAN 100: 2,000 verified round trips over 10 connections" \
+            in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 2000 10
+        check "VLAN 100: 1 MB value round trip" \
+            in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
+        check "VLAN 100: INFO dataplane shows it" test "$(info_field dpdk_vlan)" = 100
+        echo "     vlan_insert: $(info_field vlan_insert)"
+        in_ns ping -c 1 -W 1 -q 10.99.100.9 >/dev/null 2>&1  # an ARP broadcast, replayed untagged and on VLAN 101
+        check "VLAN 100: untagged and VLAN 101 frames dropped and counted" \
+            test "$(info_field rx_vlan_dropped)" -ge 2
+        check "VLAN 100: no checksum errors" test "$(info_field rx_checksum_errors)" = 0
+        local rdir=$WORK/redis-vlan
+        mkdir -p "$rdir"
+        in_ns redis-server --port "$RPORT" --bind 10.99.100.1 --save '' --appendonly no \
+            --protected-mode no --daemonize yes --dir "$rdir" --pidfile "$rdir/pid" >/dev/null
+        for _ in $(seq 1 50); do [ "$(in_ns redis-cli -h 10.99.100.1 -p $RPORT ping 2>&1)" = PONG ] && break; sleep 0.1; done
+        check "VLAN 100: MIGRATE out through the VLAN (active open)" \
+            test "$(cli migrate 10.99.100.1 $RPORT v 0 5000)/$(in_ns redis-cli -h 10.99.100.1 -p $RPORT get v)" = OK/ok
+        in_ns kill "$(cat "$rdir/pid")" 2>/dev/null
+        stop_server
+    else
+        bad "server start (VLAN 100)"
+    fi
+    kill -TERM "$VRELAY" 2>/dev/null; wait "$VRELAY" 2>/dev/null
+    sed 's/^/     /' "$WORK/vlan_relay.txt"
+    check "VLAN 100: every frame we sent was tagged 100" \
+        grep -q ' 0 untagged, 0 other VLAN' "$WORK/vlan_relay.txt"
+    ip link del "cbxv${T}0" 2>/dev/null; ip netns del "$VNS" 2>/dev/null
+    IP=$IP_SAVE
+    VDEV=$VDEV_SAVE
+}
+
 deploy/veth-rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # One lcore: a clear start-up error, no server.
@@ -145,6 +211,13 @@ if ! start_server --protected-mode no; then
 fi
 ok "server start (af_packet, poll core on CPU 1)"
 
+if [ "${CBX_DPDK_ONLY:-}" = vlan ]; then  # this section alone
+    vlan_section
+    check "no sanitizer report in the server log" bash -c "! grep -q 'Sanitizer' '$WORK/server.log'"
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+fi
 if [ "${CBX_DPDK_ONLY:-}" = migrate ]; then  # this section alone, one and two poll cores
     migrate_section "migrate"
     stop_server
@@ -351,6 +424,8 @@ kill "$RELAY" 2>/dev/null; wait "$RELAY" 2>/dev/null
 ip link del "cbxr${T}0" 2>/dev/null; ip netns del "$RNS" 2>/dev/null
 IP=$IP_MAIN
 VDEV=$VDEV_1Q
+
+vlan_section
 
 # The same stack over net_af_xdp.
 VDEV="net_af_xdp0,iface=$IF"

@@ -7,7 +7,7 @@
  * (active <-> passive, refused, simultaneous open). The SYN_SENT odd cases
  * (RST with a bad ACK, a SYN-ACK acknowledging the wrong thing, the SYN's
  * timeout with backoff) use crafted segments against one stack, as
- * test_tcp.c does.
+ * test_tcp.c does. The same pair also runs tagged with an 802.1Q VLAN.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -46,7 +46,8 @@ static side A, B;
 
 static uint8_t *f_alloc(void *ctx, size_t len, void **h) {
     (void)ctx;
-    uint8_t *b = calloc(1, len < 64 ? 64 : len);
+    /* 4 bytes past len: room for a software 802.1Q tag, as mbufs have. */
+    uint8_t *b = calloc(1, (len < 64 ? 64 : len) + NET_VLAN_HLEN);
     *h = b;
     return b;
 }
@@ -524,6 +525,51 @@ static void test_arp_queue_expiry_and_gateway(void) {
     CU_ASSERT_EQUAL(parse(&A, 0).flags, SYN);
 }
 
+static void test_vlan(void) {
+    A.ns->vlan = B.ns->vlan = 100;
+    A.tc = tcp_connect(A.ns->tcp, IP_B, PORT_B, 0, &A.token);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(A.tc);
+    /* The ARP request carries the tag. */
+    CU_ASSERT_EQUAL_FATAL(A.nframes, 1);
+    CU_ASSERT_EQUAL(net_rd16(A.frames[0] + 12), ETHERTYPE_VLAN);
+    CU_ASSERT_EQUAL(net_rd16(A.frames[0] + 14) & 0xfff, 100);
+    CU_ASSERT_EQUAL(net_rd16(A.frames[0] + 16), ETHERTYPE_ARP);
+    CU_ASSERT_EQUAL(A.flens[0], 60); /* 42 + 4, padded */
+    pump();
+    CU_ASSERT_EQUAL_FATAL(A.connected, 1);
+    CU_ASSERT_EQUAL(B.accepted, 1);
+    static char big[5000];
+    memset(big, 'v', sizeof(big) - 1);
+    send_str(A.tc, big);
+    send_str(B.tc, "+OK\r\n");
+    pump();
+    CU_ASSERT_EQUAL(B.rlen, sizeof(big) - 1);
+    CU_ASSERT_EQUAL(A.rlen, 5);
+    CU_ASSERT_EQUAL(A.ns->st.rx_vlan_dropped + B.ns->st.rx_vlan_dropped, 0);
+    CU_ASSERT_EQUAL(A.ns->st.rx_csum_errors + B.ns->st.rx_csum_errors, 0);
+    /* Another VLAN, or no tag: dropped and counted. */
+    B.ns->vlan = 200;
+    send_str(A.tc, "x");
+    pump();
+    CU_ASSERT_EQUAL(B.rlen, sizeof(big) - 1);
+    CU_ASSERT(B.ns->st.rx_vlan_dropped > 0);
+    uint64_t d = B.ns->st.rx_vlan_dropped;
+    A.ns->vlan = 0;
+    B.ns->vlan = 100;
+    send_str(A.tc, "y");
+    pump();
+    CU_ASSERT(B.ns->st.rx_vlan_dropped > d);
+    CU_ASSERT_EQUAL(B.rlen, sizeof(big) - 1);
+    /* The NIC inserts the tag (vlan_hw): frames leave untagged here. */
+    A.ns->vlan = 100;
+    A.ns->vlan_hw = 1;
+    clear(&A);
+    send_str(A.tc, "z");
+    CU_ASSERT_EQUAL_FATAL(A.nframes, 1);
+    CU_ASSERT_EQUAL(net_rd16(A.frames[0] + 12), ETHERTYPE_IPV4);
+    clear(&A);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite_with_setup_and_teardown("tcp_connect", NULL, NULL, setup, teardown);
@@ -538,6 +584,7 @@ int main(void) {
     CU_add_test(s, "close in SYN_SENT", test_close_in_syn_sent);
     CU_add_test(s, "ephemeral ports and the RSS filter", test_ephemeral_filter);
     CU_add_test(s, "ARP queue expiry, gateway", test_arp_queue_expiry_and_gateway);
+    CU_add_test(s, "802.1Q VLAN tags in and out", test_vlan);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();
