@@ -29,7 +29,13 @@ typedef struct dpdk_port_info {
     int nqueues;
     int rss;
     uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+    int rx_csum_offload, tx_csum_offload; /* IPv4+TCP checksums by the NIC */
+    int mbuf_pools;                       /* one per NUMA socket with poll cores */
 } dpdk_port_info;
+
+/* Per received frame (dpdk_rx): what the NIC already verified. */
+#define DPDK_RX_IP_CSUM_OK 1
+#define DPDK_RX_L4_CSUM_OK 2
 
 /* Whether this binary was built with DPDK. */
 int dpdk_available(void);
@@ -55,8 +61,12 @@ void dpdk_stop(void);
 
 /* Queue i (one per poll core; only that core may use it). */
 dpdk_queue *dpdk_queue_get(int i);
-/* Up to max received frames; data/len/handle each; dpdk_rx_free each. */
-int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max);
+/* Up to max received frames; data/len/handle/DPDK_RX_* flags each;
+ * dpdk_rx_free each. */
+int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, uint8_t *flags, int max);
+/* The NIC's extended statistics (rte_eth_xstats): fn(name, value) each;
+ * returns how many, -1 when unavailable. Any thread. */
+int dpdk_xstats(void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx);
 void dpdk_rx_free(void *pkt);
 /* A transmit buffer of len bytes (NULL: pool empty). */
 uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h);

@@ -23,7 +23,12 @@ int dpdk_launch(int i, int (*fn)(void *), void *arg) { (void)i; (void)fn; (void)
 void dpdk_wait(int i) { (void)i; }
 void dpdk_stop(void) {}
 dpdk_queue *dpdk_queue_get(int i) { (void)i; return NULL; }
-int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max) {
+int dpdk_xstats(void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx) {
+    (void)fn; (void)ctx;
+    return -1;
+}
+int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, uint8_t *flags, int max) {
+    (void)flags;
     (void)q; (void)data; (void)len; (void)pkt; (void)max;
     return 0;
 }

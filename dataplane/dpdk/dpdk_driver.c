@@ -366,6 +366,9 @@ int ddrv_init(cb_worker *w) {
     core->ns = net_create(&frame_ops, core, drv.mac, drv.ip, drv.mask, drv.gw, drv.mtu);
     core->ns->vlan = (uint16_t)g_config.dpdk_vlan;
     core->ns->vlan_hw = dpdk_vlan_hw_insert();
+    dpdk_port_info pi;
+    dpdk_port_info_get(&pi);
+    core->ns->tx_csum_offload = pi.tx_csum_offload;
     net_set_clock(core->ns, util_monotonic_us());
     tcp_set_app(core->ns->tcp, &app_ops, core);
     core->ns->tcp->port_ok = port_ok;
@@ -390,7 +393,8 @@ int ddrv_poll(cb_worker *w) {
     uint8_t *data[32];
     uint16_t len[32];
     void *pkt[32];
-    int n = dpdk_rx(core->q, data, len, pkt, 32);
+    uint8_t fl[32];
+    int n = dpdk_rx(core->q, data, len, pkt, fl, 32);
     for (int i = 0; i < n; i++) {
         int to = drv.steer ? steer_target(core, data[i], len[i]) : -1;
         if (to == -2) {
@@ -401,7 +405,10 @@ int ddrv_poll(cb_worker *w) {
             dpdk_rx_free(pkt[i]);
             continue;
         }
+        ns->rx_csum_ok = (uint8_t)((fl[i] & DPDK_RX_IP_CSUM_OK ? NET_CSUM_IP : 0) |
+                                   (fl[i] & DPDK_RX_L4_CSUM_OK ? NET_CSUM_L4 : 0));
         net_input(ns, data[i], len[i]);
+        ns->rx_csum_ok = 0; /* held segments replayed later are checked here */
         dpdk_rx_free(pkt[i]);
     }
     if (drv.steer) n += steer_receive(core);
@@ -477,4 +484,11 @@ int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen) 
     snprintf(ipbuf, iplen, "%u.%u.%u.%u/%d", drv.ip >> 24, (drv.ip >> 16) & 255,
              (drv.ip >> 8) & 255, drv.ip & 255, drv.prefix);
     return 1;
+}
+
+int ddrv_link_up(void) {
+    if (!drv.up) return -1;
+    dpdk_port_info pi;
+    dpdk_port_info_get(&pi);
+    return pi.link_up;
 }

@@ -20,7 +20,7 @@ void ipv4_input(netstack *ns, const uint8_t *src_mac, uint8_t *p, size_t len) {
         NS_INC(ns->st.rx_malformed);
         return;
     }
-    if (net_csum_fold(net_csum_add(0, p, ihl)) != 0) {
+    if (!(ns->rx_csum_ok & NET_CSUM_IP) && net_csum_fold(net_csum_add(0, p, ihl)) != 0) {
         NS_INC(ns->st.rx_csum_errors);
         return;
     }
@@ -69,7 +69,7 @@ void ipv4_output(netstack *ns, void *h, uint8_t *frame, uint32_t dst, uint8_t pr
     net_wr16(ip + 10, 0);
     net_wr32(ip + 12, ns->ip);
     net_wr32(ip + 16, dst);
-    net_wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, NET_IP_HLEN)));
+    if (!ns->tx_csum_offload) net_wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, NET_IP_HLEN)));
     size_t len = NET_ETH_HLEN + NET_IP_HLEN + l4len;
     const uint8_t *mac = arp_lookup(ns, hop);
     if (!mac) {

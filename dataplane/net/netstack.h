@@ -22,6 +22,8 @@
 #define NET_PROTO_ICMP 1
 #define NET_PROTO_TCP 6
 #define NET_PROTO_UDP 17
+#define NET_CSUM_IP 1
+#define NET_CSUM_L4 2
 
 /* Counters written by the owning core only, read relaxed by INFO. */
 #define NS_ADD(var, n) __atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
@@ -94,6 +96,13 @@ typedef struct netstack {
      * of room past each transmit frame's length. */
     uint16_t vlan;
     int vlan_hw;
+    /* Checksum offloads. rx_csum_ok: what the NIC verified in the frame
+     * net_input is processing (NET_CSUM_*; the driver sets it around each
+     * call, 0 otherwise). tx_csum_offload: outgoing IPv4 header checksums
+     * are left 0 and TCP's hold the pseudo-header sum; the NIC finishes
+     * them. */
+    uint8_t rx_csum_ok;
+    int tx_csum_offload;
     uint64_t now_us, now_ms;     /* monotonic, set once per loop turn */
     arp_entry arp[ARP_CACHE_SIZE];
     uint64_t arp_req_ms;         /* last ARP request sent (rate limit) */

@@ -4,7 +4,8 @@
  * option when negotiated; or a pure ACK when one is owed. Also the SYN-ACK
  * (or an active open's SYN) with our options, and RSTs for segments that
  * have no connection.
- * Checksums are computed in software over the finished segment.
+ * Checksums are computed in software over the finished segment, or left
+ * to the NIC (tx_csum_offload: the pseudo-header sum only).
  */
 #include "tcp.h"
 
@@ -34,7 +35,8 @@ static void finish(netstack *ns, void *h, uint8_t *frame, uint32_t lip, uint32_t
     net_wr16(t + 16, 0);
     net_wr16(t + 18, 0);
     uint32_t sum = net_csum_pseudo(lip, rip, NET_PROTO_TCP, (uint16_t)seglen);
-    net_wr16(t + 16, net_csum_fold(net_csum_add(sum, t, seglen)));
+    if (ns->tx_csum_offload) net_wr16(t + 16, (uint16_t)~net_csum_fold(sum)); /* NIC finishes */
+    else net_wr16(t + 16, net_csum_fold(net_csum_add(sum, t, seglen)));
     NS_INC(ns->st.tcp_tx_segs);
     if (flags & TH_RST) NS_INC(ns->st.tcp_rst_tx);
     ipv4_output(ns, h, frame, rip, NET_PROTO_TCP, seglen);

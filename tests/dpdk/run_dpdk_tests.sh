@@ -271,6 +271,9 @@ check "INFO dataplane: only this client's connection is left (tcp_active_connect
 csum=$(info_field rx_checksum_errors)
 check "INFO dataplane: no checksum errors ($csum)" test "$csum" = 0
 check "INFO dataplane: rx/tx packets counted" bash -c "[ \"$(info_field rx_packets)\" -gt 10000 ] && [ \"$(info_field tx_packets)\" -gt 10000 ]"
+check "INFO dataplane: NIC extended statistics" test "$(info_field nic_xstat_rx_good_packets)" -gt 0
+check "INFO dataplane: software checksums on af_packet, one mbuf pool" \
+    test "$(info_field rx_csum_offload)/$(info_field tx_csum_offload)/$(info_field mbuf_pools)" = 0/0/1
 cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct):' | sed 's/^/     /'
 
 # A script past busy-reply-threshold: the poll core keeps serving (BUSY

@@ -570,6 +570,60 @@ static void test_vlan(void) {
     clear(&A);
 }
 
+/* Move A's captured frames to B one by one through fn (a "NIC"). */
+static void deliver_a_to_b(void (*fn)(uint8_t *f, size_t len)) {
+    for (int i = 0; i < A.nframes; i++) {
+        if (fn) fn(A.frames[i], A.flens[i]);
+        net_input(B.ns, A.frames[i], A.flens[i]);
+    }
+    clear(&A);
+}
+
+/* What a NIC with checksum offload does on transmit. */
+static void nic_complete(uint8_t *f, size_t len) {
+    (void)len;
+    uint8_t *ip = f + 14, *t = ip + 20;
+    CU_ASSERT_EQUAL(net_rd16(ip + 10), 0);
+    net_wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    size_t tl = net_rd16(ip + 2) - 20u;
+    uint32_t pseudo = net_csum_pseudo(net_rd32(ip + 12), net_rd32(ip + 16), 6, (uint16_t)tl);
+    CU_ASSERT_EQUAL(net_rd16(t + 16), (uint16_t)~net_csum_fold(pseudo));
+    net_wr16(t + 16, 0);
+    net_wr16(t + 16, net_csum_fold(net_csum_add(pseudo, t, tl)));
+}
+
+static void corrupt_tcp(uint8_t *f, size_t len) {
+    (void)len;
+    f[14 + 20 + 16] ^= 0x5a;
+}
+
+static void test_csum_offload(void) {
+    A.tc = tcp_connect(A.ns->tcp, IP_B, PORT_B, 0, &A.token);
+    pump();
+    CU_ASSERT_EQUAL_FATAL(A.connected, 1);
+    /* Transmit offload: the stack leaves the sums to the NIC. */
+    A.ns->tx_csum_offload = 1;
+    send_str(A.tc, "abc");
+    CU_ASSERT_EQUAL_FATAL(A.nframes, 1);
+    deliver_a_to_b(nic_complete);
+    CU_ASSERT_EQUAL(B.rlen, 3);
+    CU_ASSERT_EQUAL(B.ns->st.rx_csum_errors, 0);
+    A.ns->tx_csum_offload = 0;
+    /* Receive: a bad TCP checksum is caught in software... */
+    send_str(A.tc, "def");
+    deliver_a_to_b(corrupt_tcp);
+    CU_ASSERT_EQUAL(B.rlen, 3);
+    CU_ASSERT_EQUAL(B.ns->st.rx_csum_errors, 1);
+    /* ...unless the NIC vouched for it (rx offload). */
+    advance_ms(1000); /* A's RTO resends "def" */
+    CU_ASSERT_EQUAL_FATAL(A.nframes, 1);
+    B.ns->rx_csum_ok = NET_CSUM_IP | NET_CSUM_L4;
+    deliver_a_to_b(corrupt_tcp);
+    B.ns->rx_csum_ok = 0;
+    CU_ASSERT_EQUAL(B.rlen, 6);
+    CU_ASSERT_EQUAL(B.ns->st.rx_csum_errors, 1);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite_with_setup_and_teardown("tcp_connect", NULL, NULL, setup, teardown);
@@ -585,6 +639,7 @@ int main(void) {
     CU_add_test(s, "ephemeral ports and the RSS filter", test_ephemeral_filter);
     CU_add_test(s, "ARP queue expiry, gateway", test_arp_queue_expiry_and_gateway);
     CU_add_test(s, "802.1Q VLAN tags in and out", test_vlan);
+    CU_add_test(s, "checksum offloads (transmit and receive)", test_csum_offload);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();
