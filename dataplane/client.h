@@ -101,7 +101,8 @@ typedef struct cb_client {
     int held;               /* 1: CLIENT PAUSE holds the parsed command;
                              * 2: a run of commands is on another worker;
                              * 3: as 2, and the parsed command waits for it;
-                             * 4: blocked on keys (BLPOP...) */
+                             * 4: blocked on keys (BLPOP...);
+                             * 5: waiting for its MIGRATE (cmd_migrate.c) */
     void *batch;            /* run being gathered for another worker (xshard) */
     /* Transactions (multi.c). dirty_cas is set by whichever worker writes a
      * watched key, so it is a field of its own, written atomically. */

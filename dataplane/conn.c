@@ -23,6 +23,7 @@
 #include "pubsub.h"
 #include "tracking.h"
 #include "xshard.h"
+#include "cmd/migrate.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -371,6 +372,7 @@ void conn_close(cb_client *c) {
     c->flags |= CLIENT_CLOSED;
     client_mem_forget(c);
     if (c->held == 1) w->nheld--;
+    if (c->held == 5) migrate_client_gone(c); /* its migration goes on, unanswered */
     if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps || tracking_close_needs_park(c)) {
         /* The watch, blocking and Pub/Sub registries change only with the
          * other workers parked. */

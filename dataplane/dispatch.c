@@ -341,8 +341,9 @@ int dispatch_command(cb_client *c) {
     }
     tracking_after_command(c->w); /* invalidations it caused for itself */
     c->commands++;
-    if (c->held == 4) {
-        /* Blocked (BLPOP...): what follows in the pipeline waits. */
+    if (c->held == 4 || c->held == 5) {
+        /* Blocked (BLPOP...) or migrating (MIGRATE): what follows in the
+         * pipeline waits. */
         update_reply_skip(c, cmd);
         return DISPATCH_HELD;
     }

@@ -31,6 +31,8 @@
 #include "xshard.h"
 #include "script/script.h"
 #include "propagate.h"
+#include "outconn.h"
+#include "cmd/migrate.h"
 #include "../persist/aof.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
@@ -76,6 +78,8 @@ void worker_destroy(cb_worker *w) {
         w->clients->held = 0; /* replies still in flight die with the rings */
         conn_close(w->clients);
     }
+    migrate_worker_free(w);
+    outconn_close_all(w);
     kdrv_shutdown(w);
     ddrv_shutdown(w);
     xshard_free_worker(w);
@@ -190,6 +194,7 @@ static void worker_cron(cb_worker *w, long long now) {
     w->stats.max_input_buffer = 0;
     w->stats.max_output_buffer = 0;
     clients_cron(w, now);
+    if (w->migrate) migrate_cron(w, now);             /* MIGRATE's idle cached links */
     /* Instantaneous ops/sec over the last ~second. */
     if (now - w->ops_sample_ms >= 1000) {
         uint64_t cmds = STAT_GET(w->stats.numcommands);
@@ -237,6 +242,7 @@ static void *worker_main(void *arg) {
         else if (w->aof_waiting && timeout > 1)
             timeout = 1; /* the writer wakes us; this bounds a lost wake-up */
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
+        if (w->outconns && timeout > 10) timeout = 10; /* outgoing links' deadlines */
         int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
         if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
@@ -261,6 +267,7 @@ static void *worker_main(void *arg) {
         if (w->nheld) resume_held(w);                /* held commands */
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
+        if (w->outconns) outconn_cron(w, util_mstime()); /* outgoing links: deadlines, frees */
         uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
         shard_before_sleep(w->shard);                /* fast expiry */
         expire_cycle_event(w, exp_us);

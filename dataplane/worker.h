@@ -121,6 +121,8 @@ typedef struct cb_worker {
     int evict_top;
     struct cb_conn_stats *connstats; /* per-IP accepts/refusals (conn_stats.c) */
     cb_client *mem_buckets[CB_CLIENT_MEM_BUCKETS];
+    struct cb_outconn *outconns;  /* outgoing connections (outconn.h) */
+    struct cb_migrate *migrate;   /* MIGRATE's cached target links (cmd_migrate.c) */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */

@@ -73,7 +73,10 @@ static const char *const global_names[] = {
     /* Scripts may touch keys of any shard, declared or not. */
     "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
     /* ACL changes replace users that every worker's checks read. */
-    "acl|setuser", "acl|deluser", "acl|load", NULL};
+    "acl|setuser", "acl|deluser", "acl|load",
+    /* MIGRATE's keys may live in any shard; its links are the caller's
+     * worker's (cmd_migrate.c). */
+    "migrate", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }

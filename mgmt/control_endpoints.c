@@ -36,6 +36,7 @@
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
 #include "../dataplane/latency.h"
+#include "../dataplane/dpdk/dpdk_driver.h"
 #include "../dataplane/slowlog.h"
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
@@ -95,6 +96,7 @@ static void health_ready(ctl_resp *rp)
             if (g_server.workers[i] && __atomic_load_n(&g_server.workers[i]->exited, __ATOMIC_ACQUIRE))
                 stopped++;
         if (stopped) why[n++] = "data plane down: a worker has stopped";
+        if (ddrv_link_up() == 0) why[n++] = "data plane down: the DPDK port's link is down";
     }
     cbstr b = cbstr_from_cstr(n ? "{\"status\":\"not ready\",\"reasons\":[" : "{\"status\":\"ready\"");
     for (int i = 0; i < n; i++) {

@@ -695,6 +695,28 @@ static cbstr sec_connections(cbstr s, info_ctx *x)
     return s;
 }
 
+/* The NIC's extended statistics as nic_xstat_<name> (names folded to
+ * [a-z0-9_], so /metrics turns them into series as they are). */
+static void xstat_line(void *ctx, const char *name, uint64_t v)
+{
+    cbstr *s = ctx;
+    char f[96];
+    size_t k = 0;
+    for (const char *p = name; *p && k + 1 < sizeof(f); p++) {
+        char ch = *p;
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+        f[k++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+    }
+    f[k] = '\0';
+    *s = cbstr_catfmt(*s, "nic_xstat_%s:%llu\r\n", f, (unsigned long long)v);
+}
+
+static cbstr nic_xstats(cbstr s)
+{
+    dpdk_xstats(xstat_line, &s);
+    return s;
+}
+
 /* cachebox's own section (not in Redis, not in the default set): which
  * data plane runs and, on DPDK, the port's and the stack's counters summed
  * over poll cores. */
@@ -718,6 +740,10 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
                      p.port_id, p.name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4],
                      p.mac[5], ip, p.link_up ? "up" : "down", p.link_speed_mbps, p.mtu,
                      p.nqueues, p.rss ? "symmetric" : "off");
+    s = cbstr_catfmt(s, "dpdk_vlan:%d\r\nvlan_insert:%s\r\n", g_config.dpdk_vlan,
+                     !g_config.dpdk_vlan ? "none" : dpdk_vlan_hw_insert() ? "nic" : "software");
+    s = cbstr_catfmt(s, "rx_csum_offload:%d\r\ntx_csum_offload:%d\r\nmbuf_pools:%d\r\n",
+                     p.rx_csum_offload, p.tx_csum_offload, p.mbuf_pools);
     s = cbstr_catfmt(s, "nic_rx_packets:%llu\r\nnic_tx_packets:%llu\r\nnic_rx_bytes:%llu\r\n"
                      "nic_tx_bytes:%llu\r\nnic_rx_missed:%llu\r\nnic_rx_errors:%llu\r\n"
                      "nic_tx_errors:%llu\r\nnic_rx_nombuf:%llu\r\n",
@@ -725,6 +751,7 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
                      (unsigned long long)p.ibytes, (unsigned long long)p.obytes,
                      (unsigned long long)p.imissed, (unsigned long long)p.ierrors,
                      (unsigned long long)p.oerrors, (unsigned long long)p.rx_nombuf);
+    s = nic_xstats(s);
 #define NSF(name, f) s = cbstr_catfmt(s, name ":%llu\r\n", (unsigned long long)n.f)
     NSF("rx_packets", rx_packets);
     NSF("rx_bytes", rx_bytes);
@@ -762,6 +789,12 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("tcp_active_connections", tcp_active);
     NSF("tcp_syn_received", tcp_syn_rcvd);
     NSF("tcp_time_wait", tcp_time_wait);
+    NSF("tcp_active_opens", tcp_active_opens);
+    NSF("tcp_connect_failed", tcp_connect_failed);
+    NSF("arp_queued", arp_queued);
+    NSF("arp_queue_dropped", arp_queue_dropped);
+    NSF("rx_handed_over", rx_handed_over);
+    NSF("rx_vlan_dropped", rx_vlan_dropped);
     NSF("loop_busy_polls", polls_busy);
     NSF("loop_idle_polls", polls_idle);
 #undef NSF

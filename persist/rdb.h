@@ -75,8 +75,8 @@ cbstr rdb_enc_string(cbstr b, const void *p, size_t len, int compress);
 int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
-/* DUMP's payload for a value (type byte, encoding, RDB version, CRC-64),
- * or NULL when the type has no encoder (cmd_dump.c). */
+/* The DUMP payload of a value (type, encoding, RDB version, CRC-64), as
+ * DUMP replies it and MIGRATE sends it (cmd_dump.c); NULL: no encoder. */
 cbstr rdb_dump_payload(const struct cb_obj *o);
 
 /* ---- File pieces, shared by the synchronous writer and BGSAVE

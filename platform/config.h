@@ -110,6 +110,7 @@ typedef struct cb_config {
     char *dpdk_ip;
     char *dpdk_gateway;
     int dpdk_mtu;
+    int dpdk_vlan;               /* 802.1Q VLAN id of the port's traffic; 0: untagged */
     char *control_bind;
     int control_port;
     char *control_token_file;

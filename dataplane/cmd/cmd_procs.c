@@ -50,6 +50,7 @@ cb_cmd_proc cmd_copy;
 cb_cmd_proc cmd_dump;
 cb_cmd_proc cmd_restore;
 cb_cmd_proc cmd_restore_asking;
+cb_cmd_proc cmd_migrate;
 cb_cmd_proc cmd_set;
 cb_cmd_proc cmd_get;
 cb_cmd_proc cmd_getex;
@@ -400,6 +401,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "dump", cmd_dump },
     { "restore", cmd_restore },
     { "restore-asking", cmd_restore_asking },
+    { "migrate", cmd_migrate },
     { "set", cmd_set },
     { "get", cmd_get },
     { "getex", cmd_getex },

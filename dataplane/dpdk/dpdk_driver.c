@@ -8,6 +8,15 @@
  *
  * Every client here is non-loopback: protected mode and maxclients refuse
  * it with Redis's texts exactly as the kernel driver does.
+ *
+ * Outgoing connections (outconn.h) are the stack's active opens; their
+ * tc->app is the cb_outconn with the low bit set, which is how the shared
+ * callbacks tell them from clients. With several poll cores the answers of
+ * an active open must reach the core that opened it: where the NIC's RSS
+ * can be computed (dpdk_rss_queue) the local port is chosen so that it
+ * steers them there; otherwise (af_packet's kernel fanout) core k takes
+ * ephemeral ports with port % cores == k and a core hands a segment for
+ * another core's port over an SPSC ring, and ARP frames go to every core.
  */
 #include "dpdk_driver.h"
 
@@ -18,11 +27,13 @@
 
 #include "../conn.h"
 #include "../conn_stats.h"
+#include "../outconn.h"
 #include "../worker.h"
 #include "../tcp/tcp.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
+#include "../../platform/ring.h"
 #include "../../platform/util.h"
 
 typedef struct ddrv_core {
@@ -32,12 +43,21 @@ typedef struct ddrv_core {
     int announce;             /* gratuitous ARP due on the first turn */
 } ddrv_core;
 
+/* A frame handed from one poll core to another. */
+typedef struct steer_frame {
+    uint32_t len;
+    uint8_t data[];
+} steer_frame;
+
 static struct {
     int up;
     uint8_t mac[6];
     uint32_t ip, mask, gw;
     int prefix;
     uint16_t mtu;
+    int ncores;
+    int hw_steer;             /* the NIC's RSS can be computed: no hand-over */
+    cb_ring **steer;          /* [src * ncores + dst] */
 } drv;
 
 static int parse_ip(const char *s, uint32_t *ip) {
@@ -75,6 +95,7 @@ int ddrv_setup(char *err, size_t errlen) {
     }
     if (dpdk_start(g_config.dpdk_eal_args ? g_config.dpdk_eal_args : "", err, errlen) < 0)
         return -1;
+    dpdk_set_vlan((uint16_t)g_config.dpdk_vlan);
     int n = dpdk_poll_cores();
     if (dpdk_port_setup(g_config.dpdk_port ? g_config.dpdk_port : "0", n, g_config.dpdk_mtu,
                         drv.mac, err, errlen) < 0)
@@ -82,6 +103,16 @@ int ddrv_setup(char *err, size_t errlen) {
     dpdk_port_info pi;
     dpdk_port_info_get(&pi);
     drv.mtu = pi.mtu ? pi.mtu : (uint16_t)g_config.dpdk_mtu;
+    drv.ncores = n;
+    drv.hw_steer = dpdk_rss_queue(1, 1, 2, 2) >= 0;
+    if (g_config.dpdk_vlan)
+        cb_log(LOG_NOTICE, "DPDK data plane: VLAN %d, tag inserted by %s", g_config.dpdk_vlan,
+               dpdk_vlan_hw_insert() ? "the NIC" : "software");
+    if (n > 1 && !drv.hw_steer) {
+        drv.steer = cb_calloc(sizeof(cb_ring *) * (size_t)n * (size_t)n);
+        for (int i = 0; i < n * n; i++)
+            if (i / n != i % n) drv.steer[i] = ring_create(1024);
+    }
     drv.up = 1;
     cb_log(LOG_NOTICE, "DPDK data plane: port %u (%s) %02x:%02x:%02x:%02x:%02x:%02x, %s, "
            "mtu %u, %d poll core%s%s", pi.port_id, pi.name, drv.mac[0], drv.mac[1],
@@ -172,13 +203,71 @@ static int app_accepted(void *ctx, tcp_conn *tc) {
     return 0;
 }
 
+/* ------------------------------------------------ outgoing connections */
+
+#define ACTIVE_TAG ((uintptr_t)1)
+static int is_active_app(const void *app) { return ((uintptr_t)app & ACTIVE_TAG) != 0; }
+static cb_outconn *active_oc(const void *app) {
+    return (cb_outconn *)((uintptr_t)app & ~ACTIVE_TAG);
+}
+
+static int port_ok(void *ctx, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport) {
+    ddrv_core *core = ctx;
+    if (drv.ncores <= 1) return 1;
+    if (drv.hw_steer) return dpdk_rss_queue(lip, lport, rip, rport) == core->w->id;
+    return lport % drv.ncores == core->w->id;
+}
+
+int ddrv_connect(cb_worker *w, uint32_t ip, uint16_t port, cb_outconn *oc) {
+    ddrv_core *core = w->dpdk;
+    tcp_conn *tc = tcp_connect(core->ns->tcp, ip, port, 0, (void *)((uintptr_t)oc | ACTIVE_TAG));
+    if (!tc) return -1;
+    oc->tc = tc;
+    return 0;
+}
+
+size_t ddrv_out_send(cb_outconn *oc, const void *p, size_t n) {
+    tcp_conn *tc = oc->tc;
+    if (!tc || tc->state < TCP_ESTABLISHED) return 0;
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+    return tcp_send(tc, &iov, 1);
+}
+
+void ddrv_out_close(cb_outconn *oc) {
+    tcp_conn *tc = oc->tc;
+    oc->tc = NULL;
+    if (tc) tcp_close(tc);
+}
+
+static void app_connected(tcp_conn *tc) {
+    if (is_active_app(tc->app)) outconn_transport_connected(active_oc(tc->app));
+}
+
+/* An active open ended: refused, reset, timed out (reset 1 / 1 / 2) or
+ * the peer's FIN (0), after which our side closes too. */
+static void active_closed(cb_outconn *oc, int reset) {
+    tcp_conn *tc = oc->tc;
+    oc->tc = NULL;
+    if (!reset && tc) tcp_close(tc);
+    int err = reset == 2 ? ETIMEDOUT : reset ? (oc->connected ? ECONNRESET : ECONNREFUSED) : 0;
+    outconn_transport_closed(oc, err);
+}
+
 static void app_recv(tcp_conn *tc, const uint8_t *p, size_t len) {
+    if (is_active_app(tc->app)) {
+        outconn_transport_data(active_oc(tc->app), (const char *)p, len);
+        return;
+    }
     cb_client *c = tc->app;
     STAT_INC(c->w->stats.total_reads);
     conn_input(c, (const char *)p, len);
 }
 
 static void app_closed(void *app, int reset) {
+    if (is_active_app(app)) {
+        active_closed(active_oc(app), reset);
+        return;
+    }
     cb_client *c = app;
     if (reset) {
         c->conn = NULL; /* the stack frees the connection */
@@ -205,12 +294,66 @@ static void app_closed(void *app, int reset) {
 }
 
 static void app_writable(tcp_conn *tc) {
+    if (is_active_app(tc->app)) {
+        outconn_transport_writable(active_oc(tc->app));
+        return;
+    }
     cb_client *c = tc->app;
     if (c && (c->flags & CLIENT_WANT_WRITE)) conn_output_queued(c);
 }
 
 static const tcp_app_ops app_ops = {.accepted = app_accepted, .recv = app_recv,
-                                    .closed = app_closed, .writable = app_writable};
+                                    .closed = app_closed, .writable = app_writable,
+                                    .connected = app_connected};
+
+/* ----------------------------------------- hand-over between poll cores */
+
+/* Which core must see this frame when the NIC cannot be told: -1 this one,
+ * -2 every core (ARP: each stack keeps its own cache), else a core id. */
+static int steer_target(const ddrv_core *core, const uint8_t *f, uint16_t len) {
+    if (len < NET_ETH_HLEN + NET_IP_HLEN + 4) return len >= NET_ETH_HLEN + 28 &&
+                                                  net_rd16(f + 12) == ETHERTYPE_ARP ? -2 : -1;
+    uint16_t type = net_rd16(f + 12);
+    size_t hl = NET_ETH_HLEN;
+    if (type == ETHERTYPE_VLAN) {
+        type = net_rd16(f + 16);
+        hl += NET_VLAN_HLEN;
+    }
+    if (type == ETHERTYPE_ARP) return -2;
+    if (type != ETHERTYPE_IPV4 || hl + NET_IP_HLEN + 4 > len) return -1;
+    const uint8_t *ip = f + hl;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+    if (ip[9] != NET_PROTO_TCP || hl + ihl + 4 > len) return -1;
+    uint16_t dport = net_rd16(ip + ihl + 2);
+    if (dport < TCP_EPH_LO || dport > TCP_EPH_HI || dport == core->ns->tcp->listen_port) return -1;
+    int k = dport % drv.ncores;
+    return k == core->w->id ? -1 : k;
+}
+
+static void steer_send(ddrv_core *core, int dst, const uint8_t *f, uint16_t len) {
+    int src = core->w->id;
+    steer_frame *m = cb_try_malloc(sizeof(*m) + len);
+    if (!m) return;
+    NS_INC(core->ns->st.rx_handed_over);
+    m->len = len;
+    memcpy(m->data, f, len);
+    if (ring_enqueue(drv.steer[src * drv.ncores + dst], m) != 0) cb_free(m);
+}
+
+/* Frames other cores handed to this one. */
+static int steer_receive(ddrv_core *core) {
+    int me = core->w->id, got = 0;
+    for (int src = 0; src < drv.ncores; src++) {
+        if (src == me) continue;
+        steer_frame *m;
+        while ((m = ring_dequeue(drv.steer[src * drv.ncores + me])) != NULL) {
+            net_input(core->ns, m->data, m->len);
+            cb_free(m);
+            got++;
+        }
+    }
+    return got;
+}
 
 /* ------------------------------------------------------------- the worker */
 
@@ -224,8 +367,15 @@ int ddrv_init(cb_worker *w) {
         return -1;
     }
     core->ns = net_create(&frame_ops, core, drv.mac, drv.ip, drv.mask, drv.gw, drv.mtu);
+    core->ns->vlan = (uint16_t)g_config.dpdk_vlan;
+    core->ns->vlan_hw = dpdk_vlan_hw_insert();
+    dpdk_port_info pi;
+    dpdk_port_info_get(&pi);
+    core->ns->tx_csum_offload = pi.tx_csum_offload;
     net_set_clock(core->ns, util_monotonic_us());
     tcp_set_app(core->ns->tcp, &app_ops, core);
+    core->ns->tcp->port_ok = port_ok;
+    core->ns->tcp->port_ok_ctx = core;
     tcp_listen(core->ns->tcp, (uint16_t)g_config.port, (uint32_t)g_config.tcp_backlog);
     core->announce = w->id == 0;
     w->dpdk = core;
@@ -246,11 +396,25 @@ int ddrv_poll(cb_worker *w) {
     uint8_t *data[32];
     uint16_t len[32];
     void *pkt[32];
-    int n = dpdk_rx(core->q, data, len, pkt, 32);
+    uint8_t fl[32];
+    int n = dpdk_rx(core->q, data, len, pkt, fl, 32);
     for (int i = 0; i < n; i++) {
+        int to = drv.steer ? steer_target(core, data[i], len[i]) : -1;
+        if (to == -2) {
+            for (int k = 0; k < drv.ncores; k++)
+                if (k != w->id) steer_send(core, k, data[i], len[i]);
+        } else if (to >= 0) {
+            steer_send(core, to, data[i], len[i]);
+            dpdk_rx_free(pkt[i]);
+            continue;
+        }
+        ns->rx_csum_ok = (uint8_t)((fl[i] & DPDK_RX_IP_CSUM_OK ? NET_CSUM_IP : 0) |
+                                   (fl[i] & DPDK_RX_L4_CSUM_OK ? NET_CSUM_L4 : 0));
         net_input(ns, data[i], len[i]);
+        ns->rx_csum_ok = 0; /* held segments replayed later are checked here */
         dpdk_rx_free(pkt[i]);
     }
+    if (drv.steer) n += steer_receive(core);
     if (n) NS_INC(ns->st.polls_busy);
     else NS_INC(ns->st.polls_idle);
     /* The script that held them may have run from this batch. */
@@ -295,6 +459,16 @@ void ddrv_join(cb_worker *w) { dpdk_wait(w->id); }
 void ddrv_teardown(void) {
     dpdk_stop(); /* also after a failed set-up: EAL may be half up */
     drv.up = 0;
+    if (drv.steer) {
+        for (int i = 0; i < drv.ncores * drv.ncores; i++) {
+            if (!drv.steer[i]) continue;
+            void *m;
+            while ((m = ring_dequeue(drv.steer[i])) != NULL) cb_free(m);
+            ring_free(drv.steer[i]);
+        }
+        cb_free(drv.steer);
+        drv.steer = NULL;
+    }
 }
 
 int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen) {
@@ -313,4 +487,11 @@ int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen) 
     snprintf(ipbuf, iplen, "%u.%u.%u.%u/%d", drv.ip >> 24, (drv.ip >> 16) & 255,
              (drv.ip >> 8) & 255, drv.ip & 255, drv.prefix);
     return 1;
+}
+
+int ddrv_link_up(void) {
+    if (!drv.up) return -1;
+    dpdk_port_info pi;
+    dpdk_port_info_get(&pi);
+    return pi.link_up;
 }

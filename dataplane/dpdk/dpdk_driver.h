@@ -34,6 +34,17 @@ void ddrv_join(struct cb_worker *w);
 /* After every worker is gone: stop the port, release EAL. */
 void ddrv_teardown(void);
 
+struct cb_outconn;
+/* Outgoing connections (outconn.c): an active open from w's stack to
+ * ip:port (host order), 0 or -1 with errno; send (count taken); close. */
+int ddrv_connect(struct cb_worker *w, uint32_t ip, uint16_t port, struct cb_outconn *oc);
+size_t ddrv_out_send(struct cb_outconn *oc, const void *p, size_t n);
+void ddrv_out_close(struct cb_outconn *oc);
+
+/* The DPDK port's link: 1 up, 0 down, -1 when the DPDK plane is not
+ * running (readiness). Any thread. */
+int ddrv_link_up(void);
+
 /* INFO: every poll core's counters summed, and the port's. 0 when the DPDK
  * data plane is not running. */
 int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen);

@@ -23,6 +23,7 @@
 #include "../acl.h"
 #include "../conn.h"
 #include "../conn_stats.h"
+#include "../outconn.h"
 #include "../worker.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
@@ -32,6 +33,7 @@
 /* epoll data: clients are stored as pointers; listeners and the wake fd as
  * small tagged integers (heap pointers never have the top bit set). */
 #define TAG_FD (1ull << 63)
+#define TAG_OUT (1ull << 62) /* outgoing connections, as outconn.c registers them */
 
 static long k_writev(cb_client *c, const struct iovec *iov, int n) {
     ssize_t r = writev(c->fd, iov, n);
@@ -287,6 +289,10 @@ int kdrv_poll(cb_worker *w, int timeout_ms) {
             } else {
                 accept_on(w, fd);
             }
+            continue;
+        }
+        if (tag & TAG_OUT) { /* an outgoing connection (outconn.c) */
+            outconn_kernel_event((cb_outconn *)(uintptr_t)(tag & ~TAG_OUT), evs[i].events);
             continue;
         }
         cb_client *c = evs[i].data.ptr;

@@ -32,6 +32,9 @@ enum tcp_state {
 #define TCP_RTO_INIT_MS 1000
 #define TCP_MAX_RETRIES 12
 #define TCP_SYNACK_RETRIES 5
+#define TCP_SYN_RETRIES 6          /* active open: 1+2+4+8+16+32 s, then ETIMEDOUT */
+#define TCP_EPH_LO 32768           /* ephemeral ports, as Linux's default range */
+#define TCP_EPH_HI 60999
 #define TCP_TIME_WAIT_MS 10000     /* 2*MSL, short as data-centre stacks do */
 #define TCP_FIN_WAIT_2_MS 60000
 #define TCP_RCV_WND (1u << 20)     /* we consume at once: a constant window */
@@ -71,6 +74,8 @@ typedef struct tcp_sent {
     uint64_t xmit_us;     /* last (re)transmission */
     uint8_t flags;
 } tcp_sent;
+#define TF_ACTIVE    0x800 /* we opened it (tcp_connect): the application
+                              is told by connected(), not accepted() */
 
 typedef struct tcp_ooo {
     struct tcp_ooo *next;
@@ -147,6 +152,9 @@ typedef struct tcp_app_ops {
     void (*closed)(void *app, int reset);
     /* Send-buffer space was freed. */
     void (*writable)(tcp_conn *tc);
+    /* An active open (tcp_connect) reached ESTABLISHED. Its failures come
+     * through closed(app, reset): 1 refused/reset, 2 timed out. */
+    void (*connected)(tcp_conn *tc);
 } tcp_app_ops;
 
 typedef struct tcp_stack {
@@ -165,6 +173,12 @@ typedef struct tcp_stack {
     tcp_conn *acklist;
     tcp_deferred *deferred, **deferred_tail; /* FIFO of held segments */
     uint32_t deferred_bytes;
+    /* Active open: may local port lport be used towards rip:rport? The
+     * driver says no when the NIC's RSS would steer the replies to another
+     * poll core. NULL: any free port. */
+    int (*port_ok)(void *ctx, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+    void *port_ok_ctx;
+    uint32_t eph_next;                    /* where the ephemeral search resumes */
 } tcp_stack;
 
 tcp_stack *tcp_stack_create(struct netstack *ns);
@@ -188,6 +202,15 @@ void tcp_hold(tcp_conn *tc, int on);
 /* Process the segments kept for connections no longer held, in order
  * (call from the outermost loop level, never from a callback). */
 void tcp_run_deferred(tcp_stack *ts);
+
+/* Active open (tcp_connect.c): a SYN with our options (MSS, window scale,
+ * timestamps) to rip:rport from lport (0: an ephemeral port that the
+ * port_ok filter accepts and no connection uses). tc->app = app at once;
+ * connected() or closed() follows. NULL with errno (EADDRNOTAVAIL: no free
+ * port, EADDRINUSE: that 4-tuple exists, ENOMEM). */
+tcp_conn *tcp_connect(tcp_stack *ts, uint32_t rip, uint16_t rport, uint16_t lport, void *app);
+/* A free ephemeral port towards rip:rport that port_ok accepts; 0: none. */
+uint16_t tcp_ephemeral_port(tcp_stack *ts, uint32_t rip, uint16_t rport);
 
 /* Queue bytes for sending; returns the count taken (0: buffer full). */
 size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n);
@@ -218,7 +241,13 @@ void tcp_timer_cancel(tcp_conn *tc);
 void tcp_ack_later(tcp_conn *tc);
 /* Send what the windows allow (data, FIN); force: an ACK even if no data. */
 void tcp_output(tcp_conn *tc, int force_ack);
+/* The SYN-ACK (or, in SYN_SENT, our SYN) with our options. */
 void tcp_send_synack(tcp_conn *tc);
+/* SYN_SENT's timer expired: resend with backoff, or fail (ETIMEDOUT). */
+void tcp_syn_timeout(tcp_conn *tc);
+/* An active open failed or ended abnormally: the application hears
+ * closed(app, why) (1 reset, 2 timed out) and the connection is freed. */
+void tcp_connect_fail(tcp_conn *tc, int why);
 /* One segment of up to len bytes at seq (retransmission or probe). */
 void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin);
 void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,

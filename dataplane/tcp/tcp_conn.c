@@ -1,7 +1,8 @@
 /* tcp_conn.c — connection life cycle for one stack: the 4-tuple hash table
  * (O(1) lookup at any connection count), creation and freeing, state-change
  * bookkeeping (gauges), RFC 6528 initial sequence numbers, and the
- * application calls: tcp_send into the send ring, tcp_close.
+ * application calls: tcp_send into the send ring, tcp_close (which frees an
+ * active open still in its handshake). tcp_connect.c opens connections.
  */
 #include "tcp.h"
 
@@ -187,6 +188,14 @@ size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n) {
 
 void tcp_close(tcp_conn *tc) {
     if (!tc || (tc->flags & TF_APP_CLOSED)) return;
+    if (tc->state == TCP_SYN_SENT || (tc->state == TCP_SYN_RCVD && (tc->flags & TF_ACTIVE))) {
+        /* An active open given up before it completed: nothing to flush. */
+        if (tc->state == TCP_SYN_RCVD)
+            tcp_send_rst(tc->ts, tc->lip, tc->lport, tc->rip, tc->rport, tc->snd_nxt, 0, 0);
+        tc->app = NULL;
+        tcp_conn_free(tc);
+        return;
+    }
     tc->app = NULL;
     tc->flags |= TF_APP_CLOSED;
     tcp_output(tc, 0);

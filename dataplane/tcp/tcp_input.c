@@ -7,7 +7,8 @@
  * sample, SACK blocks and loss recovery in tcp_recovery.c, window update,
  * FIN acknowledged), in-order data to the application with the
  * out-of-order queue drained behind it (its runs reported as SACK blocks),
- * and finally FIN.
+ * and finally FIN. An active open's SYN_SENT state has its own handler
+ * (syn_sent_input).
  */
 #include "tcp.h"
 
@@ -144,6 +145,73 @@ static int cookie_accept(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_in
     }
     conn_input(tc, s); /* data riding on the ACK, a FIN */
     return 1;
+}
+
+/* Our SYN is out (RFC 9293 3.10.7.3): an acceptable ACK must cover exactly
+ * our SYN; a RST counts only with such an ACK (RFC 5961 3.2 applies the
+ * same test); a SYN-ACK completes the open, a bare SYN is a simultaneous
+ * open (SYN_RCVD, our SYN-ACK). Also reached in SYN_RCVD of an active open
+ * for the peer's SYN-ACK, which completes it without waiting for an ACK. */
+static void syn_sent_input(tcp_conn *tc, const seg_info *s) {
+    tcp_stack *ts = tc->ts;
+    netstack *ns = ts->ns;
+    int ack = !!(s->flags & TH_ACK);
+    if (ack && (seq_le(s->ack, tc->iss) || seq_gt(s->ack, tc->snd_max))) {
+        if (!(s->flags & TH_RST))
+            tcp_send_rst(ts, tc->lip, tc->lport, tc->rip, tc->rport, s->ack, 0, 0);
+        return;
+    }
+    if (s->flags & TH_RST) {
+        if (ack) {
+            NS_INC(ns->st.tcp_rst_rx);
+            tcp_connect_fail(tc, 1); /* connection refused */
+        }
+        return;
+    }
+    if (!(s->flags & TH_SYN)) return;
+    if (tc->state == TCP_SYN_RCVD) {
+        if (!ack && s->seq == tc->irs) tcp_send_synack(tc); /* ours was lost */
+        if (!ack || s->seq != tc->irs) return;
+    }
+    tc->irs = s->seq;
+    tc->rcv_nxt = s->seq + 1;
+    /* Options: each stays only if both sides sent it (RFC 7323 2.2, 3.2). */
+    if (s->ws >= 0) {
+        tc->snd_wscale = (uint8_t)(s->ws > 14 ? 14 : s->ws);
+    } else {
+        tc->flags &= (uint16_t)~TF_WS;
+        tc->snd_wscale = tc->rcv_wscale = 0;
+    }
+    if (s->has_ts) tc->ts_recent = s->tsval;
+    else tc->flags &= (uint16_t)~TF_TS;
+    if (!s->sack_ok) tc->flags &= (uint16_t)~TF_SACK;
+    uint32_t mss = (uint32_t)ns->mtu - NET_IP_HLEN - 20;
+    uint32_t peer_mss = s->mss ? s->mss : 536;
+    if (peer_mss < mss) mss = peer_mss;
+    if (tc->flags & TF_TS) mss -= 12;
+    if (mss < 64) mss = 64;
+    tc->mss = (uint16_t)mss;
+    tc->cwnd = 10 * mss;
+    tc->snd_wnd = s->wnd; /* never scaled in a SYN */
+    tc->snd_wl1 = s->seq;
+    tc->snd_wl2 = s->ack;
+    tc->last_rx_ms = ns->now_ms;
+    if (!ack) {
+        /* Simultaneous open: both SYNs crossed. */
+        tc->retries = tc->backoff = 0;
+        tcp_set_state(tc, TCP_SYN_RCVD);
+        tcp_send_synack(tc);
+        tcp_timer_set(tc, TCP_RTO_INIT_MS);
+        return;
+    }
+    tc->snd_una = s->ack;
+    tc->retries = tc->backoff = 0;
+    tcp_timer_cancel(tc);
+    if ((tc->flags & TF_TS) && s->tsecr)
+        tcp_rto_update(tc, (int64_t)((uint32_t)ns->now_ms - s->tsecr) * 1000);
+    tcp_set_state(tc, TCP_ESTABLISHED);
+    send_ack_now(tc); /* data riding on the SYN-ACK is rare: the peer resends it */
+    if (tc->app && ts->app && ts->app->connected) ts->app->connected(tc);
 }
 
 static void listen_input(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_info *s) {
@@ -324,6 +392,11 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
     netstack *ns = ts->ns;
     uint32_t seglen = s->len + !!(s->flags & TH_SYN) + !!(s->flags & TH_FIN);
 
+    if (tc->state == TCP_SYN_SENT ||
+        (tc->state == TCP_SYN_RCVD && (tc->flags & TF_ACTIVE) && (s->flags & TH_SYN))) {
+        syn_sent_input(tc, s);
+        return;
+    }
     if (tc->state == TCP_SYN_RCVD && (s->flags & TH_SYN) && s->seq == tc->irs &&
         !(s->flags & TH_ACK)) {
         tcp_send_synack(tc); /* our SYN-ACK was lost: the peer resent its SYN */
@@ -345,7 +418,8 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
     if (s->flags & TH_RST) {
         if (s->seq == tc->rcv_nxt) {
             NS_INC(ns->st.tcp_rst_rx);
-            if (tc->state == TCP_SYN_RCVD || tc->state == TCP_TIME_WAIT) tcp_conn_free(tc);
+            if (tc->state == TCP_SYN_RCVD && (tc->flags & TF_ACTIVE)) tcp_connect_fail(tc, 1);
+            else if (tc->state == TCP_SYN_RCVD || tc->state == TCP_TIME_WAIT) tcp_conn_free(tc);
             else tcp_abort(tc);
         } else {
             challenge_ack(tc);
@@ -373,7 +447,10 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
         if ((tc->flags & TF_TS) && s->has_ts && s->tsecr)
             tcp_rto_update(tc, (int64_t)((uint32_t)ns->now_ms - s->tsecr) * 1000);
         tcp_set_state(tc, TCP_ESTABLISHED);
-        if (!ts->app || ts->app->accepted(ts->app_ctx, tc) < 0) {
+        if (tc->flags & TF_ACTIVE) {
+            /* A simultaneous open completed by the peer's ACK. */
+            if (tc->app && ts->app && ts->app->connected) ts->app->connected(tc);
+        } else if (!ts->app || ts->app->accepted(ts->app_ctx, tc) < 0) {
             tcp_send_rst(ts, tc->lip, tc->lport, tc->rip, tc->rport, tc->snd_nxt, 0, 0);
             tcp_conn_free(tc);
             return;
@@ -497,7 +574,7 @@ static void segment_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8
         return;
     }
     uint32_t sum = net_csum_pseudo(src, dst, NET_PROTO_TCP, (uint16_t)len);
-    if (net_csum_fold(net_csum_add(sum, seg, len)) != 0) {
+    if (!(ns->rx_csum_ok & NET_CSUM_L4) && net_csum_fold(net_csum_add(sum, seg, len)) != 0) {
         NS_INC(ns->st.rx_csum_errors);
         return;
     }

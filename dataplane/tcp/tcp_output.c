@@ -4,8 +4,10 @@
  * segments with the timestamp option when negotiated and SACK blocks while
  * our out-of-order queue holds data; or a pure ACK when one is owed. Each
  * new segment is recorded for loss recovery (tcp_recovery.c). Also the
- * SYN-ACK with our options, and RSTs for segments that have no connection.
- * Checksums are computed in software over the finished segment.
+ * SYN-ACK (or an active open's SYN) with our options, and RSTs for segments
+ * that have no connection.
+ * Checksums are computed in software over the finished segment, or left
+ * to the NIC (tx_csum_offload: the pseudo-header sum only).
  */
 #include "tcp.h"
 
@@ -35,7 +37,8 @@ static void finish(netstack *ns, void *h, uint8_t *frame, uint32_t lip, uint32_t
     net_wr16(t + 16, 0);
     net_wr16(t + 18, 0);
     uint32_t sum = net_csum_pseudo(lip, rip, NET_PROTO_TCP, (uint16_t)seglen);
-    net_wr16(t + 16, net_csum_fold(net_csum_add(sum, t, seglen)));
+    if (ns->tx_csum_offload) net_wr16(t + 16, (uint16_t)~net_csum_fold(sum)); /* NIC finishes */
+    else net_wr16(t + 16, net_csum_fold(net_csum_add(sum, t, seglen)));
     NS_INC(ns->st.tcp_tx_segs);
     if (flags & TH_RST) NS_INC(ns->st.tcp_rst_tx);
     ipv4_output(ns, h, frame, rip, NET_PROTO_TCP, seglen);
@@ -123,8 +126,9 @@ void tcp_send_synack(tcp_conn *tc) {
         o[ol++] = 2;
     }
     if (tc->snd_max != tc->iss + 1) tc->snd_max = tc->iss + 1;
-    finish(ns, h, f, tc->lip, tc->rip, tc->lport, tc->rport, tc->iss, tc->rcv_nxt,
-           TH_SYN | TH_ACK, 65535, ol, 20 + ol);
+    int syn_only = tc->state == TCP_SYN_SENT; /* an active open's SYN */
+    finish(ns, h, f, tc->lip, tc->rip, tc->lport, tc->rport, tc->iss, syn_only ? 0 : tc->rcv_nxt,
+           (uint8_t)(TH_SYN | (syn_only ? 0 : TH_ACK)), 65535, ol, 20 + ol);
 }
 
 void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,

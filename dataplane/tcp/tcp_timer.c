@@ -118,9 +118,13 @@ static void fire(tcp_conn *tc) {
         return;
     }
     switch (tc->state) {
+    case TCP_SYN_SENT:
+        tcp_syn_timeout(tc);
+        return;
     case TCP_SYN_RCVD:
         if (++tc->retries > TCP_SYNACK_RETRIES) {
-            tcp_conn_free(tc);
+            if (tc->flags & TF_ACTIVE) tcp_connect_fail(tc, 2); /* simultaneous open */
+            else tcp_conn_free(tc);
             return;
         }
         tc->backoff++;

@@ -11,16 +11,17 @@
 # 10,000 concurrent connections (orderly and abortive close), SYN cookies
 # under a SYN burst, a busy script (BUSY replies, SCRIPT KILL, its caller's
 # pipeline kept), protected mode, two poll cores (two shards: the corpus
-# again), the issue's fault test (100,000 verified round trips over 50
-# connections under 5% loss each way, 1% duplication and 10% reordering at
-# once: iptables statistic, nft dup, reorder_relay.py in a relay namespace),
-# a short run on net_af_xdp, and the dataset on real 2 MB hugepages
-# (hugepage_section).
-# CBX_ONLY=a,b runs only those sections (basic busy bgsave diff many
-# syncookies protected twocores faults afxdp
-# hugepages; lossbench, 20,000 round trips
-# under 5% loss each way, runs only when named). FAULT_ROUNDTRIPS and
-# FAULT_CONNS size the fault test.
+# again), MIGRATE through our active open to a redis-server in the client
+# namespace (one and two poll cores), the issue's fault test (100,000
+# verified round trips over 50 connections under 5% loss each way, 1%
+# duplication and 10% reordering at once: iptables statistic, nft dup,
+# reorder_relay.py in a relay namespace), an 802.1Q VLAN (dpdk-vlan) behind
+# a tagging relay, a short run on net_af_xdp, and the dataset on real 2 MB
+# hugepages (hugepage_section).
+# CBX_ONLY=a,b runs only those sections (basic migrate busy bgsave diff many
+# syncookies protected twocores faults vlan afxdp hugepages; lossbench,
+# 20,000 round trips under 5% loss each way, runs only when named).
+# FAULT_ROUNDTRIPS and FAULT_CONNS size the fault test.
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -65,7 +66,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/dpdk/lsan.supp${LSAN_OPTIONS:+:$LS
 
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
-        --maxclients 12000 \
+        --maxclients 12000 --control-port 0 \
         --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
     SPID=$!
@@ -91,6 +92,7 @@ cleanup() {
     stop_server
     [ -n "${RELAY:-}" ] && kill "$RELAY" 2>/dev/null
     ip link del "cbxr${T}0" 2>/dev/null; ip netns del "cbx-dpdk-r$T" 2>/dev/null
+    ip link del "cbxv${T}0" 2>/dev/null; ip netns del "cbx-dpdk-v$T" 2>/dev/null
     deploy/veth-rig.sh down "$NS" "$IF"
     hugepages_release
     rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
@@ -152,6 +154,110 @@ want() {
 
 info_field() { cli info dataplane | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
 
+# MIGRATE through our stack's active open: a redis-server on the client
+# namespace's address is the target (ARP resolution and the SYN queued
+# behind it, the handshake, RESTOREs, the cached link), and migrates keys
+# back into cachebox (RESTORE on the DPDK plane). $1: a label.
+RPORT=7390
+rcli() { in_ns timeout 10 redis-cli -h 10.99.0.1 -p "$RPORT" "$@" 2>&1; }
+migrate_section() {
+    local L=$1 rdir=$WORK/redis-target
+    mkdir -p "$rdir"
+    in_ns redis-server --port "$RPORT" --bind 10.99.0.1 --save '' --appendonly no \
+        --protected-mode no --daemonize yes --dir "$rdir" --pidfile "$rdir/pid" >/dev/null
+    for _ in $(seq 1 50); do [ "$(rcli ping)" = PONG ] && break; sleep 0.1; done
+    rcli flushall >/dev/null
+    cli flushall >/dev/null
+    cli set mig:a hello >/dev/null
+    cli rpush mig:l 1 2 3 >/dev/null
+    cli set mig:t v px 60000 >/dev/null
+    check "$L: MIGRATE to a redis-server in the client namespace" \
+        test "$(cli migrate 10.99.0.1 $RPORT mig:a 0 5000)" = OK
+    check "$L: the key moved" test "$(rcli get mig:a)/$(cli exists mig:a)" = hello/0
+    check "$L: MIGRATE KEYS with COPY into db 2" \
+        test "$(cli migrate 10.99.0.1 $RPORT '' 2 5000 COPY KEYS mig:l mig:t)" = OK
+    check "$L: list and TTL arrived, the source kept them" \
+        test "$(rcli -n 2 lrange mig:l 0 -1 | tr '\n' ,)/$(cli exists mig:l mig:t)" = "1,2,3,/2"
+    out=$(cli migrate 10.99.0.1 $RPORT '' 2 5000 KEYS mig:l)
+    check "$L: BUSYKEY from the target" grep -q 'Target instance replied with error: BUSYKEY' <<<"$out"
+    local ok=1
+    for i in $(seq 1 20); do
+        cli set "mig:k$i" "$i" >/dev/null
+        [ "$(cli migrate 10.99.0.1 $RPORT "mig:k$i" 0 5000)" = OK ] || ok=0
+    done
+    check "$L: 20 MIGRATEs from 20 client connections" \
+        test "$ok/$(rcli mget mig:k1 mig:k20 | tr '\n' ,)" = "1/1,20,"
+    check "$L: MIGRATE from redis-server into cachebox (RESTORE on our stack)" \
+        test "$(rcli migrate "$IP" "$PORT" mig:a 0 5000)/$(cli get mig:a)" = OK/hello
+    out=$(cli migrate 10.99.0.1 7391 mig:a 0 2000)
+    check "$L: target port closed: IOERR ($out)" grep -q '^IOERR error or timeout writing to target instance' <<<"$out"
+    check "$L: active opens counted" test "$(info_field tcp_active_opens)" -gt 0
+    echo "     active opens $(info_field tcp_active_opens), frames handed to the opening core $(info_field rx_handed_over)"
+    in_ns kill "$(cat "$rdir/pid")" 2>/dev/null
+}
+
+# 802.1Q: the server on VLAN 100 (--dpdk-vlan) behind a relay namespace
+# that tags the client's frames and untags ours (vlan_relay.py: this kernel
+# has no 8021q for a VLAN sub-interface); it also replays the client's
+# broadcasts untagged and on VLAN 101, which we must drop and count, and it
+# counts any frame of ours that is not on VLAN 100. Stops the running
+# server first; starts and stops its own.
+vlan_section() {
+    local IP_SAVE=$IP VDEV_SAVE=$VDEV VNS=cbx-dpdk-v$T
+    stop_server
+    ip link del "cbxv${T}0" 2>/dev/null; ip netns del "$VNS" 2>/dev/null
+    ip netns add "$VNS"
+    ip link add "cbxv${T}0" type veth peer name "cbxv${T}0p"
+    ip link add "cbxv${T}1p" type veth peer name "cbxv${T}1c"
+    ip link set "cbxv${T}0p" netns "$VNS"
+    ip link set "cbxv${T}1p" netns "$VNS"
+    ip link set "cbxv${T}1c" netns "$NS"
+    ip netns exec "$VNS" ip link set "cbxv${T}0p" up
+    ip netns exec "$VNS" ip link set "cbxv${T}1p" up
+    ip netns exec "$NS" ip addr add 10.99.100.1/24 dev "cbxv${T}1c"
+    ip netns exec "$NS" ip link set "cbxv${T}1c" up
+    ip netns exec "$NS" ethtool -K "cbxv${T}1c" tx off tso off gso off >/dev/null
+    sysctl -qw "net.ipv6.conf.cbxv${T}0.disable_ipv6"=1
+    ip link set "cbxv${T}0" up
+    ip netns exec "$VNS" taskset -c 0 $PY tests/dpdk/vlan_relay.py "cbxv${T}0p" "cbxv${T}1p" 100 \
+        >"$WORK/vlan_relay.txt" 2>&1 &
+    local VRELAY=$!
+    VDEV="net_af_packet0,iface=cbxv${T}0,framecnt=4096"
+    IP=10.99.100.2
+    if start_server --protected-mode no --dpdk-vlan 100; then
+        check "VLAN 100: ping" in_ns ping -c 2 -i 0.2 -W 2 -q "$IP"
+        check "VLAN 100: redis-cli SET/GET" test "$(cli set v ok)/$(cli get v)" = OK/ok
+        check "VLAN 100: 2,000 verified round trips over 10 connections" \
+            in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 2000 10
+        check "VLAN 100: 1 MB value round trip" \
+            in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
+        check "VLAN 100: INFO dataplane shows it" test "$(info_field dpdk_vlan)" = 100
+        echo "     vlan_insert: $(info_field vlan_insert)"
+        in_ns ping -c 1 -W 1 -q 10.99.100.9 >/dev/null 2>&1  # an ARP broadcast, replayed untagged and on VLAN 101
+        check "VLAN 100: untagged and VLAN 101 frames dropped and counted" \
+            test "$(info_field rx_vlan_dropped)" -ge 2
+        check "VLAN 100: no checksum errors" test "$(info_field rx_checksum_errors)" = 0
+        local rdir=$WORK/redis-vlan
+        mkdir -p "$rdir"
+        in_ns redis-server --port "$RPORT" --bind 10.99.100.1 --save '' --appendonly no \
+            --protected-mode no --daemonize yes --dir "$rdir" --pidfile "$rdir/pid" >/dev/null
+        for _ in $(seq 1 50); do [ "$(in_ns redis-cli -h 10.99.100.1 -p $RPORT ping 2>&1)" = PONG ] && break; sleep 0.1; done
+        check "VLAN 100: MIGRATE out through the VLAN (active open)" \
+            test "$(cli migrate 10.99.100.1 $RPORT v 0 5000)/$(in_ns redis-cli -h 10.99.100.1 -p $RPORT get v)" = OK/ok
+        in_ns kill "$(cat "$rdir/pid")" 2>/dev/null
+        stop_server
+    else
+        bad "server start (VLAN 100)"
+    fi
+    kill -TERM "$VRELAY" 2>/dev/null; wait "$VRELAY" 2>/dev/null
+    sed 's/^/     /' "$WORK/vlan_relay.txt"
+    check "VLAN 100: every frame we sent was tagged 100" \
+        grep -q ' 0 untagged, 0 other VLAN' "$WORK/vlan_relay.txt"
+    ip link del "cbxv${T}0" 2>/dev/null; ip netns del "$VNS" 2>/dev/null
+    IP=$IP_SAVE
+    VDEV=$VDEV_SAVE
+}
+
 deploy/veth-rig.sh up "$NS" "$IF" || { echo "rig set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # One lcore: a clear start-up error, no server.
@@ -166,6 +272,10 @@ if ! start_server --protected-mode no; then
     exit 1
 fi
 ok "server start (af_packet, poll core on CPU 1)"
+
+if want migrate; then
+    migrate_section "migrate"
+fi
 
 if want basic; then
     check "ping" in_ns ping -c 3 -i 0.2 -W 2 -q "$IP"
@@ -221,6 +331,9 @@ if want basic; then
     csum=$(info_field rx_checksum_errors)
     check "INFO dataplane: no checksum errors ($csum)" test "$csum" = 0
     check "INFO dataplane: rx/tx packets counted" bash -c "[ \"$(info_field rx_packets)\" -gt 10000 ] && [ \"$(info_field tx_packets)\" -gt 10000 ]"
+    check "INFO dataplane: NIC extended statistics" test "$(info_field nic_xstat_rx_good_packets)" -gt 0
+    check "INFO dataplane: software checksums on af_packet, one mbuf pool" \
+        test "$(info_field rx_csum_offload)/$(info_field tx_csum_offload)/$(info_field mbuf_pools)" = 0/0/1
     cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct):' | sed 's/^/     /'
 fi
 
@@ -329,6 +442,7 @@ VDEV_1Q=$VDEV
 VDEV="net_af_packet0,iface=$IF,framecnt=4096,qpairs=2"
 if start_server --protected-mode no; then
     check "two poll cores: INFO dataplane shows them" test "$(info_field poll_cores)" = 2
+    migrate_section "two poll cores"
     check "two poll cores: 4,000 verified round trips over 20 connections" \
         in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 4000 20
     in_ns env CBTEST_CACHEBOX_ADDR="$IP:$PORT" ORACLE_EXTRA_ARGS="--protected-mode no --maxclients 12000" \
@@ -415,6 +529,8 @@ ip link del "cbxr${T}0" 2>/dev/null; ip netns del "$RNS" 2>/dev/null
 IP=$IP_MAIN
 VDEV=$VDEV_1Q
 fi
+
+want vlan && vlan_section
 
 # The same stack over net_af_xdp.
 if want afxdp; then

@@ -92,7 +92,7 @@ static void a_closed(void *app, int reset) {
     else closed_fin++;
 }
 static void a_writable(tcp_conn *tc) { (void)tc; }
-static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable};
+static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable, NULL};
 
 static netstack *ns;
 static uint64_t now_us;
