@@ -55,7 +55,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/dpdk/lsan.supp${LSAN_OPTIONS:+:$LS
 
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
-        --maxclients 12000 \
+        --maxclients 12000 --control-port 0 \
         --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
     SPID=$!
