@@ -498,7 +498,23 @@ static char *mmc_get(const cfg_dir *d) {
     return xdup(tmp);
 }
 
-static const cfg_special sp_maxmemory_clients = {mmc_set, mmc_get, NULL};
+/* REWRITE as Redis: "N%" or the byte count with a unit ("1mb"), unquoted;
+ * the line is kept once present, and added only when not the default. */
+static void mmc_rewrite(const cfg_dir *d, cfg_rw *rw) {
+    cfg_buf b = {0};
+    cfg_buf_str(&b, d->name);
+    cfg_buf_add(&b, " ", 1);
+    if (g_config.maxmemory_clients < 0) {
+        char *v = mmc_get(d);
+        cfg_buf_str(&b, v);
+        cb_free(v);
+    } else {
+        cfg_buf_mem(&b, (unsigned long long)g_config.maxmemory_clients);
+    }
+    cfg_rw_line(rw, d, b.p, g_config.maxmemory_clients != 0);
+}
+
+static const cfg_special sp_maxmemory_clients = {mmc_set, mmc_get, mmc_rewrite};
 
 /* -------------------------------------------------------------------- dir */
 

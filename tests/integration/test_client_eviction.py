@@ -180,6 +180,27 @@ class _Eviction:
 globals().update(for_kinds(_Eviction))
 
 
+class EvictionRewrite(unittest.TestCase):
+    """CONFIG REWRITE writes the directive as Redis does, on both servers."""
+
+    def test_rewrite_forms(self):
+        got = {}
+        for kind in kinds_for_identical():
+            srv = Server(kind, config='# mine\n')
+            self.addCleanup(srv.cleanup)
+            lines = []
+            with srv.raw() as c:
+                for v in ('10%', '1mb', '1000', '0'):
+                    self.assertEqual(c.cmd('CONFIG', 'SET', 'maxmemory-clients', v), b'+OK\r\n')
+                    self.assertEqual(c.cmd('CONFIG', 'REWRITE'), b'+OK\r\n')
+                    with open(srv.config_path) as f:
+                        lines.append([l for l in f.read().split('\n')
+                                      if l.startswith('maxmemory-clients')])
+            got[kind] = lines
+            self.assertEqual(lines, [['maxmemory-clients 10%'], ['maxmemory-clients 1mb'],
+                                     ['maxmemory-clients 1000'], ['maxmemory-clients 0']], kind)
+
+
 class EvictionWorkers(_Eviction, ServerTest):
     """Two workers: each evicts its own clients, the total is shared."""
     SERVER_ARGS = ('--io-workers', '2')
