@@ -336,6 +336,7 @@ if start_server --protected-mode no; then
     check "faults: 1 MB value intact" in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
     ip netns exec "$NS" iptables -F
     ip netns exec "$NS" nft delete table netdev cbxfault
+    echo "     relay CPU time so far: $(ps -o cputime= -p "$RELAY" | tr -d ' ')"
     printf '     fault run: %s s for the round trips; counter deltas:' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
     declare -A dlt
     for c in $counters; do dlt[$c]=$(( $(info_field "$c") - ${c0[$c]} )); printf ' %s=%s' "${c#tcp_}" "${dlt[$c]}"; done
