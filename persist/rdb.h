@@ -75,11 +75,16 @@ cbstr rdb_enc_string(cbstr b, const void *p, size_t len, int compress);
 int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
+/* DUMP's payload for a value (type byte, encoding, RDB version, CRC-64),
+ * or NULL when the type has no encoder (cmd_dump.c). */
+cbstr rdb_dump_payload(const struct cb_obj *o);
 
 /* ---- File pieces, shared by the synchronous writer and BGSAVE
  * (persist/bgsave.c). */
 /* The magic and the aux fields Redis 7.0 writes, in its order. */
 cbstr rdb_enc_header(cbstr b);
+/* The same with aof-base set to aof_base (1: the base of an AOF). */
+cbstr rdb_enc_header_aof(cbstr b, int aof_base);
 /* SELECTDB dbid, then RESIZEDB nkeys nexpires when nkeys > 0. */
 cbstr rdb_enc_db_start(cbstr b, int dbid, uint64_t nkeys, uint64_t nexpires);
 /* One key record: [EXPIRETIME_MS] [IDLE|FREQ per maxmemory-policy] type key

@@ -33,3 +33,11 @@ void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) { (void)q; (void)h; (void)
 void dpdk_tx_free(void *h) { (void)h; }
 unsigned dpdk_tx_flush(dpdk_queue *q) { (void)q; return 0; }
 void dpdk_port_info_get(dpdk_port_info *pi) { memset(pi, 0, sizeof(*pi)); }
+int dpdk_arena_source(int i, struct mem_chunk_source *src) {
+    (void)i; (void)src;
+    return -1;
+}
+void dpdk_heap_bytes(int i, size_t *total, size_t *free_bytes) {
+    (void)i;
+    *total = *free_bytes = 0;
+}

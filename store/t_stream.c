@@ -37,6 +37,18 @@ void stream_free_obj(cb_obj *o)
     stream_free(s);
 }
 
+int stream_free_step_obj(cb_obj *o, size_t max)
+{
+    stream *s = o->ptr;
+    if (s->cgroups) {
+        /* Consumer groups (with their pending entries) go in one piece. */
+        stream_cg_free(s->cgroups);
+        s->cgroups = NULL;
+        return 1;
+    }
+    return stream_free_step(s, max);
+}
+
 cb_obj *stream_dup_obj(const cb_obj *o)
 {
     cb_obj *d = cb_malloc(sizeof(*d));

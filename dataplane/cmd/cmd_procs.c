@@ -253,6 +253,7 @@ cb_cmd_proc cmd_script_exists;
 cb_cmd_proc cmd_script_flush;
 cb_cmd_proc cmd_script_kill;
 cb_cmd_proc cmd_script_help;
+cb_cmd_proc cmd_script_debug;
 cb_cmd_proc cmd_fcall;
 cb_cmd_proc cmd_fcall_ro;
 cb_cmd_proc cmd_function_load;
@@ -356,6 +357,7 @@ cb_cmd_proc cmd_latency_graph;
 cb_cmd_proc cmd_latency_doctor;
 cb_cmd_proc cmd_latency_histogram;
 cb_cmd_proc cmd_latency_help;
+cb_cmd_proc cmd_lolwut;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -601,6 +603,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "script|flush", cmd_script_flush },
     { "script|kill", cmd_script_kill },
     { "script|help", cmd_script_help },
+    { "script|debug", cmd_script_debug },
     { "fcall", cmd_fcall },
     { "fcall_ro", cmd_fcall_ro },
     { "function|load", cmd_function_load },
@@ -704,5 +707,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "latency|doctor", cmd_latency_doctor },
     { "latency|histogram", cmd_latency_histogram },
     { "latency|help", cmd_latency_help },
+    { "lolwut", cmd_lolwut },
     { NULL, NULL },
 };

@@ -6,7 +6,7 @@
 # namespace: start-up refusal with one lcore, ping, redis-cli, RST for a
 # closed port, redis-benchmark at P=1 and P=32, 10,000 verified SET/GET
 # round trips over 20 connections, 1 MB and 64 MB values byte for byte,
-# connection churn, negotiated TCP options (tcpdump), the `INFO dataplane`
+# connection churn and the per-IP counters, negotiated TCP options (tcpdump), the `INFO dataplane`
 # counters, the whole differential corpus (tests/diff) against this server,
 # 10,000 concurrent connections (orderly and abortive close), SYN cookies
 # under a SYN burst, a busy script (BUSY replies, SCRIPT KILL, its caller's
@@ -14,9 +14,11 @@
 # again), the issue's fault test (100,000 verified round trips over 50
 # connections under 5% loss each way, 1% duplication and 10% reordering at
 # once: iptables statistic, nft dup, reorder_relay.py in a relay namespace),
-# and a short run on net_af_xdp.
+# a short run on net_af_xdp, and the dataset on real 2 MB hugepages
+# (hugepage_section).
 # CBX_ONLY=a,b runs only those sections (basic busy bgsave diff many
-# syncookies protected twocores faults afxdp; lossbench, 20,000 round trips
+# syncookies protected twocores faults afxdp
+# hugepages; lossbench, 20,000 round trips
 # under 5% loss each way, runs only when named). FAULT_ROUNDTRIPS and
 # FAULT_CONNS size the fault test.
 # Needs root. Ends with "N passed, N failed".
@@ -34,6 +36,9 @@ PORT=6379
 VDEV=${DPDK_VDEV:-net_af_packet0,iface=$IF,framecnt=4096}
 PREFIX=cbx-dpdk-test-$T
 LCORES="-l 0,1"
+EAL_MEM="--no-huge -m 512"
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+HP_TAKEN=0
 pass=0
 fail=0
 
@@ -52,7 +57,7 @@ in_ns() { ip netns exec "$NS" taskset -c 0 "$@"; }
 cli() { in_ns timeout 10 redis-cli -h "$IP" -p "$PORT" "$@" 2>&1; }
 
 eal_args() { # $1: the lcore option
-    echo "$1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
+    echo "$1 --no-pci $EAL_MEM --no-telemetry --log-level=*:warning --file-prefix $PREFIX --vdev=$VDEV"
 }
 
 # Sanitizer builds: leaks inside libxdp (af_xdp PMD) are not ours.
@@ -87,9 +92,58 @@ cleanup() {
     [ -n "${RELAY:-}" ] && kill "$RELAY" 2>/dev/null
     ip link del "cbxr${T}0" 2>/dev/null; ip netns del "cbx-dpdk-r$T" 2>/dev/null
     deploy/veth-rig.sh down "$NS" "$IF"
+    hugepages_release
     rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
+
+# Reserve N more 2 MB pages for this run (others may hold some: add to the
+# count, and give back only ours).
+hugepages_reserve() {
+    local before now
+    before=$(cat "$HP")
+    echo $((before + $1)) >"$HP"
+    now=$(cat "$HP")
+    HP_TAKEN=$((now - before))
+    [ "$HP_TAKEN" -ge "$1" ]
+}
+hugepages_release() {
+    [ "$HP_TAKEN" -gt 0 ] || return 0
+    echo $(($(cat "$HP") - HP_TAKEN)) >"$HP"
+    HP_TAKEN=0
+}
+
+# The dataset in EAL hugepages: the shard arena takes its extents from
+# memzones, INFO hugepages shows them growing with the data, a 64 MB value
+# lives there, and writing past the pool is answered -OOM, not a crash.
+hugepage_section() {
+    local mb=256
+    if ! hugepages_reserve $((mb / 2 + 8)); then
+        bad "hugepages: reserve $((mb / 2 + 8)) 2 MB pages (got $HP_TAKEN)"
+        hugepages_release
+        return
+    fi
+    EAL_MEM="--in-memory -m $mb --socket-limit $mb"
+    if start_server --protected-mode no; then
+        ok "hugepages: server start on $mb MB of 2 MB pages"
+        check "hugepages: 64 MB value round trip on hugepages" \
+            in_ns timeout 180 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 67108864
+        check "hugepages: 200,000 keys grow the hugepage-backed bytes like the dataset" \
+            in_ns timeout 300 $PY tests/dpdk/hugepages.py "$IP" "$PORT" load 200000
+        check "hugepages: every value reads back" \
+            in_ns timeout 120 $PY tests/dpdk/hugepages.py "$IP" "$PORT" verify 200000
+        check "hugepages: a write past the pool gets -OOM, the server lives on" \
+            in_ns timeout 300 $PY tests/dpdk/hugepages.py "$IP" "$PORT" oom
+        check "hugepages: values intact after the OOM" \
+            in_ns timeout 120 $PY tests/dpdk/hugepages.py "$IP" "$PORT" verify 200000
+        stop_server
+        check "hugepages: no crash (clean exit logged)" grep -q 'ready to exit' "$WORK/server.log"
+    else
+        bad "hugepages: server start"
+    fi
+    EAL_MEM="--no-huge -m 512"
+    hugepages_release
+}
 
 # Sections to run: all by default (lossbench only when named).
 want() {
@@ -155,6 +209,11 @@ if want basic; then
     check "1 MB value round trip" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
     check "64 MB value round trip" in_ns timeout 180 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 67108864
     check "500 connections opened and closed" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" churn 500
+    # Per-IP counters (dataplane/conn_stats.c) see the DPDK plane's accepts.
+    ip0=$(cli info connections | tr -d '\r' | grep '^ip0:')
+    acc=$(sed -n 's/.*,accepted=\([0-9]*\),.*/\1/p' <<<"$ip0")
+    check "INFO connections: the peer 10.99.0.1 leads ($ip0)" \
+        bash -c "[[ '$ip0' == ip0:addr=10.99.0.1,* ]] && [ '${acc:-0}' -ge 500 ]"
 
     sleep 0.5
     active=$(info_field tcp_active_connections)
@@ -372,6 +431,8 @@ else
     bad "server start (af_xdp)"
 fi
 fi
+
+want hugepages && hugepage_section
 
 # With a sanitizer build (CACHEBOX_BIN=build-asan/cachebox) every report
 # lands in the server log.
