@@ -64,7 +64,7 @@ eal_args() { # $1: the lcore option
 export LSAN_OPTIONS="suppressions=$ROOT/tests/dpdk/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 start_server() {
-    taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
+    taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes --control-port 0 \
         --maxclients 12000 \
         --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
