@@ -21,7 +21,8 @@
 # CBX_ONLY=a,b runs only those sections (basic migrate busy bgsave diff many
 # syncookies protected twocores faults vlan afxdp hugepages; lossbench,
 # 20,000 round trips under 5% loss each way, runs only when named).
-# FAULT_ROUNDTRIPS and FAULT_CONNS size the fault test.
+# FAULT_ROUNDTRIPS and FAULT_CONNS size the fault test, LOSSBENCH_PAIRS and
+# LOSSBENCH_CONNS the lossbench.
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -397,8 +398,10 @@ if want lossbench; then
     ip netns exec "$NS" nft add table netdev cbxfault
     ip netns exec "$NS" nft add chain netdev cbxfault eg "{ type filter hook egress device $PEER priority 0; }"
     ip netns exec "$NS" nft add rule netdev cbxfault eg meta l4proto tcp numgen random mod 100 '<' 5 drop
-    check "lossbench: 20,000 verified round trips over 50 connections under 5% loss each way" \
-        in_ns timeout 600 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 20000 50
+    LBP=${LOSSBENCH_PAIRS:-20000}
+    LBC=${LOSSBENCH_CONNS:-50}
+    check "lossbench: $LBP verified round trips over $LBC connections under 5% loss each way" \
+        in_ns timeout 600 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips "$LBP" "$LBC"
     ip netns exec "$NS" iptables -F
     ip netns exec "$NS" nft delete table netdev cbxfault
     echo "     retransmits $rt0 -> $(info_field tcp_retransmits), rto $(info_field tcp_rto_timeouts), tlp $(info_field tcp_tlp_probes)"
@@ -509,6 +512,7 @@ if start_server --protected-mode no; then
     check "faults: 1 MB value intact" in_ns timeout 120 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
     ip netns exec "$NS" iptables -F
     ip netns exec "$NS" nft delete table netdev cbxfault
+    echo "     relay CPU time so far: $(ps -o cputime= -p "$RELAY" | tr -d ' ')"
     printf '     fault run: %s s for the round trips; counter deltas:' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
     declare -A dlt
     for c in $counters; do dlt[$c]=$(( $(info_field "$c") - ${c0[$c]} )); printf ' %s=%s' "${c#tcp_}" "${dlt[$c]}"; done
