@@ -2213,7 +2213,7 @@ static cb_command sub_script[] = {
             "$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n%3\r\n$4\r\nname\r\n$2\r\n"
             "no\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
         .docs_len = 451,
-        .parent = &command_table_gen[191],
+        .parent = &command_table_gen[192],
     },
     { .name = NULL },
 };
@@ -9841,4 +9841,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 236;
+const int command_table_gen_count = 237;
