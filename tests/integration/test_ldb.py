@@ -259,6 +259,15 @@ class LdbTest(unittest.TestCase):
                 self.assertIn(b'Lua debugging session ended', a)
                 got = self.both(lambda s: s.redis().get('k1'))
                 self.assertEqual(got, (b'v1', b'v1') if kept else (None, None))
+        # redis-cli's own words: restart (a new session) and quit (the
+        # script then runs to its end, its writes kept in sync mode).
+        for flag in ('--ldb', '--ldb-sync-mode'):
+            with self.subTest(flag=flag, stdin='restart/quit'):
+                self.setUp()
+                a, b = self.both(lambda s: self.cli(s, flag, 's\nrestart\ns\nquit\n'))
+                self.assertEqual(a, b)
+                got = self.both(lambda s: s.redis().get('k1'))
+                self.assertEqual(got[0], got[1])
 
 
 if __name__ == '__main__':
