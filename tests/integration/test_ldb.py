@@ -236,6 +236,19 @@ class LdbTest(unittest.TestCase):
             self.assertTrue(r.ping())
             r.close()
 
+    def test_sigterm_ends_a_waiting_session(self):
+        # The worker waits on the debugger's socket; a shutdown must not.
+        s = Server('cachebox')
+        self.addCleanup(s.cleanup)
+        c = s.raw(timeout=5)
+        self.addCleanup(c.close)
+        c.cmd('SCRIPT', 'DEBUG', 'sync')
+        c.send(encode_command('EVAL', 'redis.call("set","k","1")\nreturn 1', '0'))
+        self.assertIn(b'Stopped at 1', c.read_reply())
+        t0 = time.time()
+        self.assertEqual(s.stop(timeout=10), 0)
+        self.assertLess(time.time() - t0, 5)
+
     def cli(self, s, mode_flag, stdin):
         cmd = [REDIS_CLI, '-p', str(s.port), mode_flag, '--eval', self.script_path,
                'k1', ',', 'v1']
