@@ -514,7 +514,7 @@ static cb_obj *dec_hash_value(rdb_reader *r, cb_shard *s, int type)
             }
         }
         if (n == 0) return empty_value(r, o);
-        return o;
+        return hash_embed(o);
     }
     uint64_t at = r->off;
     char *p;
@@ -545,7 +545,7 @@ static cb_obj *dec_hash_value(rdb_reader *r, cb_shard *s, int type)
         goto fail;
     }
     if (rc == 0) return empty_value(r, o);
-    return o;
+    return hash_embed(o);
 fail:
     obj_decr_ref(o);
     return NULL;

@@ -225,7 +225,7 @@ static void lp_pair(void *priv, const char *f, size_t fl, const char *v, size_t 
  * as a count and the pairs. */
 static cbstr enc_hash_value(cbstr b, const cb_obj *o, int compress)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) {
+    if (hash_is_compact(o)) {
         rlp_writer w;
         rlp_init(&w);
         hash_foreach(o, lp_pair, &w);
@@ -294,7 +294,7 @@ int rdb_object_type(const cb_obj *o)
     case OBJ_LIST: return RDB_TYPE_LIST_QUICKLIST_2;
     case OBJ_SET: return o->encoding == OBJ_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
     case OBJ_HASH:
-        return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
+        return hash_is_compact(o) ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     case OBJ_ZSET:
         return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
     case OBJ_STREAM: return RDB_TYPE_STREAM_LISTPACKS_2;
