@@ -217,6 +217,9 @@ static void op_reply(mig_op *op, const char *err) {
     if (err) reply_error(c, err);
     else reply_ok(c);
     c->held = 0;
+    /* Failed at once, inside the command itself: the dispatcher goes on
+     * with the pipeline as after any command. */
+    if (c->flags & CLIENT_IN_CALL) return;
     conn_continue(c);
 }
 
