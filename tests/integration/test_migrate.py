@@ -257,6 +257,51 @@ class _Silent:
         self.sock.close()
 
 
+class _SlowProxy:
+    """Forwards to host:port, holding every reply back for `delay` s."""
+
+    def __init__(self, port, delay):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.target, self.delay = port, delay
+        self.stop = False
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def pipe(self, a, b, delay):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                if delay:
+                    time.sleep(delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            u = socket.create_connection(('127.0.0.1', self.target))
+            threading.Thread(target=self.pipe, args=(c, u, 0), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(u, c, self.delay), daemon=True).start()
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
 class _Timeout(_Migrate):
     def test_timeout_reading(self):
         self.s.set('k', 1)
@@ -304,6 +349,31 @@ class _NonBlocking(_Migrate):
                          b'-IOERR error or timeout connecting to the client\r\n')
         self.assertEqual(conn.read_reply(), b'+PONG\r\n')
         self.assertEqual(conn.read_reply(), b'$1\r\n1\r\n')
+
+    def test_not_under_a_busy_script(self):
+        """The target answers while a script runs past busy-reply-threshold
+        (the worker polls the network from inside it): the key must still
+        be there for the script, and goes once the script is over."""
+        self.s.config_set('busy-reply-threshold', 100)
+        self.addCleanup(self.s.config_set, 'busy-reply-threshold', 5000)
+        self.s.set('k', 'v')
+        proxy = _SlowProxy(self.tgt.port, 0.3)
+        self.addCleanup(proxy.close)
+        conn = self.src.raw(timeout=10)
+        self.addCleanup(conn.close)
+        conn.send(encode_command('MIGRATE', '127.0.0.1', str(proxy.port), 'k', '0', '5000'))
+        time.sleep(0.1)
+        script = ("local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]; "
+                  "local seen = 0; "
+                  "while true do "
+                  "  seen = seen + redis.call('EXISTS', KEYS[1]); "
+                  "  t = redis.call('TIME'); "
+                  "  if t[1] * 1000000 + t[2] - t0 > 1200000 then break end "
+                  "end; return {redis.call('EXISTS', KEYS[1]), seen > 0 and 1 or 0}")
+        self.assertEqual(self.s.eval(script, 1, 'k'), [1, 1])
+        self.assertEqual(conn.read_reply(), b'+OK\r\n')
+        self.assertEqual(self.s.exists('k'), 0)
+        self.assertEqual(self.t.get('k'), b'v')
 
     def test_client_gone_migration_completes(self):
         self.s.set('k', 'v')
