@@ -1,5 +1,5 @@
 /* tcp.h — our TCP (RFC 9293) for one poll core: passive open with a SYN
- * queue bounded by the backlog, MSS, window scaling and timestamps
+ * queue bounded by the backlog, active open (tcp_connect), MSS, window scaling and timestamps
  * (RFC 7323), in-order delivery with an out-of-order queue, retransmission
  * per RFC 6298 with a 200 ms floor, Reno-style fast retransmit, zero-window
  * probes, keepalive, FIN/RST in every state, RFC 5961 challenge ACKs, RFC 6528
@@ -8,7 +8,8 @@
  *
  * Files: tcp_conn.c (table, life cycle, send buffer, app calls),
  * tcp_input.c (segment arrives), tcp_output.c (segments leave),
- * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_syncookie.c. Design:
+ * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_syncookie.c,
+ * tcp_connect.c (active open, ephemeral ports). Design:
  * docs/tcp-stack.md.
  */
 #ifndef CB_TCP_H
