@@ -129,7 +129,8 @@ static void read_reta(uint16_t pid, const struct rte_eth_dev_info *info, uint64_
     if (!env.rss_l4 || n == 0 || n > 512) return;
     struct rte_eth_rss_reta_entry64 conf[512 / RTE_ETH_RETA_GROUP_SIZE];
     memset(conf, 0, sizeof(conf));
-    for (unsigned g = 0; g < (unsigned)n / RTE_ETH_RETA_GROUP_SIZE; g++) conf[g].mask = ~0ull;
+    for (unsigned i = 0; i < n; i++)
+        conf[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
     if (rte_eth_dev_rss_reta_query(pid, conf, n) != 0) return;
     for (unsigned i = 0; i < n; i++)
         env.reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];

@@ -16,7 +16,9 @@
  * migration at a time; others queue behind it. A failure on a link before
  * any RESTORE was answered is retried once on a fresh connection (unless it
  * was a timeout), as Redis does. The timeout bounds the connect and every
- * wait for progress. Design: docs/tcp-stack.md ("Active open", MIGRATE).
+ * wait for progress. A migration that ends while a busy script polls the
+ * network is finished by migrate_cron after the script (the keyspace must
+ * not change under it). Design: docs/tcp-stack.md ("Active open", MIGRATE).
  */
 #include "migrate.h"
 
@@ -82,6 +84,10 @@ struct mig_op {
     char auth_msg[REPLY_LINE_MAX], select_msg[REPLY_LINE_MAX];
     unsigned char *ok;           /* per key: the target acknowledged it */
     int retried;
+    /* Over while a busy script polled the network: the keys must not
+     * change under the script, so migrate_cron finishes it afterwards. */
+    int deferred;
+    char *deferred_err;
 };
 
 typedef struct cb_migrate {
@@ -164,6 +170,7 @@ static void op_free(mig_op *op) {
     cb_free(op->ok);
     cb_free(op->user);
     cb_free(op->pass);
+    cb_free(op->deferred_err);
     cb_free(op);
 }
 
@@ -217,6 +224,9 @@ static void op_reply(mig_op *op, const char *err) {
     if (err) reply_error(c, err);
     else reply_ok(c);
     c->held = 0;
+    /* Failed at once, inside the command itself: the dispatcher goes on
+     * with the pipeline as after any command. */
+    if (c->flags & CLIENT_IN_CALL) return;
     conn_continue(c);
 }
 
@@ -224,6 +234,16 @@ static void link_next(mig_link *l);
 
 static void op_finish(mig_op *op, const char *err) {
     mig_link *l = op->link;
+    if (op->w->nested_poll) {
+        op->deferred = 1;
+        if (err) {
+            size_t n = strlen(err);
+            op->deferred_err = cb_malloc(n + 1);
+            memcpy(op->deferred_err, err, n + 1);
+        }
+        if (l->oc) outconn_set_deadline(l->oc, 0);
+        return;
+    }
     op_delete_acked(op);
     op_reply(op, err);
     if (l->cur == op) l->cur = NULL;
@@ -330,7 +350,7 @@ static void link_data(cb_outconn *oc, const char *p, size_t n) {
         l->llen = 0;
         l->overlong = 0;
         mig_op *op = l->cur;
-        if (!op) continue; /* nothing asked: ignore */
+        if (!op || op->deferred) continue; /* nothing asked: ignore */
         outconn_set_deadline(oc, util_mstime() + op->timeout_ms); /* progress */
         op_line(op, l->line);
         if (op->got < op->expect) continue;
@@ -355,7 +375,7 @@ static void link_closed(cb_outconn *oc, int err) {
     l->last_dbid = -1;
     l->llen = 0;
     mig_op *op = l->cur;
-    if (!op) return; /* an idle cached link went away */
+    if (!op || op->deferred) return; /* an idle cached link went away */
     if (!was_connected && err == ETIMEDOUT) {
         op_finish(op, "-IOERR error or timeout connecting to the client");
         return;
@@ -514,6 +534,16 @@ void migrate_cron(cb_worker *w, long long now_ms) {
     cb_migrate *m = w->migrate;
     if (!m) return;
     mig_link *next;
+    for (mig_link *l = m->links; l; l = l->next) {
+        mig_op *op = l->cur;
+        if (op && op->deferred && !w->nested_poll) {
+            char *err = op->deferred_err;
+            op->deferred_err = NULL;
+            op->deferred = 0;
+            op_finish(op, err);
+            cb_free(err);
+        }
+    }
     for (mig_link *l = m->links; l; l = next) {
         next = l->next;
         if (!l->cur && !l->qhead && now_ms - l->last_use_ms > MIGRATE_LINK_TTL_MS)

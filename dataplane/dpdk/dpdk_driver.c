@@ -16,7 +16,8 @@
  * can be computed (dpdk_rss_queue) the local port is chosen so that it
  * steers them there; otherwise (af_packet's kernel fanout) core k takes
  * ephemeral ports with port % cores == k and a core hands a segment for
- * another core's port over an SPSC ring, and ARP frames go to every core.
+ * another core's port over an SPSC ring. ARP frames go to every core in
+ * both cases (each stack has its own cache; RSS sends ARP to one queue).
  */
 #include "dpdk_driver.h"
 
@@ -108,7 +109,7 @@ int ddrv_setup(char *err, size_t errlen) {
     if (g_config.dpdk_vlan)
         cb_log(LOG_NOTICE, "DPDK data plane: VLAN %d, tag inserted by %s", g_config.dpdk_vlan,
                dpdk_vlan_hw_insert() ? "the NIC" : "software");
-    if (n > 1 && !drv.hw_steer) {
+    if (n > 1) {
         drv.steer = cb_calloc(sizeof(cb_ring *) * (size_t)n * (size_t)n);
         for (int i = 0; i < n * n; i++)
             if (i / n != i % n) drv.steer[i] = ring_create(1024);
@@ -320,6 +321,7 @@ static int steer_target(const ddrv_core *core, const uint8_t *f, uint16_t len) {
         hl += NET_VLAN_HLEN;
     }
     if (type == ETHERTYPE_ARP) return -2;
+    if (drv.hw_steer) return -1; /* the NIC steers TCP by the port we chose */
     if (type != ETHERTYPE_IPV4 || hl + NET_IP_HLEN + 4 > len) return -1;
     const uint8_t *ip = f + hl;
     size_t ihl = (size_t)(ip[0] & 0xf) * 4;

@@ -1,8 +1,9 @@
 /* tcp.h — our TCP (RFC 9293) for one poll core: passive open with a SYN
- * queue bounded by the backlog, MSS, window scaling and timestamps
- * (RFC 7323), SACK (RFC 2018/6675), in-order delivery with an out-of-order
- * queue, retransmission per RFC 6298 with a 200 ms floor, RACK-TLP loss
- * detection (RFC 8985) with SACK-driven recovery, zero-window
+ * queue bounded by the backlog, active open (tcp_connect), MSS, window
+ * scaling and timestamps (RFC 7323), SACK (RFC 2018/6675), in-order delivery
+ * with an out-of-order queue, retransmission per RFC 6298 with a 200 ms
+ * floor, RACK-TLP loss detection (RFC 8985) with SACK-driven recovery,
+ * zero-window
  * probes, keepalive, FIN/RST in every state, RFC 5961 challenge ACKs, RFC 6528
  * ISNs, SYN cookies when the SYN queue is full. Connections live in a hash
  * table and share a timer wheel.
@@ -10,7 +11,8 @@
  * Files: tcp_conn.c (table, life cycle, send buffer, app calls),
  * tcp_input.c (segment arrives), tcp_output.c (segments leave),
  * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_recovery.c (segment
- * records, SACK scoreboard, RACK, TLP), tcp_syncookie.c. Design:
+ * records, SACK scoreboard, RACK, TLP), tcp_syncookie.c, tcp_connect.c
+ * (active open, ephemeral ports). Design:
  * docs/tcp-stack.md.
  */
 #ifndef CB_TCP_H

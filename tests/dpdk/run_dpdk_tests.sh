@@ -192,6 +192,13 @@ migrate_section() {
         test "$(rcli migrate "$IP" "$PORT" mig:a 0 5000)/$(cli get mig:a)" = OK/hello
     out=$(cli migrate 10.99.0.1 7391 mig:a 0 2000)
     check "$L: target port closed: IOERR ($out)" grep -q '^IOERR error or timeout writing to target instance' <<<"$out"
+    local q0 q1
+    q0=$(info_field arp_queued)
+    out=$(cli migrate 10.99.0.77 $RPORT mig:a 0 800)
+    q1=$(info_field arp_queued)
+    check "$L: nobody answers ARP for the target: IOERR connecting ($out)" \
+        grep -q '^IOERR error or timeout connecting to the client' <<<"$out"
+    check "$L: the SYN waited for the ARP reply (arp_queued $q0 -> $q1)" test "$q1" -gt "$q0"
     check "$L: active opens counted" test "$(info_field tcp_active_opens)" -gt 0
     echo "     active opens $(info_field tcp_active_opens), frames handed to the opening core $(info_field rx_handed_over)"
     in_ns kill "$(cat "$rdir/pid")" 2>/dev/null

@@ -9,7 +9,10 @@ migrations, closed after 10 s idle), and, on cachebox only, that other
 clients are served while a migration waits and that a pipeline behind
 MIGRATE keeps its order. Run with /usr/bin/python3 (python3-redis).
 """
+import glob
+import os
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -254,6 +257,51 @@ class _Silent:
         self.sock.close()
 
 
+class _SlowProxy:
+    """Forwards to host:port, holding every reply back for `delay` s."""
+
+    def __init__(self, port, delay):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.target, self.delay = port, delay
+        self.stop = False
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def pipe(self, a, b, delay):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                if delay:
+                    time.sleep(delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            u = socket.create_connection(('127.0.0.1', self.target))
+            threading.Thread(target=self.pipe, args=(c, u, 0), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(u, c, self.delay), daemon=True).start()
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
 class _Timeout(_Migrate):
     def test_timeout_reading(self):
         self.s.set('k', 1)
@@ -291,6 +339,42 @@ class _NonBlocking(_Migrate):
         self.assertEqual(conn.read_reply(), b'+OK\r\n')
         self.assertEqual(conn.read_reply(), b'$3\r\nyes\r\n')
 
+    def test_failure_at_once_keeps_pipeline(self):
+        self.s.set('k', 1)
+        conn = self.src.raw(timeout=10)
+        self.addCleanup(conn.close)
+        conn.send(encode_command('MIGRATE', 'no-such-host.invalid', '1', 'k', '0', '500') +
+                  encode_command('PING') + encode_command('GET', 'k'))
+        self.assertEqual(conn.read_reply(),
+                         b'-IOERR error or timeout connecting to the client\r\n')
+        self.assertEqual(conn.read_reply(), b'+PONG\r\n')
+        self.assertEqual(conn.read_reply(), b'$1\r\n1\r\n')
+
+    def test_not_under_a_busy_script(self):
+        """The target answers while a script runs past busy-reply-threshold
+        (the worker polls the network from inside it): the key must still
+        be there for the script, and goes once the script is over."""
+        self.s.config_set('busy-reply-threshold', 100)
+        self.addCleanup(self.s.config_set, 'busy-reply-threshold', 5000)
+        self.s.set('k', 'v')
+        proxy = _SlowProxy(self.tgt.port, 0.3)
+        self.addCleanup(proxy.close)
+        conn = self.src.raw(timeout=10)
+        self.addCleanup(conn.close)
+        conn.send(encode_command('MIGRATE', '127.0.0.1', str(proxy.port), 'k', '0', '5000'))
+        time.sleep(0.1)
+        script = ("local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]; "
+                  "local seen = 0; "
+                  "while true do "
+                  "  seen = seen + redis.call('EXISTS', KEYS[1]); "
+                  "  t = redis.call('TIME'); "
+                  "  if t[1] * 1000000 + t[2] - t0 > 1200000 then break end "
+                  "end; return {redis.call('EXISTS', KEYS[1]), seen > 0 and 1 or 0}")
+        self.assertEqual(self.s.eval(script, 1, 'k'), [1, 1])
+        self.assertEqual(conn.read_reply(), b'+OK\r\n')
+        self.assertEqual(self.s.exists('k'), 0)
+        self.assertEqual(self.t.get('k'), b'v')
+
     def test_client_gone_migration_completes(self):
         self.s.set('k', 'v')
         conn = self.src.raw(timeout=10)
@@ -322,6 +406,66 @@ def _make():
 
 
 globals().update(_make())
+
+
+class Persistence(unittest.TestCase):
+    """The migrated keys' DEL reaches the AOF (Redis propagates MIGRATE as
+    DEL): after a restart from the AOF they are still gone; COPY's stay."""
+
+    def test_aof_records_del(self):
+        with Server('redis') as tgt:
+            src = Server('cachebox', args=['--appendonly', 'yes', '--appendfsync', 'always'])
+            try:
+                r = src.redis()
+                r.set('gone', 1)
+                r.set('kept', 2)
+                r.set('other', 3)
+                self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, '', 0, 2000,
+                                                   'KEYS', 'gone', 'nosuch'), b'OK')
+                self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, 'kept', 0,
+                                                   2000, 'COPY'), b'OK')
+                r.connection_pool.disconnect()
+                src.stop()
+                aof = b''.join(open(f, 'rb').read()
+                               for f in glob.glob(os.path.join(src.dir, 'appendonlydir', '*.aof')))
+                self.assertIn(b'$3\r\nDEL\r\n$4\r\ngone\r\n', aof)
+                self.assertNotIn(b'MIGRATE', aof.upper())
+                # Restart in the same directory: the AOF replays.
+                p = subprocess.Popen([src.binary, '--port', str(src.port), '--dir', src.dir,
+                                      '--appendonly', 'yes', '--control-port', '0'],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     cwd=src.dir)
+                try:
+                    src.proc = p
+                    src.wait_ready()
+                    r = src.redis()
+                    self.assertEqual(r.mget('gone', 'kept', 'other'), [None, b'2', b'3'])
+                    r.connection_pool.disconnect()
+                finally:
+                    src.stop()
+            finally:
+                src.cleanup()
+
+
+class Shards(unittest.TestCase):
+    """With several workers the keys of one MIGRATE live in several shards."""
+
+    def test_keys_across_shards(self):
+        with Server('redis') as tgt, Server('cachebox', args=['--io-workers', '3']) as src:
+            r, t = src.redis(), tgt.redis()
+            keys = ['key:%d' % i for i in range(40)]
+            for k in keys:
+                r.set(k, k)
+            self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, '', 0, 3000,
+                                               'KEYS', *keys), b'OK')
+            self.assertEqual(r.dbsize(), 0)
+            self.assertEqual(t.mget(keys), [k.encode() for k in keys])
+            r.set('one', 1)
+            self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, 'one', 0, 3000),
+                             b'OK')
+            self.assertEqual(t.get('one'), b'1')
+            r.connection_pool.disconnect()
+            t.connection_pool.disconnect()
 
 
 class RestoreAskingTarget(unittest.TestCase):
