@@ -112,6 +112,7 @@ typedef struct cb_worker {
     int nested_poll;
     pid_t tid;
     struct ddrv_core *dpdk;       /* DPDK plane: this poll core's stack; else NULL */
+    int own_acct;                 /* the thread's own memory account (not the shard's) */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */

@@ -55,7 +55,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/dpdk/lsan.supp${LSAN_OPTIONS:+:$LS
 
 start_server() {
     taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --enable-debug-command yes \
-        --maxclients 12000 \
+        --maxclients 12000 --control-port 0 \
         --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" --dpdk-port 0 \
         --dpdk-ip "$IP/24" "$@" >>"$WORK/server.log" 2>&1 &
     SPID=$!
@@ -105,6 +105,29 @@ ok "server start (af_packet, poll core on CPU 1)"
 
 check "ping" in_ns ping -c 3 -i 0.2 -W 2 -q "$IP"
 check "redis-cli PING" test "$(cli ping)" = PONG
+
+# Long non-script work: SAVE stretched to ~3 s, then start-up loading of
+# that file stretched by key-load-delay. The poll core keeps its stack
+# moving (ping, handshakes, keepalive timers) while commands wait or get
+# -LOADING (dataplane/dpdk/dpdk_driver.c, ddrv_stack_poll).
+check "long work: SAVE keeps the stack moving, replies in order after it" \
+    in_ns timeout 60 $PY tests/dpdk/long_work.py "$IP" "$PORT" save
+nkeys=$(cli dbsize)
+stop_server
+taskset -c 0,1 "$BIN" --port "$PORT" --save '' --dir "$WORK" --protected-mode no \
+    --key-load-delay 1000 --control-port 0 --dataplane dpdk --dpdk-eal-args "$(eal_args "$LCORES")" \
+    --dpdk-port 0 --dpdk-ip "$IP/24" >>"$WORK/server.log" 2>&1 &
+SPID=$!
+check "long work: start-up loading answers -LOADING, then the dataset ($nkeys keys)" \
+    in_ns timeout 90 $PY tests/dpdk/long_work.py "$IP" "$PORT" loading "$nkeys"
+stop_server
+rm -f "$WORK/dump.rdb"
+if [ "${CBX_ONLY:-}" = longwork ]; then
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+fi
+start_server --protected-mode no || bad "server restart"
 check "redis-cli SET" test "$(cli set foo bar)" = OK
 check "redis-cli GET" test "$(cli get foo)" = bar
 check "RST for a closed port" bash -c "ip netns exec $NS timeout 5 redis-cli -h $IP -p 6380 ping 2>&1 | grep -q refused"
