@@ -164,10 +164,15 @@ static void d_want_write(cb_client *c, int on) {
     (void)on;
 }
 
+static void stash_rename(ddrv_core *core, void *from, void *to);
+
 static void d_close(cb_client *c) {
     tcp_conn *tc = c->conn;
     c->conn = NULL;
     if (tc) tcp_close(tc);
+    /* Freed next (CLIENT KILL while held, say): what waits for it goes. */
+    ddrv_core *core = c->w ? c->w->dpdk : NULL;
+    if (core && core->stash) stash_rename(core, c, NULL);
 }
 
 static const cb_driver_ops dpdk_ops = {.writev = d_writev, .want_write = d_want_write,

@@ -12,8 +12,11 @@
 # traffic under 5% loss each way and 1% duplication (iptables statistic, nft
 # dup on the peer's egress), 10% reordering through a relay namespace
 # (reorder_relay.py), SYN cookies under a SYN burst, a busy script (BUSY
-# replies, SCRIPT KILL, its caller's pipeline kept), protected mode, two poll
-# cores (two shards: the corpus again), and a short run on net_af_xdp.
+# replies, SCRIPT KILL, its caller's pipeline kept), long non-script work
+# (a stretched SAVE and start-up loading: ping, handshakes, keepalive timers
+# go on, -LOADING, replies in order after; long_work.py), protected mode,
+# two poll cores (two shards: the corpus again), and a short run on
+# net_af_xdp. CBX_ONLY=longwork runs only up to the long-work checks.
 # Needs root. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
