@@ -270,6 +270,9 @@ if start_server --protected-mode no; then
     tail -1 "$WORK/diff2.txt" | sed 's/^/     diff corpus, two shards: /'
     [ $rc -eq 0 ] || grep -A3 MISMATCH "$WORK/diff2.txt" | head -20
     check "two poll cores: differential corpus across two shards" test $rc -eq 0
+    # SAVE on one core parks the other: both stacks keep moving.
+    check "two poll cores: SAVE keeps both stacks moving, replies in order after it" \
+        in_ns timeout 60 $PY tests/dpdk/long_work.py "$IP" "$PORT" save
     stop_server
 else
     bad "server start (two poll cores)"
