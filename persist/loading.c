@@ -111,7 +111,10 @@ void loading_stop(void)
     __atomic_store_n(&ld.on, 0, __ATOMIC_RELEASE);
 }
 
-void loading_note_used_mem(uint64_t bytes) { __atomic_store_n(&ld.used_mem, bytes, __ATOMIC_RELAXED); }
+void loading_note_used_mem(uint64_t bytes)
+{
+    __atomic_store_n(&ld.used_mem, bytes, __ATOMIC_RELAXED);
+}
 
 static void aux_seen(void *priv, const rdb_load_event *ev)
 {

@@ -55,7 +55,9 @@ typedef struct ddrv_core {
     int writable_missed;      /* send space freed while held */
 } ddrv_core;
 
-static int is_pending(const void *app) { return app && ((const pend_conn *)app)->marker == PEND_MARKER; }
+static int is_pending(const void *app) {
+    return app && ((const pend_conn *)app)->marker == PEND_MARKER;
+}
 
 static stash_ev *stash_push(ddrv_core *core, int kind, void *app, const uint8_t *p, size_t len) {
     /* Connection memory, not the shard's: a parked worker may be here
