@@ -471,6 +471,16 @@ static void write_header(rdb_writer *w)
     w->buf = rdb_enc_header(w->buf);
 }
 
+/* Per thread: SAVE runs on a worker while the others may save too. */
+static _Thread_local void (*key_hook)(void *arg);
+static _Thread_local void *key_hook_arg;
+
+void rdb_save_set_key_hook(void (*fn)(void *arg), void *arg)
+{
+    key_hook = fn;
+    key_hook_arg = arg;
+}
+
 static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_entry *e,
                       long long now_ms, unsigned lru_clock)
 {
@@ -486,6 +496,7 @@ static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_en
         return;
     }
     writer_maybe_flush(w);
+    if (key_hook) key_hook(key_hook_arg);
 }
 
 static void write_dataset(rdb_writer *w, cb_shard **shards, int nshards)
