@@ -236,6 +236,29 @@ class LdbTest(unittest.TestCase):
             self.assertTrue(r.ping())
             r.close()
 
+    def test_yes_session_in_the_aof(self):
+        # The session's writes and their undoing are in the AOF, inside the
+        # script's MULTI/EXEC: a restart from it gives the state before.
+        keys = ('a', 'h', 't', 'n')
+        s = Server('cachebox', args=['--appendonly', 'yes', '--appendfsync', 'always'])
+        self.addCleanup(s.cleanup)
+        r = s.redis()
+        r.set('a', '1')
+        r.hset('h', 'f', 'v')
+        r.set('t', 'x', px=100000)
+        before = {k: (r.dump(k), r.pttl(k) > 0) for k in keys}
+        body = ('redis.call("set","a","2")\nredis.call("del","h")\n'
+                'redis.call("set","n","1")\nredis.call("persist","t")\nreturn 1')
+        self.assertEqual(run_session(s, 'yes', body, [], [], [['c']])[-2:], [b':1\r\n', True])
+        self.assertEqual({k: (r.dump(k), r.pttl(k) > 0) for k in keys}, before)
+        r.close()
+        s.stop()
+        s2 = Server('cachebox', args=['--appendonly', 'yes', '--dir', s.dir])
+        self.addCleanup(s2.cleanup)
+        r = s2.redis()
+        self.assertEqual({k: (r.dump(k), r.pttl(k) > 0) for k in keys}, before)
+        r.close()
+
     def test_sigterm_ends_a_waiting_session(self):
         # The worker waits on the debugger's socket; a shutdown must not.
         s = Server('cachebox')
