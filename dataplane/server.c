@@ -125,7 +125,8 @@ void server_stop_workers(void) {
 }
 
 void server_destroy(void) {
-    for (int i = 0; i < g_server.nworkers; i++) {
+    /* Also after a set-up that failed before the workers array existed. */
+    for (int i = 0; g_server.workers && i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         if (!w) continue;
         cb_shard *s = w->shard;
