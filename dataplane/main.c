@@ -184,6 +184,7 @@ int main(int argc, char **argv) {
         else
             cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
         server_destroy();
+        server_release_dataplane();
         return 1;
     }
     /* Before loading, so that /health/ready can say "loading". */
@@ -221,5 +222,6 @@ int main(int argc, char **argv) {
 #endif
     server_destroy();
     acl_shutdown();
+    server_release_dataplane();
     return rc;
 }

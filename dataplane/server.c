@@ -136,8 +136,9 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
-    ddrv_teardown();
 }
+
+void server_release_dataplane(void) { ddrv_teardown(); }
 
 static void zero_stats(cb_worker *w) {
     int keep_clients = (int)STAT_GET(w->stats.connected_clients);
