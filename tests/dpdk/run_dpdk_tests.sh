@@ -88,7 +88,10 @@ stop_server() {
     for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SPID" 2>/dev/null
     wait "$SPID" 2>/dev/null
+    local rc=$?
     SPID=
+    # A crash on the way out (SIGSEGV, SIGABRT, SIGBUS, SIGFPE) is a failure.
+    case $rc in 134|135|136|139) bad "server exited on signal $((rc - 128)) at shutdown" ;; esac
 }
 
 cleanup() {
