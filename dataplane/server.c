@@ -4,6 +4,7 @@
  * Called from main.c (start-up) and mgmt.c (shutdown).
  */
 #include "server.h"
+#include "conn_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -124,7 +125,8 @@ void server_stop_workers(void) {
 }
 
 void server_destroy(void) {
-    for (int i = 0; i < g_server.nworkers; i++) {
+    /* Also after a set-up that failed before the workers array existed. */
+    for (int i = 0; g_server.workers && i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         if (!w) continue;
         cb_shard *s = w->shard;
@@ -134,8 +136,9 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
-    ddrv_teardown();
 }
+
+void server_release_dataplane(void) { ddrv_teardown(); }
 
 static void zero_stats(cb_worker *w) {
     int keep_clients = (int)STAT_GET(w->stats.connected_clients);
@@ -144,6 +147,7 @@ static void zero_stats(cb_worker *w) {
     memset(w->cmdstats, 0, sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     latency_reset_histograms(w);
     w->nerrstats = 0;
+    conn_stats_reset(w->connstats);
     w->shard->stats.expired_keys = 0;
     w->shard->stats.expired_stale_perc_x100 = 0;
     w->shard->stats.expired_time_cap_reached_count = 0;

@@ -162,11 +162,9 @@ size_t mem_keyspace_overhead(void)
 
 size_t mem_clients_normal(void)
 {
-    size_t n = 0;
-    for (int i = 0; i < g_server.nworkers; i++)
-        for (cb_client *it = g_server.workers[i]->clients; it; it = it->next)
-            n += sizeof(*it) + it->out_bytes;
-    return n;
+    /* Each worker accounts its own clients (client_evict.c): no walk of
+     * another thread's client list. */
+    return (size_t)client_mem_total();
 }
 
 static size_t count_clients(void)
