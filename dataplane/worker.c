@@ -22,6 +22,7 @@
 
 #include "cmd/command.h"
 #include "conn.h"
+#include "conn_stats.h"
 #include "blocking.h"
 #include "dispatch.h"
 #include "latency.h"
@@ -55,6 +56,8 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->shard = shard;
     w->epfd = w->wake_fd = w->unix_fd = -1;
     w->readbuf_size = READBUF_SIZE;
+    w->evict_top = -1;
+    w->connstats = conn_stats_create();
     w->readbuf = cb_malloc(w->readbuf_size);
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
@@ -95,6 +98,7 @@ void worker_destroy(cb_worker *w) {
     cb_free(w->cmdstats);
     slowlog_free(w);
     latency_free(w);
+    conn_stats_free(w->connstats);
     cb_free(w->readbuf);
     cb_free(w);
 }
@@ -129,6 +133,7 @@ void worker_flush(cb_worker *w) {
             conn_close(c);
             continue;
         }
+        client_mem_update(c);
         if (c->out_bytes == 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
             conn_close(c);
             continue;
@@ -157,6 +162,7 @@ static void clients_cron(cb_worker *w, long long now) {
         }
         /* The soft limit's time can run out without new output. */
         if (conn_check_output_limits(c)) continue;
+        client_mem_update(c);
         size_t q = resp_parser_buffered(&c->parser) + c->pending_len;
         if (q > STAT_GET(w->stats.max_input_buffer)) __atomic_store_n(&w->stats.max_input_buffer, q, __ATOMIC_RELAXED);
         if (c->out_bytes > STAT_GET(w->stats.max_output_buffer))
@@ -268,6 +274,7 @@ static void *worker_main(void *arg) {
         tracking_before_sleep(w);                    /* BCAST invalidations */
         prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
+        client_evict_run(w);                         /* maxmemory-clients */
         if (w->dpdk) ddrv_tx_flush(w);               /* owed ACKs, transmit batch */
         lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 

@@ -82,6 +82,7 @@ static int shutdown_save(void) {
     cb_log(LOG_WARNING, "User requested shutdown...");
     xshard_park_all();
     bgsave_kill("There is a child saving an .rdb. Killing it!");
+    bgsave_kill_aof("There is a child rewriting the AOF. Killing it!");
     int rc = server_save_before_exit(flags);
     xshard_release_all();
     if (rc != 0) {
@@ -99,7 +100,7 @@ static void wait_for_shutdown(void) {
         struct pollfd pfd[3] = {{.fd = sig_fd, .events = POLLIN},
                                 {.fd = wake_fd, .events = POLLIN},
                                 {.fd = aof_event_fd(), .events = POLLIN}};
-        int n = poll(pfd, 3, bgsave_in_progress() ? 10 : 100);
+        int n = poll(pfd, 3, bgsave_child_active() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -132,7 +133,8 @@ int mgmt_run(void) {
     server_stop_workers();
     /* A snapshot dropped by the shutdown leaves its temp file to us. */
     bgsave_kill(NULL); /* the workers are gone: nothing else holds a shard */
-    for (int i = 0; i < 100 && bgsave_in_progress(); i++) bgsave_mgmt_pump();
+    bgsave_kill_aof(NULL);
+    for (int i = 0; i < 100 && bgsave_child_active(); i++) bgsave_mgmt_pump();
     aof_flush_at_exit();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");

@@ -4,6 +4,7 @@
  * SAVE and BGSAVE run with every worker parked (dataplane/xshard.c), which
  * is what makes BGSAVE's start one instant across shards.
  */
+#include "aof.h"
 #include "bgsave.h"
 
 #include "../dataplane/client.h"
@@ -11,6 +12,9 @@
 #include "../platform/config.h"
 
 static const char ERR_BGSAVE_RUNNING[] = "Background save already in progress";
+static const char ERR_BGSAVE_AOF[] =
+    "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in "
+    "order to schedule a BGSAVE whenever possible.";
 
 void cmd_save(cb_client *c)
 {
@@ -36,13 +40,17 @@ void cmd_bgsave(cb_client *c)
             return;
         }
     }
-    (void)schedule; /* no other background job ever blocks a BGSAVE here */
     if (bgsave_in_progress()) {
         reply_error(c, ERR_BGSAVE_RUNNING);
-    } else if (c->flags & CLIENT_MULTI) {
-        /* Inside EXEC Redis defers the save to its cron. */
-        bgsave_schedule();
-        reply_status(c, "Background saving scheduled");
+    } else if (bgsave_aof_in_progress() || aof_rewrite_pending() || (c->flags & CLIENT_MULTI)) {
+        /* An AOF rewrite's snapshot runs (one at a time), or inside EXEC:
+         * Redis defers the save to its cron when asked to. */
+        if (schedule || (c->flags & CLIENT_MULTI)) {
+            bgsave_schedule();
+            reply_status(c, "Background saving scheduled");
+        } else {
+            reply_error(c, ERR_BGSAVE_AOF);
+        }
     } else if (bgsave_start() == 0) {
         reply_status(c, "Background saving started");
     } else {

@@ -83,6 +83,8 @@ cbstr rdb_dump_payload(const struct cb_obj *o);
  * (persist/bgsave.c). */
 /* The magic and the aux fields Redis 7.0 writes, in its order. */
 cbstr rdb_enc_header(cbstr b);
+/* The same with aof-base set to aof_base (1: the base of an AOF). */
+cbstr rdb_enc_header_aof(cbstr b, int aof_base);
 /* SELECTDB dbid, then RESIZEDB nkeys nexpires when nkeys > 0. */
 cbstr rdb_enc_db_start(cbstr b, int dbid, uint64_t nkeys, uint64_t nexpires);
 /* One key record: [EXPIRETIME_MS] [IDLE|FREQ per maxmemory-policy] type key

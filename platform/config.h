@@ -53,6 +53,7 @@ typedef struct cb_config {
     long long timeout;      /* seconds, 0 = never */
     int tcp_keepalive;
     unsigned maxclients;
+    long long maxmemory_clients; /* bytes; negative: -percent of maxmemory; 0 off */
     int protected_mode;
     char *requirepass;      /* NULL or "" = none */
     int io_workers;

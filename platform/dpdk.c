@@ -7,6 +7,10 @@
  * a connection hash to the same core; a single queue runs without RSS.
  * Transmit is batched per queue and flushed once per loop turn (or when a
  * batch is full), which adds no delay at low load.
+ *
+ * Store memory: each poll core's shard arena takes its extents from
+ * memzones reserved on that core's socket as it grows (dpdk_arena_source),
+ * so the dataset lives in EAL's hugepages, sized by -m / --socket-mem.
  */
 #include "dpdk.h"
 
@@ -19,6 +23,8 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_thash.h>
@@ -430,6 +436,58 @@ void dpdk_port_info_get(dpdk_port_info *pi) {
         pi->oerrors = st.oerrors;
         pi->rx_nombuf = st.rx_nombuf;
     }
+}
+
+/* ------------------------------------------------------------------------
+ * Store arenas on EAL memory
+ * ---------------------------------------------------------------------- */
+
+/* Sockets of the poll cores, the context of their arena sources. */
+static int arena_socket[MAX_QUEUES];
+static unsigned arena_zones; /* names memzones; bumped under the source's lock */
+
+static int core_socket(int i) {
+    if (i < 0 || i >= env.npoll) return (int)rte_socket_id();
+    unsigned s = rte_lcore_to_socket_id(env.lcores[i]);
+    return s == (unsigned)SOCKET_ID_ANY ? 0 : (int)s;
+}
+
+static void *zone_get(void *ctx, size_t bytes, size_t align) {
+    int socket = *(int *)ctx;
+    char name[RTE_MEMZONE_NAMESIZE];
+    snprintf(name, sizeof(name), "cbx_arena_%u",
+             __atomic_fetch_add(&arena_zones, 1, __ATOMIC_RELAXED));
+    /* 2 MB pages when EAL has them; any page size would still work. */
+    unsigned flags = rte_eal_has_hugepages() ? RTE_MEMZONE_2MB | RTE_MEMZONE_SIZE_HINT_ONLY : 0;
+    const struct rte_memzone *mz =
+        rte_memzone_reserve_aligned(name, bytes, socket, flags, (unsigned)align);
+    return mz ? mz->addr : NULL;
+}
+
+static size_t zone_avail(void *ctx) {
+    struct rte_malloc_socket_stats st;
+    if (rte_malloc_get_socket_stats(*(int *)ctx, &st) != 0) return 0;
+    return st.heap_freesz_bytes;
+}
+
+int dpdk_arena_source(int i, struct mem_chunk_source *src) {
+    if (!env.started || i < 0 || i >= MAX_QUEUES) return -1;
+    arena_socket[i] = core_socket(i);
+    memset(src, 0, sizeof(*src));
+    src->get = zone_get;
+    src->avail = zone_avail;
+    src->ctx = &arena_socket[i];
+    src->chunk = 16u << 20;
+    src->hugetlb = rte_eal_has_hugepages();
+    return 0;
+}
+
+void dpdk_heap_bytes(int i, size_t *total, size_t *free_bytes) {
+    *total = *free_bytes = 0;
+    struct rte_malloc_socket_stats st;
+    if (!env.started || rte_malloc_get_socket_stats(core_socket(i), &st) != 0) return;
+    *total = st.heap_totalsz_bytes;
+    *free_bytes = st.heap_freesz_bytes;
 }
 
 int dpdk_xstats(void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx) {

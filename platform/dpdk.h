@@ -74,6 +74,13 @@ void dpdk_tx_send(dpdk_queue *q, void *h, size_t len); /* batched */
 void dpdk_tx_free(void *h);
 /* Hand the batch to the NIC; returns frames dropped (ring full). */
 unsigned dpdk_tx_flush(dpdk_queue *q);
+/* The memory source for poll core i's shard arena: memzones reserved on
+ * demand on that core's NUMA socket, 2 MB pages when EAL has hugepages
+ * (mem.h's mem_chunk_source). 0, or -1 without DPDK. */
+struct mem_chunk_source;
+int dpdk_arena_source(int i, struct mem_chunk_source *src);
+/* EAL's heap on poll core i's socket: total and free bytes (0s without). */
+void dpdk_heap_bytes(int i, size_t *total, size_t *free_bytes);
 /* The queue the NIC's RSS steers the TCP flow a:aport <-> b:bport to
  * (either direction: the key is symmetric), computed in software from the
  * key and the redirection table; -1 when that is not possible here (one

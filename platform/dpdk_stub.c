@@ -44,3 +44,11 @@ int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport) {
     return -1;
 }
 void dpdk_port_info_get(dpdk_port_info *pi) { memset(pi, 0, sizeof(*pi)); }
+int dpdk_arena_source(int i, struct mem_chunk_source *src) {
+    (void)i; (void)src;
+    return -1;
+}
+void dpdk_heap_bytes(int i, size_t *total, size_t *free_bytes) {
+    (void)i;
+    *total = *free_bytes = 0;
+}

@@ -72,11 +72,20 @@ int obj_get_ll(const cb_obj *o, long long *v);
 const char *obj_type_name(int type);
 const char *obj_encoding_name(int encoding);
 
+/* Free a value whose last reference the caller holds a piece at a time
+ * (lazy free of big containers): up to about max elements or nodes per
+ * call; the last call frees the object too and returns 0, earlier ones
+ * return 1. Nothing else may use the object once this is called. */
+int obj_free_step(cb_obj *o, size_t max);
+
 /* Bytes held by the value (MEMORY USAGE and eviction accounting). */
 size_t obj_mem_usage(const cb_obj *o);
 
 /* Sets (t_set.c): intset or hashtable encoding. */
 void set_free_value(cb_obj *o);
+/* Lazy free of a big set: up to about max members per call; the last call
+ * frees the whole value (not the object block) and returns 0. */
+int set_free_step(cb_obj *o, size_t max);
 cb_obj *set_dup(const cb_obj *o);
 size_t set_mem_usage(const cb_obj *o);
 /* Calls fn with every member's bytes (intset members printed in decimal). */
@@ -96,6 +105,8 @@ cb_obj *set_new_from_intset(struct cb_shard *s, struct intset *is);
 
 /* Streams (t_stream.c). */
 void stream_free_obj(cb_obj *o);
+/* Lazy free of a big stream, as set_free_step (max: entry nodes). */
+int stream_free_step_obj(cb_obj *o, size_t max);
 cb_obj *stream_dup_obj(const cb_obj *o);
 size_t stream_mem_obj(const cb_obj *o);
 

@@ -240,6 +240,22 @@ void hash_free_value(cb_obj *o)
     else ht_free(o->ptr);
 }
 
+static void ht_entry_free(dict_entry *e, void *arg)
+{
+    (void)arg;
+    cbstr_free(e->key);
+    cbstr_free(e->v.val);
+}
+
+int hash_free_step(cb_obj *o, size_t max)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK) {
+        pp_free(o->ptr);
+        return 0;
+    }
+    return dict_release_step_fn(o->ptr, max, ht_entry_free, NULL);
+}
+
 cb_obj *hash_dup(const cb_obj *o)
 {
     cb_obj *n = hash_new();

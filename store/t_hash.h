@@ -10,6 +10,9 @@
 
 /* Frees a hash object's value (not the object block). */
 void hash_free_value(cb_obj *o);
+/* Lazy free of a big hash: frees up to about max fields; the last call
+ * frees the whole value (not the object block) and returns 0. */
+int hash_free_step(cb_obj *o, size_t max);
 /* Deep copy with the same encoding. */
 cb_obj *hash_dup(const cb_obj *o);
 /* Bytes held by the value beyond the object block. */

@@ -254,6 +254,7 @@ cb_cmd_proc cmd_script_exists;
 cb_cmd_proc cmd_script_flush;
 cb_cmd_proc cmd_script_kill;
 cb_cmd_proc cmd_script_help;
+cb_cmd_proc cmd_script_debug;
 cb_cmd_proc cmd_fcall;
 cb_cmd_proc cmd_fcall_ro;
 cb_cmd_proc cmd_function_load;
@@ -357,6 +358,7 @@ cb_cmd_proc cmd_latency_graph;
 cb_cmd_proc cmd_latency_doctor;
 cb_cmd_proc cmd_latency_histogram;
 cb_cmd_proc cmd_latency_help;
+cb_cmd_proc cmd_lolwut;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -603,6 +605,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "script|flush", cmd_script_flush },
     { "script|kill", cmd_script_kill },
     { "script|help", cmd_script_help },
+    { "script|debug", cmd_script_debug },
     { "fcall", cmd_fcall },
     { "fcall_ro", cmd_fcall_ro },
     { "function|load", cmd_function_load },
@@ -706,5 +709,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "latency|doctor", cmd_latency_doctor },
     { "latency|histogram", cmd_latency_histogram },
     { "latency|help", cmd_latency_help },
+    { "lolwut", cmd_lolwut },
     { NULL, NULL },
 };

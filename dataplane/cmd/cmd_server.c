@@ -206,6 +206,7 @@ void cmd_shutdown(cb_client *c) {
     /* SHUTDOWN runs with the other workers parked (xshard), so the final
      * snapshot sees every shard as of this moment. */
     bgsave_kill("There is a child saving an .rdb. Killing it!");
+    bgsave_kill_aof("There is a child rewriting the AOF. Killing it!");
     if (server_save_before_exit(flags) != 0) {
         reply_error(c, "Errors trying to SHUTDOWN. Check logs.");
         return;

@@ -152,6 +152,18 @@ static const cb_command *lookup_as_called(const char *name, size_t len)
     return c;
 }
 
+int command_disabled(const cb_command *cmd)
+{
+    if (cmd->parent)
+        return command_disabled(cmd->parent);
+    if (!g_cmd.hidden || !g_cmd.hidden[cmd - command_table_gen])
+        return 0;
+    for (int i = 0; i < g_cmd.nrenames; i++)
+        if (g_cmd.renames[i].cmd == cmd)
+            return 0;
+    return 1;
+}
+
 int command_rename(const char *from, const char *to, const char **err)
 {
     const cb_command *c = lookup_as_called(from, strlen(from));

@@ -2194,6 +2194,27 @@ static cb_command sub_script[] = {
         .docs_len = 166,
         .parent = &command_table_gen[192],
     },
+    {
+        .name = "script|debug",
+        .arity = 3,
+        .flags = CMD_NOSCRIPT,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 15) | (1ull << 20),
+        .group = "scripting",
+        .info_resp3 =
+            "*10\r\n$12\r\nscript|debug\r\n:3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 92,
+        .docs_resp3 =
+            "$12\r\nscript|debug\r\n%5\r\n$7\r\nsummary\r\n$40\r\nSet the debug mode for executed scripts.\r\n$5\r\n"
+            "since\r\n$5\r\n3.2.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n%3\r\n$4\r\nname\r\n"
+            "$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n%3\r\n$4\r\nname\r\n$2\r\n"
+            "no\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
+        .docs_len = 451,
+        .parent = &command_table_gen[192],
+    },
     { .name = NULL },
 };
 
@@ -8264,7 +8285,7 @@ cb_command command_table_gen[] = {
         .acl_categories = (1ull << 15),
         .group = "scripting",
         .info_resp3 =
-            "*10\r\n$6\r\nscript\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$11\r\n"
+            "*10\r\n$6\r\nscript\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*6\r\n*10\r\n$11\r\n"
             "script|load\r\n:3\r\n~2\r\n+noscript\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n"
             "$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$13\r\n"
             "script|exists\r\n:-3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\n"
@@ -8273,12 +8294,13 @@ cb_command command_table_gen[] = {
             "$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nscript|kill\r\n:2\r\n~2\r\n+noscript\r\n"
             "+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n"
             "$29\r\nresponse_policy:one_succeeded\r\n~0\r\n~0\r\n*10\r\n$11\r\nscript|help\r\n:2\r\n~2\r\n+loading\r\n"
-            "+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n",
-        .info_len = 822,
+            "+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n*10\r\n$12\r\nscript|debug\r\n"
+            ":3\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 914,
         .docs_resp3 =
             "$6\r\nscript\r\n%5\r\n$7\r\nsummary\r\n$47\r\nA container for Lua scripts management commands\r\n$5\r\n"
             "since\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n"
-            "$11\r\nsubcommands\r\n%5\r\n$11\r\nscript|load\r\n%5\r\n$7\r\nsummary\r\n$52\r\nLoad the specified Lua script into the script cache.\r\n"
+            "$11\r\nsubcommands\r\n%6\r\n$11\r\nscript|load\r\n%5\r\n$7\r\nsummary\r\n$52\r\nLoad the specified Lua script into the script cache.\r\n"
             "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$57\r\nO(N) with N being the length in bytes of the script body.\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$6\r\nscript\r\n$4\r\ntype\r\n$6\r\nstring\r\n$13\r\nscript|exists\r\n"
             "%5\r\n$7\r\nsummary\r\n$47\r\nCheck existence of scripts in the script cache.\r\n$5\r\nsince\r\n$5\r\n"
@@ -8293,9 +8315,15 @@ cb_command command_table_gen[] = {
             "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n$11\r\nscript|kill\r\n%4\r\n$7\r\nsummary\r\n"
             "$39\r\nKill the script currently in execution.\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$9\r\n"
             "scripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$11\r\nscript|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
-            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-        .docs_len = 1744,
-        .subcommands = sub_script, .nsub = 5,
+            "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$12\r\n"
+            "script|debug\r\n%5\r\n$7\r\nsummary\r\n$40\r\nSet the debug mode for executed scripts.\r\n$5\r\nsince\r\n"
+            "$5\r\n3.2.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
+            "*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\n"
+            "name\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n%3\r\n$4\r\nname\r\n"
+            "$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSYNC\r\n%3\r\n$4\r\nname\r\n$2\r\n"
+            "no\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
+        .docs_len = 2195,
+        .subcommands = sub_script, .nsub = 6,
     },
     {
         .name = "fcall",
@@ -9794,6 +9822,23 @@ cb_command command_table_gen[] = {
         .docs_len = 1789,
         .subcommands = sub_latency, .nsub = 7,
     },
+    {
+        .name = "lolwut",
+        .arity = -1,
+        .flags = CMD_READONLY | CMD_FAST,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 1) | (1ull << 14),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$6\r\nlolwut\r\n:-1\r\n~2\r\n+readonly\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@read\r\n+@fast\r\n"
+            "~0\r\n~0\r\n~0\r\n",
+        .info_len = 88,
+        .docs_resp3 =
+            "$6\r\nlolwut\r\n%4\r\n$7\r\nsummary\r\n$47\r\nDisplay some computer art and the Redis version\r\n$5\r\n"
+            "since\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$7\r\n"
+            "version\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nVERSION\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs_len = 247,
+    },
     { .name = NULL },
 };
-const int command_table_gen_count = 236;
+const int command_table_gen_count = 237;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "../conn.h"
+#include "../conn_stats.h"
 #include "../outconn.h"
 #include "../worker.h"
 #include "../tcp/tcp.h"
@@ -180,17 +181,19 @@ static int app_accepted(void *ctx, tcp_conn *tc) {
     uint64_t n = __atomic_add_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
     size_t len;
     const char *msg = NULL;
-    if (n > g_config.maxclients) {
-        msg = conn_refusal(0, 1, &len);
-    } else {
-        msg = conn_refusal(0, 0, &len);
-    }
+    int over = n > g_config.maxclients;
+    char ip[20];
+    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", tc->rip >> 24, (tc->rip >> 16) & 255,
+             (tc->rip >> 8) & 255, tc->rip & 255);
+    msg = conn_refusal(0, over, &len);
     if (msg) {
         __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
         STAT_INC(w->stats.rejected_conn);
+        conn_stats_note(w, ip, over ? CONN_REJ_MAXCLIENTS : CONN_REJ_PROTECTED);
         refuse(tc, msg, len);
         return 0;
     }
+    conn_stats_note(w, ip, CONN_ACCEPTED);
     char addr[64], laddr[64];
     fmt_ep(addr, sizeof(addr), tc->rip, tc->rport);
     fmt_ep(laddr, sizeof(laddr), tc->lip, tc->lport);

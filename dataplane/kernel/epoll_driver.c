@@ -22,6 +22,7 @@
 
 #include "../acl.h"
 #include "../conn.h"
+#include "../conn_stats.h"
 #include "../outconn.h"
 #include "../worker.h"
 #include "../../platform/config.h"
@@ -213,6 +214,8 @@ static void accept_on(cb_worker *w, int lfd) {
                 setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
             }
         }
+        char ip[64] = "";
+        if (!is_unix) conn_stats_ip_of(addr, ip, sizeof(ip));
         uint64_t n = __atomic_add_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
         if (n > g_config.maxclients) {
             size_t ml;
@@ -222,6 +225,7 @@ static void accept_on(cb_worker *w, int lfd) {
             close(fd);
             __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
             STAT_INC(w->stats.rejected_conn);
+            if (!is_unix) conn_stats_note(w, ip, CONN_REJ_MAXCLIENTS);
             continue;
         }
         size_t dl;
@@ -232,8 +236,10 @@ static void accept_on(cb_worker *w, int lfd) {
             close(fd);
             __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
             STAT_INC(w->stats.rejected_conn);
+            if (!is_unix) conn_stats_note(w, ip, CONN_REJ_PROTECTED);
             continue;
         }
+        if (!is_unix) conn_stats_note(w, ip, CONN_ACCEPTED);
         cb_client *c = conn_create(w, &kernel_ops, fd, addr, laddr, local);
         if (is_unix) c->flags |= CLIENT_UNIX_SOCKET;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};

@@ -46,6 +46,10 @@ typedef struct net_stats {
     uint64_t tcp_active, tcp_time_wait, tcp_syn_rcvd; /* gauges */
     uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
     uint64_t tcp_keepalive_probes;
+    uint64_t tcp_tlp_probes;         /* tail loss probes sent (RFC 8985 7) */
+    uint64_t tcp_rack_retransmits;   /* resends of segments RACK found lost */
+    uint64_t tcp_sack_retransmits;   /* resends of holes below SACKed data */
+    uint64_t tcp_dsacks_received;    /* D-SACKs: a resend was not needed */
     uint64_t tcp_active_opens, tcp_connect_failed;
     uint64_t arp_queued, arp_queue_dropped; /* frames that waited for a resolution */
     uint64_t rx_handed_over;     /* frames passed to another poll core (active opens) */

@@ -70,6 +70,7 @@ tcp_conn *tcp_conn_new(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip
     c->lport = lport;
     c->rto_ms = TCP_RTO_INIT_MS;
     c->ssthresh = UINT32_MAX;
+    c->reo_mult = 1;
     uint32_t b = bucket(ts, rip, rport, lip, lport);
     c->hnext = ts->htab[b];
     ts->htab[b] = c;
@@ -109,6 +110,7 @@ void tcp_conn_free(tcp_conn *tc) {
         cb_free(o);
     }
     cb_free(tc->sbuf);
+    cb_free(tc->segs);
     cb_free(tc);
 }
 

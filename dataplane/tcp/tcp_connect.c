@@ -56,8 +56,8 @@ tcp_conn *tcp_connect(tcp_stack *ts, uint32_t rip, uint16_t rport, uint16_t lpor
         errno = ENOMEM;
         return NULL;
     }
-    /* Offer both RFC 7323 options; the SYN-ACK decides what stays. */
-    tc->flags |= TF_ACTIVE | TF_WS | TF_TS;
+    /* Offer the RFC 7323 options and SACK; the SYN-ACK decides what stays. */
+    tc->flags |= TF_ACTIVE | TF_WS | TF_TS | TF_SACK;
     tc->rcv_wscale = TCP_RCV_WSCALE;
     uint32_t mss = (uint32_t)ns->mtu - NET_IP_HLEN - 20;
     tc->mss = (uint16_t)mss;

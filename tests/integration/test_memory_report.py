@@ -267,8 +267,9 @@ class Exporter(unittest.TestCase):
             self.assertIn(metric, got, metric)
             want = float(info[field])
             if field == 'mem_clients_normal':
-                # The exporter's own connection is gone by the time we ask.
-                self.assertLessEqual(abs(got[metric] - want), 2048, metric)
+                # The exporter's own connection is gone by the time we ask:
+                # one idle client (struct and its 16 KiB output block).
+                self.assertLessEqual(abs(got[metric] - want), 32768, metric)
             elif field == 'evicted_keys':
                 # The scrape's commands get their latency histograms at their
                 # first call (as in Redis): that memory may evict a few more

@@ -446,7 +446,7 @@ static void test_get_glob(void) {
     config_init_defaults();
     struct collect c = {0};
     config_get_matching("maxmemory*", 10, collect_fn, &c);
-    CU_ASSERT_EQUAL(c.n, 4); /* maxmemory, -policy, -samples, -eviction-tenacity */
+    CU_ASSERT_EQUAL(c.n, 5); /* maxmemory, -clients, -policy, -samples, -eviction-tenacity */
     CU_ASSERT(collected(&c, "maxmemory-policy"));
     memset(&c, 0, sizeof c);
     config_get_matching("lua*", 4, collect_fn, &c);
