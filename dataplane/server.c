@@ -21,6 +21,7 @@
 #include "tracking.h"
 #include "script/script.h"
 #include "worker.h"
+#include "acl.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
 #include "../platform/dpdk.h"
@@ -136,6 +137,10 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
+    /* ACL users a worker created live in its arena, which on the DPDK plane
+     * is EAL memory: free them before EAL goes (acl_shutdown is
+     * idempotent; main calls it again). */
+    acl_shutdown();
     ddrv_teardown();
 }
 

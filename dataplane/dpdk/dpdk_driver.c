@@ -459,8 +459,8 @@ int ddrv_launch(cb_worker *w, int (*fn)(void *)) { return dpdk_launch(w->id, fn,
 void ddrv_join(cb_worker *w) { dpdk_wait(w->id); }
 
 void ddrv_teardown(void) {
-    dpdk_stop(); /* also after a failed set-up: EAL may be half up */
-    drv.up = 0;
+    /* Frames still on the hand-over rings were allocated by poll cores,
+     * from arenas in EAL memory: free them while it is mapped. */
     if (drv.steer) {
         for (int i = 0; i < drv.ncores * drv.ncores; i++) {
             if (!drv.steer[i]) continue;
@@ -471,6 +471,8 @@ void ddrv_teardown(void) {
         cb_free(drv.steer);
         drv.steer = NULL;
     }
+    dpdk_stop(); /* also after a failed set-up: EAL may be half up */
+    drv.up = 0;
 }
 
 int ddrv_stats(net_stats *sum, dpdk_port_info *port, char *ipbuf, size_t iplen) {

@@ -86,6 +86,7 @@ stop_server() {
     for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SPID" 2>/dev/null
     wait "$SPID" 2>/dev/null
+    SRV_RC=$?  # the server's exit status (0 after a clean SIGTERM shutdown)
     SPID=
 }
 
@@ -462,6 +463,7 @@ if start_server --protected-mode no; then
     [ $rc -eq 0 ] || grep -A3 MISMATCH "$WORK/diff2.txt" | head -20
     check "two poll cores: differential corpus across two shards" test $rc -eq 0
     stop_server
+    check "two poll cores: clean exit after the corpus (status $SRV_RC)" test "$SRV_RC" = 0
 else
     bad "server start (two poll cores)"
 fi
