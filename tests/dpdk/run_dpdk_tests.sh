@@ -87,6 +87,7 @@ stop_server() {
     kill -KILL "$SPID" 2>/dev/null
     wait "$SPID" 2>/dev/null
     SRV_RC=$?  # the server's exit status (0 after a clean SIGTERM shutdown)
+    [ "$SRV_RC" -gt 128 ] && echo "     the server died with signal $((SRV_RC - 128)) while stopping"
     SPID=
 }
 
