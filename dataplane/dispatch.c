@@ -27,6 +27,7 @@
 #include "../store/db.h"
 #include "../store/evict.h"
 #include "../persist/bgsave.h"
+#include "../persist/loading.h"
 
 cb_cmd_proc cmd_debug, cmd_exec, cmd_module_load, cmd_module_loadex, cmd_module_unload;
 
@@ -217,7 +218,8 @@ int dispatch_command(cb_client *c) {
         if (cmd && !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB)) && command_arity_ok(cmd, c->argc) &&
             (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
             acl_check_client(c, cmd, &(int){0}) == ACL_OK &&
-            !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
+            !dispatch_paused_for(c, cmd) && !loading_active() &&
+            xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
             xshard_batch_add(c, cmd, owner)) {
             accepted(c, cmd);
             return DISPATCH_DONE;
@@ -297,6 +299,11 @@ int dispatch_command(cb_client *c) {
             reject(c, cmd, msg);
             goto done;
         }
+    }
+    /* Start-up loading (persist/loading.h): only `loading` commands run. */
+    if (!(cmd->flags & CMD_LOADING) && loading_active()) {
+        reject(c, cmd, LOADING_ERR);
+        goto done;
     }
     if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;

@@ -21,7 +21,6 @@
 #include "tracking.h"
 #include "script/script.h"
 #include "worker.h"
-#include "acl.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
 #include "../platform/dpdk.h"
@@ -126,7 +125,7 @@ void server_stop_workers(void) {
 }
 
 void server_destroy(void) {
-    /* After a failed start-up the workers may not exist yet. */
+    /* Also after a set-up that failed before the workers array existed. */
     for (int i = 0; g_server.workers && i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         if (!w) continue;
@@ -137,12 +136,9 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
-    /* ACL users a worker created live in its arena, which on the DPDK plane
-     * is EAL memory: free them before EAL goes (acl_shutdown is
-     * idempotent; main calls it again). */
-    acl_shutdown();
-    ddrv_teardown();
 }
+
+void server_release_dataplane(void) { ddrv_teardown(); }
 
 static void zero_stats(cb_worker *w) {
     int keep_clients = (int)STAT_GET(w->stats.connected_clients);

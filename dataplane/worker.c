@@ -41,6 +41,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/bgsave.h"
+#include "../persist/loading.h"
 
 #define READBUF_SIZE (64 * 1024)
 /* Lazy free may take this long per loop turn (store/lazyfree.h). */
@@ -189,7 +190,9 @@ static void expire_cycle_event(cb_worker *w, uint64_t before_us) {
 
 static void worker_cron(cb_worker *w, long long now) {
     uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
-    shard_cron(w->shard);
+    /* While the dataset loads nothing expires, is evicted or rehashed
+     * here: the loader owns what it has put in (persist/loading.h). */
+    if (!loading_active()) shard_cron(w->shard);
     expire_cycle_event(w, exp_us);
     w->stats.max_input_buffer = 0;
     w->stats.max_output_buffer = 0;
@@ -220,7 +223,8 @@ static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
     w->thread = pthread_self();
-    if (w->shard->mem_account >= 0) mem_account_use(w->shard->mem_account);
+    w->own_acct = -1;
+    if (w->shard->mem_account >= 0) w->own_acct = mem_account_use(w->shard->mem_account);
     w->tid = (pid_t)syscall(SYS_gettid);
     log_set_role('M'); /* one Redis-style role per process: master */
     sigset_t set;
@@ -269,7 +273,7 @@ static void *worker_main(void *arg) {
         if (w->nunblocked) blocking_resume_unblocked(w);
         if (w->outconns) outconn_cron(w, util_mstime()); /* outgoing links: deadlines, frees */
         uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
-        shard_before_sleep(w->shard);                /* fast expiry */
+        if (!loading_active()) shard_before_sleep(w->shard); /* fast expiry */
         expire_cycle_event(w, exp_us);
         tracking_before_sleep(w);                    /* BCAST invalidations */
         prop_worker_turn(w);                         /* AOF records to the writer */

@@ -123,6 +123,7 @@ typedef struct cb_worker {
     cb_client *mem_buckets[CB_CLIENT_MEM_BUCKETS];
     struct cb_outconn *outconns;  /* outgoing connections (outconn.h) */
     struct cb_migrate *migrate;   /* MIGRATE's cached target links (cmd_migrate.c) */
+    int own_acct;                 /* the thread's own memory account (not the shard's) */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */

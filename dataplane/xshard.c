@@ -18,6 +18,7 @@
 #include "tracking.h"
 #include "worker.h"
 #include "script/script.h"
+#include "dpdk/dpdk_driver.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -382,7 +383,9 @@ static void join_park(cb_worker *w, int from_loop) {
            __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE) == gen) {
         if (++spins % 1024 == 0) {
             sched_yield();
-            if (from_loop) script_parked_poll(w);
+            /* A parked poll core keeps its stack moving (packets, ACKs,
+             * timers); its clients wait for the release, or get BUSY. */
+            if (from_loop && !script_parked_poll(w) && w->dpdk) ddrv_stack_poll(w, NULL);
         } else
             cpu_relax();
     }

@@ -44,6 +44,7 @@
 #include "memory.h"
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
+#include "../persist/loading.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -354,7 +355,8 @@ static cbstr sec_persistence(cbstr s, info_ctx *x)
      * the aof_* and module_fork_* part to the AOF writer (persist/aof.c). */
     (void)x;
     s = bgsave_info(s);
-    return aof_info_fields(s);
+    s = aof_info_fields(s);
+    return loading_info_fields(s); /* persist/loading.c, while loading */
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)

@@ -75,6 +75,7 @@ typedef struct cb_config {
     int stop_writes_on_bgsave_error;
     int rdb_del_sync_files;        /* only matters with replication */
     int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
+    int key_load_delay;            /* us per key start-up loading sleeps (tests) */
     int appendonly;
     char *appendfilename;
     char *appenddirname;

@@ -778,6 +778,7 @@ const cfg_dir cfg_table[] = {
     BOOL("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes", 0),
     BOOL("rdb-del-sync-files", rdb_del_sync_files, "no", 0),
     INT("rdb-key-save-delay", rdb_key_save_delay, INT_MIN, IMAX, "0", 0),
+    INT("key-load-delay", key_load_delay, INT_MIN, IMAX, "0", 0),
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),

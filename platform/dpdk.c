@@ -71,8 +71,10 @@ int dpdk_available(void) { return 1; }
 int dpdk_start(const char *eal_args, char *err, size_t errlen) {
     /* Split shell-like: whitespace separates, quotes group. */
     size_t n = strlen(eal_args);
-    char *buf = cb_malloc(n + 1);
-    char **argv = cb_malloc(sizeof(char *) * (n / 2 + 3));
+    /* The connection arena's memory, not a shard's: freed after EAL has
+     * unmapped the memory the shard arenas took from it. */
+    char *buf = cb_malloc_shared(n + 1);
+    char **argv = cb_malloc_shared(sizeof(char *) * (n / 2 + 3));
     int argc = 0;
     argv[argc++] = (char *)"cachebox";
     size_t o = 0;
@@ -308,8 +310,8 @@ void dpdk_stop(void) {
         rte_eal_cleanup();
         env.started = 0;
     }
-    cb_free(env.argv);
-    cb_free(env.argbuf);
+    cb_free_shared(env.argv);
+    cb_free_shared(env.argbuf);
     env.argv = NULL;
     env.argbuf = NULL;
 }

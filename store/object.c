@@ -289,6 +289,7 @@ const char *obj_encoding_name(int encoding)
     case OBJ_ENC_EMBSTR: return "embstr";
     case OBJ_ENC_QUICKLIST: return "quicklist";
     case OBJ_ENC_STREAM: return "stream";
+    case OBJ_ENC_LISTPACK_EMB: return "listpack";
     case OBJ_ENC_LISTPACK: return "listpack";
     default: return "unknown";
     }

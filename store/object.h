@@ -19,7 +19,11 @@ enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4,
 enum { OBJ_ENC_RAW = 0, OBJ_ENC_INT = 1, OBJ_ENC_HT = 2, OBJ_ENC_ZIPMAP = 3,
        OBJ_ENC_LINKEDLIST = 4, OBJ_ENC_ZIPLIST = 5, OBJ_ENC_INTSET = 6,
        OBJ_ENC_SKIPLIST = 7, OBJ_ENC_EMBSTR = 8, OBJ_ENC_QUICKLIST = 9,
-       OBJ_ENC_STREAM = 10, OBJ_ENC_LISTPACK = 11 };
+       OBJ_ENC_STREAM = 10, OBJ_ENC_LISTPACK = 11,
+       /* cachebox's own: a compact hash whose pack lives in the object's
+        * block, over the ptr field (t_hash.c). Reported as "listpack";
+        * never written anywhere (files carry types, not encodings). */
+       OBJ_ENC_LISTPACK_EMB = 12 };
 
 /* Strings up to this many bytes are embstr (one allocation with the object). */
 #define OBJ_EMBSTR_LIMIT 44

@@ -459,17 +459,18 @@ void cmd_xdel(cb_client *c)
 
 void cmd_xtrim(cb_client *c)
 {
-    cb_obj *o;
-    if (!lookup_stream(c, 1, 1, &o)) return;
-    if (!o) {
-        reply_int(c, 0);
-        return;
-    }
+    /* Arguments first, then the key, as Redis checks them. */
     trim_args a;
     int i = parse_trim_args(c, &a, 0);
     if (i < 0) return;
     if (i < c->argc) {
         reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    cb_obj *o;
+    if (!lookup_stream(c, 1, 1, &o)) return;
+    if (!o) {
+        reply_int(c, 0);
         return;
     }
     long long n = do_trim(o->ptr, &a);

@@ -305,7 +305,7 @@ void cmd_client_unblock(cb_client *c) {
         reply_subcommand_syntax(c);
         return;
     }
-    if (arg_ll(c, 2, &id, NULL) != 0) return;
+    /* The reason is checked before the id, as Redis does. */
     if (c->argc == 4) {
         if (arg_eq(c, 3, "timeout"))
             with_error = 0;
@@ -316,6 +316,7 @@ void cmd_client_unblock(cb_client *c) {
             return;
         }
     }
+    if (arg_ll(c, 2, &id, NULL) != 0) return;
     reply_int(c, id > 0 && blocking_unblock_by_id((uint64_t)id, with_error) ? 1 : 0);
 }
 

@@ -37,11 +37,35 @@
 #include "../../platform/ring.h"
 #include "../../platform/util.h"
 
+/* What the stack hands the application while it is held (ddrv_stack_poll):
+ * kept in arrival order and handed over at the next loop turn. */
+enum { EV_ACCEPT, EV_RECV, EV_CLOSED, EV_CONNECTED };
+typedef struct stash_ev {
+    struct stash_ev *next;
+    int kind;
+    void *app;                /* a cb_client, or a pend_conn (EV_ACCEPT and after) */
+    int reset;                /* EV_CLOSED */
+    size_t len;               /* EV_RECV */
+    uint8_t data[];
+} stash_ev;
+
+/* A connection whose handshake completed while held: the stack sees it as
+ * tc->app until the client is created. Its marker is a client id no
+ * client has, which tells the two apart in the callbacks. */
+#define PEND_MARKER UINT64_MAX
+typedef struct pend_conn {
+    uint64_t marker;
+    tcp_conn *tc;             /* NULL once the stack freed it (reset) */
+} pend_conn;
+
 typedef struct ddrv_core {
     cb_worker *w;
     dpdk_queue *q;
     netstack *ns;
     int announce;             /* gratuitous ARP due on the first turn */
+    int hold;                 /* application callbacks go to the stash */
+    stash_ev *stash, **stash_tail;
+    int writable_missed;      /* send space freed while held */
 } ddrv_core;
 
 /* A frame handed from one poll core to another. */
@@ -49,6 +73,27 @@ typedef struct steer_frame {
     uint32_t len;
     uint8_t data[];
 } steer_frame;
+
+/* Active opens' apps are tagged pointers (ACTIVE_TAG), never pending. */
+static int is_pending(const void *app) {
+    return app && !((uintptr_t)app & 1) && ((const pend_conn *)app)->marker == PEND_MARKER;
+}
+
+static stash_ev *stash_push(ddrv_core *core, int kind, void *app, const uint8_t *p, size_t len) {
+    /* Connection memory, not the shard's: a parked worker may be here
+     * while another thread works in its shard's arena. */
+    stash_ev *e = cb_malloc_conn(sizeof(*e) + len);
+    e->next = NULL;
+    e->kind = kind;
+    e->app = app;
+    e->reset = 0;
+    e->len = len;
+    if (len) memcpy(e->data, p, len);
+    if (!core->stash) core->stash_tail = &core->stash;
+    *core->stash_tail = e;
+    core->stash_tail = &e->next;
+    return e;
+}
 
 static struct {
     int up;
@@ -155,10 +200,15 @@ static void d_want_write(cb_client *c, int on) {
     (void)on;
 }
 
+static void stash_rename(ddrv_core *core, void *from, void *to);
+
 static void d_close(cb_client *c) {
     tcp_conn *tc = c->conn;
     c->conn = NULL;
     if (tc) tcp_close(tc);
+    /* Freed next (CLIENT KILL while held, say): what waits for it goes. */
+    ddrv_core *core = c->w ? c->w->dpdk : NULL;
+    if (core && core->stash) stash_rename(core, c, NULL);
 }
 
 static const cb_driver_ops dpdk_ops = {.writev = d_writev, .want_write = d_want_write,
@@ -175,8 +225,23 @@ static void refuse(tcp_conn *tc, const char *msg, size_t len) {
     tcp_close(tc);
 }
 
+static int accept_now(ddrv_core *core, tcp_conn *tc);
+
 static int app_accepted(void *ctx, tcp_conn *tc) {
     ddrv_core *core = ctx;
+    if (core->hold) {
+        /* Handshake done; the client is created when the hold ends. */
+        pend_conn *pc = cb_malloc_conn(sizeof(*pc));
+        pc->marker = PEND_MARKER;
+        pc->tc = tc;
+        tc->app = pc;
+        stash_push(core, EV_ACCEPT, pc, NULL, 0);
+        return 0;
+    }
+    return accept_now(core, tc);
+}
+
+static int accept_now(ddrv_core *core, tcp_conn *tc) {
     cb_worker *w = core->w;
     uint64_t n = __atomic_add_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
     size_t len;
@@ -241,7 +306,10 @@ void ddrv_out_close(cb_outconn *oc) {
 }
 
 static void app_connected(tcp_conn *tc) {
-    if (is_active_app(tc->app)) outconn_transport_connected(active_oc(tc->app));
+    if (!is_active_app(tc->app)) return;
+    ddrv_core *core = tc->ts->app_ctx;
+    if (core->hold || core->stash) stash_push(core, EV_CONNECTED, tc->app, NULL, 0);
+    else outconn_transport_connected(active_oc(tc->app));
 }
 
 /* An active open ended: refused, reset, timed out (reset 1 / 1 / 2) or
@@ -255,8 +323,13 @@ static void active_closed(cb_outconn *oc, int reset) {
 }
 
 static void app_recv(tcp_conn *tc, const uint8_t *p, size_t len) {
-    if (is_active_app(tc->app)) {
+    ddrv_core *core = tc->ts->app_ctx;
+    if (!core->hold && !core->stash && is_active_app(tc->app)) {
         outconn_transport_data(active_oc(tc->app), (const char *)p, len);
+        return;
+    }
+    if (core->hold || core->stash || is_pending(tc->app)) {
+        stash_push(core, EV_RECV, tc->app, p, len); /* after what waits already */
         return;
     }
     cb_client *c = tc->app;
@@ -264,12 +337,47 @@ static void app_recv(tcp_conn *tc, const uint8_t *p, size_t len) {
     conn_input(c, (const char *)p, len);
 }
 
+static void closed_now(cb_client *c, int reset);
+
 static void app_closed(void *app, int reset) {
     if (is_active_app(app)) {
-        active_closed(active_oc(app), reset);
+        cb_outconn *oc = active_oc(app);
+        ddrv_core *core = oc->w->dpdk;
+        if (core->hold || core->stash) {
+            /* Its owner hears it in order; a reset freed the connection. */
+            if (reset) oc->tc = NULL;
+            stash_push(core, EV_CLOSED, app, NULL, 0)->reset = reset;
+            return;
+        }
+        active_closed(oc, reset);
         return;
     }
     cb_client *c = app;
+    ddrv_core *core = is_pending(app) ? NULL : c->w->dpdk;
+    if (!core || core->hold || core->stash) {
+        /* Held: the client learns it in order. A reset freed the
+         * connection; after a FIN it lives on (CLOSE_WAIT) and stays
+         * ours, so a later reset still reaches us. */
+        tcp_conn *tc = is_pending(app) ? ((pend_conn *)app)->tc : c->conn;
+        if (reset) {
+            if (is_pending(app)) ((pend_conn *)app)->tc = NULL;
+            else c->conn = NULL;
+        } else if (tc) {
+            tc->app = app;
+        }
+        if (!core) core = tc ? tc->ts->app_ctx : NULL;
+        if (core) {
+            stash_push(core, EV_CLOSED, app, NULL, 0)->reset = reset;
+            return;
+        }
+        /* A pending connection reset with nothing of it left to find its
+         * core by: its EV_ACCEPT sees pc->tc NULL and drops it. */
+        return;
+    }
+    closed_now(c, reset);
+}
+
+static void closed_now(cb_client *c, int reset) {
     if (reset) {
         c->conn = NULL; /* the stack frees the connection */
         cb_log(LOG_VERBOSE, "Client connection reset id=%llu addr=%s",
@@ -295,12 +403,75 @@ static void app_closed(void *app, int reset) {
 }
 
 static void app_writable(tcp_conn *tc) {
+    ddrv_core *core = tc->ts->app_ctx;
+    if (core->hold || is_pending(tc->app)) {
+        core->writable_missed = 1; /* looked at when the hold ends */
+        return;
+    }
     if (is_active_app(tc->app)) {
         outconn_transport_writable(active_oc(tc->app));
         return;
     }
     cb_client *c = tc->app;
     if (c && (c->flags & CLIENT_WANT_WRITE)) conn_output_queued(c);
+}
+
+/* Later events of `from` are now about `to` (NULL: drop them). */
+static void stash_rename(ddrv_core *core, void *from, void *to) {
+    for (stash_ev *e = core->stash; e; e = e->next)
+        if (e->app == from) e->app = to;
+}
+
+/* Hand the stash to the application, in order (from the loop, not held). */
+static void stash_replay(ddrv_core *core) {
+    while (core->stash && !core->hold) {
+        stash_ev *e = core->stash;
+        if (e->app && !is_active_app(e->app) && !is_pending(e->app)) {
+            tcp_conn *tc = ((cb_client *)e->app)->conn;
+            if (tc && (tc->flags & TF_HOLD)) break; /* a busy script's caller */
+        }
+        core->stash = e->next;
+        if (e->app && is_active_app(e->app)) {
+            cb_outconn *oc = active_oc(e->app);
+            if (e->kind == EV_CONNECTED) {
+                outconn_transport_connected(oc);
+            } else if (e->kind == EV_RECV) {
+                outconn_transport_data(oc, (const char *)e->data, e->len);
+            } else if (e->kind == EV_CLOSED) {
+                stash_rename(core, e->app, NULL); /* freed when this returns */
+                active_closed(oc, e->reset);
+            }
+        } else if (e->kind == EV_ACCEPT) {
+            pend_conn *pc = e->app;
+            cb_client *c = NULL;
+            if (pc->tc) {
+                tcp_conn *tc = pc->tc;
+                tc->app = NULL;
+                accept_now(core, tc);
+                c = tc->app; /* NULL when refused (protected mode, maxclients) */
+            }
+            stash_rename(core, pc, c);
+            cb_free_conn(pc);
+        } else if (e->kind == EV_RECV && e->app) {
+            cb_client *c = e->app;
+            STAT_INC(c->w->stats.total_reads);
+            conn_input(c, (const char *)e->data, e->len);
+        } else if (e->kind == EV_CLOSED && e->app) {
+            cb_client *c = e->app;
+            stash_rename(core, c, NULL); /* it may be freed now */
+            tcp_conn *tc = c->conn;
+            if (tc && !e->reset) tc->app = NULL; /* as the stack left it */
+            closed_now(c, e->reset);
+        }
+        cb_free_conn(e);
+    }
+    if (!core->stash && core->writable_missed && !core->hold) {
+        core->writable_missed = 0;
+        for (cb_client *c = core->w->clients; c; c = c->next)
+            if ((c->flags & CLIENT_WANT_WRITE) && c->conn) conn_output_queued(c);
+        for (cb_outconn *oc = core->w->outconns; oc; oc = oc->next)
+            if (oc->tc && oc->connected && !oc->dead) outconn_transport_writable(oc);
+    }
 }
 
 static const tcp_app_ops app_ops = {.accepted = app_accepted, .recv = app_recv,
@@ -388,6 +559,8 @@ int ddrv_poll(cb_worker *w) {
     ddrv_core *core = w->dpdk;
     netstack *ns = core->ns;
     net_set_clock(ns, util_monotonic_us());
+    /* What arrived while the application was held, before anything newer. */
+    if (core->stash && !core->hold) stash_replay(core);
     /* Segments held back during a busy script (its caller's), in order,
      * before anything newer for the same connection. */
     if (!w->nested_poll && ns->tcp->deferred) tcp_run_deferred(ns->tcp);
@@ -438,6 +611,24 @@ void ddrv_nested_poll(cb_worker *w, cb_client *caller) {
     if (tc) tcp_hold(tc, 0);
 }
 
+void ddrv_stack_poll(cb_worker *w, cb_client *caller) {
+    ddrv_core *core = w->dpdk;
+    if (!core) return;
+    tcp_conn *tc = caller && caller->ops == &dpdk_ops ? caller->conn : NULL;
+    if (tc) tcp_hold(tc, 1);
+    core->hold++;
+    w->nested_poll++;
+    /* The thread's own arena: when parked, another thread may be working
+     * in this shard's arena, whose cache is not thread-safe. */
+    int prev = w->own_acct >= 0 ? mem_account_use(w->own_acct) : -1;
+    ddrv_poll(w);
+    ddrv_tx_flush(w);
+    if (prev >= 0) mem_account_use(prev);
+    w->nested_poll--;
+    core->hold--;
+    if (tc) tcp_hold(tc, 0);
+}
+
 void ddrv_tx_flush(cb_worker *w) {
     ddrv_core *core = w->dpdk;
     tcp_flush_acks(core->ns->tcp);
@@ -448,6 +639,12 @@ void ddrv_tx_flush(cb_worker *w) {
 void ddrv_shutdown(cb_worker *w) {
     ddrv_core *core = w->dpdk;
     if (!core) return;
+    while (core->stash) {
+        stash_ev *e = core->stash;
+        core->stash = e->next;
+        if (e->kind == EV_ACCEPT) cb_free_conn(e->app);
+        cb_free_conn(e);
+    }
     net_destroy(core->ns);
     dpdk_tx_flush(core->q);
     w->dpdk = NULL;
@@ -459,8 +656,8 @@ int ddrv_launch(cb_worker *w, int (*fn)(void *)) { return dpdk_launch(w->id, fn,
 void ddrv_join(cb_worker *w) { dpdk_wait(w->id); }
 
 void ddrv_teardown(void) {
-    /* Frames still on the hand-over rings were allocated by poll cores,
-     * from arenas in EAL memory: free them while it is mapped. */
+    /* Frames in flight between cores may sit in EAL-backed arenas: freed
+     * before EAL unmaps that memory. */
     if (drv.steer) {
         for (int i = 0; i < drv.ncores * drv.ncores; i++) {
             if (!drv.steer[i]) continue;

@@ -27,6 +27,11 @@ void ddrv_tx_flush(struct cb_worker *w);
 /* ddrv_poll from inside a running command (a busy script, w->nested_poll
  * set): caller's connection, if it is one of ours, is held meanwhile. */
 void ddrv_nested_poll(struct cb_worker *w, struct cb_client *caller);
+/* The stack's part of a loop turn only (rx -> stack -> timers -> tx) for a
+ * worker that may not run commands now: parked, or running SAVE for
+ * caller (may be NULL). New connections, input and closes wait, in order,
+ * for the next ddrv_poll; ping, handshakes, ACKs and timers go on. */
+void ddrv_stack_poll(struct cb_worker *w, struct cb_client *caller);
 void ddrv_shutdown(struct cb_worker *w);
 /* Run fn(w) on the worker's poll core / wait for it to return. */
 int ddrv_launch(struct cb_worker *w, int (*fn)(void *));

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../cmd/command.h"
+#include "../worker.h"
 #include "../../persist/rdb.h"
 #include "../../platform/config.h"
 #include "../../platform/mem.h"
@@ -723,9 +724,12 @@ static int ldb_repl(cb_ldb *d, lua_State *L) {
             ssize_t n = d->fd >= 0 ? read(d->fd, buf, sizeof(buf)) : 0;
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                /* Wait for the debugger, but not past a shutdown (SIGTERM):
+                 * the session then ends as if the client had left. */
                 struct pollfd pf = {.fd = d->fd, .events = POLLIN};
-                poll(&pf, 1, -1);
-                continue;
+                poll(&pf, 1, 100);
+                if (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_RELAXED)) continue;
+                n = 0;
             }
             if (n <= 0) {
                 d->step = 0;

@@ -2,7 +2,8 @@
  * queue bounded by the backlog, active open (tcp_connect), MSS, window
  * scaling and timestamps (RFC 7323), SACK (RFC 2018/6675), in-order delivery
  * with an out-of-order queue, retransmission per RFC 6298 with a 200 ms
- * floor, RACK-TLP loss detection (RFC 8985) with SACK-driven recovery, zero-window
+ * floor, RACK-TLP loss detection (RFC 8985) with SACK-driven recovery,
+ * zero-window
  * probes, keepalive, FIN/RST in every state, RFC 5961 challenge ACKs, RFC 6528
  * ISNs, SYN cookies when the SYN queue is full. Connections live in a hash
  * table and share a timer wheel.

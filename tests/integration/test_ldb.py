@@ -236,6 +236,42 @@ class LdbTest(unittest.TestCase):
             self.assertTrue(r.ping())
             r.close()
 
+    def test_yes_session_in_the_aof(self):
+        # The session's writes and their undoing are in the AOF, inside the
+        # script's MULTI/EXEC: a restart from it gives the state before.
+        keys = ('a', 'h', 't', 'n')
+        s = Server('cachebox', args=['--appendonly', 'yes', '--appendfsync', 'always'])
+        self.addCleanup(s.cleanup)
+        r = s.redis()
+        r.set('a', '1')
+        r.hset('h', 'f', 'v')
+        r.set('t', 'x', px=100000)
+        before = {k: (r.dump(k), r.pttl(k) > 0) for k in keys}
+        body = ('redis.call("set","a","2")\nredis.call("del","h")\n'
+                'redis.call("set","n","1")\nredis.call("persist","t")\nreturn 1')
+        self.assertEqual(run_session(s, 'yes', body, [], [], [['c']])[-2:], [b':1\r\n', True])
+        self.assertEqual({k: (r.dump(k), r.pttl(k) > 0) for k in keys}, before)
+        r.close()
+        s.stop()
+        s2 = Server('cachebox', args=['--appendonly', 'yes', '--dir', s.dir])
+        self.addCleanup(s2.cleanup)
+        r = s2.redis()
+        self.assertEqual({k: (r.dump(k), r.pttl(k) > 0) for k in keys}, before)
+        r.close()
+
+    def test_sigterm_ends_a_waiting_session(self):
+        # The worker waits on the debugger's socket; a shutdown must not.
+        s = Server('cachebox')
+        self.addCleanup(s.cleanup)
+        c = s.raw(timeout=5)
+        self.addCleanup(c.close)
+        c.cmd('SCRIPT', 'DEBUG', 'sync')
+        c.send(encode_command('EVAL', 'redis.call("set","k","1")\nreturn 1', '0'))
+        self.assertIn(b'Stopped at 1', c.read_reply())
+        t0 = time.time()
+        self.assertEqual(s.stop(timeout=10), 0)
+        self.assertLess(time.time() - t0, 5)
+
     def cli(self, s, mode_flag, stdin):
         cmd = [REDIS_CLI, '-p', str(s.port), mode_flag, '--eval', self.script_path,
                'k1', ',', 'v1']
@@ -259,6 +295,15 @@ class LdbTest(unittest.TestCase):
                 self.assertIn(b'Lua debugging session ended', a)
                 got = self.both(lambda s: s.redis().get('k1'))
                 self.assertEqual(got, (b'v1', b'v1') if kept else (None, None))
+        # redis-cli's own words: restart (a new session) and quit (the
+        # script then runs to its end, its writes kept in sync mode).
+        for flag in ('--ldb', '--ldb-sync-mode'):
+            with self.subTest(flag=flag, stdin='restart/quit'):
+                self.setUp()
+                a, b = self.both(lambda s: self.cli(s, flag, 's\nrestart\ns\nquit\n'))
+                self.assertEqual(a, b)
+                got = self.both(lambda s: s.redis().get('k1'))
+                self.assertEqual(got[0], got[1])
 
 
 if __name__ == '__main__':
