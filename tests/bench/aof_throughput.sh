@@ -18,22 +18,8 @@ C=${BENCH_C:-50}
 PY=/usr/bin/python3
 [ -x "$CB" ] || { echo "aof_throughput: $CB not built (run ninja -C build)" >&2; exit 1; }
 TMP=$(mktemp -d "${BENCH_DIR:-/tmp}/cachebox-aofbench.XXXXXX")
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
-    sleep 0.2
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() {
-    for _ in $(seq 100); do
-        redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    echo "aof_throughput: server on port $1 did not start" >&2; exit 1
-}
+BENCH=aof_throughput
+. tests/bench/bench_lib.sh
 
 # run KIND POLICY -> prints requests per second
 run() {
@@ -45,15 +31,14 @@ run() {
         redis-server --port "$port" --bind 127.0.0.1 --save '' --dir "$dir" \
             --appendonly yes --appendfsync "$policy" --logfile "$dir/log" &
     else
-        "$CB" --port "$port" --bind 127.0.0.1 --dir "$dir" \
+        "$CB" --port "$port" --bind 127.0.0.1 --dir "$dir" --control-port 0 \
             --appendonly yes --appendfsync "$policy" --logfile "$dir/log" &
     fi
-    PID=$!
+    PIDS+=($!)
     wait_ping "$port"
     redis-benchmark -p "$port" -t set -n "$N" -c "$C" -d 16 -r 100000 -q 2>/dev/null |
         tr '\r' '\n' | grep -o 'SET: [0-9.]*' | tail -1 | awk '{print $2}'
-    kill "$PID"; wait "$PID" 2>/dev/null || true
-    PID=
+    stop_all
 }
 
 printf '%-10s %14s %14s %8s\n' appendfsync 'redis rps' 'cachebox rps' ratio

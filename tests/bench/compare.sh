@@ -17,33 +17,9 @@ PY=/usr/bin/python3
 [ -x "$CB" ] || { echo "compare: $CB not built (run ninja -C build)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/cachebox-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() {
-    for _ in $(seq 100); do
-        redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    echo "compare: server on port $1 did not start" >&2; exit 1
-}
-
-RPORT=$(free_port); CPORT=$(free_port)
-mkdir -p "$TMP/redis" "$TMP/cachebox"
-taskset -c "$SCPU" redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$TMP/redis" >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-taskset -c "$SCPU" "$CB" --port "$CPORT" --bind 127.0.0.1 --dir "$TMP/cachebox" \
-    >"$TMP/cachebox.log" 2>&1 &
-PIDS+=($!)
-wait_ping "$RPORT"; wait_ping "$CPORT"
+BENCH=compare
+. tests/bench/bench_lib.sh
+start_pair "$SCPU"
 
 # bench PORT PIPELINE -> "TEST,rps" lines
 bench() {

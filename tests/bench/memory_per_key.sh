@@ -20,42 +20,12 @@ PY=/usr/bin/python3
 [ -x "$CB" ] || { echo "memory_per_key: $CB not built (run ninja -C build)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/cachebox-mem.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() {
-    for _ in $(seq 100); do
-        redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    echo "memory_per_key: server on port $1 did not start" >&2; exit 1
-}
-
+BENCH=memory_per_key
+. tests/bench/bench_lib.sh
 # A fresh pair of servers per data set, so RSS growth is not hidden by
 # pages the previous set freed.
-start_servers() {
-    RPORT=$(free_port); CPORT=$(free_port)
-    rm -rf "$TMP/redis" "$TMP/cachebox"; mkdir -p "$TMP/redis" "$TMP/cachebox"
-    taskset -c "$SCPU" redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$TMP/redis" >"$TMP/redis.log" 2>&1 &
-    PIDS+=($!)
-    taskset -c "$SCPU" "$CB" --port "$CPORT" --bind 127.0.0.1 --dir "$TMP/cachebox" \
-        >"$TMP/cachebox.log" 2>&1 &
-    PIDS+=($!)
-    wait_ping "$RPORT"; wait_ping "$CPORT"
-}
-stop_servers() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    PIDS=()
-}
+start_servers() { start_pair "$SCPU"; }
+stop_servers() { stop_all; }
 
 # Prints "keys used_before used_after rss_before rss_after" for one data set.
 load() {
