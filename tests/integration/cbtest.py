@@ -414,6 +414,21 @@ class ServerTest(unittest.TestCase):
         return c
 
 
+class PairTest(unittest.TestCase):
+    """Base class: cachebox (cls.cb) and redis-server (cls.rs) started side
+    by side for the whole test class, for tests that compare the two."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cb = Server('cachebox')
+        cls.rs = Server('redis')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cb.cleanup()
+        cls.rs.cleanup()
+
+
 def for_kinds(mixin, kinds=None, base=None):
     """Makes one TestCase per server kind from a mixin class holding the
     test methods (not itself a TestCase, so it is not collected), named

@@ -32,17 +32,7 @@ def as_map(v):
     return dict(zip(v[::2], v[1::2]))
 
 
-class CommandTableTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cb = Server('cachebox')
-        cls.rs = Server('redis')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cb.cleanup()
-        cls.rs.cleanup()
-
+class CommandTableTest(PairTest):
     def test_command_list_covers_redis(self):
         with self.cb.raw() as a, self.rs.raw() as b:
             mine = set(parse(a.cmd('COMMAND', 'LIST')))

@@ -98,17 +98,7 @@ def dataset(server, keys):
     return out
 
 
-class LdbTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cb = Server('cachebox')
-        cls.rs = Server('redis')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cb.cleanup()
-        cls.rs.cleanup()
-
+class LdbTest(PairTest):
     def setUp(self):
         for s in (self.cb, self.rs):
             r = s.redis()

@@ -27,17 +27,7 @@ def shape(text):
     return out, tail
 
 
-class LolwutTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cb = Server('cachebox')
-        cls.rs = Server('redis')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cb.cleanup()
-        cls.rs.cleanup()
-
+class LolwutTest(PairTest):
     def test_random_drawings_have_redis_shape(self):
         cases = [(5,), (5, 40, 3, 7), (5, 1000, 200, 200), (5, 7, 1, 9), (6,), (6, 10, 4),
                  (6, 1, 1), (6, 300, 60), (6, 1000, 1000)]
