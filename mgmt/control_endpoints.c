@@ -421,8 +421,11 @@ static void latency_get(ctl_resp *rp)
 
 static void aof_rewrite(ctl_resp *rp)
 {
-    if (aof_request_rewrite() == 1)
+    int rc = aof_request_rewrite();
+    if (rc == 1)
         ctl_error(rp, MHD_HTTP_CONFLICT, "Background append only file rewriting already in progress");
+    else if (rc == 2) /* a BGSAVE runs: it starts when that is done */
+        ok_status(rp, MHD_HTTP_ACCEPTED, "Background append only file rewriting scheduled");
     else
         ok_status(rp, MHD_HTTP_ACCEPTED, "Background append only file rewriting started");
 }
