@@ -94,6 +94,20 @@ static int shutdown_save(void) {
     return 0;
 }
 
+void mgmt_check_signals(void) {
+    struct signalfd_siginfo si;
+    while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            log_reopen();
+            continue;
+        }
+        cb_log(LOG_WARNING, "Received %s scheduling shutdown...",
+               si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        __atomic_store_n(&g_server.shutdown_flags, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
+    }
+}
+
 /* Wait for signals and wake-ups until shutdown is requested. */
 static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
@@ -102,19 +116,7 @@ static void wait_for_shutdown(void) {
                                 {.fd = aof_event_fd(), .events = POLLIN}};
         int n = poll(pfd, 3, bgsave_child_active() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
-        if (pfd[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP) {
-                    log_reopen();
-                    continue;
-                }
-                cb_log(LOG_WARNING, "Received %s scheduling shutdown...",
-                       si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-                __atomic_store_n(&g_server.shutdown_flags, 0, __ATOMIC_RELAXED);
-                __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
-            }
-        }
+        if (pfd[0].revents & POLLIN) mgmt_check_signals();
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(wake_fd, &v, sizeof(v));

@@ -34,6 +34,7 @@
 
 #include "aof_rewrite.h"
 #include "crc64.h"
+#include "loading.h"
 #include "rdb.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -846,7 +847,7 @@ cbstr bgsave_info(cbstr s)
     if (cow > peak) peak = cow;
     double perc = running && total ? (double)done * 100.0 / (double)total : 0.0;
     return cbstr_catfmt(s,
-                        "loading:0\r\n"
+                        "loading:%d\r\n"
                         "async_loading:0\r\n"
                         "current_cow_peak:%llu\r\n"
                         "current_cow_size:%llu\r\n"
@@ -864,7 +865,8 @@ cbstr bgsave_info(cbstr s)
                         "rdb_last_cow_size:%llu\r\n"
                         "rdb_last_load_keys_expired:%lld\r\n"
                         "rdb_last_load_keys_loaded:%lld\r\n",
-                        (unsigned long long)peak, (unsigned long long)cow, cow_age, perc,
+                        loading_active(), (unsigned long long)peak, (unsigned long long)cow,
+                        cow_age, perc,
                         (unsigned long long)done, (unsigned long long)total,
                         (unsigned long long)bgsave_changes_since_save(), rdb_running,
                         (long long)LOAD(bg.lastsave), LOAD(bg.last_status_ok) ? "ok" : "err",

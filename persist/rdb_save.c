@@ -225,7 +225,7 @@ static void lp_pair(void *priv, const char *f, size_t fl, const char *v, size_t 
  * as a count and the pairs. */
 static cbstr enc_hash_value(cbstr b, const cb_obj *o, int compress)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) {
+    if (hash_is_compact(o)) {
         rlp_writer w;
         rlp_init(&w);
         hash_foreach(o, lp_pair, &w);
@@ -294,7 +294,7 @@ int rdb_object_type(const cb_obj *o)
     case OBJ_LIST: return RDB_TYPE_LIST_QUICKLIST_2;
     case OBJ_SET: return o->encoding == OBJ_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
     case OBJ_HASH:
-        return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
+        return hash_is_compact(o) ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     case OBJ_ZSET:
         return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
     case OBJ_STREAM: return RDB_TYPE_STREAM_LISTPACKS_2;
@@ -471,6 +471,16 @@ static void write_header(rdb_writer *w)
     w->buf = rdb_enc_header(w->buf);
 }
 
+/* Per thread: SAVE runs on a worker while the others may save too. */
+static _Thread_local void (*key_hook)(void *arg);
+static _Thread_local void *key_hook_arg;
+
+void rdb_save_set_key_hook(void (*fn)(void *arg), void *arg)
+{
+    key_hook = fn;
+    key_hook_arg = arg;
+}
+
 static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_entry *e,
                       long long now_ms, unsigned lru_clock)
 {
@@ -486,6 +496,7 @@ static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_en
         return;
     }
     writer_maybe_flush(w);
+    if (key_hook) key_hook(key_hook_arg);
 }
 
 static void write_dataset(rdb_writer *w, cb_shard **shards, int nshards)

@@ -84,13 +84,7 @@ static void arg_cstr(const cb_client *c, int i, char *buf, size_t cap)
 
 static void reply_subcommand_error(cb_client *c)
 {
-    char name[129];
-    arg_cstr(c, 1, name, sizeof(name));
-    /* Formatted errors never carry line breaks. */
-    for (char *p = name; *p; p++)
-        if (*p == '\r' || *p == '\n') *p = ' ';
-    reply_errorf(c, "unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP.",
-                 name);
+    reply_subcommand_syntax(c);
 }
 
 /* ------------------------------------------------- serialized length */

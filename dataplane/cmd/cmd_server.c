@@ -14,6 +14,7 @@
 #include "../worker.h"
 #include "../resp/reply.h"
 #include "../../persist/bgsave.h"
+#include "../../persist/loading.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
@@ -203,6 +204,8 @@ void cmd_shutdown(cb_client *c) {
         reply_error(c, ERR_SYNTAX);
         return;
     }
+    /* A half-loaded dataset is never saved over the file it came from. */
+    if (loading_active()) flags = (flags & ~SHUTDOWN_SAVE) | SHUTDOWN_NOSAVE;
     /* SHUTDOWN runs with the other workers parked (xshard), so the final
      * snapshot sees every shard as of this moment. */
     bgsave_kill("There is a child saving an .rdb. Killing it!");
