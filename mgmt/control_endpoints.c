@@ -323,12 +323,17 @@ static void snapshot_start(ctl_resp *rp)
 {
     int rc = 1;
     xshard_park_all();
-    if (!bgsave_in_progress()) rc = bgsave_start();
+    if (!bgsave_in_progress()) rc = bgsave_aof_in_progress() || aof_rewrite_pending() ? 2
+                                                                         : bgsave_start();
     xshard_release_all();
     if (rc == 0)
         ok_status(rp, MHD_HTTP_ACCEPTED, "Background saving started");
     else if (rc == 1)
         ctl_error(rp, MHD_HTTP_CONFLICT, "Background save already in progress");
+    else if (rc == 2) /* one snapshot at a time, as BGSAVE answers */
+        ctl_error(rp, MHD_HTTP_CONFLICT,
+                  "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE "
+                  "SCHEDULE in order to schedule a BGSAVE whenever possible.");
     else
         ctl_error(rp, MHD_HTTP_INTERNAL_SERVER_ERROR, "Background save failed to start");
 }
@@ -453,8 +458,11 @@ static void latency_get(ctl_resp *rp)
 
 static void aof_rewrite(ctl_resp *rp)
 {
-    if (aof_request_rewrite() == 1)
+    int rc = aof_request_rewrite();
+    if (rc == 1)
         ctl_error(rp, MHD_HTTP_CONFLICT, "Background append only file rewriting already in progress");
+    else if (rc == 2) /* a BGSAVE runs: it starts when that is done */
+        ok_status(rp, MHD_HTTP_ACCEPTED, "Background append only file rewriting scheduled");
     else
         ok_status(rp, MHD_HTTP_ACCEPTED, "Background append only file rewriting started");
 }

@@ -582,6 +582,13 @@ static void set_recording(int on) {
     __atomic_store_n(&A.recording, on, __ATOMIC_RELEASE);
 }
 
+/* What INFO (on a worker thread) reads about the files. */
+static void publish_sizes(void) {
+    __atomic_store_n(&A.pub_cur_size, A.base_size + A.incr_size, __ATOMIC_RELAXED);
+    __atomic_store_n(&A.pub_base_size, A.base_size, __ATOMIC_RELAXED);
+    __atomic_store_n(&A.pub_buflen, (long long)cbstr_len(A.buf), __ATOMIC_RELAXED);
+}
+
 /* ------------------------------------------- rewrites without parking */
 
 static void rewrite_finished(int result, uint64_t cow);
@@ -771,6 +778,7 @@ static void rewrite_finished(int result, uint64_t cow) {
         }
     }
     A.rw_enabling = 0;
+    publish_sizes(); /* before the flag: INFO shows the new sizes with it */
     __atomic_store_n(&A.rewrite_in_progress, 0, __ATOMIC_RELEASE);
 }
 
@@ -908,9 +916,7 @@ void aof_tick(void) {
         __atomic_store_n(&A.rewrite_sched, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&A.rewrite_req, 0, __ATOMIC_RELEASE);
     }
-    __atomic_store_n(&A.pub_cur_size, A.base_size + A.incr_size, __ATOMIC_RELAXED);
-    __atomic_store_n(&A.pub_base_size, A.base_size, __ATOMIC_RELAXED);
-    __atomic_store_n(&A.pub_buflen, (long long)cbstr_len(A.buf), __ATOMIC_RELAXED);
+    publish_sizes();
 }
 
 void aof_flush_at_exit(void) {

@@ -658,7 +658,8 @@ class ControlEndpointsTest(ControlBase):
             r.set('key:%d' % i, 'v' * 20)
         self.assertEqual(http.json('/aof/rewrite', 'POST'),
                          (202, {'status': 'Background append only file rewriting started'}))
-        self.assertTrue(wait_until(lambda: r.info('persistence')['aof_rewrites'] == 1))
+        self.assertTrue(wait_until(lambda: r.info('persistence')['aof_rewrites'] == 1
+                                   and r.info('persistence')['aof_rewrite_in_progress'] == 0))
         self.assertEqual(r.info('persistence')['aof_last_bgrewrite_status'], 'ok')
         # Asked while one is pending or running: Redis's refusal.
         res = []
