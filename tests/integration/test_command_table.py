@@ -8,7 +8,7 @@ entry for every command cachebox has, and the only commands of Redis's
 COMMAND LIST that cachebox lacks are those named in NOT_YET (other work)."""
 import unittest
 
-from cbtest import Server, parse
+from cbtest import PairTest, Server, parse
 
 # Commands still missing from cachebox on purpose (replication, MIGRATE).
 NOT_YET = {'migrate', 'sync', 'psync', 'replconf'}

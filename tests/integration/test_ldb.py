@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from cbtest import REDIS_CLI, Server, encode_command, parse
+from cbtest import REDIS_CLI, PairTest, Server, encode_command, parse
 
 SCRIPT = '''local t = {1,2,x={a="b"}}
 local function f(a)

@@ -7,7 +7,7 @@ differ. The deterministic forms are byte-compared in tests/diff/lolwut.cmds."""
 import re
 import unittest
 
-from cbtest import Server, parse
+from cbtest import PairTest, Server, parse
 
 CELL6 = rb'\x1b\[(?:0;30;40m|0;90;100m|0;37;47m|0;97;107m) \x1b\[0m'
 
