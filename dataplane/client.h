@@ -115,6 +115,7 @@ typedef struct cb_client {
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
     uint64_t aof_wait;      /* appendfsync always: reply waits for this AOF record */
+    struct cb_replconf *replconf; /* REPLCONF settings before SYNC/PSYNC (cmd_repl.c) */
 } cb_client;
 
 /* Arg i as a slice; helpers for handlers. */

@@ -117,6 +117,14 @@ static struct {
      * bgsave_kill: after a kill returns, the snapshot either landed before
      * it or never will (FLUSHALL's own save must be the last word). */
     pthread_mutex_t finish_lock;
+    /* (epoch) A snapshot for replicas without a file (repl-diskless-sync):
+     * the bytes go to sink instead; sink_busy holds the rings back while
+     * the replicas' buffers are full. done_cb hears how every snapshot
+     * ended (the replication layer waits on both kinds). */
+    void (*sink)(const void *p, size_t n, void *arg);
+    int (*sink_busy)(void *arg);
+    void *sink_arg;
+    void (*done_cb)(int ok, int diskless);
     int npoints;
     long long points[BG_MAX_POINTS][2]; /* seconds, changes */
 } bg = {.fd = -1, .dirfd = -1, .last_status_ok = 1, .last_time_sec = -1,
@@ -368,9 +376,29 @@ int bgsave_worker_step(int shard_id)
  * The epoch
  * ---------------------------------------------------------------------- */
 
+static int start_epoch(void);
+
 int bgsave_start(void)
 {
     if (LOAD(bg.in_progress)) return -1;
+    bg.sink = NULL;
+    return start_epoch();
+}
+
+int bgsave_start_to_sink(void (*sink)(const void *p, size_t n, void *arg),
+                         int (*busy)(void *arg), void *arg)
+{
+    if (LOAD(bg.in_progress)) return -1;
+    bg.sink = sink;
+    bg.sink_busy = busy;
+    bg.sink_arg = arg;
+    return start_epoch();
+}
+
+void bgsave_on_done(void (*cb)(int ok, int diskless)) { bg.done_cb = cb; }
+
+static int start_epoch(void)
+{
     bg.start_time = time(NULL);
     STORE(bg.lastbgsave_try, bg.start_time);
     bg.dirty_at_start = dirty_sum();
@@ -410,9 +438,12 @@ int bgsave_start(void)
         bg.keys_total += snap_get(s)->keys_total;
         STORE(b->active, 1);
     }
-    __atomic_fetch_add(&bg.rdb_saves, 1, __ATOMIC_RELAXED);
+    if (!bg.sink) __atomic_fetch_add(&bg.rdb_saves, 1, __ATOMIC_RELAXED);
     STORE(bg.in_progress, 1);
-    cb_log(LOG_NOTICE, "Background saving started by pid %ld", (long)getpid());
+    if (bg.sink)
+        cb_log(LOG_NOTICE, "Starting BGSAVE for SYNC with target: replicas sockets");
+    else
+        cb_log(LOG_NOTICE, "Background saving started by pid %ld", (long)getpid());
     if (bg.wake) bg.wake();
     return 0;
 }
@@ -442,6 +473,10 @@ static void file_write(const void *p, size_t n)
 {
     if (bg.err) return;
     bg.crc = crc64(bg.crc, p, n);
+    if (bg.sink) {
+        bg.sink(p, n, bg.sink_arg);
+        return;
+    }
     const char *q = p;
     while (n > 0) {
         ssize_t k = write(bg.fd, q, n);
@@ -465,6 +500,12 @@ static void open_file(void)
 {
     bg.opened = 1;
     bg.crc = 0;
+    if (bg.sink) {
+        cbstr h = rdb_enc_header(cbstr_new("", 0));
+        file_write(h, cbstr_len(h));
+        cbstr_free(h);
+        return;
+    }
     snprintf(bg.tmp, sizeof(bg.tmp), "temp-%d.rdb", (int)getpid());
     bg.dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     bg.fd = bg.dirfd < 0 ? -1
@@ -522,6 +563,7 @@ static int complete_file(void)
     cbstr t = rdb_enc_trailer(cbstr_new("", 0), bg.crc, bg.checksum);
     file_write(t, cbstr_len(t));
     cbstr_free(t);
+    if (bg.sink) return 0;
     if (!bg.err && fsync(bg.fd) < 0) {
         bg.err = errno;
         bg.errwhat = "Write error saving DB on disk";
@@ -565,6 +607,16 @@ static void end_snapshot(int ok)
     }
     long long secs = (long long)(time(NULL) - bg.start_time);
     STORE(bg.last_cow, LOAD(bg.cow_peak));
+    if (bg.sink) {
+        /* A transfer to replicas: no file, and LASTSAVE and the change
+         * counter stay as they were (as Redis's diskless sync). */
+        bg.sink = NULL;
+        if (ok) cb_log(LOG_NOTICE, "Diskless rdb transfer, done reading from pipe, replicas still up.");
+        else cb_log(LOG_WARNING, "Diskless rdb transfer to replicas failed");
+        STORE(bg.in_progress, 0);
+        if (bg.done_cb) bg.done_cb(ok, 1);
+        return;
+    }
     if (ok) {
         cb_log(LOG_NOTICE, "DB saved on disk");
         cb_log(LOG_NOTICE, "Background saving terminated with success");
@@ -583,6 +635,7 @@ static void end_snapshot(int ok)
         STORE(bg.last_time_sec, secs);
     }
     STORE(bg.in_progress, 0);
+    if (bg.done_cb) bg.done_cb(ok, 0);
 }
 
 /* Save points and scheduled saves: 1 when a BGSAVE should start now. */
@@ -624,6 +677,9 @@ int bgsave_mgmt_pump(void)
         end_snapshot(0);
         return 0;
     }
+    /* Replicas that cannot take more hold the rings (and so the walkers)
+     * back: memory stays bounded by what is in flight. */
+    if (bg.sink && bg.sink_busy && bg.sink_busy(bg.sink_arg)) return 0;
     drain_rings(0);
     for (int i = 0; i < bg.nshards && !bg.err; i++) {
         if (LOAD(bg.sh[i].unsupported) >= 0 && LOAD(bg.sh[i].finished)) {
