@@ -150,28 +150,46 @@ void cmd_role(cb_client *c) {
 /* How often a blocked WAIT looks at the replicas' ACKs. */
 #define WAIT_POLL_MS 10
 
+/* The saved timeout argument of a blocked WAIT: "<deadline ms> <sequence
+ * number> <next poll ms>" (next poll 0: no replica was attached, so the
+ * client just waits for its deadline, as Redis with no replicas). */
+static void wait_block_state(cb_client *c, long long deadline, unsigned long long seq,
+                             long long next) {
+    char state[96];
+    int k = snprintf(state, sizeof(state), "%lld %llu %lld", deadline, seq, next);
+    block_client_set_arg(c, 2, state, (size_t)k);
+}
+
+/* When a blocked WAIT looks again: WAIT_POLL_MS on, capped by its deadline. */
+static long long wait_next_poll(long long now, long long deadline) {
+    long long next = now + WAIT_POLL_MS;
+    return deadline && deadline < next ? deadline : next;
+}
+
 /* WAIT numreplicas timeout: blocks until that many replicas acknowledged
- * everything written before it, or the timeout. While blocked the saved
- * timeout argument holds "<deadline ms> <sequence number>" and the
- * command re-runs every WAIT_POLL_MS (the replicas' ACKs arrive on the
- * management thread). */
+ * everything written before it, or the timeout. While replicas are
+ * attached the blocked command re-runs every WAIT_POLL_MS (their ACKs
+ * arrive on the management thread); CLIENT UNBLOCK ends it early. */
 void cmd_wait(cb_client *c) {
     long long want, timeout;
+    long long now = util_mstime();
     if (c->block_mode == BLOCK_MODE_TIMEOUT) {
-        char buf[64];
+        char buf[96];
         size_t n = c->argv_len[2] < sizeof(buf) - 1 ? c->argv_len[2] : sizeof(buf) - 1;
         memcpy(buf, c->argv[2], n);
         buf[n] = '\0';
         char *end;
         long long deadline = strtoll(buf, &end, 10);
-        unsigned long long seq = strtoull(end, NULL, 10);
+        unsigned long long seq = strtoull(end, &end, 10);
+        long long polled = strtoll(end, NULL, 10);
         (void)util_str2ll(c->argv[1], c->argv_len[1], &want);
         int acked = repl_count_acked(seq);
-        long long now = util_mstime();
-        if (acked < want && (deadline == 0 || now < deadline)) {
-            long long next = now + WAIT_POLL_MS;
-            if (deadline && deadline < next) next = deadline;
+        /* Early (CLIENT UNBLOCK), or no polling: answer now. */
+        int unblocked = polled == 0 || now + 1 < polled;
+        if (!unblocked && acked < want && (deadline == 0 || now < deadline)) {
+            long long next = wait_next_poll(now, deadline);
             block_client_keep(c, next);
+            wait_block_state(c, deadline, seq, next);
             return;
         }
         reply_int(c, acked);
@@ -186,7 +204,7 @@ void cmd_wait(cb_client *c) {
         reply_error(c, "timeout is negative");
         return;
     }
-    long long now = util_mstime(), deadline = 0;
+    long long deadline = 0;
     if (timeout > 0) {
         if (timeout > LLONG_MAX - now) {
             reply_error(c, "timeout is out of range");
@@ -200,13 +218,10 @@ void cmd_wait(cb_client *c) {
         reply_int(c, acked);
         return;
     }
-    long long next = now + WAIT_POLL_MS;
-    if (deadline && deadline < next) next = deadline;
-    if (block_client(c, 0, NULL, next)) {
-        char state[64];
-        int k = snprintf(state, sizeof(state), "%lld %llu", deadline, (unsigned long long)seq);
-        block_client_set_arg(c, 2, state, (size_t)k);
-        repl_request_getack();
+    long long next = repl_count() ? wait_next_poll(now, deadline) : 0;
+    if (block_client(c, 0, NULL, next ? next : deadline)) {
+        wait_block_state(c, deadline, (unsigned long long)seq, next);
+        if (next) repl_request_getack();
         return;
     }
     reply_int(c, acked);
