@@ -739,10 +739,31 @@ static const char *state_name(int s) {
     }
 }
 
+/* Online replicas whose last ACK is at most min-replicas-max-lag old
+ * (lock held). */
+static int good_replicas(time_t now) {
+    int n = 0;
+    for (replica *r = R.list; r; r = r->next)
+        if (!r->closing && r->state == R_ONLINE &&
+            now - r->ack_time <= g_config.min_replicas_max_lag)
+            n++;
+    return n;
+}
+
+int repl_too_few_good_replicas(void) {
+    if (!g_config.min_replicas_to_write || !g_config.min_replicas_max_lag) return 0;
+    pthread_mutex_lock(&R.mu);
+    int n = good_replicas(time(NULL));
+    pthread_mutex_unlock(&R.mu);
+    return n < g_config.min_replicas_to_write;
+}
+
 cbstr repl_info(cbstr s) {
     pthread_mutex_lock(&R.mu);
     time_t now = time(NULL);
     s = cbstr_catfmt(s, "role:master\r\nconnected_slaves:%d\r\n", R.nrep);
+    if (g_config.min_replicas_to_write && g_config.min_replicas_max_lag)
+        s = cbstr_catfmt(s, "min_slaves_good_slaves:%d\r\n", good_replicas(now));
     int i = 0;
     /* Oldest first, as Redis lists them. */
     replica *order[256];

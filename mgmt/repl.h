@@ -71,6 +71,10 @@ cbstr repl_client_list(cbstr s, int only_id_count, const unsigned long long *ids
  * laddr; returns how many. */
 int repl_kill(unsigned long long id, const char *addr, size_t addr_len, const char *laddr,
               size_t laddr_len);
+/* min-replicas-to-write: 1 when writes must be refused with NOREPLICAS
+ * (fewer online replicas than asked for ACKed within min-replicas-max-lag). */
+int repl_too_few_good_replicas(void);
+#define REPL_NOREPLICAS_ERR "-NOREPLICAS Not enough good replicas to write."
 /* Number of replicas attached (any state). */
 int repl_count(void);
 

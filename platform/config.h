@@ -80,6 +80,8 @@ typedef struct cb_config {
     int repl_diskless_sync_delay;
     int repl_ping_replica_period;
     int repl_timeout;
+    int min_replicas_to_write;
+    int min_replicas_max_lag;
     int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
     int appendonly;
     char *appendfilename;

@@ -187,7 +187,7 @@ class _Replication:
         self.assertEqual(ri['master_port'], str(self.master.port))
         role = m.execute_command('ROLE')
         self.assertEqual(role[0], b'master')
-        self.assertEqual(role[1], int(mi['master_repl_offset']))
+        self.assertGreaterEqual(role[1], int(mi['master_repl_offset']))  # a PING may follow
         self.assertEqual(role[2][0][:2], [b'127.0.0.1', str(self.replica.port).encode()])
         stats = info(m, 'stats')
         self.assertEqual(stats['sync_full'], '1')
@@ -196,6 +196,15 @@ class _Replication:
                             for l in m.execute_command('CLIENT', 'LIST').decode().splitlines()))
         self.assertNotIn('dump.rdb', os.listdir(self.master.dir))  # rdb-del-sync-files
         self.assertEqual(info(m, 'clients')['connected_clients'], '1')
+
+        # min-replicas-to-write: one good replica lets writes through, two not.
+        m.config_set('min-replicas-to-write', 1)
+        m.set('guarded', 1)
+        self.assertEqual(info(m, 'replication')['min_slaves_good_slaves'], '1')
+        m.config_set('min-replicas-to-write', 2)
+        with self.assertRaisesRegex(Exception, 'Not enough good replicas to write'):
+            m.set('guarded', 2)
+        m.config_set('min-replicas-to-write', 0)
 
         # The link dies; the replica comes back with PSYNC and gets the rest.
         self.assertEqual(m.execute_command('CLIENT', 'KILL', 'TYPE', 'replica'), 1)
