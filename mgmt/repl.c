@@ -105,6 +105,7 @@ static struct {
     /* Stats. */
     long long sync_full, sync_partial_ok, sync_partial_err;
     long long last_ping_ms;
+    long long last_newline_ms;
     int getack_req;          /* atomic */
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .seldb = -1, .second_offset = -1};
 
@@ -607,8 +608,15 @@ static void cron(void) {
         static const char getack[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
         feed(getack, sizeof(getack) - 1);
     }
+    /* Replicas waiting for a disk snapshot get a newline each second so
+     * their link stays alive (Redis does the same; they skip it). */
+    int newline = now_ms - R.last_newline_ms >= 1000;
+    if (newline) R.last_newline_ms = now_ms;
     for (replica *r = R.list; r; r = r->next) {
         if (r->closing) continue;
+        if (newline && !out_left(r) &&
+            (r->state == R_WAIT_START || (r->state == R_WAIT_END && !r->diskless)))
+            out_add(r, "\n", 1);
         if ((r->state == R_ONLINE || r->state == R_WAIT_ACK) &&
             now - r->ack_time > g_config.repl_timeout)
             rep_close(r, "Disconnecting timedout replica (streaming sync):");
