@@ -243,6 +243,18 @@ class _Replication:
         self.assertIn(b'*3\r\n$3\r\nset\r\n$5\r\nafter\r\n$1\r\n1\r\n', rest.replace(b'SET', b'set'))
 
 
+class ReplicationCommands(unittest.TestCase):
+    def test_command_table_matches_oracle(self):
+        with Server('cachebox') as cb, Server('redis') as rs:
+            c, o = cb.raw(), rs.raw()
+            for name in ('sync', 'psync', 'replconf', 'role', 'wait'):
+                self.assertEqual(c.cmd('COMMAND', 'INFO', name), o.cmd('COMMAND', 'INFO', name), name)
+            names = set(parse(c.cmd('COMMAND', 'LIST')))
+            self.assertTrue({b'sync', b'psync', b'replconf'} <= names)
+            self.assertEqual(parse(c.cmd('COMMAND', 'COUNT')),
+                             len([n for n in names if b'|' not in n]))
+
+
 class Replication1Worker(_Replication, unittest.TestCase):
     WORKERS = 1
     DISKLESS = 'yes'
