@@ -197,6 +197,11 @@ class _Replication:
         self.assertNotIn('dump.rdb', os.listdir(self.master.dir))  # rdb-del-sync-files
         self.assertEqual(info(m, 'clients')['connected_clients'], '1')
 
+        # WAIT for more replicas than there are: the timeout, then the count.
+        t0 = time.time()
+        self.assertEqual(m.execute_command('WAIT', 2, 300), 1)
+        self.assertGreaterEqual(time.time() - t0, 0.28)
+
         # min-replicas-to-write: one good replica lets writes through, two not.
         m.config_set('min-replicas-to-write', 1)
         m.set('guarded', 1)
@@ -218,6 +223,30 @@ class _Replication:
         self.assertEqual(m.execute_command('WAIT', 1, 5000), 1)
         self.wait_synced()
         self.assert_same_dataset()
+
+    def test_eviction_and_expiry_reach_the_replica(self):
+        m = self.master.redis()
+        self.start_replica()
+        self.assertEqual(m.execute_command('WAIT', 1, 10000), 1)
+        used = int(info(m, 'memory')['used_memory'])
+        m.config_set('maxmemory-policy', 'allkeys-random')
+        m.config_set('maxmemory', used + 3 * 1024 * 1024)
+        p = m.pipeline(transaction=False)
+        for i in range(60000):
+            p.set('e:%d' % i, 'x' * 100)
+            if i % 100 == 49:
+                p.set('t:%d' % i, 1, px=30)
+            if i % 1000 == 999:
+                p.execute()
+        p.execute()
+        self.assertGreater(int(info(m, 'stats')['evicted_keys']), 0)
+        time.sleep(0.5)                      # active expiry takes the t:* keys
+        m.config_set('maxmemory', 0)
+        self.assertEqual(m.execute_command('WAIT', 1, 10000), 1)
+        self.wait_synced()
+        self.assertEqual(m.dbsize(), self.replica.redis().dbsize())
+        self.assertEqual(m.execute_command('DEBUG', 'DIGEST'),
+                         self.replica.redis().execute_command('DEBUG', 'DIGEST'))
 
     def test_old_sync_protocol(self):
         m = self.master.redis()
