@@ -52,7 +52,6 @@
 /* The Redis release whose behaviour we reproduce. */
 #define INFO_REDIS_VERSION "7.0.15"
 /* Redis's default repl-backlog-size, printed as configured. */
-#define INFO_REPL_BACKLOG_SIZE 1048576
 
 /* ------------------------------------------------------------- gathering */
 
@@ -370,7 +369,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      "total_net_input_bytes:%llu\r\n"
                      "total_net_output_bytes:%llu\r\n"
                      "total_net_repl_input_bytes:0\r\n"
-                     "total_net_repl_output_bytes:0\r\n"
+                     "total_net_repl_output_bytes:%lld\r\n"
                      "instantaneous_input_kbps:%.2f\r\n"
                      "instantaneous_output_kbps:%.2f\r\n"
                      "instantaneous_input_repl_kbps:0.00\r\n"
@@ -392,7 +391,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      (unsigned long long)t->w.numconnections, (unsigned long long)t->w.numcommands,
                      (unsigned long long)t->w.instantaneous_ops,
                      (unsigned long long)t->w.net_input_bytes,
-                     (unsigned long long)t->w.net_output_bytes,
+                     (unsigned long long)t->w.net_output_bytes, repl_net_output_bytes(),
                      (double)t->w.instantaneous_input_bps / 1024.0,
                      (double)t->w.instantaneous_output_bps / 1024.0,
                      (unsigned long long)t->w.rejected_conn, rs_full, rs_ok, rs_err,

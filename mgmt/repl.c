@@ -104,6 +104,7 @@ static struct {
     int file_for_sync;       /* delete after transfer (rdb-del-sync-files) */
     /* Stats. */
     long long sync_full, sync_partial_ok, sync_partial_err;
+    long long net_out;       /* bytes sent to replicas */
     long long last_ping_ms;
     long long last_newline_ms;
     int getack_req;          /* atomic */
@@ -494,6 +495,7 @@ static void rep_write(replica *r) {
             return;
         }
         r->out_sent += (size_t)k;
+        R.net_out += k;
     }
     if (r->out_sent == cbstr_len(r->out)) {
         cbstr_clear(r->out);
@@ -800,6 +802,13 @@ cbstr repl_info(cbstr s) {
                      R.backlog ? R.bl_first : 0, R.backlog ? R.bl_histlen : 0);
     pthread_mutex_unlock(&R.mu);
     return s;
+}
+
+long long repl_net_output_bytes(void) {
+    pthread_mutex_lock(&R.mu);
+    long long n = R.net_out;
+    pthread_mutex_unlock(&R.mu);
+    return n;
 }
 
 void repl_sync_stats(long long *full, long long *ok, long long *err) {

@@ -54,6 +54,8 @@ void repl_shutdown(void);
 cbstr repl_info(cbstr s);
 /* INFO stats: sync_full, sync_partial_ok, sync_partial_err. */
 void repl_sync_stats(long long *full, long long *ok, long long *err);
+/* INFO stats total_net_repl_output_bytes: bytes sent to replicas. */
+long long repl_net_output_bytes(void);
 /* INFO memory: backlog bytes, and the replicas' output buffers. */
 size_t repl_mem_backlog(void);
 size_t repl_mem_replicas(void);
