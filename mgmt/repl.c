@@ -70,6 +70,7 @@ typedef struct replica {
     char in[512];            /* REPLCONF ACK lines being read */
     size_t inlen;
     long long ack_off, ack_time;
+    int acked;               /* a REPLCONF ACK arrived (CLIENT LIST cmd=replconf) */
     long long attached_ms;
     int closing;
 } replica;
@@ -512,6 +513,7 @@ static void rep_command(replica *r, int argc, char **argv) {
         long long off = strtoll(argv[2], NULL, 10);
         if (off > r->ack_off) r->ack_off = off;
         r->ack_time = time(NULL);
+        r->acked = 1;
         if (r->state == R_WAIT_ACK) {
             /* The payload is loaded: the stream starts now. */
             out_add(r, r->pend, cbstr_len(r->pend));
@@ -905,7 +907,7 @@ cbstr repl_client_list(cbstr s, int nids, const unsigned long long *ids) {
                          (now - r->h.ctime_ms) / 1000,
                          (long long)(time(NULL) - r->ack_time), omem ? 1 : 0, omem,
                          omem + sizeof(*r), out_left(r) ? "w" : "",
-                         r->h.psync ? "psync" : "sync");
+                         r->acked ? "replconf" : r->h.psync ? "psync" : "sync");
     }
     pthread_mutex_unlock(&R.mu);
     return s;

@@ -193,7 +193,7 @@ class _Replication:
         self.assertEqual(stats['sync_full'], '1')
         self.assertEqual(stats['sync_partial_ok'], '0')
         self.assertGreater(int(stats['total_net_repl_output_bytes']), 100000)
-        self.assertTrue(any('flags=S' in l and 'cmd=psync' in l
+        self.assertTrue(any('flags=S' in l and 'cmd=replconf' in l
                             for l in m.execute_command('CLIENT', 'LIST').decode().splitlines()))
         self.assertNotIn('dump.rdb', os.listdir(self.master.dir))  # rdb-del-sync-files
         self.assertEqual(info(m, 'clients')['connected_clients'], '1')
