@@ -327,7 +327,7 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
         "rss_overhead_bytes:%lld\r\n"
         "mem_fragmentation_ratio:%.2f\r\n"
         "mem_fragmentation_bytes:%lld\r\n"
-        "mem_not_counted_for_evict:0\r\n"
+        "mem_not_counted_for_evict:%zu\r\n"
         "mem_replication_backlog:%zu\r\n"
         "mem_total_replication_buffers:%zu\r\n"
         "mem_clients_slaves:%zu\r\n"
@@ -342,7 +342,7 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
         active ? (double)resident / (double)active : 0.0, (long long)resident - (long long)active,
         resident ? (double)rss / (double)resident : 0.0, (long long)rss - (long long)resident,
         used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used,
-        repl_mem_backlog(), repl_mem_backlog() + repl_mem_replicas(), repl_mem_replicas(), clients,
+        mem_not_counted(), repl_mem_backlog(), repl_mem_backlog() + repl_mem_replicas(), repl_mem_replicas(), clients,
         mem_allocator_name(), defrag_running(), lazy_pending, lazy_freed);
     return s;
 }

@@ -719,6 +719,9 @@ void repl_tick(const struct pollfd *pfd, int n) {
     for (replica *r = R.list; r; r = r->next)
         if (!r->closing && (out_left(r) || r->state == R_SEND_FILE)) rep_write(r);
     reap();
+    size_t held = R.backlog ? R.bl_size : 0;
+    for (replica *r = R.list; r; r = r->next) held += cbstr_len(r->out) + cbstr_len(r->pend);
+    mem_set_not_counted(held);
     pthread_mutex_unlock(&R.mu);
 }
 

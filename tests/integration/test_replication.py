@@ -193,6 +193,9 @@ class _Replication:
         self.assertEqual(stats['sync_full'], '1')
         self.assertEqual(stats['sync_partial_ok'], '0')
         self.assertGreater(int(stats['total_net_repl_output_bytes']), 100000)
+        mem = info(m, 'memory')
+        self.assertEqual(mem['mem_replication_backlog'], '1048576')
+        self.assertGreaterEqual(int(mem['mem_not_counted_for_evict']), 1048576)
         self.assertTrue(any('flags=S' in l and 'cmd=replconf' in l
                             for l in m.execute_command('CLIENT', 'LIST').decode().splitlines()))
         self.assertNotIn('dump.rdb', os.listdir(self.master.dir))  # rdb-del-sync-files
