@@ -156,6 +156,12 @@ int block_client(cb_client *c, int nkeys, const int *keyidx, long long deadline_
     return 1;
 }
 
+void block_client_keep(cb_client *c, long long deadline_ms) {
+    if (!c->blk) return;
+    c->blk->deadline_ms = deadline_ms;
+    c->block_still = 1;
+}
+
 void block_client_set_arg(cb_client *c, int i, const char *p, size_t len) {
     cb_blocked *b = c->blk;
     if (!b || i < 0 || i >= b->argc) return;

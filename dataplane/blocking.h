@@ -29,6 +29,9 @@ int block_client(cb_client *c, int nkeys, const int *keyidx, long long deadline_
  * becomes the ID it stood for when the client blocked). No-op when the
  * client is not blocked. */
 void block_client_set_arg(cb_client *c, int i, const char *p, size_t len);
+/* In a re-run in "timed out" mode (the deadline passed): stay blocked,
+ * without a reply, until deadline_ms after all (WAIT polls this way). */
+void block_client_keep(cb_client *c, long long deadline_ms);
 /* Parse a blocking timeout argument (seconds, may be fractional) as Redis
  * 7.0 does; *deadline_ms is 0 for "forever". 0 ok, -1 after an error reply. */
 int blocking_timeout_arg(cb_client *c, int i, long long *deadline_ms);

@@ -129,6 +129,7 @@ typedef struct cb_client {
     int mem_bucket;
     int mem_tracked;
     struct cb_client *mb_prev, *mb_next;
+    struct cb_replconf *replconf; /* REPLCONF settings before SYNC/PSYNC (cmd_repl.c) */
 } cb_client;
 
 /* Arg i as a slice; helpers for handlers. */

@@ -416,6 +416,7 @@ void conn_close(cb_client *c) {
     cb_free(c->name);
     cb_free(c->lib_name);
     cb_free(c->lib_ver);
+    cb_free(c->replconf);
     cb_free(c);
 }
 

@@ -4,6 +4,7 @@
  * way Redis 7.0 reports them in INFO commandstats and errorstats.
  */
 #include "dispatch.h"
+#include "../mgmt/repl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -297,6 +298,11 @@ int dispatch_command(cb_client *c) {
         char msg[300];
         if (aof_write_refusal(msg, sizeof(msg))) {
             reject(c, cmd, msg);
+            goto done;
+        }
+        /* min-replicas-to-write (mgmt/repl.c). */
+        if (repl_too_few_good_replicas()) {
+            reject(c, cmd, REPL_NOREPLICAS_ERR);
             goto done;
         }
     }

@@ -44,6 +44,7 @@
 #include "memory.h"
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
+#include "repl.h"
 #include "../persist/loading.h"
 
 #ifndef CACHEBOX_VERSION
@@ -53,7 +54,6 @@
 /* The Redis release whose behaviour we reproduce. */
 #define INFO_REDIS_VERSION "7.0.15"
 /* Redis's default repl-backlog-size, printed as configured. */
-#define INFO_REPL_BACKLOG_SIZE 1048576
 
 /* ------------------------------------------------------------- gathering */
 
@@ -330,10 +330,10 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
         "rss_overhead_bytes:%lld\r\n"
         "mem_fragmentation_ratio:%.2f\r\n"
         "mem_fragmentation_bytes:%lld\r\n"
-        "mem_not_counted_for_evict:0\r\n"
-        "mem_replication_backlog:0\r\n"
-        "mem_total_replication_buffers:0\r\n"
-        "mem_clients_slaves:0\r\n"
+        "mem_not_counted_for_evict:%zu\r\n"
+        "mem_replication_backlog:%zu\r\n"
+        "mem_total_replication_buffers:%zu\r\n"
+        "mem_clients_slaves:%zu\r\n"
         "mem_clients_normal:%zu\r\n"
         "mem_cluster_links:0\r\n"
         "mem_aof_buffer:0\r\n"
@@ -344,7 +344,8 @@ static cbstr sec_memory(cbstr s, info_ctx *x)
         allocated ? (double)active / (double)allocated : 0.0, active - allocated,
         active ? (double)resident / (double)active : 0.0, (long long)resident - (long long)active,
         resident ? (double)rss / (double)resident : 0.0, (long long)rss - (long long)resident,
-        used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, clients,
+        used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used,
+        mem_not_counted(), repl_mem_backlog(), repl_mem_backlog() + repl_mem_replicas(), repl_mem_replicas(), clients,
         mem_allocator_name(), defrag_running(), lazy_pending, lazy_freed);
     return s;
 }
@@ -363,6 +364,8 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
 {
     const info_totals *t = &x->t;
     double stale = t->nshards ? (double)t->stale_perc_x100_sum / t->nshards / 100.0 : 0.0;
+    long long rs_full, rs_ok, rs_err;
+    repl_sync_stats(&rs_full, &rs_ok, &rs_err);
     s = cbstr_catfmt(s,
                      "total_connections_received:%llu\r\n"
                      "total_commands_processed:%llu\r\n"
@@ -370,15 +373,15 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      "total_net_input_bytes:%llu\r\n"
                      "total_net_output_bytes:%llu\r\n"
                      "total_net_repl_input_bytes:0\r\n"
-                     "total_net_repl_output_bytes:0\r\n"
+                     "total_net_repl_output_bytes:%lld\r\n"
                      "instantaneous_input_kbps:%.2f\r\n"
                      "instantaneous_output_kbps:%.2f\r\n"
                      "instantaneous_input_repl_kbps:0.00\r\n"
                      "instantaneous_output_repl_kbps:0.00\r\n"
                      "rejected_connections:%llu\r\n"
-                     "sync_full:0\r\n"
-                     "sync_partial_ok:0\r\n"
-                     "sync_partial_err:0\r\n"
+                     "sync_full:%lld\r\n"
+                     "sync_partial_ok:%lld\r\n"
+                     "sync_partial_err:%lld\r\n"
                      "expired_keys:%llu\r\n"
                      "expired_stale_perc:%.2f\r\n"
                      "expired_time_cap_reached_count:%llu\r\n"
@@ -392,10 +395,11 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      (unsigned long long)t->w.numconnections, (unsigned long long)t->w.numcommands,
                      (unsigned long long)t->w.instantaneous_ops,
                      (unsigned long long)t->w.net_input_bytes,
-                     (unsigned long long)t->w.net_output_bytes,
+                     (unsigned long long)t->w.net_output_bytes, repl_net_output_bytes(),
                      (double)t->w.instantaneous_input_bps / 1024.0,
                      (double)t->w.instantaneous_output_bps / 1024.0,
-                     (unsigned long long)t->w.rejected_conn, (unsigned long long)t->sh.expired_keys,
+                     (unsigned long long)t->w.rejected_conn, rs_full, rs_ok, rs_err,
+                     (unsigned long long)t->sh.expired_keys,
                      stale, (unsigned long long)t->sh.expired_time_cap_reached_count,
                      (unsigned long long)(t->sh.expire_cycle_cpu_us / 1000),
                      (unsigned long long)t->sh.evicted_keys,
@@ -446,21 +450,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
 static cbstr sec_replication(cbstr s, info_ctx *x)
 {
     (void)x;
-    const char *id = g_server.master_replid[0] ? g_server.master_replid
-                                               : "0000000000000000000000000000000000000000";
-    return cbstr_catfmt(s,
-                        "role:master\r\n"
-                        "connected_slaves:0\r\n"
-                        "master_failover_state:no-failover\r\n"
-                        "master_replid:%s\r\n"
-                        "master_replid2:0000000000000000000000000000000000000000\r\n"
-                        "master_repl_offset:0\r\n"
-                        "second_repl_offset:-1\r\n"
-                        "repl_backlog_active:0\r\n"
-                        "repl_backlog_size:%d\r\n"
-                        "repl_backlog_first_byte_offset:0\r\n"
-                        "repl_backlog_histlen:0\r\n",
-                        id, INFO_REPL_BACKLOG_SIZE);
+    return repl_info(s); /* mgmt/repl.c */
 }
 
 static cbstr sec_cpu(cbstr s, info_ctx *x)

@@ -24,6 +24,7 @@
 #include "../platform/util.h"
 #include "memory.h"
 #include "../persist/bgsave.h"
+#include "repl.h"
 
 static int wake_fd = -1;
 static int sig_fd = -1;
@@ -111,10 +112,11 @@ void mgmt_check_signals(void) {
 /* Wait for signals and wake-ups until shutdown is requested. */
 static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
-        struct pollfd pfd[3] = {{.fd = sig_fd, .events = POLLIN},
-                                {.fd = wake_fd, .events = POLLIN},
-                                {.fd = aof_event_fd(), .events = POLLIN}};
-        int n = poll(pfd, 3, bgsave_child_active() ? 10 : 100);
+        struct pollfd pfd[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
+                                     {.fd = wake_fd, .events = POLLIN},
+                                     {.fd = aof_event_fd(), .events = POLLIN}};
+        int nrep = repl_pollfds(pfd + 3, 64); /* replicas' sockets (repl.c) */
+        int n = poll(pfd, (nfds_t)(3 + nrep), bgsave_child_active() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) mgmt_check_signals();
         if (pfd[1].revents & POLLIN) {
@@ -122,12 +124,14 @@ static void wait_for_shutdown(void) {
             ssize_t r = read(wake_fd, &v, sizeof(v));
             (void)r;
         }
-        aof_tick(); /* AOF records: write, fsync, rewrites */
+        aof_tick(); /* AOF records: write, fsync, rewrites; the replication stream */
         mgmt_cron();
+        repl_tick(pfd + 3, nrep); /* replicas: I/O, full syncs, pings */
     }
 }
 
 int mgmt_run(void) {
+    repl_init();
     do {
         wait_for_shutdown();
     } while (shutdown_save() != 0);
@@ -138,6 +142,7 @@ int mgmt_run(void) {
     bgsave_kill_aof(NULL);
     for (int i = 0; i < 100 && bgsave_child_active(); i++) bgsave_mgmt_pump();
     aof_flush_at_exit();
+    repl_shutdown();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");
     return g_server.exit_code;

@@ -67,6 +67,8 @@ typedef struct aof_state {
     int rewrite_sched;      /* (atomic) asked for while a BGSAVE runs */
     int enable_req;         /* (atomic) 1 on, 2 off (CONFIG SET appendonly) */
     int efd;
+    int tap_on;             /* (atomic) replication wants the records too */
+    void (*tap)(const aof_rec *r); /* sees every record in order */
 
     int on;                 /* files are open */
     int fd;                 /* current incremental file */
@@ -318,6 +320,7 @@ static void serialize_ready(void) {
     int k = 0;
     while (k < A.npend && A.pend[k]->seq == A.written_seq + 1) {
         if (A.on) append_record(A.pend[k]);
+        if (A.tap) A.tap(A.pend[k]);
         A.written_seq = A.pend[k]->seq;
         cb_free(A.pend[k]);
         k++;
@@ -579,7 +582,20 @@ fail:
 
 static void set_recording(int on) {
     __atomic_store_n(&A.hold, on, __ATOMIC_RELEASE);
-    __atomic_store_n(&A.recording, on, __ATOMIC_RELEASE);
+    __atomic_store_n(&A.recording, on || __atomic_load_n(&A.tap_on, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELEASE);
+}
+
+void aof_set_tap(void (*tap)(const aof_rec *r)) { A.tap = tap; }
+
+void aof_tap_recording(int on) {
+    __atomic_store_n(&A.tap_on, on, __ATOMIC_RELEASE);
+    __atomic_store_n(&A.recording, on || A.on, __ATOMIC_RELEASE);
+}
+
+void aof_feed_parked(void) {
+    drain_rings(1);
+    serialize_ready();
 }
 
 /* What INFO (on a worker thread) reads about the files. */
@@ -665,7 +681,10 @@ static int rewrite_begin(int enabling) {
         serialize_ready();
         ready = write_buf() == 0;
     } else if (enabling) {
+        /* Records before the epoch belong to the base; the replication
+         * tap still sees them (A.on is 0, so none reaches a file). */
         drain_rings(1);
+        serialize_ready();
         for (int i = 0; i < A.npend; i++) cb_free(A.pend[i]);
         A.npend = 0;
         A.written_seq = aof_last_seq();

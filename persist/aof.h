@@ -78,6 +78,16 @@ void aof_flush_at_exit(void);
 /* INFO persistence aof_* lines. */
 char *aof_info_fields(char *s);
 
+/* ---- the replication tap (management thread) */
+/* tap sees every record, in sequence order, as the writer takes it (with
+ * the AOF on or off). */
+void aof_set_tap(void (*tap)(const aof_rec *r));
+/* Record effects for the tap even while the AOF is off. */
+void aof_tap_recording(int on);
+/* With every worker parked: hand every record taken so far to the tap now
+ * (the instant of a replication snapshot's epoch). */
+void aof_feed_parked(void);
+
 /* ---- loading (aof_load.c) */
 /* Loads the manifest's files into the shards when appendonly is on:
  * 0 loaded, 1 nothing to load, -1 fatal (logged). */

@@ -139,6 +139,14 @@ static struct {
      * bgsave_kill: after a kill returns, the snapshot either landed before
      * it or never will (FLUSHALL's own save must be the last word). */
     pthread_mutex_t finish_lock;
+    /* (epoch) A snapshot for replicas without a file (repl-diskless-sync):
+     * the bytes go to sink instead; sink_busy holds the rings back while
+     * the replicas' buffers are full. done_cb hears how every snapshot
+     * ended (the replication layer waits on both kinds). */
+    void (*sink)(const void *p, size_t n, void *arg);
+    int (*sink_busy)(void *arg);
+    void *sink_arg;
+    void (*done_cb)(int ok, int diskless);
     int npoints;
     long long points[BG_MAX_POINTS][2]; /* seconds, changes */
 } bg = {.fd = -1, .dirfd = -1, .last_status_ok = 1, .last_time_sec = -1,
@@ -461,6 +469,7 @@ static void start_epoch(int kind)
 int bgsave_start(void)
 {
     if (LOAD(bg.in_progress)) return -1;
+    bg.sink = NULL;
     STORE(bg.lastbgsave_try, time(NULL));
     snprintf(bg.dbfilename, sizeof(bg.dbfilename), "%s", g_config.dbfilename);
     cbstr_free(bg.header);
@@ -476,6 +485,7 @@ int bgsave_start_aof(const char *dir, const char *name, int rdb_preamble,
                      void (*done)(int result, uint64_t cow))
 {
     if (LOAD(bg.in_progress)) return -1;
+    bg.sink = NULL;
     snprintf(bg.aof_dir, sizeof(bg.aof_dir), "%s", dir);
     snprintf(bg.dbfilename, sizeof(bg.dbfilename), "%s", name);
     bg.aof_rdb = rdb_preamble;
@@ -486,6 +496,22 @@ int bgsave_start_aof(const char *dir, const char *name, int rdb_preamble,
     start_epoch(BG_AOF);
     return 0;
 }
+
+int bgsave_start_to_sink(void (*sink)(const void *p, size_t n, void *arg),
+                         int (*busy)(void *arg), void *arg)
+{
+    if (LOAD(bg.in_progress)) return -1;
+    bg.sink = sink;
+    bg.sink_busy = busy;
+    bg.sink_arg = arg;
+    cbstr_free(bg.header);
+    bg.header = rdb_enc_header(cbstr_new("", 0));
+    start_epoch(BG_RDB);
+    cb_log(LOG_NOTICE, "Starting BGSAVE for SYNC with target: replicas sockets");
+    return 0;
+}
+
+void bgsave_on_done(void (*cb)(int ok, int diskless)) { bg.done_cb = cb; }
 
 static void kill_kind(int kind, const char *why)
 {
@@ -516,6 +542,10 @@ static void file_write(const void *p, size_t n)
 {
     if (bg.err) return;
     bg.crc = crc64(bg.crc, p, n);
+    if (bg.sink) {
+        bg.sink(p, n, bg.sink_arg);
+        return;
+    }
     const char *q = p;
     while (n > 0) {
         ssize_t k = pio()->write(bg.fd, q, n);
@@ -540,6 +570,10 @@ static void open_file(void)
 {
     bg.opened = 1;
     bg.crc = 0;
+    if (bg.sink) {
+        file_write(bg.header, cbstr_len(bg.header));
+        return;
+    }
     int aof = bg.kind == BG_AOF;
     if (aof)
         snprintf(bg.tmp, sizeof(bg.tmp), "temp-rewriteaof-bg-%d.aof", (int)getpid());
@@ -624,7 +658,7 @@ static int start_sync(void)
         file_write(t, cbstr_len(t));
         cbstr_free(t);
     }
-    if (bg.err) return 0;
+    if (bg.err || bg.sink) return 0; /* a stream to replicas has no file */
     STORE(bg.sync_state, 1);
     if (pthread_create(&bg.syncer, NULL, sync_main, NULL) != 0) {
         STORE(bg.sync_state, 0);
@@ -652,6 +686,7 @@ static void join_sync(void)
 /* After the fsync: close, rename, directory fsync. 0 ok. */
 static int complete_file(void)
 {
+    if (bg.sink) return bg.err ? -1 : 0;
     if (close(bg.fd) < 0 && !bg.err) {
         bg.err = errno;
         bg.errwhat = "Write error saving DB on disk";
@@ -713,6 +748,16 @@ static void end_snapshot(int ok)
         return;
     }
     STORE(bg.last_cow, LOAD(bg.cow_peak));
+    if (bg.sink) {
+        /* A transfer to replicas: no file, and LASTSAVE and the change
+         * counter stay as they were (as Redis's diskless sync). */
+        bg.sink = NULL;
+        if (ok) cb_log(LOG_NOTICE, "Diskless rdb transfer, done reading from pipe, replicas still up.");
+        else cb_log(LOG_WARNING, "Diskless rdb transfer to replicas failed");
+        STORE(bg.in_progress, 0);
+        if (bg.done_cb) bg.done_cb(ok, 1);
+        return;
+    }
     if (ok) {
         cb_log(LOG_NOTICE, "DB saved on disk");
         cb_log(LOG_NOTICE, "Background saving terminated with success");
@@ -731,6 +776,7 @@ static void end_snapshot(int ok)
         STORE(bg.last_time_sec, secs);
     }
     STORE(bg.in_progress, 0);
+    if (bg.done_cb) bg.done_cb(ok, 0);
 }
 
 /* Save points and scheduled saves: 1 when a BGSAVE should start now. */
@@ -773,6 +819,9 @@ int bgsave_mgmt_pump(void)
         end_snapshot(0);
         return 0;
     }
+    /* Replicas that cannot take more hold the rings (and so the walkers)
+     * back: memory stays bounded by what is in flight. */
+    if (bg.sink && bg.sink_busy && bg.sink_busy(bg.sink_arg)) return 0;
     drain_rings(0);
     for (int i = 0; i < bg.nshards && !bg.err; i++) {
         if (LOAD(bg.sh[i].unsupported) >= 0 && LOAD(bg.sh[i].finished)) {

@@ -39,6 +39,15 @@ int bgsave_child_active(void);
 /* Starts a snapshot epoch into dir/dbfilename (caller holds every shard).
  * 0 started; -1 when one is already in progress. Logs as Redis. */
 int bgsave_start(void);
+/* As bgsave_start, for replicas without a file (repl-diskless-sync): the
+ * RDB bytes go to sink(arg) on the management thread, which holds the
+ * rings back while busy(arg) says the replicas' buffers are full. No
+ * LASTSAVE, no rdb_saves. */
+int bgsave_start_to_sink(void (*sink)(const void *p, size_t n, void *arg),
+                         int (*busy)(void *arg), void *arg);
+/* cb runs on the management thread when any snapshot ends (ok: it was
+ * completely written or streamed; diskless: it was a sink snapshot). */
+void bgsave_on_done(void (*cb)(int ok, int diskless));
 /* Starts the epoch of an AOF rewrite (caller holds every shard): the data
  * set at this instant becomes dir/name, RDB with aof-base 1 (rdb_preamble)
  * or commands; done(result, cow peak bytes) runs on the management

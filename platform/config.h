@@ -74,6 +74,15 @@ typedef struct cb_config {
     int rdbcompression, rdbchecksum;
     int stop_writes_on_bgsave_error;
     int rdb_del_sync_files;        /* only matters with replication */
+    /* Replication, master side (mgmt/repl.c). */
+    long long repl_backlog_size;
+    long long repl_backlog_ttl;
+    int repl_diskless_sync;
+    int repl_diskless_sync_delay;
+    int repl_ping_replica_period;
+    int repl_timeout;
+    int min_replicas_to_write;
+    int min_replicas_max_lag;
     int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
     int key_load_delay;            /* us per key start-up loading sleeps (tests) */
     int appendonly;

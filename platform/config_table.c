@@ -702,6 +702,11 @@ static void proto_post(void) {
     g_config.store.proto_max_bulk_len = g_config.proto_max_bulk_len;
 }
 
+/* Redis keeps the backlog at 16 KiB at least and says so in CONFIG GET. */
+static void backlog_post(void) {
+    if (g_config.repl_backlog_size < 16 * 1024) g_config.repl_backlog_size = 16 * 1024;
+}
+
 /* ------------------------------------------------------------------ table */
 
 static const cfg_enum yes_no_local[] = {{"no", 0}, {"yes", 1}, {"local", 2}, {NULL, 0}};
@@ -777,6 +782,17 @@ const cfg_dir cfg_table[] = {
     BOOL("rdbchecksum", rdbchecksum, "yes", CF_IMMUTABLE),
     BOOL("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes", 0),
     BOOL("rdb-del-sync-files", rdb_del_sync_files, "no", 0),
+    MEMLL("repl-backlog-size", repl_backlog_size, 1, "1mb", 0, backlog_post),
+    LL("repl-backlog-ttl", repl_backlog_ttl, 0, LLMAX, "3600", 0),
+    BOOL("repl-diskless-sync", repl_diskless_sync, "yes", 0),
+    INT("repl-diskless-sync-delay", repl_diskless_sync_delay, 0, IMAX, "5", 0),
+    {"repl-ping-replica-period", "repl-ping-slave-period", CT_NUM, FT_INT, 0,
+     OFF(repl_ping_replica_period), 1, IMAX, "10", NULL, NULL, NULL},
+    INT("repl-timeout", repl_timeout, 1, IMAX, "60", 0),
+    {"min-replicas-to-write", "min-slaves-to-write", CT_NUM, FT_INT, 0,
+     OFF(min_replicas_to_write), 0, IMAX, "0", NULL, NULL, NULL},
+    {"min-replicas-max-lag", "min-slaves-max-lag", CT_NUM, FT_INT, 0,
+     OFF(min_replicas_max_lag), 0, IMAX, "10", NULL, NULL, NULL},
     INT("rdb-key-save-delay", rdb_key_save_delay, INT_MIN, IMAX, "0", 0),
     INT("key-load-delay", key_load_delay, INT_MIN, IMAX, "0", 0),
     BOOL("appendonly", appendonly, "no", 0),

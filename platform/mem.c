@@ -254,6 +254,18 @@ char *cb_strdup(const char *s)
     return cb_memdup(s, strlen(s));
 }
 
+static _Atomic size_t mem_not_counted_bytes;
+
+void mem_set_not_counted(size_t n)
+{
+    atomic_store_explicit(&mem_not_counted_bytes, n, memory_order_relaxed);
+}
+
+size_t mem_not_counted(void)
+{
+    return atomic_load_explicit(&mem_not_counted_bytes, memory_order_relaxed);
+}
+
 size_t mem_used_total(void)
 {
     long long sum = 0;

@@ -24,6 +24,11 @@ char *cb_memdup(const void *p, size_t n); /* adds a NUL */
 
 /* Sum of all threads' counted bytes (relaxed read). */
 size_t mem_used_total(void);
+/* Bytes maxmemory leaves out (the replication backlog and the replicas'
+ * buffers, as Redis leaves them out of eviction); their owner, the
+ * management thread, publishes the figure. */
+void mem_set_not_counted(size_t n);
+size_t mem_not_counted(void);
 /* Bytes counted by the calling thread. */
 long long mem_used_thread(void);
 /* Memory accounts. Every thread counts into its own slot by default; a

@@ -115,12 +115,14 @@ static long long shard_bytes(const cb_shard *s, unsigned long long *limit)
     unsigned long long max = s->set->maxmemory;
     if (s->mem_account < 0) {
         if (limit) *limit = max;
-        return (long long)mem_used_total();
+        return (long long)mem_used_total() - (long long)mem_not_counted();
     }
     unsigned n = 1;
     long long b = mem_account_share(s->mem_account, &n);
     if (limit) *limit = max / n;
-    return b;
+    /* Replication memory lives on the management thread, whose bytes are
+     * split over the shards: its share does not count. */
+    return b - (long long)(mem_not_counted() / n);
 }
 
 /* Bytes this shard should free now: over its share, or the box as a whole
@@ -133,7 +135,7 @@ static long long excess(const cb_shard *s, int *box_over)
     unsigned long long lim;
     long long b = shard_bytes(s, &lim);
     long long over = b - (long long)lim;
-    long long total = (long long)mem_used_total();
+    long long total = (long long)mem_used_total() - (long long)mem_not_counted();
     long long box = total - (long long)s->set->maxmemory;
     if (box_over) *box_over = box > 0;
     return over > box ? over : box;

@@ -13,6 +13,7 @@
 #include "../conn.h"
 #include "../worker.h"
 #include "../resp/reply.h"
+#include "../../mgmt/repl.h"
 #include "../../platform/mem.h"
 #include "../../platform/util.h"
 
@@ -91,7 +92,7 @@ void cmd_client_list(cb_client *c) {
         cb_client *t = w->clients;
         while (t && t->next) t = t->next;
         for (; t; t = t->prev) {
-            if (only_normal == 0) continue; /* no master/replica/pubsub clients exist */
+            if (only_normal == 0) continue; /* replicas are listed below; no master clients */
             if (nids) {
                 int hit = 0;
                 for (int i = 0; i < nids; i++) hit |= ids[i] == t->id;
@@ -109,6 +110,18 @@ void cmd_client_list(cb_client *c) {
             cb_free(line);
         }
     }
+    /* Replicas live on the management thread (mgmt/repl.c). */
+    if (only_normal != 1) {
+        int want_rep = only_normal == -1 ||
+                       (c->argc == 4 && (arg_eq(c, 3, "replica") || arg_eq(c, 3, "slave")));
+        cbstr reps = want_rep ? repl_client_list(cbstr_new("", 0), nids, ids) : NULL;
+        if (reps && cbstr_len(reps)) {
+            out = cb_realloc(out, len + cbstr_len(reps) + 1);
+            memcpy(out + len, reps, cbstr_len(reps));
+            len += cbstr_len(reps);
+        }
+        if (reps) cbstr_free(reps);
+    }
     reply_verbatim(c, out ? out : "", len, "txt");
     cb_free(out);
     cb_free(ids);
@@ -119,7 +132,7 @@ typedef struct kill_filter {
     unsigned long long id;
     const char *addr, *laddr, *user;
     size_t addr_len, laddr_len, user_len;
-    int type; /* -1 any, 1 normal, 0 other types (never match) */
+    int type; /* -1 any, 1 normal, 2 replica, 0 other types (never match) */
     int skipme;
 } kill_filter;
 
@@ -134,7 +147,7 @@ static int kill_matches(const kill_filter *f, cb_client *me, cb_client *t) {
         return 0;
     if (f->user && acl_lookup_user(f->user, f->user_len) != (t->user ? t->user : acl_default_user()))
         return 0;
-    if (f->type == 0) return 0;
+    if (f->type == 0 || f->type == 2) return 0;
     return 1;
 }
 
@@ -142,6 +155,9 @@ static int kill_matches(const kill_filter *f, cb_client *me, cb_client *t) {
  * clients can be flagged; each owner closes its own at its next flush. */
 static int kill_clients(cb_client *c, const kill_filter *f) {
     int killed = 0;
+    /* Replicas (mgmt/repl.c): matched by id, addresses and type. */
+    if ((f->type == -1 || f->type == 2) && !f->user)
+        killed += repl_kill(f->id, f->addr, f->addr_len, f->laddr, f->laddr_len);
     for (int wi = 0; wi < g_server.nworkers; wi++) {
         cb_client *next;
         for (cb_client *t = g_server.workers[wi]->clients; t; t = next) {
@@ -193,7 +209,7 @@ void cmd_client_kill(cb_client *c) {
                 reply_errorf(c, "Unknown client type '%.*s'", (int)vl, v);
                 return;
             }
-            f.type = normal ? 1 : 0;
+            f.type = normal ? 1 : (util_eq_nocase(v, vl, "replica") || util_eq_nocase(v, vl, "slave")) ? 2 : 0;
         } else if (arg_eq(c, i, "addr")) {
             f.addr = v;
             f.addr_len = vl;

@@ -309,6 +309,9 @@ cb_cmd_proc cmd_xclaim;
 cb_cmd_proc cmd_xautoclaim;
 cb_cmd_proc cmd_role;
 cb_cmd_proc cmd_wait;
+cb_cmd_proc cmd_sync;
+cb_cmd_proc cmd_psync;
+cb_cmd_proc cmd_replconf;
 cb_cmd_proc cmd_readonly;
 cb_cmd_proc cmd_readwrite;
 cb_cmd_proc cmd_asking;
@@ -660,6 +663,9 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "xautoclaim", cmd_xautoclaim },
     { "role", cmd_role },
     { "wait", cmd_wait },
+    { "sync", cmd_sync },
+    { "psync", cmd_psync },
+    { "replconf", cmd_replconf },
     { "readonly", cmd_readonly },
     { "readwrite", cmd_readwrite },
     { "asking", cmd_asking },

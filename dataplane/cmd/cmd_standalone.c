@@ -1,13 +1,13 @@
 /* cmd_standalone.c — commands of features cachebox does not run yet
  * (replication, cluster, modules), answered exactly as a standalone Redis
- * 7.0.15 with those features off answers them: ROLE, WAIT, FAILOVER,
- * REPLICAOF/SLAVEOF, READONLY/READWRITE/ASKING, CLUSTER *, MODULE *.
+ * 7.0.15 with those features off answers them: FAILOVER, REPLICAOF/SLAVEOF
+ * (cachebox is a master; it cannot follow one yet), READONLY/READWRITE/ASKING, CLUSTER *, MODULE *.
  *
  * Clients, sentinels and the Prometheus exporter probe these at connect or
  * scrape time; a faithful "no replicas / cluster disabled / no modules"
  * answer keeps them on their standalone path instead of failing on an
- * unknown command. When replication or cluster support lands, its handlers
- * replace the ones here. MODULE LOAD/LOADEX/UNLOAD are refused by the
+ * unknown command. The master side of replication (ROLE, WAIT, SYNC,
+ * PSYNC, REPLCONF) lives in cmd_repl.c. MODULE LOAD/LOADEX/UNLOAD are refused by the
  * dispatcher under enable-module-command (dispatch.c); when allowed they
  * fail as Redis fails on a library it cannot load.
  */
@@ -22,41 +22,6 @@
 #include "../../platform/util.h"
 
 /* ------------------------------------------------------------ replication */
-
-/* ROLE: a master with no replicas and replication offset 0. */
-void cmd_role(cb_client *c) {
-    reply_array_len(c, 3);
-    reply_bulk_cstr(c, "master");
-    reply_int(c, 0);
-    reply_array_len(c, 0);
-}
-
-/* WAIT numreplicas timeout: no replica ever acknowledges, so it answers 0 at
- * once when nothing is asked for, and otherwise after the timeout (never
- * with timeout 0), as Redis with no replicas does. */
-void cmd_wait(cb_client *c) {
-    long long want, timeout;
-    if (arg_ll(c, 1, &want, NULL) != 0) return;
-    if (!util_str2ll(c->argv[2], c->argv_len[2], &timeout)) {
-        reply_error(c, "timeout is not an integer or out of range");
-        return;
-    }
-    if (timeout < 0) {
-        reply_error(c, "timeout is negative");
-        return;
-    }
-    long long deadline = 0;
-    if (timeout > 0) {
-        long long now = util_mstime();
-        if (timeout > LLONG_MAX - now) {
-            reply_error(c, "timeout is out of range");
-            return;
-        }
-        deadline = now + timeout;
-    }
-    if (want > 0 && block_client(c, 0, NULL, deadline)) return;
-    reply_int(c, 0);
-}
 
 /* FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: the arguments are
  * checked as Redis checks them, then it fails for want of replicas. */

@@ -2769,7 +2769,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|list\r\n%4\r\n$7\r\nsummary\r\n$37\r\nList all modules loaded by the server\r\n$5\r\nsince\r\n"
             "$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of loaded modules.\r\n",
         .docs_len = 193,
-        .parent = &command_table_gen[232],
+        .parent = &command_table_gen[235],
     },
     {
         .name = "module|help",
@@ -2786,7 +2786,7 @@ static cb_command sub_module[] = {
             "$11\r\nmodule|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 163,
-        .parent = &command_table_gen[232],
+        .parent = &command_table_gen[235],
     },
     {
         .name = "module|load",
@@ -2805,7 +2805,7 @@ static cb_command sub_module[] = {
             "$4\r\npath\r\n$4\r\ntype\r\n$6\r\nstring\r\n%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
             "$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 274,
-        .parent = &command_table_gen[232],
+        .parent = &command_table_gen[235],
     },
     {
         .name = "module|loadex",
@@ -2828,7 +2828,7 @@ static cb_command sub_module[] = {
             "type\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$4\r\nARGS\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 623,
-        .parent = &command_table_gen[232],
+        .parent = &command_table_gen[235],
     },
     {
         .name = "module|unload",
@@ -2846,7 +2846,7 @@ static cb_command sub_module[] = {
             "$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\n"
             "name\r\n$4\r\nname\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 196,
-        .parent = &command_table_gen[232],
+        .parent = &command_table_gen[235],
     },
     { .name = NULL },
 };
@@ -2868,7 +2868,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 244,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|countkeysinslot",
@@ -2886,7 +2886,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 251,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|flushslots",
@@ -2903,7 +2903,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|flushslots\r\n%4\r\n$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n$5\r\n"
             "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 159,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|forget",
@@ -2921,7 +2921,7 @@ static cb_command sub_cluster[] = {
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|setslot",
@@ -2944,7 +2944,7 @@ static cb_command sub_cluster[] = {
             "$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\ntype\r\n$10\r\n"
             "pure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n",
         .docs_len = 587,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|links",
@@ -2961,7 +2961,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|links\r\n%4\r\n$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 228,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|delslotsrange",
@@ -2981,7 +2981,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 487,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|slots",
@@ -3001,7 +3001,7 @@ static cb_command sub_cluster[] = {
             "$16\r\n`CLUSTER SHARDS`\r\n$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n*2\r\n"
             "$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n",
         .docs_len = 431,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|addslots",
@@ -3020,7 +3020,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|replicas",
@@ -3038,7 +3038,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 235,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|getkeysinslot",
@@ -3057,7 +3057,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
             "name\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 334,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|delslots",
@@ -3076,7 +3076,7 @@ static cb_command sub_cluster[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+multiple\r\n",
         .docs_len = 307,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|saveconfig",
@@ -3093,7 +3093,7 @@ static cb_command sub_cluster[] = {
             "$18\r\ncluster|saveconfig\r\n%4\r\n$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|info",
@@ -3110,7 +3110,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|info\r\n%4\r\n$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 160,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|slaves",
@@ -3130,7 +3130,7 @@ static cb_command sub_cluster[] = {
             "`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
             "string\r\n",
         .docs_len = 342,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|failover",
@@ -3151,7 +3151,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
             "$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n",
         .docs_len = 446,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|addslotsrange",
@@ -3171,7 +3171,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n$4\r\n"
             "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         .docs_len = 483,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|bumpepoch",
@@ -3188,7 +3188,7 @@ static cb_command sub_cluster[] = {
             "$17\r\ncluster|bumpepoch\r\n%4\r\n$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 153,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|replicate",
@@ -3206,7 +3206,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 249,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|nodes",
@@ -3223,7 +3223,7 @@ static cb_command sub_cluster[] = {
             "$13\r\ncluster|nodes\r\n%4\r\n$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\nsince\r\n"
             "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n",
         .docs_len = 194,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|meet",
@@ -3244,7 +3244,7 @@ static cb_command sub_cluster[] = {
             "$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n$4\r\ntype\r\n"
             "$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         .docs_len = 471,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|keyslot",
@@ -3262,7 +3262,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 268,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|reset",
@@ -3283,7 +3283,7 @@ static cb_command sub_cluster[] = {
             "$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n"
             "token\r\n$4\r\nSOFT\r\n",
         .docs_len = 493,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|count-failure-reports",
@@ -3301,7 +3301,7 @@ static cb_command sub_cluster[] = {
             "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
             "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 303,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|help",
@@ -3318,7 +3318,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 165,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|myid",
@@ -3334,7 +3334,7 @@ static cb_command sub_cluster[] = {
             "$12\r\ncluster|myid\r\n%4\r\n$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
             "$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 134,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     {
         .name = "cluster|shards",
@@ -3351,7 +3351,7 @@ static cb_command sub_cluster[] = {
             "$14\r\ncluster|shards\r\n%4\r\n$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
             "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n",
         .docs_len = 207,
-        .parent = &command_table_gen[233],
+        .parent = &command_table_gen[236],
     },
     { .name = NULL },
 };
@@ -3376,7 +3376,7 @@ static cb_command sub_slowlog[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n"
             "~1\r\n+optional\r\n",
         .docs_len = 368,
-        .parent = &command_table_gen[234],
+        .parent = &command_table_gen[237],
     },
     {
         .name = "slowlog|len",
@@ -3394,7 +3394,7 @@ static cb_command sub_slowlog[] = {
             "$11\r\nslowlog|len\r\n%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n"
             "2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 140,
-        .parent = &command_table_gen[234],
+        .parent = &command_table_gen[237],
     },
     {
         .name = "slowlog|reset",
@@ -3412,7 +3412,7 @@ static cb_command sub_slowlog[] = {
             "$13\r\nslowlog|reset\r\n%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n"
             "$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
         .docs_len = 201,
-        .parent = &command_table_gen[234],
+        .parent = &command_table_gen[237],
     },
     {
         .name = "slowlog|help",
@@ -3429,7 +3429,7 @@ static cb_command sub_slowlog[] = {
             "$12\r\nslowlog|help\r\n%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
             "$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 164,
-        .parent = &command_table_gen[234],
+        .parent = &command_table_gen[237],
     },
     { .name = NULL },
 };
@@ -3451,7 +3451,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|latest\r\n%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 167,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     {
         .name = "latency|history",
@@ -3470,7 +3470,7 @@ static cb_command sub_latency[] = {
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
             "arguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 232,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     {
         .name = "latency|reset",
@@ -3490,7 +3490,7 @@ static cb_command sub_latency[] = {
             "*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n"
             "+multiple\r\n",
         .docs_len = 262,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     {
         .name = "latency|graph",
@@ -3509,7 +3509,7 @@ static cb_command sub_latency[] = {
             "since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n"
             "*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         .docs_len = 220,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     {
         .name = "latency|doctor",
@@ -3527,7 +3527,7 @@ static cb_command sub_latency[] = {
             "$14\r\nlatency|doctor\r\n%4\r\n$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     {
         .name = "latency|histogram",
@@ -3547,7 +3547,7 @@ static cb_command sub_latency[] = {
             "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n"
             "~2\r\n+optional\r\n+multiple\r\n",
         .docs_len = 381,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     {
         .name = "latency|help",
@@ -3564,7 +3564,7 @@ static cb_command sub_latency[] = {
             "$12\r\nlatency|help\r\n%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n"
             "$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         .docs_len = 166,
-        .parent = &command_table_gen[235],
+        .parent = &command_table_gen[238],
     },
     { .name = NULL },
 };
@@ -9434,6 +9434,56 @@ cb_command command_table_gen[] = {
         .docs_len = 340,
     },
     {
+        .name = "sync",
+        .arity = 1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_NO_MULTI,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$4\r\nsync\r\n:1\r\n~4\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n+no_multi\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 130,
+        .docs_resp3 =
+            "$4\r\nsync\r\n%3\r\n$7\r\nsummary\r\n$37\r\nInternal command used for replication\r\n$5\r\nsince\r\n$5\r\n"
+            "1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n",
+        .docs_len = 116,
+    },
+    {
+        .name = "psync",
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_NO_MULTI,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$5\r\npsync\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+no_async_loading\r\n+no_multi\r\n:0\r\n:0\r\n"
+            ":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 132,
+        .docs_resp3 =
+            "$5\r\npsync\r\n%4\r\n$7\r\nsummary\r\n$37\r\nInternal command used for replication\r\n$5\r\nsince\r\n"
+            "$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$13\r\nreplicationid\r\n"
+            "$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs_len = 241,
+    },
+    {
+        .name = "replconf",
+        .arity = -1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY,
+        .first_key = 0, .last_key = 0, .key_step = 0,
+        .acl_categories = (1ull << 13) | (1ull << 15) | (1ull << 17),
+        .group = "server",
+        .info_resp3 =
+            "*10\r\n$8\r\nreplconf\r\n:-1\r\n~5\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n+allow_busy\r\n:0\r\n"
+            ":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n",
+        .info_len = 136,
+        .docs_resp3 =
+            "$8\r\nreplconf\r\n%5\r\n$7\r\nsummary\r\n$58\r\nAn internal command for configuring the replication stream\r\n"
+            "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\n"
+            "doc_flags\r\n~1\r\n+syscmd\r\n",
+        .docs_len = 196,
+    },
+    {
         .name = "readonly",
         .arity = 1,
         .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
@@ -9841,4 +9891,4 @@ cb_command command_table_gen[] = {
     },
     { .name = NULL },
 };
-const int command_table_gen_count = 237;
+const int command_table_gen_count = 240;
