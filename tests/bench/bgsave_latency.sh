@@ -83,7 +83,7 @@ def run(kind):
     if kind == 'redis':
         cmd = ['redis-server', '--save', '', '--appendonly', 'no']
     else:
-        cmd = [CB]
+        cmd = [CB, '--control-port', '0']  # several may run on one host
     cmd += ['--port', str(port), '--bind', '127.0.0.1', '--dir', d,
             '--enable-debug-command', 'yes']
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)

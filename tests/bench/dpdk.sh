@@ -58,11 +58,11 @@ bench() { # host port label pid-or-"dpdk"
     done
 }
 
-taskset -c 0,1 "$CB" --port 6379 --save '' --protected-mode no --dir "$TMP" --dataplane dpdk \
+taskset -c 0,1 "$CB" --port 6379 --control-port 0 --save '' --protected-mode no --dir "$TMP" --dataplane dpdk \
     --dpdk-eal-args "-l 0,1 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning --file-prefix cbx-dpdk-bench --vdev=net_af_packet0,iface=cbxdb0,framecnt=4096" \
     --dpdk-ip 10.99.2.2/24 >"$TMP/dpdk.log" 2>&1 &
 PIDS+=($!)
-taskset -c 1 "$CB" --port 6380 --bind 10.99.3.2 --save '' --protected-mode no --dir "$TMP" >"$TMP/kernel.log" 2>&1 &
+taskset -c 1 "$CB" --port 6380 --control-port 0 --bind 10.99.3.2 --save '' --protected-mode no --dir "$TMP" >"$TMP/kernel.log" 2>&1 &
 KPID=$!; PIDS+=($KPID)
 taskset -c 1 redis-server --port 6381 --bind 10.99.3.2 --save '' --appendonly no --protected-mode no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
 RPID=$!; PIDS+=($RPID)

@@ -69,7 +69,7 @@ stop
 
 for w in $WORKERS; do
     [ "$w" -le "$half" ] || continue
-    "$CB" --port "$port" --dir "$dir" --io-workers "$w" >/dev/null 2>&1 &
+    "$CB" --port "$port" --dir "$dir" --control-port 0 --io-workers "$w" >/dev/null 2>&1 &
     pid=$!
     sleep 0.3
     # Pin worker threads (named cbx-worker-N) one per core, the rest to core 0.
