@@ -56,7 +56,7 @@ static void f_free(void *ctx, void *h) {
     (void)ctx;
     free(h);
 }
-static const net_ops fops = {f_alloc, f_send, f_free};
+static const net_ops fops = {f_alloc, f_send, f_free, NULL};
 
 static int a_accepted(void *ctx, tcp_conn *tc) {
     (void)ctx;
