@@ -236,7 +236,7 @@ static void inject_full(uint32_t src_ip, uint16_t sport, uint16_t dport, uint32_
     }
     while (ol % 4) op[ol++] = 0;
     size_t tl = 20 + ol + dlen;
-    memcpy(t + 20 + ol, data, dlen);
+    if (dlen) memcpy(t + 20 + ol, data, dlen);
     wr16(t, sport);
     wr16(t + 2, dport);
     wr32(t + 4, seq);
@@ -949,7 +949,7 @@ static uint32_t handshake_sack(uint16_t sport, uint32_t irs) {
 static void sack_ack(uint16_t sport, uint32_t seq, uint32_t ack, uint32_t tsecr, int n,
                      const uint32_t *blk) {
     opts o = {0, -1, 1, 3000, tsecr, 0, n, {0}};
-    memcpy(o.sack, blk, sizeof(uint32_t) * 2 * (size_t)n);
+    if (n) memcpy(o.sack, blk, sizeof(uint32_t) * 2 * (size_t)n);
     inject(sport, seq, ack, ACK, 1024, &o, NULL);
 }
 
