@@ -181,7 +181,7 @@ static void tx_free(void *ctx, void *h) {
 /* Payloads below this many bytes are copied: a second mbuf and its
  * reference cost more than copying them (measured, docs/tcp-stack.md).
  * CACHEBOX_TX_ZC_MIN overrides it, for measuring. */
-#define TX_ZC_MIN_DEFAULT 256
+#define TX_ZC_MIN_DEFAULT 512
 static uint32_t tx_zc_min(void) {
     const char *e = getenv("CACHEBOX_TX_ZC_MIN");
     return e && *e ? (uint32_t)strtoul(e, NULL, 10) : TX_ZC_MIN_DEFAULT;

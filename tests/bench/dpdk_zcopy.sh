@@ -6,7 +6,9 @@
 # threshold given. CPU per request: the poll core's busy time (INFO
 # dataplane loop_busy_us) over requests. As root; not part of test.sh.
 # Env: CACHEBOX_BIN, CBX_RIG (rig name tag, default z), ZC_MODES (default
-# "copy 256 0": "copy" or a threshold in bytes), ROUNDS (default 1).
+# "copy 512 0": "copy" or a threshold in bytes), ROUNDS (default 1), SIZES
+# (value sizes, default "64 200 1024 16384 1048576"), N_SMALL / N_MID /
+# N_BIG (requests per run for values up to 4 KB / 64 KB / larger).
 set -u
 cd "$(dirname "$0")/../.."
 CB=${CACHEBOX_BIN:-build/cachebox}
@@ -62,14 +64,17 @@ run() { # label size requests pipeline
 
 echo "redis-benchmark GET from netns $NS on CPU 0; poll core on CPU 1 (shared)"
 for _ in $(seq "${ROUNDS:-1}"); do
-    for mode in ${ZC_MODES:-copy 256 0}; do
+    for mode in ${ZC_MODES:-copy 512 0}; do
         if [ "$mode" = copy ]; then thr=1000000000; label=copy; else thr=$mode; label="zc>=$mode"; fi
         start "$thr"
         cli info dataplane | tr -d '\r' | grep -E '^tx_zero_copy:' | sed "s/^/$label: /"
         for p in 1 32; do
-            run "$label" 1024 ${N_1K:-40000} $p
-            run "$label" 16384 ${N_16K:-10000} $p
-            run "$label" 1048576 ${N_1M:-200} $p
+            for size in ${SIZES:-64 200 1024 16384 1048576}; do
+                if [ "$size" -le 4096 ]; then n=${N_SMALL:-40000}
+                elif [ "$size" -le 65536 ]; then n=${N_MID:-10000}
+                else n=${N_BIG:-200}; fi
+                run "$label" "$size" "$n" $p
+            done
         done
         cli info dataplane | tr -d '\r' | grep -E '^tcp_tx_(segments|zero_copy_segments):' |
             sed "s/^/$label: /"
