@@ -736,6 +736,7 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
                      !g_config.dpdk_vlan ? "none" : dpdk_vlan_hw_insert() ? "nic" : "software");
     s = cbstr_catfmt(s, "rx_csum_offload:%d\r\ntx_csum_offload:%d\r\nmbuf_pools:%d\r\n",
                      p.rx_csum_offload, p.tx_csum_offload, p.mbuf_pools);
+    s = cbstr_catfmt(s, "tx_zero_copy:%d\r\n", p.tx_zero_copy);
     s = cbstr_catfmt(s, "nic_rx_packets:%llu\r\nnic_tx_packets:%llu\r\nnic_rx_bytes:%llu\r\n"
                      "nic_tx_bytes:%llu\r\nnic_rx_missed:%llu\r\nnic_rx_errors:%llu\r\n"
                      "nic_tx_errors:%llu\r\nnic_rx_nombuf:%llu\r\n",
@@ -760,6 +761,7 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("icmp_unreachable_sent", icmp_unreach_tx);
     NSF("tcp_rx_segments", tcp_rx_segs);
     NSF("tcp_tx_segments", tcp_tx_segs);
+    NSF("tcp_tx_zero_copy_segments", tcp_tx_zc_segs);
     NSF("tcp_retransmits", tcp_retransmits);
     NSF("tcp_fast_retransmits", tcp_fast_retransmits);
     NSF("tcp_rto_timeouts", tcp_rto_fired);

@@ -40,6 +40,7 @@
 struct dpdk_queue {
     uint16_t port, qid;
     struct rte_mempool *pool;
+    struct rte_mempool *zpool;    /* data-less mbufs for payload by reference */
     uint16_t ntx;
     struct rte_mbuf *tx[TX_BATCH];
 } __rte_cache_aligned;
@@ -59,6 +60,8 @@ static struct {
     unsigned lcores[RTE_MAX_LCORE];
     int npoll;
     struct rte_mempool *pools[RTE_MAX_NUMA_NODES]; /* one per socket with poll cores */
+    struct rte_mempool *zpools[RTE_MAX_NUMA_NODES]; /* their data-less twins (tx_zc) */
+    int tx_zc;                    /* chained frames with payload by reference */
     int npools;
     int rx_csum, tx_csum;         /* IPv4/TCP checksum offloads in use */
     char *argbuf;                 /* EAL may keep pointers into its argv */
@@ -67,6 +70,16 @@ static struct {
 } env;
 
 int dpdk_available(void) { return 1; }
+
+/* PMDs whose transmit copies each frame (into a kernel socket or ring) and
+ * reads no address by DMA: frames may reference ordinary heap memory, which
+ * a hardware NIC could not reach without it being registered for DMA. */
+static int copies_on_tx(const char *driver) {
+    static const char *const names[] = {"net_af_packet", "net_af_xdp", "net_tap", "net_pcap"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (driver && strcmp(driver, names[i]) == 0) return 1;
+    return 0;
+}
 
 int dpdk_start(const char *eal_args, char *err, size_t errlen) {
     /* Split shell-like: whitespace separates, quotes group. */
@@ -209,6 +222,19 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
         }
         env.npools++;
     }
+    env.tx_zc = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) &&
+                copies_on_tx(info.driver_name);
+    for (int q = 0; q < nq && env.tx_zc; q++) {
+        unsigned sock = rte_lcore_to_socket_id(env.lcores[q]);
+        if (sock >= RTE_MAX_NUMA_NODES) sock = 0;
+        if (env.zpools[sock]) continue;
+        char name[32];
+        snprintf(name, sizeof(name), "cbx_zc_s%u", sock);
+        /* Two payload pieces at most per frame (the ring may wrap). */
+        unsigned nz = (unsigned)nq * 2 * (TX_DESC + TX_BATCH + 512) + 4096;
+        env.zpools[sock] = rte_pktmbuf_pool_create(name, nz, 256, 0, 0, (int)sock);
+        if (!env.zpools[sock]) env.tx_zc = 0; /* copy then: it still works */
+    }
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
     /* IPv4 and TCP checksums: the NIC's when it offers both directions'
@@ -220,6 +246,7 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
     env.tx_csum = (info.tx_offload_capa & txc) == txc;
     if (env.rx_csum) conf.rxmode.offloads |= rxc;
     if (env.tx_csum) conf.txmode.offloads |= txc;
+    if (env.tx_zc) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
     env.vlan_hw = 0;
     if (env.vlan && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT)) {
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
@@ -262,6 +289,7 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
         env.queues[q].port = pid;
         env.queues[q].qid = (uint16_t)q;
         env.queues[q].pool = qpool;
+        env.queues[q].zpool = env.tx_zc ? env.zpools[qs] : NULL;
     }
     uint16_t cur = 0;
     rte_eth_dev_get_mtu(pid, &cur);
@@ -301,6 +329,8 @@ void dpdk_stop(void) {
         env.port_started = 0;
     }
     for (int i = 0; i < RTE_MAX_NUMA_NODES; i++) {
+        rte_mempool_free(env.zpools[i]);
+        env.zpools[i] = NULL;
         if (!env.pools[i]) continue;
         rte_mempool_free(env.pools[i]);
         env.pools[i] = NULL;
@@ -367,9 +397,35 @@ uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h) {
     return rte_pktmbuf_mtod(m, uint8_t *);
 }
 
+int dpdk_tx_attach(dpdk_queue *q, void *h, void *shared, const void *p, size_t len,
+                   void (*release)(void *addr, void *opaque), void *opaque) {
+    struct rte_mbuf *m = h;
+    struct rte_mbuf *seg = rte_pktmbuf_alloc(q->zpool);
+    if (!seg) return -1;
+    struct rte_mbuf_ext_shared_info *shi = shared;
+    int first = rte_mbuf_ext_refcnt_read(shi) == 0;
+    if (first) {
+        shi->free_cb = release;
+        shi->fcb_opaque = opaque;
+        rte_mbuf_ext_refcnt_set(shi, 1);
+    } else {
+        rte_mbuf_ext_refcnt_update(shi, 1);
+    }
+    /* Only copying PMDs get here (copies_on_tx): no DMA reads the address. */
+    rte_pktmbuf_attach_extbuf(seg, (void *)(uintptr_t)p, RTE_BAD_IOVA, (uint16_t)len, shi);
+    seg->data_len = (uint16_t)len;
+    seg->pkt_len = (uint32_t)len;
+    struct rte_mbuf *last = rte_pktmbuf_lastseg(m);
+    last->next = seg;
+    m->nb_segs++;
+    return first;
+}
+
 void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) {
     struct rte_mbuf *m = h;
-    m->data_len = (uint16_t)len;
+    size_t ext = 0;
+    for (struct rte_mbuf *s = m->next; s; s = s->next) ext += s->data_len;
+    m->data_len = (uint16_t)(len - ext);
     m->pkt_len = (uint32_t)len;
     if (env.vlan_hw) {
         m->ol_flags |= RTE_MBUF_F_TX_VLAN;
@@ -426,6 +482,7 @@ void dpdk_port_info_get(dpdk_port_info *pi) {
     pi->rss = env.rss;
     pi->rx_csum_offload = env.rx_csum;
     pi->tx_csum_offload = env.tx_csum;
+    pi->tx_zero_copy = env.tx_zc;
     pi->mbuf_pools = env.npools;
     struct rte_eth_stats st;
     if (rte_eth_stats_get(env.port, &st) == 0) {

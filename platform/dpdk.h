@@ -30,6 +30,7 @@ typedef struct dpdk_port_info {
     int rss;
     uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
     int rx_csum_offload, tx_csum_offload; /* IPv4+TCP checksums by the NIC */
+    int tx_zero_copy;                     /* dpdk_tx_attach may be used */
     int mbuf_pools;                       /* one per NUMA socket with poll cores */
 } dpdk_port_info;
 
@@ -71,6 +72,15 @@ void dpdk_rx_free(void *pkt);
 /* A transmit buffer of len bytes (NULL: pool empty). */
 uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h);
 void dpdk_tx_send(dpdk_queue *q, void *h, size_t len); /* batched */
+/* Room a caller keeps per referenced buffer for dpdk_tx_attach. */
+#define DPDK_TX_SHARED_SIZE 32
+/* Append `len` bytes at `p` to frame h by reference (tx_zero_copy only).
+ * `shared` (DPDK_TX_SHARED_SIZE bytes, zeroed when the buffer is new) is
+ * common to all frames referencing one buffer: when the first of them
+ * starts, 1 is returned (else 0; -1: no mbuf), and release(p, opaque) runs
+ * once the last is freed. */
+int dpdk_tx_attach(dpdk_queue *q, void *h, void *shared, const void *p, size_t len,
+                   void (*release)(void *addr, void *opaque), void *opaque);
 void dpdk_tx_free(void *h);
 /* Hand the batch to the NIC; returns frames dropped (ring full). */
 unsigned dpdk_tx_flush(dpdk_queue *q);

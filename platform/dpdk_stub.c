@@ -36,6 +36,11 @@ void dpdk_rx_free(void *pkt) { (void)pkt; }
 uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h) { (void)q; (void)len; (void)h; return NULL; }
 void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) { (void)q; (void)h; (void)len; }
 void dpdk_tx_free(void *h) { (void)h; }
+int dpdk_tx_attach(dpdk_queue *q, void *h, void *shared, const void *p, size_t len,
+                   void (*release)(void *addr, void *opaque), void *opaque) {
+    (void)q; (void)h; (void)shared; (void)p; (void)len; (void)release; (void)opaque;
+    return -1;
+}
 unsigned dpdk_tx_flush(dpdk_queue *q) { (void)q; return 0; }
 void dpdk_set_vlan(uint16_t vid) { (void)vid; }
 int dpdk_vlan_hw_insert(void) { return 0; }

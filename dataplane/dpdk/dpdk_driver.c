@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../conn.h"
@@ -177,7 +178,29 @@ static void tx_free(void *ctx, void *h) {
     (void)ctx;
     dpdk_tx_free(h);
 }
-static const net_ops frame_ops = {.tx_alloc = tx_alloc, .tx_send = tx_send, .tx_free = tx_free};
+/* Payloads below this many bytes are copied: a second mbuf and its
+ * reference cost more than copying them (measured, docs/tcp-stack.md).
+ * CACHEBOX_TX_ZC_MIN overrides it, for measuring. */
+#define TX_ZC_MIN_DEFAULT 512
+static uint32_t tx_zc_min(void) {
+    const char *e = getenv("CACHEBOX_TX_ZC_MIN");
+    return e && *e ? (uint32_t)strtoul(e, NULL, 10) : TX_ZC_MIN_DEFAULT;
+}
+
+/* Payload by reference: the first frame into a send ring takes a reference
+ * on it for all of them; the last one DPDK frees gives it back. */
+static void zbuf_let_go(void *addr, void *opaque) {
+    (void)addr;
+    net_zbuf_release(opaque);
+}
+static int tx_attach(void *ctx, void *h, net_zbuf *b, const uint8_t *p, size_t len) {
+    _Static_assert(sizeof(b->drv) >= DPDK_TX_SHARED_SIZE, "net_zbuf.drv too small");
+    int r = dpdk_tx_attach(((ddrv_core *)ctx)->q, h, b->drv, p, len, zbuf_let_go, b);
+    if (r == 1) net_zbuf_hold(b);
+    return r < 0 ? -1 : 0;
+}
+static const net_ops frame_ops = {.tx_alloc = tx_alloc, .tx_send = tx_send, .tx_free = tx_free,
+                                  .tx_attach = tx_attach};
 
 /* ------------------------------------------------ the connection layer's side */
 
@@ -545,6 +568,8 @@ int ddrv_init(cb_worker *w) {
     dpdk_port_info pi;
     dpdk_port_info_get(&pi);
     core->ns->tx_csum_offload = pi.tx_csum_offload;
+    core->ns->tx_zero_copy = pi.tx_zero_copy;
+    core->ns->tx_zc_min = tx_zc_min();
     net_set_clock(core->ns, util_monotonic_us());
     tcp_set_app(core->ns->tcp, &app_ops, core);
     core->ns->tcp->port_ok = port_ok;

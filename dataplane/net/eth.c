@@ -37,6 +37,21 @@ void net_destroy(netstack *ns) {
     cb_free(ns);
 }
 
+net_zbuf *net_zbuf_new(uint32_t size) {
+    net_zbuf *b = cb_try_malloc(sizeof(*b) + size);
+    if (!b) return NULL;
+    memset(b, 0, sizeof(*b));
+    b->refs = 1;
+    b->size = size;
+    return b;
+}
+
+void net_zbuf_hold(net_zbuf *b) { b->refs++; }
+
+void net_zbuf_release(net_zbuf *b) {
+    if (--b->refs == 0) cb_free(b);
+}
+
 void net_set_clock(netstack *ns, uint64_t now_us) {
     ns->now_us = now_us;
     ns->now_ms = now_us / 1000;

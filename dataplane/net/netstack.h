@@ -55,14 +55,37 @@ typedef struct net_stats {
     uint64_t rx_handed_over;     /* frames passed to another poll core (active opens) */
     uint64_t rx_vlan_dropped;    /* tagged for another VLAN, or untagged while one is set */
     uint64_t polls_busy, polls_idle;
+    uint64_t tcp_tx_zc_segs;     /* data segments sent by reference, not copied */
 } net_stats;
 
+/* Memory that outgoing frames may reference instead of copying (a TCP send
+ * ring). It lives while refs > 0: its owner holds one reference, and a
+ * driver holds one more while any of its frames still point into it (drv is
+ * the driver's bookkeeping, e.g. DPDK's mbuf shared info). */
+typedef struct net_zbuf {
+    uint32_t refs;
+    uint32_t size;
+    uint64_t drv[4];
+    uint8_t data[];
+} net_zbuf;
+
+/* A buffer of `size` bytes with one reference (the caller's); NULL if out
+ * of memory. */
+net_zbuf *net_zbuf_new(uint32_t size);
+void net_zbuf_hold(net_zbuf *b);
+/* Drop one reference; the last frees the buffer. */
+void net_zbuf_release(net_zbuf *b);
+
 /* Transmit buffers supplied by the driver. tx_alloc returns room for a frame
- * of up to `len` bytes (or NULL); exactly one of tx_send / tx_free follows. */
+ * of up to `len` bytes (or NULL); exactly one of tx_send / tx_free follows.
+ * tx_attach (optional, used only while netstack.tx_zero_copy is set)
+ * appends `len` bytes at `p`, inside `b`, to the frame's end by reference;
+ * the frame's length given to tx_send then counts them. 0 or -1. */
 typedef struct net_ops {
     uint8_t *(*tx_alloc)(void *ctx, size_t len, void **handle);
     void (*tx_send)(void *ctx, void *handle, size_t len);
     void (*tx_free)(void *ctx, void *handle);
+    int (*tx_attach)(void *ctx, void *handle, net_zbuf *b, const uint8_t *p, size_t len);
 } net_ops;
 
 #define ARP_CACHE_SIZE 64
@@ -107,6 +130,10 @@ typedef struct netstack {
      * them. */
     uint8_t rx_csum_ok;
     int tx_csum_offload;
+    /* tx_zero_copy: TCP payloads of at least tx_zc_min bytes leave by
+     * reference to the send ring (ops->tx_attach) rather than copied. */
+    int tx_zero_copy;
+    uint32_t tx_zc_min;
     uint64_t now_us, now_ms;     /* monotonic, set once per loop turn */
     arp_entry arp[ARP_CACHE_SIZE];
     uint64_t arp_req_ms;         /* last ARP request sent (rate limit) */

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+struct net_zbuf;
+
 struct netstack;
 
 enum tcp_state {
@@ -118,8 +120,13 @@ typedef struct tcp_conn {
     uint64_t rtt_start_us;
     uint64_t last_rx_ms;                  /* keepalive: last segment received */
     uint8_t ka_probes;
-    /* Send buffer: bytes from snd_una on, in a power-of-two ring. */
+    /* Send buffer: bytes from snd_una on, in a power-of-two ring (sbuf is
+     * sbo->data). Segments sent by reference hold sbo; while they may
+     * (sbo->refs > 1), ring bytes from sequence snic_lo on are not
+     * overwritten: tcp_send moves to a fresh ring instead. */
     uint8_t *sbuf;
+    struct net_zbuf *sbo;
+    uint32_t snic_lo;
     uint32_t scap, shead, slen;
     tcp_ooo *ooo;
     int nooo;

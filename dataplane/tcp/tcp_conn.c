@@ -109,7 +109,7 @@ void tcp_conn_free(tcp_conn *tc) {
         tc->ooo = o->next;
         cb_free(o);
     }
-    cb_free(tc->sbuf);
+    if (tc->sbo) net_zbuf_release(tc->sbo); /* frames in flight may keep it */
     cb_free(tc->segs);
     cb_free(tc);
 }
@@ -139,21 +139,24 @@ uint32_t tcp_send_space(const tcp_conn *tc) {
     return TCP_SNDBUF_MAX - tc->slen;
 }
 
-/* Grow the ring to hold `need` bytes (power of two), unwrapping it. */
-static int sbuf_reserve(tcp_conn *tc, uint32_t need) {
-    if (need <= tc->scap) return 0;
+/* Make the ring hold `need` bytes (power of two): a new one, unwrapped, if
+ * it must grow or if `fresh` (frames in flight still read the old one, which
+ * they keep alive until the driver lets go of it). */
+static int sbuf_reserve(tcp_conn *tc, uint32_t need, int fresh) {
+    if (need <= tc->scap && !fresh) return 0;
     uint32_t cap = tc->scap ? tc->scap : 16384;
     while (cap < need) cap *= 2;
-    uint8_t *nb = cb_try_malloc(cap);
+    net_zbuf *nb = net_zbuf_new(cap);
     if (!nb) return -1;
     if (tc->slen) {
         uint32_t first = tc->scap - tc->shead;
         if (first > tc->slen) first = tc->slen;
-        memcpy(nb, tc->sbuf + tc->shead, first);
-        memcpy(nb + first, tc->sbuf, tc->slen - first);
+        memcpy(nb->data, tc->sbuf + tc->shead, first);
+        memcpy(nb->data + first, tc->sbuf, tc->slen - first);
     }
-    cb_free(tc->sbuf);
-    tc->sbuf = nb;
+    if (tc->sbo) net_zbuf_release(tc->sbo);
+    tc->sbo = nb;
+    tc->sbuf = nb->data;
     tc->scap = cap;
     tc->shead = 0;
     return 0;
@@ -166,7 +169,11 @@ size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n) {
     uint32_t room = tcp_send_space(tc);
     if (total > room) total = room;
     if (total == 0) return 0;
-    if (sbuf_reserve(tc, tc->slen + (uint32_t)total) < 0) return 0;
+    /* Writing up to sequence `end` reuses ring bytes of sequence end - scap
+     * and below: not while a frame in flight may still read them. */
+    uint32_t end = tc->snd_una + tc->slen + (uint32_t)total;
+    int fresh = tc->sbo && tc->sbo->refs > 1 && end - tc->snic_lo > tc->scap;
+    if (sbuf_reserve(tc, tc->slen + (uint32_t)total, fresh) < 0) return 0;
     size_t left = total;
     for (int i = 0; i < n && left; i++) {
         const uint8_t *p = iov[i].iov_base;

@@ -8,6 +8,10 @@
  * that have no connection.
  * Checksums are computed in software over the finished segment, or left
  * to the NIC (tx_csum_offload: the pseudo-header sum only).
+ * Payloads of tx_zc_min bytes and more leave by reference to the send ring
+ * when the driver supports it (tx_zero_copy): the header frame is chained
+ * to the ring's bytes, which the frame keeps alive (net_zbuf) and which
+ * tcp_send does not overwrite while the frame may still read them.
  */
 #include "tcp.h"
 
@@ -22,10 +26,13 @@
 
 #define L4_OFF (NET_ETH_HLEN + NET_IP_HLEN)
 
-/* Write the header and checksum of a segment already laid out at t. */
+/* Write the header and checksum of a segment laid out at t: `seglen` bytes
+ * in all, of which the first `inline_len` are in the frame and the rest
+ * attached by reference, their partial sum `ext_sum` (net_csum_add). */
 static void finish(netstack *ns, void *h, uint8_t *frame, uint32_t lip, uint32_t rip,
                    uint16_t lport, uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags,
-                   uint16_t wnd, size_t optlen, size_t seglen) {
+                   uint16_t wnd, size_t optlen, size_t seglen, size_t inline_len,
+                   uint32_t ext_sum) {
     uint8_t *t = frame + L4_OFF;
     net_wr16(t, lport);
     net_wr16(t + 2, rport);
@@ -38,7 +45,7 @@ static void finish(netstack *ns, void *h, uint8_t *frame, uint32_t lip, uint32_t
     net_wr16(t + 18, 0);
     uint32_t sum = net_csum_pseudo(lip, rip, NET_PROTO_TCP, (uint16_t)seglen);
     if (ns->tx_csum_offload) net_wr16(t + 16, (uint16_t)~net_csum_fold(sum)); /* NIC finishes */
-    else net_wr16(t + 16, net_csum_fold(net_csum_add(sum, t, seglen)));
+    else net_wr16(t + 16, net_csum_fold(net_csum_add(sum + ext_sum, t, inline_len)));
     NS_INC(ns->st.tcp_tx_segs);
     if (flags & TH_RST) NS_INC(ns->st.tcp_rst_tx);
     ipv4_output(ns, h, frame, rip, NET_PROTO_TCP, seglen);
@@ -60,6 +67,32 @@ static size_t put_ts(const tcp_conn *tc, uint8_t *o) {
     return 12;
 }
 
+/* Attach the payload [seq, seq+len) by reference to the ring (one or two
+ * pieces: it may wrap); its checksum partial sum goes to *sum. -1 if the
+ * driver could not. */
+static int attach_payload(tcp_conn *tc, void *h, uint32_t seq, uint32_t len, uint32_t *sum) {
+    netstack *ns = tc->ts->ns;
+    uint32_t off = (tc->shead + (seq - tc->snd_una)) & (tc->scap - 1);
+    uint32_t first = tc->scap - off;
+    if (first > len) first = len;
+    /* The lowest sequence a frame in flight may read: tcp_send keeps it. */
+    if (tc->sbo->refs == 1 || seq_lt(seq, tc->snic_lo)) tc->snic_lo = seq;
+    if (ns->ops->tx_attach(ns->ops_ctx, h, tc->sbo, tc->sbuf + off, first) < 0) return -1;
+    if (len > first && ns->ops->tx_attach(ns->ops_ctx, h, tc->sbo, tc->sbuf, len - first) < 0)
+        return -1;
+    if (ns->tx_csum_offload) return 0;
+    uint32_t s = net_csum_add(0, tc->sbuf + off, first);
+    if (len > first) {
+        /* The second piece starts at an odd offset when the first is odd:
+         * its 16-bit words are then byte-swapped (RFC 1071). */
+        uint32_t s2 = net_csum_add(0, tc->sbuf, len - first);
+        if (first & 1) s2 = ((s2 & 0xff) << 8) | (s2 >> 8);
+        s += s2;
+    }
+    *sum = s;
+    return 0;
+}
+
 void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin) {
     netstack *ns = tc->ts->ns;
     size_t optlen = (tc->flags & TF_TS) ? 12 : 0;
@@ -68,8 +101,12 @@ void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin) {
     uint8_t sack[36];
     size_t sacklen = tcp_sack_option(tc, sack, 40 - optlen);
     if (sacklen && len + sacklen > tc->mss) sacklen = 0;
+    /* By reference when the driver can and the payload is worth it (a
+     * software VLAN tag moves the frame's bytes, so not then). */
+    int zc = ns->tx_zero_copy && len >= ns->tx_zc_min && len && (!ns->vlan || ns->vlan_hw);
     void *h;
-    uint8_t *f = ns->ops->tx_alloc(ns->ops_ctx, L4_OFF + 20 + optlen + sacklen + len, &h);
+    uint8_t *f = ns->ops->tx_alloc(ns->ops_ctx, L4_OFF + 20 + optlen + sacklen + (zc ? 0 : len),
+                                   &h);
     if (!f) {
         NS_INC(ns->st.tx_dropped);
         return;
@@ -78,7 +115,15 @@ void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin) {
     if (optlen) put_ts(tc, t + 20);
     memcpy(t + 20 + optlen, sack, sacklen);
     optlen += sacklen;
-    if (len) {
+    uint32_t ext_sum = 0;
+    if (zc) {
+        if (attach_payload(tc, h, seq, len, &ext_sum) < 0) {
+            ns->ops->tx_free(ns->ops_ctx, h);
+            NS_INC(ns->st.tx_dropped);
+            return;
+        }
+        NS_INC(ns->st.tcp_tx_zc_segs);
+    } else if (len) {
         uint32_t off = (tc->shead + (seq - tc->snd_una)) & (tc->scap - 1);
         uint32_t first = tc->scap - off;
         if (first > len) first = len;
@@ -89,7 +134,7 @@ void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin) {
     uint8_t flags = TH_ACK | (len ? TH_PSH : 0) | (fin ? TH_FIN : 0);
     tc->flags &= (uint16_t)~TF_ACKNOW;
     finish(ns, h, f, tc->lip, tc->rip, tc->lport, tc->rport, seq, tc->rcv_nxt, flags,
-           adv_window(tc), optlen, 20 + optlen + len);
+           adv_window(tc), optlen, 20 + optlen + len, 20 + optlen + (zc ? 0 : len), ext_sum);
 }
 
 void tcp_send_synack(tcp_conn *tc) {
@@ -128,7 +173,7 @@ void tcp_send_synack(tcp_conn *tc) {
     if (tc->snd_max != tc->iss + 1) tc->snd_max = tc->iss + 1;
     int syn_only = tc->state == TCP_SYN_SENT; /* an active open's SYN */
     finish(ns, h, f, tc->lip, tc->rip, tc->lport, tc->rport, tc->iss, syn_only ? 0 : tc->rcv_nxt,
-           (uint8_t)(TH_SYN | (syn_only ? 0 : TH_ACK)), 65535, ol, 20 + ol);
+           (uint8_t)(TH_SYN | (syn_only ? 0 : TH_ACK)), 65535, ol, 20 + ol, 20 + ol, 0);
 }
 
 void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
@@ -141,7 +186,7 @@ void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uin
         return;
     }
     finish(ns, h, f, lip, rip, lport, rport, seq, with_ack ? ack : 0,
-           (uint8_t)(TH_RST | (with_ack ? TH_ACK : 0)), 0, 0, 20);
+           (uint8_t)(TH_RST | (with_ack ? TH_ACK : 0)), 0, 0, 20, 20, 0);
 }
 
 static int fin_state(int s) {

@@ -367,7 +367,9 @@ if want basic; then
     check "INFO dataplane: NIC extended statistics" test "$(info_field nic_xstat_rx_good_packets)" -gt 0
     check "INFO dataplane: software checksums on af_packet, one mbuf pool" \
         test "$(info_field rx_csum_offload)/$(info_field tx_csum_offload)/$(info_field mbuf_pools)" = 0/0/1
-    cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct):' | sed 's/^/     /'
+    check "INFO dataplane: af_packet transmits by reference (tx_zero_copy, segments counted)" \
+        bash -c "[ \"$(info_field tx_zero_copy)\" = 1 ] && [ \"$(info_field tcp_tx_zero_copy_segments)\" -gt 1000 ]"
+    cli info dataplane | tr -d '\r' | grep -E '^(tcp_retransmits|tcp_out_of_order|tcp_passive_opens|rx_filtered|tx_dropped|loop_utilization_pct|tcp_tx_zero_copy_segments):' | sed 's/^/     /'
 fi
 
 if want busy; then
@@ -580,6 +582,7 @@ if start_server --protected-mode no; then
     check "af_xdp: 5,000 verified round trips over 10 connections" \
         in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" roundtrips 5000 10
     check "af_xdp: 1 MB value round trip" in_ns timeout 60 $PY tests/dpdk/traffic.py "$IP" "$PORT" bigvalue 1048576
+    echo "     af_xdp: tx_zero_copy:$(info_field tx_zero_copy) tcp_tx_zero_copy_segments:$(info_field tcp_tx_zero_copy_segments)"
     stop_server
 else
     bad "server start (af_xdp)"

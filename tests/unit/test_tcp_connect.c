@@ -64,7 +64,7 @@ static void f_free(void *ctx, void *h) {
     (void)ctx;
     free(h);
 }
-static const net_ops fops = {f_alloc, f_send, f_free};
+static const net_ops fops = {f_alloc, f_send, f_free, NULL};
 
 static side *side_of(tcp_conn *tc) { return tc->ts->ns == A.ns ? &A : &B; }
 
