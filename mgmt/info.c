@@ -44,6 +44,7 @@
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
 #include "repl.h"
+#include "replica.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -445,6 +446,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
 static cbstr sec_replication(cbstr s, info_ctx *x)
 {
     (void)x;
+    if (replica_active()) return replica_info(s); /* mgmt/replica.c */
     return repl_info(s); /* mgmt/repl.c */
 }
 
