@@ -3,8 +3,8 @@
  *
  *   CONNECT -> CONNECTING (nonblocking connect) -> PING sent, waiting for
  *   its reply -> the rest of the handshake pipelined as Redis 7.0's replica
- *   sends it (AUTH, REPLCONF listening-port, REPLCONF capa eof capa psync2,
- *   PSYNC) -> +FULLRESYNC: the image into a temp file, then loaded into
+ *   sends it (AUTH, REPLCONF listening-port, REPLCONF capa eof capa psync2),
+ *   PSYNC once their replies are in -> +FULLRESYNC: the image into a temp file, then loaded into
  *   emptied shards / +CONTINUE: nothing to load -> CONNECTED: the stream.
  *
  * The stream's commands run through the command table on a client without
@@ -62,6 +62,7 @@ static struct {
     /* Wanted by REPLICAOF (under mu); gen bumps on every change. */
     char want_host[256];
     int want_port, want_gen, seen_gen;
+    int kill;             /* atomic: CLIENT KILL TYPE master asked */
     /* The link (management thread; read by INFO under mu). */
     char host[256];
     int port;
@@ -248,6 +249,12 @@ static void send_handshake(void) {
     const char *capa[] = {"REPLCONF", "capa", "eof", "capa", "psync2"};
     send_cmd(5, capa);
     R.replies += 2;
+    set_state(RS_HANDSHAKE);
+}
+
+/* PSYNC once the replies above are read: a Redis master refuses it while
+ * replies are still waiting in its output ("with pending output"). */
+static void send_psync(void) {
     if (R.cached) {
         char off[32];
         snprintf(off, sizeof(off), "%lld", R.offset + 1);
@@ -260,7 +267,6 @@ static void send_handshake(void) {
         send_cmd(3, ps);
         cb_log(LOG_NOTICE, "Partial resynchronization not possible (no cached master)");
     }
-    set_state(RS_HANDSHAKE);
 }
 
 /* One "\r\n"-terminated line from the input (NUL-terminated in place,
@@ -526,6 +532,7 @@ static void handle_input(void) {
                            line);
                 R.replies--;
                 consume(used);
+                if (R.replies == 0) send_psync();
                 break;
             }
             if (!strncmp(line, "+FULLRESYNC ", 12)) {
@@ -706,8 +713,22 @@ static void apply_wanted(void) {
     R.next_try_ms = 0;
 }
 
+int replica_kill_link(void) {
+    pthread_mutex_lock(&R.mu);
+    int up = R.active && R.st == RS_CONNECTED;
+    pthread_mutex_unlock(&R.mu);
+    if (up) __atomic_store_n(&R.kill, 1, __ATOMIC_RELAXED);
+    return up;
+}
+
 void replica_tick(const struct pollfd *p, int n) {
     apply_wanted();
+    if (__atomic_exchange_n(&R.kill, 0, __ATOMIC_RELAXED) && R.st == RS_CONNECTED) {
+        cb_log(LOG_NOTICE, "Connection with master lost (CLIENT KILL TYPE master).");
+        link_close(1);
+        R.next_try_ms = 0; /* Redis reconnects at its next cron */
+        return;
+    }
     if (R.st == RS_NONE) return;
     long long now = util_mstime();
     if (n > 0 && R.fd >= 0 && p->revents) {

@@ -29,6 +29,11 @@ int replica_active(void);
 int replica_refuses_writes(void);
 #define REPLICA_READONLY_ERR "-READONLY You can't write against a read only replica."
 
+/* CLIENT KILL TYPE master: the link is dropped at the management
+ * thread's next turn (and comes back with a partial resync). 1 when a
+ * link was up. Any thread. */
+int replica_kill_link(void);
+
 /* Management loop: the master link's socket in *p (returns 0 or 1). */
 int replica_pollfd(struct pollfd *p);
 /* Management loop, after poll (p/n as filled by replica_pollfd). */

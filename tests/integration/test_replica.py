@@ -83,8 +83,14 @@ class _Replica:
         for i in range(200):
             m.set('during:%d' % i, i)
         self.wait_synced()
+        # The other end: the replica drops its master's link.
+        self.assertEqual(self.replica.redis().execute_command('CLIENT', 'KILL', 'TYPE', 'master'), 1)
+        for i in range(200):
+            m.set('during2:%d' % i, i)
+        time.sleep(0.2)
+        self.wait_synced()
         st = info(m, 'stats')
-        self.assertEqual(int(st['sync_partial_ok']), before + 1)
+        self.assertEqual(int(st['sync_partial_ok']), before + 2)
         self.assertEqual(int(st['sync_full']), full)
         tr.load_mix(self.master, 'post')
         self.wait_synced()
@@ -105,6 +111,31 @@ class ReplicaOfRedis(_Replica, unittest.TestCase):
             ref.cleanup()
         got = [k for k in info(self.replica.redis(), 'replication')]
         self.assertEqual(got, want)
+
+
+class ReplicaAuthDirective(unittest.TestCase):
+    """The replicaof directive at start-up, AUTH with masteruser/masterauth."""
+
+    def test_masterauth_and_directive(self):
+        master = Server('redis', args=['--requirepass', 'pw', '--repl-diskless-sync-delay', '0'])
+        try:
+            m = master.redis(password='pw')
+            m.execute_command('ACL', 'SETUSER', 'rep', 'on', '>rpw', '+@all', '~*')
+            m.set('k', 'v')
+            rep = Server('cachebox', args=['--replicaof', '127.0.0.1', str(master.port),
+                                           '--masteruser', 'rep', '--masterauth', 'rpw'])
+            try:
+                s = rep.redis()
+                deadline = time.time() + 20
+                while info(s, 'replication').get('master_link_status') != 'up':
+                    self.assertLess(time.time(), deadline, rep.log()[-2000:])
+                    time.sleep(0.05)
+                self.assertEqual(s.get('k'), b'v')
+                self.assertEqual(s.config_get('replicaof'), {'replicaof': '127.0.0.1 %d' % master.port})
+            finally:
+                rep.cleanup()
+        finally:
+            master.cleanup()
 
 
 class ReplicaOfRedisDisk3Workers(_Replica, unittest.TestCase):
