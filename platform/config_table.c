@@ -776,7 +776,7 @@ const cfg_dir cfg_table[] = {
     {"repl-ping-replica-period", "repl-ping-slave-period", CT_NUM, FT_INT, 0,
      OFF(repl_ping_replica_period), 1, IMAX, "10", NULL, NULL, NULL},
     INT("repl-timeout", repl_timeout, 1, IMAX, "60", 0),
-    {"replicaof", "slaveof", CT_SPECIAL, 0, CF_MULTI_ARG, OFF(replicaof), 0, 0, "", NULL,
+    {"replicaof", "slaveof", CT_SPECIAL, 0, CF_MULTI_ARG | CF_IMMUTABLE, OFF(replicaof), 0, 0, "", NULL,
      &sp_replicaof, NULL},
     STR("masterauth", masterauth, "", CF_SENSITIVE),
     STR("masteruser", masteruser, "", 0),
