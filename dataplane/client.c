@@ -8,6 +8,7 @@
 #include "cmd/command.h"
 #include "resp/reply.h"
 #include "acl.h"
+#include "client_evict.h"
 #include "multi.h"
 #include "tracking.h"
 #include "worker.h"
@@ -18,6 +19,21 @@
 
 int arg_eq(const cb_client *c, int i, const char *word) {
     return util_eq_nocase(c->argv[i], c->argv_len[i], word);
+}
+
+void reply_subcommand_syntax(cb_client *c) {
+    char up[256], sub[129];
+    size_t n = c->argv_len[0] < sizeof(up) - 1 ? c->argv_len[0] : sizeof(up) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = c->argv[0][i];
+        up[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+    }
+    up[n] = '\0';
+    size_t m = 0;
+    for (; c->argc > 1 && m < c->argv_len[1] && m < 128 && c->argv[1][m]; m++)
+        sub[m] = (c->argv[1][m] == '\r' || c->argv[1][m] == '\n') ? ' ' : c->argv[1][m];
+    sub[m] = '\0';
+    reply_errorf(c, "unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.", sub, up);
 }
 
 int arg_ll(cb_client *c, int i, long long *v, const char *msg) {
@@ -104,15 +120,18 @@ char *client_info_line(cb_client *c) {
     if (f == 0) flags[f++] = 'N';
     flags[f] = '\0';
     long long now = util_mstime();
-    size_t omem = 0;
-    size_t oll = outbuf_blocks(c, &omem);
+    size_t oll = outbuf_blocks(c, NULL);
     size_t obl = c->out_tail ? c->out_tail->used : 0;
     size_t qbuf = resp_parser_buffered(&c->parser) + c->pending_len;
     size_t argvmem = 0;
     for (int i = 0; i < c->argc; i++) argvmem += c->argv_len[i];
     const char *cmdname = c->lastcmd ? command_fullname(c->lastcmd) : "NULL";
     if (c->cmd && (c->flags & CLIENT_IN_CALL)) cmdname = command_fullname(c->cmd);
-    size_t totmem = sizeof(*c) + omem + qbuf + argvmem;
+    /* As Redis: the first 16 KiB of output are the client's fixed reply
+     * buffer, in tot-mem but not in omem. */
+    size_t fixed = 16384 + sizeof(cb_outblock);
+    size_t omem = c->out_mem > fixed ? c->out_mem - fixed : 0;
+    size_t totmem = client_mem_usage(c);
     char *line = cb_malloc(1024 + (c->name ? strlen(c->name) : 0));
     char events[3] = "r";
     if (c->out_bytes) strcpy(events, "rw");
@@ -124,7 +143,7 @@ char *client_info_line(cb_client *c) {
             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
             (now - c->ctime_ms) / 1000, (now - c->last_interaction_ms) / 1000, flags, c->dbid,
             multi_queued_count(c), qbuf, (size_t)0, argvmem, c->w->readbuf_size, c->w->readbuf_size, obl,
-            oll > 1 ? oll - 1 : 0, omem > 16384 ? omem - 16384 : 0, totmem, events, cmdname,
+            oll > 1 ? oll - 1 : 0, omem, totmem, events, cmdname,
             acl_user_name(c->user), tracking_redir(c), c->resp);
     return line;
 }

@@ -54,6 +54,10 @@ typedef struct cb_outblock {
     char data[];
 } cb_outblock;
 
+/* Bytes an output block holds allocated (a deferred-length header block has
+ * cap 0 and 32 bytes of room: reply.c). */
+#define CB_OUTBLOCK_MEM(b) (sizeof(cb_outblock) + ((b)->cap ? (b)->cap : 32))
+
 typedef struct cb_client {
     uint64_t id;
     int fd;                 /* kernel plane socket; -1 on DPDK */
@@ -97,7 +101,8 @@ typedef struct cb_client {
     int held;               /* 1: CLIENT PAUSE holds the parsed command;
                              * 2: a run of commands is on another worker;
                              * 3: as 2, and the parsed command waits for it;
-                             * 4: blocked on keys (BLPOP...) */
+                             * 4: blocked on keys (BLPOP...);
+                             * 5: waiting for its MIGRATE (cmd_migrate.c) */
     void *batch;            /* run being gathered for another worker (xshard) */
     /* Transactions (multi.c). dirty_cas is set by whichever worker writes a
      * watched key, so it is a field of its own, written atomically. */
@@ -115,6 +120,15 @@ typedef struct cb_client {
     long long pause_check_ms;
     uint64_t errors_seen;   /* error replies sent during the current call */
     uint64_t aof_wait;      /* appendfsync always: reply waits for this AOF record */
+    int lua_debug;          /* SCRIPT DEBUG: 0 no, 1 yes (rolled back), 2 sync */
+    /* Client memory (client_evict.c): bytes of output blocks allocated, the
+     * total last accounted on the worker, the eviction bucket it is filed
+     * in (-1: none) and the bucket's links. mem_tracked: a real connection. */
+    size_t out_mem;
+    size_t mem_counted;
+    int mem_bucket;
+    int mem_tracked;
+    struct cb_client *mb_prev, *mb_next;
     struct cb_replconf *replconf; /* REPLCONF settings before SYNC/PSYNC (cmd_repl.c) */
 } cb_client;
 
@@ -129,6 +143,10 @@ int arg_ll_range(cb_client *c, int i, long long *v, long long min, long long max
 /* Parse arg i as a double / long double; reply ERR_NOT_FLOAT (or msg) on failure. */
 int arg_double(cb_client *c, int i, double *v, const char *msg);
 int arg_long_double(cb_client *c, int i, long double *v, const char *msg);
+/* Redis's "unknown subcommand or wrong number of arguments for '<argv[1]>'.
+ * Try <ARGV[0]> HELP." with both names as the client typed them (the
+ * container's may be a rename-command name). */
+void reply_subcommand_syntax(cb_client *c);
 
 /* Shard routing for handlers. Keys live in the shard that owns their hash
  * slot (util_key_slot % number of shards). Single-key commands need none of

@@ -16,12 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 #include "dispatch.h"
+#include "client_evict.h"
 #include "blocking.h"
 #include "acl.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "tracking.h"
 #include "xshard.h"
+#include "cmd/migrate.h"
 #include "worker.h"
 #include "resp/reply.h"
 #include "../platform/config.h"
@@ -78,6 +80,8 @@ cb_client *conn_create(cb_worker *w, const cb_driver_ops *ops, int fd, const cha
     snprintf(c->laddr, sizeof(c->laddr), "%s", laddr);
     if (local) c->flags |= CLIENT_LOCAL;
     c->ctime_ms = c->last_interaction_ms = util_mstime();
+    c->mem_bucket = -1;
+    c->mem_tracked = 1;
     /* Worker's list: newest first, as CLIENT LIST shows them oldest first. */
     c->next = w->clients;
     if (w->clients) w->clients->prev = c;
@@ -139,6 +143,8 @@ int conn_check_output_limits(cb_client *c) {
     }
     c->out_tail = NULL;
     c->out_bytes = 0;
+    c->out_mem = 0;
+    client_mem_update(c);
     return 1;
 }
 
@@ -240,9 +246,11 @@ int conn_input(cb_client *c, const char *buf, size_t len) {
             STAT_INC(c->w->stats.client_qbuf_limit_disconnections);
             conn_close_async(c);
         }
+        client_mem_update(c);
         return 0;
     }
     process_buffer(c, buf, len);
+    client_mem_update(c);
     return 0;
 }
 
@@ -318,6 +326,7 @@ static void consume_output(cb_client *c, size_t wr) {
         }
         c->out_head = b->next;
         if (!c->out_head) c->out_tail = NULL;
+        c->out_mem -= CB_OUTBLOCK_MEM(b);
         cb_free_conn(b);
     }
 }
@@ -361,7 +370,9 @@ void conn_close(cb_client *c) {
         return;
     }
     c->flags |= CLIENT_CLOSED;
+    client_mem_forget(c);
     if (c->held == 1) w->nheld--;
+    if (c->held == 5) migrate_client_gone(c); /* its migration goes on, unanswered */
     if (multi_client_watches(c) || blocking_is_blocked(c) || c->ps || tracking_close_needs_park(c)) {
         /* The watch, blocking and Pub/Sub registries change only with the
          * other workers parked. */

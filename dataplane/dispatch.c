@@ -29,6 +29,7 @@
 #include "../store/db.h"
 #include "../store/evict.h"
 #include "../persist/bgsave.h"
+#include "../persist/loading.h"
 
 cb_cmd_proc cmd_debug, cmd_exec, cmd_module_load, cmd_module_loadex, cmd_module_unload;
 
@@ -55,12 +56,13 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
     args[0] = '\0';
     char msg[1024];
     if (container) {
-        char up[64];
-        size_t n = strlen(container->name);
+        /* The name as typed (it differs after rename-command), upper-cased. */
+        char up[256];
+        size_t n = c->argv_len[0];
         if (n >= sizeof(up)) n = sizeof(up) - 1;
         for (size_t i = 0; i < n; i++)
-            up[i] = (char)((container->name[i] >= 'a' && container->name[i] <= 'z')
-                               ? container->name[i] - 32 : container->name[i]);
+            up[i] = (char)((c->argv[0][i] >= 'a' && c->argv[0][i] <= 'z')
+                               ? c->argv[0][i] - 32 : c->argv[0][i]);
         up[n] = '\0';
         int l1 = c->argv_len[1] > 128 ? 128 : (int)c->argv_len[1];
         snprintf(msg, sizeof(msg), "unknown subcommand '%.*s'. Try %s HELP.", l1, c->argv[1], up);
@@ -81,8 +83,10 @@ static void reject_unknown(cb_client *c, const cb_command *container) {
 }
 
 int dispatch_oom_state(cb_client *c) {
-    if (!g_config.store.maxmemory) return 0;
     cb_shard *s = c->shard;
+    /* The shard's memory pool (EAL hugepages on the DPDK plane) ran dry. */
+    if (s->mem_account >= 0 && mem_account_pool_full(s->mem_account)) return 1;
+    if (!g_config.store.maxmemory) return 0;
     /* The shard may be another worker's (parked): count what eviction frees
      * in that shard's account. */
     int prev = s->mem_account >= 0 ? mem_account_use(s->mem_account) : -1;
@@ -216,7 +220,8 @@ int dispatch_command(cb_client *c) {
         if (cmd && !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB)) && command_arity_ok(cmd, c->argc) &&
             (c->authenticated || (cmd->flags & CMD_NO_AUTH)) && cmd->proc != cmd_debug &&
             acl_check_client(c, cmd, &(int){0}) == ACL_OK &&
-            !dispatch_paused_for(c, cmd) && xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
+            !dispatch_paused_for(c, cmd) && !loading_active() &&
+            xshard_route(c, cmd, &owner) == ROUTE_REMOTE &&
             xshard_batch_add(c, cmd, owner)) {
             accepted(c, cmd);
             return DISPATCH_DONE;
@@ -291,10 +296,8 @@ int dispatch_command(cb_client *c) {
     if ((c->flags & CLIENT_MULTI) && dispatch_reject_oom(c, cmd)) goto done;
     if ((cmd->flags & CMD_WRITE) || (cmd->proc == cmd_exec && multi_has_writes(c))) {
         /* An AOF that cannot be written refuses writes until it can. */
-        const char *aerr = aof_write_error();
-        if (aerr) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "-MISCONF Errors writing to the AOF file: %s", aerr);
+        char msg[300];
+        if (aof_write_refusal(msg, sizeof(msg))) {
             reject(c, cmd, msg);
             goto done;
         }
@@ -309,6 +312,11 @@ int dispatch_command(cb_client *c) {
             reject(c, cmd, REPL_NOREPLICAS_ERR);
             goto done;
         }
+    }
+    /* Start-up loading (persist/loading.h): only `loading` commands run. */
+    if (!(cmd->flags & CMD_LOADING) && loading_active()) {
+        reject(c, cmd, LOADING_ERR);
+        goto done;
     }
     if (c->w->script_busy && script_busy_intercept(c, cmd)) goto done;
     if (multi_maybe_queue(c, cmd)) goto done;
@@ -353,8 +361,9 @@ int dispatch_command(cb_client *c) {
     }
     tracking_after_command(c->w); /* invalidations it caused for itself */
     c->commands++;
-    if (c->held == 4) {
-        /* Blocked (BLPOP...): what follows in the pipeline waits. */
+    if (c->held == 4 || c->held == 5) {
+        /* Blocked (BLPOP...) or migrating (MIGRATE): what follows in the
+         * pipeline waits. */
         update_reply_skip(c, cmd);
         return DISPATCH_HELD;
     }

@@ -9,6 +9,7 @@
  * microsecond levels and INFO latencystats at the configured percentiles.
  */
 #include "latency.h"
+#include "latency_report.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,10 +27,8 @@
 #define LAT_SAMPLES 160
 #define LAT_MAX_EVENTS 16
 
-typedef struct lat_sample {
-    long long time; /* unix seconds; 0: slot unused */
-    long long ms;
-} lat_sample;
+/* time: unix seconds, 0 for an unused slot (latency_report.h). */
+typedef lat_point lat_sample;
 
 typedef struct lat_series {
     const char *name;
@@ -299,26 +298,6 @@ void cmd_latency_reset(cb_client *c) {
     reply_int(c, n);
 }
 
-/* A small ASCII chart of the samples, oldest left: four rows, each column
- * one sample scaled between the lowest and highest, and a scale line. */
-static cbstr graph(cbstr s, const lat_sample *v, int n, long long now) {
-    long long lo = v[0].ms, hi = v[0].ms;
-    for (int i = 1; i < n; i++) {
-        if (v[i].ms < lo) lo = v[i].ms;
-        if (v[i].ms > hi) hi = v[i].ms;
-    }
-    for (int row = 3; row >= 0; row--) {
-        for (int i = 0; i < n; i++) {
-            int h = hi == lo ? 4 : (int)(1 + (v[i].ms - lo) * 3 / (hi - lo)); /* 1..4 */
-            s = cbstr_cat(s, h > row ? (h == row + 1 ? "#" : "|") : " ", 1);
-        }
-        s = cbstr_cat(s, "\n", 1);
-    }
-    s = cbstr_catfmt(s, "oldest sample %llds ago, newest %llds ago\n",
-                     now - v[0].time, now - v[n - 1].time);
-    return s;
-}
-
 void cmd_latency_graph(cb_client *c) {
     char name[64];
     lat_sample *buf = cb_malloc(sizeof(lat_sample) * LAT_SAMPLES);
@@ -335,17 +314,8 @@ void cmd_latency_graph(cb_client *c) {
         cb_free(buf);
         return;
     }
-    long long lo = buf[0].ms, hi = buf[0].ms;
-    for (int i = 1; i < k; i++) {
-        if (buf[i].ms < lo) lo = buf[i].ms;
-        if (buf[i].ms > hi) hi = buf[i].ms;
-    }
-    cbstr s = cbstr_catfmt(cbstr_with_cap(1024),
-                           "%s - high %lld ms, low %lld ms (all time high %lld ms)\n", name, hi,
-                           lo, max);
-    for (int i = 0; i < 80; i++) s = cbstr_cat(s, "-", 1);
-    s = cbstr_cat(s, "\n", 1);
-    s = graph(s, buf, k, util_ustime() / 1000000);
+    lat_event_view ev = {name, buf, k, max};
+    cbstr s = latency_report_graph(cbstr_with_cap(1024), &ev, util_ustime() / 1000000);
     reply_verbatim(c, s, cbstr_len(s), "txt");
     cbstr_free(s);
     cb_free(buf);
@@ -367,31 +337,17 @@ void cmd_latency_doctor(cb_client *c) {
                             "ought to sit down calmly, take a stress pill, and think things "
                             "over.\n");
     } else {
-        lat_sample *buf = cb_malloc(sizeof(lat_sample) * LAT_SAMPLES);
-        s = cbstr_catfmt(s, "Latency spikes were recorded on this server (threshold %lld ms).\n\n",
-                         g_config.latency_monitor_threshold);
+        lat_sample *buf = cb_malloc(sizeof(lat_sample) * LAT_SAMPLES * (size_t)n);
+        lat_event_view ev[LAT_MAX_EVENTS];
+        int m = 0;
         for (int i = 0; i < n; i++) {
             long long max;
-            int k = merged_series(names[i], buf, &max);
+            int k = merged_series(names[i], buf + (size_t)m * LAT_SAMPLES, &max);
             if (k <= 0) continue;
-            double sum = 0, dev = 0;
-            for (int j = 0; j < k; j++) sum += (double)buf[j].ms;
-            double avg = sum / k;
-            for (int j = 0; j < k; j++) dev += fabs((double)buf[j].ms - avg);
-            double period = k > 1 ? (double)(buf[k - 1].time - buf[0].time) / (k - 1) : 0;
-            s = cbstr_catfmt(s,
-                             "%d. %s: %d samples, average %.0f ms, mean deviation %.0f ms, "
-                             "one every %.2f s; worst ever %lld ms.\n",
-                             i + 1, names[i], k, avg, dev / k, period, max);
+            ev[m] = (lat_event_view){names[i], buf + (size_t)m * LAT_SAMPLES, k, max};
+            m++;
         }
-        s = cbstr_cat(s, "\n", 1);
-        if (g_config.slowlog_log_slower_than < 0 ||
-            g_config.slowlog_log_slower_than / 1000 > g_config.latency_monitor_threshold)
-            s = cbstr_catfmt(s, "- The slow log misses some of these: set "
-                                "slowlog-log-slower-than to %lld or less to see the commands.\n",
-                             g_config.latency_monitor_threshold * 1000);
-        s = cbstr_catfmt(s, "- SLOWLOG GET shows which commands were slow; per-command latency "
-                            "percentiles are in INFO latencystats and LATENCY HISTOGRAM.\n");
+        if (m) s = latency_report_doctor(s, ev, m, util_ustime() / 1000000);
         cb_free(buf);
     }
     reply_verbatim(c, s, cbstr_len(s), "txt");

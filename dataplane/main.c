@@ -1,7 +1,8 @@
 /* main.c — process start-up in the order redis-server users expect:
  * configuration (file + --directives) -> daemonize -> log -> listeners ->
- * pidfile -> workers -> ready (log line, sd_notify) -> management loop ->
- * orderly exit. Everything else lives in its layer.
+ * pidfile -> workers (answering -LOADING) -> load the dataset -> ready (log
+ * line, sd_notify) -> management loop -> orderly exit. Everything else
+ * lives in its layer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "../persist/rdb.h"
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
+#include "../persist/loading.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -71,9 +73,18 @@ static void write_pidfile(void) {
     fclose(f);
 }
 
-/* Loads dir/dbfilename (we run in dir) into every worker's shard before
- * any worker thread starts. A missing file means an empty start; a bad one
- * stops the server, as Redis does, rather than serve a partial dataset. */
+/* A load that failed: the workers stay parked while the process exits.
+ * One stopped by SHUTDOWN during the load goes on to the orderly exit. */
+static void load_failed(void) {
+    if (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) exit(1);
+    /* Whatever asked (SIGTERM too), a half-loaded dataset is not saved. */
+    __atomic_or_fetch(&g_server.shutdown_flags, SHUTDOWN_NOSAVE, __ATOMIC_RELAXED);
+}
+
+/* Loads dir/dbfilename (we run in dir) into every worker's shard while the
+ * workers answer -LOADING (persist/loading.h). A missing file means an
+ * empty start; a bad one stops the server, as Redis does, rather than
+ * serve a partial dataset. */
 static void load_data_from_disk(void) {
     if (g_config.appendonly && g_server.nworkers >= 1) {
         /* With the AOF on, it alone is the data set, as in Redis. */
@@ -81,7 +92,7 @@ static void load_data_from_disk(void) {
         for (int i = 0; i < g_server.nworkers; i++) sh[i] = g_server.workers[i]->shard;
         int arc = aof_load_at_startup(sh, g_server.nworkers);
         cb_free(sh);
-        if (arc < 0) exit(1);
+        if (arc < 0) load_failed();
         return;
     }
     if (!g_config.dbfilename || !g_config.dbfilename[0] || g_server.nworkers < 1) return;
@@ -90,12 +101,20 @@ static void load_data_from_disk(void) {
     long long start = util_ustime();
     char *err = NULL;
     rdb_load_info info = {0};
+    struct stat st;
+    loading_start(stat(g_config.dbfilename, &st) == 0 ? (uint64_t)st.st_size : 0);
+    loading_attach(&info);
+    loading_hold();
     int rc = rdb_load_file_ex(shards, g_server.nworkers, g_config.dbfilename, &info, &err);
     cb_free(shards);
     if (rc < 0) {
-        cb_log(LOG_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
+        if (__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE))
+            cb_log(LOG_WARNING, "Loading stopped by a shutdown request.");
+        else
+            cb_log(LOG_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
         cb_free(err);
-        exit(1);
+        load_failed();
+        return;
     }
     if (rc == 0) bgsave_note_load(info.keys_loaded, info.keys_expired);
     if (rc == 0)
@@ -165,6 +184,7 @@ int main(int argc, char **argv) {
         else
             cb_log(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", g_config.port);
         server_destroy();
+        server_release_dataplane();
         return 1;
     }
     /* Before loading, so that /health/ready can say "loading". */
@@ -172,27 +192,36 @@ int main(int argc, char **argv) {
         cb_log(LOG_WARNING, "Warning: %s", err);
         return 1;
     }
-    load_data_from_disk();
-    if (aof_open_at_startup() != 0) return 1;
     info_init();
     write_pidfile();
+    /* The workers answer -LOADING until the dataset is in. */
+    loading_start(0);
+    loading_set_poll(mgmt_check_signals);
     if (server_start_workers() < 0) {
         cb_log(LOG_WARNING, "Failed to start worker threads: %s", strerror(errno));
         return 1;
     }
-    control_set_ready();
     cb_log(LOG_NOTICE, "Server initialized");
-    if (g_config.port) cb_log(LOG_NOTICE, "Ready to accept connections tcp");
-    if (g_config.unixsocket && g_config.unixsocket[0])
-        cb_log(LOG_NOTICE, "Ready to accept connections unix");
+    load_data_from_disk();
+    loading_hold();
+    if (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE) && aof_open_at_startup() != 0)
+        exit(1);
+    loading_stop();
+    if (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
+        control_set_ready();
+        if (g_config.port) cb_log(LOG_NOTICE, "Ready to accept connections tcp");
+        if (g_config.unixsocket && g_config.unixsocket[0])
+            cb_log(LOG_NOTICE, "Ready to accept connections unix");
 #ifdef CB_HAVE_SYSTEMD
-    if (supervised_systemd) sd_notify(0, "READY=1\nSTATUS=Ready to accept connections");
+        if (supervised_systemd) sd_notify(0, "READY=1\nSTATUS=Ready to accept connections");
 #endif
+    }
     int rc = mgmt_run();
 #ifdef CB_HAVE_SYSTEMD
     if (supervised_systemd) sd_notify(0, "STOPPING=1");
 #endif
     server_destroy();
     acl_shutdown();
+    server_release_dataplane();
     return rc;
 }

@@ -414,8 +414,7 @@ int pubsub_has_subscribers(void) {
 
 static void list_channels(cb_client *c, dict *d) {
     if (c->argc > 3) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.",
-                     (int)c->argv_len[1], c->argv[1]);
+        reply_subcommand_syntax(c);
         return;
     }
     const char *pat = c->argc > 2 ? c->argv[2] : NULL;

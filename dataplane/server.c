@@ -4,6 +4,7 @@
  * Called from main.c (start-up) and mgmt.c (shutdown).
  */
 #include "server.h"
+#include "conn_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "worker.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
+#include "../platform/dpdk.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -88,8 +90,11 @@ int server_create(char *err, size_t errlen) {
         s->mem_account = mem_account_claim(); /* maxmemory share (evict.h) */
         char aerr[256];
         size_t region = (size_t)(g_config.hugepages / (unsigned long long)g_server.nworkers);
+        mem_chunk_source src; /* DPDK plane: the dataset lives in EAL memory */
+        int sourced = g_config.dataplane == DATAPLANE_DPDK && dpdk_arena_source(i, &src) == 0;
         if (s->mem_account >= 0 &&
-            mem_account_arena(s->mem_account, region, aerr, sizeof(aerr)) != 0)
+            (sourced ? mem_account_arena_src(s->mem_account, &src, aerr, sizeof(aerr))
+                     : mem_account_arena(s->mem_account, region, aerr, sizeof(aerr))) != 0)
             cb_log(LOG_WARNING, "shard %d: cannot create its memory arena", i);
         else if (aerr[0])
             cb_log(LOG_WARNING, "shard %d: %s", i, aerr);
@@ -120,7 +125,8 @@ void server_stop_workers(void) {
 }
 
 void server_destroy(void) {
-    for (int i = 0; i < g_server.nworkers; i++) {
+    /* Also after a set-up that failed before the workers array existed. */
+    for (int i = 0; g_server.workers && i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         if (!w) continue;
         cb_shard *s = w->shard;
@@ -130,8 +136,9 @@ void server_destroy(void) {
     cb_free(g_server.workers);
     g_server.workers = NULL;
     g_server.nworkers = 0;
-    ddrv_teardown();
 }
+
+void server_release_dataplane(void) { ddrv_teardown(); }
 
 static void zero_stats(cb_worker *w) {
     int keep_clients = (int)STAT_GET(w->stats.connected_clients);
@@ -140,6 +147,7 @@ static void zero_stats(cb_worker *w) {
     memset(w->cmdstats, 0, sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     latency_reset_histograms(w);
     w->nerrstats = 0;
+    conn_stats_reset(w->connstats);
     w->shard->stats.expired_keys = 0;
     w->shard->stats.expired_stale_perc_x100 = 0;
     w->shard->stats.expired_time_cap_reached_count = 0;

@@ -26,6 +26,9 @@ int server_create(char *err, size_t errlen); /* shards, workers, listeners */
 int server_start_workers(void);
 void server_stop_workers(void);
 void server_destroy(void);
+/* Stops the DPDK port and EAL, which unmaps the memory the shard arenas
+ * used: the very last step, after every free (no-op on the kernel plane). */
+void server_release_dataplane(void);
 /* Ask the management thread to shut down (SHUTDOWN, signals). */
 void server_request_shutdown(int flags);
 /* The final snapshot SHUTDOWN and SIGTERM take: with SAVE, or when save

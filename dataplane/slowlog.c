@@ -163,7 +163,7 @@ static slow_entry **merged(long long *n) {
 void cmd_slowlog_get(cb_client *c) {
     long long count = 10;
     if (c->argc > 3) {
-        reply_error(c, "unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.");
+        reply_subcommand_syntax(c);
         return;
     }
     if (c->argc == 3) {

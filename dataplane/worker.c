@@ -22,6 +22,7 @@
 
 #include "cmd/command.h"
 #include "conn.h"
+#include "conn_stats.h"
 #include "blocking.h"
 #include "dispatch.h"
 #include "latency.h"
@@ -30,6 +31,8 @@
 #include "xshard.h"
 #include "script/script.h"
 #include "propagate.h"
+#include "outconn.h"
+#include "cmd/migrate.h"
 #include "../persist/aof.h"
 #include "dpdk/dpdk_driver.h"
 #include "../platform/config.h"
@@ -38,6 +41,7 @@
 #include "../platform/util.h"
 #include "../store/db.h"
 #include "../persist/bgsave.h"
+#include "../persist/loading.h"
 
 #define READBUF_SIZE (64 * 1024)
 /* Lazy free may take this long per loop turn (store/lazyfree.h). */
@@ -53,6 +57,8 @@ cb_worker *worker_create(int id, struct cb_shard *shard) {
     w->shard = shard;
     w->epfd = w->wake_fd = w->unix_fd = -1;
     w->readbuf_size = READBUF_SIZE;
+    w->evict_top = -1;
+    w->connstats = conn_stats_create();
     w->readbuf = cb_malloc(w->readbuf_size);
     w->cmdstats = cb_calloc(sizeof(cb_cmd_stats) * (size_t)(command_ids() + 1));
     w->to_mgmt = ring_create(1024);
@@ -73,6 +79,8 @@ void worker_destroy(cb_worker *w) {
         w->clients->held = 0; /* replies still in flight die with the rings */
         conn_close(w->clients);
     }
+    migrate_worker_free(w);
+    outconn_close_all(w);
     kdrv_shutdown(w);
     ddrv_shutdown(w);
     xshard_free_worker(w);
@@ -91,6 +99,7 @@ void worker_destroy(cb_worker *w) {
     cb_free(w->cmdstats);
     slowlog_free(w);
     latency_free(w);
+    conn_stats_free(w->connstats);
     cb_free(w->readbuf);
     cb_free(w);
 }
@@ -125,6 +134,7 @@ void worker_flush(cb_worker *w) {
             conn_close(c);
             continue;
         }
+        client_mem_update(c);
         if (c->out_bytes == 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
             conn_close(c);
             continue;
@@ -153,6 +163,7 @@ static void clients_cron(cb_worker *w, long long now) {
         }
         /* The soft limit's time can run out without new output. */
         if (conn_check_output_limits(c)) continue;
+        client_mem_update(c);
         size_t q = resp_parser_buffered(&c->parser) + c->pending_len;
         if (q > STAT_GET(w->stats.max_input_buffer)) __atomic_store_n(&w->stats.max_input_buffer, q, __ATOMIC_RELAXED);
         if (c->out_bytes > STAT_GET(w->stats.max_output_buffer))
@@ -179,11 +190,14 @@ static void expire_cycle_event(cb_worker *w, uint64_t before_us) {
 
 static void worker_cron(cb_worker *w, long long now) {
     uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
-    shard_cron(w->shard);
+    /* While the dataset loads nothing expires, is evicted or rehashed
+     * here: the loader owns what it has put in (persist/loading.h). */
+    if (!loading_active()) shard_cron(w->shard);
     expire_cycle_event(w, exp_us);
     w->stats.max_input_buffer = 0;
     w->stats.max_output_buffer = 0;
     clients_cron(w, now);
+    if (w->migrate) migrate_cron(w, now);             /* MIGRATE's idle cached links */
     /* Instantaneous ops/sec over the last ~second. */
     if (now - w->ops_sample_ms >= 1000) {
         uint64_t cmds = STAT_GET(w->stats.numcommands);
@@ -209,7 +223,8 @@ static void *worker_main(void *arg) {
     cb_worker *w = arg;
     self_worker = w;
     w->thread = pthread_self();
-    if (w->shard->mem_account >= 0) mem_account_use(w->shard->mem_account);
+    w->own_acct = -1;
+    if (w->shard->mem_account >= 0) w->own_acct = mem_account_use(w->shard->mem_account);
     w->tid = (pid_t)syscall(SYS_gettid);
     log_set_role('M'); /* one Redis-style role per process: master */
     sigset_t set;
@@ -231,6 +246,7 @@ static void *worker_main(void *arg) {
         else if (w->aof_waiting && timeout > 1)
             timeout = 1; /* the writer wakes us; this bounds a lost wake-up */
         if (w->blocked && timeout > 10) timeout = 10; /* blocking timeouts: 10 ms steps */
+        if (w->outconns && timeout > 10) timeout = 10; /* outgoing links' deadlines */
         int snap_wait = bgsave_worker_step(w->id);   /* snapshot serialization, budgeted */
         if (snap_wait >= 0 && timeout > snap_wait) timeout = snap_wait;
 
@@ -255,12 +271,14 @@ static void *worker_main(void *arg) {
         if (w->nheld) resume_held(w);                /* held commands */
         if (w->blocked) blocking_cron(w, util_mstime()); /* blocking timeouts */
         if (w->nunblocked) blocking_resume_unblocked(w);
+        if (w->outconns) outconn_cron(w, util_mstime()); /* outgoing links: deadlines, frees */
         uint64_t exp_us = STAT_GET(w->shard->stats.expire_cycle_cpu_us);
-        shard_before_sleep(w->shard);                /* fast expiry */
+        if (!loading_active()) shard_before_sleep(w->shard); /* fast expiry */
         expire_cycle_event(w, exp_us);
         tracking_before_sleep(w);                    /* BCAST invalidations */
         prop_worker_turn(w);                         /* AOF records to the writer */
         worker_flush(w);                             /* tx flush */
+        client_evict_run(w);                         /* maxmemory-clients */
         if (w->dpdk) ddrv_tx_flush(w);               /* owed ACKs, transmit batch */
         lazyfree_step(w->shard, LAZYFREE_STEP_US);   /* lazy free, after replies left */
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include "client.h"
+#include "client_evict.h"
 #include "../platform/ring.h"
 
 struct cb_shard;
@@ -46,6 +47,7 @@ typedef struct cb_worker_stats {
     uint64_t blocked_clients;
     uint64_t pubsub_clients;
     uint64_t max_input_buffer, max_output_buffer; /* sampled by cron */
+    uint64_t evicted_clients;     /* closed by maxmemory-clients */
     uint64_t instantaneous_ops;   /* per-second estimate */
     uint64_t instantaneous_input_bps, instantaneous_output_bps; /* bytes/s, same window */
 } cb_worker_stats;
@@ -112,6 +114,16 @@ typedef struct cb_worker {
     int nested_poll;
     pid_t tid;
     struct ddrv_core *dpdk;       /* DPDK plane: this poll core's stack; else NULL */
+    /* Client memory (client_evict.c): this worker's clients' total and its
+     * biggest non-empty eviction bucket (-1: none), both read by others;
+     * the buckets' lists of evictable clients. */
+    uint64_t client_mem;
+    int evict_top;
+    struct cb_conn_stats *connstats; /* per-IP accepts/refusals (conn_stats.c) */
+    cb_client *mem_buckets[CB_CLIENT_MEM_BUCKETS];
+    struct cb_outconn *outconns;  /* outgoing connections (outconn.h) */
+    struct cb_migrate *migrate;   /* MIGRATE's cached target links (cmd_migrate.c) */
+    int own_acct;                 /* the thread's own memory account (not the shard's) */
 } cb_worker;
 
 /* Server-wide state shared by workers (read-mostly). */

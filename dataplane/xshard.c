@@ -18,6 +18,7 @@
 #include "tracking.h"
 #include "worker.h"
 #include "script/script.h"
+#include "dpdk/dpdk_driver.h"
 #include "resp/reply.h"
 #include "../platform/mem.h"
 #include "../platform/util.h"
@@ -73,7 +74,10 @@ static const char *const global_names[] = {
     /* Scripts may touch keys of any shard, declared or not. */
     "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
     /* ACL changes replace users that every worker's checks read. */
-    "acl|setuser", "acl|deluser", "acl|load", NULL};
+    "acl|setuser", "acl|deluser", "acl|load",
+    /* MIGRATE's keys may live in any shard; its links are the caller's
+     * worker's (cmd_migrate.c). */
+    "migrate", NULL};
 static unsigned char *global_ids; /* read-only after the first worker's init */
 
 static int is_global(const cb_command *cmd) { return global_ids && global_ids[cmd->id]; }
@@ -379,7 +383,9 @@ static void join_park(cb_worker *w, int from_loop) {
            __atomic_load_n(&g_server.park_gen, __ATOMIC_ACQUIRE) == gen) {
         if (++spins % 1024 == 0) {
             sched_yield();
-            if (from_loop) script_parked_poll(w);
+            /* A parked poll core keeps its stack moving (packets, ACKs,
+             * timers); its clients wait for the release, or get BUSY. */
+            if (from_loop && !script_parked_poll(w) && w->dpdk) ddrv_stack_poll(w, NULL);
         } else
             cpu_relax();
     }

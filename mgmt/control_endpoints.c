@@ -12,7 +12,7 @@
  *   GET  /metrics, /info[?section=a,b], /info.json[?section=...]
  *   GET  /config/<name or glob>      PUT /config/<name> (body = value)
  *   POST /config/rewrite             POST /shutdown[?save|?nosave]
- *   GET  /clients                    POST /clients/kill?id=N|addr=ip:port|laddr=ip:port
+ *   GET  /clients[?by=ip]            POST /clients/kill?id=N|addr=ip:port|laddr=ip:port
  *   POST /snapshot   GET /persistence   GET /snapshot/latest
  *   PUT  /restore (control_restore.c)
  *   GET  /slowlog[?count=N]          GET /latency      POST /aof/rewrite
@@ -31,10 +31,12 @@
 #include "metrics.h"
 #include "../dataplane/client.h"
 #include "../dataplane/conn.h"
+#include "../dataplane/conn_stats.h"
 #include "../dataplane/server.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
 #include "../dataplane/latency.h"
+#include "../dataplane/dpdk/dpdk_driver.h"
 #include "../dataplane/slowlog.h"
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
@@ -94,6 +96,7 @@ static void health_ready(ctl_resp *rp)
             if (g_server.workers[i] && __atomic_load_n(&g_server.workers[i]->exited, __ATOMIC_ACQUIRE))
                 stopped++;
         if (stopped) why[n++] = "data plane down: a worker has stopped";
+        if (ddrv_link_up() == 0) why[n++] = "data plane down: the DPDK port's link is down";
     }
     cbstr b = cbstr_from_cstr(n ? "{\"status\":\"not ready\",\"reasons\":[" : "{\"status\":\"ready\"");
     for (int i = 0; i < n; i++) {
@@ -229,6 +232,35 @@ static void config_rewrite_ep(ctl_resp *rp)
 }
 
 /* --------------------------------------------------------------- clients */
+
+/* GET /clients?by=ip: connection counters per source address (the top
+ * CONN_STATS_IPS) and the recent connection rate. */
+static void clients_by_ip(ctl_resp *rp)
+{
+    conn_stats_view v;
+    conn_stats_summary(&v);
+    cbstr b = cbstr_catfmt(cbstr_with_cap(512),
+                           "{\"accepted\":%llu,\"rejected_maxclients\":%llu,"
+                           "\"rejected_protected_mode\":%llu,\"rate_per_sec\":%.2f,"
+                           "\"window_sec\":%d,\"ip_entries\":%llu,\"ip_replaced\":%llu,"
+                           "\"ips\":[",
+                           (unsigned long long)v.accepted, (unsigned long long)v.rej_maxclients,
+                           (unsigned long long)v.rej_protected, v.rate, CONN_RATE_WINDOW,
+                           (unsigned long long)v.tracked, (unsigned long long)v.replaced);
+    conn_ip_stat *top = cb_malloc(sizeof(*top) * CONN_STATS_IPS);
+    int n = conn_stats_top(top, CONN_STATS_IPS);
+    for (int i = 0; i < n; i++) {
+        b = cbstr_cat(b, i ? ",{\"ip\":" : "{\"ip\":", i ? 7 : 6);
+        b = json_str(b, top[i].ip, strlen(top[i].ip));
+        b = cbstr_catfmt(b, ",\"accepted\":%llu,\"rejected_maxclients\":%llu,"
+                            "\"rejected_protected_mode\":%llu}",
+                         (unsigned long long)top[i].accepted,
+                         (unsigned long long)top[i].rej_maxclients,
+                         (unsigned long long)top[i].rej_protected);
+    }
+    cb_free(top);
+    ctl_json(rp, MHD_HTTP_OK, cbstr_cat(b, "]}\n", 3));
+}
 
 static void clients_list(ctl_resp *rp)
 {
@@ -479,6 +511,9 @@ void ctl_route(ctl_req *rq, ctl_resp *rp)
     }
     if (!strcmp(p, "/clients")) {
         if (!is_get(rq)) { not_allowed(rp, "GET, HEAD"); return; }
+        const char *by = ctl_query(rq, "by");
+        if (by && !strcmp(by, "ip")) { clients_by_ip(rp); return; }
+        if (by) { ctl_error(rp, MHD_HTTP_BAD_REQUEST, "by= takes ip"); return; }
         { clients_list(rp); return; }
     }
     if (!strcmp(p, "/clients/kill")) {

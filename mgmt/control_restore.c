@@ -139,7 +139,7 @@ void ctl_restore_finish(ctl_req *rq, ctl_resp *rp)
     fd_path(rq, path, sizeof(path));
     long long t0 = util_ustime();
     xshard_park_all();
-    if (bgsave_in_progress()) {
+    if (bgsave_child_active()) {
         xshard_release_all();
         ctl_error(rp, MHD_HTTP_CONFLICT, "Background save already in progress");
         return;

@@ -28,6 +28,7 @@
 
 #include "../dataplane/blocking.h"
 #include "../dataplane/client.h"
+#include "../dataplane/conn_stats.h"
 #include "../dataplane/latency.h"
 #include "../dataplane/pubsub.h"
 #include "../dataplane/cmd/command.h"
@@ -45,6 +46,7 @@
 #include "../persist/bgsave.h"
 #include "repl.h"
 #include "replica.h"
+#include "../persist/loading.h"
 
 #ifndef CACHEBOX_VERSION
 #define CACHEBOX_VERSION "0.1.0"
@@ -83,6 +85,7 @@ static void gather(info_totals *t)
         SUM(unexpected_error_replies);
         SUM(client_qbuf_limit_disconnections);
         SUM(client_outbuf_limit_disconnections);
+        SUM(evicted_clients);
         SUM(total_reads);
         SUM(total_writes);
         SUM(connected_clients);
@@ -354,7 +357,8 @@ static cbstr sec_persistence(cbstr s, info_ctx *x)
      * the aof_* and module_fork_* part to the AOF writer (persist/aof.c). */
     (void)x;
     s = bgsave_info(s);
-    return aof_info_fields(s);
+    s = aof_info_fields(s);
+    return loading_info_fields(s); /* persist/loading.c, while loading */
 }
 
 static cbstr sec_stats(cbstr s, info_ctx *x)
@@ -384,7 +388,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      "expired_time_cap_reached_count:%llu\r\n"
                      "expire_cycle_cpu_milliseconds:%llu\r\n"
                      "evicted_keys:%llu\r\n"
-                     "evicted_clients:0\r\n"
+                     "evicted_clients:%llu\r\n"
                      "total_eviction_exceeded_time:0\r\n"
                      "current_eviction_exceeded_time:0\r\n"
                      "keyspace_hits:%llu\r\n"
@@ -400,6 +404,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
                      stale, (unsigned long long)t->sh.expired_time_cap_reached_count,
                      (unsigned long long)(t->sh.expire_cycle_cpu_us / 1000),
                      (unsigned long long)t->sh.evicted_keys,
+                     (unsigned long long)t->w.evicted_clients,
                      (unsigned long long)t->sh.keyspace_hits,
                      (unsigned long long)t->sh.keyspace_misses);
     return cbstr_catfmt(s,
@@ -649,6 +654,63 @@ static cbstr sec_appliance(cbstr s, info_ctx *x)
     return s;
 }
 
+/* cachebox's own section (not in Redis, not in the default set): accepted
+ * and refused connections, the connection rate over the last
+ * CONN_RATE_WINDOW full seconds, and the top source addresses by attempts
+ * (bounded per worker, conn_stats.h). */
+static cbstr sec_connections(cbstr s, info_ctx *x)
+{
+    (void)x;
+    conn_stats_view v;
+    conn_stats_summary(&v);
+    s = cbstr_catfmt(s,
+                     "conn_accepted:%llu\r\n"
+                     "conn_rejected_maxclients:%llu\r\n"
+                     "conn_rejected_protected_mode:%llu\r\n"
+                     "conn_rate_per_sec:%.2f\r\n"
+                     "conn_window_sec:%d\r\n"
+                     "conn_window_accepted:%llu\r\n"
+                     "conn_window_rejected:%llu\r\n"
+                     "conn_ip_entries:%llu\r\n"
+                     "conn_ip_replaced:%llu\r\n",
+                     (unsigned long long)v.accepted, (unsigned long long)v.rej_maxclients,
+                     (unsigned long long)v.rej_protected, v.rate, CONN_RATE_WINDOW,
+                     (unsigned long long)v.window_accepted, (unsigned long long)v.window_rejected,
+                     (unsigned long long)v.tracked, (unsigned long long)v.replaced);
+    conn_ip_stat top[16];
+    int n = conn_stats_top(top, 16);
+    for (int i = 0; i < n; i++)
+        s = cbstr_catfmt(s,
+                         "ip%d:addr=%s,accepted=%llu,rejected_maxclients=%llu,"
+                         "rejected_protected_mode=%llu\r\n",
+                         i, top[i].ip, (unsigned long long)top[i].accepted,
+                         (unsigned long long)top[i].rej_maxclients,
+                         (unsigned long long)top[i].rej_protected);
+    return s;
+}
+
+/* The NIC's extended statistics as nic_xstat_<name> (names folded to
+ * [a-z0-9_], so /metrics turns them into series as they are). */
+static void xstat_line(void *ctx, const char *name, uint64_t v)
+{
+    cbstr *s = ctx;
+    char f[96];
+    size_t k = 0;
+    for (const char *p = name; *p && k + 1 < sizeof(f); p++) {
+        char ch = *p;
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+        f[k++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+    }
+    f[k] = '\0';
+    *s = cbstr_catfmt(*s, "nic_xstat_%s:%llu\r\n", f, (unsigned long long)v);
+}
+
+static cbstr nic_xstats(cbstr s)
+{
+    dpdk_xstats(xstat_line, &s);
+    return s;
+}
+
 /* cachebox's own section (not in Redis, not in the default set): which
  * data plane runs and, on DPDK, the port's and the stack's counters summed
  * over poll cores. */
@@ -672,6 +734,10 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
                      p.port_id, p.name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4],
                      p.mac[5], ip, p.link_up ? "up" : "down", p.link_speed_mbps, p.mtu,
                      p.nqueues, p.rss ? "symmetric" : "off");
+    s = cbstr_catfmt(s, "dpdk_vlan:%d\r\nvlan_insert:%s\r\n", g_config.dpdk_vlan,
+                     !g_config.dpdk_vlan ? "none" : dpdk_vlan_hw_insert() ? "nic" : "software");
+    s = cbstr_catfmt(s, "rx_csum_offload:%d\r\ntx_csum_offload:%d\r\nmbuf_pools:%d\r\n",
+                     p.rx_csum_offload, p.tx_csum_offload, p.mbuf_pools);
     s = cbstr_catfmt(s, "nic_rx_packets:%llu\r\nnic_tx_packets:%llu\r\nnic_rx_bytes:%llu\r\n"
                      "nic_tx_bytes:%llu\r\nnic_rx_missed:%llu\r\nnic_rx_errors:%llu\r\n"
                      "nic_tx_errors:%llu\r\nnic_rx_nombuf:%llu\r\n",
@@ -679,6 +745,7 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
                      (unsigned long long)p.ibytes, (unsigned long long)p.obytes,
                      (unsigned long long)p.imissed, (unsigned long long)p.ierrors,
                      (unsigned long long)p.oerrors, (unsigned long long)p.rx_nombuf);
+    s = nic_xstats(s);
 #define NSF(name, f) s = cbstr_catfmt(s, name ":%llu\r\n", (unsigned long long)n.f)
     NSF("rx_packets", rx_packets);
     NSF("rx_bytes", rx_bytes);
@@ -699,6 +766,10 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("tcp_fast_retransmits", tcp_fast_retransmits);
     NSF("tcp_rto_timeouts", tcp_rto_fired);
     NSF("tcp_out_of_order", tcp_ooo_segs);
+    NSF("tcp_tlp_probes", tcp_tlp_probes);
+    NSF("tcp_rack_retransmits", tcp_rack_retransmits);
+    NSF("tcp_sack_retransmits", tcp_sack_retransmits);
+    NSF("tcp_dsacks_received", tcp_dsacks_received);
     NSF("tcp_rst_sent", tcp_rst_tx);
     NSF("tcp_rst_received", tcp_rst_rx);
     NSF("tcp_challenge_acks", tcp_challenge_acks);
@@ -712,6 +783,12 @@ static cbstr sec_dataplane(cbstr s, info_ctx *x)
     NSF("tcp_active_connections", tcp_active);
     NSF("tcp_syn_received", tcp_syn_rcvd);
     NSF("tcp_time_wait", tcp_time_wait);
+    NSF("tcp_active_opens", tcp_active_opens);
+    NSF("tcp_connect_failed", tcp_connect_failed);
+    NSF("arp_queued", arp_queued);
+    NSF("arp_queue_dropped", arp_queue_dropped);
+    NSF("rx_handed_over", rx_handed_over);
+    NSF("rx_vlan_dropped", rx_vlan_dropped);
     NSF("loop_busy_polls", polls_busy);
     NSF("loop_idle_polls", polls_idle);
 #undef NSF
@@ -749,6 +826,7 @@ static const struct {
      * "everything" (which in Redis adds the modules' sections). */
     { "hugepages", NULL, "Hugepages", sec_hugepages, 0 },
     { "appliance", NULL, "Appliance", sec_appliance, 0 },
+    { "connections", NULL, "Connections", sec_connections, 0 },
     { "dataplane", NULL, "Dataplane", sec_dataplane, 0 },
 };
 #define INFO_NSECTIONS ((int)(sizeof(info_sections) / sizeof(info_sections[0])))
@@ -777,7 +855,7 @@ static unsigned select_sections(int argc, const char **args, const size_t *lens)
         } else if (util_eq_nocase(p, l, "all")) {
             for (int i = 0; i < INFO_NSECTIONS; i++)
                 if (info_sections[i].fn != sec_appliance && info_sections[i].fn != sec_hugepages &&
-                    info_sections[i].fn != sec_dataplane)
+                    info_sections[i].fn != sec_dataplane && info_sections[i].fn != sec_connections)
                     m |= 1u << i;
         } else {
             for (int i = 0; i < INFO_NSECTIONS; i++)

@@ -103,8 +103,13 @@ void memstats_refresh(void)
         static unsigned char told[MEM_MAX_SHARDS];
         if (ai.fallback_bytes && !told[i]) {
             told[i] = 1;
-            cb_log(LOG_WARNING, "shard %d: its %zu MB hugepage region is full; the store arena "
-                                "now grows on normal pages", i, ai.region_bytes >> 20);
+            if (ai.sourced)
+                cb_log(LOG_WARNING, "shard %d: EAL's memory is spent (%zu MB taken for the "
+                                    "store); writes get OOM until memory is freed", i,
+                       ai.region_bytes >> 20);
+            else
+                cb_log(LOG_WARNING, "shard %d: its %zu MB hugepage region is full; the store "
+                                    "arena now grows on normal pages", i, ai.region_bytes >> 20);
         }
         cache.shard_allocated[i] = sa;
         cache.shard_active[i] = sb;
@@ -157,11 +162,9 @@ size_t mem_keyspace_overhead(void)
 
 size_t mem_clients_normal(void)
 {
-    size_t n = 0;
-    for (int i = 0; i < g_server.nworkers; i++)
-        for (cb_client *it = g_server.workers[i]->clients; it; it = it->next)
-            n += sizeof(*it) + it->out_bytes;
-    return n;
+    /* Each worker accounts its own clients (client_evict.c): no walk of
+     * another thread's client list. */
+    return (size_t)client_mem_total();
 }
 
 static size_t count_clients(void)
@@ -246,7 +249,8 @@ cbstr memory_info_hugepages(cbstr s)
 {
     cb_alloc_stats a;
     memstats_get(&a);
-    size_t pool = 0, used = 0, fallback = 0;
+    size_t pool = 0, used = 0, fallback = 0, avail = 0, active = 0;
+    int sourced = 0;
     for (int i = 0; i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         mem_arena_info ai;
@@ -258,15 +262,26 @@ cbstr memory_info_hugepages(cbstr s)
             fallback += ai.region_used;
         }
         fallback += ai.fallback_bytes;
+        /* DPDK memory: the pool is also what EAL's heap can still give
+         * (one heap per socket, shared by its shards). */
+        if (ai.sourced && ai.hugetlb && !sourced) avail = ai.source_avail;
+        /* What the arena holds live, i.e. the hugepage bytes the data uses
+         * now (the pool's used bytes only grow: jemalloc keeps extents). */
+        if (ai.hugetlb && i < MEM_MAX_SHARDS) active += cache.shard_active[i];
+        sourced |= ai.sourced;
     }
+    pool += avail;
     s = cbstr_catfmt(s,
                      "hugepages_configured:%llu\r\n"
                      "hugepages_pool_bytes:%zu\r\n"
                      "hugepages_pool_used_bytes:%zu\r\n"
                      "hugepages_pool_free_bytes:%zu\r\n"
                      "hugepages_fallback_bytes:%zu\r\n"
-                     "hugetlb_rss_bytes:%zu\r\n",
-                     g_config.hugepages, pool, used, pool - used, fallback, a.hugetlb);
+                     "hugepages_active_bytes:%zu\r\n"
+                     "hugetlb_rss_bytes:%zu\r\n"
+                     "hugepages_source:%s\r\n",
+                     g_config.hugepages, pool, used, pool - used, fallback, active, a.hugetlb,
+                     sourced ? "dpdk" : "mmap");
     for (int i = 0; i < g_server.nworkers; i++) {
         cb_worker *w = g_server.workers[i];
         int acct = w && w->shard ? w->shard->mem_account : -1;
@@ -276,10 +291,10 @@ cbstr memory_info_hugepages(cbstr s)
         long long share = acct >= 0 ? mem_account_share(acct, &n) : (long long)mem_used_total();
         s = cbstr_catfmt(s,
                          "shard%d:used_memory=%lld,arena=%d,hugetlb=%d,region=%zu,"
-                         "region_used=%zu,fallback=%zu,allocator_allocated=%zu,"
+                         "region_used=%zu,fallback=%zu,full=%d,allocator_allocated=%zu,"
                          "allocator_active=%zu\r\n",
                          i, share < 0 ? 0 : share, ai.arena, ai.hugetlb, ai.region_bytes,
-                         ai.region_used, ai.fallback_bytes,
+                         ai.region_used, ai.fallback_bytes, ai.full,
                          i < MEM_MAX_SHARDS ? (size_t)cache.shard_allocated[i] : 0,
                          i < MEM_MAX_SHARDS ? (size_t)cache.shard_active[i] : 0);
     }

@@ -26,6 +26,7 @@
 
 #include "control.h"
 #include "info.h"
+#include "../dataplane/conn_stats.h"
 #include "../dataplane/latency.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
@@ -154,6 +155,7 @@ static const char *const info_counters[] = {
     "io_threaded_writes_processed", "reply_buffer_shrinks", "reply_buffer_expands",
     "rdb_saves", "aof_rewrites", "lazyfreed_objects", "stat_reply_buffer_shrinks",
     "client_query_buffer_limit_disconnections", "client_output_buffer_limit_disconnections",
+    "conn_accepted", "conn_rejected_maxclients", "conn_rejected_protected_mode", "conn_ip_replaced",
     NULL};
 
 /* Fields whose unit or meaning needs more than the generic rules. */
@@ -551,6 +553,30 @@ static void latency_histograms(mset *m)
     xshard_release_all();
 }
 
+/* ----------------------------------------------------------- connections */
+
+/* The top source addresses' attempts by result (conn_stats.h): a bounded
+ * set of ip="..." series. The section's totals and rate are plain INFO
+ * fields (cachebox_conn_*). */
+static void connections(mset *m)
+{
+    conn_ip_stat top[32];
+    int n = conn_stats_top(top, 32);
+    static const char *const ip_name = PREFIX "ip_connection_attempts_total";
+    static const char *const ip_help = "Connection attempts per source address (top addresses)";
+    for (int i = 0; i < n; i++) {
+        char lab[160];
+        cbstr ip = cat_label_value(cbstr_with_cap(48), top[i].ip, strlen(top[i].ip));
+        snprintf(lab, sizeof(lab), "{ip=\"%s\",result=\"accepted\"}", ip);
+        sample_u(m, ip_name, "counter", ip_help, lab, top[i].accepted);
+        snprintf(lab, sizeof(lab), "{ip=\"%s\",result=\"rejected_maxclients\"}", ip);
+        sample_u(m, ip_name, "counter", ip_help, lab, top[i].rej_maxclients);
+        snprintf(lab, sizeof(lab), "{ip=\"%s\",result=\"rejected_protected_mode\"}", ip);
+        sample_u(m, ip_name, "counter", ip_help, lab, top[i].rej_protected);
+        cbstr_free(ip);
+    }
+}
+
 /* ---------------------------------------------------------- control port */
 
 static void control_port(mset *m)
@@ -591,6 +617,7 @@ cbstr metrics_render(void)
     info_all(&m, info, cbstr_len(info));
     workers(&m, ss);
     latency_histograms(&m);
+    connections(&m);
     control_port(&m);
     cbstr_free(info);
     cb_free(ss);

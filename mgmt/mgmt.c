@@ -84,6 +84,7 @@ static int shutdown_save(void) {
     cb_log(LOG_WARNING, "User requested shutdown...");
     xshard_park_all();
     bgsave_kill("There is a child saving an .rdb. Killing it!");
+    bgsave_kill_aof("There is a child rewriting the AOF. Killing it!");
     int rc = server_save_before_exit(flags);
     xshard_release_all();
     if (rc != 0) {
@@ -95,6 +96,20 @@ static int shutdown_save(void) {
     return 0;
 }
 
+void mgmt_check_signals(void) {
+    struct signalfd_siginfo si;
+    while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            log_reopen();
+            continue;
+        }
+        cb_log(LOG_WARNING, "Received %s scheduling shutdown...",
+               si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        __atomic_store_n(&g_server.shutdown_flags, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
+    }
+}
+
 /* Wait for signals and wake-ups until shutdown is requested. */
 static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
@@ -103,21 +118,9 @@ static void wait_for_shutdown(void) {
                                          {.fd = aof_event_fd(), .events = POLLIN}};
         int nrep = repl_pollfds(pfd + 3, 64); /* replicas' sockets (repl.c) */
         int nlink = replica_pollfd(pfd + 3 + nrep); /* our master's (replica.c) */
-        int n = poll(pfd, (nfds_t)(3 + nrep + nlink), bgsave_in_progress() ? 10 : 100);
+        int n = poll(pfd, (nfds_t)(3 + nrep + nlink), bgsave_child_active() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
-        if (pfd[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP) {
-                    log_reopen();
-                    continue;
-                }
-                cb_log(LOG_WARNING, "Received %s scheduling shutdown...",
-                       si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-                __atomic_store_n(&g_server.shutdown_flags, 0, __ATOMIC_RELAXED);
-                __atomic_store_n(&g_server.shutdown_asap, 1, __ATOMIC_RELEASE);
-            }
-        }
+        if (pfd[0].revents & POLLIN) mgmt_check_signals();
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(wake_fd, &v, sizeof(v));
@@ -140,7 +143,8 @@ int mgmt_run(void) {
     server_stop_workers();
     /* A snapshot dropped by the shutdown leaves its temp file to us. */
     bgsave_kill(NULL); /* the workers are gone: nothing else holds a shard */
-    for (int i = 0; i < 100 && bgsave_in_progress(); i++) bgsave_mgmt_pump();
+    bgsave_kill_aof(NULL);
+    for (int i = 0; i < 100 && bgsave_child_active(); i++) bgsave_mgmt_pump();
     aof_flush_at_exit();
     repl_shutdown();
     replica_shutdown();

@@ -11,5 +11,9 @@ int mgmt_run(void);
 void mgmt_wake(void);
 /* Set up the wake fd and signal handling; call before workers start. */
 int mgmt_init(void);
+/* Read pending signals without waiting (SIGTERM/SIGINT: shutdown_asap,
+ * SIGHUP: reopen the log); for the start-up loader, which runs before the
+ * management loop does. */
+void mgmt_check_signals(void);
 
 #endif

@@ -37,6 +37,7 @@
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
 #include "../persist/aof_files.h"
+#include "../persist/loading.h"
 #include "../persist/rdb.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -311,13 +312,17 @@ static void transfer_done(void) {
     cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync: Flushing old data");
     int n;
     cb_shard **shards = all_shards(&n);
-    xshard_park_all();
-    for (int i = 0; i < n; i++) shard_empty(shards[i]);
-    cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory");
+    /* Clients get -LOADING meanwhile (persist/loading.h): the loader lets
+     * the workers run a loop turn every few milliseconds. */
     char *err = NULL;
     rdb_load_info info = {0};
+    loading_start((uint64_t)R.xfer_read);
+    loading_attach(&info);
+    loading_hold();
+    for (int i = 0; i < n; i++) shard_empty(shards[i]);
+    cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory");
     int rc = rdb_load_file_ex(shards, n, R.tmppath, &info, &err);
-    xshard_release_all();
+    loading_stop();
     cb_free(shards);
     unlink(R.tmppath);
     if (rc != 0) {

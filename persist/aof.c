@@ -18,12 +18,18 @@
  * A failed write under everysec/no keeps the bytes, refuses writes
  * (MISCONF) and retries each tick until the disk takes them; under always
  * the process logs and exits rather than acknowledge what is not durable.
- * Rewrites run with every worker parked: the data set at that instant
- * becomes the new base (rdb_save_file, or AOF commands, behind
- * write_base()), a new incremental file starts, the manifest is swapped
- * atomically and the old files are deleted. Design: docs/aof.md.
+ * Rewrites (BGREWRITEAOF, auto rewrite, CONFIG SET appendonly yes) use
+ * the fork-less snapshot of BGSAVE (persist/bgsave.c): a short park of
+ * every worker fixes the epoch, the records up to it go to the current
+ * incremental file and the ones after it to a new one opened at that
+ * instant; the workers serialize the epoch's data set into the new base
+ * while they keep serving, the management thread writes it, and then the
+ * manifest is swapped atomically and the old files are deleted. Only at
+ * start-up (no workers yet) is a base written in one go (write_base()).
+ * Design: docs/aof.md.
  */
 #include "aof.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +43,7 @@
 
 #include "aof_files.h"
 #include "aof_rewrite.h"
+#include "bgsave.h"
 #include "rdb.h"
 #include "../dataplane/propagate.h"
 #include "../dataplane/worker.h"
@@ -57,6 +64,7 @@ typedef struct aof_state {
     int write_errno;        /* (atomic) MISCONF reason, 0 when fine */
     int fsync_errno;        /* (atomic) last background fsync failed (everysec) */
     int rewrite_req;        /* (atomic) BGREWRITEAOF asked for */
+    int rewrite_sched;      /* (atomic) asked for while a BGSAVE runs */
     int enable_req;         /* (atomic) 1 on, 2 off (CONFIG SET appendonly) */
     int efd;
     int tap_on;             /* (atomic) replication wants the records too */
@@ -68,6 +76,7 @@ typedef struct aof_state {
     long long incr_seq, base_seq;
     char *base_name;
     long long base_size, incr_size, rewrite_base_size;
+    long long fd_size;      /* bytes in the current incremental file */
     int cur_db;
     long long last_ts;
 
@@ -90,10 +99,14 @@ typedef struct aof_state {
     int rewrites, rewrite_failures;
     int last_rewrite_ok;
     long long last_rewrite_secs;
-    int rewrite_in_progress;
+    int rewrite_in_progress;    /* (atomic) */
     long long rewrite_started_ms;
+    uint64_t last_cow;
+    /* The rewrite in flight: its files, and whether it turns the AOF on. */
+    int rw_enabling;
+    long long rw_bseq, rw_iseq;
+    char rw_bname[1024], rw_iname[1024];
 
-    int test_fail_write, test_fail_fsync;
     /* What INFO (on a worker thread) reads: published after each tick. */
     long long pub_cur_size, pub_base_size, pub_buflen;
 } aof_state;
@@ -122,7 +135,28 @@ const char *aof_write_error(void) {
     return e ? strerror(e) : NULL;
 }
 
+int aof_write_refusal(char *buf, size_t n) {
+    const char *e = aof_write_error();
+    if (!e) return 0;
+    snprintf(buf, n, "-MISCONF Errors writing to the AOF file: %s", e);
+    return 1;
+}
+
+int aof_error_action(int policy) { return policy == AOF_FSYNC_ALWAYS ? AOF_ERR_EXIT : AOF_ERR_REFUSE; }
+
+int aof_rewrite_pending(void) {
+    return __atomic_load_n(&A.rewrite_in_progress, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&A.rewrite_req, __ATOMIC_ACQUIRE);
+}
+
 int aof_request_rewrite(void) {
+    if (__atomic_load_n(&A.rewrite_in_progress, __ATOMIC_ACQUIRE)) return 1;
+    if (bgsave_in_progress()) {
+        /* One snapshot at a time: it starts when the BGSAVE is done. */
+        __atomic_store_n(&A.rewrite_sched, 1, __ATOMIC_RELEASE);
+        aof_kick();
+        return 2;
+    }
     int expected = 0;
     if (!__atomic_compare_exchange_n(&A.rewrite_req, &expected, 1, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
@@ -136,26 +170,12 @@ int aof_event_fd(void) {
     return A.efd;
 }
 
-void aof_test_fail_write(int e) { A.test_fail_write = e; }
-void aof_test_fail_fsync(int e) { A.test_fail_fsync = e; }
 
 /* ---------------------------------------------------------- file I/O */
 
-static ssize_t aof_write_raw(int fd, const void *p, size_t n) {
-    if (A.test_fail_write) {
-        errno = A.test_fail_write;
-        return -1;
-    }
-    return write(fd, p, n);
-}
+static ssize_t aof_write_raw(int fd, const void *p, size_t n) { return pio()->write(fd, p, n); }
 
-static int aof_fsync_raw(int fd) {
-    if (A.test_fail_fsync) {
-        errno = A.test_fail_fsync;
-        return -1;
-    }
-    return fdatasync(fd);
-}
+static int aof_fsync_raw(int fd) { return pio()->fdatasync(fd); }
 
 static void dir_path(char *out, size_t n, const char *file) {
     snprintf(out, n, "%s/%s", g_config.appenddirname, file);
@@ -164,7 +184,7 @@ static void dir_path(char *out, size_t n, const char *file) {
 static void fsync_dir(void) {
     int dfd = open(g_config.appenddirname, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
-        (void)fsync(dfd);
+        (void)pio()->fsync(dfd);
         close(dfd);
     }
 }
@@ -332,6 +352,7 @@ static int write_buf(void) {
     ssize_t n = aof_write_raw(A.fd, A.buf, len);
     if (n == (ssize_t)len) {
         A.incr_size += n;
+        A.fd_size += n;
         cbstr_clear(A.buf);
         if (__atomic_load_n(&A.write_errno, __ATOMIC_RELAXED)) {
             cb_log(LOG_WARNING, "AOF write error looks solved, Redis can write again.");
@@ -342,12 +363,14 @@ static int write_buf(void) {
     int e = n < 0 ? errno : ENOSPC;
     if (n > 0) {
         /* A partial write: cut it off so the file ends at a record edge. */
-        if (ftruncate(A.fd, A.incr_size) != 0) {
+        if (pio()->ftruncate(A.fd, A.fd_size) != 0) {
             A.incr_size += n;
+            A.fd_size += n;
             cbstr_range(A.buf, (size_t)n, len - (size_t)n);
         }
     }
-    if (g_config.appendfsync == AOF_FSYNC_ALWAYS) fatal_always("recover from AOF write error", e);
+    if (aof_error_action(g_config.appendfsync) == AOF_ERR_EXIT)
+        fatal_always("recover from AOF write error", e);
     if (!__atomic_load_n(&A.write_errno, __ATOMIC_RELAXED))
         cb_log(LOG_WARNING, "Error writing to the AOF file: %s", strerror(e));
     __atomic_store_n(&A.write_errno, e, __ATOMIC_RELEASE);
@@ -384,7 +407,8 @@ static void flush_and_sync(int force_sync) {
     }
     int skip_sync = g_config.no_appendfsync_on_rewrite && A.rewrite_in_progress;
     if (policy == AOF_FSYNC_ALWAYS) {
-        if (!skip_sync && aof_fsync_raw(A.fd) != 0) fatal_always("persist AOF for fsync error", errno);
+        if (!skip_sync && aof_fsync_raw(A.fd) != 0 && aof_error_action(policy) == AOF_ERR_EXIT)
+            fatal_always("persist AOF for fsync error", errno);
         A.last_fsync_ms = now;
     } else if (policy == AOF_FSYNC_EVERYSEC) {
         /* The background fsync's outcome: an error refuses writes until a
@@ -434,9 +458,9 @@ static cb_shard **all_shards(void) {
     return s;
 }
 
-/* The one place a base is produced (RDB preamble or AOF commands). Runs
- * with every shard quiet; a snapshot mechanism that lets workers run can
- * take its place later. 0 ok, -1 logged. */
+/* A base written in one go (RDB preamble or AOF commands), for start-up
+ * before any worker runs; at run time rewrite_begin() uses the fork-less
+ * snapshot instead. 0 ok, -1 logged. */
 static int write_base(const char *name, int rdb) {
     char p[4096];
     dir_path(p, sizeof(p), name);
@@ -476,8 +500,9 @@ static void settle(void) {
     bio_drain();
 }
 
-/* New base + new incremental file + manifest, old files deleted. Every
- * worker is parked. with_incr: open an incremental file (AOF on). */
+/* New base + new incremental file + manifest, old files deleted, all in
+ * one go: start-up only (no worker runs). with_incr: open an incremental
+ * file (AOF on). */
 static int do_rewrite(int with_incr) {
     long long start = util_mstime();
     A.rewrite_in_progress = 1;
@@ -533,6 +558,7 @@ static int do_rewrite(int with_incr) {
     A.man = nm;
     if (A.fd >= 0) close(A.fd);
     A.fd = nfd;
+    A.fd_size = 0;
     A.cur_db = -1;
     A.last_ts = 0;
     A.base_size = file_size(bname);
@@ -572,30 +598,215 @@ void aof_feed_parked(void) {
     serialize_ready();
 }
 
+/* ------------------------------------------- rewrites without parking */
+
+static void rewrite_finished(int result, uint64_t cow);
+
+/* Starts a rewrite (management thread; no snapshot runs). The workers are
+ * parked only for the epoch: the records up to it go to the current
+ * incremental file, the ones after it to a new file opened here, and the
+ * data set at the epoch is serialized by the workers into the new base
+ * while they keep serving (bgsave_start_aof). enabling: CONFIG SET
+ * appendonly yes, recording starts at the epoch. 0 started, 1 a BGSAVE
+ * runs (try again when it is done), -1 failed (logged). */
+static int rewrite_begin(int enabling) {
+    long long start = util_mstime();
+    int was_on = A.on;
+    int nfd = -1;
+    if (mkdir(g_config.appenddirname, 0755) != 0 && errno != EEXIST) {
+        cb_log(LOG_WARNING, "Can't create the append-only dir %s: %s", g_config.appenddirname,
+               strerror(errno));
+        goto fail;
+    }
+    /* Most of what the old file still lacks goes out before the park. */
+    if (was_on) {
+        drain_rings(0);
+        serialize_ready();
+        flush_and_sync(1);
+        bio_drain();
+    }
+    int rdb = g_config.aof_use_rdb_preamble;
+    A.rw_bseq = max_seq('b') + 1;
+    A.rw_iseq = max_seq('i') + 1;
+    A.rw_enabling = enabling;
+    file_name(A.rw_bname, sizeof(A.rw_bname), A.rw_bseq, rdb ? "base.rdb" : "base.aof");
+    file_name(A.rw_iname, sizeof(A.rw_iname), A.rw_iseq, "incr.aof");
+    char mname[1024];
+    snprintf(mname, sizeof(mname), "%s.manifest", g_config.appendfilename);
+    if (was_on || enabling) {
+        nfd = open_incr(A.rw_iname);
+        if (nfd < 0) goto fail;
+        if (ftruncate(nfd, 0) != 0) goto fail_incr;
+        cb_log(LOG_NOTICE, "Creating AOF incr file %s on background rewrite", A.rw_iname);
+    }
+    if (was_on) {
+        /* The manifest names the new file from now on: a crash during the
+         * rewrite loads the old base, the old files, then this one. */
+        aof_manifest_add(&A.man, A.rw_iname, A.rw_iseq, 'i');
+        if (aof_manifest_write(g_config.appenddirname, mname, &A.man) != 0) {
+            cb_log(LOG_WARNING, "Can't write the AOF manifest: %s", strerror(errno));
+            A.man.n--;
+            cb_free(A.man.files[A.man.n].name);
+            goto fail_incr;
+        }
+    }
+    __atomic_store_n(&A.rewrite_started_ms, start, __ATOMIC_RELAXED);
+    xshard_park_all();
+    if (bgsave_child_active()) {
+        /* A BGSAVE started meanwhile: this rewrite waits for it. */
+        xshard_release_all();
+        if (was_on) {
+            A.man.n--;
+            cb_free(A.man.files[A.man.n].name);
+            if (aof_manifest_write(g_config.appenddirname, mname, &A.man) != 0)
+                cb_log(LOG_WARNING, "Can't write the AOF manifest: %s", strerror(errno));
+        }
+        if (nfd >= 0) {
+            close(nfd);
+            remove_file(A.rw_iname);
+        }
+        return 1;
+    }
+    int ready = 1;
+    if (was_on) {
+        /* Every record up to the epoch, written to the old file. */
+        drain_rings(1);
+        serialize_ready();
+        ready = write_buf() == 0;
+    } else if (enabling) {
+        /* Records before the epoch belong to the base; the replication
+         * tap still sees them (A.on is 0, so none reaches a file). */
+        drain_rings(1);
+        serialize_ready();
+        for (int i = 0; i < A.npend; i++) cb_free(A.pend[i]);
+        A.npend = 0;
+        A.written_seq = aof_last_seq();
+        __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);
+        cbstr_clear(A.buf);
+    }
+    ready = ready && bgsave_start_aof(g_config.appenddirname, A.rw_bname, rdb,
+                                      rewrite_finished) == 0;
+    if (ready) {
+        if (enabling) set_recording(1);
+        /* INFO never shows it both scheduled and running. */
+        A.rewrites++;
+        __atomic_store_n(&A.rewrite_sched, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&A.rewrite_req, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&A.rewrite_in_progress, 1, __ATOMIC_RELEASE);
+    }
+    xshard_release_all();
+    if (!ready) {
+        /* With the AOF on, the new (empty) file stays in the manifest after
+         * the old one: loading order is still right. */
+        if (nfd >= 0) close(nfd);
+        if (!was_on && nfd >= 0) remove_file(A.rw_iname);
+        nfd = -1;
+        goto fail;
+    }
+    cb_log(LOG_NOTICE, "Background append only file rewriting started by pid %ld",
+           (long)getpid());
+    if (was_on) {
+        /* The old file ends at the epoch: make it durable, then let the
+         * replies that waited for it go. */
+        if (aof_fsync_raw(A.fd) != 0 && aof_error_action(g_config.appendfsync) == AOF_ERR_EXIT)
+            fatal_always("persist AOF for fsync error", errno);
+        close(A.fd);
+        __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);
+        wake_waiting_workers();
+    }
+    if (nfd >= 0) {
+        A.fd = nfd;
+        A.fd_size = 0;
+        A.on = 1;
+        A.cur_db = -1;
+        A.last_ts = 0;
+    }
+    return 0;
+fail_incr:
+    close(nfd);
+    remove_file(A.rw_iname);
+fail:
+    A.rewrite_failures++;
+    A.last_rewrite_ok = 0;
+    cb_log(LOG_WARNING, "Can't rewrite append only file in background");
+    return -1;
+}
+
+/* The snapshot is done (bgsave.c, management thread): on success the new
+ * base and the new incremental file replace everything else. */
+static void rewrite_finished(int result, uint64_t cow) {
+    int ok = result == 1;
+    A.last_rewrite_secs = (util_mstime() - A.rewrite_started_ms) / 1000;
+    if (ok) {
+        aof_manifest nm = {0};
+        aof_manifest_add(&nm, A.rw_bname, A.rw_bseq, 'b');
+        if (A.on) aof_manifest_add(&nm, A.rw_iname, A.rw_iseq, 'i');
+        char mname[1024];
+        snprintf(mname, sizeof(mname), "%s.manifest", g_config.appendfilename);
+        if (aof_manifest_write(g_config.appenddirname, mname, &nm) != 0) {
+            cb_log(LOG_WARNING, "Can't write the AOF manifest: %s", strerror(errno));
+            aof_manifest_free(&nm);
+            remove_file(A.rw_bname);
+            ok = 0;
+        } else {
+            for (int i = 0; i < A.man.n; i++)
+                if (strcmp(A.man.files[i].name, A.rw_bname) &&
+                    strcmp(A.man.files[i].name, A.rw_iname)) {
+                    cb_log(LOG_NOTICE, "Removing the history file %s in the background",
+                           A.man.files[i].name);
+                    remove_file(A.man.files[i].name);
+                }
+            fsync_dir();
+            aof_manifest_free(&A.man);
+            A.man = nm;
+            A.base_size = file_size(A.rw_bname);
+            A.incr_size = A.on ? file_size(A.rw_iname) : 0;
+            A.rewrite_base_size = A.base_size + A.incr_size;
+            A.rewrite_failures = 0;
+            A.last_rewrite_ok = 1;
+            A.last_cow = cow;
+            cb_log(LOG_NOTICE, "Background AOF rewrite finished successfully");
+        }
+    }
+    if (!ok) {
+        if (A.rw_enabling) {
+            /* Turning on failed: back to off, as before the request. */
+            if (A.on) {
+                set_recording(0);
+                if (A.fd >= 0) close(A.fd);
+                A.fd = -1;
+                A.on = 0;
+                cbstr_clear(A.buf);
+                __atomic_store_n(&A.synced_seq, aof_last_seq(), __ATOMIC_SEQ_CST);
+                wake_waiting_workers();
+            }
+            remove_file(A.rw_iname);
+        }
+        /* Killed (SHUTDOWN, appendonly no) is not an error, as Redis's
+         * SIGUSR1 to its child. */
+        if (result == 0) {
+            A.rewrite_failures++;
+            A.last_rewrite_ok = 0;
+        }
+    }
+    A.rw_enabling = 0;
+    __atomic_store_n(&A.rewrite_in_progress, 0, __ATOMIC_RELEASE);
+}
+
 /* Turning on at run time: the base is the data set at this instant; the
  * records from here on go to the new incremental file. */
 static void enable_now(void) {
-    xshard_park_all();
-    /* Records before this instant belong to the base; the replication tap
-     * still sees them (A.on is 0 here, so none reaches the file). */
-    drain_rings(1);
-    serialize_ready();
-    for (int i = 0; i < A.npend; i++) cb_free(A.pend[i]);
-    A.npend = 0;
-    A.written_seq = aof_last_seq();
-    __atomic_store_n(&A.synced_seq, A.written_seq, __ATOMIC_SEQ_CST);
-    cbstr_clear(A.buf);
-    cb_log(LOG_NOTICE, "Background append only file rewriting started");
-    if (do_rewrite(1) == 0) {
-        A.on = 1;
-        set_recording(1);
+    if (rewrite_begin(1) == 1) {
+        int none = 0;
+        __atomic_compare_exchange_n(&A.enable_req, &none, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     }
-    xshard_release_all();
 }
 
 static void disable_now(void) {
     set_recording(0);
     xshard_park_all();
+    /* Redis kills a rewrite in flight; its new file stays listed. */
+    bgsave_kill_aof(NULL);
     settle();
     if (A.fd >= 0) close(A.fd);
     A.fd = -1;
@@ -647,6 +858,7 @@ int aof_open_at_startup(void) {
         }
         A.fd = open_incr(last->name);
         if (A.fd < 0) return -1;
+        A.fd_size = file_size(last->name);
         A.base_size = file_size(aof_manifest_base(&A.man)->name);
         A.incr_size = 0;
         for (int i = 0; i < A.man.n; i++)
@@ -673,6 +885,7 @@ int aof_open_at_startup(void) {
 
 static void maybe_auto_rewrite(void) {
     if (!A.on || !g_config.auto_aof_rewrite_percentage) return;
+    if (__atomic_load_n(&A.rewrite_in_progress, __ATOMIC_ACQUIRE) || bgsave_child_active()) return;
     long long cur = A.base_size + A.incr_size;
     if (cur < g_config.auto_aof_rewrite_min_size) return;
     long long base = A.rewrite_base_size ? A.rewrite_base_size : 1;
@@ -693,17 +906,26 @@ void aof_tick(void) {
     }
     if (A.buf == NULL) A.buf = cbstr_with_cap(64 * 1024);
     int req = __atomic_exchange_n(&A.enable_req, 0, __ATOMIC_ACQ_REL);
-    if (req == 1 && !A.on) enable_now();
+    if (req == 1 && !A.on) {
+        /* One snapshot at a time: turn on once the BGSAVE is done. */
+        if (bgsave_child_active()) {
+            int none = 0;
+            __atomic_compare_exchange_n(&A.enable_req, &none, 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE);
+        } else {
+            enable_now();
+        }
+    }
     if (req == 2 && A.on) disable_now();
     drain_rings(0);
     serialize_ready();
     flush_and_sync(0);
     maybe_auto_rewrite();
-    if (__atomic_load_n(&A.rewrite_req, __ATOMIC_ACQUIRE)) {
-        xshard_park_all();
-        (void)do_rewrite(A.on);
+    int want = __atomic_load_n(&A.rewrite_req, __ATOMIC_ACQUIRE) ||
+               __atomic_load_n(&A.rewrite_sched, __ATOMIC_ACQUIRE);
+    if (want && !A.rewrite_in_progress && !bgsave_child_active() && rewrite_begin(0) != 1) {
+        __atomic_store_n(&A.rewrite_sched, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&A.rewrite_req, 0, __ATOMIC_RELEASE);
-        xshard_release_all();
     }
     __atomic_store_n(&A.pub_cur_size, A.base_size + A.incr_size, __ATOMIC_RELAXED);
     __atomic_store_n(&A.pub_base_size, A.base_size, __ATOMIC_RELAXED);
@@ -730,6 +952,14 @@ char *aof_info_fields(char *s) {
     long long now = util_mstime();
     int on = A.on || g_config.appendonly;
     const char *status = aof_write_error() ? "err" : "ok";
+    /* From BGREWRITEAOF's reply on it is in progress, as in Redis (our
+     * management thread starts it a moment later). */
+    int req = __atomic_load_n(&A.rewrite_req, __ATOMIC_ACQUIRE);
+    int blocked = bgsave_in_progress();
+    int in_prog = __atomic_load_n(&A.rewrite_in_progress, __ATOMIC_ACQUIRE) || (req && !blocked);
+    int sched = __atomic_load_n(&A.rewrite_sched, __ATOMIC_ACQUIRE) || (req && blocked);
+    long long started = __atomic_load_n(&A.rewrite_started_ms, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&A.rewrite_in_progress, __ATOMIC_ACQUIRE)) started = 0;
     b = cbstr_catfmt(b,
                      "aof_enabled:%d\r\n"
                      "aof_rewrite_in_progress:%d\r\n"
@@ -740,22 +970,23 @@ char *aof_info_fields(char *s) {
                      "aof_rewrites:%d\r\n"
                      "aof_rewrites_consecutive_failures:%d\r\n"
                      "aof_last_write_status:%s\r\n"
-                     "aof_last_cow_size:0\r\n"
+                     "aof_last_cow_size:%llu\r\n"
                      "module_fork_in_progress:0\r\n"
                      "module_fork_last_cow_size:0\r\n",
-                     on, A.rewrite_in_progress, 0, A.last_rewrite_secs,
-                     A.rewrite_in_progress ? (now - A.rewrite_started_ms) / 1000 : -1LL,
-                     A.last_rewrite_ok ? "ok" : "err", A.rewrites, A.rewrite_failures, status);
+                     on, in_prog, sched, A.last_rewrite_secs,
+                     in_prog && started ? (now - started) / 1000 : -1LL,
+                     A.last_rewrite_ok ? "ok" : "err", A.rewrites, A.rewrite_failures, status,
+                     (unsigned long long)A.last_cow);
     if (on)
         b = cbstr_catfmt(b,
                          "aof_current_size:%lld\r\n"
                          "aof_base_size:%lld\r\n"
-                         "aof_pending_rewrite:0\r\n"
+                         "aof_pending_rewrite:%d\r\n"
                          "aof_buffer_length:%lld\r\n"
                          "aof_pending_bio_fsync:%d\r\n"
                          "aof_delayed_fsync:%llu\r\n",
                          __atomic_load_n(&A.pub_cur_size, __ATOMIC_RELAXED),
-                         __atomic_load_n(&A.pub_base_size, __ATOMIC_RELAXED),
+                         __atomic_load_n(&A.pub_base_size, __ATOMIC_RELAXED), sched,
                          __atomic_load_n(&A.pub_buflen, __ATOMIC_RELAXED), bio_busy(),
                          (unsigned long long)__atomic_load_n(&A.delayed_fsync, __ATOMIC_RELAXED));
     return b;

@@ -45,9 +45,22 @@ int aof_hold_replies(void);
 void aof_kick(void);
 /* NULL, or the reason writes are refused (MISCONF after a write error). */
 const char *aof_write_error(void);
+/* The reply a write command gets while the AOF cannot be written
+ * ("-MISCONF Errors writing to the AOF file: <reason>", Redis's text),
+ * into buf; 0 (buf untouched) while writes are accepted. */
+int aof_write_refusal(char *buf, size_t n);
+/* What a failed write or fsync of the AOF means under an appendfsync
+ * policy: AOF_ERR_EXIT under always (a reply may leave only once its
+ * record is durable, so the process exits rather than acknowledge),
+ * AOF_ERR_REFUSE otherwise (the bytes stay buffered and are retried; write
+ * commands are refused until a retry succeeds). */
+enum { AOF_ERR_REFUSE = 0, AOF_ERR_EXIT = 1 };
+int aof_error_action(int policy);
 /* BGREWRITEAOF: 0 started (the reply is Redis's "started" line), 1 already
  * in progress, 2 scheduled. */
 int aof_request_rewrite(void);
+/* 1 from a BGREWRITEAOF's "started" reply until the rewrite is over. */
+int aof_rewrite_pending(void);
 
 /* ---- management side */
 /* Event fd the management loop polls (kicked by workers). */
@@ -80,9 +93,5 @@ void aof_feed_parked(void);
  * 0 loaded, 1 nothing to load, -1 fatal (logged). */
 int aof_load_at_startup(struct cb_shard **shards, int nshards);
 
-/* Test hooks: make the next write()/fsync() calls fail with errno e
- * (0 = off). For the CUnit fault-injection tests. */
-void aof_test_fail_write(int e);
-void aof_test_fail_fsync(int e);
 
 #endif

@@ -4,6 +4,7 @@
  * history, then incrementals in order.
  */
 #include "aof_files.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,7 +99,7 @@ int aof_manifest_write(const char *dir, const char *fname, const aof_manifest *m
             if (m->files[i].type == order[k])
                 fprintf(f, "file %s seq %lld type %c\n", m->files[i].name, m->files[i].seq,
                         m->files[i].type);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fflush(f) != 0 || pio()->fsync(fileno(f)) != 0) {
         int e = errno;
         fclose(f);
         unlink(tmp);
@@ -106,7 +107,7 @@ int aof_manifest_write(const char *dir, const char *fname, const aof_manifest *m
         return -1;
     }
     fclose(f);
-    if (rename(tmp, final) != 0) {
+    if (pio()->rename(tmp, final) != 0) {
         int e = errno;
         unlink(tmp);
         errno = e;
@@ -114,7 +115,7 @@ int aof_manifest_write(const char *dir, const char *fname, const aof_manifest *m
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
-        (void)fsync(dfd);
+        (void)pio()->fsync(dfd);
         close(dfd);
     }
     return 0;

@@ -7,7 +7,8 @@
  * file is cut off and loading goes on when aof-load-truncated is yes, and
  * refused otherwise; anything else malformed is refused, as Redis 7.0 does.
  * An old single-file appendonly.aof (no manifest) is upgraded to the
- * multi-part layout first.
+ * multi-part layout first. The workers run meanwhile: the replay works
+ * with them parked and lets them go between batches (loading.h).
  */
 #include "aof.h"
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "aof_files.h"
+#include "loading.h"
 #include "rdb.h"
 #include "../dataplane/cmd/command.h"
 #include "../dataplane/worker.h"
@@ -167,6 +169,11 @@ static int load_commands(loader *L, const char *path, const char *fname, int las
             goto out;
         }
         valid = pos;
+        if (loading_active() && loading_tick(pos) < 0) {
+            cb_log(LOG_WARNING, "Loading the append only file %s interrupted by a shutdown", fname);
+            rc = LOAD_FAILED;
+            goto out;
+        }
     }
     if (rc == LOAD_OK && in_multi) {
         rc = LOAD_TRUNCATED;
@@ -225,6 +232,7 @@ static int load_base(loader *L, const aof_mfile *f, const char *path, int last) 
     if (!rdb) return load_commands(L, path, f->name, last);
     char *err = NULL;
     rdb_load_info info = {.flags = RDB_LOAD_ALLOW_DUP | RDB_LOAD_AOF_BASE};
+    if (loading_active()) loading_attach(&info);
     int rc = rdb_load_file_ex(L->shards, L->nshards, path, &info, &err);
     if (rc < 0) {
         cb_log(LOG_WARNING, "Fatal error loading the AOF base %s: %s", f->name, err);
@@ -288,9 +296,17 @@ int aof_load_at_startup(cb_shard **shards, int nshards) {
     L.c.flags = CLIENT_PROXY;
     L.c.authenticated = 1;
     int total = 0, result = 0;
+    uint64_t total_bytes = 0, base = 0;
+    for (int i = 0; i < m.n; i++) {
+        if (m.files[i].type == 'h') continue;
+        total++;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", g_config.appenddirname, m.files[i].name);
+        if (stat(path, &st) == 0) total_bytes += (uint64_t)st.st_size;
+    }
+    loading_start(total_bytes);
+    loading_hold();
     for (int i = 0; i < nshards; i++) shards[i]->loading = 1;
-    for (int i = 0; i < m.n; i++)
-        if (m.files[i].type != 'h') total++;
     /* The base first, then the incremental files in manifest order. */
     int idx = 0;
     for (int pass = 0; pass < 2 && result == 0; pass++) {
@@ -307,6 +323,8 @@ int aof_load_at_startup(cb_shard **shards, int nshards) {
             }
             L.c.dbid = 0;
             L.c.db = &shards[0]->dbs[0];
+            loading_file(base);
+            base += (uint64_t)st.st_size;
             long long t0 = util_ustime();
             int r = f->type == 'b' ? load_base(&L, f, path, idx == total)
                                    : load_commands(&L, path, f->name, idx == total);

@@ -3,6 +3,7 @@
  * flushed to the file every 64 KB so memory stays flat.
  */
 #include "aof_rewrite.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,10 +42,11 @@ typedef struct rw {
 #define INCREMENTAL_FSYNC_BYTES (4u * 1024 * 1024)
 
 static void rw_flush(rw *w, int force) {
-    if (w->failed || (!force && cbstr_len(w->buf) < 65536)) return;
+    /* fd -1: the caller keeps the bytes (a snapshot chunk). */
+    if (w->fd < 0 || w->failed || (!force && cbstr_len(w->buf) < 65536)) return;
     size_t off = 0, len = cbstr_len(w->buf);
     while (off < len) {
-        ssize_t n = write(w->fd, w->buf + off, len - off);
+        ssize_t n = pio()->write(w->fd, w->buf + off, len - off);
         if (n < 0) {
             if (errno == EINTR) continue;
             w->failed = errno;
@@ -55,7 +57,7 @@ static void rw_flush(rw *w, int force) {
     cbstr_clear(w->buf);
     w->unsynced += len;
     if (g_config.aof_rewrite_incremental_fsync && w->unsynced >= INCREMENTAL_FSYNC_BYTES) {
-        if (fdatasync(w->fd) != 0) w->failed = errno;
+        if (pio()->fdatasync(w->fd) != 0) w->failed = errno;
         w->unsynced = 0;
     }
 }
@@ -249,6 +251,40 @@ static void emit_fn_load(void *priv, const char *code, size_t len) {
     emit_cmd(priv, 3, argv, lens);
 }
 
+/* ---- one key at a time, for the fork-less rewrite (persist/bgsave.c):
+ * the bytes go to the caller's chunk instead of a file. */
+
+int aof_enc_key_cmds(cbstr *b, const char *key, size_t klen, const cb_obj *val,
+                     long long expire_ms) {
+    rw w = {.fd = -1, .buf = *b, .items = cbstr_with_cap(256)};
+    int rc = write_key(&w, key, klen, val);
+    if (rc == 0 && expire_ms >= 0) {
+        char num[24];
+        int nl = snprintf(num, sizeof(num), "%lld", expire_ms);
+        const char *argv[3] = {"PEXPIREAT", key, num};
+        size_t lens[3] = {9, klen, (size_t)nl};
+        emit_cmd(&w, 3, argv, lens);
+    }
+    cbstr_free(w.items);
+    *b = w.buf;
+    return rc;
+}
+
+cbstr aof_enc_select(cbstr b, int dbid) {
+    char num[16];
+    int nl = snprintf(num, sizeof(num), "%d", dbid);
+    b = cbstr_cat(b, "*2\r\n", 4);
+    b = bulk(b, "SELECT", 6);
+    return bulk(b, num, (size_t)nl);
+}
+
+cbstr aof_enc_functions(cbstr b) {
+    rw w = {.fd = -1, .buf = b};
+    const rdb_fn_hooks *fh = rdb_fn_hooks_get();
+    if (fh && fh->each) fh->each(&w, emit_fn_load);
+    return w.buf;
+}
+
 int aof_rewrite_commands(cb_shard **shards, int nshards, const char *path, char **err) {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.temp-rewrite-%d", path, (int)getpid());
@@ -301,12 +337,12 @@ int aof_rewrite_commands(cb_shard **shards, int nshards, const char *path, char 
     }
     rw_flush(&w, 1);
     int rc = 0;
-    if (bad || w.failed || fsync(w.fd) != 0) {
+    if (bad || w.failed || pio()->fsync(w.fd) != 0) {
         *err = cb_strdup(bad ? bad : strerror(w.failed ? w.failed : errno));
         rc = -1;
     }
     close(w.fd);
-    if (rc == 0 && rename(tmp, path) != 0) {
+    if (rc == 0 && pio()->rename(tmp, path) != 0) {
         *err = cb_strdup(strerror(errno));
         rc = -1;
     }

@@ -20,6 +20,7 @@
  * shard), then the consumer drains the rings and removes the temp file.
  */
 #include "bgsave.h"
+#include "pio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aof_rewrite.h"
 #include "crc64.h"
+#include "loading.h"
 #include "rdb.h"
 #include "../platform/config.h"
 #include "../platform/log.h"
@@ -52,6 +55,11 @@
 
 /* Save points kept for the cron (more are ignored). */
 #define BG_MAX_POINTS 64
+
+/* What an epoch produces: dump.rdb (BGSAVE, save points) or the base of
+ * an AOF rewrite (RDB preamble or commands). Only one runs at a time, as
+ * Redis runs one child at a time. */
+enum { BG_RDB = 0, BG_AOF = 1 };
 
 /* Ring markers besides chunks. */
 static char bg_done_marker;
@@ -89,7 +97,12 @@ static struct {
     int abort;                /* atomic: producers must drop their state */
     int killed;               /* atomic: the abort came from bgsave_kill */
     int scheduled;            /* atomic */
+    int kind;                 /* atomic, (epoch): BG_RDB or BG_AOF */
     /* (epoch) */
+    int aof_rdb;              /* BG_AOF: RDB preamble, else commands */
+    char aof_dir[PATH_MAX];   /* BG_AOF: appenddirname */
+    void (*aof_done)(int result, uint64_t cow);
+    cbstr header;             /* the file's first bytes, fixed at the epoch */
     time_t start_time;
     uint64_t dirty_at_start;
     uint64_t keys_total;
@@ -101,6 +114,11 @@ static struct {
     const char *errwhat;
     uint64_t crc;
     int shards_done;
+    /* The file's fsync runs on a thread of its own, so that the management
+     * thread keeps writing the AOF (and replies keep leaving) meanwhile. */
+    pthread_t syncer;
+    int sync_state;           /* 0 not started, 1 running (atomic), 2 done */
+    int sync_err;
     /* Results, read by INFO and commands (relaxed). */
     time_t lastsave;
     time_t lastbgsave_try;
@@ -109,6 +127,10 @@ static struct {
     uint64_t rdb_saves;
     uint64_t dirty_base;
     uint64_t cow_peak, last_cow;
+    /* current_cow_size as last sampled (once a second, as Redis's child
+     * reports it) and when, for current_cow_size_age. */
+    uint64_t cow_sample;
+    long long cow_sample_ms;
     long long load_keys_loaded, load_keys_expired;
     /* The save points, parsed: the management thread's cron reads them
      * while a worker's CONFIG SET may replace g_config.save_params. */
@@ -152,7 +174,11 @@ uint64_t bgsave_changes_since_save(void)
 
 time_t bgsave_lastsave(void) { return LOAD(bg.lastsave); }
 
-int bgsave_in_progress(void) { return LOAD(bg.in_progress); }
+int bgsave_in_progress(void) { return LOAD(bg.in_progress) && LOAD(bg.kind) == BG_RDB; }
+
+int bgsave_aof_in_progress(void) { return LOAD(bg.in_progress) && LOAD(bg.kind) == BG_AOF; }
+
+int bgsave_child_active(void) { return LOAD(bg.in_progress); }
 
 void bgsave_schedule(void) { STORE(bg.scheduled, 1); }
 
@@ -255,6 +281,23 @@ static void bg_emit(void *priv, int dbid, const cbstr key, const cb_obj *val, lo
 {
     bg_shard *b = priv;
     if (b->unsupported >= 0) return;
+    if (bg.kind == BG_AOF && !bg.aof_rdb) {
+        /* An AOF base as commands: a key already past its time is left
+         * out, as the rewrite to a file does. */
+        if (expire_ms < 0 || expire_ms >= b->now_ms) {
+            if (b->cur_db != dbid) {
+                b->cur = aof_enc_select(b->cur, dbid);
+                b->cur_db = dbid;
+            }
+            if (aof_enc_key_cmds(&b->cur, key, cbstr_len(key), val, expire_ms) < 0) {
+                b->unsupported = val->type;
+                return;
+            }
+        }
+        __atomic_store_n(&b->keys_emitted, b->keys_emitted + 1, __ATOMIC_RELAXED);
+        if (cbstr_len(b->cur) >= BG_CHUNK) push_chunk(b);
+        return;
+    }
     if (b->cur_db != dbid) {
         /* Every chunk names its db: chunks of shards interleave in the file. */
         int first = !b->db_sized[dbid];
@@ -376,34 +419,13 @@ int bgsave_worker_step(int shard_id)
  * The epoch
  * ---------------------------------------------------------------------- */
 
-static int start_epoch(void);
-
-int bgsave_start(void)
+/* The epoch of either kind (caller holds every shard). */
+static void start_epoch(int kind)
 {
-    if (LOAD(bg.in_progress)) return -1;
-    bg.sink = NULL;
-    return start_epoch();
-}
-
-int bgsave_start_to_sink(void (*sink)(const void *p, size_t n, void *arg),
-                         int (*busy)(void *arg), void *arg)
-{
-    if (LOAD(bg.in_progress)) return -1;
-    bg.sink = sink;
-    bg.sink_busy = busy;
-    bg.sink_arg = arg;
-    return start_epoch();
-}
-
-void bgsave_on_done(void (*cb)(int ok, int diskless)) { bg.done_cb = cb; }
-
-static int start_epoch(void)
-{
+    STORE(bg.kind, kind);
     bg.start_time = time(NULL);
-    STORE(bg.lastbgsave_try, bg.start_time);
     bg.dirty_at_start = dirty_sum();
     bg.keys_total = 0;
-    snprintf(bg.dbfilename, sizeof(bg.dbfilename), "%s", g_config.dbfilename);
     bg.compress = g_config.rdbcompression;
     bg.checksum = g_config.rdbchecksum;
     bg.opened = 0;
@@ -438,20 +460,63 @@ static int start_epoch(void)
         bg.keys_total += snap_get(s)->keys_total;
         STORE(b->active, 1);
     }
-    if (!bg.sink) __atomic_fetch_add(&bg.rdb_saves, 1, __ATOMIC_RELAXED);
+    bg.cow_sample = 0;
+    bg.cow_sample_ms = 0;
     STORE(bg.in_progress, 1);
-    if (bg.sink)
-        cb_log(LOG_NOTICE, "Starting BGSAVE for SYNC with target: replicas sockets");
-    else
-        cb_log(LOG_NOTICE, "Background saving started by pid %ld", (long)getpid());
     if (bg.wake) bg.wake();
+}
+
+int bgsave_start(void)
+{
+    if (LOAD(bg.in_progress)) return -1;
+    bg.sink = NULL;
+    STORE(bg.lastbgsave_try, time(NULL));
+    snprintf(bg.dbfilename, sizeof(bg.dbfilename), "%s", g_config.dbfilename);
+    cbstr_free(bg.header);
+    /* The aux fields and function libraries as of the epoch. */
+    bg.header = rdb_enc_header(cbstr_new("", 0));
+    start_epoch(BG_RDB);
+    __atomic_fetch_add(&bg.rdb_saves, 1, __ATOMIC_RELAXED);
+    cb_log(LOG_NOTICE, "Background saving started by pid %ld", (long)getpid());
     return 0;
 }
 
-void bgsave_kill(const char *why)
+int bgsave_start_aof(const char *dir, const char *name, int rdb_preamble,
+                     void (*done)(int result, uint64_t cow))
+{
+    if (LOAD(bg.in_progress)) return -1;
+    bg.sink = NULL;
+    snprintf(bg.aof_dir, sizeof(bg.aof_dir), "%s", dir);
+    snprintf(bg.dbfilename, sizeof(bg.dbfilename), "%s", name);
+    bg.aof_rdb = rdb_preamble;
+    bg.aof_done = done;
+    cbstr_free(bg.header);
+    bg.header = rdb_preamble ? rdb_enc_header_aof(cbstr_new("", 0), 1)
+                             : aof_enc_functions(cbstr_new("", 0));
+    start_epoch(BG_AOF);
+    return 0;
+}
+
+int bgsave_start_to_sink(void (*sink)(const void *p, size_t n, void *arg),
+                         int (*busy)(void *arg), void *arg)
+{
+    if (LOAD(bg.in_progress)) return -1;
+    bg.sink = sink;
+    bg.sink_busy = busy;
+    bg.sink_arg = arg;
+    cbstr_free(bg.header);
+    bg.header = rdb_enc_header(cbstr_new("", 0));
+    start_epoch(BG_RDB);
+    cb_log(LOG_NOTICE, "Starting BGSAVE for SYNC with target: replicas sockets");
+    return 0;
+}
+
+void bgsave_on_done(void (*cb)(int ok, int diskless)) { bg.done_cb = cb; }
+
+static void kill_kind(int kind, const char *why)
 {
     pthread_mutex_lock(&bg.finish_lock);
-    if (!LOAD(bg.in_progress)) {
+    if (!LOAD(bg.in_progress) || LOAD(bg.kind) != kind) {
         pthread_mutex_unlock(&bg.finish_lock);
         return;
     }
@@ -464,6 +529,10 @@ void bgsave_kill(const char *why)
     pthread_mutex_unlock(&bg.finish_lock);
     if (bg.wake) bg.wake();
 }
+
+void bgsave_kill(const char *why) { kill_kind(BG_RDB, why); }
+
+void bgsave_kill_aof(const char *why) { kill_kind(BG_AOF, why); }
 
 /* ------------------------------------------------------------------------
  * The consumer (management thread)
@@ -479,11 +548,12 @@ static void file_write(const void *p, size_t n)
     }
     const char *q = p;
     while (n > 0) {
-        ssize_t k = write(bg.fd, q, n);
+        ssize_t k = pio()->write(bg.fd, q, n);
         if (k < 0) {
             if (errno == EINTR) continue;
             bg.err = errno;
-            bg.errwhat = "Write error saving DB on disk";
+            bg.errwhat = bg.kind == BG_AOF ? "Write error writing append only file on disk"
+                                           : "Write error saving DB on disk";
             return;
         }
         if (k == 0) {
@@ -501,29 +571,33 @@ static void open_file(void)
     bg.opened = 1;
     bg.crc = 0;
     if (bg.sink) {
-        cbstr h = rdb_enc_header(cbstr_new("", 0));
-        file_write(h, cbstr_len(h));
-        cbstr_free(h);
+        file_write(bg.header, cbstr_len(bg.header));
         return;
     }
-    snprintf(bg.tmp, sizeof(bg.tmp), "temp-%d.rdb", (int)getpid());
-    bg.dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int aof = bg.kind == BG_AOF;
+    if (aof)
+        snprintf(bg.tmp, sizeof(bg.tmp), "temp-rewriteaof-bg-%d.aof", (int)getpid());
+    else
+        snprintf(bg.tmp, sizeof(bg.tmp), "temp-%d.rdb", (int)getpid());
+    bg.dirfd = open(aof ? bg.aof_dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     bg.fd = bg.dirfd < 0 ? -1
                          : openat(bg.dirfd, bg.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (bg.fd < 0) {
         char cwd[PATH_MAX];
         int e = errno;
         if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "unknown");
-        cb_log(LOG_WARNING,
-               "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
-               bg.tmp, cwd, strerror(e));
+        if (aof)
+            cb_log(LOG_WARNING, "Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): %s",
+                   strerror(e));
+        else
+            cb_log(LOG_WARNING,
+                   "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
+                   bg.tmp, cwd, strerror(e));
         bg.err = e;
         bg.errwhat = NULL; /* logged */
         return;
     }
-    cbstr h = rdb_enc_header(cbstr_new("", 0));
-    file_write(h, cbstr_len(h));
-    cbstr_free(h);
+    file_write(bg.header, cbstr_len(bg.header));
 }
 
 /* Writes or drops what the rings hold; counts finished shards. */
@@ -548,6 +622,15 @@ static void drain_rings(int discard)
     /* Copy-on-write here means bytes serialized and not yet on disk: the
      * sum of the shards' peaks bounds it. */
     if (inflight > bg.cow_peak) STORE(bg.cow_peak, inflight);
+    /* current_cow_size is a sample, refreshed once a second like the
+     * reports of Redis's child; its age says how old it is. */
+    long long now = util_mstime();
+    if (!discard && (!bg.cow_sample_ms || now - bg.cow_sample_ms >= 1000)) {
+        uint64_t cur = 0;
+        for (int i = 0; i < bg.nshards; i++) cur += __atomic_load_n(&bg.sh[i].inflight, __ATOMIC_RELAXED);
+        STORE(bg.cow_sample, cur);
+        STORE(bg.cow_sample_ms, now);
+    }
 }
 
 static int producers_active(void)
@@ -557,35 +640,75 @@ static int producers_active(void)
     return 0;
 }
 
-/* Trailer, fsync, rename, directory fsync. 0 ok. */
-static int complete_file(void)
+static void *sync_main(void *arg)
 {
-    cbstr t = rdb_enc_trailer(cbstr_new("", 0), bg.crc, bg.checksum);
-    file_write(t, cbstr_len(t));
-    cbstr_free(t);
-    if (bg.sink) return 0;
-    if (!bg.err && fsync(bg.fd) < 0) {
-        bg.err = errno;
+    (void)arg;
+    int rc = pio()->fsync(bg.fd);
+    bg.sync_err = rc < 0 ? errno : 0;
+    STORE(bg.sync_state, 2);
+    if (bg.wake) bg.wake();
+    return NULL;
+}
+
+/* Trailer, then the fsync on the syncer thread. 1 while it runs. */
+static int start_sync(void)
+{
+    if (bg.kind == BG_RDB || bg.aof_rdb) {
+        cbstr t = rdb_enc_trailer(cbstr_new("", 0), bg.crc, bg.checksum);
+        file_write(t, cbstr_len(t));
+        cbstr_free(t);
+    }
+    if (bg.err || bg.sink) return 0; /* a stream to replicas has no file */
+    STORE(bg.sync_state, 1);
+    if (pthread_create(&bg.syncer, NULL, sync_main, NULL) != 0) {
+        STORE(bg.sync_state, 0);
+        if (pio()->fsync(bg.fd) < 0) {
+            bg.err = errno;
+            bg.errwhat = "Write error saving DB on disk";
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* Waits for a syncer thread, if one was started, and takes its result. */
+static void join_sync(void)
+{
+    if (LOAD(bg.sync_state) == 0) return;
+    pthread_join(bg.syncer, NULL);
+    STORE(bg.sync_state, 0);
+    if (bg.sync_err && !bg.err) {
+        bg.err = bg.sync_err;
         bg.errwhat = "Write error saving DB on disk";
     }
+}
+
+/* After the fsync: close, rename, directory fsync. 0 ok. */
+static int complete_file(void)
+{
+    if (bg.sink) return bg.err ? -1 : 0;
     if (close(bg.fd) < 0 && !bg.err) {
         bg.err = errno;
         bg.errwhat = "Write error saving DB on disk";
     }
     bg.fd = -1;
     if (bg.err) return -1;
-    if (renameat(bg.dirfd, bg.tmp, bg.dirfd, bg.dbfilename) < 0) {
+    if (pio()->renameat(bg.dirfd, bg.tmp, bg.dirfd, bg.dbfilename) < 0) {
         char cwd[PATH_MAX];
         int e = errno;
         if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "unknown");
-        cb_log(LOG_WARNING,
-               "Error moving temp DB file %s on the final destination %s (in server root dir "
-               "%s): %s", bg.tmp, bg.dbfilename, cwd, strerror(e));
+        if (bg.kind == BG_AOF)
+            cb_log(LOG_WARNING, "Error trying to rename the temporary AOF base file %s into %s: %s",
+                   bg.tmp, bg.dbfilename, strerror(e));
+        else
+            cb_log(LOG_WARNING,
+                   "Error moving temp DB file %s on the final destination %s (in server root dir "
+                   "%s): %s", bg.tmp, bg.dbfilename, cwd, strerror(e));
         bg.err = e;
         bg.errwhat = NULL;
         return -1;
     }
-    if (fsync(bg.dirfd) < 0) {
+    if (pio()->fsync(bg.dirfd) < 0) {
         bg.err = errno;
         bg.errwhat = "Failed to fsync directory";
         return -1;
@@ -606,6 +729,24 @@ static void end_snapshot(int ok)
         bg.dirfd = -1;
     }
     long long secs = (long long)(time(NULL) - bg.start_time);
+    if (bg.kind == BG_AOF) {
+        if (ok) {
+            cb_log(LOG_NOTICE, "Background AOF rewrite terminated with success");
+            cb_log(LOG_NOTICE, "Successfully renamed the temporary AOF base file %s into %s",
+                   bg.tmp, bg.dbfilename);
+        } else if (LOAD(bg.killed)) {
+            cb_log(LOG_WARNING, "Background AOF rewrite terminated by signal 10");
+        } else {
+            if (bg.errwhat) cb_log(LOG_WARNING, "%s: %s", bg.errwhat, strerror(bg.err));
+            cb_log(LOG_WARNING, "Background AOF rewrite terminated with error");
+        }
+        /* aof.c swaps the manifest before the snapshot counts as over, so
+         * INFO never shows the rewrite running without its progress. */
+        int result = ok ? 1 : LOAD(bg.killed) ? -1 : 0;
+        if (bg.aof_done) bg.aof_done(result, LOAD(bg.cow_peak));
+        STORE(bg.in_progress, 0);
+        return;
+    }
     STORE(bg.last_cow, LOAD(bg.cow_peak));
     if (bg.sink) {
         /* A transfer to replicas: no file, and LASTSAVE and the change
@@ -674,6 +815,7 @@ int bgsave_mgmt_pump(void)
         drain_rings(1);
         if (producers_active()) return 0;
         drain_rings(1);
+        join_sync();
         end_snapshot(0);
         return 0;
     }
@@ -697,6 +839,10 @@ int bgsave_mgmt_pump(void)
     /* Done markers are in, and every producer has let go of its state (a
      * new epoch may reuse it from then on). */
     if (bg.shards_done < bg.nshards || producers_active()) return 0;
+    int st = LOAD(bg.sync_state);
+    if (st == 0 && start_sync()) return 0;
+    if (st == 1) return 0;
+    join_sync();
     pthread_mutex_lock(&bg.finish_lock);
     if (!LOAD(bg.abort)) end_snapshot(complete_file() == 0);
     pthread_mutex_unlock(&bg.finish_lock);
@@ -730,26 +876,31 @@ int bgsave_save_sync(void)
 
 cbstr bgsave_info(cbstr s)
 {
+    /* The current_* fields follow any snapshot (BGSAVE or an AOF base),
+     * the rdb_* ones a BGSAVE only, as Redis's fields follow any child. */
     int running = LOAD(bg.in_progress);
+    int rdb_running = running && LOAD(bg.kind) == BG_RDB;
     uint64_t cow = 0, done = 0, total = 0;
-    long long cur_secs = -1;
+    long long cur_secs = -1, cow_age = 0;
     if (running) {
-        for (int i = 0; i < bg.nshards; i++) cow += __atomic_load_n(&bg.sh[i].inflight, __ATOMIC_RELAXED);
+        long long sampled = LOAD(bg.cow_sample_ms);
+        cow = LOAD(bg.cow_sample);
+        if (sampled) cow_age = (util_mstime() - sampled) / 1000;
         for (int i = 0; i < bg.nshards; i++)
             done += __atomic_load_n(&bg.sh[i].keys_emitted, __ATOMIC_RELAXED);
         total = bg.keys_total;
         if (done > total) done = total;
-        cur_secs = (long long)(time(NULL) - bg.start_time);
+        if (rdb_running) cur_secs = (long long)(time(NULL) - bg.start_time);
     }
     uint64_t peak = running ? LOAD(bg.cow_peak) : 0;
     if (cow > peak) peak = cow;
     double perc = running && total ? (double)done * 100.0 / (double)total : 0.0;
     return cbstr_catfmt(s,
-                        "loading:0\r\n"
+                        "loading:%d\r\n"
                         "async_loading:0\r\n"
                         "current_cow_peak:%llu\r\n"
                         "current_cow_size:%llu\r\n"
-                        "current_cow_size_age:0\r\n"
+                        "current_cow_size_age:%lld\r\n"
                         "current_fork_perc:%.2f\r\n"
                         "current_save_keys_processed:%llu\r\n"
                         "current_save_keys_total:%llu\r\n"
@@ -763,9 +914,10 @@ cbstr bgsave_info(cbstr s)
                         "rdb_last_cow_size:%llu\r\n"
                         "rdb_last_load_keys_expired:%lld\r\n"
                         "rdb_last_load_keys_loaded:%lld\r\n",
-                        (unsigned long long)peak, (unsigned long long)cow, perc,
+                        loading_active(), (unsigned long long)peak, (unsigned long long)cow,
+                        cow_age, perc,
                         (unsigned long long)done, (unsigned long long)total,
-                        (unsigned long long)bgsave_changes_since_save(), running,
+                        (unsigned long long)bgsave_changes_since_save(), rdb_running,
                         (long long)LOAD(bg.lastsave), LOAD(bg.last_status_ok) ? "ok" : "err",
                         (long long)LOAD(bg.last_time_sec), cur_secs,
                         (unsigned long long)LOAD(bg.rdb_saves),

@@ -30,8 +30,12 @@ void bgsave_init(struct cb_shard **shards, int nshards, void (*wake)(void));
 /* The save points changed (CONFIG SET save): "secs changes ...". */
 void bgsave_set_points(const char *params);
 
-/* 1 from the epoch until the file is finished or dropped. */
+/* 1 from a BGSAVE's epoch until its file is finished or dropped. */
 int bgsave_in_progress(void);
+/* 1 while the snapshot of an AOF rewrite runs. */
+int bgsave_aof_in_progress(void);
+/* 1 while either runs (Redis's "a child is active"): one at a time. */
+int bgsave_child_active(void);
 /* Starts a snapshot epoch into dir/dbfilename (caller holds every shard).
  * 0 started; -1 when one is already in progress. Logs as Redis. */
 int bgsave_start(void);
@@ -44,9 +48,20 @@ int bgsave_start_to_sink(void (*sink)(const void *p, size_t n, void *arg),
 /* cb runs on the management thread when any snapshot ends (ok: it was
  * completely written or streamed; diskless: it was a sink snapshot). */
 void bgsave_on_done(void (*cb)(int ok, int diskless));
-/* Drops a running snapshot (caller holds every shard); the temp file is
- * removed by the management thread. why: a log line, or NULL. */
+/* Starts the epoch of an AOF rewrite (caller holds every shard): the data
+ * set at this instant becomes dir/name, RDB with aof-base 1 (rdb_preamble)
+ * or commands; done(result, cow peak bytes) runs on the management
+ * thread once the file landed (result 1: fsynced and renamed), failed (0)
+ * or was killed (-1, bgsave_kill_aof). 0 started, -1 when a snapshot of
+ * either kind runs. */
+int bgsave_start_aof(const char *dir, const char *name, int rdb_preamble,
+                     void (*done)(int result, uint64_t cow));
+/* Drops a running BGSAVE (caller holds every shard); the temp file is
+ * removed by the management thread. why: a log line, or NULL. An AOF
+ * rewrite's snapshot is left alone (FLUSHALL does not stop it). */
 void bgsave_kill(const char *why);
+/* The same for an AOF rewrite's snapshot (SHUTDOWN, appendonly no). */
+void bgsave_kill_aof(const char *why);
 /* Per worker loop turn. Returns how long the loop may sleep: -1 no limit,
  * 0 more work is ready, 1 (ms) throttled (ring full or save delay). */
 int bgsave_worker_step(int shard_id);

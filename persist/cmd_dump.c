@@ -43,7 +43,7 @@ static cb_shard *key_shard(cb_client *c, int i, cb_db **db)
 }
 
 /* The payload of a value: NULL when the type has no encoder yet. */
-static cbstr dump_payload(const cb_obj *o)
+cbstr rdb_dump_payload(const cb_obj *o)
 {
     int type = rdb_object_type(o);
     if (type < 0) return NULL;
@@ -68,7 +68,7 @@ void cmd_dump(cb_client *c)
         reply_null(c);
         return;
     }
-    cbstr p = dump_payload(o);
+    cbstr p = rdb_dump_payload(o);
     if (!p) {
         reply_errorf(c, "the DUMP encoding of type %s is not supported by this build yet",
                      obj_type_name(o->type));

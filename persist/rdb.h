@@ -75,11 +75,16 @@ cbstr rdb_enc_string(cbstr b, const void *p, size_t len, int compress);
 int rdb_object_type(const struct cb_obj *o);
 /* The value's payload (no type byte). o must have an encoder. */
 cbstr rdb_enc_object(cbstr b, const struct cb_obj *o, int compress);
+/* The DUMP payload of a value (type, encoding, RDB version, CRC-64), as
+ * DUMP replies it and MIGRATE sends it (cmd_dump.c); NULL: no encoder. */
+cbstr rdb_dump_payload(const struct cb_obj *o);
 
 /* ---- File pieces, shared by the synchronous writer and BGSAVE
  * (persist/bgsave.c). */
 /* The magic and the aux fields Redis 7.0 writes, in its order. */
 cbstr rdb_enc_header(cbstr b);
+/* The same with aof-base set to aof_base (1: the base of an AOF). */
+cbstr rdb_enc_header_aof(cbstr b, int aof_base);
 /* SELECTDB dbid, then RESIZEDB nkeys nexpires when nkeys > 0. */
 cbstr rdb_enc_db_start(cbstr b, int dbid, uint64_t nkeys, uint64_t nexpires);
 /* One key record: [EXPIRETIME_MS] [IDLE|FREQ per maxmemory-policy] type key
@@ -123,6 +128,10 @@ int rdb_dec_string_mem(const void *p, size_t len, size_t *used, char **out, size
  * rename, fsync of the directory). 0 ok; -1 with *err (cb_malloc'd, caller
  * frees) saying why, and the old file left untouched. */
 int rdb_save_file(struct cb_shard **shards, int nshards, const char *path, char **err);
+/* For the calling thread's next rdb_save_file calls: fn(arg) after every
+ * key written (SAVE: rdb-key-save-delay and the DPDK stack's poll while
+ * the command runs). NULL: none. */
+void rdb_save_set_key_hook(void (*fn)(void *arg), void *arg);
 
 /* rdb_load_file_ex flags. */
 #define RDB_LOAD_ALLOW_DUP 1 /* a key already present is replaced (DEBUG RELOAD MERGE) */
@@ -149,6 +158,10 @@ typedef struct rdb_load_info {
     int flags;
     void (*hook)(void *priv, const rdb_load_event *ev); /* may be NULL */
     void *hook_priv;
+    /* After every key record, with the offset just past it; non-zero
+     * stops the load (an error). May be NULL (start-up loading's pacing,
+     * persist/loading.h). */
+    int (*progress)(uint64_t offset);
     int rdbver;
     long long keys_loaded;  /* with RDB_LOAD_CHECK: keys read */
     long long keys_expired; /* skipped because their time had passed */

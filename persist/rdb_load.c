@@ -514,7 +514,7 @@ static cb_obj *dec_hash_value(rdb_reader *r, cb_shard *s, int type)
             }
         }
         if (n == 0) return empty_value(r, o);
-        return o;
+        return hash_embed(o);
     }
     uint64_t at = r->off;
     char *p;
@@ -545,7 +545,7 @@ static cb_obj *dec_hash_value(rdb_reader *r, cb_shard *s, int type)
         goto fail;
     }
     if (rc == 0) return empty_value(r, o);
-    return o;
+    return hash_embed(o);
 fail:
     obj_decr_ref(o);
     return NULL;
@@ -908,6 +908,15 @@ static void remember_key(load_state *ls)
     ls->info->err_key[n] = '\0';
 }
 
+/* The caller's pacing hook after a key; -1 (failed) when it says stop. */
+static int progressed(rdb_reader *r, load_state *ls)
+{
+    if (!ls->info || !ls->info->progress || ls->info->progress(r->off) == 0) return 0;
+    rfail(r, "Loading interrupted at offset %llu: the server is shutting down",
+          (unsigned long long)r->off);
+    return -1;
+}
+
 static int load_body(rdb_reader *r, load_state *ls, int rdbver)
 {
     long long expire = -1, idle_s = -1;
@@ -1029,6 +1038,7 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
             cb_free(k);
             expire = idle_s = -1;
             freq = -1;
+            if (progressed(r, ls) < 0) return -1;
             continue;
         }
         if (!val) {
@@ -1043,6 +1053,7 @@ static int load_body(rdb_reader *r, load_state *ls, int rdbver)
         if (rc < 0) return -1;
         expire = idle_s = -1;
         freq = -1;
+        if (progressed(r, ls) < 0) return -1;
     }
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "crc64.h"
+#include "pio.h"
 #include "listpack.h"
 #include "rdb.h"
 #include "rdb_stream.h"
@@ -224,7 +225,7 @@ static void lp_pair(void *priv, const char *f, size_t fl, const char *v, size_t 
  * as a count and the pairs. */
 static cbstr enc_hash_value(cbstr b, const cb_obj *o, int compress)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) {
+    if (hash_is_compact(o)) {
         rlp_writer w;
         rlp_init(&w);
         hash_foreach(o, lp_pair, &w);
@@ -293,7 +294,7 @@ int rdb_object_type(const cb_obj *o)
     case OBJ_LIST: return RDB_TYPE_LIST_QUICKLIST_2;
     case OBJ_SET: return o->encoding == OBJ_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
     case OBJ_HASH:
-        return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
+        return hash_is_compact(o) ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     case OBJ_ZSET:
         return o->encoding == OBJ_ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
     case OBJ_STREAM: return RDB_TYPE_STREAM_LISTPACKS_2;
@@ -336,7 +337,7 @@ static void writer_flush(rdb_writer *w)
     w->crc = crc64(w->crc, w->buf, n);
     const char *p = w->buf;
     while (n > 0) {
-        ssize_t k = write(w->fd, p, n);
+        ssize_t k = pio()->write(w->fd, p, n);
         if (k < 0) {
             if (errno == EINTR) continue;
             w->err = errno;
@@ -400,7 +401,9 @@ const rdb_fn_hooks *rdb_fn_hooks_get(void)
 
 /* The fields Redis 7.0's SAVE writes, in its order, then the function
  * libraries. */
-cbstr rdb_enc_header(cbstr b)
+cbstr rdb_enc_header(cbstr b) { return rdb_enc_header_aof(b, 0); }
+
+cbstr rdb_enc_header_aof(cbstr b, int aof_base)
 {
     char magic[16];
     snprintf(magic, sizeof(magic), "REDIS%04d", RDB_VERSION);
@@ -409,7 +412,7 @@ cbstr rdb_enc_header(cbstr b)
     b = put_aux_ll(b, "redis-bits", (long long)sizeof(long) * 8);
     b = put_aux_ll(b, "ctime", (long long)time(NULL));
     b = put_aux_ll(b, "used-mem", (long long)mem_used_total());
-    b = put_aux_ll(b, "aof-base", 0);
+    b = put_aux_ll(b, "aof-base", aof_base);
     if (fn_hooks) b = fn_hooks->save(b);
     return b;
 }
@@ -468,6 +471,16 @@ static void write_header(rdb_writer *w)
     w->buf = rdb_enc_header(w->buf);
 }
 
+/* Per thread: SAVE runs on a worker while the others may save too. */
+static _Thread_local void (*key_hook)(void *arg);
+static _Thread_local void *key_hook_arg;
+
+void rdb_save_set_key_hook(void (*fn)(void *arg), void *arg)
+{
+    key_hook = fn;
+    key_hook_arg = arg;
+}
+
 static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_entry *e,
                       long long now_ms, unsigned lru_clock)
 {
@@ -483,6 +496,7 @@ static void write_key(rdb_writer *w, const cb_shard *s, cb_db *db, const dict_en
         return;
     }
     writer_maybe_flush(w);
+    if (key_hook) key_hook(key_hook_arg);
 }
 
 static void write_dataset(rdb_writer *w, cb_shard **shards, int nshards)
@@ -531,7 +545,7 @@ static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
-    int rc = fsync(fd);
+    int rc = pio()->fsync(fd);
     int e = errno;
     close(fd);
     errno = e;
@@ -561,7 +575,7 @@ int rdb_save_file(cb_shard **shards, int nshards, const char *path, char **err)
     write_dataset(&w, shards, nshards);
     cbstr_free(w.buf);
     const char *what = "Write error saving DB on disk";
-    if (!w.err && fsync(fd) < 0) {
+    if (!w.err && pio()->fsync(fd) < 0) {
         w.err = errno;
         what = "Failed to fsync the RDB file";
     }
@@ -569,7 +583,7 @@ int rdb_save_file(cb_shard **shards, int nshards, const char *path, char **err)
         w.err = errno;
         what = "Write error saving DB on disk";
     }
-    if (!w.err && rename(tmp, path) < 0) {
+    if (!w.err && pio()->rename(tmp, path) < 0) {
         w.err = errno;
         what = "Error moving temp DB file on the final destination";
     }

@@ -53,6 +53,7 @@ typedef struct cb_config {
     long long timeout;      /* seconds, 0 = never */
     int tcp_keepalive;
     unsigned maxclients;
+    long long maxmemory_clients; /* bytes; negative: -percent of maxmemory; 0 off */
     int protected_mode;
     char *requirepass;      /* NULL or "" = none */
     int io_workers;
@@ -88,6 +89,7 @@ typedef struct cb_config {
     int replica_read_only;
     int replica_priority;
     int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
+    int key_load_delay;            /* us per key start-up loading sleeps (tests) */
     int appendonly;
     char *appendfilename;
     char *appenddirname;
@@ -123,6 +125,7 @@ typedef struct cb_config {
     char *dpdk_ip;
     char *dpdk_gateway;
     int dpdk_mtu;
+    int dpdk_vlan;               /* 802.1Q VLAN id of the port's traffic; 0: untagged */
     char *control_bind;
     int control_port;
     char *control_token_file;

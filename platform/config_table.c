@@ -504,6 +504,67 @@ static char *pct_get(const cfg_dir *d) {
 
 static const cfg_special sp_percentiles = {pct_set, pct_get, NULL};
 
+/* ------------------------------------------------------ maxmemory-clients */
+
+/* Bytes (with Redis's unit suffixes) or "N%" of maxmemory; stored as bytes
+ * or as -N, and printed back the same way. */
+static int mmc_set(const cfg_dir *d, int argc, char **argv, int from_file, const char **err) {
+    (void)d; (void)from_file; (void)argc;
+    const char *v = argv[0];
+    size_t n = strlen(v);
+    if (n > 1 && v[n - 1] == '%') {
+        unsigned long long pct = 0;
+        size_t i = 0;
+        for (; i < n - 1 && v[i] >= '0' && v[i] <= '9'; i++)
+            if (pct <= 1000) pct = pct * 10 + (unsigned)(v[i] - '0'); /* saturates above 100 */
+        if (i != n - 1) {
+            *err = "argument must be a memory or percent value";
+            return -1;
+        }
+        if (pct > 100) {
+            *err = "percentage argument must be less or equal to 100";
+            return -1;
+        }
+        g_config.maxmemory_clients = -(long long)pct;
+        return 0;
+    }
+    unsigned long long b;
+    if (v[0] == '-' || !util_memtoull(v, n, &b) || b > (unsigned long long)LLONG_MAX) {
+        *err = "argument must be a memory or percent value";
+        return -1;
+    }
+    g_config.maxmemory_clients = (long long)b;
+    return 0;
+}
+
+static char *mmc_get(const cfg_dir *d) {
+    (void)d;
+    char tmp[32];
+    if (g_config.maxmemory_clients < 0)
+        snprintf(tmp, sizeof tmp, "%lld%%", -g_config.maxmemory_clients);
+    else
+        snprintf(tmp, sizeof tmp, "%lld", g_config.maxmemory_clients);
+    return xdup(tmp);
+}
+
+/* REWRITE as Redis: "N%" or the byte count with a unit ("1mb"), unquoted;
+ * the line is kept once present, and added only when not the default. */
+static void mmc_rewrite(const cfg_dir *d, cfg_rw *rw) {
+    cfg_buf b = {0};
+    cfg_buf_str(&b, d->name);
+    cfg_buf_add(&b, " ", 1);
+    if (g_config.maxmemory_clients < 0) {
+        char *v = mmc_get(d);
+        cfg_buf_str(&b, v);
+        cb_free(v);
+    } else {
+        cfg_buf_mem(&b, (unsigned long long)g_config.maxmemory_clients);
+    }
+    cfg_rw_line(rw, d, b.p, g_config.maxmemory_clients != 0);
+}
+
+static const cfg_special sp_maxmemory_clients = {mmc_set, mmc_get, mmc_rewrite};
+
 /* -------------------------------------------------------------------- dir */
 
 static int dir_set(const cfg_dir *d, int argc, char **argv, int from_file,
@@ -742,6 +803,7 @@ const cfg_dir cfg_table[] = {
     INT("tcp-keepalive", tcp_keepalive, 0, IMAX, "300", 0),
     {"maxclients", NULL, CT_NUM, FT_UINT, 0, OFF(maxclients), 1, UINT_MAX, "10000",
      NULL, NULL, NULL},
+    SPECIAL("maxmemory-clients", maxmemory_clients, &sp_maxmemory_clients, "0", 0),
     BOOL("protected-mode", protected_mode, "yes", 0),
     STR("requirepass", requirepass, "", CF_SENSITIVE),
     STR("unixsocket", unixsocket, "", CF_IMMUTABLE),
@@ -789,6 +851,7 @@ const cfg_dir cfg_table[] = {
     {"min-replicas-max-lag", "min-slaves-max-lag", CT_NUM, FT_INT, 0,
      OFF(min_replicas_max_lag), 0, IMAX, "10", NULL, NULL, NULL},
     INT("rdb-key-save-delay", rdb_key_save_delay, INT_MIN, IMAX, "0", 0),
+    INT("key-load-delay", key_load_delay, INT_MIN, IMAX, "0", 0),
     BOOL("appendonly", appendonly, "no", 0),
     STR("appendfilename", appendfilename, "appendonly.aof", CF_IMMUTABLE),
     STR("appenddirname", appenddirname, "appendonlydir", CF_IMMUTABLE),
@@ -881,6 +944,7 @@ const cfg_dir cfg_table[] = {
     STR("dpdk-ip", dpdk_ip, "", CF_IMMUTABLE),
     STR("dpdk-gateway", dpdk_gateway, "", CF_IMMUTABLE),
     INT("dpdk-mtu", dpdk_mtu, 68, 9600, "1500", CF_IMMUTABLE),
+    INT("dpdk-vlan", dpdk_vlan, 0, 4094, "0", CF_IMMUTABLE),
     STR("control-bind", control_bind, "127.0.0.1", CF_IMMUTABLE),
     INT("control-port", control_port, 0, 65535, "8379", CF_IMMUTABLE),
     STR("control-token-file", control_token_file, "control.token", CF_IMMUTABLE),

@@ -7,6 +7,10 @@
  * a connection hash to the same core; a single queue runs without RSS.
  * Transmit is batched per queue and flushed once per loop turn (or when a
  * batch is full), which adds no delay at low load.
+ *
+ * Store memory: each poll core's shard arena takes its extents from
+ * memzones reserved on that core's socket as it grows (dpdk_arena_source),
+ * so the dataset lives in EAL's hugepages, sized by -m / --socket-mem.
  */
 #include "dpdk.h"
 
@@ -19,8 +23,11 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_thash.h>
 
 #include "mem.h"
 #include "util.h"
@@ -43,10 +50,17 @@ static struct {
     uint16_t port;
     int nq;
     int rss;
+    int rss_l4;                   /* the NIC hashes TCP ports too */
+    uint16_t reta[512];           /* redirection table, read after start */
+    uint16_t reta_size;           /* 0: unknown */
+    uint16_t vlan;                /* 802.1Q id; 0: none */
+    int vlan_hw;                  /* the PMD inserts it (tx offload) */
     uint16_t mtu;
     unsigned lcores[RTE_MAX_LCORE];
     int npoll;
-    struct rte_mempool *pool;
+    struct rte_mempool *pools[RTE_MAX_NUMA_NODES]; /* one per socket with poll cores */
+    int npools;
+    int rx_csum, tx_csum;         /* IPv4/TCP checksum offloads in use */
     char *argbuf;                 /* EAL may keep pointers into its argv */
     char **argv;
     dpdk_queue queues[MAX_QUEUES];
@@ -57,8 +71,10 @@ int dpdk_available(void) { return 1; }
 int dpdk_start(const char *eal_args, char *err, size_t errlen) {
     /* Split shell-like: whitespace separates, quotes group. */
     size_t n = strlen(eal_args);
-    char *buf = cb_malloc(n + 1);
-    char **argv = cb_malloc(sizeof(char *) * (n / 2 + 3));
+    /* The connection arena's memory, not a shard's: freed after EAL has
+     * unmapped the memory the shard arenas took from it. */
+    char *buf = cb_malloc_shared(n + 1);
+    char **argv = cb_malloc_shared(sizeof(char *) * (n / 2 + 3));
     int argc = 0;
     argv[argc++] = (char *)"cachebox";
     size_t o = 0;
@@ -106,6 +122,38 @@ int dpdk_poll_cores(void) { return env.npoll; }
  * (src, dst) equal to that of (dst, src). */
 static uint8_t sym_key[40];
 
+/* Remember the redirection table, so that an active open can pick a local
+ * port whose flow the NIC steers to the opening core (dpdk_rss_queue). */
+static void read_reta(uint16_t pid, const struct rte_eth_dev_info *info, uint64_t rss_hf) {
+    env.reta_size = 0;
+    env.rss_l4 = (rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0;
+    uint16_t n = info->reta_size;
+    if (!env.rss_l4 || n == 0 || n > 512) return;
+    struct rte_eth_rss_reta_entry64 conf[512 / RTE_ETH_RETA_GROUP_SIZE];
+    memset(conf, 0, sizeof(conf));
+    for (unsigned i = 0; i < n; i++)
+        conf[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+    if (rte_eth_dev_rss_reta_query(pid, conf, n) != 0) return;
+    for (unsigned i = 0; i < n; i++)
+        env.reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    env.reta_size = n;
+}
+
+void dpdk_set_vlan(uint16_t vid) { env.vlan = vid; }
+int dpdk_vlan_hw_insert(void) { return env.vlan_hw; }
+
+int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport) {
+    if (!env.rss || !env.reta_size) return -1;
+    struct rte_ipv4_tuple t;
+    memset(&t, 0, sizeof(t));
+    t.src_addr = a;
+    t.dst_addr = b;
+    t.sport = aport;
+    t.dport = bport;
+    uint32_t h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, sym_key);
+    return env.reta[h % env.reta_size];
+}
+
 int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err,
                     size_t errlen) {
     uint16_t pid;
@@ -136,18 +184,47 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
     unsigned room = (unsigned)mtu + 14 + 4 + 4;
     if (room < 2048) room = 2048;
     room += RTE_PKTMBUF_HEADROOM;
-    unsigned nmbuf = (unsigned)nq * (RX_DESC + TX_DESC + TX_BATCH + 512) + 4096;
-    env.pool = rte_pktmbuf_pool_create("cbx_mbufs", nmbuf, 256, 0, (uint16_t)room,
-                                       rte_eth_dev_socket_id(pid) < 0 ? (int)rte_socket_id()
-                                                                     : rte_eth_dev_socket_id(pid));
-    if (!env.pool) {
-        snprintf(err, errlen, "cannot create the mbuf pool (%u mbufs of %u bytes): %s; give "
-                 "EAL more memory (-m / --socket-mem) or reserve hugepages", nmbuf, room,
-                 rte_strerror(rte_errno));
-        return -1;
+    /* One mbuf pool per NUMA socket that has poll cores, sized for that
+     * socket's queues: a core allocates and receives into memory local to
+     * it. */
+    env.npools = 0;
+    for (int q = 0; q < nq; q++) {
+        unsigned sock = rte_lcore_to_socket_id(env.lcores[q]);
+        if (sock >= RTE_MAX_NUMA_NODES) sock = 0;
+        if (env.pools[sock]) continue;
+        int nqs = 0;
+        for (int k = 0; k < nq; k++) {
+            unsigned sk = rte_lcore_to_socket_id(env.lcores[k]);
+            if ((sk >= RTE_MAX_NUMA_NODES ? 0 : sk) == sock) nqs++;
+        }
+        unsigned nmbuf = (unsigned)nqs * (RX_DESC + TX_DESC + TX_BATCH + 512) + 4096;
+        char name[32];
+        snprintf(name, sizeof(name), "cbx_mbufs_s%u", sock);
+        env.pools[sock] = rte_pktmbuf_pool_create(name, nmbuf, 256, 0, (uint16_t)room, (int)sock);
+        if (!env.pools[sock]) {
+            snprintf(err, errlen, "cannot create the mbuf pool of socket %u (%u mbufs of %u "
+                     "bytes): %s; give EAL more memory (-m / --socket-mem) or reserve hugepages",
+                     sock, nmbuf, room, rte_strerror(rte_errno));
+            return -1;
+        }
+        env.npools++;
     }
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
+    /* IPv4 and TCP checksums: the NIC's when it offers both directions'
+     * pair, else the stack computes and checks them in software (af_packet
+     * and af_xdp offer none). */
+    const uint64_t rxc = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+    const uint64_t txc = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    env.rx_csum = (info.rx_offload_capa & rxc) == rxc;
+    env.tx_csum = (info.tx_offload_capa & txc) == txc;
+    if (env.rx_csum) conf.rxmode.offloads |= rxc;
+    if (env.tx_csum) conf.txmode.offloads |= txc;
+    env.vlan_hw = 0;
+    if (env.vlan && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT)) {
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+        env.vlan_hw = 1;
+    }
     env.rss = 0;
     if (nq > 1) {
         for (int i = 0; i < 40; i += 2) {
@@ -171,15 +248,20 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
     int sock = rte_eth_dev_socket_id(pid);
     if (sock < 0) sock = (int)rte_socket_id();
     for (int q = 0; q < nq; q++) {
-        if ((rc = rte_eth_rx_queue_setup(pid, (uint16_t)q, nrx, (unsigned)sock, NULL, env.pool)) < 0 ||
-            (rc = rte_eth_tx_queue_setup(pid, (uint16_t)q, ntx, (unsigned)sock, NULL)) < 0) {
+        /* Queue q belongs to poll core q: its descriptors and mbufs on
+         * that core's socket. */
+        unsigned qs = rte_lcore_to_socket_id(env.lcores[q]);
+        if (qs >= RTE_MAX_NUMA_NODES) qs = 0;
+        struct rte_mempool *qpool = env.pools[qs];
+        if ((rc = rte_eth_rx_queue_setup(pid, (uint16_t)q, nrx, qs, NULL, qpool)) < 0 ||
+            (rc = rte_eth_tx_queue_setup(pid, (uint16_t)q, ntx, qs, NULL)) < 0) {
             snprintf(err, errlen, "dpdk-port %s: queue %d set-up failed: %s", port, q,
                      rte_strerror(-rc));
             return -1;
         }
         env.queues[q].port = pid;
         env.queues[q].qid = (uint16_t)q;
-        env.queues[q].pool = env.pool;
+        env.queues[q].pool = qpool;
     }
     uint16_t cur = 0;
     rte_eth_dev_get_mtu(pid, &cur);
@@ -195,6 +277,7 @@ int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err
     env.port_started = 1;
     env.port = pid;
     env.nq = nq;
+    if (env.rss) read_reta(pid, &info, conf.rx_adv_conf.rss_conf.rss_hf);
     struct rte_ether_addr a;
     rte_eth_macaddr_get(pid, &a);
     memcpy(mac, a.addr_bytes, 6);
@@ -217,23 +300,25 @@ void dpdk_stop(void) {
         rte_eth_dev_close(env.port);
         env.port_started = 0;
     }
-    if (env.pool) {
-        rte_mempool_free(env.pool);
-        env.pool = NULL;
+    for (int i = 0; i < RTE_MAX_NUMA_NODES; i++) {
+        if (!env.pools[i]) continue;
+        rte_mempool_free(env.pools[i]);
+        env.pools[i] = NULL;
     }
+    env.npools = 0;
     if (env.started) {
         rte_eal_cleanup();
         env.started = 0;
     }
-    cb_free(env.argv);
-    cb_free(env.argbuf);
+    cb_free_shared(env.argv);
+    cb_free_shared(env.argbuf);
     env.argv = NULL;
     env.argbuf = NULL;
 }
 
 dpdk_queue *dpdk_queue_get(int i) { return i >= 0 && i < env.nq ? &env.queues[i] : NULL; }
 
-int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max) {
+int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, uint8_t *flags, int max) {
     struct rte_mbuf *m[64];
     if (max > 64) max = 64;
     uint16_t n = rte_eth_rx_burst(q->port, q->qid, m, (uint16_t)max);
@@ -243,8 +328,25 @@ int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max) {
             rte_pktmbuf_free(m[i]);
             continue;
         }
+        /* The stack checks 802.1Q tags itself: one a PMD left only in the
+         * metadata goes back into the frame (af_packet puts it back
+         * itself, yet still flags it stripped). */
+        if ((m[i]->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) &&
+            rte_pktmbuf_data_len(m[i]) >= 14 &&
+            rte_pktmbuf_mtod_offset(m[i], uint8_t *, 12)[0] != 0x81 &&
+            rte_vlan_insert(&m[i]) != 0) {
+            rte_pktmbuf_free(m[i]);
+            continue;
+        }
         data[k] = rte_pktmbuf_mtod(m[i], uint8_t *);
         len[k] = rte_pktmbuf_data_len(m[i]);
+        uint64_t of = m[i]->ol_flags;
+        flags[k] = (uint8_t)((env.rx_csum && (of & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+                                                 RTE_MBUF_F_RX_IP_CKSUM_GOOD
+                                  ? DPDK_RX_IP_CSUM_OK : 0) |
+                             (env.rx_csum && (of & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+                                                 RTE_MBUF_F_RX_L4_CKSUM_GOOD
+                                  ? DPDK_RX_L4_CSUM_OK : 0));
         pkt[k] = m[i];
         k++;
     }
@@ -257,7 +359,7 @@ uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h) {
     struct rte_mbuf *m = rte_pktmbuf_alloc(q->pool);
     if (!m) return NULL;
     if (len < 60) len = 60;
-    if (len > rte_pktmbuf_tailroom(m)) {
+    if (len + 4 > rte_pktmbuf_tailroom(m)) { /* room for a software VLAN tag */
         rte_pktmbuf_free(m);
         return NULL;
     }
@@ -269,6 +371,27 @@ void dpdk_tx_send(dpdk_queue *q, void *h, size_t len) {
     struct rte_mbuf *m = h;
     m->data_len = (uint16_t)len;
     m->pkt_len = (uint32_t)len;
+    if (env.vlan_hw) {
+        m->ol_flags |= RTE_MBUF_F_TX_VLAN;
+        m->vlan_tci = env.vlan;
+    }
+    if (env.tx_csum) {
+        /* The stack left the IPv4 header checksum 0 and the TCP one as the
+         * pseudo-header sum: the NIC completes both. */
+        const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+        unsigned l2 = 14;
+        uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+        if (type == 0x8100 && len >= 18) {
+            l2 = 18;
+            type = (uint16_t)(f[16] << 8 | f[17]);
+        }
+        if (type == 0x0800 && len >= l2 + 20) {
+            m->l2_len = l2;
+            m->l3_len = (f[l2] & 0xf) * 4u;
+            m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+            if (f[l2 + 9] == 6) m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+        }
+    }
     q->tx[q->ntx++] = m;
     if (q->ntx == TX_BATCH) dpdk_tx_flush(q);
 }
@@ -301,6 +424,9 @@ void dpdk_port_info_get(dpdk_port_info *pi) {
     pi->mtu = env.mtu;
     pi->nqueues = env.nq;
     pi->rss = env.rss;
+    pi->rx_csum_offload = env.rx_csum;
+    pi->tx_csum_offload = env.tx_csum;
+    pi->mbuf_pools = env.npools;
     struct rte_eth_stats st;
     if (rte_eth_stats_get(env.port, &st) == 0) {
         pi->ipackets = st.ipackets;
@@ -312,4 +438,74 @@ void dpdk_port_info_get(dpdk_port_info *pi) {
         pi->oerrors = st.oerrors;
         pi->rx_nombuf = st.rx_nombuf;
     }
+}
+
+/* ------------------------------------------------------------------------
+ * Store arenas on EAL memory
+ * ---------------------------------------------------------------------- */
+
+/* Sockets of the poll cores, the context of their arena sources. */
+static int arena_socket[MAX_QUEUES];
+static unsigned arena_zones; /* names memzones; bumped under the source's lock */
+
+static int core_socket(int i) {
+    if (i < 0 || i >= env.npoll) return (int)rte_socket_id();
+    unsigned s = rte_lcore_to_socket_id(env.lcores[i]);
+    return s == (unsigned)SOCKET_ID_ANY ? 0 : (int)s;
+}
+
+static void *zone_get(void *ctx, size_t bytes, size_t align) {
+    int socket = *(int *)ctx;
+    char name[RTE_MEMZONE_NAMESIZE];
+    snprintf(name, sizeof(name), "cbx_arena_%u",
+             __atomic_fetch_add(&arena_zones, 1, __ATOMIC_RELAXED));
+    /* 2 MB pages when EAL has them; any page size would still work. */
+    unsigned flags = rte_eal_has_hugepages() ? RTE_MEMZONE_2MB | RTE_MEMZONE_SIZE_HINT_ONLY : 0;
+    const struct rte_memzone *mz =
+        rte_memzone_reserve_aligned(name, bytes, socket, flags, (unsigned)align);
+    return mz ? mz->addr : NULL;
+}
+
+static size_t zone_avail(void *ctx) {
+    struct rte_malloc_socket_stats st;
+    if (rte_malloc_get_socket_stats(*(int *)ctx, &st) != 0) return 0;
+    return st.heap_freesz_bytes;
+}
+
+int dpdk_arena_source(int i, struct mem_chunk_source *src) {
+    if (!env.started || i < 0 || i >= MAX_QUEUES) return -1;
+    arena_socket[i] = core_socket(i);
+    memset(src, 0, sizeof(*src));
+    src->get = zone_get;
+    src->avail = zone_avail;
+    src->ctx = &arena_socket[i];
+    src->chunk = 16u << 20;
+    src->hugetlb = rte_eal_has_hugepages();
+    return 0;
+}
+
+void dpdk_heap_bytes(int i, size_t *total, size_t *free_bytes) {
+    *total = *free_bytes = 0;
+    struct rte_malloc_socket_stats st;
+    if (!env.started || rte_malloc_get_socket_stats(core_socket(i), &st) != 0) return;
+    *total = st.heap_totalsz_bytes;
+    *free_bytes = st.heap_freesz_bytes;
+}
+
+int dpdk_xstats(void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx) {
+    if (!env.port_started) return -1;
+    int n = rte_eth_xstats_get_names(env.port, NULL, 0);
+    if (n <= 0) return -1;
+    struct rte_eth_xstat_name *names = cb_malloc(sizeof(*names) * (size_t)n);
+    struct rte_eth_xstat *vals = cb_malloc(sizeof(*vals) * (size_t)n);
+    int got = -1;
+    if (rte_eth_xstats_get_names(env.port, names, (unsigned)n) == n &&
+        rte_eth_xstats_get(env.port, vals, (unsigned)n) == n) {
+        for (int i = 0; i < n; i++)
+            if (vals[i].id < (uint64_t)n) fn(ctx, names[vals[i].id].name, vals[i].value);
+        got = n;
+    }
+    cb_free(names);
+    cb_free(vals);
+    return got;
 }

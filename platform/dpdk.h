@@ -29,7 +29,13 @@ typedef struct dpdk_port_info {
     int nqueues;
     int rss;
     uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+    int rx_csum_offload, tx_csum_offload; /* IPv4+TCP checksums by the NIC */
+    int mbuf_pools;                       /* one per NUMA socket with poll cores */
 } dpdk_port_info;
+
+/* Per received frame (dpdk_rx): what the NIC already verified. */
+#define DPDK_RX_IP_CSUM_OK 1
+#define DPDK_RX_L4_CSUM_OK 2
 
 /* Whether this binary was built with DPDK. */
 int dpdk_available(void);
@@ -38,6 +44,12 @@ int dpdk_available(void);
 int dpdk_start(const char *eal_args, char *err, size_t errlen);
 /* Number of poll cores (worker lcores). */
 int dpdk_poll_cores(void);
+/* 802.1Q VLAN id for the port (before dpdk_port_setup; 0: none). With one,
+ * the port's VLAN insert offload is enabled when the PMD offers it. */
+void dpdk_set_vlan(uint16_t vid);
+/* After set-up: 1 when the NIC inserts the tag (dpdk_tx_send marks the
+ * frames), 0 when the stack must. */
+int dpdk_vlan_hw_insert(void);
 /* Configure and start `port` (an id or a device name) with nq queue pairs
  * and the given MTU; returns 0 and fills mac, or -1 with err. */
 int dpdk_port_setup(const char *port, int nq, int mtu, uint8_t mac[6], char *err, size_t errlen);
@@ -49,8 +61,12 @@ void dpdk_stop(void);
 
 /* Queue i (one per poll core; only that core may use it). */
 dpdk_queue *dpdk_queue_get(int i);
-/* Up to max received frames; data/len/handle each; dpdk_rx_free each. */
-int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, int max);
+/* Up to max received frames; data/len/handle/DPDK_RX_* flags each;
+ * dpdk_rx_free each. */
+int dpdk_rx(dpdk_queue *q, uint8_t **data, uint16_t *len, void **pkt, uint8_t *flags, int max);
+/* The NIC's extended statistics (rte_eth_xstats): fn(name, value) each;
+ * returns how many, -1 when unavailable. Any thread. */
+int dpdk_xstats(void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx);
 void dpdk_rx_free(void *pkt);
 /* A transmit buffer of len bytes (NULL: pool empty). */
 uint8_t *dpdk_tx_alloc(dpdk_queue *q, size_t len, void **h);
@@ -58,6 +74,19 @@ void dpdk_tx_send(dpdk_queue *q, void *h, size_t len); /* batched */
 void dpdk_tx_free(void *h);
 /* Hand the batch to the NIC; returns frames dropped (ring full). */
 unsigned dpdk_tx_flush(dpdk_queue *q);
+/* The memory source for poll core i's shard arena: memzones reserved on
+ * demand on that core's NUMA socket, 2 MB pages when EAL has hugepages
+ * (mem.h's mem_chunk_source). 0, or -1 without DPDK. */
+struct mem_chunk_source;
+int dpdk_arena_source(int i, struct mem_chunk_source *src);
+/* EAL's heap on poll core i's socket: total and free bytes (0s without). */
+void dpdk_heap_bytes(int i, size_t *total, size_t *free_bytes);
+/* The queue the NIC's RSS steers the TCP flow a:aport <-> b:bport to
+ * (either direction: the key is symmetric), computed in software from the
+ * key and the redirection table; -1 when that is not possible here (one
+ * queue, no RSS over TCP ports, as with af_packet's kernel fanout, or the
+ * table could not be read). Addresses and ports in host order. */
+int dpdk_rss_queue(uint32_t a, uint16_t aport, uint32_t b, uint16_t bport);
 /* Port counters and link state (any thread). */
 void dpdk_port_info_get(dpdk_port_info *pi);
 

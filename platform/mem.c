@@ -12,8 +12,10 @@
  * default) with that arena's own tcache; see mem.h and docs/memory.md. A
  * shard arena's extent hooks carve memory out of one region mapped up
  * front with MAP_HUGETLB (normal pages when that fails, and for growth
- * beyond the region); the hooks never give memory back, so jemalloc retains
- * and reuses it.
+ * beyond the region), or, on the DPDK plane, out of chunks taken on demand
+ * from a mem_chunk_source (memzones); the hooks never give memory back, so
+ * jemalloc retains and reuses it. A sourced arena that runs dry is marked
+ * full (mem_account_pool_full) and the dispatcher refuses writes.
  */
 #include "mem.h"
 
@@ -60,11 +62,16 @@ static _Thread_local int mem_conn_aflags, mem_conn_dflags;
  * pointer. */
 typedef struct mem_region {
     extent_hooks_t hooks;
-    char *base;
-    size_t size;
-    size_t used;
+    char *base;       /* the chunk being carved */
+    size_t base_size, base_used;
+    size_t size;      /* bytes of every chunk taken */
+    size_t used;      /* carved from them (tails left behind included) */
     size_t fallback;
     int hugetlb;
+    int sourced;      /* chunks come from src (else one mmap region) */
+    mem_chunk_source src;
+    int acct;
+    _Atomic long long full_at; /* account bytes when src ran dry; 0: not */
     pthread_mutex_t lock;
 } mem_region;
 #endif
@@ -350,6 +357,38 @@ static void *map_normal(size_t size, size_t alignment)
     return (void *)a;
 }
 
+/* The next aligned piece of the current chunk, or NULL (lock held). */
+static void *carve(mem_region *r, size_t size, size_t alignment)
+{
+    if (!r->base) return NULL;
+    uintptr_t start = ((uintptr_t)(r->base + r->base_used) + alignment - 1) &
+                      ~(uintptr_t)(alignment - 1);
+    if (start + size > (uintptr_t)(r->base + r->base_size)) return NULL;
+    size_t used = (size_t)(start + size - (uintptr_t)r->base);
+    r->used += used - r->base_used;
+    r->base_used = used;
+    return (void *)start;
+}
+
+/* Take a fresh chunk from the source for an extent of size (lock held):
+ * the source's usual chunk, or just enough when the pool has less left.
+ * The old chunk's tail is left behind (counted as used). 1 when got. */
+static int chunk_from_source(mem_region *r, size_t size, size_t alignment)
+{
+    size_t align = alignment > HUGE_PAGE ? alignment : HUGE_PAGE;
+    size_t need = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    size_t want = r->src.chunk > need ? r->src.chunk : need;
+    void *p = r->src.get(r->src.ctx, want, align);
+    if (!p && want > need) p = r->src.get(r->src.ctx, want = need, align);
+    if (!p) return 0;
+    if (r->base) r->used += r->base_size - r->base_used;
+    r->base = p;
+    r->base_size = want;
+    r->base_used = 0;
+    r->size += want;
+    return 1;
+}
+
 static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment,
                         bool *zero, bool *commit, unsigned arena_ind)
 {
@@ -357,20 +396,22 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
     if (new_addr) return NULL; /* only fresh ranges from the region */
     if (alignment < 4096) alignment = 4096;
     mem_region *r = region_of(h);
-    void *out = NULL;
     pthread_mutex_lock(&r->lock);
-    uintptr_t start = ((uintptr_t)(r->base + r->used) + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    if (r->base && start + size <= (uintptr_t)(r->base + r->size)) {
-        r->used = (size_t)(start + size - (uintptr_t)r->base);
-        out = (void *)start;
-    }
+    void *out = carve(r, size, alignment);
+    if (!out && r->sourced && chunk_from_source(r, size, alignment)) out = carve(r, size, alignment);
     pthread_mutex_unlock(&r->lock);
     if (!out) {
         /* The region is spent: keep serving from normal pages (counted, and
-         * reported in INFO) rather than fail an allocation. */
+         * reported in INFO) rather than fail an allocation — a failed
+         * allocation would abort deep inside a command. A sourced arena
+         * (DPDK memory) is marked full, so writes get OOM from now on. */
         out = map_normal(size, alignment);
         if (!out) return NULL;
         __atomic_add_fetch(&r->fallback, size, __ATOMIC_RELAXED);
+        if (r->sourced) {
+            long long b = mem_account_bytes(r->acct);
+            atomic_store_explicit(&r->full_at, b > 0 ? b : 1, memory_order_relaxed);
+        }
     }
     /* Fresh anonymous memory is zeroed and committed. */
     *zero = true;
@@ -436,42 +477,27 @@ static int new_arena(extent_hooks_t *hooks, unsigned *arena)
 }
 #endif
 
-int mem_account_arena(int idx, size_t region_bytes, char *err, size_t errlen)
-{
-    if (err && errlen) err[0] = '\0';
-    if (idx < 0 || idx >= MEM_SLOTS) return -1;
 #ifdef CB_USE_JEMALLOC
-    mem_region *r = NULL;
-    if (region_bytes) {
-        size_t size = (region_bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-        r = calloc(1, sizeof(*r));
-        if (!r) return -1;
-        pthread_mutex_init(&r->lock, NULL);
-        r->hooks.alloc = hook_alloc;
-        r->hooks.dalloc = hook_dalloc;
-        r->hooks.destroy = hook_destroy;
-        r->hooks.commit = hook_commit;
-        r->hooks.decommit = hook_decommit;
-        r->hooks.split = hook_split;
-        r->hooks.merge = hook_merge;
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-        if (p != MAP_FAILED) {
-            r->hugetlb = 1;
-        } else {
-            if (err)
-                snprintf(err, errlen, "cannot map %zu MB of 2 MB hugepages (%s); the store "
-                         "arena uses normal pages", size >> 20, strerror(errno));
-            p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (p == MAP_FAILED) {
-                free(r);
-                return -1;
-            }
-        }
-        r->base = p;
-        r->size = size;
-    }
+static mem_region *region_new(int idx)
+{
+    mem_region *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    pthread_mutex_init(&r->lock, NULL);
+    r->hooks.alloc = hook_alloc;
+    r->hooks.dalloc = hook_dalloc;
+    r->hooks.destroy = hook_destroy;
+    r->hooks.commit = hook_commit;
+    r->hooks.decommit = hook_decommit;
+    r->hooks.split = hook_split;
+    r->hooks.merge = hook_merge;
+    r->acct = idx;
+    return r;
+}
+
+/* Create the arena (on r's hooks when r is given) and its cache, and make
+ * them account idx's. */
+static int bind_arena(int idx, mem_region *r)
+{
     unsigned arena, tc;
     if (new_arena(r ? &r->hooks : NULL, &arena) != 0 || new_tcache(&tc) != 0) return -1;
     if (r) {
@@ -488,8 +514,75 @@ int mem_account_arena(int idx, size_t region_bytes, char *err, size_t errlen)
     a->region = r;
     a->valid = 1;
     return 0;
+}
+#endif
+
+int mem_account_arena(int idx, size_t region_bytes, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (idx < 0 || idx >= MEM_SLOTS) return -1;
+#ifdef CB_USE_JEMALLOC
+    mem_region *r = NULL;
+    if (region_bytes) {
+        size_t size = (region_bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+        r = region_new(idx);
+        if (!r) return -1;
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+        if (p != MAP_FAILED) {
+            r->hugetlb = 1;
+        } else {
+            if (err)
+                snprintf(err, errlen, "cannot map %zu MB of 2 MB hugepages (%s); the store "
+                         "arena uses normal pages", size >> 20, strerror(errno));
+            p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (p == MAP_FAILED) {
+                free(r);
+                return -1;
+            }
+        }
+        r->base = p;
+        r->base_size = r->size = size;
+    }
+    return bind_arena(idx, r);
 #else
     (void)region_bytes;
+    return 0;
+#endif
+}
+
+int mem_account_arena_src(int idx, const mem_chunk_source *src, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (idx < 0 || idx >= MEM_SLOTS || !src || !src->get) return -1;
+#ifdef CB_USE_JEMALLOC
+    mem_region *r = region_new(idx);
+    if (!r) return -1;
+    r->sourced = 1;
+    r->src = *src;
+    if (r->src.chunk < HUGE_PAGE) r->src.chunk = HUGE_PAGE;
+    r->hugetlb = src->hugetlb;
+    if (!src->hugetlb && err)
+        snprintf(err, errlen, "the store arena's memory is not on hugepages (EAL runs "
+                 "without them)");
+    return bind_arena(idx, r);
+#else
+    (void)err, (void)errlen;
+    return 0;
+#endif
+}
+
+int mem_account_pool_full(int idx)
+{
+#ifdef CB_USE_JEMALLOC
+    if (idx < 0 || idx >= MEM_SLOTS || !mem_acct_arenas[idx].valid) return 0;
+    mem_region *r = mem_acct_arenas[idx].region;
+    if (!r) return 0;
+    long long at = atomic_load_explicit(&r->full_at, memory_order_relaxed);
+    return at > 0 && mem_account_bytes(idx) >= at;
+#else
+    (void)idx;
     return 0;
 #endif
 }
@@ -631,11 +724,14 @@ void mem_account_arena_info(int idx, mem_arena_info *out)
     mem_region *r = mem_acct_arenas[idx].region;
     if (r) {
         out->hugetlb = r->hugetlb;
-        out->region_bytes = r->size;
+        out->sourced = r->sourced;
         pthread_mutex_lock(&r->lock);
+        out->region_bytes = r->size;
         out->region_used = r->used;
         pthread_mutex_unlock(&r->lock);
         out->fallback_bytes = __atomic_load_n(&r->fallback, __ATOMIC_RELAXED);
+        out->full = mem_account_pool_full(idx);
+        if (r->sourced && r->src.avail) out->source_avail = r->src.avail(r->src.ctx);
     }
 #endif
 }

@@ -60,6 +60,28 @@ long long mem_account_share(int idx, unsigned *nshares);
  * (logged); region_bytes 0: an arena on normal pages from jemalloc. The
  * arena's cache is used by whichever thread uses the account. 0 or -1. */
 int mem_account_arena(int idx, size_t region_bytes, char *err, size_t errlen);
+/* Where a shard arena's memory comes from when it is not one mmap region:
+ * get(ctx, bytes, align) hands out a chunk of at least bytes, aligned to
+ * align (a power of two, 2 MB at least), or NULL when the pool is spent;
+ * chunks are never returned. avail(ctx) says how many more bytes the pool
+ * could give (for INFO). hugetlb: whether the chunks are hugepages. The
+ * DPDK plane feeds shard arenas from memzones this way (dpdk.h). */
+typedef struct mem_chunk_source {
+    void *(*get)(void *ctx, size_t bytes, size_t align);
+    size_t (*avail)(void *ctx);
+    void *ctx;
+    size_t chunk;     /* bytes asked for at a time (more for big extents) */
+    int hugetlb;
+} mem_chunk_source;
+/* Give account idx an arena whose extents are carved out of src's chunks.
+ * When src is spent, the extent in flight comes from normal pages (so no
+ * allocation fails) and the account is marked full: mem_account_pool_full
+ * then says so until its bytes fall back under the mark. 0 or -1. */
+int mem_account_arena_src(int idx, const mem_chunk_source *src, char *err, size_t errlen);
+/* 1 while account idx's arena has run out of its memory source (only
+ * arenas from mem_account_arena_src) and the account holds at least what
+ * it held then: writes must be refused with OOM. */
+int mem_account_pool_full(int idx);
 /* A private arena and cache for the calling thread's own allocations. */
 int mem_thread_arena(void);
 /* Connection buffers: allocate and free through the connection arena. */
@@ -88,7 +110,10 @@ int mem_allocator_frag(size_t *allocated, size_t *active);
 typedef struct mem_arena_info {
     int arena;
     int hugetlb;
+    int sourced;        /* from a mem_chunk_source (DPDK memory) */
+    int full;           /* mem_account_pool_full */
     size_t region_bytes, region_used, fallback_bytes;
+    size_t source_avail; /* what the source could still give */
 } mem_arena_info;
 void mem_account_arena_info(int idx, mem_arena_info *out);
 

@@ -105,6 +105,7 @@ void shard_destroy(cb_shard *s)
     if (!s) return;
     snap_end(s);
     lazyfree_drain(s);
+    defrag_release(s);
     for (int i = 0; i < s->ndb; i++) {
         /* expires first: its entries point at names the keys dict frees. */
         dict_release(s->dbs[i].expires);

@@ -5,9 +5,12 @@
  * loop turn after its replies are flushed (and does not sleep while work is
  * left). Values whose memory is one block (strings, listpacks, intsets)
  * are freed at once: queueing them would cost more than freeing. Queued
- * values are freed one at a time within the time budget; a flushed db's
- * dicts are freed a bounded number of entries at a time, so even
- * FLUSHALL ASYNC of millions of keys never holds the loop for long.
+ * values are freed a piece at a time within the time budget
+ * (obj_free_step: LAZYFREE_ELEM_STEP elements or nodes between looks at the
+ * clock), so even one 5M-member sorted set never holds the loop for long;
+ * a flushed db's dicts are freed a bounded number of entries at a time,
+ * and the big values found in them join the value queue, so FLUSHALL ASYNC
+ * of millions of keys and of huge keys is sliced the same way.
  */
 #include "lazyfree.h"
 
@@ -18,6 +21,8 @@
 
 /* Entries a dict step frees before looking at the clock again. */
 #define LAZYFREE_DICT_STEP 256
+/* Elements (or nodes) of one big value freed before looking at the clock. */
+#define LAZYFREE_ELEM_STEP 64
 
 static int single_block(const cb_obj *o)
 {
@@ -88,6 +93,27 @@ long long db_empty_lazy(cb_shard *s, cb_db *db)
     return n;
 }
 
+/* dict_release_step_fn hook for a flushed keys dict: a big value moves to
+ * the value queue (freed in slices) instead of being freed with its entry;
+ * the others are counted as freed. */
+typedef struct reap_ctx {
+    cb_shard *s;
+    uint64_t freed;
+} reap_ctx;
+
+static void reap_entry(dict_entry *e, void *arg)
+{
+    reap_ctx *r = arg;
+    cb_obj *o = e->v.val;
+    if (!o) return;
+    if (o->refcount == 1 && !single_block(o)) {
+        e->v.val = NULL; /* the keys dict's destructor skips a NULL value */
+        lazyfree_obj(r->s, o);
+        return;
+    }
+    r->freed++;
+}
+
 int lazyfree_step(cb_shard *s, long long budget_us)
 {
     lazyfree_queue *q = &s->lazy;
@@ -95,16 +121,21 @@ int lazyfree_step(cb_shard *s, long long budget_us)
     uint64_t start = util_monotonic_us();
     while (q->nobj || q->ndict) {
         if (q->nobj) {
-            obj_decr_ref(q->objs[--q->nobj]);
-            q->freed++;
+            /* The newest first; a value freed in slices stays queued (and
+             * counted in lazyfree_pending_objects) until its last slice. */
+            if (!obj_free_step(q->objs[q->nobj - 1], LAZYFREE_ELEM_STEP)) {
+                q->nobj--;
+                q->freed++;
+            }
         } else {
             dict *d = q->dicts[0];
-            size_t before = dict_size(d);
             /* Only the keys dict's entries are objects; expires entries
              * are the same keys again. */
-            int owns = dict_owns_values(d);
-            int more = dict_release_step(d, LAZYFREE_DICT_STEP);
-            if (owns) q->freed += more ? before - dict_size(d) : before;
+            reap_ctx r = {s, 0};
+            int more = dict_owns_values(d) ? dict_release_step_fn(d, LAZYFREE_DICT_STEP,
+                                                                  reap_entry, &r)
+                                           : dict_release_step(d, LAZYFREE_DICT_STEP);
+            q->freed += r.freed;
             if (!more) {
                 q->ndict--;
                 for (size_t i = 0; i < q->ndict; i++) q->dicts[i] = q->dicts[i + 1];

@@ -185,6 +185,24 @@ void obj_decr_ref(cb_obj *o)
     cb_free(o);
 }
 
+int obj_free_step(cb_obj *o, size_t max)
+{
+    int more;
+    switch (o->type) {
+    case OBJ_LIST: more = ql_free_step(o->ptr, max); break;
+    case OBJ_SET: more = set_free_step(o, max); break;
+    case OBJ_HASH: more = hash_free_step(o, max); break;
+    case OBJ_ZSET: more = zset_free_step(o, max); break;
+    case OBJ_STREAM: more = stream_free_step_obj(o, max); break;
+    default:
+        obj_decr_ref(o);
+        return 0;
+    }
+    if (more) return 1;
+    cb_free(o);
+    return 0;
+}
+
 static cb_obj *dup_string(const cb_obj *o)
 {
     switch (o->encoding) {
@@ -271,6 +289,7 @@ const char *obj_encoding_name(int encoding)
     case OBJ_ENC_EMBSTR: return "embstr";
     case OBJ_ENC_QUICKLIST: return "quicklist";
     case OBJ_ENC_STREAM: return "stream";
+    case OBJ_ENC_LISTPACK_EMB: return "listpack";
     case OBJ_ENC_LISTPACK: return "listpack";
     default: return "unknown";
     }

@@ -19,7 +19,11 @@ enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4,
 enum { OBJ_ENC_RAW = 0, OBJ_ENC_INT = 1, OBJ_ENC_HT = 2, OBJ_ENC_ZIPMAP = 3,
        OBJ_ENC_LINKEDLIST = 4, OBJ_ENC_ZIPLIST = 5, OBJ_ENC_INTSET = 6,
        OBJ_ENC_SKIPLIST = 7, OBJ_ENC_EMBSTR = 8, OBJ_ENC_QUICKLIST = 9,
-       OBJ_ENC_STREAM = 10, OBJ_ENC_LISTPACK = 11 };
+       OBJ_ENC_STREAM = 10, OBJ_ENC_LISTPACK = 11,
+       /* cachebox's own: a compact hash whose pack lives in the object's
+        * block, over the ptr field (t_hash.c). Reported as "listpack";
+        * never written anywhere (files carry types, not encodings). */
+       OBJ_ENC_LISTPACK_EMB = 12 };
 
 /* Strings up to this many bytes are embstr (one allocation with the object). */
 #define OBJ_EMBSTR_LIMIT 44
@@ -72,11 +76,20 @@ int obj_get_ll(const cb_obj *o, long long *v);
 const char *obj_type_name(int type);
 const char *obj_encoding_name(int encoding);
 
+/* Free a value whose last reference the caller holds a piece at a time
+ * (lazy free of big containers): up to about max elements or nodes per
+ * call; the last call frees the object too and returns 0, earlier ones
+ * return 1. Nothing else may use the object once this is called. */
+int obj_free_step(cb_obj *o, size_t max);
+
 /* Bytes held by the value (MEMORY USAGE and eviction accounting). */
 size_t obj_mem_usage(const cb_obj *o);
 
 /* Sets (t_set.c): intset or hashtable encoding. */
 void set_free_value(cb_obj *o);
+/* Lazy free of a big set: up to about max members per call; the last call
+ * frees the whole value (not the object block) and returns 0. */
+int set_free_step(cb_obj *o, size_t max);
 cb_obj *set_dup(const cb_obj *o);
 size_t set_mem_usage(const cb_obj *o);
 /* Calls fn with every member's bytes (intset members printed in decimal). */
@@ -96,6 +109,8 @@ cb_obj *set_new_from_intset(struct cb_shard *s, struct intset *is);
 
 /* Streams (t_stream.c). */
 void stream_free_obj(cb_obj *o);
+/* Lazy free of a big stream, as set_free_step (max: entry nodes). */
+int stream_free_step_obj(cb_obj *o, size_t max);
 cb_obj *stream_dup_obj(const cb_obj *o);
 size_t stream_mem_obj(const cb_obj *o);
 

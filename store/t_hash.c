@@ -13,6 +13,15 @@
  * so store/ keeps no relocated data: this file frees fields and values
  * itself.
  *
+ * A compact hash at rest lives in one block with its object
+ * (OBJ_ENC_LISTPACK_EMB): the pack starts where the object's ptr field
+ * would be, so a 4-field hash is one 64-byte block instead of a 16-byte
+ * object plus a 64-byte pack (jemalloc's classes are 16 bytes apart). A
+ * write first takes the pack out into its own block (hash_unembed: the
+ * object does not move, so every pointer to it stays good); once the
+ * command is done, key_changed puts it back into a fresh block and points
+ * the keyspace entry at it (hash_settle). Readers go through hpp().
+ *
  * Layers: object and encoding helpers, the type API (get/set/delete,
  * iteration), the store hooks in t_hash.h, then the commands.
  */
@@ -43,6 +52,49 @@ static const char ERR_HASH_NOT_FLOAT[] = "hash value is not a float";
 /* ------------------------------------------------------------------------
  * Objects and encodings
  * ---------------------------------------------------------------------- */
+
+#define IS_PACK(o) ((o)->encoding == OBJ_ENC_LISTPACK || (o)->encoding == OBJ_ENC_LISTPACK_EMB)
+
+/* The pack of a compact hash, embedded or not. */
+static inline unsigned char *hpp(const cb_obj *o)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK_EMB) return (unsigned char *)&((cb_obj *)o)->ptr;
+    return o->ptr;
+}
+
+int hash_is_compact(const cb_obj *o)
+{
+    return IS_PACK(o);
+}
+
+/* Before a write: the pack into a block of its own (the object stays). */
+static void hash_unembed(cb_obj *o)
+{
+    if (o->encoding != OBJ_ENC_LISTPACK_EMB) return;
+    unsigned char *pp = hpp(o);
+    size_t n = pp_bytes(pp);
+    unsigned char *own = cb_malloc(n);
+    memcpy(own, pp, n);
+    o->ptr = own;
+    o->encoding = OBJ_ENC_LISTPACK;
+}
+
+cb_obj *hash_embed(cb_obj *o)
+{
+    if (!o || o->type != OBJ_HASH || o->encoding != OBJ_ENC_LISTPACK || o->refcount != 1)
+        return o;
+    unsigned char *pp = o->ptr;
+    size_t n = pp_bytes(pp);
+    cb_obj *e = cb_malloc(offsetof(cb_obj, ptr) + n);
+    e->type = o->type;
+    e->encoding = OBJ_ENC_LISTPACK_EMB;
+    e->lru = o->lru;
+    e->refcount = 1;
+    memcpy(hpp(e), pp, n);
+    pp_free(pp);
+    cb_free(o);
+    return e;
+}
 
 static cb_obj *hash_new(void)
 {
@@ -77,7 +129,8 @@ static void ht_free(dict *d)
 /* Compact -> hashtable, keeping every pair. */
 static void hash_convert(cb_obj *o, const uint8_t seed[16])
 {
-    if (o->encoding != OBJ_ENC_LISTPACK) return;
+    if (!IS_PACK(o)) return;
+    hash_unembed(o);
     unsigned char *pp = o->ptr;
     dict *d = dict_create(&hash_dict_type, NULL, seed);
     dict_expand(d, pp_count(pp) / 2);
@@ -100,16 +153,16 @@ static void hash_convert(cb_obj *o, const uint8_t seed[16])
  * form (Redis's hashTypeTryConversion and the check in hashTypeSet). */
 static void hash_fit_lengths(cb_shard *s, cb_obj *o, size_t fl, size_t vl)
 {
-    if (o->encoding != OBJ_ENC_LISTPACK) return;
+    if (!IS_PACK(o)) return;
     unsigned long long max = (unsigned long long)s->set->hash_max_listpack_value;
     if (fl > max || vl > max ||
-        pp_bytes(o->ptr) + fl + vl + 16 > HASH_PACK_SAFE_LIMIT)
+        pp_bytes(hpp(o)) + fl + vl + 16 > HASH_PACK_SAFE_LIMIT)
         hash_convert(o, s->seed);
 }
 
 size_t hash_length(const cb_obj *o)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) return pp_count(o->ptr) / 2;
+    if (IS_PACK(o)) return pp_count(hpp(o)) / 2;
     return dict_size(o->ptr);
 }
 
@@ -121,8 +174,8 @@ size_t hash_length(const cb_obj *o)
 int hash_get(const cb_obj *o, const char *f, size_t fl, char *buf,
                     const char **v, size_t *vl)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) {
-        const unsigned char *pp = o->ptr;
+    if (IS_PACK(o)) {
+        const unsigned char *pp = hpp(o);
         size_t off = pp_find(pp, f, fl, 1);
         if (!off) return 0;
         *v = pp_str(pp, pp_next(pp, off), buf, vl);
@@ -140,7 +193,8 @@ static int hash_set(cb_shard *s, cb_obj *o, const char *f, size_t fl,
                     const char *v, size_t vl)
 {
     hash_fit_lengths(s, o, fl, vl);
-    if (o->encoding == OBJ_ENC_LISTPACK) {
+    if (IS_PACK(o)) {
+        hash_unembed(o);
         unsigned char *pp = o->ptr;
         size_t off = pp_find(pp, f, fl, 1);
         int created = off == 0;
@@ -168,9 +222,10 @@ static int hash_set(cb_shard *s, cb_obj *o, const char *f, size_t fl,
 
 static int hash_del(cb_obj *o, const char *f, size_t fl)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) {
-        size_t off = pp_find(o->ptr, f, fl, 1);
+    if (IS_PACK(o)) {
+        size_t off = pp_find(hpp(o), f, fl, 1);
         if (!off) return 0;
+        hash_unembed(o);
         o->ptr = pp_delete(o->ptr, off, 2);
         return 1;
     }
@@ -197,9 +252,9 @@ typedef struct hash_iter {
 static void hash_iter_init(hash_iter *it, const cb_obj *o)
 {
     it->o = o;
-    if (o->encoding == OBJ_ENC_LISTPACK) {
-        it->off = pp_first(o->ptr);
-        it->end = pp_bytes(o->ptr);
+    if (IS_PACK(o)) {
+        it->off = pp_first(hpp(o));
+        it->end = pp_bytes(hpp(o));
     } else {
         dict_iter_init(&it->di, (dict *)o->ptr, 0);
     }
@@ -207,8 +262,8 @@ static void hash_iter_init(hash_iter *it, const cb_obj *o)
 
 static int hash_iter_next(hash_iter *it)
 {
-    if (it->o->encoding == OBJ_ENC_LISTPACK) {
-        const unsigned char *pp = it->o->ptr;
+    if (IS_PACK(it->o)) {
+        const unsigned char *pp = hpp(it->o);
         if (it->off >= it->end) return 0;
         it->f = pp_str(pp, it->off, it->fb, &it->fl);
         it->off = pp_next(pp, it->off);
@@ -227,7 +282,7 @@ static int hash_iter_next(hash_iter *it)
 
 static void hash_iter_release(hash_iter *it)
 {
-    if (it->o->encoding != OBJ_ENC_LISTPACK) dict_iter_release(&it->di);
+    if (!IS_PACK(it->o)) dict_iter_release(&it->di);
 }
 
 /* ------------------------------------------------------------------------
@@ -236,19 +291,36 @@ static void hash_iter_release(hash_iter *it)
 
 void hash_free_value(cb_obj *o)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) pp_free(o->ptr);
+    if (o->encoding == OBJ_ENC_LISTPACK_EMB) return; /* in the object's block */
+    if (IS_PACK(o)) pp_free(o->ptr);
     else ht_free(o->ptr);
+}
+
+static void ht_entry_free(dict_entry *e, void *arg)
+{
+    (void)arg;
+    cbstr_free(e->key);
+    cbstr_free(e->v.val);
+}
+
+int hash_free_step(cb_obj *o, size_t max)
+{
+    if (IS_PACK(o)) {
+        if (o->encoding == OBJ_ENC_LISTPACK) pp_free(o->ptr);
+        return 0;
+    }
+    return dict_release_step_fn(o->ptr, max, ht_entry_free, NULL);
 }
 
 cb_obj *hash_dup(const cb_obj *o)
 {
     cb_obj *n = hash_new();
-    if (o->encoding == OBJ_ENC_LISTPACK) {
-        size_t bytes = pp_bytes(o->ptr);
+    if (IS_PACK(o)) {
+        size_t bytes = pp_bytes(hpp(o));
         pp_free(n->ptr);
         n->ptr = cb_malloc(bytes);
-        memcpy(n->ptr, o->ptr, bytes);
-        return n;
+        memcpy(n->ptr, hpp(o), bytes);
+        return hash_embed(n);
     }
     /* A fresh seed: the copy may land in another shard. */
     uint8_t seed[16];
@@ -267,7 +339,8 @@ cb_obj *hash_dup(const cb_obj *o)
 
 size_t hash_mem_usage(const cb_obj *o)
 {
-    if (o->encoding == OBJ_ENC_LISTPACK) return cb_usable(o->ptr);
+    if (o->encoding == OBJ_ENC_LISTPACK_EMB) return 0; /* counted with the object */
+    if (IS_PACK(o)) return cb_usable(o->ptr);
     size_t n = dict_mem_overhead(o->ptr);
     dict_iter it;
     dict_iter_init(&it, (dict *)o->ptr, 0);
@@ -320,9 +393,19 @@ static cb_obj *lookup_write_or_create(cb_client *c)
     return o;
 }
 
+/* After a write: a compact hash goes back into one block with its object
+ * and the keyspace entry points at that (the old object is freed, so no
+ * caller may use it after key_changed). */
+static void hash_settle(cb_client *c)
+{
+    dict_entry *e = dict_find(c->db->keys, ARGP(c, 1), ARGL(c, 1));
+    if (e && e->v.val) e->v.val = hash_embed(e->v.val);
+}
+
 /* Signals key 1 and raises the hash event `event`. */
 static void key_changed(cb_client *c, uint64_t dirty, const char *event)
 {
+    hash_settle(c);
     db_signal_modified(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
     NOTIFY_ARG(c, NOTIFY_HASH, event, 1);
     c->shard->dirty += dirty;
@@ -676,10 +759,10 @@ static void randfield_count(cb_client *c)
         /* Repeats allowed: every pick is independent. */
         unsigned long long count = (unsigned long long)-l;
         reply_array_len(c, (long)(flat ? count * 2 : count));
-        if (o->encoding == OBJ_ENC_LISTPACK) {
-            size_t *offs = pack_field_offsets(o->ptr, size);
+        if (IS_PACK(o)) {
+            size_t *offs = pack_field_offsets(hpp(o), size);
             for (unsigned long long i = 0; i < count; i++)
-                reply_pack_pair(c, o->ptr, offs[rnd(c, size)], withvalues);
+                reply_pack_pair(c, hpp(o), offs[rnd(c, size)], withvalues);
             cb_free(offs);
         } else {
             for (unsigned long long i = 0; i < count; i++)
@@ -696,7 +779,7 @@ static void randfield_count(cb_client *c)
         hash_iter_init(&it, o);
         while (hash_iter_next(&it)) reply_pair(c, it.f, it.fl, it.v, it.vl, withvalues);
         hash_iter_release(&it);
-    } else if (o->encoding == OBJ_ENC_LISTPACK || count * 3 > size) {
+    } else if (IS_PACK(o) || count * 3 > size) {
         randfield_select(c, o, count, withvalues);
     } else {
         randfield_pick(c, o, count, withvalues);
@@ -715,8 +798,8 @@ void cmd_hrandfield(cb_client *c)
         reply_null(c);
         return;
     }
-    if (o->encoding == OBJ_ENC_LISTPACK) {
-        const unsigned char *pp = o->ptr;
+    if (IS_PACK(o)) {
+        const unsigned char *pp = hpp(o);
         char fb[PP_INTBUF];
         size_t fl;
         size_t off = pp_seek(pp, 2 * rnd(c, hash_length(o)));
@@ -815,7 +898,7 @@ void cmd_hscan(cb_client *c)
 
     scan_out out = { 0 };
     uint64_t next = 0;
-    if (o->encoding == OBJ_ENC_LISTPACK) {
+    if (IS_PACK(o)) {
         /* Compact hashes answer in one call, whatever the cursor. */
         hash_iter it;
         hash_iter_init(&it, o);

@@ -10,6 +10,16 @@
 
 /* Frees a hash object's value (not the object block). */
 void hash_free_value(cb_obj *o);
+/* 1 for the compact encoding ("listpack"), embedded in its object or not. */
+int hash_is_compact(const cb_obj *o);
+/* A compact hash moved into one block with its object (the pack over the
+ * ptr field): returns the object to keep — a new one when it moved, o
+ * freed — or o itself (not compact, shared, or already embedded). Only for
+ * objects whose holder updates its pointer (loaders, the keyspace). */
+cb_obj *hash_embed(cb_obj *o);
+/* Lazy free of a big hash: frees up to about max fields; the last call
+ * frees the whole value (not the object block) and returns 0. */
+int hash_free_step(cb_obj *o, size_t max);
 /* Deep copy with the same encoding. */
 cb_obj *hash_dup(const cb_obj *o);
 /* Bytes held by the value beyond the object block. */

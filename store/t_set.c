@@ -216,6 +216,21 @@ void set_free_value(cb_obj *o)
     dict_release(o->ptr);
 }
 
+static void ht_key_free(dict_entry *e, void *arg)
+{
+    (void)arg;
+    cbstr_free(e->key);
+}
+
+int set_free_step(cb_obj *o, size_t max)
+{
+    if (o->encoding == OBJ_ENC_INTSET) {
+        intset_free(o->ptr);
+        return 0;
+    }
+    return dict_release_step_fn(o->ptr, max, ht_key_free, NULL);
+}
+
 cb_obj *set_dup(const cb_obj *o)
 {
     if (o->encoding == OBJ_ENC_INTSET) return set_obj(OBJ_ENC_INTSET, intset_dup(o->ptr));

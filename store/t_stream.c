@@ -37,6 +37,18 @@ void stream_free_obj(cb_obj *o)
     stream_free(s);
 }
 
+int stream_free_step_obj(cb_obj *o, size_t max)
+{
+    stream *s = o->ptr;
+    if (s->cgroups) {
+        /* Consumer groups (with their pending entries) go in one piece. */
+        stream_cg_free(s->cgroups);
+        s->cgroups = NULL;
+        return 1;
+    }
+    return stream_free_step(s, max);
+}
+
 cb_obj *stream_dup_obj(const cb_obj *o)
 {
     cb_obj *d = cb_malloc(sizeof(*d));
@@ -447,17 +459,18 @@ void cmd_xdel(cb_client *c)
 
 void cmd_xtrim(cb_client *c)
 {
-    cb_obj *o;
-    if (!lookup_stream(c, 1, 1, &o)) return;
-    if (!o) {
-        reply_int(c, 0);
-        return;
-    }
+    /* Arguments first, then the key, as Redis checks them. */
     trim_args a;
     int i = parse_trim_args(c, &a, 0);
     if (i < 0) return;
     if (i < c->argc) {
         reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    cb_obj *o;
+    if (!lookup_stream(c, 1, 1, &o)) return;
+    if (!o) {
+        reply_int(c, 0);
         return;
     }
     long long n = do_trim(o->ptr, &a);
@@ -635,50 +648,66 @@ static cb_obj *xread_lookup(cb_client *c, int i)
     return db_lookup_read(s, db, ARGP(c, i), ARGL(c, i), flags);
 }
 
-void cmd_xread(cb_client *c)
+int stream_parse_xread_opts(cb_client *c, int group_cmd, xread_opts *o)
 {
-    long long count = 0, timeout = -1;
-    int sarg = 0, nstreams = 0;
+    memset(o, 0, sizeof(*o));
+    o->timeout = -1;
+    const char *only_rg = "option is only supported by XREADGROUP. You called XREAD instead.";
     for (int i = 1; i < c->argc; i++) {
         int more = c->argc - i - 1;
         if (arg_eq(c, i, "block") && more) {
             i++;
-            if (arg_ll(c, i, &timeout, "timeout is not an integer or out of range") != 0) return;
-            if (timeout < 0) {
+            if (arg_ll(c, i, &o->timeout, "timeout is not an integer or out of range") != 0)
+                return -1;
+            if (o->timeout < 0) {
                 reply_error(c, "timeout is negative");
-                return;
+                return -1;
             }
         } else if (arg_eq(c, i, "count") && more) {
             i++;
-            if (arg_ll(c, i, &count, NULL) != 0) return;
-            if (count < 0) count = 0;
+            if (arg_ll(c, i, &o->count, NULL) != 0) return -1;
+            if (o->count < 0) o->count = 0;
         } else if (arg_eq(c, i, "streams") && more) {
-            sarg = i + 1;
-            nstreams = c->argc - sarg;
-            if (nstreams % 2) {
+            o->sarg = i + 1;
+            o->nstreams = c->argc - o->sarg;
+            if (o->nstreams % 2) {
                 reply_error(c, "Unbalanced XREAD list of streams: for each stream key an ID "
                                "or '$' must be specified.");
-                return;
+                return -1;
             }
-            nstreams /= 2;
+            o->nstreams /= 2;
             break;
         } else if (arg_eq(c, i, "group") && more >= 2) {
-            reply_error(c, "The GROUP option is only supported by XREADGROUP. You called "
-                           "XREAD instead.");
-            return;
+            if (!group_cmd) {
+                reply_errorf(c, "The GROUP %s", only_rg);
+                return -1;
+            }
+            o->garg = i + 1;
+            i += 2;
         } else if (arg_eq(c, i, "noack")) {
-            reply_error(c, "The NOACK option is only supported by XREADGROUP. You called "
-                           "XREAD instead.");
-            return;
+            if (!group_cmd) {
+                reply_errorf(c, "The NOACK %s", only_rg);
+                return -1;
+            }
+            o->noack = 1;
         } else {
             reply_error(c, ERR_SYNTAX);
-            return;
+            return -1;
         }
     }
-    if (sarg == 0) {
+    if (o->sarg == 0) {
         reply_error(c, ERR_SYNTAX);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+void cmd_xread(cb_client *c)
+{
+    xread_opts opt;
+    if (stream_parse_xread_opts(c, 0, &opt) != 0) return;
+    long long count = opt.count, timeout = opt.timeout;
+    int sarg = opt.sarg, nstreams = opt.nstreams;
     stream_id *ids = cb_malloc((size_t)nstreams * sizeof(*ids));
     for (int k = 0; k < nstreams; k++) {
         int ki = sarg + k, ii = sarg + nstreams + k;

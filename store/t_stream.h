@@ -27,6 +27,17 @@ void stream_reply_entry(struct cb_client *c, const stream_iter *it);
 /* Key argument i looked up for reading in whichever shard owns it. */
 cb_obj *stream_lookup_key(struct cb_client *c, int i);
 
+/* XREAD / XREADGROUP options; sarg is the first key after STREAMS, garg the
+ * group name's argument (0: none). */
+typedef struct xread_opts {
+    long long count, timeout;
+    int sarg, nstreams, garg, noack;
+} xread_opts;
+
+/* Parses the options shared by XREAD and XREADGROUP (group_cmd: GROUP and
+ * NOACK allowed); replies the error and returns -1 on bad input. */
+int stream_parse_xread_opts(struct cb_client *c, int group_cmd, xread_opts *o);
+
 /* Consumer groups (t_stream_cg.c); cgs is stream.cgroups, NULL if none. */
 void stream_cg_free(void *cgs);
 void *stream_cg_dup(const void *cgs);

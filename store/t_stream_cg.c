@@ -839,45 +839,10 @@ static void serve_history(cb_client *c, stream *s, cg_consumer *cn, const stream
 void cmd_xreadgroup(cb_client *c)
 {
     prop_suppress(c); /* its effects are the XCLAIM / XGROUP SETID records */
-    long long count = 0, timeout = -1;
-    int sarg = 0, nstreams = 0, garg = 0, noack = 0;
-    for (int i = 1; i < c->argc; i++) {
-        int more = c->argc - i - 1;
-        if (arg_eq(c, i, "block") && more) {
-            i++;
-            if (arg_ll(c, i, &timeout, "timeout is not an integer or out of range") != 0) return;
-            if (timeout < 0) {
-                reply_error(c, "timeout is negative");
-                return;
-            }
-        } else if (arg_eq(c, i, "count") && more) {
-            i++;
-            if (arg_ll(c, i, &count, NULL) != 0) return;
-            if (count < 0) count = 0;
-        } else if (arg_eq(c, i, "streams") && more) {
-            sarg = i + 1;
-            nstreams = c->argc - sarg;
-            if (nstreams % 2) {
-                reply_error(c, "Unbalanced XREAD list of streams: for each stream key an "
-                               "ID or '$' must be specified.");
-                return;
-            }
-            nstreams /= 2;
-            break;
-        } else if (arg_eq(c, i, "group") && more >= 2) {
-            garg = i + 1;
-            i += 2;
-        } else if (arg_eq(c, i, "noack")) {
-            noack = 1;
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (sarg == 0) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
+    xread_opts opt;
+    if (stream_parse_xread_opts(c, 1, &opt) != 0) return;
+    long long count = opt.count, timeout = opt.timeout;
+    int sarg = opt.sarg, nstreams = opt.nstreams, garg = opt.garg, noack = opt.noack;
     if (!garg) {
         reply_error(c, "Missing GROUP option for XREADGROUP");
         return;

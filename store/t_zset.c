@@ -317,6 +317,27 @@ void zset_free_obj(cb_obj *o)
         zs_free(o->ptr);
 }
 
+int zset_free_step(cb_obj *o, size_t max)
+{
+    if (o->encoding == OBJ_ENC_LISTPACK) {
+        zp_free(o->ptr);
+        return 0;
+    }
+    zset *z = o->ptr;
+    /* The dict's keys are the skiplist's elements: the dict goes first. */
+    if (z->d) {
+        if (dict_release_step(z->d, max)) return 1;
+        z->d = NULL;
+        return 1;
+    }
+    if (z->zsl) {
+        if (zsl_free_step(z->zsl, max)) return 1;
+        z->zsl = NULL;
+    }
+    cb_free(z);
+    return 0;
+}
+
 cb_obj *zset_dup_obj(const cb_obj *o)
 {
     if (o->encoding == OBJ_ENC_LISTPACK) return obj_of(OBJ_ENC_LISTPACK, zp_dup(o->ptr));

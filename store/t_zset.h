@@ -69,6 +69,10 @@ void zit_release(zset_it *it);
 
 /* Object hooks (object.c, digest.c). */
 void zset_free_obj(cb_obj *o);
+/* Lazy free of a big sorted set: the dict, then the skiplist, up to about
+ * max entries per call; the last call frees the whole value (not the
+ * object block) and returns 0. */
+int zset_free_step(cb_obj *o, size_t max);
 cb_obj *zset_dup_obj(const cb_obj *o);
 size_t zset_mem_usage(const cb_obj *o);
 

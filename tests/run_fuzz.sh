@@ -9,20 +9,14 @@ cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-60}
 WORK=$(mktemp -d /tmp/cachebox-fuzz.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+. tests/fuzz/fuzz_lib.sh
 
 SRCS=(tests/fuzz/fuzz_resp.c dataplane/resp/parser.c platform/mem.c platform/util.c)
 
-if ! clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-        -fno-sanitize-recover=undefined "${SRCS[@]}" -o "$WORK/fuzz_resp" -lpthread -lm \
-        >"$WORK/build.log" 2>&1; then
-    cat "$WORK/build.log"
-    echo "fuzz: resp parser did not build"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+fuzz_build "fuzz" "$WORK/fuzz_resp" "${SRCS[@]}"
 
 seeds="$WORK/seeds"
-mkdir -p "$seeds" "$WORK/corpus" "$WORK/artifacts"
+mkdir -p "$seeds"
 # First byte: auth flag; second: where the input is cut in two segments.
 i=0
 for s in '*1\r\n$4\r\nPING\r\n' '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n' \
@@ -33,24 +27,4 @@ for s in '*1\r\n$4\r\nPING\r\n' '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n' 
     i=$((i + 1))
 done
 
-set +e
-"$WORK/fuzz_resp" -max_total_time="$SECS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" "$seeds" \
-    >"$WORK/fuzz.log" 2>&1
-rc=$?
-set -e
-execs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$WORK/fuzz.log" | tail -n1)
-crashes=$(find "$WORK/artifacts" -type f | wc -l)
-if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
-    tail -n 60 "$WORK/fuzz.log"
-    mkdir -p /tmp/cachebox-fuzz-crashes
-    cp "$WORK"/artifacts/* /tmp/cachebox-fuzz-crashes/ 2>/dev/null || true
-    echo "fuzz: crash inputs copied to /tmp/cachebox-fuzz-crashes"
-    [ "$crashes" -eq 0 ] && crashes=1
-fi
-echo "fuzz: resp parser ${execs:-0} execs in ${SECS}s, $crashes crashes"
-if [ "$crashes" -ne 0 ]; then
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-echo "1 passed, 0 failed"
+fuzz_run "fuzz: resp parser" "$WORK/fuzz_resp" "$SECS" 4096 "$seeds"

@@ -119,7 +119,8 @@ static void cat_commands(cb_client *c, const cb_command *cmd, uint64_t cat, long
 
 static int too_many(cb_client *c, int max, const char *sub) {
     if (c->argc <= max) return 0;
-    reply_errorf(c, "unknown subcommand or wrong number of arguments for '%s'. Try ACL HELP.", sub);
+    (void)sub;
+    reply_subcommand_syntax(c);
     return 1;
 }
 
@@ -174,7 +175,7 @@ void cmd_acl_log(cb_client *c) {
         if (arg_ll(c, 2, &count, NULL) != 0) return;
         if (count < 0) count = 0;
     } else if (c->argc > 3) {
-        reply_error(c, "unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.");
+        reply_subcommand_syntax(c);
         return;
     }
     acl_reply_log(c, count);

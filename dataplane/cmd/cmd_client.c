@@ -279,8 +279,7 @@ void cmd_client_pause(cb_client *c) {
             return;
         }
     } else if (c->argc > 4) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                     (int)c->argv_len[1], c->argv[1]);
+        reply_subcommand_syntax(c);
         return;
     }
     long long end = util_mstime() + ms;
@@ -308,9 +307,11 @@ void cmd_client_unpause(cb_client *c) {
 void cmd_client_no_evict(cb_client *c) {
     if (arg_eq(c, 2, "on")) {
         c->flags |= CLIENT_NO_EVICT;
+        client_mem_update(c);
         reply_ok(c);
     } else if (arg_eq(c, 2, "off")) {
         c->flags &= ~CLIENT_NO_EVICT;
+        client_mem_update(c);
         reply_ok(c);
     } else {
         reply_error(c, ERR_SYNTAX);
@@ -322,11 +323,10 @@ void cmd_client_unblock(cb_client *c) {
     long long id;
     int with_error = 0;
     if (c->argc > 4) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                     (int)c->argv_len[1], c->argv[1]);
+        reply_subcommand_syntax(c);
         return;
     }
-    if (arg_ll(c, 2, &id, NULL) != 0) return;
+    /* The reason is checked before the id, as Redis does. */
     if (c->argc == 4) {
         if (arg_eq(c, 3, "timeout"))
             with_error = 0;
@@ -337,6 +337,7 @@ void cmd_client_unblock(cb_client *c) {
             return;
         }
     }
+    if (arg_ll(c, 2, &id, NULL) != 0) return;
     reply_int(c, id > 0 && blocking_unblock_by_id((uint64_t)id, with_error) ? 1 : 0);
 }
 

@@ -29,12 +29,21 @@ static void reply_docs(cb_client *c, const cb_command *cmd)
         reply_raw(c, cmd->docs_resp2, cmd->docs2_len);
 }
 
+/* Top-level commands clients can call (rename-command "" removes one). */
+static int enabled_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < command_count(); i++)
+        n += !command_disabled(command_at(i));
+    return n;
+}
+
 static void reply_all_info(cb_client *c)
 {
-    int n = command_count();
-    reply_array_len(c, n);
-    for (int i = 0; i < n; i++)
-        reply_info(c, command_at(i));
+    reply_array_len(c, enabled_count());
+    for (int i = 0; i < command_count(); i++)
+        if (!command_disabled(command_at(i)))
+            reply_info(c, command_at(i));
 }
 
 /* COMMAND (no subcommand): every top-level command's info. */
@@ -45,7 +54,7 @@ void cmd_command(cb_client *c)
 
 void cmd_command_count(cb_client *c)
 {
-    reply_int(c, command_count());
+    reply_int(c, enabled_count());
 }
 
 /* COMMAND INFO [name ...]: unknown names answer a null in their slot. */
@@ -70,10 +79,10 @@ void cmd_command_info(cb_client *c)
 void cmd_command_docs(cb_client *c)
 {
     if (c->argc == 2) {
-        int n = command_count();
-        reply_map_len(c, n);
-        for (int i = 0; i < n; i++)
-            reply_docs(c, command_at(i));
+        reply_map_len(c, enabled_count());
+        for (int i = 0; i < command_count(); i++)
+            if (!command_disabled(command_at(i)))
+                reply_docs(c, command_at(i));
         return;
     }
     long found = 0;
@@ -101,6 +110,8 @@ typedef struct list_filter {
 
 static int list_keep(const list_filter *f, const cb_command *cmd)
 {
+    if (command_disabled(cmd))
+        return 0;
     switch (f->kind) {
     case LIST_MODULE: /* cachebox has no modules */
         return 0;

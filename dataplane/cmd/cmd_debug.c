@@ -84,13 +84,7 @@ static void arg_cstr(const cb_client *c, int i, char *buf, size_t cap)
 
 static void reply_subcommand_error(cb_client *c)
 {
-    char name[129];
-    arg_cstr(c, 1, name, sizeof(name));
-    /* Formatted errors never carry line breaks. */
-    for (char *p = name; *p; p++)
-        if (*p == '\r' || *p == '\n') *p = ' ';
-    reply_errorf(c, "unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP.",
-                 name);
+    reply_subcommand_syntax(c);
 }
 
 /* ------------------------------------------------- serialized length */
@@ -259,7 +253,13 @@ static void debug_populate(cb_client *c)
     long long count, valsize = 0;
     if (arg_ll_range(c, 2, &count, 0, LLONG_MAX, not_positive) != 0) return;
     if (c->argc == 5 && arg_ll_range(c, 4, &valsize, 0, LLONG_MAX, not_positive) != 0) return;
-    (void)dict_expand(c->db->keys, (size_t)count); /* -1 only while rehashing */
+    /* Each key goes to the shard that owns it (DEBUG runs with every other
+     * worker parked), so the keys are reachable by every later command. */
+    int nsh = client_nshards(c) > 1 ? client_nshards(c) : 1;
+    for (int i = 0; i < nsh; i++) {
+        cb_shard *sh = nsh > 1 ? client_shard_at(c, i) : c->shard;
+        (void)dict_expand(client_shard_db(c, sh)->keys, (size_t)(count / nsh));
+    }
     const char *prefix = c->argc >= 4 ? ARGP(c, 3) : "key";
     int plen = c->argc >= 4 ? (int)(ARGL(c, 3) > 200 ? 200 : ARGL(c, 3)) : 3;
     for (long long j = 0; j < count; j++) {
@@ -267,7 +267,9 @@ static void debug_populate(cb_client *c)
         /* Redis formats the key into 128 bytes: longer names are cut. */
         int kl = snprintf(key, sizeof(key), "%.*s:%lld", plen, prefix, j);
         if (kl >= (int)sizeof(key)) kl = (int)sizeof(key) - 1;
-        if (db_lookup_write(c->shard, c->db, key, (size_t)kl)) continue;
+        cb_shard *sh = nsh > 1 ? client_key_shard(c, key, (size_t)kl) : c->shard;
+        cb_db *db = nsh > 1 ? client_shard_db(c, sh) : c->db;
+        if (db_lookup_write(sh, db, key, (size_t)kl)) continue;
         int vl = snprintf(val, sizeof(val), "value:%lld", j);
         cb_obj *o;
         if (valsize == 0) {
@@ -279,8 +281,8 @@ static void debug_populate(cb_client *c)
             o = obj_new_string(buf, (size_t)valsize);
             cb_free(buf);
         }
-        db_add(c->shard, c->db, key, (size_t)kl, o);
-        db_signal_modified(c->shard, c->db, key, (size_t)kl);
+        db_add(sh, db, key, (size_t)kl, o);
+        db_signal_modified(sh, db, key, (size_t)kl);
     }
     reply_ok(c);
 }

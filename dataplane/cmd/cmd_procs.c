@@ -50,6 +50,7 @@ cb_cmd_proc cmd_copy;
 cb_cmd_proc cmd_dump;
 cb_cmd_proc cmd_restore;
 cb_cmd_proc cmd_restore_asking;
+cb_cmd_proc cmd_migrate;
 cb_cmd_proc cmd_set;
 cb_cmd_proc cmd_get;
 cb_cmd_proc cmd_getex;
@@ -253,6 +254,7 @@ cb_cmd_proc cmd_script_exists;
 cb_cmd_proc cmd_script_flush;
 cb_cmd_proc cmd_script_kill;
 cb_cmd_proc cmd_script_help;
+cb_cmd_proc cmd_script_debug;
 cb_cmd_proc cmd_fcall;
 cb_cmd_proc cmd_fcall_ro;
 cb_cmd_proc cmd_function_load;
@@ -359,6 +361,7 @@ cb_cmd_proc cmd_latency_graph;
 cb_cmd_proc cmd_latency_doctor;
 cb_cmd_proc cmd_latency_histogram;
 cb_cmd_proc cmd_latency_help;
+cb_cmd_proc cmd_lolwut;
 
 const cb_cmd_proc_entry cmd_proc_table[] = {
     { "del", cmd_del },
@@ -401,6 +404,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "dump", cmd_dump },
     { "restore", cmd_restore },
     { "restore-asking", cmd_restore_asking },
+    { "migrate", cmd_migrate },
     { "set", cmd_set },
     { "get", cmd_get },
     { "getex", cmd_getex },
@@ -604,6 +608,7 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "script|flush", cmd_script_flush },
     { "script|kill", cmd_script_kill },
     { "script|help", cmd_script_help },
+    { "script|debug", cmd_script_debug },
     { "fcall", cmd_fcall },
     { "fcall_ro", cmd_fcall_ro },
     { "function|load", cmd_function_load },
@@ -710,5 +715,6 @@ const cb_cmd_proc_entry cmd_proc_table[] = {
     { "latency|doctor", cmd_latency_doctor },
     { "latency|histogram", cmd_latency_histogram },
     { "latency|help", cmd_latency_help },
+    { "lolwut", cmd_lolwut },
     { NULL, NULL },
 };

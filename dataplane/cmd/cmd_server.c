@@ -14,6 +14,7 @@
 #include "../worker.h"
 #include "../resp/reply.h"
 #include "../../persist/bgsave.h"
+#include "../../persist/loading.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
 #include "../../platform/mem.h"
@@ -203,9 +204,12 @@ void cmd_shutdown(cb_client *c) {
         reply_error(c, ERR_SYNTAX);
         return;
     }
+    /* A half-loaded dataset is never saved over the file it came from. */
+    if (loading_active()) flags = (flags & ~SHUTDOWN_SAVE) | SHUTDOWN_NOSAVE;
     /* SHUTDOWN runs with the other workers parked (xshard), so the final
      * snapshot sees every shard as of this moment. */
     bgsave_kill("There is a child saving an .rdb. Killing it!");
+    bgsave_kill_aof("There is a child rewriting the AOF. Killing it!");
     if (server_save_before_exit(flags) != 0) {
         reply_error(c, "Errors trying to SHUTDOWN. Check logs.");
         return;

@@ -152,6 +152,18 @@ static const cb_command *lookup_as_called(const char *name, size_t len)
     return c;
 }
 
+int command_disabled(const cb_command *cmd)
+{
+    if (cmd->parent)
+        return command_disabled(cmd->parent);
+    if (!g_cmd.hidden || !g_cmd.hidden[cmd - command_table_gen])
+        return 0;
+    for (int i = 0; i < g_cmd.nrenames; i++)
+        if (g_cmd.renames[i].cmd == cmd)
+            return 0;
+    return 1;
+}
+
 int command_rename(const char *from, const char *to, const char **err)
 {
     const cb_command *c = lookup_as_called(from, strlen(from));
@@ -453,6 +465,34 @@ static int keys_sort(const cb_command *cmd, int argc, const char *const *argv,
     return k->n;
 }
 
+/* MIGRATE's key specs are incomplete: its keys are the key argument or,
+ * with the KEYS option, every argument after it (none when the key
+ * argument is not empty), skipping the arguments of AUTH and AUTH2, as
+ * Redis 7.0 finds them; a KEYS that is the last argument does not count
+ * there (checked against the oracle). */
+static int keys_migrate(int argc, const char *const *argv, const size_t *lens, keys_out *k)
+{
+    if (argc < 4)
+        return 0;
+    int first = 3, num = 1;
+    for (int i = 6; i < argc - 1; i++) {
+        if (name_eq(argv[i], lens[i], "keys")) {
+            if (lens[3] > 0)
+                return 0;
+            first = i + 1;
+            num = argc - first;
+            break;
+        }
+        if (name_eq(argv[i], lens[i], "auth"))
+            i += 1;
+        else if (name_eq(argv[i], lens[i], "auth2"))
+            i += 2;
+    }
+    for (int i = 0; i < num; i++)
+        keys_add(k, first + i, KS_RW | KS_ACCESS | KS_DELETE);
+    return k->n;
+}
+
 int command_get_keys(const cb_command *cmd, int argc, const char *const *argv,
                      const size_t *lens, int *out, uint32_t *flags_out, int max)
 {
@@ -468,6 +508,8 @@ int command_get_keys(const cb_command *cmd, int argc, const char *const *argv,
     }
     if (strcmp(cmd->name, "sort") == 0 || strcmp(cmd->name, "sort_ro") == 0)
         return keys_sort(cmd, argc, argv, lens, &k);
+    if (strcmp(cmd->name, "migrate") == 0)
+        return keys_migrate(argc, argv, lens, &k);
     int has_keyspec = (all_spec_flags(cmd, 1) & KS_NOT_KEY) != 0;
     int has_varflags = (all_spec_flags(cmd, 0) & KS_VARIABLE_FLAGS) != 0;
     if (has_keyspec && !has_varflags) {

@@ -106,6 +106,10 @@ int command_table_init(void);
  * by now to `to`, or "" to disable it. ACL rules and COMMAND keep the
  * original names. 0 ok; -1 and *err Redis's reason. */
 int command_rename(const char *from, const char *to, const char **err);
+/* Whether rename-command "" took cmd (or its container) away: COMMAND,
+ * COMMAND LIST, COUNT and DOCS leave it out, as Redis does; ACL still
+ * knows it by its original name. */
+int command_disabled(const cb_command *cmd);
 /* Top-level lookup by name, case-insensitive; NULL if unknown. */
 const cb_command *command_lookup(const char *name, size_t len);
 /* Resolve argv to the command or subcommand to run; NULL if unknown.

@@ -27,12 +27,28 @@ void ddrv_tx_flush(struct cb_worker *w);
 /* ddrv_poll from inside a running command (a busy script, w->nested_poll
  * set): caller's connection, if it is one of ours, is held meanwhile. */
 void ddrv_nested_poll(struct cb_worker *w, struct cb_client *caller);
+/* The stack's part of a loop turn only (rx -> stack -> timers -> tx) for a
+ * worker that may not run commands now: parked, or running SAVE for
+ * caller (may be NULL). New connections, input and closes wait, in order,
+ * for the next ddrv_poll; ping, handshakes, ACKs and timers go on. */
+void ddrv_stack_poll(struct cb_worker *w, struct cb_client *caller);
 void ddrv_shutdown(struct cb_worker *w);
 /* Run fn(w) on the worker's poll core / wait for it to return. */
 int ddrv_launch(struct cb_worker *w, int (*fn)(void *));
 void ddrv_join(struct cb_worker *w);
 /* After every worker is gone: stop the port, release EAL. */
 void ddrv_teardown(void);
+
+struct cb_outconn;
+/* Outgoing connections (outconn.c): an active open from w's stack to
+ * ip:port (host order), 0 or -1 with errno; send (count taken); close. */
+int ddrv_connect(struct cb_worker *w, uint32_t ip, uint16_t port, struct cb_outconn *oc);
+size_t ddrv_out_send(struct cb_outconn *oc, const void *p, size_t n);
+void ddrv_out_close(struct cb_outconn *oc);
+
+/* The DPDK port's link: 1 up, 0 down, -1 when the DPDK plane is not
+ * running (readiness). Any thread. */
+int ddrv_link_up(void);
 
 /* INFO: every poll core's counters summed, and the port's. 0 when the DPDK
  * data plane is not running. */

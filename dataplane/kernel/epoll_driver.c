@@ -22,6 +22,8 @@
 
 #include "../acl.h"
 #include "../conn.h"
+#include "../conn_stats.h"
+#include "../outconn.h"
 #include "../worker.h"
 #include "../../platform/config.h"
 #include "../../platform/log.h"
@@ -31,6 +33,7 @@
 /* epoll data: clients are stored as pointers; listeners and the wake fd as
  * small tagged integers (heap pointers never have the top bit set). */
 #define TAG_FD (1ull << 63)
+#define TAG_OUT (1ull << 62) /* outgoing connections, as outconn.c registers them */
 
 static long k_writev(cb_client *c, const struct iovec *iov, int n) {
     ssize_t r = writev(c->fd, iov, n);
@@ -211,6 +214,8 @@ static void accept_on(cb_worker *w, int lfd) {
                 setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
             }
         }
+        char ip[64] = "";
+        if (!is_unix) conn_stats_ip_of(addr, ip, sizeof(ip));
         uint64_t n = __atomic_add_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
         if (n > g_config.maxclients) {
             size_t ml;
@@ -220,6 +225,7 @@ static void accept_on(cb_worker *w, int lfd) {
             close(fd);
             __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
             STAT_INC(w->stats.rejected_conn);
+            if (!is_unix) conn_stats_note(w, ip, CONN_REJ_MAXCLIENTS);
             continue;
         }
         size_t dl;
@@ -230,8 +236,10 @@ static void accept_on(cb_worker *w, int lfd) {
             close(fd);
             __atomic_sub_fetch(&g_server.connected_clients, 1, __ATOMIC_RELAXED);
             STAT_INC(w->stats.rejected_conn);
+            if (!is_unix) conn_stats_note(w, ip, CONN_REJ_PROTECTED);
             continue;
         }
+        if (!is_unix) conn_stats_note(w, ip, CONN_ACCEPTED);
         cb_client *c = conn_create(w, &kernel_ops, fd, addr, laddr, local);
         if (is_unix) c->flags |= CLIENT_UNIX_SOCKET;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -281,6 +289,10 @@ int kdrv_poll(cb_worker *w, int timeout_ms) {
             } else {
                 accept_on(w, fd);
             }
+            continue;
+        }
+        if (tag & TAG_OUT) { /* an outgoing connection (outconn.c) */
+            outconn_kernel_event((cb_outconn *)(uintptr_t)(tag & ~TAG_OUT), evs[i].events);
             continue;
         }
         cb_client *c = evs[i].data.ptr;

@@ -1,15 +1,73 @@
 /* arp.c — ARP for IPv4 over Ethernet (RFC 826): replies for our address, a
  * gratuitous announcement at start-up, and a small cache with expiry. The
  * cache also learns from IPv4 packets of on-link senders (ipv4.c), so
- * replying to a client never waits for a resolution; a frame to an
- * unresolved next hop is dropped after a request goes out, and TCP's
- * retransmission sends it again once the reply is in.
+ * replying to a client never waits for a resolution. A frame to an
+ * unresolved next hop (an active open's SYN, a reply after the entry
+ * expired) waits in a small queue while a request goes out, and leaves when
+ * the reply comes; after ARP_QUEUE_MS it is dropped and TCP's
+ * retransmission tries again (with a new request).
  */
 #include "netstack.h"
 
 #include <string.h>
 
 static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* ip resolved: its queued frames leave, in the order they were queued. */
+static void queue_release(netstack *ns, uint32_t ip, const uint8_t mac[6]) {
+    if (!ns->narpq) return;
+    for (int i = 0; i < ARP_QUEUE_MAX; i++) {
+        arp_pending *q = &ns->arpq[i];
+        if (q->hop != ip) continue;
+        q->hop = 0;
+        ns->narpq--;
+        eth_output(ns, q->h, q->frame, mac, ETHERTYPE_IPV4, q->len);
+    }
+}
+
+void arp_queue(netstack *ns, uint32_t hop, void *h, uint8_t *frame, size_t len) {
+    if (ns->narpq < ARP_QUEUE_MAX) {
+        /* Slots are taken lowest first, so release order is queue order. */
+        for (int i = 0; i < ARP_QUEUE_MAX; i++) {
+            arp_pending *q = &ns->arpq[i];
+            if (q->hop) continue;
+            q->hop = hop;
+            q->h = h;
+            q->frame = frame;
+            q->len = len;
+            q->expire_ms = ns->now_ms + ARP_QUEUE_MS;
+            ns->narpq++;
+            NS_INC(ns->st.arp_queued);
+            return;
+        }
+    }
+    ns->ops->tx_free(ns->ops_ctx, h);
+    NS_INC(ns->st.arp_queue_dropped);
+    NS_INC(ns->st.tx_dropped);
+}
+
+void arp_queue_expire(netstack *ns) {
+    if (!ns->narpq) return;
+    for (int i = 0; i < ARP_QUEUE_MAX; i++) {
+        arp_pending *q = &ns->arpq[i];
+        if (!q->hop || q->expire_ms > ns->now_ms) continue;
+        q->hop = 0;
+        ns->narpq--;
+        ns->ops->tx_free(ns->ops_ctx, q->h);
+        NS_INC(ns->st.arp_queue_dropped);
+        NS_INC(ns->st.tx_dropped);
+    }
+}
+
+void arp_queue_free(netstack *ns) {
+    for (int i = 0; i < ARP_QUEUE_MAX && ns->narpq; i++) {
+        arp_pending *q = &ns->arpq[i];
+        if (!q->hop) continue;
+        q->hop = 0;
+        ns->narpq--;
+        ns->ops->tx_free(ns->ops_ctx, q->h);
+    }
+}
 
 void arp_learn(netstack *ns, uint32_t ip, const uint8_t mac[6], int create) {
     if (ip == 0 || (mac[0] & 1)) return; /* no multicast sender addresses */
@@ -19,15 +77,21 @@ void arp_learn(netstack *ns, uint32_t ip, const uint8_t mac[6], int create) {
         if (e->ip == ip) {
             memcpy(e->mac, mac, 6);
             e->expire_ms = ns->now_ms + ARP_EXPIRE_MS;
+            queue_release(ns, ip, mac);
             return;
         }
         if (!victim || e->ip == 0 || (victim->ip != 0 && e->expire_ms < victim->expire_ms))
             victim = e;
     }
-    if (!create) return;
+    if (!create) {
+        /* A reply to our own request is for us (its target is our address),
+         * so it creates; anything else waiting is released only then. */
+        return;
+    }
     victim->ip = ip;
     memcpy(victim->mac, mac, 6);
     victim->expire_ms = ns->now_ms + ARP_EXPIRE_MS;
+    queue_release(ns, ip, mac);
 }
 
 const uint8_t *arp_lookup(netstack *ns, uint32_t ip) {

@@ -3,7 +3,10 @@
  *
  * Only frames addressed to our MAC or to broadcast pass: af_packet delivers
  * frames of other interfaces for a moment at start-up, so nothing else may
- * be trusted. 802.1Q-tagged frames are counted as filtered (no VLAN yet).
+ * be trusted. With a VLAN set (dpdk-vlan), only frames tagged with its id
+ * pass, their tag stripped here; other VLANs and untagged frames are
+ * dropped and counted. Output inserts the tag, unless the driver's NIC
+ * does (vlan_hw).
  */
 #include "netstack.h"
 
@@ -30,12 +33,14 @@ netstack *net_create(const net_ops *ops, void *ctx, const uint8_t mac[6], uint32
 void net_destroy(netstack *ns) {
     if (!ns) return;
     tcp_stack_destroy(ns->tcp);
+    arp_queue_free(ns);
     cb_free(ns);
 }
 
 void net_set_clock(netstack *ns, uint64_t now_us) {
     ns->now_us = now_us;
     ns->now_ms = now_us / 1000;
+    arp_queue_expire(ns);
 }
 
 void net_input(netstack *ns, uint8_t *frame, size_t len) {
@@ -50,10 +55,27 @@ void net_input(netstack *ns, uint8_t *frame, size_t len) {
         return;
     }
     uint16_t type = net_rd16(frame + 12);
+    size_t hl = NET_ETH_HLEN;
+    if (type == ETHERTYPE_VLAN) {
+        if (len < NET_ETH_HLEN + NET_VLAN_HLEN) {
+            NS_INC(ns->st.rx_malformed);
+            return;
+        }
+        /* TCI: priority (3 bits), DEI, VLAN id (12 bits). */
+        if (!ns->vlan || (net_rd16(frame + 14) & 0x0fff) != ns->vlan) {
+            NS_INC(ns->st.rx_vlan_dropped);
+            return;
+        }
+        type = net_rd16(frame + 16);
+        hl += NET_VLAN_HLEN;
+    } else if (ns->vlan) {
+        NS_INC(ns->st.rx_vlan_dropped);
+        return;
+    }
     if (type == ETHERTYPE_ARP) {
-        arp_input(ns, frame + NET_ETH_HLEN, len - NET_ETH_HLEN);
+        arp_input(ns, frame + hl, len - hl);
     } else if (type == ETHERTYPE_IPV4) {
-        ipv4_input(ns, frame + 6, frame + NET_ETH_HLEN, len - NET_ETH_HLEN);
+        ipv4_input(ns, frame + 6, frame + hl, len - hl);
     } else {
         NS_INC(ns->st.rx_filtered);
     }
@@ -61,9 +83,19 @@ void net_input(netstack *ns, uint8_t *frame, size_t len) {
 
 void eth_output(netstack *ns, void *h, uint8_t *frame, const uint8_t dst[6], uint16_t type,
                 size_t len) {
+    if (ns->vlan && !ns->vlan_hw) {
+        /* Software 802.1Q insertion: the payload moves 4 bytes on (the
+         * driver's buffers have that room). */
+        memmove(frame + NET_ETH_HLEN + NET_VLAN_HLEN, frame + NET_ETH_HLEN, len - NET_ETH_HLEN);
+        len += NET_VLAN_HLEN;
+        net_wr16(frame + 12, ETHERTYPE_VLAN);
+        net_wr16(frame + 14, ns->vlan);
+        net_wr16(frame + 16, type);
+    } else {
+        net_wr16(frame + 12, type);
+    }
     memcpy(frame, dst, 6);
     memcpy(frame + 6, ns->mac, 6);
-    net_wr16(frame + 12, type);
     /* Ethernet's minimum frame: pad with zeros (the NIC adds the FCS). */
     if (len < 60) {
         memset(frame + len, 0, 60 - len);

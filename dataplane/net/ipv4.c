@@ -2,7 +2,8 @@
  * version, header length, total length and header checksum, drops (and
  * counts) fragments, skips options, and learns the sender's MAC when it is
  * on our subnet. Output fills the header, picks the next hop (the
- * destination on-link, else the gateway) and resolves it through arp.c.
+ * destination on-link, else the gateway) and resolves it through arp.c,
+ * whose queue keeps the frame while the resolution is under way.
  */
 #include "netstack.h"
 
@@ -19,7 +20,7 @@ void ipv4_input(netstack *ns, const uint8_t *src_mac, uint8_t *p, size_t len) {
         NS_INC(ns->st.rx_malformed);
         return;
     }
-    if (net_csum_fold(net_csum_add(0, p, ihl)) != 0) {
+    if (!(ns->rx_csum_ok & NET_CSUM_IP) && net_csum_fold(net_csum_add(0, p, ihl)) != 0) {
         NS_INC(ns->st.rx_csum_errors);
         return;
     }
@@ -49,17 +50,14 @@ void ipv4_input(netstack *ns, const uint8_t *src_mac, uint8_t *p, size_t len) {
     }
 }
 
+uint32_t ipv4_next_hop(const netstack *ns, uint32_t dst) {
+    if (((dst ^ ns->ip) & ns->netmask) != 0 && ns->gateway) return ns->gateway;
+    return dst;
+}
+
 void ipv4_output(netstack *ns, void *h, uint8_t *frame, uint32_t dst, uint8_t proto,
                  size_t l4len) {
-    uint32_t hop = dst;
-    if (((dst ^ ns->ip) & ns->netmask) != 0 && ns->gateway) hop = ns->gateway;
-    const uint8_t *mac = arp_lookup(ns, hop);
-    if (!mac) {
-        ns->ops->tx_free(ns->ops_ctx, h);
-        NS_INC(ns->st.tx_dropped);
-        arp_request(ns, hop);
-        return;
-    }
+    uint32_t hop = ipv4_next_hop(ns, dst);
     uint8_t *ip = frame + NET_ETH_HLEN;
     ip[0] = 0x45;
     ip[1] = 0;
@@ -71,6 +69,14 @@ void ipv4_output(netstack *ns, void *h, uint8_t *frame, uint32_t dst, uint8_t pr
     net_wr16(ip + 10, 0);
     net_wr32(ip + 12, ns->ip);
     net_wr32(ip + 16, dst);
-    net_wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, NET_IP_HLEN)));
-    eth_output(ns, h, frame, mac, ETHERTYPE_IPV4, NET_ETH_HLEN + NET_IP_HLEN + l4len);
+    if (!ns->tx_csum_offload) net_wr16(ip + 10, net_csum_fold(net_csum_add(0, ip, NET_IP_HLEN)));
+    size_t len = NET_ETH_HLEN + NET_IP_HLEN + l4len;
+    const uint8_t *mac = arp_lookup(ns, hop);
+    if (!mac) {
+        /* Finished but unaddressed: it waits for the ARP reply. */
+        arp_request(ns, hop);
+        arp_queue(ns, hop, h, frame, len);
+        return;
+    }
+    eth_output(ns, h, frame, mac, ETHERTYPE_IPV4, len);
 }

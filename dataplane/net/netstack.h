@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define NET_ETH_HLEN 14
+#define NET_VLAN_HLEN 4
 #define NET_IP_HLEN 20
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_ARP 0x0806
@@ -21,6 +22,8 @@
 #define NET_PROTO_ICMP 1
 #define NET_PROTO_TCP 6
 #define NET_PROTO_UDP 17
+#define NET_CSUM_IP 1
+#define NET_CSUM_L4 2
 
 /* Counters written by the owning core only, read relaxed by INFO. */
 #define NS_ADD(var, n) __atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
@@ -43,6 +46,14 @@ typedef struct net_stats {
     uint64_t tcp_active, tcp_time_wait, tcp_syn_rcvd; /* gauges */
     uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
     uint64_t tcp_keepalive_probes;
+    uint64_t tcp_tlp_probes;         /* tail loss probes sent (RFC 8985 7) */
+    uint64_t tcp_rack_retransmits;   /* resends of segments RACK found lost */
+    uint64_t tcp_sack_retransmits;   /* resends of holes below SACKed data */
+    uint64_t tcp_dsacks_received;    /* D-SACKs: a resend was not needed */
+    uint64_t tcp_active_opens, tcp_connect_failed;
+    uint64_t arp_queued, arp_queue_dropped; /* frames that waited for a resolution */
+    uint64_t rx_handed_over;     /* frames passed to another poll core (active opens) */
+    uint64_t rx_vlan_dropped;    /* tagged for another VLAN, or untagged while one is set */
     uint64_t polls_busy, polls_idle;
 } net_stats;
 
@@ -62,6 +73,19 @@ typedef struct arp_entry {
     uint64_t expire_ms;
 } arp_entry;
 
+/* Frames waiting for the next hop's MAC (an active open's SYN, a reply
+ * after the entry expired): sent when the ARP reply comes, dropped after
+ * ARP_QUEUE_MS. */
+#define ARP_QUEUE_MAX 32
+#define ARP_QUEUE_MS 1000
+typedef struct arp_pending {
+    uint32_t hop;                /* host order; 0: free */
+    void *h;
+    uint8_t *frame;
+    size_t len;
+    uint64_t expire_ms;
+} arp_pending;
+
 struct tcp_stack;
 
 typedef struct netstack {
@@ -71,9 +95,23 @@ typedef struct netstack {
     uint32_t ip, netmask, gateway; /* host order; gateway 0: none */
     uint16_t mtu;
     uint16_t ip_id;
+    /* 802.1Q: the VLAN id our frames carry (0: none). vlan_hw: the driver
+     * inserts the tag (offload); else eth_output does, which needs 4 bytes
+     * of room past each transmit frame's length. */
+    uint16_t vlan;
+    int vlan_hw;
+    /* Checksum offloads. rx_csum_ok: what the NIC verified in the frame
+     * net_input is processing (NET_CSUM_*; the driver sets it around each
+     * call, 0 otherwise). tx_csum_offload: outgoing IPv4 header checksums
+     * are left 0 and TCP's hold the pseudo-header sum; the NIC finishes
+     * them. */
+    uint8_t rx_csum_ok;
+    int tx_csum_offload;
     uint64_t now_us, now_ms;     /* monotonic, set once per loop turn */
     arp_entry arp[ARP_CACHE_SIZE];
     uint64_t arp_req_ms;         /* last ARP request sent (rate limit) */
+    arp_pending arpq[ARP_QUEUE_MAX];
+    int narpq;
     struct tcp_stack *tcp;
     net_stats st;
 } netstack;
@@ -97,6 +135,14 @@ void arp_learn(netstack *ns, uint32_t ip, const uint8_t mac[6], int create);
 const uint8_t *arp_lookup(netstack *ns, uint32_t ip);
 void arp_request(netstack *ns, uint32_t ip);
 void arp_announce(netstack *ns); /* gratuitous ARP for our address */
+/* Keep a finished IPv4 frame until hop resolves (its ARP request is sent
+ * by the caller); dropped and counted when the queue is full. */
+void arp_queue(netstack *ns, uint32_t hop, void *h, uint8_t *frame, size_t len);
+/* Drop queued frames past their time (each loop turn); free all (destroy). */
+void arp_queue_expire(netstack *ns);
+void arp_queue_free(netstack *ns);
+/* The next hop for dst: dst itself on our subnet, else the gateway. */
+uint32_t ipv4_next_hop(const netstack *ns, uint32_t dst);
 /* ipv4.c: input after the Ethernet header; output of a frame whose L4
  * part starts at frame + 34 and is l4len long (header filled here). */
 void ipv4_input(netstack *ns, const uint8_t *src_mac, uint8_t *p, size_t len);

@@ -35,6 +35,7 @@ static cb_outblock *new_block(size_t cap) {
 }
 
 static void link_block(cb_client *c, cb_outblock *b) {
+    c->out_mem += CB_OUTBLOCK_MEM(b);
     if (c->out_tail)
         c->out_tail->next = b;
     else

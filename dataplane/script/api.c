@@ -34,6 +34,12 @@ enum { REPL_NONE = 0, REPL_AOF = 1, REPL_REPLICA = 2, REPL_ALL = 3 };
 
 /* An API error: raised (redis.call) or returned as a table (redis.pcall). */
 static int fail(lua_State *L, int raise, const char *msg) {
+    cb_script_vm *vm = script_vm_current();
+    if (vm && ldb_stepping(vm->ldb)) {
+        /* Redis logs its own check errors without the ERR code. */
+        const char *m = strncmp(msg, "-ERR ", 5) == 0 ? msg + 5 : msg;
+        ldb_log_error(vm->ldb, m, strlen(m));
+    }
     script_push_error(L, msg, strlen(msg));
     if (raise) return lua_error(L);
     return 1;
@@ -79,6 +85,40 @@ static const char *acl_script_denial(cb_client *caller, const cb_command *cmd, i
     }
 }
 
+/* Runs cmd on the script client: every other worker is parked while a
+ * script runs with several workers, so it runs where its keys live. */
+static void run_on_sc(cb_script_run *run, const cb_command *cmd, int argc, const char **argv,
+                      size_t *lens, int monitor) {
+    cb_client *sc = run->sc;
+    cb_worker *w = run->caller->w;
+    sc->argc = argc;
+    sc->argv = argv;
+    sc->argv_len = lens;
+    sc->resp = run->resp;
+    cb_shard *home = w->shard;
+    sc->shard = home;
+    if (g_server.nworkers > 1) {
+        int owner;
+        xshard_route(sc, cmd, &owner);
+        if (owner >= 0) sc->shard = g_server.workers[owner]->shard;
+    }
+    sc->db = &sc->shard->dbs[sc->dbid];
+    if (monitor) conn_feed_monitors(sc);
+    dispatch_call(sc, cmd);
+    sc->shard = home;
+    sc->db = &home->dbs[sc->dbid];
+    sc->argc = 0;
+}
+
+void script_exec_internal(cb_script_run *run, int argc, const char **argv, size_t *lens) {
+    const cb_command *container = NULL;
+    const cb_command *cmd = command_resolve(argc, argv, lens, &container);
+    if (!cmd) return;
+    run_on_sc(run, cmd, argc, argv, lens, 0);
+    size_t len;
+    cb_free(take_output(run->sc, &len));
+}
+
 static int call_generic(lua_State *L, int raise) {
     cb_script_vm *vm = script_vm_current();
     cb_script_run *run = vm ? vm->run : NULL;
@@ -100,6 +140,8 @@ static int call_generic(lua_State *L, int raise) {
     const char **argv = cb_malloc(sizeof(char *) * (size_t)argc);
     size_t *lens = cb_malloc(sizeof(size_t) * (size_t)argc);
     for (int i = 0; i < argc; i++) argv[i] = lua_tolstring(L, i + 1, &lens[i]);
+    cb_ldb *ldb = ldb_stepping(vm->ldb) ? vm->ldb : NULL;
+    if (ldb) ldb_log_command(ldb, argc, argv, lens);
 
     const char *err = NULL;
     const cb_command *container = NULL;
@@ -117,6 +159,8 @@ static int call_generic(lua_State *L, int raise) {
     else if (run->oom && !(run->flags & SCRIPT_FLAG_ALLOW_OOM) && (cmd->flags & CMD_DENYOOM) &&
              !__atomic_load_n(&run->wrote, __ATOMIC_RELAXED))
         err = "-OOM command not allowed when used memory > 'maxmemory'.";
+    else if (vm->ldb)
+        ldb_undo_save(vm->ldb, run->sc, cmd, argc, argv, lens, &err);
     if (err) {
         cb_free(argv);
         cb_free(lens);
@@ -124,37 +168,23 @@ static int call_generic(lua_State *L, int raise) {
     }
 
     cb_client *sc = run->sc;
-    cb_worker *w = run->caller->w;
-    sc->argc = argc;
-    sc->argv = argv;
-    sc->argv_len = lens;
-    sc->resp = run->resp;
-    /* Every other worker is parked while a script runs with several
-     * workers: run the command where its keys live. */
-    cb_shard *home = w->shard;
-    sc->shard = home;
-    if (g_server.nworkers > 1) {
-        int owner;
-        xshard_route(sc, cmd, &owner);
-        if (owner >= 0) sc->shard = g_server.workers[owner]->shard;
-    }
-    sc->db = &sc->shard->dbs[sc->dbid];
     if (cmd->flags & CMD_WRITE) __atomic_store_n(&run->wrote, 1, __ATOMIC_RELAXED);
     /* MONITOR shows a script's commands as coming from "lua". */
-    if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
-        !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
-        conn_feed_monitors(sc);
-    dispatch_call(sc, cmd);
-    sc->shard = home;
-    sc->db = &home->dbs[sc->dbid];
+    int monitor = __atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED) &&
+                  !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN));
+    run_on_sc(run, cmd, argc, argv, lens, monitor);
     cb_free(argv);
     cb_free(lens);
-    sc->argc = 0;
 
     size_t len;
     char *out = take_output(sc, &len);
     lua_settop(L, 0);
     if (len && out[0] == '-') {
+        if (ldb) {
+            const char *e = memchr(out, '\r', len);
+            ldb_log_error(ldb, out, e ? (size_t)(e - out) : len);
+            ldb_log_reply(ldb, out, len);
+        }
         script_push_error(L, out, len);
         cb_free(out);
         /* The command's error is counted already: a reply that carries it
@@ -164,6 +194,7 @@ static int call_generic(lua_State *L, int raise) {
         if (raise) return lua_error(L);
         return 1;
     }
+    if (ldb) ldb_log_reply(ldb, out, len);
     const char *end = len ? script_resp_to_lua(L, out, out + len) : NULL;
     if (!end) {
         lua_settop(L, 0);
@@ -261,16 +292,6 @@ static int l_replicate_commands(lua_State *L) {
     return 1;
 }
 
-static int l_breakpoint(lua_State *L) {
-    lua_pushboolean(L, 0); /* no debugging session */
-    return 1;
-}
-
-static int l_debug(lua_State *L) {
-    (void)L;
-    return 0;
-}
-
 static void set_num(lua_State *L, const char *name, lua_Number v) {
     lua_pushnumber(L, v);
     lua_setfield(L, -2, name);
@@ -287,8 +308,8 @@ void script_api_open(lua_State *L) {
         {"setresp", l_setresp},
         {"set_repl", l_set_repl},
         {"replicate_commands", l_replicate_commands},
-        {"breakpoint", l_breakpoint},
-        {"debug", l_debug},
+        {"breakpoint", ldb_lua_breakpoint}, /* no-ops outside the debugger (ldb.c) */
+        {"debug", ldb_lua_debug},
         {NULL, NULL},
     };
     lua_newtable(L);

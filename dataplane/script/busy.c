@@ -118,11 +118,13 @@ void script_busy_leave(cb_script_vm *vm) {
     }
 }
 
-void script_parked_poll(cb_worker *w) {
-    if (!__atomic_load_n(&busy_run, __ATOMIC_RELAXED)) return;
+int script_parked_poll(cb_worker *w) {
+    if (!__atomic_load_n(&busy_run, __ATOMIC_RELAXED)) return 0;
+    int polled = 0;
     __atomic_add_fetch(&busy_users, 1, __ATOMIC_ACQ_REL);
     cb_script_run *run = __atomic_load_n(&busy_run, __ATOMIC_ACQUIRE);
     if (run && run->caller->w != w) {
+        polled = 1;
         cb_script_vm *vm = script_vm_struct(w);
         vm->parked_run = run;
         w->script_busy = 1;
@@ -131,6 +133,7 @@ void script_parked_poll(cb_worker *w) {
         vm->parked_run = NULL;
     }
     __atomic_sub_fetch(&busy_users, 1, __ATOMIC_ACQ_REL);
+    return polled;
 }
 
 cb_script_run *script_busy_run(cb_worker *w) {

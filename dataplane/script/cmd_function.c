@@ -338,8 +338,7 @@ void cmd_function_delete(cb_client *c) {
 
 void cmd_function_flush(cb_client *c) {
     if (c->argc > 3) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try FUNCTION HELP.",
-                     (int)ARGL(c, 1), ARGP(c, 1));
+        reply_subcommand_syntax(c);
         return;
     }
     if (c->argc == 3 && !arg_eq(c, 2, "sync") && !arg_eq(c, 2, "async")) {
@@ -360,8 +359,7 @@ void cmd_function_dump(cb_client *c) {
 
 void cmd_function_restore(cb_client *c) {
     if (c->argc > 4) {
-        reply_errorf(c, "unknown subcommand or wrong number of arguments for '%.*s'. Try FUNCTION HELP.",
-                     (int)ARGL(c, 1), ARGP(c, 1));
+        reply_subcommand_syntax(c);
         return;
     }
     int policy = FN_POLICY_APPEND;

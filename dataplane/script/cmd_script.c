@@ -1,5 +1,8 @@
 /* cmd_script.c — EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
- * LOAD/EXISTS/FLUSH/KILL/HELP, with Redis 7.0's replies.
+ * LOAD/EXISTS/FLUSH/KILL/DEBUG/HELP, with Redis 7.0's replies.
+ *
+ * SCRIPT DEBUG YES|SYNC makes the client's next EVAL a debugging session
+ * (ldb.c).
  *
  * EVAL: numkeys -> body (by text or from the cache) -> shebang flags ->
  * compile in this worker's VM (cached on success) -> run on a script client
@@ -118,10 +121,33 @@ static int prepare(cb_client *c, cb_script_vm *vm, const char *sha, const char *
 void cmd_eval(cb_client *c);
 void cmd_evalsha(cb_client *c);
 
+static void eval_generic(cb_client *c, int by_sha, int ro);
+
+/* EVAL under SCRIPT DEBUG: the whole command (checks included) runs in a
+ * session, as Redis runs it, and the client closes after the reply. */
+static void eval_debug(cb_client *c, int ro) {
+    cb_script_vm *vm = script_vm(c->w);
+    int mode = c->lua_debug;
+    c->lua_debug = 0;
+    vm->ldb = ldb_start(c, ARGP(c, 1), ARGL(c, 1), mode == 1);
+    eval_generic(c, 0, ro);
+    cb_ldb *d = vm->ldb;
+    vm->ldb = NULL;
+    ldb_end(d);
+}
+
 static void eval_generic(cb_client *c, int by_sha, int ro) {
     /* EVAL is skip-monitor for the dispatcher, yet Redis shows every EVAL
      * to MONITOR, before the commands its script runs. */
     if (__atomic_load_n(&g_server.monitors, __ATOMIC_RELAXED)) conn_feed_monitors(c);
+    if (c->lua_debug) {
+        if (by_sha) {
+            reply_error(c, "Please use EVAL instead of EVALSHA for debugging");
+            return;
+        }
+        eval_debug(c, ro);
+        return;
+    }
     long long numkeys;
     if (arg_ll(c, 2, &numkeys, NULL) < 0) return;
     if (numkeys > c->argc - 3) {
@@ -196,6 +222,7 @@ void script_run_for(cb_client *c, cb_script_vm *vm, cb_script_run *run, int nkey
     run->resp = 2;
     script_vm_run(vm, run, nkeys, c->argv + 3, c->argv_len + 3, c->argc - 3 - nkeys,
                   c->argv + 3 + nkeys, c->argv_len + 3 + nkeys);
+    if (vm->ldb) ldb_undo_apply(vm->ldb, run);
     while (sc.out_head) {
         cb_outblock *b = sc.out_head;
         sc.out_head = b->next;
@@ -314,6 +341,29 @@ void cmd_script_kill(cb_client *c) {
         return;
     }
     __atomic_store_n(&run->killed, 1, __ATOMIC_RELAXED);
+    reply_ok(c);
+}
+
+void cmd_script_debug(cb_client *c) {
+    if (c->flags & CLIENT_MULTI) {
+        reply_error(c, "SCRIPT DEBUG must be called outside a pipeline");
+        return;
+    }
+    int mode;
+    if (arg_eq(c, 2, "no")) mode = 0;
+    else if (arg_eq(c, 2, "yes")) mode = 1;
+    else if (arg_eq(c, 2, "sync")) mode = 2;
+    else {
+        reply_error(c, "Use SCRIPT DEBUG YES/SYNC/NO");
+        return;
+    }
+    if (mode && c->fd < 0) {
+        /* The session reads the client's socket while the script waits;
+         * the DPDK plane's connections have none. */
+        reply_error(c, "SCRIPT DEBUG is not supported on the DPDK data plane");
+        return;
+    }
+    c->lua_debug = mode;
     reply_ok(c);
 }
 

@@ -505,7 +505,10 @@ void script_vm_run(cb_script_vm *vm, cb_script_run *run, int nkeys, const char *
 
     run->start_ms = util_mstime();
     vm->run = run;
-    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
+    if (vm->ldb)
+        lua_sethook(L, ldb_hook, LUA_MASKLINE | LUA_MASKCOUNT, HOOK_COUNT);
+    else
+        lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
     int rc = lua_pcall(L, nparams, 1, eh);
     lua_sethook(L, NULL, 0, 0);
     script_busy_leave(vm);

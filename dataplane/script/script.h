@@ -24,7 +24,7 @@ void script_worker_free(struct cb_worker *w);
 int script_busy_intercept(struct cb_client *c, const struct cb_command *cmd);
 /* From a worker parked by another one (at its loop's safe point): while
  * the parking worker's script is busy, answer this worker's clients BUSY. */
-void script_parked_poll(struct cb_worker *w);
+int script_parked_poll(struct cb_worker *w); /* 1 when it polled */
 
 /* Whether an EVAL/EVALSHA/FCALL may write, as Redis 7.0 decides it for
  * CLIENT PAUSE WRITE and MULTI: yes unless its script's shebang (its

@@ -64,6 +64,7 @@ typedef struct cb_script_vm {
     uint64_t fn_gen;         /* function registry generation its callbacks match */
     struct fn_lib *fn_loading; /* the library whose code runs now (FUNCTION LOAD) */
     long long fn_load_start_ms; /* when it started (the load timeout) */
+    struct cb_ldb *ldb;      /* the debugging session of the script running now */
 } cb_script_vm;
 
 /* A function library: its code and the functions the code registered. */
@@ -185,6 +186,9 @@ void script_sandbox_install(lua_State *L, int real, lua_CFunction globals_index)
 
 /* api.c */
 void script_api_open(lua_State *L);
+/* Runs a command on run's script client where its keys live, output
+ * dropped (the debugger's undo log). */
+void script_exec_internal(cb_script_run *run, int argc, const char **argv, size_t *lens);
 
 /* convert.c */
 /* Parse one RESP value at p (bytes a command replied) and push it as Lua
@@ -198,6 +202,31 @@ void script_lua_to_reply(cb_client *c, lua_State *L, int lua_resp);
 /* Shebang flags of a body (SCRIPT_FLAG_EVAL_COMPAT when it has none); 0 ok,
  * -1 with Redis's error text written to err. */
 int script_parse_shebang(const char *body, size_t len, unsigned *flags, char *err, size_t errlen);
+
+/* ldb.c — the Lua debugger (SCRIPT DEBUG, redis-cli --ldb) */
+typedef struct cb_ldb cb_ldb;
+struct cb_command;
+/* A session for client c (kernel socket) over the script body; forked is
+ * SCRIPT DEBUG YES (writes rolled back at the end). */
+cb_ldb *ldb_start(cb_client *c, const char *body, size_t len, int forked);
+/* Sends "<endsession>", marks the client to close after its reply, frees d. */
+void ldb_end(cb_ldb *d);
+/* The line + count hook a debugged script runs under. */
+void ldb_hook(lua_State *L, lua_Debug *ar);
+/* Whether commands and replies are logged now (stepping). */
+int ldb_stepping(const cb_ldb *d);
+void ldb_log_command(cb_ldb *d, int argc, const char *const *argv, const size_t *lens);
+void ldb_log_error(cb_ldb *d, const char *msg, size_t len);
+void ldb_log_reply(cb_ldb *d, const char *reply, size_t len);
+/* redis.debug() and redis.breakpoint(). */
+int ldb_lua_debug(lua_State *L);
+int ldb_lua_breakpoint(lua_State *L);
+/* Before a script's command: a YES session saves the keys a write command
+ * touches; -1 with *err (Redis-style text) when it cannot be undone. */
+int ldb_undo_save(cb_ldb *d, cb_client *sc, const struct cb_command *cmd, int argc,
+                  const char *const *argv, const size_t *lens, const char **err);
+/* After the script: puts the saved keys back (RESTORE / DEL on run->sc). */
+void ldb_undo_apply(cb_ldb *d, cb_script_run *run);
 
 /* busy.c */
 /* From the Lua count hook: enter busy mode when the threshold is passed,

@@ -1,14 +1,18 @@
 /* tcp.h — our TCP (RFC 9293) for one poll core: passive open with a SYN
- * queue bounded by the backlog, MSS, window scaling and timestamps
- * (RFC 7323), in-order delivery with an out-of-order queue, retransmission
- * per RFC 6298 with a 200 ms floor, Reno-style fast retransmit, zero-window
+ * queue bounded by the backlog, active open (tcp_connect), MSS, window
+ * scaling and timestamps (RFC 7323), SACK (RFC 2018/6675), in-order delivery
+ * with an out-of-order queue, retransmission per RFC 6298 with a 200 ms
+ * floor, RACK-TLP loss detection (RFC 8985) with SACK-driven recovery,
+ * zero-window
  * probes, keepalive, FIN/RST in every state, RFC 5961 challenge ACKs, RFC 6528
  * ISNs, SYN cookies when the SYN queue is full. Connections live in a hash
  * table and share a timer wheel.
  *
  * Files: tcp_conn.c (table, life cycle, send buffer, app calls),
  * tcp_input.c (segment arrives), tcp_output.c (segments leave),
- * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_syncookie.c. Design:
+ * tcp_timer.c (wheel, RTO, probes, TIME_WAIT), tcp_recovery.c (segment
+ * records, SACK scoreboard, RACK, TLP), tcp_syncookie.c, tcp_connect.c
+ * (active open, ephemeral ports). Design:
  * docs/tcp-stack.md.
  */
 #ifndef CB_TCP_H
@@ -30,6 +34,9 @@ enum tcp_state {
 #define TCP_RTO_INIT_MS 1000
 #define TCP_MAX_RETRIES 12
 #define TCP_SYNACK_RETRIES 5
+#define TCP_SYN_RETRIES 6          /* active open: 1+2+4+8+16+32 s, then ETIMEDOUT */
+#define TCP_EPH_LO 32768           /* ephemeral ports, as Linux's default range */
+#define TCP_EPH_HI 60999
 #define TCP_TIME_WAIT_MS 10000     /* 2*MSL, short as data-centre stacks do */
 #define TCP_FIN_WAIT_2_MS 60000
 #define TCP_RCV_WND (1u << 20)     /* we consume at once: a constant window */
@@ -37,6 +44,8 @@ enum tcp_state {
 #define TCP_SNDBUF_MAX (4u << 20)
 #define TCP_OOO_MAX 128            /* out-of-order segments kept per connection */
 #define TCP_WHEEL_SLOTS 4096       /* 1 ms ticks */
+#define TCP_TLP_MIN_MS 10          /* floor of the probe timeout (RFC 8985 7.2) */
+#define TCP_SACK_RECENT 4          /* latest out-of-order arrivals remembered */
 
 /* Flags of a connection. */
 #define TF_ACKNOW    0x01  /* send an ACK at the end of this loop turn */
@@ -50,6 +59,25 @@ enum tcp_state {
 #define TF_KATIMER   0x100 /* the armed timer is only the keepalive's */
 #define TF_HOLD      0x200 /* the application is inside this connection's
                               callback: its segments wait (tcp_hold) */
+#define TF_SACK      0x400 /* SACK permitted in both SYNs (RFC 2018) */
+
+/* What the armed (non-keepalive) timer means. */
+enum { TK_RTO = 0, TK_TLP, TK_REO };
+
+/* One transmitted segment (RFC 8985 keeps per-segment state): the records
+ * cover [snd_una, snd_max) in sequence order and are the SACK scoreboard. */
+#define SEG_SACKED  0x01
+#define SEG_LOST    0x02  /* marked lost, not yet resent */
+#define SEG_RETRANS 0x04
+#define SEG_FIN     0x08
+#define SEG_RACK    0x10  /* RACK marked it lost (by time) */
+typedef struct tcp_sent {
+    uint32_t seq, end;    /* end counts the FIN */
+    uint64_t xmit_us;     /* last (re)transmission */
+    uint8_t flags;
+} tcp_sent;
+#define TF_ACTIVE    0x800 /* we opened it (tcp_connect): the application
+                              is told by connected(), not accepted() */
 
 typedef struct tcp_ooo {
     struct tcp_ooo *next;
@@ -95,6 +123,21 @@ typedef struct tcp_conn {
     uint32_t scap, shead, slen;
     tcp_ooo *ooo;
     int nooo;
+    uint32_t sack_recent[TCP_SACK_RECENT]; /* latest OOO arrivals, newest first */
+    uint8_t nsack_recent;
+    /* Loss recovery (tcp_recovery.c). */
+    uint8_t tkind;                        /* TK_*: the armed timer's meaning */
+    uint8_t recov;                        /* 0 open, 1 fast recovery, 2 after RTO */
+    uint8_t reo_seen, reo_mult, reo_persist;
+    uint8_t tlp_out, tlp_retx, tlp_dsack; /* a probe in flight; it resent; D-SACKed */
+    tcp_sent *segs;                       /* ring of records, power-of-two size */
+    uint32_t segcap, seghead, nsegs;
+    uint32_t sacked_bytes, lost_bytes;    /* sequence space in SACKED / LOST records */
+    uint32_t tlp_end;                     /* snd_max when the probe went out */
+    uint32_t rack_end, rack_fack;         /* RACK.end_seq; highest delivered end */
+    uint64_t rack_xmit_us;                /* RACK.xmit_ts (0: nothing delivered yet) */
+    uint64_t reo_due_us;                  /* earliest RACK deadline (0: none) */
+    int64_t rack_rtt_us, min_rtt_us;      /* min_rtt 0: no sample */
     void *app;                            /* the application's connection */
     struct tcp_stack *ts;
 } tcp_conn;
@@ -111,6 +154,9 @@ typedef struct tcp_app_ops {
     void (*closed)(void *app, int reset);
     /* Send-buffer space was freed. */
     void (*writable)(tcp_conn *tc);
+    /* An active open (tcp_connect) reached ESTABLISHED. Its failures come
+     * through closed(app, reset): 1 refused/reset, 2 timed out. */
+    void (*connected)(tcp_conn *tc);
 } tcp_app_ops;
 
 typedef struct tcp_stack {
@@ -129,6 +175,12 @@ typedef struct tcp_stack {
     tcp_conn *acklist;
     tcp_deferred *deferred, **deferred_tail; /* FIFO of held segments */
     uint32_t deferred_bytes;
+    /* Active open: may local port lport be used towards rip:rport? The
+     * driver says no when the NIC's RSS would steer the replies to another
+     * poll core. NULL: any free port. */
+    int (*port_ok)(void *ctx, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+    void *port_ok_ctx;
+    uint32_t eph_next;                    /* where the ephemeral search resumes */
 } tcp_stack;
 
 tcp_stack *tcp_stack_create(struct netstack *ns);
@@ -152,6 +204,15 @@ void tcp_hold(tcp_conn *tc, int on);
 /* Process the segments kept for connections no longer held, in order
  * (call from the outermost loop level, never from a callback). */
 void tcp_run_deferred(tcp_stack *ts);
+
+/* Active open (tcp_connect.c): a SYN with our options (MSS, window scale,
+ * timestamps) to rip:rport from lport (0: an ephemeral port that the
+ * port_ok filter accepts and no connection uses). tc->app = app at once;
+ * connected() or closed() follows. NULL with errno (EADDRNOTAVAIL: no free
+ * port, EADDRINUSE: that 4-tuple exists, ENOMEM). */
+tcp_conn *tcp_connect(tcp_stack *ts, uint32_t rip, uint16_t rport, uint16_t lport, void *app);
+/* A free ephemeral port towards rip:rport that port_ok accepts; 0: none. */
+uint16_t tcp_ephemeral_port(tcp_stack *ts, uint32_t rip, uint16_t rport);
 
 /* Queue bytes for sending; returns the count taken (0: buffer full). */
 size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n);
@@ -182,7 +243,13 @@ void tcp_timer_cancel(tcp_conn *tc);
 void tcp_ack_later(tcp_conn *tc);
 /* Send what the windows allow (data, FIN); force: an ACK even if no data. */
 void tcp_output(tcp_conn *tc, int force_ack);
+/* The SYN-ACK (or, in SYN_SENT, our SYN) with our options. */
 void tcp_send_synack(tcp_conn *tc);
+/* SYN_SENT's timer expired: resend with backoff, or fail (ETIMEDOUT). */
+void tcp_syn_timeout(tcp_conn *tc);
+/* An active open failed or ended abnormally: the application hears
+ * closed(app, why) (1 reset, 2 timed out) and the connection is freed. */
+void tcp_connect_fail(tcp_conn *tc, int why);
 /* One segment of up to len bytes at seq (retransmission or probe). */
 void tcp_send_segment(tcp_conn *tc, uint32_t seq, uint32_t len, int fin);
 void tcp_send_rst(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
@@ -191,9 +258,43 @@ void tcp_rto_update(tcp_conn *tc, int64_t rtt_us);
 /* SYN cookies (tcp_syncookie.c): the ISS for a stateless SYN-ACK (ws -1:
  * the peer sent no window scale), and its check; 0 ok with mss and ws. */
 uint32_t tcp_cookie_make(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip,
-                         uint16_t rport, uint32_t irs, uint16_t peer_mss, int ws);
+                         uint16_t rport, uint32_t irs, uint16_t peer_mss, int ws, int sack);
 int tcp_cookie_check(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-                     uint32_t irs, uint32_t iss, uint16_t *mss, int *ws);
+                     uint32_t irs, uint32_t iss, uint16_t *mss, int *ws, int *sack);
+
+/* Loss recovery (tcp_recovery.c). */
+/* New data [seq, end) left at now (end counts a FIN). */
+void tcp_rec_sent(tcp_conn *tc, uint32_t seq, uint32_t end, int fin);
+/* Bytes (sequence space) believed in the network: RFC 6675 pipe. */
+static inline uint32_t tcp_rec_pipe(const tcp_conn *tc) {
+    uint32_t out = tc->snd_max - tc->snd_una, gone = tc->sacked_bytes + tc->lost_bytes;
+    return out > gone ? out - gone : 0;
+}
+/* The cumulative ACK reached `ack`: drop the records it covers. */
+void tcp_rec_acked(tcp_conn *tc, uint32_t ack);
+/* SACK blocks (pairs of left, right edges) from an ACK of `ack`; a D-SACK
+ * (RFC 2883) is recognised and only adapts the reordering window. */
+void tcp_rec_sack(tcp_conn *tc, const uint32_t *blk, int n, uint32_t ack);
+/* After an ACK's processing: TLP episode, RACK detection, recovery entry
+ * and exit, cwnd, retransmission of lost segments, the timer.
+ * progress: snd_una moved by `acked`; dupack: a non-SACK duplicate ACK. */
+void tcp_rec_on_ack(tcp_conn *tc, int progress, uint32_t acked, int dupack);
+/* The first record is lost (no SACK: three duplicate ACKs, partial ACK). */
+void tcp_rec_mark_head_lost(tcp_conn *tc);
+/* Resend LOST records while the pipe is under cwnd; force: one at least. */
+void tcp_rec_xmit_lost(tcp_conn *tc, int force);
+/* New data went out: arm the probe (or retransmission) timer. */
+void tcp_rec_arm_on_send(tcp_conn *tc);
+/* Timer expiries: retransmission timeout, tail loss probe, RACK deadline. */
+void tcp_rec_rto(tcp_conn *tc);
+void tcp_rec_tlp(tcp_conn *tc);
+void tcp_rec_reo(tcp_conn *tc);
+/* RTO with the current backoff. */
+uint32_t tcp_backed_off(const tcp_conn *tc);
+/* Receiver side: remember an out-of-order arrival; write our SACK option
+ * (padded, at most `room` bytes) from the out-of-order queue, 0 if none. */
+void tcp_sack_note(tcp_conn *tc, uint32_t seq);
+size_t tcp_sack_option(const tcp_conn *tc, uint8_t *o, size_t room);
 /* Sequence arithmetic (RFC 9293 3.4). */
 static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }

@@ -1,7 +1,8 @@
 /* tcp_conn.c — connection life cycle for one stack: the 4-tuple hash table
  * (O(1) lookup at any connection count), creation and freeing, state-change
  * bookkeeping (gauges), RFC 6528 initial sequence numbers, and the
- * application calls: tcp_send into the send ring, tcp_close.
+ * application calls: tcp_send into the send ring, tcp_close (which frees an
+ * active open still in its handshake). tcp_connect.c opens connections.
  */
 #include "tcp.h"
 
@@ -69,6 +70,7 @@ tcp_conn *tcp_conn_new(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip
     c->lport = lport;
     c->rto_ms = TCP_RTO_INIT_MS;
     c->ssthresh = UINT32_MAX;
+    c->reo_mult = 1;
     uint32_t b = bucket(ts, rip, rport, lip, lport);
     c->hnext = ts->htab[b];
     ts->htab[b] = c;
@@ -108,6 +110,7 @@ void tcp_conn_free(tcp_conn *tc) {
         cb_free(o);
     }
     cb_free(tc->sbuf);
+    cb_free(tc->segs);
     cb_free(tc);
 }
 
@@ -185,6 +188,14 @@ size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n) {
 
 void tcp_close(tcp_conn *tc) {
     if (!tc || (tc->flags & TF_APP_CLOSED)) return;
+    if (tc->state == TCP_SYN_SENT || (tc->state == TCP_SYN_RCVD && (tc->flags & TF_ACTIVE))) {
+        /* An active open given up before it completed: nothing to flush. */
+        if (tc->state == TCP_SYN_RCVD)
+            tcp_send_rst(tc->ts, tc->lip, tc->lport, tc->rip, tc->rport, tc->snd_nxt, 0, 0);
+        tc->app = NULL;
+        tcp_conn_free(tc);
+        return;
+    }
     tc->app = NULL;
     tc->flags |= TF_APP_CLOSED;
     tcp_output(tc, 0);

@@ -4,9 +4,11 @@
  * cookie) or a RST for a closed port; otherwise
  * sequence acceptability and PAWS (RFC 7323 5), RST and SYN with RFC 5961
  * protections (challenge ACKs), ACK processing (send buffer release, RTT
- * sample, congestion window, duplicate-ACK fast retransmit, window update,
+ * sample, SACK blocks and loss recovery in tcp_recovery.c, window update,
  * FIN acknowledged), in-order data to the application with the
- * out-of-order queue drained behind it, and finally FIN.
+ * out-of-order queue drained behind it (its runs reported as SACK blocks),
+ * and finally FIN. An active open's SYN_SENT state has its own handler
+ * (syn_sent_input).
  */
 #include "tcp.h"
 
@@ -25,9 +27,10 @@ typedef struct seg_info {
     uint8_t flags;
     const uint8_t *data;
     uint32_t len;
-    int has_ts, ws;
+    int has_ts, ws, sack_ok, nsack;
     uint16_t mss;
     uint32_t tsval, tsecr;
+    uint32_t sack[8];     /* left, right edge pairs (RFC 2018 3) */
 } seg_info;
 
 /* Options are bounds-checked one by one; a malformed list ends parsing. */
@@ -45,7 +48,14 @@ static void parse_options(const uint8_t *o, size_t n, seg_info *s) {
         if (l < 2 || i + l > n) break;
         if (kind == 2 && l == 4) s->mss = net_rd16(o + i + 2);
         else if (kind == 3 && l == 3) s->ws = o[i + 2];
-        else if (kind == 8 && l == 10) {
+        else if (kind == 4 && l == 2) s->sack_ok = 1;
+        else if (kind == 5 && l >= 10 && (l - 2) % 8 == 0 && l <= 34) {
+            s->nsack = (l - 2) / 8;
+            for (int b = 0; b < s->nsack; b++) {
+                s->sack[2 * b] = net_rd32(o + i + 2 + 8 * b);
+                s->sack[2 * b + 1] = net_rd32(o + i + 6 + 8 * b);
+            }
+        } else if (kind == 8 && l == 10) {
             s->has_ts = 1;
             s->tsval = net_rd32(o + i + 2);
             s->tsecr = net_rd32(o + i + 6);
@@ -82,8 +92,9 @@ static void send_cookie(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_inf
         tmp.flags |= TF_TS;
         tmp.ts_recent = s->tsval;
     }
+    if (s->sack_ok) tmp.flags |= TF_SACK;
     tmp.iss = tcp_cookie_make(ts, dst, s->dport, src, s->sport, s->seq,
-                              s->mss ? s->mss : 536, s->ws);
+                              s->mss ? s->mss : 536, s->ws, s->sack_ok);
     NS_INC(ts->ns->st.tcp_syncookies_sent);
     tcp_send_synack(&tmp);
 }
@@ -94,9 +105,9 @@ static int cookie_accept(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_in
     netstack *ns = ts->ns;
     if (!ns->st.tcp_syncookies_sent) return 0;
     uint16_t mss;
-    int ws;
+    int ws, sack;
     if (tcp_cookie_check(ts, dst, s->dport, src, s->sport, s->seq - 1, s->ack - 1, &mss,
-                         &ws) < 0) {
+                         &ws, &sack) < 0) {
         NS_INC(ns->st.tcp_syncookies_failed);
         return 0;
     }
@@ -113,6 +124,7 @@ static int cookie_accept(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_in
         tc->flags |= TF_TS;
         tc->ts_recent = s->tsval;
     }
+    if (sack) tc->flags |= TF_SACK;
     uint32_t m = (uint32_t)ns->mtu - NET_IP_HLEN - 20;
     if (mss < m) m = mss;
     if (tc->flags & TF_TS) m -= 12;
@@ -133,6 +145,73 @@ static int cookie_accept(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_in
     }
     conn_input(tc, s); /* data riding on the ACK, a FIN */
     return 1;
+}
+
+/* Our SYN is out (RFC 9293 3.10.7.3): an acceptable ACK must cover exactly
+ * our SYN; a RST counts only with such an ACK (RFC 5961 3.2 applies the
+ * same test); a SYN-ACK completes the open, a bare SYN is a simultaneous
+ * open (SYN_RCVD, our SYN-ACK). Also reached in SYN_RCVD of an active open
+ * for the peer's SYN-ACK, which completes it without waiting for an ACK. */
+static void syn_sent_input(tcp_conn *tc, const seg_info *s) {
+    tcp_stack *ts = tc->ts;
+    netstack *ns = ts->ns;
+    int ack = !!(s->flags & TH_ACK);
+    if (ack && (seq_le(s->ack, tc->iss) || seq_gt(s->ack, tc->snd_max))) {
+        if (!(s->flags & TH_RST))
+            tcp_send_rst(ts, tc->lip, tc->lport, tc->rip, tc->rport, s->ack, 0, 0);
+        return;
+    }
+    if (s->flags & TH_RST) {
+        if (ack) {
+            NS_INC(ns->st.tcp_rst_rx);
+            tcp_connect_fail(tc, 1); /* connection refused */
+        }
+        return;
+    }
+    if (!(s->flags & TH_SYN)) return;
+    if (tc->state == TCP_SYN_RCVD) {
+        if (!ack && s->seq == tc->irs) tcp_send_synack(tc); /* ours was lost */
+        if (!ack || s->seq != tc->irs) return;
+    }
+    tc->irs = s->seq;
+    tc->rcv_nxt = s->seq + 1;
+    /* Options: each stays only if both sides sent it (RFC 7323 2.2, 3.2). */
+    if (s->ws >= 0) {
+        tc->snd_wscale = (uint8_t)(s->ws > 14 ? 14 : s->ws);
+    } else {
+        tc->flags &= (uint16_t)~TF_WS;
+        tc->snd_wscale = tc->rcv_wscale = 0;
+    }
+    if (s->has_ts) tc->ts_recent = s->tsval;
+    else tc->flags &= (uint16_t)~TF_TS;
+    if (!s->sack_ok) tc->flags &= (uint16_t)~TF_SACK;
+    uint32_t mss = (uint32_t)ns->mtu - NET_IP_HLEN - 20;
+    uint32_t peer_mss = s->mss ? s->mss : 536;
+    if (peer_mss < mss) mss = peer_mss;
+    if (tc->flags & TF_TS) mss -= 12;
+    if (mss < 64) mss = 64;
+    tc->mss = (uint16_t)mss;
+    tc->cwnd = 10 * mss;
+    tc->snd_wnd = s->wnd; /* never scaled in a SYN */
+    tc->snd_wl1 = s->seq;
+    tc->snd_wl2 = s->ack;
+    tc->last_rx_ms = ns->now_ms;
+    if (!ack) {
+        /* Simultaneous open: both SYNs crossed. */
+        tc->retries = tc->backoff = 0;
+        tcp_set_state(tc, TCP_SYN_RCVD);
+        tcp_send_synack(tc);
+        tcp_timer_set(tc, TCP_RTO_INIT_MS);
+        return;
+    }
+    tc->snd_una = s->ack;
+    tc->retries = tc->backoff = 0;
+    tcp_timer_cancel(tc);
+    if ((tc->flags & TF_TS) && s->tsecr)
+        tcp_rto_update(tc, (int64_t)((uint32_t)ns->now_ms - s->tsecr) * 1000);
+    tcp_set_state(tc, TCP_ESTABLISHED);
+    send_ack_now(tc); /* data riding on the SYN-ACK is rare: the peer resends it */
+    if (tc->app && ts->app && ts->app->connected) ts->app->connected(tc);
 }
 
 static void listen_input(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_info *s) {
@@ -173,6 +252,7 @@ static void listen_input(tcp_stack *ts, uint32_t src, uint32_t dst, const seg_in
         tc->flags |= TF_TS;
         tc->ts_recent = s->tsval;
     }
+    if (s->sack_ok) tc->flags |= TF_SACK;
     uint32_t peer_mss = s->mss ? s->mss : 536;
     uint32_t mss = (uint32_t)ns->mtu - NET_IP_HLEN - 20;
     if (peer_mss < mss) mss = peer_mss;
@@ -209,6 +289,7 @@ static void deliver(tcp_conn *tc, const uint8_t *p, uint32_t n) {
 /* Keep a segment beyond rcv_nxt, ordered by sequence, bounded. */
 static void ooo_insert(tcp_conn *tc, uint32_t seq, const uint8_t *p, uint32_t n, int fin) {
     NS_INC(tc->ts->ns->st.tcp_ooo_segs);
+    if (n) tcp_sack_note(tc, seq);
     tcp_ooo **pp = &tc->ooo;
     while (*pp && seq_lt((*pp)->seq, seq)) pp = &(*pp)->next;
     if (*pp && (*pp)->seq == seq && (*pp)->len >= n) return; /* duplicate */
@@ -252,10 +333,13 @@ static int ack_input(tcp_conn *tc, const seg_info *s) {
         send_ack_now(tc); /* acknowledges something we never sent */
         return 1;
     }
-    if (seq_gt(s->ack, tc->snd_una)) {
-        uint32_t acked = s->ack - tc->snd_una;
-        uint32_t data = acked < tc->slen ? acked : tc->slen;
-        int fin_acked = (tc->flags & TF_FIN_SENT) && s->ack == tc->snd_max && acked > data;
+    int progress = seq_gt(s->ack, tc->snd_una), dupack = 0;
+    uint32_t acked = s->ack - tc->snd_una;
+    int fin_acked = 0;
+    uint32_t data = 0;
+    if (progress) {
+        data = acked < tc->slen ? acked : tc->slen;
+        fin_acked = (tc->flags & TF_FIN_SENT) && s->ack == tc->snd_max && acked > data;
         tc->shead = tc->scap ? (tc->shead + data) & (tc->scap - 1) : 0;
         tc->slen -= data;
         tc->snd_una = s->ack;
@@ -268,22 +352,18 @@ static int ack_input(tcp_conn *tc, const seg_info *s) {
         }
         tc->retries = 0;
         tc->backoff = 0;
-        if (tc->dupacks >= 3) {
-            if (seq_lt(s->ack, tc->recover)) {
-                /* Partial ACK (RFC 6582): the next hole goes out now. */
-                uint32_t n = tc->slen < tc->mss ? tc->slen : tc->mss;
-                if (n) tcp_send_segment(tc, tc->snd_una, n, 0);
-            } else {
-                tc->cwnd = tc->ssthresh;
-                tc->dupacks = 0;
-            }
-        } else {
-            tc->dupacks = 0;
-            if (tc->cwnd < tc->ssthresh) tc->cwnd += acked < tc->mss ? acked : tc->mss;
-            else tc->cwnd += (uint32_t)tc->mss * tc->mss / tc->cwnd + 1;
-        }
-        if (tc->snd_una == tc->snd_max) tcp_timer_cancel(tc);
-        else tcp_timer_set(tc, tc->rto_ms);
+        tc->dupacks = 0;
+        tcp_rec_acked(tc, s->ack);
+    } else if (s->ack == tc->snd_una && s->len == 0 && !(s->flags & TH_FIN) &&
+               tc->snd_max != tc->snd_una && swnd == tc->snd_wnd && !(tc->flags & TF_SACK)) {
+        /* Duplicate ACK (RFC 5681 3.2); with SACK, RACK decides instead. */
+        tc->dupacks++;
+        dupack = 1;
+    }
+    if (s->nsack && (tc->flags & TF_SACK)) tcp_rec_sack(tc, s->sack, s->nsack, s->ack);
+    if (tc->snd_max != tc->snd_una || progress)
+        tcp_rec_on_ack(tc, progress, acked, dupack);
+    if (progress) {
         if (fin_acked) {
             if (tc->state == TCP_FIN_WAIT_1) {
                 tcp_set_state(tc, TCP_FIN_WAIT_2);
@@ -297,21 +377,6 @@ static int ack_input(tcp_conn *tc, const seg_info *s) {
             }
         }
         if (data && tc->app && tc->ts->app) tc->ts->app->writable(tc);
-    } else if (s->ack == tc->snd_una && s->len == 0 && !(s->flags & TH_FIN) &&
-               tc->snd_max != tc->snd_una && swnd == tc->snd_wnd) {
-        /* Duplicate ACK (RFC 5681 3.2). */
-        if (++tc->dupacks == 3) {
-            uint32_t flight = tc->snd_max - tc->snd_una;
-            tc->ssthresh = flight / 2 > 2u * tc->mss ? flight / 2 : 2u * tc->mss;
-            tc->recover = tc->snd_max;
-            uint32_t n = tc->slen < tc->mss ? tc->slen : tc->mss;
-            NS_INC(ns->st.tcp_fast_retransmits);
-            tcp_send_segment(tc, tc->snd_una, n, n == tc->slen && (tc->flags & TF_FIN_SENT));
-            tc->cwnd = tc->ssthresh + 3u * tc->mss;
-            tc->flags &= (uint16_t)~TF_RTT;
-        } else if (tc->dupacks > 3) {
-            tc->cwnd += tc->mss;
-        }
     }
     /* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2). */
     if (seq_lt(tc->snd_wl1, s->seq) || (tc->snd_wl1 == s->seq && seq_le(tc->snd_wl2, s->ack))) {
@@ -327,6 +392,11 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
     netstack *ns = ts->ns;
     uint32_t seglen = s->len + !!(s->flags & TH_SYN) + !!(s->flags & TH_FIN);
 
+    if (tc->state == TCP_SYN_SENT ||
+        (tc->state == TCP_SYN_RCVD && (tc->flags & TF_ACTIVE) && (s->flags & TH_SYN))) {
+        syn_sent_input(tc, s);
+        return;
+    }
     if (tc->state == TCP_SYN_RCVD && (s->flags & TH_SYN) && s->seq == tc->irs &&
         !(s->flags & TH_ACK)) {
         tcp_send_synack(tc); /* our SYN-ACK was lost: the peer resent its SYN */
@@ -348,7 +418,8 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
     if (s->flags & TH_RST) {
         if (s->seq == tc->rcv_nxt) {
             NS_INC(ns->st.tcp_rst_rx);
-            if (tc->state == TCP_SYN_RCVD || tc->state == TCP_TIME_WAIT) tcp_conn_free(tc);
+            if (tc->state == TCP_SYN_RCVD && (tc->flags & TF_ACTIVE)) tcp_connect_fail(tc, 1);
+            else if (tc->state == TCP_SYN_RCVD || tc->state == TCP_TIME_WAIT) tcp_conn_free(tc);
             else tcp_abort(tc);
         } else {
             challenge_ack(tc);
@@ -376,7 +447,10 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
         if ((tc->flags & TF_TS) && s->has_ts && s->tsecr)
             tcp_rto_update(tc, (int64_t)((uint32_t)ns->now_ms - s->tsecr) * 1000);
         tcp_set_state(tc, TCP_ESTABLISHED);
-        if (!ts->app || ts->app->accepted(ts->app_ctx, tc) < 0) {
+        if (tc->flags & TF_ACTIVE) {
+            /* A simultaneous open completed by the peer's ACK. */
+            if (tc->app && ts->app && ts->app->connected) ts->app->connected(tc);
+        } else if (!ts->app || ts->app->accepted(ts->app_ctx, tc) < 0) {
             tcp_send_rst(ts, tc->lip, tc->lport, tc->rip, tc->rport, tc->snd_nxt, 0, 0);
             tcp_conn_free(tc);
             return;
@@ -500,7 +574,7 @@ static void segment_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8
         return;
     }
     uint32_t sum = net_csum_pseudo(src, dst, NET_PROTO_TCP, (uint16_t)len);
-    if (net_csum_fold(net_csum_add(sum, seg, len)) != 0) {
+    if (!(ns->rx_csum_ok & NET_CSUM_L4) && net_csum_fold(net_csum_add(sum, seg, len)) != 0) {
         NS_INC(ns->st.rx_csum_errors);
         return;
     }

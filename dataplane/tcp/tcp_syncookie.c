@@ -3,7 +3,8 @@
  * and no state is kept until the peer's ACK returns it. Layout of the ISS:
  *
  *   bits 31..12  keyed hash of the 4-tuple, the peer's ISN and bits 11..0
- *   bits 11..7   time slot, now_ms >> 16 (about 65 s) modulo 32
+ *   bits 11..8   time slot, now_ms >> 16 (about 65 s) modulo 16
+ *   bit      7   the peer's SYN permitted SACK (so we answered SACK-permitted)
  *   bits  6..4   index of the MSS in a table (rounded down)
  *   bits  3..0   the peer's window scale shift, 15 when it sent none
  *
@@ -36,23 +37,24 @@ static uint32_t slot_hash(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t 
 }
 
 uint32_t tcp_cookie_make(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip,
-                         uint16_t rport, uint32_t irs, uint16_t peer_mss, int ws) {
-    uint32_t slot = (uint32_t)(ts->ns->now_ms >> 16) & 0x1f;
+                         uint16_t rport, uint32_t irs, uint16_t peer_mss, int ws, int sack) {
+    uint32_t slot = (uint32_t)(ts->ns->now_ms >> 16) & 0xf;
     uint32_t mi = 0;
     for (uint32_t i = 0; i < 8; i++)
         if (MSS_TABLE[i] <= peer_mss) mi = i;
     uint32_t wsenc = ws < 0 ? 15u : (uint32_t)(ws > 14 ? 14 : ws);
-    uint32_t low = slot << 7 | mi << 4 | wsenc;
+    uint32_t low = slot << 8 | (sack ? 1u : 0u) << 7 | mi << 4 | wsenc;
     return slot_hash(ts, lip, lport, rip, rport, irs, low) << 12 | low;
 }
 
 int tcp_cookie_check(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-                     uint32_t irs, uint32_t iss, uint16_t *mss, int *ws) {
-    uint32_t slot = (iss >> 7) & 0x1f;
-    uint32_t cur = (uint32_t)(ts->ns->now_ms >> 16) & 0x1f;
-    if (slot != cur && slot != ((cur - 1) & 0x1f)) return -1;
+                     uint32_t irs, uint32_t iss, uint16_t *mss, int *ws, int *sack) {
+    uint32_t slot = (iss >> 8) & 0xf;
+    uint32_t cur = (uint32_t)(ts->ns->now_ms >> 16) & 0xf;
+    if (slot != cur && slot != ((cur - 1) & 0xf)) return -1;
     if ((iss >> 12) != slot_hash(ts, lip, lport, rip, rport, irs, iss & 0xfff)) return -1;
     *mss = MSS_TABLE[(iss >> 4) & 7];
     *ws = (iss & 15) == 15 ? -1 : (int)(iss & 15);
+    *sack = (int)((iss >> 7) & 1);
     return 0;
 }

@@ -4,7 +4,8 @@
  * retransmission timeout (RFC 6298 5.4-5.7: back off, collapse cwnd, go
  * back to snd_una), zero-window probe, keepalive (idle tcp-keepalive
  * seconds, then 3 probes a third of that apart, as the kernel plane sets
- * its sockets), FIN_WAIT_2 and TIME_WAIT ends.
+ * its sockets), FIN_WAIT_2 and TIME_WAIT ends; the tail loss probe and
+ * RACK's reordering deadline are tcp_recovery.c's (tc->tkind says which).
  * Also the RTT estimator (RFC 6298 2) and the end-of-turn ACK list.
  */
 #include "tcp.h"
@@ -34,6 +35,7 @@ static void wheel_insert(tcp_stack *ts, tcp_conn *tc) {
 void tcp_timer_set(tcp_conn *tc, uint32_t ms) {
     tcp_timer_cancel(tc);
     tc->flags &= (uint16_t)~TF_KATIMER;
+    tc->tkind = TK_RTO;
     if (ms == 0) ms = 1;
     uint64_t now = tc->ts->ns->now_ms;
     if (!tc->ts->wheel_ms) tc->ts->wheel_ms = now - 1; /* the wheel starts here */
@@ -62,7 +64,7 @@ void tcp_rto_update(tcp_conn *tc, int64_t rtt_us) {
     tc->rto_ms = (uint32_t)rto;
 }
 
-static uint32_t backed_off(const tcp_conn *tc) {
+uint32_t tcp_backed_off(const tcp_conn *tc) {
     uint64_t r = (uint64_t)tc->rto_ms << tc->backoff;
     return r > TCP_RTO_MAX_MS * 2 ? TCP_RTO_MAX_MS * 2 : (uint32_t)r;
 }
@@ -104,8 +106,10 @@ static void fire(tcp_conn *tc) {
         /* The application is inside this connection's callback: nothing
          * that may free it now; look again shortly. */
         uint16_t ka = tc->flags & TF_KATIMER;
+        uint8_t kind = tc->tkind;
         tcp_timer_set(tc, 10);
         tc->flags |= ka;
+        tc->tkind = kind;
         return;
     }
     if (tc->flags & TF_KATIMER) {
@@ -114,20 +118,31 @@ static void fire(tcp_conn *tc) {
         return;
     }
     switch (tc->state) {
+    case TCP_SYN_SENT:
+        tcp_syn_timeout(tc);
+        return;
     case TCP_SYN_RCVD:
         if (++tc->retries > TCP_SYNACK_RETRIES) {
-            tcp_conn_free(tc);
+            if (tc->flags & TF_ACTIVE) tcp_connect_fail(tc, 2); /* simultaneous open */
+            else tcp_conn_free(tc);
             return;
         }
         tc->backoff++;
         tcp_send_synack(tc);
-        tcp_timer_set(tc, backed_off(tc));
+        tcp_timer_set(tc, tcp_backed_off(tc));
         return;
     case TCP_TIME_WAIT:
         tcp_conn_free(tc);
         return;
     default:
         break;
+    }
+    if (tc->tkind != TK_RTO && tc->snd_nxt != tc->snd_una) {
+        int k = tc->tkind;
+        tc->tkind = TK_RTO;
+        if (k == TK_TLP) tcp_rec_tlp(tc);
+        else tcp_rec_reo(tc);
+        return;
     }
     if (tc->snd_nxt != tc->snd_una) {
         /* Retransmission timeout. */
@@ -136,17 +151,10 @@ static void fire(tcp_conn *tc) {
             return;
         }
         NS_INC(st->tcp_rto_fired);
-        uint32_t flight = tc->snd_max - tc->snd_una;
-        tc->ssthresh = flight / 2 > 2u * tc->mss ? flight / 2 : 2u * tc->mss;
-        tc->cwnd = tc->mss;
-        tc->dupacks = 0;
-        tc->recover = tc->snd_max;
         tc->flags &= (uint16_t)~TF_RTT; /* Karn: no sample from a resent segment */
         if (tc->backoff < 16) tc->backoff++;
-        tc->snd_nxt = tc->snd_una;
-        tc->flags &= (uint16_t)~TF_FIN_SENT;
-        tcp_output(tc, 0);
-        if (!tc->timer_due_ms) tcp_timer_set(tc, backed_off(tc));
+        tcp_rec_rto(tc);
+        tcp_timer_set(tc, tcp_backed_off(tc));
         return;
     }
     if (tc->state == TCP_FIN_WAIT_2 && (tc->flags & TF_APP_CLOSED)) {
@@ -161,7 +169,7 @@ static void fire(tcp_conn *tc) {
         }
         if (tc->backoff < 16) tc->backoff++;
         tcp_send_segment(tc, tc->snd_nxt, 1, 0);
-        tcp_timer_set(tc, backed_off(tc));
+        tcp_timer_set(tc, tcp_backed_off(tc));
     }
 }
 

@@ -4,7 +4,12 @@
  * header type; the header's width follows the capacity, so a short key pays
  * 3 bytes of header (len, cap, type) instead of 17. Capacity always takes up
  * whatever the allocator really handed out, so growing into a size class's
- * slack costs no realloc.
+ * slack costs no realloc. Strings made at their exact size (cbstr_new) of 1
+ * to 31 bytes — keys, hash fields — use a 1-byte header (T5: the type in the
+ * low 3 bits, the length in the high 5, no spare capacity): jemalloc's size
+ * classes are 16 bytes apart, so 2 bytes less header often means a class
+ * less (a 13-byte key: 15 bytes in 16, not 17 in 32). Growing one converts
+ * it to a wider header first.
  */
 #include "cbstr.h"
 #include "../../platform/mem.h"
@@ -15,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T8 = 0, T16 = 1, T32 = 2, T64 = 3 };
+enum { T8 = 0, T16 = 1, T32 = 2, T64 = 3, T5 = 4 };
+#define T5_MAX 31
 
 struct __attribute__((packed)) hdr8 { uint8_t len, cap; uint8_t type; };
 struct __attribute__((packed)) hdr16 { uint16_t len, cap; uint8_t type; };
@@ -26,7 +32,7 @@ struct __attribute__((packed)) hdr64 { uint64_t len, cap; uint8_t type; };
 
 static inline int type_of(const cbstr s)
 {
-    return (unsigned char)s[-1] & 3;
+    return (unsigned char)s[-1] & 7;
 }
 
 static inline size_t hdr_size(int type)
@@ -35,6 +41,7 @@ static inline size_t hdr_size(int type)
     case T8: return sizeof(struct hdr8);
     case T16: return sizeof(struct hdr16);
     case T32: return sizeof(struct hdr32);
+    case T5: return 1;
     default: return sizeof(struct hdr64);
     }
 }
@@ -68,6 +75,7 @@ size_t cbstr_len(const cbstr s)
     case T8: return ((struct hdr8 *)hdr_of(s))->len;
     case T16: return ((struct hdr16 *)hdr_of(s))->len;
     case T32: return ((struct hdr32 *)hdr_of(s))->len;
+    case T5: return (unsigned char)s[-1] >> 3;
     default: return ((struct hdr64 *)hdr_of(s))->len;
     }
 }
@@ -78,6 +86,7 @@ static size_t cap_of(const cbstr s)
     case T8: return ((struct hdr8 *)hdr_of(s))->cap;
     case T16: return ((struct hdr16 *)hdr_of(s))->cap;
     case T32: return ((struct hdr32 *)hdr_of(s))->cap;
+    case T5: return (unsigned char)s[-1] >> 3; /* no spare room */
     default: return ((struct hdr64 *)hdr_of(s))->cap;
     }
 }
@@ -88,6 +97,7 @@ static void set_len(cbstr s, size_t len)
     case T8: ((struct hdr8 *)hdr_of(s))->len = (uint8_t)len; break;
     case T16: ((struct hdr16 *)hdr_of(s))->len = (uint16_t)len; break;
     case T32: ((struct hdr32 *)hdr_of(s))->len = (uint32_t)len; break;
+    case T5: s[-1] = (char)(T5 | (len << 3)); break; /* only ever shrinks */
     default: ((struct hdr64 *)hdr_of(s))->len = len; break;
     }
 }
@@ -96,6 +106,7 @@ static void set_len(cbstr s, size_t len)
 static void set_cap_from_block(cbstr s, void *block)
 {
     int t = type_of(s);
+    if (t == T5) return;
     size_t cap = cb_usable(block) - hdr_size(t) - 1;
     if (cap > type_max(t)) cap = type_max(t);
     switch (t) {
@@ -126,7 +137,15 @@ static cbstr alloc_str(size_t cap, size_t len)
 
 cbstr cbstr_new(const void *p, size_t len)
 {
-    cbstr s = alloc_str(len, len);
+    cbstr s;
+    if (len && len <= T5_MAX) {
+        char *block = cb_malloc(1 + len + 1);
+        s = block + 1;
+        s[-1] = (char)(T5 | (len << 3));
+        s[len] = '\0';
+    } else {
+        s = alloc_str(len, len);
+    }
     if (p)
         memcpy(s, p, len);
     else

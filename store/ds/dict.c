@@ -281,6 +281,11 @@ int dict_shrink_if_sparse(dict *d)
 
 int dict_release_step(dict *d, size_t max)
 {
+    return dict_release_step_fn(d, max, NULL, NULL);
+}
+
+int dict_release_step_fn(dict *d, size_t max, void (*fn)(dict_entry *e, void *arg), void *arg)
+{
     size_t done = 0;
     while (d->reap_table < 2) {
         int t = d->reap_table;
@@ -290,6 +295,7 @@ int dict_release_step(dict *d, size_t max)
             d->table[t][d->reap_idx] = NULL;
             while (e) {
                 dict_entry *next = e->next;
+                if (fn) fn(e, arg);
                 free_entry(d, e);
                 d->used[t]--;
                 done++;

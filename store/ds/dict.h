@@ -74,6 +74,9 @@ void dict_set_expand_hook(dict *d, dict_expand_hook fn);
  * itself and returns 0, earlier ones return 1. The dict must no longer be
  * used otherwise. */
 int dict_release_step(dict *d, size_t max);
+/* The same, calling fn(e, arg) on each entry before it is freed (fn may
+ * free what the dict does not own, or take the value and set it NULL). */
+int dict_release_step_fn(dict *d, size_t max, void (*fn)(dict_entry *e, void *arg), void *arg);
 /* 1 when the dict's type frees values (its entries own objects). */
 int dict_owns_values(const dict *d);
 /* Resizing can be disabled while a snapshot holds bucket order stable. */

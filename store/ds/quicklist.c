@@ -183,6 +183,20 @@ void ql_free(quicklist *ql)
     cb_free(ql);
 }
 
+int ql_free_step(quicklist *ql, size_t max)
+{
+    for (size_t i = 0; i < max && ql->head; i++) {
+        ql_node *next = ql->head->next;
+        ql->count -= ql->head->count;
+        ql->len--;
+        node_free(ql->head);
+        ql->head = next;
+    }
+    if (ql->head) return 1;
+    cb_free(ql);
+    return 0;
+}
+
 quicklist *ql_dup(const quicklist *ql)
 {
     quicklist *d = ql_new(ql->fill, ql->depth);

@@ -35,6 +35,9 @@ enum { QL_HEAD = 0, QL_TAIL = 1 };
 
 quicklist *ql_new(int fill, int depth);
 void ql_free(quicklist *ql);
+/* Free up to max nodes from the head (lazy free of a big list); the last
+ * call frees the list itself and returns 0, earlier ones return 1. */
+int ql_free_step(quicklist *ql, size_t max);
 quicklist *ql_dup(const quicklist *ql);
 /* Bytes allocated for the list (MEMORY USAGE). */
 size_t ql_mem(const quicklist *ql);

@@ -53,6 +53,25 @@ void zsl_free(zsl *z)
     cb_free(z);
 }
 
+int zsl_free_step(zsl *z, size_t max)
+{
+    /* Only level 0 is followed from here on: the upper levels of the
+     * header keep pointing at freed nodes, which is why nothing else may
+     * use the list. */
+    zsl_node *n = z->header->level[0].forward;
+    for (size_t i = 0; i < max && n; i++) {
+        zsl_node *next = n->level[0].forward;
+        zsl_free_node(n);
+        n = next;
+        z->length--;
+    }
+    z->header->level[0].forward = n;
+    if (n) return 1;
+    cb_free(z->header);
+    cb_free(z);
+    return 0;
+}
+
 int zsl_cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
 {
     size_t m = al < bl ? al : bl;
@@ -317,4 +336,33 @@ size_t zsl_mem_usage(const zsl *z)
     for (const zsl_node *x = z->header->level[0].forward; x; x = x->level[0].forward)
         n += cb_usable(x) + cbstr_alloc_size(x->ele);
     return n;
+}
+
+cbstr zsl_defrag_node(zsl *z, double score, cbstr ele, void *(*move)(void *p), int *moved)
+{
+    zsl_node *update[ZSL_MAXLEVEL], *x = z->header;
+    size_t len = cbstr_len(ele);
+    for (int i = z->level - 1; i >= 0; i--) {
+        while (x->level[i].forward && before(x->level[i].forward, score, ele, len))
+            x = x->level[i].forward;
+        update[i] = x;
+    }
+    x = x->level[0].forward;
+    if (!x || x->ele != ele) return NULL;
+    zsl_node *n = move(x);
+    if (n) {
+        /* x is freed: its old address is only compared, never read. */
+        for (int i = 0; i < z->level; i++)
+            if (update[i]->level[i].forward == x) update[i]->level[i].forward = n;
+        if (n->level[0].forward) n->level[0].forward->backward = n;
+        else z->tail = n;
+        x = n;
+        (*moved)++;
+    }
+    cbstr ne = cbstr_move(x->ele, move);
+    if (ne) {
+        x->ele = ne;
+        (*moved)++;
+    }
+    return x->ele;
 }

@@ -51,6 +51,16 @@ typedef struct zsl_lexrange {
 zsl *zsl_create(uint64_t seed);
 /* Frees every node and its element. */
 void zsl_free(zsl *z);
+/* Free up to max nodes from the front (lazy free of a big sorted set; the
+ * list is unusable after the first call); the last call frees the list and
+ * returns 0, earlier ones return 1. */
+int zsl_free_step(zsl *z, size_t max);
+/* Active defragmentation: find the node holding (score, ele) — ele the
+ * very cbstr the node owns — and let move (mem_defrag_move) relocate the
+ * node and its element, relinking the list. Returns the node's element (a
+ * new pointer when it moved; the caller updates the dict key sharing it)
+ * or NULL when no such node; *moved counts the blocks that moved. */
+cbstr zsl_defrag_node(zsl *z, double score, cbstr ele, void *(*move)(void *p), int *moved);
 /* Inserts ele (ownership passes to the list); it must not be present. */
 zsl_node *zsl_insert(zsl *z, double score, cbstr ele);
 /* Removes the node with exactly (score, ele); returns 1 when found. When

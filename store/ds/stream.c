@@ -160,6 +160,15 @@ void stream_free(stream *s)
     cb_free(s);
 }
 
+int stream_free_step(stream *s, size_t max)
+{
+    for (size_t i = 0; i < max && s->nnodes; i++) node_free(s->nodes[--s->nnodes]);
+    if (s->nnodes) return 1;
+    cb_free(s->nodes);
+    cb_free(s);
+    return 0;
+}
+
 stream *stream_dup(const stream *s)
 {
     stream *d = cb_malloc(sizeof(*d));

@@ -47,6 +47,10 @@ enum { STREAM_TRIM_NONE = 0, STREAM_TRIM_MAXLEN = 1, STREAM_TRIM_MINID = 2 };
 
 stream *stream_new(void);
 void stream_free(stream *s);
+/* Free up to max nodes from the end (lazy free of a big stream; the
+ * consumer groups must be gone); the last call frees the stream and returns
+ * 0, earlier ones return 1. */
+int stream_free_step(stream *s, size_t max);
 stream *stream_dup(const stream *s);
 /* Bytes allocated for the entries and index (not the groups). */
 size_t stream_mem(const stream *s);

@@ -1,7 +1,8 @@
 """traffic.py — verified traffic through the DPDK data plane, run by
 run_dpdk_tests.sh inside the client namespace with /usr/bin/python3:
   roundtrips   N SET/GET pairs over C concurrent connections, each value
-               random and checked on the way back;
+               random and checked on the way back; prints the time and the
+               50th/99th percentile and maximum time of one SET+GET pair;
   bigvalue     SET and GET of one value of the given size, compared byte
                for byte (exercises windows, cwnd and send-buffer refills);
   churn        N connections opened, one round trip each, closed;
@@ -25,21 +26,28 @@ import redis
 def roundtrips(host, port, n, conns):
     errors = []
     per = n // conns
+    lat = []
 
     def work(i):
+        mine = []
         try:
             r = redis.Redis(host=host, port=port, socket_timeout=60)
+            r.ping()  # connected before the pairs are timed
+            clock = time.monotonic
             for j in range(per):
                 k = 'rt:%d:%d' % (i, j)
                 v = os.urandom(16 + (j * 37) % 400)
+                t = clock()
                 if not r.set(k, v):
                     errors.append('SET %s failed' % k)
                     return
                 got = r.get(k)
+                mine.append(clock() - t)
                 if got != v:
                     errors.append('GET %s mismatch' % k)
                     return
             r.close()
+            lat.extend(mine)
         except Exception as e:  # noqa: BLE001 - report any failure
             errors.append('conn %d: %r' % (i, e))
 
@@ -50,8 +58,15 @@ def roundtrips(host, port, n, conns):
     for t in ts:
         t.join()
     dt = time.time() - t0
-    print('roundtrips: %d SET/GET pairs over %d connections in %.2fs, %d errors %s'
-          % (per * conns, conns, dt, len(errors), errors[:3]))
+    lat.sort()
+
+    def pct(q):
+        return 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0
+
+    print('roundtrips: %d SET/GET pairs over %d connections in %.2fs, %d errors %s; '
+          'per pair p50 %.2f ms, p99 %.2f ms, max %.1f ms'
+          % (per * conns, conns, dt, len(errors), errors[:3], pct(0.5), pct(0.99),
+             1000 * lat[-1] if lat else 0))
     return not errors
 
 

@@ -8,6 +8,9 @@
  * to the last ACK we sent — so handshakes complete and data flows. Bits 0-3
  * advance the clock (x 50 ms, running the timers). The fake application
  * closes when the peer does and, on every 8th record, writes a reply.
+ * Each input also starts with an active open of ours (port 6380 to the
+ * peer's 40001, SYN_SENT); a wrapped segment whose source port is odd goes
+ * to it instead of the listening port.
  * After the input the clock runs forty minutes on (past every backoff):
  * every connection must then be gone or be ESTABLISHED/CLOSE_WAIT with
  * nothing in flight (no stuck state), and destroying the stack must free
@@ -70,7 +73,8 @@ static void a_closed(void *app, int reset) {
     if (!reset) tcp_close(app); /* the connection layer closes on EOF */
 }
 static void a_writable(tcp_conn *tc) { (void)tc; }
-static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable};
+static void a_connected(tcp_conn *tc) { (void)tc; }
+static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable, a_connected};
 
 static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)(v >> 16)); wr16(p + 2, (uint16_t)v); }
@@ -93,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tcp_set_app(ns->tcp, &aops, NULL);
     tcp_listen(ns->tcp, 6379, 4);
     arp_learn(ns, PEER_IP, PEER_MAC, 1);
+    tcp_conn *active = tcp_connect(ns->tcp, PEER_IP, 40001, 6380, NULL);
+    if (active) active->app = active;
     uint8_t f[2048];
     size_t off = 0;
     int rec = 0;
@@ -114,7 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             wr16(f + 12, 0x0800);
             uint8_t *ip = f + 14, *t = f + 34;
             memcpy(t, p, len);
-            wr16(t + 2, 6379);
+            uint16_t dport = (p[1] & 1) ? 6380 : 6379;
+            wr16(t + 2, dport);
             if (ctl & 0x20) wr32(t + 8, last_seq_end + (p[8] & 3));
             if (ctl & 0x10) wr32(t + 4, last_ack);
             ip[0] = 0x45;
@@ -131,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             net_input(ns, f, 34 + len);
             if (rec % 8 == 0) {
-                tcp_conn *c = tcp_lookup(ns->tcp, PEER_IP, net_rd16(t), OUR_IP, 6379);
+                tcp_conn *c = tcp_lookup(ns->tcp, PEER_IP, net_rd16(t), OUR_IP, dport);
                 if (c && c->app) {
                     struct iovec iov = {(void *)p, len};
                     tcp_send(c, &iov, 1);

@@ -103,8 +103,14 @@ class Server:
                 with socket.create_connection((self.host, self.port), timeout=1) as s:
                     s.sendall(b'PING\r\n')
                     data = s.recv(100)
-                    if data.startswith((b'+PONG', b'-NOAUTH', b'-DENIED')):
+                    if data.startswith(b'+PONG'):
                         return
+                    if data.startswith((b'-NOAUTH', b'-DENIED')):
+                        # PING cannot say whether the dataset is still
+                        # loading then: the log can.
+                        log = self.log()
+                        if 'Server initialized' not in log or 'Ready to accept' in log:
+                            return
                     last = data
             except OSError as e:
                 last = e

@@ -52,6 +52,46 @@ class MemoryReport(unittest.TestCase):
             p.hset('h:%d' % i, mapping={'f%d' % j: 'v' for j in range(10)})
         p.execute()
 
+    def test_small_hashes_cost_less_than_redis(self):
+        # Compact hashes live in one block with their object and keys take a
+        # 1-byte header: per key, clearly under Redis's listpack hashes; the
+        # hashes stay correct through writes that grow, shrink and convert.
+        per_key = []
+        for r in (self.r, self.o):
+            r.flushall()
+            time.sleep(0.2)
+            before = r.info('memory')['used_memory']
+            p = r.pipeline(transaction=False)
+            for i in range(20000):
+                p.hset('hash:%08d' % i, mapping={'f%d' % j: 'value%03d' % j for j in range(1, 5)})
+            p.execute()
+            time.sleep(0.2)
+            per_key.append((r.info('memory')['used_memory'] - before) / 20000)
+        print('small hash bytes per key: cachebox %.1f, redis %.1f' % tuple(per_key))
+        self.assertLess(per_key[0], per_key[1] * 0.95, per_key)
+        r = self.r
+        self.assertEqual(r.object('encoding', 'hash:00000007'), b'listpack')
+        self.assertEqual(r.hset('hash:00000007', 'f9', 'nine'), 1)
+        self.assertEqual(r.hincrby('hash:00000007', 'n', 5), 5)
+        self.assertEqual(r.hdel('hash:00000007', 'f1'), 1)
+        self.assertEqual(r.hsetnx('hash:00000007', 'f2', 'x'), 0)
+        self.assertEqual(r.hgetall('hash:00000007'),
+                         {b'f2': b'value002', b'f3': b'value003', b'f4': b'value004',
+                          b'f9': b'nine', b'n': b'5'})
+        self.assertEqual(r.object('encoding', 'hash:00000007'), b'listpack')
+        self.assertEqual(r.hset('hash:00000007', 'long', 'v' * 100), 1)
+        self.assertEqual(r.object('encoding', 'hash:00000007'), b'hashtable')
+        self.assertEqual(r.hget('hash:00000007', 'f3'), b'value003')
+        payload = r.dump('hash:00000008')
+        r.restore('copy', 0, payload)
+        self.assertEqual(r.hgetall('copy'), r.hgetall('hash:00000008'))
+        self.assertEqual(r.copy('copy', 'copy2'), True)
+        self.assertEqual(r.hlen('copy2'), 4)
+        self.assertGreater(r.memory_usage('copy2'), 0)
+        self.assertEqual(r.hdel('copy2', 'f1', 'f2', 'f3', 'f4'), 4)
+        self.assertEqual(r.exists('copy2'), 0)
+        r.flushall()
+
     def test_info_memory_fields_match_redis(self):
         self.assertEqual(info_keys(self.cb), info_keys(self.rd))
 
@@ -267,8 +307,9 @@ class Exporter(unittest.TestCase):
             self.assertIn(metric, got, metric)
             want = float(info[field])
             if field == 'mem_clients_normal':
-                # The exporter's own connection is gone by the time we ask.
-                self.assertLessEqual(abs(got[metric] - want), 2048, metric)
+                # The exporter's own connection is gone by the time we ask:
+                # one idle client (struct and its 16 KiB output block).
+                self.assertLessEqual(abs(got[metric] - want), 32768, metric)
             elif field == 'evicted_keys':
                 # The scrape's commands get their latency histograms at their
                 # first call (as in Redis): that memory may evict a few more

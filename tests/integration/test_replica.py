@@ -5,7 +5,7 @@ the stream of every data type, TTLs, MULTI/EXEC, a Lua script,
 expirations, FLUSHDB and several dbs applied afterwards, offsets equal to
 the master's, datasets compared with DEBUG DIGEST and key by key, READONLY,
 ROLE and INFO replication shaped as a redis-server replica's, a killed link
-resynchronizing partially, REPLICAOF NO ONE. Design: docs/replication.md.
+resynchronizing partially, REPLICAOF NO ONE, -LOADING during the load. Design: docs/replication.md.
 """
 import time
 import unittest
@@ -111,6 +111,33 @@ class ReplicaOfRedis(_Replica, unittest.TestCase):
             ref.cleanup()
         got = [k for k in info(self.replica.redis(), 'replication')]
         self.assertEqual(got, want)
+
+
+class ReplicaLoading(unittest.TestCase):
+    """Clients of the replica get -LOADING while the image loads."""
+
+    def test_loading_during_full_sync(self):
+        master = Server('redis', args=['--repl-diskless-sync-delay', '0',
+                                       '--enable-debug-command', 'yes'])
+        rep = Server('cachebox', args=['--key-load-delay', '500'])
+        try:
+            master.redis().execute_command('DEBUG', 'POPULATE', 2000)
+            s = rep.redis()
+            s.execute_command('REPLICAOF', '127.0.0.1', master.port)
+            seen = set()
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    if s.get('key:1') == b'value:1':
+                        break
+                except Exception as e:
+                    seen.add(str(e))
+                time.sleep(0.02)
+            self.assertIn('Redis is loading the dataset in memory', seen)
+            self.assertEqual(s.dbsize(), 2000)
+        finally:
+            rep.cleanup()
+            master.cleanup()
 
 
 class ReplicaAuthDirective(unittest.TestCase):

@@ -1,13 +1,9 @@
 /* test_aof.c — CUnit tests of the AOF writer (persist/aof.c) and its file
  * helpers (persist/aof_files.c) without a running server: records handed
  * over a worker's ring out of order are written in sequence order with
- * SELECT and MULTI/EXEC framing; a write failing with ENOSPC under
- * everysec keeps the bytes, refuses writes (MISCONF reason) and recovers
- * once the disk takes them, with nothing written twice; a failed
- * background fsync refuses writes until a later fsync succeeds; under
- * `always` a failed write or fsync ends the process (checked in a child);
- * the manifest round-trips and the command scanner tells truncated from
- * corrupt.
+ * SELECT and MULTI/EXEC framing; the manifest round-trips and the
+ * command scanner tells truncated from corrupt. Disk errors (ENOSPC, EIO,
+ * fsync, short writes, `always`) are test_persist_faults.c's.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -64,14 +60,6 @@ static cbstr incr_contents(void) {
     return s;
 }
 
-static int count_of(const char *hay, size_t len, const char *needle) {
-    int c = 0;
-    size_t nl = strlen(needle);
-    for (size_t i = 0; i + nl <= len; i++)
-        if (!memcmp(hay + i, needle, nl)) c++;
-    return c;
-}
-
 /* A few ticks: an everysec write waits while a background fsync runs. */
 static void ticks(void) {
     for (int i = 0; i < 5; i++) {
@@ -113,77 +101,6 @@ static void test_order_and_framing(void) {
     CU_ASSERT(cbstr_len(s) == strlen(want) && !memcmp(s, want, strlen(want)));
     cbstr_free(s);
     CU_ASSERT_EQUAL(aof_synced_seq(), aof_last_seq());
-}
-
-static void test_enospc_then_recovery(void) {
-    aof_test_fail_write(ENOSPC);
-    aof_rec *r = rec(3, 1, "full");
-    r->seq = aof_take_seq();
-    CU_ASSERT_EQUAL(ring_enqueue(W->aof_ring, r), 0);
-    ticks();
-    CU_ASSERT_PTR_NOT_NULL(aof_write_error());
-    if (aof_write_error()) CU_ASSERT_STRING_EQUAL(aof_write_error(), strerror(ENOSPC));
-    cbstr info = aof_info_fields(cbstr_with_cap(64));
-    CU_ASSERT_PTR_NOT_NULL(strstr(info, "aof_last_write_status:err\r\n"));
-    cbstr_free(info);
-    /* Still failing: retried, still refused. */
-    usleep(120 * 1000);
-    aof_tick();
-    CU_ASSERT_PTR_NOT_NULL(aof_write_error());
-    aof_test_fail_write(0);
-    usleep(120 * 1000);
-    ticks();
-    CU_ASSERT_PTR_NULL(aof_write_error());
-    cbstr s = incr_contents();
-    CU_ASSERT_EQUAL(count_of(s, cbstr_len(s), "$4\r\nfull\r\n"), 1);
-    cbstr_free(s);
-}
-
-static void test_fsync_failure_everysec(void) {
-    aof_test_fail_fsync(EIO);
-    usleep(1100 * 1000); /* an fsync is due */
-    aof_rec *r = rec(3, 1, "sync1");
-    r->seq = aof_take_seq();
-    CU_ASSERT_EQUAL(ring_enqueue(W->aof_ring, r), 0);
-    aof_tick();
-    for (int i = 0; i < 50 && !aof_write_error(); i++) {
-        usleep(20 * 1000);
-        aof_tick();
-    }
-    CU_ASSERT_PTR_NOT_NULL(aof_write_error());
-    aof_test_fail_fsync(0);
-    usleep(1100 * 1000);
-    aof_tick(); /* starts a good fsync */
-    for (int i = 0; i < 50 && aof_write_error(); i++) {
-        usleep(20 * 1000);
-        aof_tick();
-    }
-    CU_ASSERT_PTR_NULL(aof_write_error());
-}
-
-/* Under `always` the process must not survive a write it cannot make
- * durable: run the failing write in a child and look at its exit. */
-static int child_exit(int fail_write, int fail_fsync) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        g_config.appendfsync = AOF_FSYNC_ALWAYS;
-        aof_test_fail_write(fail_write);
-        aof_test_fail_fsync(fail_fsync);
-        aof_rec *r = rec(0, 1, "always");
-        r->seq = aof_take_seq();
-        ring_enqueue(W->aof_ring, r);
-        aof_tick();
-        _exit(0);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void test_always_exits(void) {
-    CU_ASSERT_EQUAL(child_exit(ENOSPC, 0), 1);
-    CU_ASSERT_EQUAL(child_exit(0, EIO), 1);
-    CU_ASSERT_EQUAL(child_exit(0, 0), 0);
 }
 
 static void test_manifest_and_scanner(void) {
@@ -240,9 +157,6 @@ int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("aof", NULL, NULL);
     CU_add_test(s, "order and framing", test_order_and_framing);
-    CU_add_test(s, "ENOSPC then recovery", test_enospc_then_recovery);
-    CU_add_test(s, "fsync failure (everysec)", test_fsync_failure_everysec);
-    CU_add_test(s, "always: write/fsync failure exits", test_always_exits);
     CU_add_test(s, "manifest and scanner", test_manifest_and_scanner);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -1,6 +1,7 @@
 /* test_cbstr.c — CUnit tests for store/ds/cbstr.c: creation, binary data,
  * growth across header widths, the growth policy, zero-filled growth,
- * ranges, formatting and comparisons.
+ * ranges, formatting and comparisons, and the 1-byte header of short
+ * exact-size strings (growth converts them).
  */
 #include <CUnit/Basic.h>
 #include <stdint.h>
@@ -15,7 +16,7 @@ static void test_new(void)
     CU_ASSERT_EQUAL(cbstr_len(s), 5);
     CU_ASSERT_STRING_EQUAL(s, "hello");
     CU_ASSERT_EQUAL(s[5], '\0');
-    CU_ASSERT(cbstr_alloc_size(s) >= 5 + 1 + 3);
+    CU_ASSERT(cbstr_alloc_size(s) >= 5 + 1 + 1);
     cbstr_free(s);
 
     s = cbstr_new(NULL, 10);
@@ -37,6 +38,50 @@ static void test_new(void)
     CU_ASSERT_STRING_EQUAL(s, "");
     cbstr_free(s);
     cbstr_free(NULL);
+}
+
+static void test_one_byte_header(void)
+{
+    /* 13 bytes + 1 header + NUL fit 16: a class below the 3-byte header. */
+    cbstr s = cbstr_new("hash:00000001", 13);
+    CU_ASSERT_EQUAL(cbstr_len(s), 13);
+    CU_ASSERT_EQUAL(cbstr_avail(s), 0);
+    /* (Size classes are jemalloc's; libc malloc's differ.) */
+    int jem = strncmp(mem_allocator_name(), "jemalloc", 8) == 0;
+    if (jem) CU_ASSERT_EQUAL(cbstr_alloc_size(s), 16);
+    CU_ASSERT_STRING_EQUAL(s, "hash:00000001");
+    /* Shrinking in place keeps it valid. */
+    cbstr_range(s, 5, 8);
+    CU_ASSERT_EQUAL(cbstr_len(s), 8);
+    CU_ASSERT_STRING_EQUAL(s, "00000001");
+    /* Growth moves it to a wider header with the bytes intact. */
+    s = cbstr_cat(s, "-and-more-bytes-past-thirty-one-of-them", 39);
+    CU_ASSERT_EQUAL(cbstr_len(s), 47);
+    CU_ASSERT_STRING_EQUAL(s, "00000001-and-more-bytes-past-thirty-one-of-them");
+    CU_ASSERT(cbstr_avail(s) > 0);
+    cbstr_free(s);
+    /* 31 bytes is the longest; 32 takes the 3-byte header. */
+    char b[40];
+    memset(b, 'x', sizeof b);
+    s = cbstr_new(b, 31);
+    CU_ASSERT_EQUAL(cbstr_len(s), 31);
+    if (jem) CU_ASSERT_EQUAL(cbstr_alloc_size(s), 48);
+    cbstr t = cbstr_new(b, 32);
+    CU_ASSERT_EQUAL(cbstr_len(t), 32);
+    CU_ASSERT_EQUAL(cbstr_cmp(s, t), -1);
+    s = cbstr_catfmt(s, "%d", 7);
+    CU_ASSERT_EQUAL(cbstr_len(s), 32);
+    CU_ASSERT_EQUAL(s[31], '7');
+    cbstr_free(s);
+    cbstr_free(t);
+    /* A string with spare room stays growable in place after a shrink. */
+    s = cbstr_new("ab", 2);
+    s = cbstr_shrink(s);
+    CU_ASSERT_EQUAL(cbstr_len(s), 2);
+    s = cbstr_grow_zero(s, 5);
+    CU_ASSERT_EQUAL(cbstr_len(s), 5);
+    CU_ASSERT_EQUAL(s[4], 0);
+    cbstr_free(s);
 }
 
 static void test_short_header_is_small(void)
@@ -225,6 +270,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("cbstr", NULL, NULL);
     CU_add_test(s, "new", test_new);
     CU_add_test(s, "short_header_is_small", test_short_header_is_small);
+    CU_add_test(s, "one_byte_header", test_one_byte_header);
     CU_add_test(s, "binary", test_binary);
     CU_add_test(s, "growth_across_types", test_growth_across_types);
     CU_add_test(s, "growth_policy", test_growth_policy);

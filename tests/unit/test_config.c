@@ -146,6 +146,7 @@ static void test_defaults(void) {
     CU_ASSERT_STRING_EQUAL(cget("control-port"), "8379");
     CU_ASSERT_STRING_EQUAL(cget("control-token-file"), "control.token");
     CU_ASSERT_STRING_EQUAL(cget("dpdk-mtu"), "1500");
+    CU_ASSERT_STRING_EQUAL(cget("dpdk-vlan"), "0");
     CU_ASSERT_EQUAL(g_config.store.hz, 10);
     CU_ASSERT_EQUAL(g_config.maxclients, 10000u);
     CU_ASSERT_PTR_NULL(cget("hide-user-data-from-log"));
@@ -173,6 +174,7 @@ static void test_parse_errors(void) {
     EXPECT_LOAD_ERR("maxclients 0", "argument must be between 1 and 4294967295 inclusive");
     EXPECT_LOAD_ERR("io-workers 65", "argument must be between 1 and 64 inclusive");
     EXPECT_LOAD_ERR("dataplane x", "one of the following: kernel, dpdk");
+    EXPECT_LOAD_ERR("dpdk-vlan 4095", "argument must be between 0 and 4094 inclusive");
     EXPECT_LOAD_ERR("save abc", "Invalid save parameters");
     EXPECT_LOAD_ERR("save 10", "Invalid save parameters");
     EXPECT_LOAD_ERR("save 0 0", "Invalid save parameters");
@@ -444,7 +446,7 @@ static void test_get_glob(void) {
     config_init_defaults();
     struct collect c = {0};
     config_get_matching("maxmemory*", 10, collect_fn, &c);
-    CU_ASSERT_EQUAL(c.n, 4); /* maxmemory, -policy, -samples, -eviction-tenacity */
+    CU_ASSERT_EQUAL(c.n, 5); /* maxmemory, -clients, -policy, -samples, -eviction-tenacity */
     CU_ASSERT(collected(&c, "maxmemory-policy"));
     memset(&c, 0, sizeof c);
     config_get_matching("lua*", 4, collect_fn, &c);

@@ -15,6 +15,13 @@
 #include "../../platform/util.h"
 #include "../../store/db.h"
 #include "../../store/evict.h"
+#include "../../store/digest.h"
+#include "../../store/lazyfree.h"
+#include "../../store/t_hash.h"
+#include "../../store/t_stream.h"
+#include "../../store/t_zset.h"
+#include "../../store/ds/quicklist.h"
+#include "../../store/ds/stream.h"
 
 /* ------------------------------------------------------------ the pool */
 
@@ -339,6 +346,16 @@ static void test_time_budget_leaves_rest_pending(void)
 
 /* ------------------------------------------------------------ lazy free */
 
+/* When set, big_value allocates a filler block after each element (the
+ * defrag test frees them to leave sparse slabs). */
+static void **fillers;
+static int nfillers, capfillers;
+
+static void filler(int i)
+{
+    if (fillers && nfillers < capfillers) fillers[nfillers++] = cb_malloc(8 + (size_t)(i % 5) * 16);
+}
+
 static cb_obj *big_set(cb_shard *s, int n)
 {
     cb_obj *o = set_new_for_load(s, (unsigned long)n);
@@ -346,6 +363,7 @@ static cb_obj *big_set(cb_shard *s, int n)
     for (int i = 0; i < n; i++) {
         int l = snprintf(m, sizeof m, "member-%d", i);
         set_load_add(s, o, m, (size_t)l);
+        filler(i);
     }
     return o;
 }
@@ -379,6 +397,92 @@ static void test_lazyfree_values_and_dbs(void)
     CU_ASSERT_EQUAL(s->lazy.freed, 3001);
     add_keys(s, 1, "k", 10, 0); /* the db works afterwards */
     CU_ASSERT_EQUAL(count_prefix(s, 1, "k", 10), 10);
+    shard_destroy(s);
+}
+
+/* One big value of each container type, built through the store's APIs. */
+static cb_obj *big_value(cb_shard *s, int type, int n)
+{
+    char f[32], v[32];
+    cb_obj *o = NULL;
+    switch (type) {
+    case OBJ_SET: return big_set(s, n);
+    case OBJ_HASH:
+        o = hash_new_for_load();
+        for (int i = 0; i < n; i++) {
+            int fl = snprintf(f, sizeof f, "field-%d", i), vl = snprintf(v, sizeof v, "v%d", i);
+            hash_load_set(s, o, f, (size_t)fl, v, (size_t)vl);
+            filler(i);
+        }
+        return o;
+    case OBJ_ZSET:
+        o = zset_new(s, (size_t)n, 64);
+        for (int i = 0; i < n; i++) {
+            int fl = snprintf(f, sizeof f, "member-%d", i), out;
+            double ns;
+            zset_add(s, o, i, f, (size_t)fl, 0, &out, &ns);
+            filler(i);
+        }
+        return o;
+    case OBJ_LIST:
+        o = cb_malloc(sizeof(*o));
+        o->type = OBJ_LIST;
+        o->encoding = OBJ_ENC_QUICKLIST;
+        o->lru = 0;
+        o->refcount = 1;
+        o->ptr = ql_new(4, 0); /* 4 entries a node: many nodes */
+        for (int i = 0; i < n; i++) {
+            int fl = snprintf(f, sizeof f, "element-%d", i);
+            ql_push(o->ptr, QL_TAIL, f, (size_t)fl);
+            filler(i);
+        }
+        return o;
+    case OBJ_STREAM:
+        o = stream_obj_create();
+        for (int i = 0; i < n; i++) {
+            stream_id id = {(uint64_t)i + 1, 0};
+            const char *kv[2] = {"f", v};
+            size_t kl[2] = {1, (size_t)snprintf(v, sizeof v, "%d", i)};
+            stream_append(o->ptr, &id, kv, kl, 1, 4096, 4);
+            filler(i);
+        }
+        return o;
+    }
+    return NULL;
+}
+
+static void test_lazyfree_big_values_in_slices(void)
+{
+    static const int types[] = {OBJ_HASH, OBJ_SET, OBJ_ZSET, OBJ_LIST, OBJ_STREAM};
+    cb_shard *s = new_shard(MAXMEM_NOEVICTION);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        size_t base = mem_used_total();
+        db_add(s, &s->dbs[0], "big", 3, big_value(s, types[t], 5000));
+        CU_ASSERT_TRUE(mem_used_total() > base + 5000 * 8);
+        CU_ASSERT_EQUAL(db_delete_lazy(s, &s->dbs[0], "big", 3), 1);
+        CU_ASSERT_EQUAL(lazyfree_pending(s), 1);
+        /* A zero budget frees one slice per call: many calls, the value
+         * counted as pending until the last. */
+        int steps = 0;
+        while (lazyfree_step(s, 0)) {
+            steps++;
+            CU_ASSERT_EQUAL(lazyfree_pending(s), 1);
+        }
+        CU_ASSERT_TRUE_FATAL(steps >= 10);
+        CU_ASSERT_EQUAL(lazyfree_pending(s), 0);
+        CU_ASSERT_TRUE(mem_used_total() < base + 1024);
+    }
+    /* A flushed db hands its big values to the value queue. */
+    size_t base = mem_used_total();
+    db_add(s, &s->dbs[2], "z", 1, big_value(s, OBJ_ZSET, 5000));
+    db_add(s, &s->dbs[2], "x", 1, obj_new_string("x", 1));
+    uint64_t freed = s->lazy.freed;
+    CU_ASSERT_EQUAL(db_empty_lazy(s, &s->dbs[2]), 2);
+    int steps = 0;
+    while (lazyfree_step(s, 0)) steps++;
+    CU_ASSERT_TRUE(steps >= 10);
+    CU_ASSERT_EQUAL(s->lazy.freed - freed, 2);
+    CU_ASSERT_TRUE(mem_used_total() < base + 1024);
     shard_destroy(s);
 }
 
@@ -457,6 +561,78 @@ static void test_defrag_keeps_everything(void)
     shard_destroy(s);
 }
 
+/* Big containers (more elements than active-defrag-max-scan-fields) get
+ * their insides moved a slice at a time across ticks, and every value reads
+ * the same afterwards (digests, sorted-set links both ways, ranks, dict
+ * lookups). */
+static void test_defrag_inside_big_containers(void)
+{
+    static const int types[] = {OBJ_HASH, OBJ_SET, OBJ_ZSET, OBJ_LIST, OBJ_STREAM};
+    enum { NT = sizeof types / sizeof types[0] };
+    cb_shard *s = new_shard(MAXMEM_NOEVICTION);
+    S.hz = 100000; /* a 10 us budget per tick */
+    S.active_defrag = 1;
+    S.active_defrag_ignore_bytes = 0;
+    S.active_defrag_threshold_lower = 0;
+    S.active_defrag_threshold_upper = 100;
+    S.active_defrag_cycle_min = 50;
+    S.active_defrag_cycle_max = 99;
+    S.active_defrag_max_scan_fields = 100;
+    /* Fillers between the elements, freed afterwards, leave sparse slabs. */
+    static void *fill[NT * 3000];
+    fillers = fill;
+    nfillers = 0;
+    capfillers = NT * 3000;
+    char k[16];
+    unsigned char before[NT][20], after[20];
+    for (int t = 0; t < NT; t++) {
+        cb_obj *o = big_value(s, types[t], 3000);
+        digest_value(o, before[t]);
+        int kl = snprintf(k, sizeof k, "big%d", t);
+        db_add(s, &s->dbs[0], k, (size_t)kl, o);
+    }
+    for (int i = 0; i < nfillers; i++) cb_free(fill[i]);
+    fillers = NULL;
+    uint64_t hits0 = s->stats.defrag_hits;
+    int rounds = 0;
+    do defrag_cron(s);
+    while (s->defrag.running && ++rounds < 1000000);
+    CU_ASSERT_EQUAL(s->defrag.running, 0);
+    CU_ASSERT_EQUAL(s->defrag.nlater, 0);
+    if (strcmp(mem_allocator_name(), "libc") != 0) {
+        CU_ASSERT_TRUE(rounds > 10);
+        CU_ASSERT_TRUE(s->stats.defrag_hits > hits0 + 1000);
+    }
+    for (int t = 0; t < NT; t++) {
+        int kl = snprintf(k, sizeof k, "big%d", t);
+        cb_obj *o = db_lookup_read(s, &s->dbs[0], k, (size_t)kl, DB_LOOKUP_NOTOUCH);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+        digest_value(o, after);
+        CU_ASSERT_EQUAL(memcmp(before[t], after, 20), 0);
+        if (types[t] == OBJ_ZSET) {
+            const zset *z = o->ptr;
+            unsigned long fwd = 0, back = 0;
+            for (zsl_node *n = z->zsl->header->level[0].forward; n; n = n->level[0].forward) {
+                fwd++;
+                double sc;
+                CU_ASSERT_TRUE(zset_score(o, n->ele, cbstr_len(n->ele), &sc) && sc == n->score);
+            }
+            for (zsl_node *n = z->zsl->tail; n; n = n->backward) back++;
+            CU_ASSERT_EQUAL(fwd, 3000);
+            CU_ASSERT_EQUAL(back, 3000);
+            CU_ASSERT_EQUAL(zset_rank(o, "member-1234", 11, 0), 1234);
+        }
+        if (types[t] == OBJ_HASH) {
+            char buf[32];
+            const char *v;
+            size_t vl;
+            CU_ASSERT_TRUE(hash_get(o, "field-2999", 10, buf, &v, &vl) && vl == 5 &&
+                           memcmp(v, "v2999", 5) == 0);
+        }
+    }
+    shard_destroy(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -476,7 +652,9 @@ int main(void)
     CU_add_test(su, "time budget leaves rest pending", test_time_budget_leaves_rest_pending);
     CU_add_test(su, "lazy free of values and dbs", test_lazyfree_values_and_dbs);
     CU_add_test(su, "lazy eviction waits for the queue", test_lazy_eviction_waits_for_queue);
+    CU_add_test(su, "big values freed in slices", test_lazyfree_big_values_in_slices);
     CU_add_test(su, "defrag keeps everything", test_defrag_keeps_everything);
+    CU_add_test(su, "defrag inside big containers", test_defrag_inside_big_containers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

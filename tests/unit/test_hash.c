@@ -12,6 +12,7 @@
 
 #include "../../platform/mem.h"
 #include "../../platform/util.h"
+#include "../../store/db.h"
 #include "../../store/digest.h"
 #include "../../store/ds/pairpack.h"
 #include "../../store/object.h"
@@ -300,8 +301,9 @@ static void test_hooks(void)
 
     cb_obj *d = obj_dup(o);
     CU_ASSERT_EQUAL(d->type, OBJ_HASH);
-    CU_ASSERT_EQUAL(d->encoding, OBJ_ENC_LISTPACK);
-    CU_ASSERT_PTR_NOT_EQUAL(d->ptr, o->ptr);
+    /* The copy is compact and embedded in its object's block. */
+    CU_ASSERT_EQUAL(d->encoding, OBJ_ENC_LISTPACK_EMB);
+    CU_ASSERT_TRUE(hash_is_compact(d));
     char out2[128] = "";
     hash_foreach(d, visit_cat, out2);
     CU_ASSERT_STRING_EQUAL(out, out2);
@@ -324,6 +326,60 @@ static void test_hooks(void)
     obj_decr_ref(t);
 }
 
+/* A compact hash embedded in its object's block reads the same, is one
+ * allocation (64 bytes for 4 short pairs with jemalloc), and is freed and
+ * copied like any other. */
+static void test_embedded(void)
+{
+    static const char *const kv[] = {"f1", "value001", "f2", "value002",
+                                     "f3", "value003", "f4", "value004"};
+    cb_obj *o = compact_hash(kv, 8);
+    unsigned char d0[20], d1[20];
+    digest_value(o, d0);
+    size_t separate = obj_mem_usage(o);
+    cb_obj *e = hash_embed(o); /* o is freed */
+    CU_ASSERT_EQUAL(e->encoding, OBJ_ENC_LISTPACK_EMB);
+    CU_ASSERT_TRUE(hash_is_compact(e));
+    CU_ASSERT_STRING_EQUAL(obj_encoding_name(e->encoding), "listpack");
+    CU_ASSERT_EQUAL(hash_length(e), 4);
+    digest_value(e, d1);
+    CU_ASSERT_EQUAL(memcmp(d0, d1, 20), 0);
+    CU_ASSERT_TRUE(obj_mem_usage(e) < separate);
+    if (strncmp(mem_allocator_name(), "jemalloc", 8) == 0) {
+        CU_ASSERT_EQUAL(obj_mem_usage(e), 64);
+        CU_ASSERT_EQUAL(separate, 80);
+    }
+    char buf[PP_INTBUF];
+    const char *v;
+    size_t vl;
+    CU_ASSERT_TRUE(hash_get(e, "f3", 2, buf, &v, &vl) && vl == 8 && !memcmp(v, "value003", 8));
+    CU_ASSERT_FALSE(hash_get(e, "f5", 2, buf, &v, &vl));
+    /* Embedding an embedded (or shared) object does nothing. */
+    CU_ASSERT_PTR_EQUAL(hash_embed(e), e);
+    e->refcount = 2;
+    cb_obj *d = obj_dup(e);
+    CU_ASSERT_EQUAL(d->encoding, OBJ_ENC_LISTPACK_EMB);
+    digest_value(d, d1);
+    CU_ASSERT_EQUAL(memcmp(d0, d1, 20), 0);
+    e->refcount = 1;
+    /* A loader write takes the pack out (the object stays put). */
+    static cb_store_settings set;
+    set.hash_max_listpack_entries = 128;
+    set.hash_max_listpack_value = 64;
+    uint8_t seed[16] = {1};
+    cb_shard *sh = shard_create(0, 1, &set, seed);
+    CU_ASSERT_EQUAL(hash_load_set(sh, d, "f5", 2, "five", 4), 1);
+    CU_ASSERT_EQUAL(d->encoding, OBJ_ENC_LISTPACK);
+    CU_ASSERT_EQUAL(hash_length(d), 5);
+    CU_ASSERT_TRUE(hash_get(d, "f1", 2, buf, &v, &vl) && vl == 8 && !memcmp(v, "value001", 8));
+    d = hash_embed(d);
+    CU_ASSERT_EQUAL(d->encoding, OBJ_ENC_LISTPACK_EMB);
+    CU_ASSERT_TRUE(hash_get(d, "f5", 2, buf, &v, &vl) && vl == 4 && !memcmp(v, "five", 4));
+    CU_ASSERT_EQUAL(obj_free_step(d, 64), 0); /* lazy free: one block */
+    obj_decr_ref(e);
+    shard_destroy(sh);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -336,6 +392,7 @@ int main(void)
     CU_add_test(s, "random edits against a model", test_random_model);
     CU_add_test(s, "corrupt packs", test_validate_corrupt);
     CU_add_test(s, "store hooks", test_hooks);
+    CU_add_test(s, "embedded compact hash", test_embedded);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();

@@ -6,7 +6,9 @@
  * bad sequence (challenge ACK), SYN in ESTABLISHED, zero window and probes,
  * retransmission timeouts with backoff, both close orders and TIME_WAIT,
  * wrapped sequence numbers, closed ports, bad checksums, backlog, SYN
- * cookies, keepalive, ARP, ICMP.
+ * cookies, keepalive, ARP, ICMP; and loss recovery: SACK negotiation and
+ * the blocks we send, the sender's scoreboard (only holes resent), D-SACK,
+ * RACK's reordering window and the tail loss probe on a fake clock.
  */
 #include <CUnit/Basic.h>
 #include <stdint.h>
@@ -90,7 +92,7 @@ static void a_closed(void *app, int reset) {
     else closed_fin++;
 }
 static void a_writable(tcp_conn *tc) { (void)tc; }
-static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable};
+static const tcp_app_ops aops = {a_accepted, a_recv, a_closed, a_writable, NULL};
 
 static netstack *ns;
 static uint64_t now_us;
@@ -133,6 +135,8 @@ static void advance_ms(uint64_t ms) {
 typedef struct opts {
     int mss, ws, ts;
     uint32_t tsval, tsecr;
+    int sackok, nsack;
+    uint32_t sack[8];
 } opts;
 
 static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -154,6 +158,11 @@ static void inject_full(uint32_t src_ip, uint16_t sport, uint16_t dport, uint32_
     if (o && o->ts) {
         op[ol++] = 1; op[ol++] = 1; op[ol++] = 8; op[ol++] = 10;
         wr32(op + ol, o->tsval); wr32(op + ol + 4, o->tsecr); ol += 8;
+    }
+    if (o && o->sackok) { op[ol++] = 1; op[ol++] = 1; op[ol++] = 4; op[ol++] = 2; }
+    if (o && o->nsack) {
+        op[ol++] = 1; op[ol++] = 1; op[ol++] = 5; op[ol++] = (uint8_t)(2 + 8 * o->nsack);
+        for (int b = 0; b < 2 * o->nsack; b++, ol += 4) wr32(op + ol, o->sack[b]);
     }
     while (ol % 4) op[ol++] = 0;
     size_t tl = 20 + ol + dlen;
@@ -189,8 +198,10 @@ typedef struct seg {
     uint8_t flags;
     uint32_t seq, ack;
     uint16_t wnd, sport, dport;
-    int mss, ws, has_ts;
+    int mss, ws, has_ts, sackok, nsack;
     uint32_t tsval, tsecr;
+    uint32_t sack[8];
+    size_t optlen;
     const uint8_t *data;
     size_t len;
 } seg;
@@ -226,8 +237,14 @@ static seg parse(int i) {
         if (kind == 2) s.mss = net_rd16(t + k + 2);
         if (kind == 3) s.ws = t[k + 2];
         if (kind == 8) { s.has_ts = 1; s.tsval = net_rd32(t + k + 2); s.tsecr = net_rd32(t + k + 6); }
+        if (kind == 4) s.sackok = 1;
+        if (kind == 5) {
+            s.nsack = (l - 2) / 8;
+            for (int b = 0; b < 2 * s.nsack && b < 8; b++) s.sack[b] = net_rd32(t + k + 2 + 4 * b);
+        }
         k += l;
     }
+    s.optlen = doff - 20;
     s.data = t + doff;
     s.len = tl - doff;
     return s;
@@ -237,7 +254,7 @@ static seg last(void) { return parse(nframes - 1); }
 
 /* Open a connection from sport with peer ISN irs; returns our ISS + 1. */
 static uint32_t handshake(uint16_t sport, uint32_t irs, int with_opts) {
-    opts o = {1460, 7, 1, 1000, 0};
+    opts o = {1460, 7, 1, 1000, 0, 0, 0, {0}};
     clear_frames();
     inject(sport, irs, 0, SYN, 65535, with_opts ? &o : NULL, NULL);
     CU_ASSERT_EQUAL_FATAL(nframes, 1);
@@ -245,13 +262,13 @@ static uint32_t handshake(uint16_t sport, uint32_t irs, int with_opts) {
     CU_ASSERT_EQUAL(sa.flags, SYN | ACK);
     CU_ASSERT_EQUAL(sa.ack, irs + 1);
     clear_frames();
-    opts o2 = {0, -1, 1, 1001, sa.tsval};
+    opts o2 = {0, -1, 1, 1001, sa.tsval, 0, 0, {0}};
     inject(sport, irs + 1, sa.seq + 1, ACK, 1024, with_opts ? &o2 : NULL, NULL);
     return sa.seq + 1;
 }
 
 static opts ts_opts(void) {
-    opts o = {0, -1, 1, 2000, 0};
+    opts o = {0, -1, 1, 2000, 0, 0, 0, {0}};
     return o;
 }
 
@@ -259,7 +276,7 @@ static opts ts_opts(void) {
 
 static void test_handshake_options(void) {
     setup();
-    opts o = {1460, 7, 1, 12345, 0};
+    opts o = {1460, 7, 1, 12345, 0, 0, 0, {0}};
     inject(40000, 100, 0, SYN, 65535, &o, NULL);
     CU_ASSERT_EQUAL_FATAL(nframes, 1);
     seg s = last();
@@ -276,7 +293,7 @@ static void test_handshake_options(void) {
     CU_ASSERT_EQUAL(nframes, 1);
     CU_ASSERT_EQUAL(last().seq, s.seq);
     clear_frames();
-    opts o2 = {0, -1, 1, 12346, s.tsval};
+    opts o2 = {0, -1, 1, 12346, s.tsval, 0, 0, {0}};
     inject(40000, 101, s.seq + 1, ACK, 512, &o2, NULL);
     CU_ASSERT_EQUAL(accepted, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(last_tc);
@@ -540,20 +557,29 @@ static void test_retransmission_backoff(void) {
     struct iovec iov = {(void *)"0123456789", 10};
     tcp_send(tc, &iov, 1);
     CU_ASSERT_EQUAL(nframes, 1);
-    advance_ms(TCP_RTO_MIN_MS - 10);
+    /* The tail loss probe first (PTO: 2*SRTT, at least 10 ms): the segment
+     * again; then the RTO, counted from the probe. */
+    advance_ms(TCP_TLP_MIN_MS - 2);
     CU_ASSERT_EQUAL(nframes, 1);
-    advance_ms(20);
+    advance_ms(4);
     CU_ASSERT_EQUAL_FATAL(nframes, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_tlp_probes, 1);
+    CU_ASSERT_EQUAL(last().seq, iss);
+    advance_ms(TCP_RTO_MIN_MS - 10);
+    CU_ASSERT_EQUAL(nframes, 2);
+    advance_ms(20);
+    CU_ASSERT_EQUAL_FATAL(nframes, 3);
     seg r = last();
     CU_ASSERT_EQUAL(r.seq, iss);
     CU_ASSERT_EQUAL(r.len, 10);
-    CU_ASSERT_EQUAL(ns->st.tcp_retransmits, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_retransmits, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 1);
     CU_ASSERT_EQUAL(tc->cwnd, tc->mss);
     /* Backed off: the next one comes after twice the RTO. */
     advance_ms(2 * TCP_RTO_MIN_MS - 20);
-    CU_ASSERT_EQUAL(nframes, 2);
-    advance_ms(40);
     CU_ASSERT_EQUAL(nframes, 3);
+    advance_ms(40);
+    CU_ASSERT_EQUAL(nframes, 4);
     inject(40060, 11, iss + 10, ACK, 1024, &o, NULL);
     CU_ASSERT_EQUAL(tc->slen, 0);
     CU_ASSERT_EQUAL(tc->backoff, 0);
@@ -671,7 +697,7 @@ static void test_closed_port_checksum_backlog(void) {
 static void test_syn_cookies(void) {
     setup();
     tcp_listen(ns->tcp, PORT, 1);
-    opts o = {1460, 7, 1, 5000, 0};
+    opts o = {1460, 7, 1, 5000, 0, 1, 0, {0}};
     inject(7000, 100, 0, SYN, 65535, &o, NULL);             /* fills the queue */
     CU_ASSERT_EQUAL(ns->st.tcp_syn_rcvd, 1);
     clear_frames();
@@ -684,8 +710,9 @@ static void test_syn_cookies(void) {
     CU_ASSERT_EQUAL(c.ack, 201);
     CU_ASSERT_EQUAL(c.ws, TCP_RCV_WSCALE);
     CU_ASSERT(c.has_ts);
+    CU_ASSERT(c.sackok); /* the cookie remembers SACK-permitted (bit 7) */
     /* The ACK returns the cookie, with data: the connection is made. */
-    opts a = {0, -1, 1, 5001, c.tsval};
+    opts a = {0, -1, 1, 5001, c.tsval, 0, 0, {0}};
     inject(7001, 201, c.seq + 1, ACK | PSH, 100, &a, "abc");
     CU_ASSERT_EQUAL(ns->st.tcp_syncookies_ok, 1);
     CU_ASSERT_EQUAL(accepted, 1);
@@ -693,7 +720,7 @@ static void test_syn_cookies(void) {
     tcp_conn *tc = tcp_lookup(ns->tcp, PEER_IP, 7001, OUR_IP, PORT);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
     CU_ASSERT_EQUAL(tc->state, TCP_ESTABLISHED);
-    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS), TF_TS | TF_WS);
+    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS | TF_SACK), TF_TS | TF_WS | TF_SACK);
     CU_ASSERT_EQUAL(tc->snd_wscale, 7);
     CU_ASSERT_EQUAL(tc->snd_wnd, 100u << 7);
     CU_ASSERT_EQUAL(tc->mss, 1460 - 12);
@@ -712,11 +739,12 @@ static void test_syn_cookies(void) {
     inject(7003, 400, 0, SYN, 65535, NULL, NULL);
     seg c3 = last();
     CU_ASSERT_EQUAL(c3.ws, -1);
+    CU_ASSERT(!c3.sackok);
     inject(7003, 401, c3.seq + 1, ACK, 1000, NULL, NULL);
     tc = tcp_lookup(ns->tcp, PEER_IP, 7003, OUR_IP, PORT);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
     CU_ASSERT_EQUAL(tc->mss, 536);
-    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS), 0);
+    CU_ASSERT_EQUAL(tc->flags & (TF_TS | TF_WS | TF_SACK), 0);
     CU_ASSERT_EQUAL(tc->snd_wnd, 1000);
     /* An old cookie (two time slots later) is refused. */
     inject(7004, 500, 0, SYN, 65535, NULL, NULL);
@@ -828,6 +856,306 @@ static void test_checksum_odd_lengths(void) {
     }
 }
 
+
+/* ------------------------------------------------------------ loss recovery */
+
+/* Open a connection whose SYN permits SACK (with timestamps); returns our
+ * ISS + 1. The handshake's ACK echoes tsecr so the clock is known. */
+static uint32_t handshake_sack(uint16_t sport, uint32_t irs) {
+    opts o = {1460, 7, 1, 1000, 0, 1, 0, {0}};
+    clear_frames();
+    inject(sport, irs, 0, SYN, 65535, &o, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg sa = last();
+    CU_ASSERT(sa.sackok);
+    clear_frames();
+    opts o2 = {0, -1, 1, 1001, sa.tsval, 0, 0, {0}};
+    inject(sport, irs + 1, sa.seq + 1, ACK, 1024, &o2, NULL);
+    CU_ASSERT_FATAL(last_tc != NULL && (last_tc->flags & TF_SACK));
+    return sa.seq + 1;
+}
+
+/* An ACK from the peer with SACK blocks (pairs) and a timestamp echo. */
+static void sack_ack(uint16_t sport, uint32_t seq, uint32_t ack, uint32_t tsecr, int n,
+                     const uint32_t *blk) {
+    opts o = {0, -1, 1, 3000, tsecr, 0, n, {0}};
+    memcpy(o.sack, blk, sizeof(uint32_t) * 2 * (size_t)n);
+    inject(sport, seq, ack, ACK, 1024, &o, NULL);
+}
+
+static void test_sack_negotiation_and_blocks(void) {
+    setup();
+    /* Without SACK-permitted in the SYN: none in the SYN-ACK. */
+    opts plain = {1460, 7, 1, 1, 0, 0, 0, {0}};
+    inject(41000, 5, 0, SYN, 65535, &plain, NULL);
+    seg s0 = last();
+    CU_ASSERT(!s0.sackok);
+    CU_ASSERT(s0.has_ts);
+    CU_ASSERT(s0.optlen <= 20);
+    /* With it: MSS, window scale, SACK-permitted and timestamps in 20 bytes. */
+    handshake_sack(41001, 0);
+    tcp_conn *tc = last_tc;
+    opts o = ts_opts();
+    clear_frames();
+    inject(41001, 6, tc->snd_nxt, ACK, 1024, &o, "world");     /* hole at 1..5 */
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    seg a = last();
+    CU_ASSERT_EQUAL(a.ack, 1);
+    CU_ASSERT_EQUAL(a.nsack, 1);
+    CU_ASSERT_EQUAL(a.sack[0], 6);
+    CU_ASSERT_EQUAL(a.sack[1], 11);
+    CU_ASSERT(a.has_ts);
+    /* A second island: reported first, the older one after it. */
+    clear_frames();
+    inject(41001, 21, tc->snd_nxt, ACK, 1024, &o, "xyz");
+    a = last();
+    CU_ASSERT_EQUAL_FATAL(a.nsack, 2);
+    CU_ASSERT_EQUAL(a.sack[0], 21);
+    CU_ASSERT_EQUAL(a.sack[1], 24);
+    CU_ASSERT_EQUAL(a.sack[2], 6);
+    CU_ASSERT_EQUAL(a.sack[3], 11);
+    /* Filling between them joins them into one block. */
+    clear_frames();
+    inject(41001, 11, tc->snd_nxt, ACK, 1024, &o, "0123456789");
+    a = last();
+    CU_ASSERT_EQUAL_FATAL(a.nsack, 1);
+    CU_ASSERT_EQUAL(a.sack[0], 6);
+    CU_ASSERT_EQUAL(a.sack[1], 24);
+    /* More islands than fit: with timestamps, three blocks (40 option
+     * bytes), the newest first. */
+    inject(41001, 30, tc->snd_nxt, ACK, 1024, &o, "a");
+    inject(41001, 40, tc->snd_nxt, ACK, 1024, &o, "b");
+    clear_frames();
+    inject(41001, 50, tc->snd_nxt, ACK, 1024, &o, "c");
+    a = last();
+    CU_ASSERT_EQUAL_FATAL(a.nsack, 3);
+    CU_ASSERT_EQUAL(a.optlen, 40);
+    CU_ASSERT_EQUAL(a.sack[0], 50);
+    CU_ASSERT_EQUAL(a.sack[2], 40);
+    CU_ASSERT_EQUAL(a.sack[4], 30);
+    /* A reply sent meanwhile carries the blocks too. */
+    clear_frames();
+    struct iovec iov = {(void *)"+OK\r\n", 5};
+    tcp_send(tc, &iov, 1);
+    a = last();
+    CU_ASSERT_EQUAL(a.len, 5);
+    CU_ASSERT_EQUAL(a.nsack, 3);
+    /* The first hole fills: 1..23 delivered, the islands beyond it are
+     * still reported. */
+    clear_frames();
+    inject(41001, 1, tc->snd_nxt, ACK, 1024, &o, "hello");
+    CU_ASSERT_EQUAL(rlen, 23);
+    a = last();
+    CU_ASSERT_EQUAL(a.ack, 24);
+    CU_ASSERT_EQUAL(a.nsack, 3);
+    CU_ASSERT_EQUAL(a.sack[0], 50);
+    teardown();
+}
+
+/* Sends n full segments; returns the tsval they carry. */
+static uint32_t send_segments(tcp_conn *tc, int n) {
+    static char big[16 * 1500];
+    memset(big, 'q', sizeof(big));
+    struct iovec iov = {big, (size_t)n * tc->mss};
+    clear_frames();
+    CU_ASSERT_EQUAL(tcp_send(tc, &iov, 1), (size_t)n * tc->mss);
+    CU_ASSERT_EQUAL_FATAL(nframes, n);
+    return last().tsval;
+}
+
+static void test_sack_scoreboard_resends_holes(void) {
+    setup();
+    uint32_t iss = handshake_sack(41010, 10);
+    tcp_conn *tc = last_tc;
+    uint32_t m = tc->mss;
+    uint32_t tsv = send_segments(tc, 6);
+    advance_ms(2);
+    /* Segments 1 and 3 lost: the peer SACKs 2 and 4..6. RACK marks both
+     * holes lost (a later segment was delivered, RACK.rtt has passed and
+     * with this much SACKed the window is 0) and only they are resent. */
+    clear_frames();
+    uint32_t blk[4] = {iss + m, iss + 2 * m, iss + 3 * m, iss + 6 * m};
+    sack_ack(41010, 11, iss, tsv, 2, blk);
+    CU_ASSERT_EQUAL_FATAL(nframes, 2);
+    CU_ASSERT_EQUAL(parse(0).seq, iss);
+    CU_ASSERT_EQUAL(parse(0).len, m);
+    CU_ASSERT_EQUAL(parse(1).seq, iss + 2 * m);
+    CU_ASSERT_EQUAL(ns->st.tcp_sack_retransmits, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_rack_retransmits, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_fast_retransmits, 1); /* one recovery episode */
+    CU_ASSERT_EQUAL(tc->sacked_bytes, 4 * m);
+    CU_ASSERT_EQUAL(tc->recov, 1);
+    /* The same SACK again resends nothing. */
+    clear_frames();
+    sack_ack(41010, 11, iss, tsv, 2, blk);
+    CU_ASSERT_EQUAL(nframes, 0);
+    /* The resends arrive: all acknowledged, recovery over, no RTO. */
+    advance_ms(2);
+    sack_ack(41010, 11, iss + 6 * m, tsv, 0, NULL);
+    CU_ASSERT_EQUAL(tc->snd_una, iss + 6 * m);
+    CU_ASSERT_EQUAL(tc->nsegs, 0);
+    CU_ASSERT_EQUAL(tc->sacked_bytes, 0);
+    CU_ASSERT_EQUAL(tc->lost_bytes, 0);
+    CU_ASSERT_EQUAL(tc->recov, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 0);
+    CU_ASSERT_EQUAL(tc->timer_due_ms, 0);
+    /* A D-SACK (a block below the cumulative ACK: a resend was not needed)
+     * is counted and widens the reordering window; nothing is resent. */
+    uint8_t mult = tc->reo_mult;
+    clear_frames();
+    uint32_t d[2] = {iss, iss + m};
+    sack_ack(41010, 11, iss + 6 * m, tsv, 1, d);
+    CU_ASSERT_EQUAL(ns->st.tcp_dsacks_received, 1);
+    CU_ASSERT_EQUAL(tc->reo_mult, mult + 1);
+    CU_ASSERT(tc->reo_seen);
+    CU_ASSERT_EQUAL(nframes, 0);
+    /* Bogus blocks (beyond snd_max, reversed) are ignored. */
+    tsv = send_segments(tc, 2);
+    uint32_t bad[4] = {iss + 50 * m, iss + 60 * m, iss + 7 * m, iss + 6 * m};
+    clear_frames();
+    sack_ack(41010, 11, iss + 6 * m, tsv, 2, bad);
+    CU_ASSERT_EQUAL(tc->sacked_bytes, 0);
+    CU_ASSERT_EQUAL(nframes, 0);
+    teardown();
+}
+
+static void test_rack_reordering_window(void) {
+    setup();
+    uint32_t iss = handshake_sack(41020, 10);
+    tcp_conn *tc = last_tc;
+    uint32_t m = tc->mss;
+    /* One exchange at an 8 ms RTT: min_RTT 8 ms, reordering window 2 ms. */
+    uint32_t tsv = send_segments(tc, 1);
+    advance_ms(8);
+    sack_ack(41020, 11, iss + m, tsv, 0, NULL);
+    CU_ASSERT_EQUAL(tc->min_rtt_us, 8000);
+    tc->srtt_us = 8000; /* as after a few such round trips (the window is capped at SRTT) */
+    /* Three segments; the second and third arrive first. */
+    tsv = send_segments(tc, 3);
+    advance_ms(8);
+    clear_frames();
+    uint32_t blk[2] = {iss + 2 * m, iss + 4 * m};
+    sack_ack(41020, 11, iss + m, tsv, 1, blk);
+    CU_ASSERT_EQUAL(nframes, 0);            /* within the window: not lost */
+    CU_ASSERT_EQUAL(tc->lost_bytes, 0);
+    CU_ASSERT_EQUAL(tc->tkind, TK_REO);     /* RACK's deadline armed */
+    advance_ms(1);
+    sack_ack(41020, 11, iss + 4 * m, tsv, 0, NULL); /* the first one, late */
+    CU_ASSERT_EQUAL(nframes, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_retransmits, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_rack_retransmits, 0);
+    CU_ASSERT(tc->reo_seen);                /* delivered below the highest */
+    /* Same pattern, but the first segment is really lost: once the window
+     * has passed, RACK's timer resends it, long before the RTO. */
+    tsv = send_segments(tc, 3);
+    advance_ms(8);
+    clear_frames();
+    uint32_t blk2[2] = {iss + 5 * m, iss + 7 * m};
+    sack_ack(41020, 11, iss + 4 * m, tsv, 1, blk2);
+    CU_ASSERT_EQUAL(nframes, 0);
+    advance_ms(3);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, iss + 4 * m);
+    CU_ASSERT_EQUAL(ns->st.tcp_rack_retransmits, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 0);
+    teardown();
+}
+
+static void test_tlp_recovers_lost_reply(void) {
+    setup();
+    uint32_t iss = handshake_sack(41030, 10);
+    tcp_conn *tc = last_tc;
+    opts o = ts_opts();
+    /* A request and its one-segment reply, at a 1 ms RTT. */
+    inject(41030, 11, iss, ACK | PSH, 1024, &o, "*1\r\n$4\r\nPING\r\n");
+    clear_frames();
+    struct iovec iov = {(void *)"+PONG\r\n", 7};
+    tcp_send(tc, &iov, 1);
+    uint32_t tsv = last().tsval;
+    advance_ms(1);
+    sack_ack(41030, 25, iss + 7, tsv, 0, NULL);
+    CU_ASSERT(tc->srtt_us > 0 && tc->srtt_us <= 1000);
+    /* The next reply is lost. The probe timeout (2*SRTT, floor 10 ms)
+     * resends it: no 200 ms RTO. */
+    clear_frames();
+    tcp_send(tc, &iov, 1);
+    CU_ASSERT_EQUAL(tc->tkind, TK_TLP);
+    advance_ms(TCP_TLP_MIN_MS - 1);
+    CU_ASSERT_EQUAL(nframes, 1);
+    advance_ms(2);
+    CU_ASSERT_EQUAL_FATAL(nframes, 2);
+    seg p = last();
+    CU_ASSERT_EQUAL(p.seq, iss + 7);
+    CU_ASSERT_EQUAL(p.len, 7);
+    CU_ASSERT_EQUAL(ns->st.tcp_tlp_probes, 1);
+    CU_ASSERT_EQUAL(tc->tkind, TK_RTO);     /* after a probe, the RTO */
+    advance_ms(1);
+    sack_ack(41030, 25, iss + 14, p.tsval, 0, NULL);
+    CU_ASSERT_EQUAL(tc->snd_una, iss + 14);
+    CU_ASSERT_EQUAL(tc->tlp_out, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 0);
+    CU_ASSERT_EQUAL(tc->timer_due_ms, 0);
+    /* A reply that was not lost, only slow to be acknowledged: the probe's
+     * copy comes back as a D-SACK and the episode ends without loss. */
+    uint32_t cwnd = tc->cwnd;
+    clear_frames();
+    tcp_send(tc, &iov, 1);
+    advance_ms(TCP_TLP_MIN_MS + 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_tlp_probes, 2);
+    uint32_t d[2] = {iss + 14, iss + 21};
+    sack_ack(41030, 25, iss + 21, last().tsval, 1, d);
+    CU_ASSERT_EQUAL(ns->st.tcp_dsacks_received, 1);
+    CU_ASSERT_EQUAL(tc->tlp_out, 0);
+    CU_ASSERT(tc->cwnd >= cwnd);
+    /* Three segments, the last one lost: the ACK of the first two leaves
+     * nothing for RACK (nothing later was delivered); the probe resends
+     * the last segment. */
+    uint32_t m = tc->mss;
+    uint32_t base = iss + 21;
+    tsv = send_segments(tc, 3);
+    advance_ms(1);
+    sack_ack(41030, 25, base + 2 * m, tsv, 0, NULL);
+    CU_ASSERT_EQUAL(tc->tkind, TK_TLP);
+    clear_frames();
+    advance_ms(TCP_TLP_MIN_MS + 1);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, base + 2 * m);
+    CU_ASSERT_EQUAL(ns->st.tcp_tlp_probes, 3);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 0);
+    teardown();
+}
+
+static void test_no_sack_partial_ack(void) {
+    setup();
+    uint32_t iss = handshake(41040, 10, 1); /* timestamps, no SACK */
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    CU_ASSERT_EQUAL(tc->flags & TF_SACK, 0);
+    uint32_t m = tc->mss;
+    send_segments(tc, 6);
+    /* Segments 1 and 3 lost: three duplicate ACKs resend the first; the
+     * partial ACK that follows (up to segment 3) resends it at once
+     * (RFC 6582), nothing else. */
+    clear_frames();
+    for (int i = 0; i < 3; i++) inject(41040, 11, iss, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, iss);
+    CU_ASSERT_EQUAL(tc->recov, 1);
+    clear_frames();
+    inject(41040, 11, iss + 2 * m, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL_FATAL(nframes, 1);
+    CU_ASSERT_EQUAL(last().seq, iss + 2 * m);
+    CU_ASSERT_EQUAL(last().len, m);
+    inject(41040, 11, iss + 6 * m, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->recov, 0);
+    CU_ASSERT_EQUAL(tc->cwnd, tc->ssthresh);
+    CU_ASSERT_EQUAL(tc->nsegs, 0);
+    CU_ASSERT_EQUAL(ns->st.tcp_fast_retransmits, 1);
+    CU_ASSERT_EQUAL(ns->st.tcp_retransmits, 2);
+    CU_ASSERT_EQUAL(ns->st.tcp_rto_fired, 0);
+    teardown();
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("tcp", NULL, NULL);
@@ -850,6 +1178,16 @@ int main(void) {
     CU_add_test(s, "SYN cookies when the SYN queue is full", test_syn_cookies);
     CU_add_test(s, "keepalive probes and abort", test_keepalive);
     CU_add_test(s, "ARP, ICMP echo, MAC filter, fragments", test_arp_icmp_filtering);
+    CU_add_test(s, "SACK negotiated; blocks sent newest first, 3 beside timestamps",
+                test_sack_negotiation_and_blocks);
+    CU_add_test(s, "SACK scoreboard: only the holes resent; D-SACK tolerated",
+                test_sack_scoreboard_resends_holes);
+    CU_add_test(s, "RACK: reordering within the window is no loss; beyond it a resend",
+                test_rack_reordering_window);
+    CU_add_test(s, "TLP: a lost one-segment reply resent after ~10 ms, not the RTO",
+                test_tlp_recovers_lost_reply);
+    CU_add_test(s, "without SACK: three duplicate ACKs, then a partial ACK's hole",
+                test_no_sack_partial_ack);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
