@@ -1,7 +1,8 @@
 /* cmd_standalone.c — commands of features cachebox does not run yet
  * (replication, cluster, modules), answered exactly as a standalone Redis
- * 7.0.15 with those features off answers them: FAILOVER, REPLICAOF/SLAVEOF
- * (cachebox is a master; it cannot follow one yet), READONLY/READWRITE/ASKING, CLUSTER *, MODULE *.
+ * 7.0.15 with those features off answers them: FAILOVER,
+ * READONLY/READWRITE/ASKING, CLUSTER *, MODULE *; and REPLICAOF/SLAVEOF,
+ * which only hands host and port to the replica link (mgmt/replica.c).
  *
  * Clients, sentinels and the Prometheus exporter probe these at connect or
  * scrape time; a faithful "no replicas / cluster disabled / no modules"
