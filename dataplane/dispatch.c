@@ -5,6 +5,7 @@
  */
 #include "dispatch.h"
 #include "../mgmt/repl.h"
+#include "../mgmt/replica.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -298,6 +299,12 @@ int dispatch_command(cb_client *c) {
         char msg[300];
         if (aof_write_refusal(msg, sizeof(msg))) {
             reject(c, cmd, msg);
+            goto done;
+        }
+        /* A read-only replica (mgmt/replica.c); its master's stream does
+         * not come through here. */
+        if (replica_refuses_writes()) {
+            reject(c, cmd, REPLICA_READONLY_ERR);
             goto done;
         }
         /* min-replicas-to-write (mgmt/repl.c). */

@@ -45,6 +45,7 @@
 #include "../persist/aof.h"
 #include "../persist/bgsave.h"
 #include "repl.h"
+#include "replica.h"
 #include "../persist/loading.h"
 
 #ifndef CACHEBOX_VERSION
@@ -450,6 +451,7 @@ static cbstr sec_stats(cbstr s, info_ctx *x)
 static cbstr sec_replication(cbstr s, info_ctx *x)
 {
     (void)x;
+    if (replica_active()) return replica_info(s); /* mgmt/replica.c */
     return repl_info(s); /* mgmt/repl.c */
 }
 

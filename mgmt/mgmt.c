@@ -25,6 +25,7 @@
 #include "memory.h"
 #include "../persist/bgsave.h"
 #include "repl.h"
+#include "replica.h"
 
 static int wake_fd = -1;
 static int sig_fd = -1;
@@ -112,11 +113,12 @@ void mgmt_check_signals(void) {
 /* Wait for signals and wake-ups until shutdown is requested. */
 static void wait_for_shutdown(void) {
     while (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_ACQUIRE)) {
-        struct pollfd pfd[3 + 64] = {{.fd = sig_fd, .events = POLLIN},
-                                     {.fd = wake_fd, .events = POLLIN},
-                                     {.fd = aof_event_fd(), .events = POLLIN}};
+        struct pollfd pfd[3 + 64 + 1] = {{.fd = sig_fd, .events = POLLIN},
+                                         {.fd = wake_fd, .events = POLLIN},
+                                         {.fd = aof_event_fd(), .events = POLLIN}};
         int nrep = repl_pollfds(pfd + 3, 64); /* replicas' sockets (repl.c) */
-        int n = poll(pfd, (nfds_t)(3 + nrep), bgsave_child_active() ? 10 : 100);
+        int nlink = replica_pollfd(pfd + 3 + nrep); /* our master's (replica.c) */
+        int n = poll(pfd, (nfds_t)(3 + nrep + nlink), bgsave_child_active() ? 10 : 100);
         if (n < 0 && errno != EINTR) return;
         if (pfd[0].revents & POLLIN) mgmt_check_signals();
         if (pfd[1].revents & POLLIN) {
@@ -127,11 +129,13 @@ static void wait_for_shutdown(void) {
         aof_tick(); /* AOF records: write, fsync, rewrites; the replication stream */
         mgmt_cron();
         repl_tick(pfd + 3, nrep); /* replicas: I/O, full syncs, pings */
+        replica_tick(pfd + 3 + nrep, nlink); /* our master: handshake, image, stream */
     }
 }
 
 int mgmt_run(void) {
     repl_init();
+    replica_init();
     do {
         wait_for_shutdown();
     } while (shutdown_save() != 0);
@@ -143,6 +147,7 @@ int mgmt_run(void) {
     for (int i = 0; i < 100 && bgsave_child_active(); i++) bgsave_mgmt_pump();
     aof_flush_at_exit();
     repl_shutdown();
+    replica_shutdown();
     if (g_config.pidfile && g_config.pidfile[0]) unlink(g_config.pidfile);
     cb_log(LOG_WARNING, "cachebox is now ready to exit, bye bye...");
     return g_server.exit_code;

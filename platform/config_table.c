@@ -222,6 +222,55 @@ static void save_rewrite(const cfg_dir *d, cfg_rw *rw) {
 
 static const cfg_special sp_save = {save_set, save_get, save_rewrite};
 
+/* -------------------------------------------------------------- replicaof */
+
+/* `replicaof <host> <port>` in the file (or "host port" as one word, as
+ * CONFIG REWRITE writes it); "no one" or "" clears it. Only the start-up
+ * value matters: at run time REPLICAOF is the command (mgmt/replica.c). */
+static int replicaof_set(const cfg_dir *d, int argc, char **argv, int from_file,
+                         const char **err) {
+    (void)d;
+    (void)from_file;
+    char host[256];
+    long long port = 0;
+    if (argc == 0 || (argc == 1 && argv[0][0] == '\0')) {
+        cb_free(g_config.replicaof);
+        g_config.replicaof = xdup("");
+        return 0;
+    }
+    if (argc == 1) {
+        char rest[32];
+        if (sscanf(argv[0], "%255s %31s", host, rest) != 2) goto bad;
+        if (!word_ll(rest, &port)) goto bad;
+    } else if (argc == 2) {
+        if (!strcasecmp(argv[0], "no") && !strcasecmp(argv[1], "one")) {
+            cb_free(g_config.replicaof);
+            g_config.replicaof = xdup("");
+            return 0;
+        }
+        snprintf(host, sizeof host, "%s", argv[0]);
+        if (!word_ll(argv[1], &port)) goto bad;
+    } else {
+        goto bad;
+    }
+    if (port < 0 || port > 65535) goto bad;
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s %lld", host, port);
+    cb_free(g_config.replicaof);
+    g_config.replicaof = xdup(buf);
+    return 0;
+bad:
+    *err = "Invalid master port";
+    return -1;
+}
+
+static char *replicaof_get(const cfg_dir *d) {
+    (void)d;
+    return xdup(g_config.replicaof);
+}
+
+static const cfg_special sp_replicaof = {replicaof_set, replicaof_get, NULL};
+
 /* ---------------------------------------------- client-output-buffer-limit */
 
 static const char *const obuf_class_print[3] = {"normal", "slave", "pubsub"};
@@ -789,6 +838,14 @@ const cfg_dir cfg_table[] = {
     {"repl-ping-replica-period", "repl-ping-slave-period", CT_NUM, FT_INT, 0,
      OFF(repl_ping_replica_period), 1, IMAX, "10", NULL, NULL, NULL},
     INT("repl-timeout", repl_timeout, 1, IMAX, "60", 0),
+    {"replicaof", "slaveof", CT_SPECIAL, 0, CF_MULTI_ARG | CF_IMMUTABLE, OFF(replicaof), 0, 0, "", NULL,
+     &sp_replicaof, NULL},
+    STR("masterauth", masterauth, "", CF_SENSITIVE),
+    STR("masteruser", masteruser, "", 0),
+    {"replica-read-only", "slave-read-only", CT_BOOL, 0, 0, OFF(replica_read_only), 0, 0, "yes",
+     NULL, NULL, NULL},
+    {"replica-priority", "slave-priority", CT_NUM, FT_INT, 0, OFF(replica_priority), 0, IMAX,
+     "100", NULL, NULL, NULL},
     {"min-replicas-to-write", "min-slaves-to-write", CT_NUM, FT_INT, 0,
      OFF(min_replicas_to_write), 0, IMAX, "0", NULL, NULL, NULL},
     {"min-replicas-max-lag", "min-slaves-max-lag", CT_NUM, FT_INT, 0,

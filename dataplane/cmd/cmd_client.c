@@ -14,6 +14,7 @@
 #include "../worker.h"
 #include "../resp/reply.h"
 #include "../../mgmt/repl.h"
+#include "../../mgmt/replica.h"
 #include "../../platform/mem.h"
 #include "../../platform/util.h"
 
@@ -147,7 +148,7 @@ static int kill_matches(const kill_filter *f, cb_client *me, cb_client *t) {
         return 0;
     if (f->user && acl_lookup_user(f->user, f->user_len) != (t->user ? t->user : acl_default_user()))
         return 0;
-    if (f->type == 0 || f->type == 2) return 0;
+    if (f->type == 0 || f->type == 2 || f->type == 3) return 0;
     return 1;
 }
 
@@ -158,6 +159,9 @@ static int kill_clients(cb_client *c, const kill_filter *f) {
     /* Replicas (mgmt/repl.c): matched by id, addresses and type. */
     if ((f->type == -1 || f->type == 2) && !f->user)
         killed += repl_kill(f->id, f->addr, f->addr_len, f->laddr, f->laddr_len);
+    /* Our own master's link (mgmt/replica.c): by type alone. */
+    if ((f->type == -1 || f->type == 3) && !f->id && !f->addr && !f->laddr && !f->user)
+        killed += replica_kill_link();
     for (int wi = 0; wi < g_server.nworkers; wi++) {
         cb_client *next;
         for (cb_client *t = g_server.workers[wi]->clients; t; t = next) {
@@ -210,6 +214,7 @@ void cmd_client_kill(cb_client *c) {
                 return;
             }
             f.type = normal ? 1 : (util_eq_nocase(v, vl, "replica") || util_eq_nocase(v, vl, "slave")) ? 2 : 0;
+            if (util_eq_nocase(v, vl, "master")) f.type = 3;
         } else if (arg_eq(c, i, "addr")) {
             f.addr = v;
             f.addr_len = vl;

@@ -17,6 +17,7 @@
 #include "../conn.h"
 #include "../resp/reply.h"
 #include "../../mgmt/repl.h"
+#include "../../mgmt/replica.h"
 #include "../../persist/aof.h"
 #include "../../platform/mem.h"
 #include "../../platform/util.h"
@@ -131,8 +132,22 @@ static void sync_common(cb_client *c, int psync) {
 void cmd_sync(cb_client *c) { sync_common(c, 0); }
 void cmd_psync(cb_client *c) { sync_common(c, 1); }
 
-/* ROLE: master, our offset, and the online replicas. */
+/* ROLE: master, our offset, and the online replicas; or, as a replica,
+ * our master and the link (mgmt/replica.c). */
 void cmd_role(cb_client *c) {
+    char host[256];
+    int port;
+    const char *st;
+    long long roff;
+    if (replica_role(host, sizeof(host), &port, &st, &roff)) {
+        reply_array_len(c, 5);
+        reply_bulk_cstr(c, "slave");
+        reply_bulk_cstr(c, host);
+        reply_int(c, port);
+        reply_bulk_cstr(c, st);
+        reply_int(c, roff);
+        return;
+    }
     char (*t)[3][64] = NULL;
     int n = 0;
     long long off = repl_role(&t, &n);

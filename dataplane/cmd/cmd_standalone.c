@@ -1,7 +1,8 @@
 /* cmd_standalone.c — commands of features cachebox does not run yet
  * (replication, cluster, modules), answered exactly as a standalone Redis
- * 7.0.15 with those features off answers them: FAILOVER, REPLICAOF/SLAVEOF
- * (cachebox is a master; it cannot follow one yet), READONLY/READWRITE/ASKING, CLUSTER *, MODULE *.
+ * 7.0.15 with those features off answers them: FAILOVER,
+ * READONLY/READWRITE/ASKING, CLUSTER *, MODULE *; and REPLICAOF/SLAVEOF,
+ * which only hands host and port to the replica link (mgmt/replica.c).
  *
  * Clients, sentinels and the Prometheus exporter probe these at connect or
  * scrape time; a faithful "no replicas / cluster disabled / no modules"
@@ -14,6 +15,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "../../mgmt/replica.h"
 #include "command.h"
 #include "../blocking.h"
 #include "../client.h"
@@ -55,19 +57,26 @@ void cmd_failover(cb_client *c) {
     reply_error(c, "FAILOVER requires connected replicas.");
 }
 
-/* REPLICAOF / SLAVEOF: NO ONE keeps us the master we are. Following a
- * master needs the replication issue; until then a valid host/port is
- * refused with a clear error instead of a silent OK. */
+/* REPLICAOF / SLAVEOF host port | NO ONE: records what to follow; the
+ * management thread's link (mgmt/replica.c) does the rest, so the reply
+ * is immediate, as in Redis. */
 static void replicaof(cb_client *c) {
     if (arg_eq(c, 1, "no") && arg_eq(c, 2, "one")) {
+        replica_set_master(NULL, 0);
         reply_ok(c);
         return;
     }
     long long port;
     if (arg_ll_range(c, 2, &port, 0, 65535, "Invalid master port") != 0) return;
-    cb_log(LOG_WARNING, "REPLICAOF %.*s %lld refused: replication is not supported yet",
-           (int)(c->argv_len[1] > 64 ? 64 : c->argv_len[1]), c->argv[1], port);
-    reply_error(c, "REPLICAOF is not supported yet by this server: it is always a master");
+    char host[256];
+    size_t hl = c->argv_len[1] < sizeof(host) - 1 ? c->argv_len[1] : sizeof(host) - 1;
+    memcpy(host, c->argv[1], hl);
+    host[hl] = '\0';
+    if (replica_set_master(host, (int)port)) {
+        reply_status(c, "OK Already connected to specified master");
+        return;
+    }
+    reply_ok(c);
 }
 
 void cmd_replicaof(cb_client *c) { replicaof(c); }
