@@ -39,7 +39,7 @@ cli() { ip netns exec "$NS" redis-cli -h 10.99.7.2 -p $PORT "$@"; }
 busy() { cli info dataplane | tr -d '\r' | awk -F: '$1=="loop_busy_us"{print $2}'; }
 
 start() { # threshold
-    CACHEBOX_TX_ZC_MIN=$1 taskset -c 0,1 "$CB" --port $PORT --save '' --protected-mode no \
+    CACHEBOX_TX_ZC_MIN=$1 taskset -c 0,1 "$CB" --port $PORT --control-port 0 --save '' --protected-mode no \
         --dir "$TMP" --dataplane dpdk --dpdk-eal-args "-l 0,1 --no-pci --no-huge -m 512 \
         --no-telemetry --log-level=*:warning --file-prefix cbx-zc-$TAG \
         --vdev=net_af_packet0,iface=$IF,framecnt=4096" --dpdk-ip 10.99.7.2/24 \
