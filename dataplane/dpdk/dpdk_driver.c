@@ -367,8 +367,11 @@ static void app_closed(void *app, int reset) {
         cb_outconn *oc = active_oc(app);
         ddrv_core *core = oc->w->dpdk;
         if (core->hold || core->stash) {
-            /* Its owner hears it in order; a reset freed the connection. */
+            /* Its owner hears it in order. A reset freed the connection;
+             * after a FIN it lives on and stays ours, so that a later
+             * reset still reaches us and clears oc->tc. */
             if (reset) oc->tc = NULL;
+            else if (oc->tc) ((tcp_conn *)oc->tc)->app = app;
             stash_push(core, EV_CLOSED, app, NULL, 0)->reset = reset;
             return;
         }
