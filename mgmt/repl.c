@@ -193,16 +193,6 @@ static void feed(const char *p, size_t n) {
     }
 }
 
-static cbstr cat_cmd(cbstr b, int argc, const char *const *argv, const size_t *lens) {
-    b = cbstr_catfmt(b, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        b = cbstr_catfmt(b, "$%zu\r\n", lens[i]);
-        b = cbstr_cat(b, argv[i], lens[i]);
-        b = cbstr_cat(b, "\r\n", 2);
-    }
-    return b;
-}
-
 /* The AOF writer's tap: one record of effects, in global order. */
 static void tap(const aof_rec *rec) {
     pthread_mutex_lock(&R.mu);
@@ -224,7 +214,7 @@ static void tap(const aof_rec *rec) {
             int k = snprintf(num, sizeof(num), "%d", db);
             const char *argv[2] = {"SELECT", num};
             size_t lens[2] = {6, (size_t)k};
-            b = cat_cmd(b, 2, argv, lens);
+            b = aof_cat_cmd(b, 2, argv, lens);
             R.seldb = db;
         }
         if (i == 0 && rec->nops > 1) b = cbstr_cat(b, "*1\r\n$5\r\nMULTI\r\n", 15);

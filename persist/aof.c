@@ -244,7 +244,7 @@ static void bio_drain(void) {
 
 /* ------------------------------------------------------- serializing */
 
-static cbstr cat_cmd(cbstr b, int argc, const char *const *argv, const size_t *lens) {
+cbstr aof_cat_cmd(cbstr b, int argc, const char *const *argv, const size_t *lens) {
     b = cbstr_catfmt(b, "*%d\r\n", argc);
     for (int i = 0; i < argc; i++) {
         b = cbstr_catfmt(b, "$%zu\r\n", lens[i]);
@@ -259,7 +259,7 @@ static cbstr cat_select(cbstr b, int db) {
     int n = snprintf(num, sizeof(num), "%d", db);
     const char *argv[2] = {"SELECT", num};
     size_t lens[2] = {6, (size_t)n};
-    return cat_cmd(b, 2, argv, lens);
+    return aof_cat_cmd(b, 2, argv, lens);
 }
 
 static void append_record(const aof_rec *r) {

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../store/ds/cbstr.h"
+
 struct cb_shard;
 
 /* One batch of effects. data holds nops entries of
@@ -93,5 +95,9 @@ void aof_feed_parked(void);
  * 0 loaded, 1 nothing to load, -1 fatal (logged). */
 int aof_load_at_startup(struct cb_shard **shards, int nshards);
 
+
+/* Appends one command as a RESP array of bulk strings (the AOF's and the
+ * replication stream's record form). */
+cbstr aof_cat_cmd(cbstr b, int argc, const char *const *argv, const size_t *lens);
 
 #endif
