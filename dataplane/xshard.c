@@ -480,3 +480,32 @@ int xshard_service(cb_worker *w) {
     flush_wakes(w);
     return did;
 }
+
+void xshard_run_detached(cb_client *c, const cb_command *cmd, int argc, const char **argv,
+                         size_t *lens)
+{
+    c->argc = argc;
+    c->argv = argv;
+    c->argv_len = lens;
+    cb_shard *own = g_server.workers[0]->shard;
+    c->shard = own;
+    int owner = -1;
+    if (g_server.nworkers > 1) xshard_route(c, cmd, &owner);
+    if (owner >= 0) c->shard = g_server.workers[owner]->shard;
+    c->db = &c->shard->dbs[c->dbid];
+    long long now = util_mstime();
+    for (int i = 0; i < g_server.nworkers; i++) shard_set_time(g_server.workers[i]->shard, now);
+    c->cmd = cmd;
+    c->flags |= CLIENT_IN_CALL;
+    cmd->proc(c);
+    c->flags &= ~CLIENT_IN_CALL;
+    c->shard = own;
+    c->db = &own->dbs[c->dbid];
+    /* Nobody reads the replies. */
+    for (cb_outblock *b = c->out_head, *n; b; b = n) {
+        n = b->next;
+        cb_free(b);
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_bytes = 0;
+}

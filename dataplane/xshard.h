@@ -56,4 +56,10 @@ int xshard_pending(const struct cb_worker *w);
 int xshard_init_worker(struct cb_worker *w, int nworkers);
 void xshard_free_worker(struct cb_worker *w);
 
+/* Runs cmd (argv already resolved to it) on a client with no connection
+ * while every worker is parked: on the shard owning its keys, with every
+ * shard's clock set, the replies dropped (AOF loading, a replica's stream). */
+void xshard_run_detached(cb_client *c, const struct cb_command *cmd, int argc, const char **argv,
+                         size_t *lens);
+
 #endif

@@ -387,15 +387,6 @@ static int is_word(const char *p, size_t l, const char *w) {
     return l == strlen(w) && strncasecmp(p, w, l) == 0;
 }
 
-static void drop_output(cb_client *c) {
-    for (cb_outblock *b = c->out_head, *n; b; b = n) {
-        n = b->next;
-        cb_free(b);
-    }
-    c->out_head = c->out_tail = NULL;
-    c->out_bytes = 0;
-}
-
 /* Runs one stream command on the shard owning its keys; workers parked. */
 static void run_one(int argc, const char **argv, size_t *lens) {
     cb_client *c = &R.c;
@@ -405,24 +396,7 @@ static void run_one(int argc, const char **argv, size_t *lens) {
                (int)(lens[0] > 64 ? 64 : lens[0]), argv[0]);
         return;
     }
-    c->argc = argc;
-    c->argv = argv;
-    c->argv_len = lens;
-    cb_shard *own = g_server.workers[0]->shard;
-    c->shard = own;
-    int owner = -1;
-    if (g_server.nworkers > 1) xshard_route(c, cmd, &owner);
-    if (owner >= 0) c->shard = g_server.workers[owner]->shard;
-    c->db = &c->shard->dbs[c->dbid];
-    long long now = util_mstime();
-    for (int i = 0; i < g_server.nworkers; i++) shard_set_time(g_server.workers[i]->shard, now);
-    c->cmd = cmd;
-    c->flags |= CLIENT_IN_CALL;
-    cmd->proc(c);
-    c->flags &= ~CLIENT_IN_CALL;
-    c->shard = own;
-    c->db = &own->dbs[c->dbid];
-    drop_output(c);
+    xshard_run_detached(c, cmd, argc, argv, lens);
 }
 
 /* Applies every complete command in the input (a MULTI block only once

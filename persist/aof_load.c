@@ -39,15 +39,6 @@ typedef struct loader {
     long long commands;
 } loader;
 
-static void drop_output(cb_client *c) {
-    for (cb_outblock *b = c->out_head, *n; b; b = n) {
-        n = b->next;
-        cb_free(b);
-    }
-    c->out_head = c->out_tail = NULL;
-    c->out_bytes = 0;
-}
-
 /* Runs one command; -1 (logged) when the command is unknown. */
 static int run_one(loader *L, const char *fname, int argc, const char **argv, size_t *lens) {
     cb_client *c = &L->c;
@@ -57,25 +48,8 @@ static int run_one(loader *L, const char *fname, int argc, const char **argv, si
                (int)(lens[0] > 64 ? 64 : lens[0]), argv[0], fname);
         return -1;
     }
-    c->argc = argc;
-    c->argv = argv;
-    c->argv_len = lens;
-    cb_shard *own = g_server.workers[0]->shard;
-    c->shard = own;
-    int owner = -1;
-    if (g_server.nworkers > 1) xshard_route(c, cmd, &owner);
-    if (owner >= 0) c->shard = g_server.workers[owner]->shard;
-    c->db = &c->shard->dbs[c->dbid];
     /* The handler itself, as Redis replays: no command statistics. */
-    long long now = util_mstime();
-    for (int i = 0; i < L->nshards; i++) shard_set_time(L->shards[i], now);
-    c->cmd = cmd;
-    c->flags |= CLIENT_IN_CALL;
-    cmd->proc(c);
-    c->flags &= ~CLIENT_IN_CALL;
-    c->shard = own;
-    c->db = &own->dbs[c->dbid];
-    drop_output(c);
+    xshard_run_detached(c, cmd, argc, argv, lens);
     L->commands++;
     return 0;
 }
