@@ -123,6 +123,7 @@ def same_digest(m, s):
 
 def as_master(cip, cport, rport, d):
     m = redis.Redis(cip, cport, socket_timeout=20)
+    m.config_set('repl-diskless-sync-delay', 0)   # no wait for more replicas
     m.flushall()
     m.execute_command('DEBUG', 'POPULATE', 100000, 'pop', 64)
     load_types(m, 'before')
@@ -177,7 +178,7 @@ def as_replica(cip, cport, rport, d):
     c = redis.Redis(cip, cport, socket_timeout=20)
     c.replicaof('no', 'one')
     c.flushall()
-    m = start_redis(rport, d)
+    m = start_redis(rport, d, '--repl-diskless-sync-delay', '0')
     m.flushall()
     m.execute_command('DEBUG', 'POPULATE', 100000, 'pop', 64)
     load_types(m, 'before')
