@@ -203,7 +203,9 @@ int relay_connect(const char *host, int port, char *err, size_t errlen) {
         snprintf(err, errlen, "the DPDK data plane is not running");
         return -1;
     }
-    relay_req *q = cb_calloc(sizeof(*q));
+    /* Allocated here, freed by the worker: the shared slot's memory. */
+    relay_req *q = cb_malloc_shared(sizeof(*q));
+    memset(q, 0, sizeof(*q));
     struct in_addr a;
     if (inet_pton(AF_INET, host, &a) == 1) {
         snprintf(q->ip, sizeof(q->ip), "%s", host);
@@ -212,7 +214,7 @@ int relay_connect(const char *host, int port, char *err, size_t errlen) {
         struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
         if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) {
             snprintf(err, errlen, "cannot resolve %s", host);
-            cb_free(q);
+            cb_free_shared(q);
             return -1;
         }
         inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, q->ip, sizeof(q->ip));
@@ -222,7 +224,7 @@ int relay_connect(const char *host, int port, char *err, size_t errlen) {
     int sv[2];
     if (make_pair(sv) < 0) {
         snprintf(err, errlen, "%s", strerror(errno));
-        cb_free(q);
+        cb_free_shared(q);
         return -1;
     }
     q->fd = sv[0];
@@ -233,7 +235,7 @@ int relay_connect(const char *host, int port, char *err, size_t errlen) {
         snprintf(err, errlen, "the poll core's request ring is full");
         close(sv[0]);
         close(sv[1]);
-        cb_free(q);
+        cb_free_shared(q);
         return -1;
     }
     __atomic_store_n(&w->relay_posted, 1, __ATOMIC_RELEASE);
@@ -250,14 +252,15 @@ int relay_connect_result(int fd) {
 
 /* Connect requests the management thread posted. */
 static void take_requests(cb_worker *w) {
-    __atomic_store_n(&w->relay_posted, 0, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Cleared before the ring is drained: a request posted meanwhile
+     * leaves the flag set for the next turn, never a stranded request. */
+    __atomic_exchange_n(&w->relay_posted, 0, __ATOMIC_ACQ_REL);
     relay_req *q;
     while ((q = ring_dequeue(w->from_mgmt)) != NULL) {
         cb_relay *r = relay_new(w, q->fd);
         if (!r) {
             close(q->fd);
-            cb_free(q);
+            cb_free_shared(q);
             continue;
         }
         r->status_owed = 1;
@@ -272,7 +275,7 @@ static void take_requests(cb_worker *w) {
             char st = (char)(e < 256 ? e : EADDRNOTAVAIL);
             queue_in(r, &st, 1);
         }
-        cb_free(q);
+        cb_free_shared(q);
     }
 }
 
@@ -302,7 +305,7 @@ static void relay_free(cb_relays *rs, cb_relay *r) {
 }
 
 void relay_tick(cb_worker *w, uint64_t now_us) {
-    if (__atomic_load_n(&w->relay_posted, __ATOMIC_ACQUIRE)) take_requests(w);
+    if (__atomic_load_n(&w->relay_posted, __ATOMIC_RELAXED)) take_requests(w);
     cb_relays *rs = w->relays;
     if (!rs || now_us < rs->next_us) return;
     rs->next_us = now_us + RELAY_PERIOD_US;
@@ -344,7 +347,7 @@ void relay_worker_free(cb_worker *w) {
     relay_req *q;
     while ((q = ring_dequeue(w->from_mgmt)) != NULL) {
         close(q->fd);
-        cb_free(q);
+        cb_free_shared(q);
     }
     if (!rs) return;
     while (rs->list) {
