@@ -98,6 +98,24 @@ cb_outconn *outconn_open(cb_worker *w, const char *host, int port, const cb_outc
     return oc;
 }
 
+cb_outconn *outconn_adopt(cb_worker *w, struct cb_client *c, const cb_outconn_cb *cb,
+                          void *arg) {
+    if (!w->dpdk) return NULL;
+    cb_outconn *oc = cb_calloc(sizeof(*oc));
+    oc->w = w;
+    oc->cb = cb;
+    oc->arg = arg;
+    oc->fd = -1;
+    if (ddrv_adopt(c, oc) < 0) {
+        cb_free(oc);
+        return NULL;
+    }
+    oc->connected = 1;
+    oc->next = w->outconns;
+    w->outconns = oc;
+    return oc;
+}
+
 /* Hand queued bytes to the transport; -1 when it broke (errno set). */
 static int push(cb_outconn *oc) {
     if (!oc->connected || !oc->olen || oc->dead) return 0;

@@ -47,6 +47,13 @@ struct cb_outconn {
  * knows on the kernel plane) and port. NULL with a reason in err. */
 cb_outconn *outconn_open(struct cb_worker *w, const char *host, int port,
                          const cb_outconn_cb *cb, void *arg, char *err, size_t errlen);
+/* DPDK plane, inside a command of client c: c's accepted TCP connection
+ * becomes an outgoing-style connection (already connected) with these
+ * callbacks; what the stack still holds for c follows in order. The caller
+ * closes c, whose transport is gone. NULL when c has no TCP connection. */
+struct cb_client;
+cb_outconn *outconn_adopt(struct cb_worker *w, struct cb_client *c, const cb_outconn_cb *cb,
+                          void *arg);
 /* Queue bytes; they leave as the transport takes them. 0 ok, -1 when the
  * connection is already closing. */
 int outconn_write(cb_outconn *oc, const void *p, size_t n);

@@ -32,6 +32,7 @@
 #include "script/script.h"
 #include "propagate.h"
 #include "outconn.h"
+#include "relay.h"
 #include "cmd/migrate.h"
 #include "../persist/aof.h"
 #include "dpdk/dpdk_driver.h"
@@ -80,6 +81,7 @@ void worker_destroy(cb_worker *w) {
         conn_close(w->clients);
     }
     migrate_worker_free(w);
+    relay_worker_free(w);
     outconn_close_all(w);
     kdrv_shutdown(w);
     ddrv_shutdown(w);
@@ -257,6 +259,8 @@ static void *worker_main(void *arg) {
         else
             kdrv_poll(w, timeout);                   /* rx -> input -> commands */
         xshard_service(w);                           /* other shards' commands and replies */
+        if (w->relays || __atomic_load_n(&w->relay_posted, __ATOMIC_RELAXED))
+            relay_tick(w, t0);                       /* relayed links (replication on DPDK) */
 
         now = util_mstime();
         if (now - w->last_cron_ms >= period) {       /* timers */

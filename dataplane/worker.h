@@ -123,6 +123,10 @@ typedef struct cb_worker {
     cb_client *mem_buckets[CB_CLIENT_MEM_BUCKETS];
     struct cb_outconn *outconns;  /* outgoing connections (outconn.h) */
     struct cb_migrate *migrate;   /* MIGRATE's cached target links (cmd_migrate.c) */
+    /* TCP connections relayed to the management thread (relay.h): NULL
+     * until the first; relay_posted: from_mgmt holds connect requests. */
+    struct cb_relays *relays;
+    int relay_posted;
     int own_acct;                 /* the thread's own memory account (not the shard's) */
 } cb_worker;
 

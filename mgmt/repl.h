@@ -38,8 +38,9 @@ typedef struct repl_handoff {
 /* Management thread, before workers run: hooks into the AOF writer and
  * the snapshot code. */
 void repl_init(void);
-/* A worker hands a replica over (any thread). 0 ok, -1 on DPDK or when
- * the server is going down (the caller keeps the connection). */
+/* A worker hands a replica over (any thread): a kernel socket, or on the
+ * DPDK plane a socketpair its poll core relays (dataplane/relay.h). 0 ok,
+ * -1 when the server is going down (the caller closes h->fd). */
 int repl_attach(const repl_handoff *h);
 /* Management loop: fill pfd with the replicas' sockets (at most max);
  * returns how many. */

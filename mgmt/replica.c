@@ -33,6 +33,7 @@
 #include "repl.h"
 #include "../dataplane/client.h"
 #include "../dataplane/cmd/command.h"
+#include "../dataplane/relay.h"
 #include "../dataplane/server.h"
 #include "../dataplane/worker.h"
 #include "../dataplane/xshard.h"
@@ -69,6 +70,7 @@ static struct {
     int port;
     enum rstate st;
     int fd;
+    int relayed;          /* fd is a poll core's relay (DPDK plane, relay.h) */
     char *in;
     size_t inlen, incap;
     int replies;          /* handshake replies still expected before PSYNC's */
@@ -203,6 +205,23 @@ static void start_connect(void) {
     snprintf(port, sizeof(port), "%d", R.port);
     R.next_try_ms = util_mstime() + 1000;
     cb_log(LOG_NOTICE, "Connecting to MASTER %s:%d", R.host, R.port);
+    R.relayed = g_config.dataplane == DATAPLANE_DPDK;
+    if (R.relayed) {
+        /* The data NIC is our stack's: a poll core opens the connection
+         * and relays it; the status byte tells how the connect ended. */
+        char why[160];
+        int fd = relay_connect(R.host, R.port, why, sizeof(why));
+        if (fd < 0) {
+            cb_log(LOG_WARNING, "Unable to connect to MASTER: %s", why);
+            return;
+        }
+        R.fd = fd;
+        R.inlen = 0;
+        R.last_io_ms = util_mstime();
+        cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync started");
+        set_state(RS_CONNECTING);
+        return;
+    }
     if (getaddrinfo(R.host, port, &hints, &res) != 0 || !res) {
         cb_log(LOG_WARNING, "Unable to connect to MASTER: cannot resolve %s", R.host);
         return;
@@ -653,7 +672,8 @@ static void read_link(void) {
 int replica_pollfd(struct pollfd *p) {
     if (R.fd < 0) return 0;
     p->fd = R.fd;
-    p->events = R.st == RS_CONNECTING ? POLLOUT : POLLIN;
+    /* A relay reports its connect with a status byte, not writability. */
+    p->events = R.st == RS_CONNECTING && !R.relayed ? POLLOUT : POLLIN;
     p->revents = 0;
     return 1;
 }
@@ -714,8 +734,11 @@ void replica_tick(const struct pollfd *p, int n) {
         if (R.st == RS_CONNECTING) {
             int err = 0;
             socklen_t el = sizeof(err);
-            getsockopt(R.fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            if (err || (p->revents & (POLLERR | POLLHUP))) {
+            if (R.relayed) err = relay_connect_result(R.fd);
+            else getsockopt(R.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            if (err < 0) {
+                /* The relay has not answered yet. */
+            } else if (err || (p->revents & (POLLERR | POLLHUP))) {
                 char why[200];
                 snprintf(why, sizeof(why), "Error condition on socket for SYNC: %s",
                          strerror(err ? err : ECONNREFUSED));

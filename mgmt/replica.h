@@ -6,7 +6,8 @@
  * after a broken link, read-only by default.
  *
  * Threads: the link lives on the management thread (replica_pollfd /
- * replica_tick from its loop; kernel sockets, so the kernel plane only);
+ * replica_tick from its loop; a kernel socket on the kernel plane, a
+ * poll core's relay of our own stack's connection on DPDK, relay.h);
  * REPLICAOF runs on a worker and only records what it wants
  * (replica_set_master); INFO, ROLE and the dispatcher read through the
  * locked accessors. Design: docs/replication.md ("Replica side").

@@ -15,6 +15,7 @@
 #include "../blocking.h"
 #include "../client.h"
 #include "../conn.h"
+#include "../relay.h"
 #include "../resp/reply.h"
 #include "../../mgmt/repl.h"
 #include "../../mgmt/replica.h"
@@ -89,14 +90,13 @@ static void sync_common(cb_client *c, int psync) {
         reply_error(c, "SYNC and PSYNC are invalid with pending output");
         return;
     }
-    if (c->fd < 0) {
-        reply_error(c, "Replication is only available on the kernel data plane");
-        return;
-    }
     repl_handoff h;
     memset(&h, 0, sizeof(h));
     cb_replconf *rc = c->replconf;
-    h.fd = dup(c->fd);
+    /* The kernel plane hands a duplicate of the socket; on the DPDK plane
+     * the connection lives in our stack, so the management thread gets a
+     * socketpair that this poll core relays to it (relay.h). */
+    h.fd = c->fd >= 0 ? dup(c->fd) : relay_adopt_client(c);
     if (h.fd < 0) {
         reply_error(c, "Can't hand the connection over for replication");
         return;
@@ -121,6 +121,12 @@ static void sync_common(cb_client *c, int psync) {
     }
     if (repl_attach(&h) != 0) {
         close(h.fd);
+        if (c->fd < 0) {
+            /* The relay already took the transport: closing its pair ends
+             * the connection; the client has nothing left to reply on. */
+            conn_close_async(c);
+            return;
+        }
         reply_error(c, "Can't hand the connection over for replication");
         return;
     }

@@ -328,6 +328,21 @@ void ddrv_out_close(cb_outconn *oc) {
     if (tc) tcp_close(tc);
 }
 
+int ddrv_adopt(cb_client *c, cb_outconn *oc) {
+    tcp_conn *tc = c->ops == &dpdk_ops ? c->conn : NULL;
+    if (!tc || !c->w || !c->w->dpdk) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    void *app = (void *)((uintptr_t)oc | ACTIVE_TAG);
+    c->conn = NULL;
+    tc->app = app;
+    oc->tc = tc;
+    ddrv_core *core = c->w->dpdk;
+    if (core->stash) stash_rename(core, c, app);
+    return 0;
+}
+
 static void app_connected(tcp_conn *tc) {
     if (!is_active_app(tc->app)) return;
     ddrv_core *core = tc->ts->app_ctx;

@@ -45,6 +45,9 @@ struct cb_outconn;
 int ddrv_connect(struct cb_worker *w, uint32_t ip, uint16_t port, struct cb_outconn *oc);
 size_t ddrv_out_send(struct cb_outconn *oc, const void *p, size_t n);
 void ddrv_out_close(struct cb_outconn *oc);
+/* outconn_adopt: client c's TCP connection becomes oc's (events the stash
+ * holds for c follow to oc). 0, or -1 when c is not one of ours. */
+int ddrv_adopt(struct cb_client *c, struct cb_outconn *oc);
 
 /* The DPDK port's link: 1 up, 0 down, -1 when the DPDK plane is not
  * running (readiness). Any thread. */

@@ -14,13 +14,15 @@
 # loading: ping, handshakes, keepalive timers go on, -LOADING, replies in
 # order after; long_work.py), protected mode, two poll cores (two shards:
 # the corpus again), MIGRATE through our active open to a redis-server in
-# the client namespace (one and two poll cores), the issue's fault test
+# the client namespace (one and two poll cores), replication both ways
+# with a redis-server in the client namespace (repl: full sync, stream,
+# partial resync, WAIT, a closed master port; tests/dpdk/repl.py), the issue's fault test
 # (100,000 verified round trips over 50 connections under 5% loss each way,
 # 1% duplication and 10% reordering at once: iptables statistic, nft dup,
 # reorder_relay.py in a relay namespace), an 802.1Q VLAN (dpdk-vlan) behind
 # a tagging relay, a short run on net_af_xdp, and the dataset on real 2 MB
 # hugepages (hugepage_section).
-# CBX_ONLY=a,b runs only those sections (longwork migrate basic busy bgsave
+# CBX_ONLY=a,b runs only those sections (longwork migrate repl basic busy bgsave
 # diff many syncookies protected twocores faults vlan afxdp hugepages;
 # lossbench, 20,000 round trips under 5% loss each way, runs only when
 # named). FAULT_ROUNDTRIPS and FAULT_CONNS size the fault test,
@@ -308,6 +310,48 @@ fi
 
 if want migrate; then
     migrate_section "migrate"
+fi
+
+# Replication over our own stack (dataplane/relay.c): cachebox as the
+# master of a redis-server replica and as the replica of a redis-server
+# master, both in the client namespace (tests/dpdk/repl.py); then the
+# master side again with two poll cores. $1: a label.
+repl_run() { # label, then the command: its lines indented, its status
+    local name=$1 out=$WORK/repl-$RANDOM.txt
+    shift
+    "$@" >"$out" 2>&1
+    local rc=$?
+    sed 's/^/     /' "$out"
+    check "$name" test $rc -eq 0
+}
+repl_section() {
+    local L=$1 t0=$SECONDS
+    repl_run "$L: cachebox as master: full sync, stream, DIGEST, INFO, WAIT, partial resyncs" \
+        in_ns timeout 120 $PY tests/dpdk/repl.py master "$IP" "$PORT" 7394 "$WORK/repl-m$RANDOM"
+    [ "$2" = both ] || { echo "     $L: $((SECONDS - t0)) s"; return; }
+    local why='Error condition on socket for SYNC: Connection refused' n0
+    n0=$(grep -c "$why" "$WORK/server.log")
+    repl_run "$L: cachebox as replica: full sync, stream, ROLE, READONLY, closed port, NO ONE" \
+        in_ns timeout 120 $PY tests/dpdk/repl.py replica "$IP" "$PORT" 7395 "$WORK/repl-r$RANDOM"
+    check "$L: the log says why the closed port failed ($why)" \
+        test "$(grep -c "$why" "$WORK/server.log")" -gt "$n0"
+    echo "     $L: $((SECONDS - t0)) s"
+}
+if want repl; then
+    repl_section "repl" both
+    stop_server
+    LCORES="--lcores 0@0,1@1,2@1"
+    VDEV_1Q=$VDEV
+    VDEV="net_af_packet0,iface=$IF,framecnt=4096,qpairs=2"
+    if start_server --protected-mode no; then
+        REPL_WRITES=2000 repl_section "repl, two poll cores" both
+        stop_server
+    else
+        bad "server start (repl, two poll cores)"
+    fi
+    LCORES="-l 0,1"
+    VDEV=$VDEV_1Q
+    start_server --protected-mode no || bad "server restart"
 fi
 
 if want basic; then
