@@ -265,13 +265,16 @@ int db_expire_if_needed(cb_shard *s, cb_db *db, const char *k, size_t len)
     return 1;
 }
 
-/* A write's lookup deletes an expired key even on a replica: there the
- * writer is a writable replica's own client (a read-only replica takes no
- * other writes than its master's, which see every key), and Redis forces
- * the delete so that the write finds the key gone. */
-static void expire_for_write(cb_shard *s, cb_db *db, const char *k, size_t len)
+/* A write's lookup deletes an expired key, on a writable replica too:
+ * Redis forces that for its own clients' writes, so that they find the key
+ * gone. A read-only replica keeps it (it takes no writes but its master's,
+ * which see every key; PFCOUNT and DEBUG POPULATE look keys up for writing
+ * there): 1 when the key is expired, deleted or not. */
+static int expire_for_write(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
-    if (db_key_is_expired(s, db, k, len)) db_delete_expired(s, db, k, len);
+    if (!db_key_is_expired(s, db, k, len)) return 0;
+    if (!shard_is_replica(s) || !s->set->replica_read_only) db_delete_expired(s, db, k, len);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -299,7 +302,7 @@ cb_obj *db_lookup_read(cb_shard *s, cb_db *db, const char *k, size_t len, int fl
 
 cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
-    expire_for_write(s, db, k, len);
+    if (expire_for_write(s, db, k, len)) return NULL;
     dict_entry *e = dict_find(db->keys, k, len);
     if (!e) return NULL;
     /* The caller may change the value in place. */

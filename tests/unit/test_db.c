@@ -462,6 +462,10 @@ static void test_replica_expiry(void)
     s->master_stream = 1;
     CU_ASSERT_PTR_NOT_NULL(get(s, db, "m"));
     s->master_stream = 0;
+    /* A read-only replica's write lookup (PFCOUNT) keeps it too. */
+    CU_ASSERT_PTR_NULL(db_lookup_write(s, db, "m", 1));
+    CU_ASSERT_EQUAL(dict_size(db->keys), 2);
+    CU_ASSERT_EQUAL(s->stats.expired_keys, 0);
 
     /* A writable replica: our write deletes it first; our TTLs are ours. */
     set.replica_read_only = 0;
