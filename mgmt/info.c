@@ -240,7 +240,10 @@ static cbstr sec_clients(cbstr s, info_ctx *x)
                         "blocked_clients:%llu\r\n"
                         "tracking_clients:%llu\r\n"
                         "clients_in_timeout_table:%zu\r\n",
-                        (unsigned long long)x->t.w.connected_clients, g_config.maxclients,
+                        /* Redis counts its master's link as a client. */
+                        (unsigned long long)x->t.w.connected_clients +
+                            (replica_master_client_id() ? 1 : 0),
+                        g_config.maxclients,
                         (unsigned long long)x->t.w.max_input_buffer,
                         (unsigned long long)x->t.w.max_output_buffer,
                         (unsigned long long)x->t.w.blocked_clients,

@@ -92,6 +92,14 @@ static struct {
     char pend_replid[41];
     long long pend_offset;
     long long xfer_start_ms;
+    /* The master as a client (CLIENT LIST flags=M): its id and creation
+     * time (kept over a partial resync, as Redis resurrects its cached
+     * master), addresses, the stream's db and last command (relaxed). */
+    unsigned long long mc_id;
+    long long mc_ctime_ms;
+    char mc_addr[280], mc_laddr[64];
+    int mc_db;
+    const char *mc_cmd;
     /* The client the stream runs on. */
     cb_client c;
     const char **argv;
@@ -101,7 +109,9 @@ static struct {
 
 int replica_active(void) { return __atomic_load_n(&R.active, __ATOMIC_RELAXED); }
 
-int replica_refuses_writes(void) { return replica_active() && g_config.replica_read_only; }
+int replica_refuses_writes(void) {
+    return replica_active() && g_config.store.replica_read_only;
+}
 
 int replica_set_master(const char *host, int port) {
     pthread_mutex_lock(&R.mu);
@@ -116,6 +126,8 @@ int replica_set_master(const char *host, int port) {
             R.want_port = 0;
             __atomic_store_n(&R.active, 0, __ATOMIC_RELAXED);
         }
+        /* The shards' expiry follows at once, as Redis's masterhost. */
+        __atomic_store_n(&g_config.store.replica, host ? 1 : 0, __ATOMIC_RELAXED);
         R.want_gen++;
     }
     pthread_mutex_unlock(&R.mu);
@@ -305,6 +317,51 @@ static void consume(size_t n) {
     R.inlen -= n;
 }
 
+/* ------------------------------------------------- the master client */
+
+static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", ip, port);
+}
+
+/* The link carries the stream now (under R.mu). A full sync makes a new
+ * master client, as Redis; a partial resync keeps the one we had. */
+static void master_client_up(int fresh) {
+    if (fresh || !R.mc_id) {
+        R.mc_id = __atomic_add_fetch(&g_server.next_client_id, 1, __ATOMIC_RELAXED);
+        R.mc_ctime_ms = util_mstime();
+        __atomic_store_n(&R.mc_cmd, (const char *)NULL, __ATOMIC_RELAXED);
+    }
+    R.mc_db = R.c.dbid;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    snprintf(R.mc_addr, sizeof(R.mc_addr), "%s:%d", R.host, R.port);
+    /* A relayed link's fd is the local end of a socketpair: its addresses
+     * say nothing about the TCP connection, so keep REPLICAOF's host:port. */
+    int inet = R.fd >= 0 && !R.relayed;
+    if (inet && getpeername(R.fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_str(&ss, R.mc_addr, sizeof(R.mc_addr));
+    sl = sizeof(ss);
+    R.mc_laddr[0] = '\0';
+    if (inet && getsockname(R.fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_str(&ss, R.mc_laddr, sizeof(R.mc_laddr));
+}
+
+/* The last command the master sent, for CLIENT LIST (a static name). */
+static void master_client_cmd(const char *name) {
+    __atomic_store_n(&R.mc_cmd, name, __ATOMIC_RELAXED);
+}
+
 /* ------------------------------------------------------------ the image */
 
 static cb_shard **all_shards(int *n) {
@@ -340,7 +397,12 @@ static void transfer_done(void) {
     loading_hold();
     for (int i = 0; i < n; i++) shard_empty(shards[i]);
     cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory");
+    /* The master's keys, expired ones too (its DELs follow), and its TTLs
+     * are not ours to expire. */
+    info.flags = RDB_LOAD_FROM_MASTER;
+    for (int i = 0; i < n; i++) shards[i]->master_stream = 1;
     int rc = rdb_load_file_ex(shards, n, R.tmppath, &info, &err);
+    for (int i = 0; i < n; i++) shards[i]->master_stream = 0;
     loading_stop();
     cb_free(shards);
     unlink(R.tmppath);
@@ -361,6 +423,7 @@ static void transfer_done(void) {
     R.backlog_on = 1;
     R.st = RS_CONNECTED;
     R.last_io_ms = util_mstime();
+    master_client_up(1);
     pthread_mutex_unlock(&R.mu);
     cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
     send_ack();
@@ -406,6 +469,18 @@ static int is_word(const char *p, size_t l, const char *w) {
     return l == strlen(w) && strncasecmp(p, w, l) == 0;
 }
 
+/* Workers parked: the stream's commands see every key the master still
+ * has, and their TTLs are the master's to expire (store/db.h). */
+static void park_for_stream(void) {
+    xshard_park_all();
+    for (int i = 0; i < g_server.nworkers; i++) g_server.workers[i]->shard->master_stream = 1;
+}
+
+static void release_after_stream(void) {
+    for (int i = 0; i < g_server.nworkers; i++) g_server.workers[i]->shard->master_stream = 0;
+    xshard_release_all();
+}
+
 /* Runs one stream command on the shard owning its keys; workers parked. */
 static void run_one(int argc, const char **argv, size_t *lens) {
     cb_client *c = &R.c;
@@ -416,6 +491,7 @@ static void run_one(int argc, const char **argv, size_t *lens) {
         return;
     }
     xshard_run_detached(c, cmd, argc, argv, lens);
+    master_client_cmd(cmd->name);
 }
 
 /* Applies every complete command in the input (a MULTI block only once
@@ -433,7 +509,7 @@ static void stream_apply(void) {
             break;
         }
         if (r < 0) {
-            if (parked) xshard_release_all();
+            if (parked) release_after_stream();
             consume(at);
             fail("Protocol error from the MASTER: closing the link");
             return;
@@ -456,7 +532,7 @@ static void stream_apply(void) {
                 break;
             }
             if (!parked) {
-                xshard_park_all();
+                park_for_stream();
                 parked = 1;
             }
             size_t end = p2;
@@ -467,27 +543,31 @@ static void stream_apply(void) {
             }
             pos = end;
             R.offset += (long long)(end - at);
+            master_client_cmd("exec");
             continue;
         }
         if (is_word(R.argv[0], R.lens[0], "ping")) {
             R.offset += (long long)(pos - at);
+            master_client_cmd("ping");
             continue;
         }
         if (is_word(R.argv[0], R.lens[0], "replconf")) {
+            master_client_cmd("replconf");
             /* GETACK: the offset before the GETACK itself, as Redis. */
             if (argc >= 2 && is_word(R.argv[1], R.lens[1], "getack")) send_ack();
             R.offset += (long long)(pos - at);
             continue;
         }
         if (!parked) {
-            xshard_park_all();
+            park_for_stream();
             parked = 1;
         }
         run_one(argc, R.argv, R.lens);
         R.offset += (long long)(pos - at);
     }
-    if (parked) xshard_release_all();
+    if (parked) release_after_stream();
     consume(pos);
+    __atomic_store_n(&R.mc_db, R.c.dbid, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------- replies */
@@ -567,6 +647,7 @@ static void handle_input(void) {
                 R.read_offset = R.offset + (long long)R.inlen;
                 R.st = RS_CONNECTED;
                 R.last_io_ms = util_mstime();
+                master_client_up(0);
                 pthread_mutex_unlock(&R.mu);
                 send_ack();
             } else {
@@ -712,9 +793,14 @@ static void apply_wanted(void) {
     R.next_try_ms = 0;
 }
 
-int replica_kill_link(void) {
+int replica_kill_link(unsigned long long id, const char *addr, size_t addr_len,
+                      const char *laddr, size_t laddr_len) {
     pthread_mutex_lock(&R.mu);
     int up = R.active && R.st == RS_CONNECTED;
+    if (id && id != R.mc_id) up = 0;
+    if (addr && !(strlen(R.mc_addr) == addr_len && !memcmp(R.mc_addr, addr, addr_len))) up = 0;
+    if (laddr && !(strlen(R.mc_laddr) == laddr_len && !memcmp(R.mc_laddr, laddr, laddr_len)))
+        up = 0;
     pthread_mutex_unlock(&R.mu);
     if (up) __atomic_store_n(&R.kill, 1, __ATOMIC_RELAXED);
     return up;
@@ -827,7 +913,8 @@ cbstr replica_info(cbstr s) {
                      "replica_announced:1\r\n"
                      "connected_slaves:%d\r\n"
                      "master_failover_state:no-failover\r\n",
-                     g_config.replica_priority, g_config.replica_read_only ? 1 : 0, repl_count());
+                     g_config.replica_priority, g_config.store.replica_read_only ? 1 : 0,
+                     repl_count());
     long long first = 0, hist = 0;
     if (R.backlog_on) {
         first = R.backlog_base + 1;
@@ -848,4 +935,35 @@ cbstr replica_info(cbstr s) {
                      R.backlog_on, g_config.repl_backlog_size, first, hist);
     pthread_mutex_unlock(&R.mu);
     return s;
+}
+
+/* The fields Redis 7.0 prints for its master client; its buffer figures
+ * depend on the allocator, ours are nominal, as for our replicas' lines. */
+cbstr replica_client_list(cbstr s, int nids, const unsigned long long *ids) {
+    pthread_mutex_lock(&R.mu);
+    int up = R.active && R.st == RS_CONNECTED && R.want_gen == R.seen_gen && R.mc_id;
+    int hit = !nids;
+    for (int i = 0; up && i < nids; i++) hit |= ids[i] == R.mc_id;
+    if (up && hit) {
+        long long now = util_mstime();
+        const char *cmd = __atomic_load_n(&R.mc_cmd, __ATOMIC_RELAXED);
+        s = cbstr_catfmt(s,
+                         "id=%llu addr=%s laddr=%s fd=%d name= age=%lld idle=%lld flags=M "
+                         "db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 "
+                         "multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=%zu events=r "
+                         "cmd=%s user=(superuser) redir=-1 resp=2\n",
+                         R.mc_id, R.mc_addr, R.mc_laddr, R.fd, (now - R.mc_ctime_ms) / 1000,
+                         (now - R.last_io_ms) / 1000, __atomic_load_n(&R.mc_db, __ATOMIC_RELAXED),
+                         1024 + sizeof(R.c), cmd ? cmd : "NULL");
+    }
+    pthread_mutex_unlock(&R.mu);
+    return s;
+}
+
+unsigned long long replica_master_client_id(void) {
+    pthread_mutex_lock(&R.mu);
+    unsigned long long id =
+        R.active && R.st == RS_CONNECTED && R.want_gen == R.seen_gen ? R.mc_id : 0;
+    pthread_mutex_unlock(&R.mu);
+    return id;
 }

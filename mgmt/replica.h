@@ -30,10 +30,20 @@ int replica_active(void);
 int replica_refuses_writes(void);
 #define REPLICA_READONLY_ERR "-READONLY You can't write against a read only replica."
 
-/* CLIENT KILL TYPE master: the link is dropped at the management
- * thread's next turn (and comes back with a partial resync). 1 when a
- * link was up. Any thread. */
-int replica_kill_link(void);
+/* CLIENT KILL TYPE master (or ID / ADDR / LADDR naming the master's
+ * client; id 0 and NULL addresses match any): the link is dropped at the
+ * management thread's next turn (and comes back with a partial resync).
+ * 1 when a link was up and matched. Any thread. */
+int replica_kill_link(unsigned long long id, const char *addr, size_t addr_len,
+                      const char *laddr, size_t laddr_len);
+
+/* The master's link as Redis 7.0 lists it among the clients (flags=M),
+ * while the stream is applied: appends its CLIENT LIST line to s when
+ * nids is 0 or ids holds its id. Any thread. */
+cbstr replica_client_list(cbstr s, int nids, const unsigned long long *ids);
+/* Its client id, 0 when there is no master client (INFO connected_clients
+ * counts it, as Redis). Any thread. */
+unsigned long long replica_master_client_id(void);
 
 /* Management loop: the master link's socket in *p (returns 0 or 1). */
 int replica_pollfd(struct pollfd *p);

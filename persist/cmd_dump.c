@@ -163,7 +163,7 @@ void cmd_restore(cb_client *c)
     }
     int deleted = replace && db_delete(s, db, ARGP(c, 1), ARGL(c, 1));
     if (ttl && !absttl) ttl += s->now_ms;
-    if (ttl && ttl <= s->now_ms && !s->loading) {
+    if (ttl && db_deadline_deletes(s, ttl)) {
         /* Already expired: the old key (if replaced) is gone, nothing new. */
         obj_decr_ref(o);
         if (deleted) {

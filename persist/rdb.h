@@ -140,6 +140,8 @@ void rdb_save_set_key_hook(void (*fn)(void *arg), void *arg);
 #define RDB_LOAD_CHECK 2
 #define RDB_LOAD_AOF_BASE 4  /* an AOF base: keys whose time passed are kept (the
                               * incremental files that follow may touch them) */
+#define RDB_LOAD_FROM_MASTER 8 /* a replica's image: keys whose time passed are
+                                * kept for the master's DEL, as Redis */
 
 /* What a check-mode hook sees, after each step, with the offset just past
  * it: an aux field (a = name, b = value), a db selector (num = db) and the

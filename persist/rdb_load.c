@@ -839,9 +839,10 @@ static int place_key(load_state *ls, rdb_reader *r, const char *k, size_t klen, 
         if (expire != -1 && expire < ls->now_ms) ls->expired++;
         return 0;
     }
-    if (expire != -1 && expire < ls->now_ms && !(ls->flags & RDB_LOAD_AOF_BASE)) {
+    if (expire != -1 && expire < ls->now_ms &&
+        !(ls->flags & (RDB_LOAD_AOF_BASE | RDB_LOAD_FROM_MASTER))) {
         /* A master drops keys whose time passed while the file sat on disk;
-         * replicas keep them for their master to expire, but we are none. */
+         * replicas keep them for their master to expire. */
         obj_decr_ref(val);
         ls->expired++;
         return 0;

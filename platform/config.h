@@ -83,10 +83,9 @@ typedef struct cb_config {
     int repl_timeout;
     int min_replicas_to_write;
     int min_replicas_max_lag;
-    /* Replica side (mgmt/replica.c). */
+    /* Replica side (mgmt/replica.c; replica-read-only is store.replica_read_only). */
     char *replicaof;        /* "host port" or "" */
     char *masterauth, *masteruser;
-    int replica_read_only;
     int replica_priority;
     int rdb_key_save_delay;        /* us per key a snapshot takes at least (tests) */
     int key_load_delay;            /* us per key start-up loading sleeps (tests) */

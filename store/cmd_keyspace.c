@@ -211,7 +211,7 @@ static void expire_generic(cb_client *c, long long basetime, int seconds,
         if ((flags & EXP_GT) && (cur == -1 || when <= cur)) goto not_set;
         if ((flags & EXP_LT) && cur != -1 && when >= cur) goto not_set;
     }
-    int deleted = when <= s->now_ms && !s->loading; /* AOF replay keeps it, as Redis */
+    int deleted = db_deadline_deletes(s, when); /* not when loading or a replica */
     if (deleted) {
         db_delete(s, c->db, KEY(c, 1));
     } else {
@@ -428,18 +428,20 @@ void cmd_keys(cb_client *c)
 
 /* A key drawn from a shard chosen with probability proportional to its
  * size, so that every key is about equally likely. db_random_key returns
- * NULL only once it has emptied its db of expired keys, so each retry has
- * one non-empty shard less and the loop ends. */
+ * NULL only once it has emptied its db of expired keys (on a master; a
+ * replica's returns NULL only for an empty db), so each retry has one
+ * non-empty shard less and the loop ends. */
 static cbstr random_key_all_shards(cb_client *c)
 {
     int n = nshards(c);
     if (n == 1) return db_random_key(c->shard, c->db);
     for (;;) {
-        uint64_t total = 0;
+        uint64_t total = 0, volatile_keys = 0;
         for (int i = 0; i < n; i++) {
             cb_db *db;
             shard_at(c, i, &db);
             total += dict_size(db->keys);
+            volatile_keys += dict_size(db->expires);
         }
         if (total == 0) return NULL;
         uint64_t r = util_rand64(&c->shard->rng) % total;
@@ -452,6 +454,12 @@ static cbstr random_key_all_shards(cb_client *c)
                 continue;
             }
             cbstr k = db_random_key(s, db);
+            /* A replica's shard holding only expired keys answers one; Redis
+             * does so only when every key of the whole db has a TTL. */
+            if (k && volatile_keys < total && db_key_is_expired(s, db, k, cbstr_len(k))) {
+                cbstr_free(k);
+                break;
+            }
             if (k) return k;
             break;
         }

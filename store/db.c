@@ -8,8 +8,12 @@
  * entry (whose removal frees the name). A key is logically expired when
  * s->now_ms (frozen per command by shard_set_time) is past its deadline;
  * lookups delete such keys on the way (lazy expiry), expire.c deletes the
- * rest in the background (active expiry). Design: ../shared/notes/
- * architecture.md, "Keyspace and shards".
+ * rest in the background (active expiry). On a replica (settings' replica
+ * flag) reads only hide such keys: the master's DEL removes them, as in
+ * Redis 7.0; writes of a writable replica's own clients still delete, and
+ * keys those clients gave a TTL are remembered in s->replica_keys for the
+ * replica's own expiry cycle. Design: ../shared/notes/architecture.md,
+ * "Keyspace and shards"; docs/replication.md, "Replica side".
  */
 #include "db.h"
 #include "evict.h"
@@ -111,6 +115,7 @@ void shard_destroy(cb_shard *s)
         dict_release(s->dbs[i].expires);
         dict_release(s->dbs[i].keys);
     }
+    if (s->replica_keys) dict_release(s->replica_keys);
     cb_free(s->dbs);
     evict_pool_free(s->evpool);
     cb_free(s);
@@ -119,6 +124,11 @@ void shard_destroy(cb_shard *s)
 void shard_set_time(cb_shard *s, long long now_ms)
 {
     s->now_ms = now_ms;
+}
+
+int shard_is_replica(const cb_shard *s)
+{
+    return __atomic_load_n(&s->set->replica, __ATOMIC_RELAXED);
 }
 
 int shard_policy_is_lfu(const cb_shard *s)
@@ -169,9 +179,31 @@ long long db_get_expire(cb_db *db, const char *k, size_t len)
     return e ? (long long)e->v.s64 : -1;
 }
 
+/* Redis's rememberSlaveKeyWithExpire: a TTL set by our own client on a
+ * writable replica is ours to expire, the master will never DEL the key. */
+static void remember_replica_key(cb_shard *s, cb_db *db, cbstr name)
+{
+    if (db->id > 63) return; /* the bitmap's width, as Redis */
+    if (!s->replica_keys) {
+        s->replica_keys_type.key_free = cbstr_free;
+        s->replica_keys_type.val_free = NULL;
+        s->replica_keys = dict_create(&s->replica_keys_type, s, s->seed);
+    }
+    dict_entry *e = dict_find(s->replica_keys, name, cbstr_len(name));
+    if (!e) {
+        e = dict_add_raw(s->replica_keys, cbstr_dup(name), NULL);
+        e->v.u64 = 0;
+    }
+    e->v.u64 |= 1ULL << db->id;
+}
+
+void db_replica_keys_clear(cb_shard *s)
+{
+    if (s->replica_keys) dict_clear(s->replica_keys);
+}
+
 void db_set_expire(cb_shard *s, cb_db *db, const char *k, size_t len, long long when_ms)
 {
-    (void)s;
     SNAP_TOUCH(db, k, len);
     dict_entry *ke = dict_find(db->keys, k, len);
     assert(ke != NULL);
@@ -181,6 +213,9 @@ void db_set_expire(cb_shard *s, cb_db *db, const char *k, size_t len, long long 
         assert(ee != NULL);
     }
     ee->v.s64 = when_ms;
+    if (!s->loading && !s->master_stream && shard_is_replica(s) &&
+        !s->set->replica_read_only)
+        remember_replica_key(s, db, ke->key);
 }
 
 int db_remove_expire(cb_db *db, const char *k, size_t len)
@@ -192,9 +227,16 @@ int db_remove_expire(cb_db *db, const char *k, size_t len)
 
 int db_key_is_expired(const cb_shard *s, cb_db *db, const char *k, size_t len)
 {
-    if (s->loading) return 0; /* as Redis: replayed writes see the keys they saw */
+    /* As Redis: replayed writes see the keys they saw, and a replica runs
+     * its master's commands on every key the master still has. */
+    if (s->loading || s->master_stream) return 0;
     long long when = db_get_expire(db, k, len);
     return when >= 0 && s->now_ms > when;
+}
+
+int db_deadline_deletes(const cb_shard *s, long long when_ms)
+{
+    return when_ms <= s->now_ms && !s->loading && !shard_is_replica(s);
 }
 
 void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
@@ -219,7 +261,19 @@ void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len)
 int db_expire_if_needed(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
     if (!db_key_is_expired(s, db, k, len)) return 0;
-    db_delete_expired(s, db, k, len);
+    if (!shard_is_replica(s)) db_delete_expired(s, db, k, len);
+    return 1;
+}
+
+/* A write's lookup deletes an expired key, on a writable replica too:
+ * Redis forces that for its own clients' writes, so that they find the key
+ * gone. A read-only replica keeps it (it takes no writes but its master's,
+ * which see every key; PFCOUNT and DEBUG POPULATE look keys up for writing
+ * there): 1 when the key is expired, deleted or not. */
+static int expire_for_write(cb_shard *s, cb_db *db, const char *k, size_t len)
+{
+    if (!db_key_is_expired(s, db, k, len)) return 0;
+    if (!shard_is_replica(s) || !s->set->replica_read_only) db_delete_expired(s, db, k, len);
     return 1;
 }
 
@@ -248,7 +302,7 @@ cb_obj *db_lookup_read(cb_shard *s, cb_db *db, const char *k, size_t len, int fl
 
 cb_obj *db_lookup_write(cb_shard *s, cb_db *db, const char *k, size_t len)
 {
-    db_expire_if_needed(s, db, k, len);
+    if (expire_for_write(s, db, k, len)) return NULL;
     dict_entry *e = dict_find(db->keys, k, len);
     if (!e) return NULL;
     /* The caller may change the value in place. */
@@ -351,6 +405,8 @@ long long db_empty(cb_shard *s, cb_db *db)
 
 long long shard_empty(cb_shard *s)
 {
+    /* As Redis's emptyData of every db: the replica's own TTLs go too. */
+    db_replica_keys_clear(s);
     long long n = 0;
     for (int i = 0; i < s->ndb; i++) n += db_empty(s, &s->dbs[i]);
     return n;
@@ -386,14 +442,20 @@ int shard_swapdb(cb_shard *s, int a, int b)
 cbstr db_random_key(cb_shard *s, cb_db *db)
 {
     /* A master deletes every expired key it draws, so the loop ends even
-     * when all keys are expired. (Redis's give-up-after-100-tries exists for
-     * replicas, which must not delete; this store has no replica mode.) */
+     * when all keys are expired. A replica deletes none: when every key has
+     * a TTL they may all be expired, so after 100 draws it answers the key
+     * it holds, as Redis does. */
+    int all_volatile = dict_size(db->keys) == dict_size(db->expires);
+    int tries = 100;
     for (;;) {
         dict_entry *e = dict_random(db->keys, &s->rng);
         if (!e) return NULL;
-        if (dict_size(db->expires) && db_key_is_expired(s, db, e->key, cbstr_len(e->key))) {
-            db_delete_expired(s, db, e->key, cbstr_len(e->key));
-            continue;
+        if (dict_size(db->expires) && db_get_expire(db, e->key, cbstr_len(e->key)) >= 0) {
+            if (all_volatile && shard_is_replica(s) && --tries == 0) return cbstr_dup(e->key);
+            if (db_key_is_expired(s, db, e->key, cbstr_len(e->key))) {
+                if (!shard_is_replica(s)) db_delete_expired(s, db, e->key, cbstr_len(e->key));
+                continue;
+            }
         }
         return cbstr_dup(e->key);
     }
@@ -436,7 +498,11 @@ void shard_cron(cb_shard *s)
 {
     shard_set_time(s, util_mstime());
     s->lru_clock = lru_clock_of(s->now_ms);
-    if (s->active_expire_enabled) db_active_expire_cycle(s, 0);
+    /* A replica's keys expire by its master's DEL, but for its own. */
+    if (s->active_expire_enabled) {
+        if (shard_is_replica(s)) db_replica_expire_cycle(s);
+        else db_active_expire_cycle(s, 0);
+    }
     defrag_cron(s);
 
     /* Give memory back from tables that emptied out; the shrink itself is
@@ -469,7 +535,7 @@ void shard_before_sleep(cb_shard *s)
         shard_set_time(s, util_mstime());
         evict_perform(s);
     }
-    if (!s->active_expire_enabled) return;
+    if (!s->active_expire_enabled || shard_is_replica(s)) return;
     shard_set_time(s, util_mstime());
     db_active_expire_cycle(s, 1);
 }

@@ -57,6 +57,13 @@ typedef struct cb_store_settings {
     int active_defrag_threshold_lower, active_defrag_threshold_upper;
     int active_defrag_cycle_min, active_defrag_cycle_max;
     long long active_defrag_max_scan_fields;
+    /* This server follows a master (REPLICAOF; written by the thread that
+     * runs it, read relaxed): a key whose time passed reads as missing but
+     * stays until the master's DEL, except keys this server's own clients
+     * gave a TTL on a writable replica (replica-read-only no), which it
+     * expires itself, as a Redis 7.0 replica does. */
+    int replica;
+    int replica_read_only;       /* replica-read-only */
 } cb_store_settings;
 
 typedef struct cb_shard_stats {
@@ -103,6 +110,15 @@ typedef struct cb_shard {
     cb_key_hook on_expired;    /* a key deleted because its time passed (AOF DEL) */
     cb_key_hook on_evicted;    /* a key deleted by maxmemory eviction (AOF DEL) */
     int loading;               /* replaying an AOF: nothing counts as expired */
+    /* Running our master's stream or loading its image (mgmt/replica.c,
+     * workers parked): nothing counts as expired and its TTLs are not ours
+     * to expire. */
+    int master_stream;
+    /* Keys given a TTL by this server's own clients while a writable
+     * replica: name -> bitmap of dbs (0..63). Created on first use; the
+     * replica expires these itself (db_replica_expire_cycle). */
+    dict *replica_keys;
+    dict_type replica_keys_type;
     struct cb_snap *snap;      /* running snapshot epoch (snapshot.h), or NULL */
     void (*on_flushall)(void *owner); /* after FLUSHALL emptied the shards */
     void *owner;
@@ -165,8 +181,16 @@ int db_key_is_expired(const cb_shard *s, cb_db *db, const char *k, size_t len);
 /* Removes a key whose time has passed: counts expired_keys and tells the
  * owner. k may point at the dict's own copy of the name. */
 void db_delete_expired(cb_shard *s, cb_db *db, const char *k, size_t len);
-/* Deletes the key when its time has passed; 1 if it was expired. */
+/* 1 if the key's time has passed (read semantics): the key is deleted,
+ * except on a replica, where it only reads as missing until the master's
+ * DEL arrives. */
 int db_expire_if_needed(cb_shard *s, cb_db *db, const char *k, size_t len);
+/* A new deadline when_ms deletes the key at once (Redis's
+ * checkAlreadyExpired): it is not in the future, and we are neither loading
+ * nor a replica (which keeps the key for its master's DEL). */
+int db_deadline_deletes(const cb_shard *s, long long when_ms);
+/* The server follows a master (settings' replica flag). */
+int shard_is_replica(const cb_shard *s);
 
 /* Fresh, empty keys and expires dicts for db (the old ones are the
  * caller's). */
@@ -177,7 +201,9 @@ long long shard_empty(cb_shard *s);
 /* SWAPDB: exchanges contents; 0 ok, -1 on bad index. */
 int shard_swapdb(cb_shard *s, int a, int b);
 
-/* Random live key (NULL when empty); returns a new cbstr the caller frees. */
+/* Random live key (NULL when empty); returns a new cbstr the caller frees.
+ * On a replica whose db holds only keys with a TTL, a key already expired
+ * may come back after 100 draws, as Redis (nothing there deletes them). */
 cbstr db_random_key(cb_shard *s, cb_db *db);
 
 /* Collected key names of one SCAN call. */
@@ -204,6 +230,11 @@ void db_signal_modified(cb_shard *s, cb_db *db, const char *k, size_t len);
 
 /* Active expiry: fast (before sleep, ~1ms) or slow (cron, % of a tick). */
 void db_active_expire_cycle(cb_shard *s, int fast);
+/* A replica's active expiry: deletes the keys of s->replica_keys whose time
+ * passed, until 3 live ones were seen or about 1 ms went by (expire.c). */
+void db_replica_expire_cycle(cb_shard *s);
+/* Forget every key of s->replica_keys (FLUSHALL, a full sync). */
+void db_replica_keys_clear(cb_shard *s);
 
 /* LFU counter of a value that was just created. */
 #define LFU_INIT_VAL 5

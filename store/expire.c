@@ -16,6 +16,8 @@
  *    and lowers the acceptable stale share.
  * Times are measured with the monotonic clock; key deadlines are compared
  * with s->now_ms, which the caller sets (shard_cron / shard_before_sleep).
+ * A replica runs none of this (its master's DELs expire its keys) but the
+ * small cycle at the end, over the keys its own clients gave a TTL.
  */
 #include "db.h"
 #include "../platform/mem.h"
@@ -183,4 +185,44 @@ void db_active_expire_cycle(cb_shard *s, int fast)
     s->expired_stale_frac = cur * 0.05 + s->expired_stale_frac * 0.95;
     s->stats.expired_stale_perc_x100 = (uint64_t)(s->expired_stale_frac * 10000.0 + 0.5);
     s->expire_cycle_fast_in_progress = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * A replica's own keys
+ * ---------------------------------------------------------------------- */
+
+/* Redis 7.0's expireSlaveKeys: random draws from the keys our own clients
+ * gave a TTL on a writable replica; a name is dropped once no db holds it
+ * with a TTL any more. Stops after more than 3 keys still alive, after
+ * ~1 ms (looked at every 64 draws) or when nothing is left. */
+void db_replica_expire_cycle(cb_shard *s)
+{
+    if (!s->replica_keys || dict_size(s->replica_keys) == 0) return;
+    uint64_t start = util_monotonic_us();
+    unsigned long draws = 0, alive = 0;
+    for (;;) {
+        dict_entry *e = dict_random(s->replica_keys, &s->rng);
+        if (!e) break;
+        cbstr name = e->key;
+        size_t len = cbstr_len(name);
+        uint64_t dbs = e->v.u64, keep = 0;
+        for (int id = 0; dbs && id < s->ndb; id++, dbs >>= 1) {
+            if (!(dbs & 1)) continue;
+            cb_db *db = &s->dbs[id];
+            long long when = db_get_expire(db, name, len);
+            if (when < 0) continue;
+            if (s->now_ms > when) {
+                db_delete_expired(s, db, name, len);
+            } else {
+                alive++;
+                keep |= 1ULL << id;
+            }
+        }
+        if (keep) e->v.u64 = keep;
+        else dict_delete(s->replica_keys, name, len);
+        draws++;
+        if (alive > 3) break;
+        if ((draws % 64) == 0 && util_monotonic_us() - start > 1000) break;
+        if (dict_size(s->replica_keys) == 0) break;
+    }
 }

@@ -117,13 +117,14 @@ void cmd_pfcount(cb_client *c)
         return;
     }
 
-    cb_obj *o = db_lookup_write(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
+    /* A read, as Redis 7.0 looks it up (hits, misses, "keymiss"; a replica
+     * keeps an expired key), then a write's lookup for the cache update. */
+    cb_obj *o = db_lookup_read(c->shard, c->db, ARGP(c, 1), ARGL(c, 1), DB_LOOKUP_NOTOUCH);
     if (!o) {
-        /* A read as far as notifications go (Redis raises "keymiss"). */
-        NOTIFY_ARG(c, NOTIFY_KEY_MISS, "keymiss", 1);
         reply_int(c, 0);
         return;
     }
+    o = db_lookup_write(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
     if (!hll_check(c, o)) return;
     o = hll_unshare(c->shard, c->db, c, 1, o);
     uint64_t card;

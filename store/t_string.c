@@ -354,7 +354,7 @@ void cmd_getex(cb_client *c)
 
     /* An absolute time already past deletes the key now rather than leaving
      * an expired key behind; relative times are always in the future. */
-    if ((opt.flags & (SO_EXAT | SO_PXAT)) && when <= c->shard->now_ms && !c->shard->loading) {
+    if ((opt.flags & (SO_EXAT | SO_PXAT)) && db_deadline_deletes(c->shard, when)) {
         db_delete(c->shard, c->db, ARGP(c, 1), ARGL(c, 1));
         key_changed(c, 1, 1);
         NOTIFY_ARG(c, NOTIFY_GENERIC, "del", 1);

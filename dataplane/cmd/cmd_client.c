@@ -58,6 +58,15 @@ static int type_known(const char *p, size_t n, int *is_normal) {
            util_eq_nocase(p, n, "slave") || util_eq_nocase(p, n, "pubsub");
 }
 
+static void append_text(char **out, size_t *len, size_t *cap, const char *p, size_t n) {
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *out = cb_realloc(*out, *cap);
+    }
+    memcpy(*out + *len, p, n);
+    *len += n;
+}
+
 void cmd_client_list(cb_client *c) {
     int only_normal = -1; /* -1: all types */
     unsigned long long *ids = NULL;
@@ -86,6 +95,15 @@ void cmd_client_list(cb_client *c) {
     }
     char *out = NULL;
     size_t len = 0, cap = 0;
+    /* Our master's link (mgmt/replica.c), placed by its id among the
+     * others, as Redis lists its master client in creation order. */
+    int want_master = only_normal == -1 || (c->argc == 4 && arg_eq(c, 3, "master"));
+    cbstr mline = want_master ? replica_client_list(cbstr_new("", 0), nids, ids) : NULL;
+    unsigned long long mid = mline && cbstr_len(mline) ? replica_master_client_id() : 0;
+    if (mline && !cbstr_len(mline)) {
+        cbstr_free(mline);
+        mline = NULL;
+    }
     for (int wi = 0; wi < g_server.nworkers; wi++) {
         /* Other workers are parked while this runs (xshard ROUTE_ALL). */
         cb_worker *w = g_server.workers[wi];
@@ -93,23 +111,27 @@ void cmd_client_list(cb_client *c) {
         cb_client *t = w->clients;
         while (t && t->next) t = t->next;
         for (; t; t = t->prev) {
-            if (only_normal == 0) continue; /* replicas are listed below; no master clients */
+            if (only_normal == 0) continue; /* replicas and the master are listed apart */
             if (nids) {
                 int hit = 0;
                 for (int i = 0; i < nids; i++) hit |= ids[i] == t->id;
                 if (!hit) continue;
             }
+            if (mline && t->id > mid) {
+                append_text(&out, &len, &cap, mline, cbstr_len(mline));
+                cbstr_free(mline);
+                mline = NULL;
+            }
             char *line = client_info_line(t);
             size_t n = strlen(line);
-            if (len + n + 2 > cap) {
-                cap = (len + n + 2) * 2;
-                out = cb_realloc(out, cap);
-            }
-            memcpy(out + len, line, n);
-            len += n;
-            out[len++] = '\n';
+            append_text(&out, &len, &cap, line, n);
+            append_text(&out, &len, &cap, "\n", 1);
             cb_free(line);
         }
+    }
+    if (mline) {
+        append_text(&out, &len, &cap, mline, cbstr_len(mline));
+        cbstr_free(mline);
     }
     /* Replicas live on the management thread (mgmt/repl.c). */
     if (only_normal != 1) {
@@ -159,9 +181,10 @@ static int kill_clients(cb_client *c, const kill_filter *f) {
     /* Replicas (mgmt/repl.c): matched by id, addresses and type. */
     if ((f->type == -1 || f->type == 2) && !f->user)
         killed += repl_kill(f->id, f->addr, f->addr_len, f->laddr, f->laddr_len);
-    /* Our own master's link (mgmt/replica.c): by type alone. */
-    if ((f->type == -1 || f->type == 3) && !f->id && !f->addr && !f->laddr && !f->user)
-        killed += replica_kill_link();
+    /* Our own master's link (mgmt/replica.c): by type, id and addresses;
+     * it has no user (Redis prints "(superuser)"), so a USER filter skips it. */
+    if ((f->type == -1 || f->type == 3) && !f->user)
+        killed += replica_kill_link(f->id, f->addr, f->addr_len, f->laddr, f->laddr_len);
     for (int wi = 0; wi < g_server.nworkers; wi++) {
         cb_client *next;
         for (cb_client *t = g_server.workers[wi]->clients; t; t = next) {

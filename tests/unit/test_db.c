@@ -2,8 +2,8 @@
  * with lazy expiry and hit/miss counting, TTLs, the active expiry cycles
  * (driven with a frozen clock), SWAPDB, RANDOMKEY over expired keys, SCAN
  * steps that survive table growth, LRU/LFU stamps, the modification hook,
- * the keyspace events the keyspace raises itself (new, expired, keymiss)
- * and two shards living side by side in one process.
+ * the keyspace events the keyspace raises itself (new, expired, keymiss),
+ * a replica's expiry and two shards living side by side in one process.
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -416,6 +416,102 @@ static void test_scan(void)
     shard_destroy(s);
 }
 
+/* A replica's shard (settings.replica): expired keys read as missing but
+ * stay for the master's DEL; the master's stream sees them; writes of our
+ * own clients delete them; TTLs our own clients set on a writable replica
+ * are ours to expire, the master's are not. */
+static void test_replica_expiry(void)
+{
+    cb_store_settings set = { .hz = 10, .active_expire_effort = 1, .lfu_log_factor = 10,
+                              .lfu_decay_time = 1, .maxmemory_samples = 5,
+                              .proto_max_bulk_len = 512LL * 1024 * 1024,
+                              .list_max_listpack_size = -2, .replica = 1,
+                              .replica_read_only = 1 };
+    cb_shard *s = shard_create(0, 4, &set, seed_a);
+    shard_set_time(s, T0);
+    cb_db *db = &s->dbs[0];
+    s->master_stream = 1;
+    put(s, db, "m", "1");
+    db_set_expire(s, db, "m", 1, T0 + 100);
+    put(s, db, "all", "1");
+    s->master_stream = 0;
+    CU_ASSERT_PTR_NULL(s->replica_keys);
+    shard_set_time(s, T0 + 200);
+
+    /* Reads: missing, counted as a miss, still there. */
+    CU_ASSERT_PTR_NULL(get(s, db, "m"));
+    CU_ASSERT(db_expire_if_needed(s, db, "m", 1));
+    CU_ASSERT_EQUAL(dict_size(db->keys), 2);
+    CU_ASSERT_EQUAL(s->stats.expired_keys, 0);
+    CU_ASSERT_EQUAL(s->stats.keyspace_misses, 1);
+    /* Neither cycle deletes it. */
+    shard_cron(s);
+    db_active_expire_cycle(s, 1);
+    shard_before_sleep(s);
+    CU_ASSERT_EQUAL(dict_size(db->keys), 2);
+    /* A new deadline already past keeps the key. */
+    shard_set_time(s, T0 + 200);
+    CU_ASSERT(!db_deadline_deletes(s, T0));
+    /* RANDOMKEY never answers it while a live key exists. */
+    for (int i = 0; i < 50; i++) {
+        cbstr k = db_random_key(s, db);
+        CU_ASSERT(k && cbstr_len(k) == 3);
+        cbstr_free(k);
+    }
+    /* The master's stream sees it. */
+    s->master_stream = 1;
+    CU_ASSERT_PTR_NOT_NULL(get(s, db, "m"));
+    s->master_stream = 0;
+    /* A read-only replica's write lookup (PFCOUNT) keeps it too. */
+    CU_ASSERT_PTR_NULL(db_lookup_write(s, db, "m", 1));
+    CU_ASSERT_EQUAL(dict_size(db->keys), 2);
+    CU_ASSERT_EQUAL(s->stats.expired_keys, 0);
+
+    /* A writable replica: our write deletes it first; our TTLs are ours. */
+    set.replica_read_only = 0;
+    CU_ASSERT_PTR_NULL(db_lookup_write(s, db, "m", 1));
+    CU_ASSERT_EQUAL(s->stats.expired_keys, 1);
+    put(s, &s->dbs[2], "own", "1");
+    db_set_expire(s, &s->dbs[2], "own", 3, T0 + 300);
+    put(s, db, "own", "1");
+    db_set_expire(s, db, "own", 3, T0 + 5000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->replica_keys);
+    CU_ASSERT_EQUAL(dict_size(s->replica_keys), 1);
+    shard_set_time(s, T0 + 400);
+    db_replica_expire_cycle(s);
+    CU_ASSERT_EQUAL(dict_size(s->dbs[2].keys), 0);
+    CU_ASSERT_EQUAL(dict_size(db->keys), 2);
+    CU_ASSERT_EQUAL(s->stats.expired_keys, 2);
+    CU_ASSERT_EQUAL(dict_size(s->replica_keys), 1); /* db 0's is still alive */
+    shard_set_time(s, T0 + 6000);
+    db_replica_expire_cycle(s);
+    CU_ASSERT_EQUAL(dict_size(db->keys), 1);
+    CU_ASSERT_EQUAL(dict_size(s->replica_keys), 0);
+    /* FLUSHALL forgets the names. */
+    put(s, db, "x", "1");
+    db_set_expire(s, db, "x", 1, T0 + 7000);
+    CU_ASSERT_EQUAL(dict_size(s->replica_keys), 1);
+    shard_empty(s);
+    CU_ASSERT_EQUAL(dict_size(s->replica_keys), 0);
+
+    /* Only expired keys, all with a TTL: one comes back after 100 draws. */
+    put(s, db, "v", "1");
+    set.replica_read_only = 1;
+    s->master_stream = 1;
+    db_set_expire(s, db, "v", 1, T0);
+    s->master_stream = 0;
+    cbstr k = db_random_key(s, db);
+    CU_ASSERT(k && cbstr_len(k) == 1 && k[0] == 'v');
+    cbstr_free(k);
+
+    /* A master again: the next read deletes it. */
+    set.replica = 0;
+    CU_ASSERT(db_deadline_deletes(s, T0));
+    CU_ASSERT_PTR_NULL(get(s, db, "v"));
+    CU_ASSERT_EQUAL(dict_size(db->keys), 0);
+    shard_destroy(s);
+}
+
 static void test_two_shards(void)
 {
     cb_shard *a = shard_create(0, 16, NULL, seed_a);
@@ -466,6 +562,7 @@ int main(void)
     CU_add_test(s, "lru and lfu stamps", test_lru_lfu);
     CU_add_test(s, "scan through db", test_scan);
     CU_add_test(s, "two shards in one process", test_two_shards);
+    CU_add_test(s, "a replica's expiry", test_replica_expiry);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
