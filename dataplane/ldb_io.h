@@ -23,6 +23,7 @@ typedef struct ldb_io_ops {
     long (*read)(ldb_io *io, char *buf, size_t cap, int wait_ms);
     int (*write)(ldb_io *io, const char *p, size_t n);
     void (*close)(ldb_io *io);
+    void (*running)(ldb_io *io); /* may be NULL */
 } ldb_io_ops;
 
 /* Each transport's handle starts with this. */
@@ -44,6 +45,12 @@ static inline long ldb_io_read(ldb_io *io, char *buf, size_t cap, int wait_ms) {
 /* All n bytes, sent at once: 0, or -1 when the client cannot take them. */
 static inline int ldb_io_write(ldb_io *io, const char *p, size_t n) {
     return io->ops->write(io, p, n);
+}
+/* The script runs on between stops (called from the hook, at every line
+ * and count event): a transport whose network moves only when polled keeps
+ * it moving. */
+static inline void ldb_io_running(ldb_io *io) {
+    if (io->ops->running) io->ops->running(io);
 }
 /* The session is over (its last write done). */
 static inline void ldb_io_close(ldb_io *io) { io->ops->close(io); }

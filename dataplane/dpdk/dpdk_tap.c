@@ -14,7 +14,8 @@
  * retransmission give-up shows as TF_GONE and takes effect after it.
  * Writes go straight into the connection's send buffer, ahead of the
  * client's queued replies as the kernel plane's direct send() is, and
- * leave at once (ddrv_tx_flush).
+ * leave at once (ddrv_tx_flush). While the script runs on between stops,
+ * the line hook polls the stack the same way (tap_running).
  */
 #include <errno.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct ddrv_tap {
     char *buf;                /* received, not read yet: [off, len) */
     size_t off, len, cap;
     int eof;                  /* the peer's FIN arrived */
+    uint64_t polled_us;       /* last poll while the script ran on */
 };
 
 void ddrv_tap_input(ddrv_tap *t, const uint8_t *p, size_t n) {
@@ -113,7 +115,20 @@ static void tap_close(ldb_io *io) {
     cb_free_conn(t);
 }
 
-static const ldb_io_ops tap_ops = {.read = tap_read, .write = tap_write, .close = tap_close};
+/* A long run between stops: ARP, ACKs and timers go on, as the kernel's
+ * TCP goes on while the kernel plane's worker runs the script. Called at
+ * every line, so a poll at most every TAP_RUN_POLL_US. */
+#define TAP_RUN_POLL_US 1000
+static void tap_running(ldb_io *io) {
+    ddrv_tap *t = (ddrv_tap *)io;
+    uint64_t now = util_monotonic_us();
+    if (now - t->polled_us < TAP_RUN_POLL_US) return;
+    t->polled_us = now;
+    ddrv_stack_poll(t->w, NULL);
+}
+
+static const ldb_io_ops tap_ops = {.read = tap_read, .write = tap_write, .close = tap_close,
+                                   .running = tap_running};
 
 ldb_io *ldb_io_dpdk_open(cb_client *c) {
     cb_worker *w = c->w;

@@ -766,6 +766,7 @@ void ldb_hook(lua_State *L, lua_Debug *ar) {
     cb_script_vm *vm = script_vm_current();
     cb_ldb *d = vm ? vm->ldb : NULL;
     if (!d) return;
+    ldb_io_running(d->io);
     lua_getstack(L, 0, ar);
     lua_getinfo(L, "Sl", ar);
     d->currentline = ar->currentline;

@@ -10,7 +10,9 @@
 # counters, the whole differential corpus (tests/diff) against this server,
 # 10,000 concurrent connections (orderly and abortive close), SYN cookies
 # under a SYN burst, a busy script (BUSY replies, SCRIPT KILL, its caller's
-# pipeline kept), long non-script work (a stretched SAVE and start-up
+# pipeline kept), the Lua debugger (SCRIPT DEBUG, redis-cli --ldb: transcripts
+# against a redis-server, other clients wait, ping goes on, a debugging
+# client killed, SIGTERM during a session; ldb.py), long non-script work (a stretched SAVE and start-up
 # loading: ping, handshakes, keepalive timers go on, -LOADING, replies in
 # order after; long_work.py), protected mode, two poll cores (two shards:
 # the corpus again), MIGRATE through our active open to a redis-server in
@@ -20,7 +22,7 @@
 # reorder_relay.py in a relay namespace), an 802.1Q VLAN (dpdk-vlan) behind
 # a tagging relay, a short run on net_af_xdp, and the dataset on real 2 MB
 # hugepages (hugepage_section).
-# CBX_ONLY=a,b runs only those sections (longwork migrate basic busy bgsave
+# CBX_ONLY=a,b runs only those sections (longwork migrate basic busy ldb bgsave
 # diff many syncookies protected twocores faults vlan afxdp hugepages;
 # lossbench, 20,000 round trips under 5% loss each way, runs only when
 # named). FAULT_ROUNDTRIPS and FAULT_CONNS size the fault test,
@@ -380,6 +382,33 @@ if want busy; then
     check "busy script: 1.5 s script, its client's pipeline kept in order" \
         in_ns timeout 30 $PY tests/dpdk/busy_script.py "$IP" "$PORT" pipeline
     cli config set busy-reply-threshold 5000 >/dev/null
+fi
+
+if want ldb; then
+    # SCRIPT DEBUG on our stack: the session taps its client's connection
+    # while the poll core keeps the stack moving (dataplane/dpdk/dpdk_tap.c).
+    check "ldb: sessions and redis-cli --ldb / --ldb-sync-mode match redis-server" \
+        in_ns timeout 60 $PY tests/dpdk/ldb.py "$IP" "$PORT" transcript
+    check "ldb: others wait for the session, ping and handshakes go on" \
+        in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" during
+    check "ldb: a debugging client killed (and FIN, RST) mid-session" \
+        in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" kill
+    # SIGTERM while a session waits on its debugger: it ends as if the
+    # client had left, and the server exits cleanly.
+    in_ns timeout 20 $PY tests/dpdk/ldb.py "$IP" "$PORT" hold >"$WORK/ldb_hold.txt" 2>&1 &
+    HOLD=$!
+    for _ in $(seq 1 50); do grep -q holding "$WORK/ldb_hold.txt" && break; sleep 0.1; done
+    t0=$(date +%s%N)
+    kill -TERM "$SPID"
+    for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    wait "$SPID"
+    rc=$?
+    SPID=
+    wait "$HOLD"
+    check "ldb: SIGTERM during a session: exit $rc after $ms ms, <endsession> sent" \
+        bash -c "[ $rc = 0 ] && [ $ms -lt 5000 ] && grep -q endsession '$WORK/ldb_hold.txt'"
+    start_server --protected-mode no || bad "server restart"
 fi
 
 if want bgsave; then
