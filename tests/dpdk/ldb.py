@@ -12,8 +12,10 @@ data plane, run by run_dpdk_tests.sh inside the client namespace with
               order, as on the kernel plane; ICMP ping is answered during it;
   kill        a debugging client leaves mid-session (redis-cli killed, a
               FIN, a RST): the script runs to its end, the server carries on;
+  stashed     EVAL and the debugger's FIN arrive while the stack is held (a
+              stretched SAVE): the session sees the FIN and ends;
   hold        start a session and wait in it (for the SIGTERM check).
-Usage: ldb.py HOST PORT transcript | during | kill | hold
+Usage: ldb.py HOST PORT transcript | during | kill | stashed | hold
 Prints one line per check and exits 1 on any failure.
 """
 import os
@@ -382,6 +384,36 @@ def kill(host, port):
         server_goes_on(f"client closed with a {how.upper()}", f"left_{how}")
 
 
+def stashed(host, port):
+    """EVAL and the debugger's FIN arrive together while the stack is held
+    (a stretched SAVE): the session starts after the SAVE, finds the FIN
+    that waited with its EVAL, and ends as a kernel read of 0 ends it."""
+    reset(host, port)
+    ctl = Conn(host, port)
+    ctl.call("DEBUG", "POPULATE", "1000", "ldbsave")
+    ctl.call("CONFIG", "SET", "rdb-key-save-delay", "1000")
+    dbg = Conn(host, port)
+    dbg.call("SCRIPT", "DEBUG", "sync")
+    saver = Conn(host, port, timeout=30)
+    saver.send(cmd("SAVE"))
+    time.sleep(0.3)
+    dbg.send(cmd("EVAL", 'redis.call("set","stashed","1")\nreturn 1', "0"))
+    dbg.s.shutdown(socket.SHUT_WR)
+    check("SAVE (~1 s) replied", saver.raw_reply(timeout=30) == b"+OK\r\n")
+    try:
+        got = [dbg.raw_reply(timeout=5) for _ in range(3)]
+    except (socket.timeout, EOFError) as e:
+        got = [repr(e)]
+    check("the session ended at once on the FIN that waited with its EVAL",
+          len(got) == 3 and b"Stopped at 1" in got[0] and b"<endsession>" in got[1] and
+          got[2] == b":1\r\n", repr(got))
+    check("its script ran to its end", get(host, port, "stashed") == b"$1\r\n1\r\n")
+    ctl.call("CONFIG", "SET", "rdb-key-save-delay", "0")
+    ctl.call("FLUSHALL")
+    for c in (ctl, dbg, saver):
+        c.close()
+
+
 def hold(host, port):
     c, first = start_waiting_session(host, port)
     check("session stopped at line 1", b"Stopped at 1" in first)
@@ -396,7 +428,8 @@ def hold(host, port):
 
 def main():
     host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    {"transcript": transcript, "during": during, "kill": kill, "hold": hold}[mode](host, port)
+    {"transcript": transcript, "during": during, "kill": kill, "stashed": stashed,
+     "hold": hold}[mode](host, port)
     sys.exit(1 if FAILS else 0)
 
 

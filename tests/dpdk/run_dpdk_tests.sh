@@ -393,6 +393,8 @@ if want ldb; then
         in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" during
     check "ldb: a debugging client killed (and FIN, RST) mid-session" \
         in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" kill
+    check "ldb: EVAL and FIN that waited out a SAVE: the session ends at once" \
+        in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" stashed
     # SIGTERM while a session waits on its debugger: it ends as if the
     # client had left, and the server exits cleanly.
     in_ns timeout 20 $PY tests/dpdk/ldb.py "$IP" "$PORT" hold >"$WORK/ldb_hold.txt" 2>&1 &
