@@ -4,7 +4,7 @@
  * Call order: SCRIPT DEBUG sets the client's mode (cmd_script.c); its next
  * EVAL starts a session (ldb_start), the script runs under ldb_hook (a
  * line + count hook), which stops at steps and breakpoints and runs the
- * debugger's commands read straight from the client's socket (ldb_repl);
+ * debugger's commands read straight from the client's connection (ldb_repl);
  * after the script, ldb_end sends "<endsession>" and the client is closed
  * once its reply is out. Every batch of debugger output is one RESP array
  * of status lines, written at once (blocking, as Redis does). The session

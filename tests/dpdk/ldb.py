@@ -328,8 +328,10 @@ def during(host, port):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     m = re.search(rb"= [\d.]+/[\d.]+/([\d.]+)/", ping.stdout)
     worst = float(m.group(1)) if m else 1e9
-    check(f"ICMP ping answered at once while the script runs on (worst {worst:.1f} ms)",
-          ping.returncode == 0 and worst < 300, ping.stdout.decode()[-200:])
+    # Two poll cores share CPU 1 in the two-core run: the scheduler's slices.
+    limit = float(os.environ.get("LDB_PING_WORST_MS", "300"))
+    check(f"ICMP ping answered at once while the script runs on (worst {worst:.1f} ms, "
+          f"limit {limit:.0f})", ping.returncode == 0 and worst < limit, ping.stdout.decode()[-200:])
     end = c.raw_reply(timeout=10)
     check("the long run ends the session", b"<endsession>" in end, repr(end[:200]))
     c.close()

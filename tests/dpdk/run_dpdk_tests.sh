@@ -10,12 +10,13 @@
 # counters, the whole differential corpus (tests/diff) against this server,
 # 10,000 concurrent connections (orderly and abortive close), SYN cookies
 # under a SYN burst, a busy script (BUSY replies, SCRIPT KILL, its caller's
-# pipeline kept), the Lua debugger (SCRIPT DEBUG, redis-cli --ldb: transcripts
-# against a redis-server, other clients wait, ping goes on, a debugging
-# client killed, SIGTERM during a session; ldb.py), long non-script work (a stretched SAVE and start-up
-# loading: ping, handshakes, keepalive timers go on, -LOADING, replies in
-# order after; long_work.py), protected mode, two poll cores (two shards:
-# the corpus again), MIGRATE through our active open to a redis-server in
+# pipeline kept), the Lua debugger (SCRIPT DEBUG, redis-cli --ldb:
+# transcripts against a redis-server, other clients wait, ping goes on, a
+# debugging client killed, SIGTERM during a session; ldb.py), long
+# non-script work (a stretched SAVE and start-up loading: ping, handshakes,
+# keepalive timers go on, -LOADING, replies in order after; long_work.py),
+# protected mode, two poll cores (two shards: the corpus again, SAVE and a
+# debugging session parking the other core), MIGRATE through our active open to a redis-server in
 # the client namespace (one and two poll cores), the fault test
 # (100,000 verified round trips over 50 connections under 5% loss each way,
 # 1% duplication and 10% reordering at once: iptables statistic, nft dup,
@@ -522,6 +523,11 @@ if start_server --protected-mode no; then
     # SAVE on one core parks the other: both stacks keep moving.
     check "two poll cores: SAVE keeps both stacks moving, replies in order after it" \
         in_ns timeout 60 $PY tests/dpdk/long_work.py "$IP" "$PORT" save
+    # A debugging session on one core parks the other (as any script does).
+    check "two poll cores: ldb sessions match redis-server" \
+        in_ns timeout 60 $PY tests/dpdk/ldb.py "$IP" "$PORT" transcript
+    check "two poll cores: ldb: others wait for the session, ping goes on" \
+        in_ns env LDB_PING_WORST_MS=1000 timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" during
     stop_server
 else
     bad "server start (two poll cores)"
