@@ -67,6 +67,8 @@ typedef struct ddrv_core {
     int hold;                 /* application callbacks go to the stash */
     stash_ev *stash, **stash_tail;
     int writable_missed;      /* send space freed while held */
+    ddrv_tap *tap;            /* a debugging session's, on tap_client */
+    cb_client *tap_client;
 } ddrv_core;
 
 /* A frame handed from one poll core to another. */
@@ -362,6 +364,10 @@ static void active_closed(cb_outconn *oc, int reset) {
 
 static void app_recv(tcp_conn *tc, const uint8_t *p, size_t len) {
     ddrv_core *core = tc->ts->app_ctx;
+    if (core->tap && tc->app == core->tap_client) {
+        ddrv_tap_input(core->tap, p, len);
+        return;
+    }
     if (!core->hold && !core->stash && is_active_app(tc->app)) {
         outconn_transport_data(active_oc(tc->app), (const char *)p, len);
         return;
@@ -395,6 +401,7 @@ static void app_closed(void *app, int reset) {
     }
     cb_client *c = app;
     ddrv_core *core = is_pending(app) ? NULL : c->w->dpdk;
+    if (core && core->tap && c == core->tap_client) ddrv_tap_eof(core->tap); /* closed in order */
     if (!core || core->hold || core->stash) {
         /* Held: the client learns it in order. A reset freed the
          * connection; after a FIN it lives on (CLOSE_WAIT) and stays
@@ -461,6 +468,38 @@ static void app_writable(tcp_conn *tc) {
 static void stash_rename(ddrv_core *core, void *from, void *to) {
     for (stash_ev *e = core->stash; e; e = e->next)
         if (e->app == from) e->app = to;
+}
+
+int ddrv_tap_attach(cb_worker *w, ddrv_tap *t, cb_client *c) {
+    ddrv_core *core = w->dpdk;
+    if (!core || core->tap || c->ops != &dpdk_ops) return -1;
+    core->tap = t;
+    core->tap_client = c;
+    /* What waits in the stash for c came before anything newer. */
+    stash_ev **pp = &core->stash;
+    while (*pp) {
+        stash_ev *e = *pp;
+        if (e->app == c && e->kind == EV_RECV) {
+            ddrv_tap_input(t, e->data, e->len);
+            *pp = e->next;
+            cb_free_conn(e);
+            continue;
+        }
+        if (e->app == c && e->kind == EV_CLOSED) ddrv_tap_eof(t);
+        pp = &e->next;
+    }
+    core->stash_tail = pp;
+    if (c->conn) tcp_tap(c->conn, 1);
+    return 0;
+}
+
+void ddrv_tap_detach(cb_worker *w, ddrv_tap *t) {
+    ddrv_core *core = w->dpdk;
+    if (!core || core->tap != t) return;
+    cb_client *c = core->tap_client;
+    core->tap = NULL;
+    core->tap_client = NULL;
+    if (c->conn) tcp_tap(c->conn, 0);
 }
 
 /* Hand the stash to the application, in order (from the loop, not held). */

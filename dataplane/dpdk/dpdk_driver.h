@@ -32,6 +32,16 @@ void ddrv_nested_poll(struct cb_worker *w, struct cb_client *caller);
  * caller (may be NULL). New connections, input and closes wait, in order,
  * for the next ddrv_poll; ping, handshakes, ACKs and timers go on. */
 void ddrv_stack_poll(struct cb_worker *w, struct cb_client *caller);
+/* A Lua debugging session's tap on its client's connection (dpdk_tap.c,
+ * ldb_io.h). attach: c's payload goes to t from now on (what the stash
+ * holds for it first), and its FIN marks t; -1 when c is not a connection
+ * of w's stack or w has a tap already. detach: back to normal. */
+typedef struct ddrv_tap ddrv_tap;
+int ddrv_tap_attach(struct cb_worker *w, ddrv_tap *t, struct cb_client *c);
+void ddrv_tap_detach(struct cb_worker *w, ddrv_tap *t);
+/* The driver's calls into the tap (dpdk_tap.c). */
+void ddrv_tap_input(ddrv_tap *t, const uint8_t *p, size_t n);
+void ddrv_tap_eof(ddrv_tap *t);
 void ddrv_shutdown(struct cb_worker *w);
 /* Run fn(w) on the worker's poll core / wait for it to return. */
 int ddrv_launch(struct cb_worker *w, int (*fn)(void *));

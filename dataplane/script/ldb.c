@@ -4,10 +4,12 @@
  * Call order: SCRIPT DEBUG sets the client's mode (cmd_script.c); its next
  * EVAL starts a session (ldb_start), the script runs under ldb_hook (a
  * line + count hook), which stops at steps and breakpoints and runs the
- * debugger's commands read straight from the client's socket (ldb_repl);
+ * debugger's commands read straight from the client's connection (ldb_repl);
  * after the script, ldb_end sends "<endsession>" and the client is closed
  * once its reply is out. Every batch of debugger output is one RESP array
- * of status lines, written to the socket at once (blocking, as Redis does).
+ * of status lines, written at once (blocking, as Redis does). The session
+ * reads and writes through its plane's transport (ldb_io.h): the client's
+ * socket on the kernel plane, a tap on its connection on the DPDK plane.
  *
  * Redis forks for SCRIPT DEBUG YES so that the session's writes vanish with
  * the child. We never fork (docs/scripting.md says why), so both modes run
@@ -22,16 +24,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "../cmd/command.h"
+#include "../ldb_io.h"
 #include "../worker.h"
 #include "../../persist/rdb.h"
 #include "../../platform/config.h"
@@ -43,7 +43,7 @@
 #define LDB_BREAKPOINTS_MAX 64
 #define LDB_MAXLEN_DEFAULT 256
 #define LDB_MAX_DEPTH 10 /* nesting shown before giving up, as Redis 7.0 */
-#define LDB_SEND_TIMEOUT_MS 5000
+#define LDB_READ_WAIT_MS 100 /* how often a waiting session looks at shutdown */
 
 /* A growable byte string. */
 typedef struct {
@@ -117,7 +117,7 @@ typedef struct {
 
 struct cb_ldb {
     cb_client *c;
-    int fd;
+    ldb_io *io;
     int forked;              /* SCRIPT DEBUG YES: roll back at the end */
     sbuf *logs;              /* lines waiting to be sent */
     int nlogs, logcap;
@@ -170,25 +170,6 @@ static void ldb_log_maxlen(cb_ldb *d, sbuf *line) {
     }
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            if (poll(&pf, 1, LDB_SEND_TIMEOUT_MS) <= 0) return -1;
-            continue;
-        }
-        return -1;
-    }
-    return 0;
-}
-
 /* Sends the waiting lines as one array of status replies. */
 static void ldb_send_logs(cb_ldb *d) {
     sbuf out = {0};
@@ -203,7 +184,7 @@ static void ldb_send_logs(cb_ldb *d) {
         cb_free(l->p);
     }
     d->nlogs = 0;
-    if (d->fd >= 0) write_all(d->fd, out.p, out.len); /* a gone client ends the session later */
+    ldb_io_write(d->io, out.p, out.len); /* a gone client ends the session later */
     cb_free(out.p);
 }
 
@@ -372,7 +353,7 @@ static const char *human(sbuf *o, const char *p, const char *end) {
 cb_ldb *ldb_start(cb_client *c, const char *body, size_t len, int forked) {
     cb_ldb *d = cb_calloc(sizeof(*d));
     d->c = c;
-    d->fd = c->fd;
+    d->io = ldb_io_open(c);
     d->forked = forked;
     d->step = 1;
     d->maxlen = LDB_MAXLEN_DEFAULT;
@@ -404,6 +385,7 @@ cb_ldb *ldb_start(cb_client *c, const char *body, size_t len, int forked) {
 void ldb_end(cb_ldb *d) {
     ldb_log(d, "<endsession>");
     ldb_send_logs(d);
+    ldb_io_close(d->io);
     d->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
     for (int i = 0; i < d->nsaved; i++) {
         cb_free(d->saved[i].key);
@@ -721,13 +703,10 @@ static int ldb_repl(cb_ldb *d, lua_State *L) {
         int argc = 0;
         while ((argv = parse_command(d, &argc)) == NULL) {
             char buf[1024];
-            ssize_t n = d->fd >= 0 ? read(d->fd, buf, sizeof(buf)) : 0;
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            long n = ldb_io_read(d->io, buf, sizeof(buf), LDB_READ_WAIT_MS);
+            if (n < 0) {
                 /* Wait for the debugger, but not past a shutdown (SIGTERM):
                  * the session then ends as if the client had left. */
-                struct pollfd pf = {.fd = d->fd, .events = POLLIN};
-                poll(&pf, 1, 100);
                 if (!__atomic_load_n(&g_server.shutdown_asap, __ATOMIC_RELAXED)) continue;
                 n = 0;
             }
@@ -787,6 +766,7 @@ void ldb_hook(lua_State *L, lua_Debug *ar) {
     cb_script_vm *vm = script_vm_current();
     cb_ldb *d = vm ? vm->ldb : NULL;
     if (!d) return;
+    ldb_io_running(d->io);
     lua_getstack(L, 0, ar);
     lua_getinfo(L, "Sl", ar);
     d->currentline = ar->currentline;

@@ -80,6 +80,10 @@ typedef struct tcp_sent {
 } tcp_sent;
 #define TF_ACTIVE    0x800 /* we opened it (tcp_connect): the application
                               is told by connected(), not accepted() */
+#define TF_TAP       0x1000 /* the application reads this connection from
+                               inside its callback (tcp_tap) */
+#define TF_GONE      0x2000 /* tapped, and a reset or a give-up waits for
+                               the tap's end */
 
 typedef struct tcp_ooo {
     struct tcp_ooo *next;
@@ -211,6 +215,14 @@ void tcp_hold(tcp_conn *tc, int on);
 /* Process the segments kept for connections no longer held, in order
  * (call from the outermost loop level, never from a callback). */
 void tcp_run_deferred(tcp_stack *ts);
+/* Tap (on 1) or release a connection whose application stays inside its
+ * callback and reads it from there by polling the stack (a Lua debugging
+ * session): its segments are processed and delivered, its timers run, but
+ * nothing frees it meanwhile: an acceptable reset waits (with what follows
+ * it) for tcp_run_deferred and a retransmission or keepalive give-up for
+ * the next expiry; either sets TF_GONE, which is how the application
+ * learns that the peer is gone. */
+void tcp_tap(tcp_conn *tc, int on);
 
 /* Active open (tcp_connect.c): a SYN with our options (MSS, window scale,
  * timestamps) to rip:rport from lport (0: an ephemeral port that the

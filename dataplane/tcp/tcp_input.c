@@ -509,7 +509,9 @@ static void conn_input(tcp_conn *tc, const seg_info *s) {
             send_ack_now(tc); /* duplicate ACK: the sender learns of the hole */
         }
     }
-    if (fin) {
+    /* A tapped application may have taken this FIN already, from a
+     * retransmission processed inside deliver(). */
+    if (fin && !(tc->flags & TF_FIN_RCVD)) {
         tc->rcv_nxt++;
         tc->flags |= TF_FIN_RCVD;
         /* Owed until the end of the turn: the application's close usually
@@ -599,6 +601,14 @@ static void segment_input(tcp_stack *ts, uint32_t src, uint32_t dst, const uint8
         defer_segment(ts, src, dst, seg, len);
         return;
     }
+    if ((tc->flags & TF_TAP) &&
+        ((tc->flags & TF_GONE) || ((s.flags & TH_RST) && s.seq == tc->rcv_nxt))) {
+        /* The reset that would free it (RFC 5961 3.2's exact match) waits,
+         * and whatever follows it. */
+        tc->flags |= TF_GONE;
+        defer_segment(ts, src, dst, seg, len);
+        return;
+    }
     conn_input(tc, &s);
 }
 
@@ -615,6 +625,15 @@ void tcp_hold(tcp_conn *tc, int on) {
         tcp_ack_later(tc);
     } else {
         tc->flags &= (uint16_t)~TF_HOLD;
+    }
+}
+
+void tcp_tap(tcp_conn *tc, int on) {
+    if (on) {
+        tc->flags |= TF_TAP;
+        tcp_ack_later(tc); /* what was delivered, as tcp_hold does */
+    } else {
+        tc->flags &= (uint16_t)~(TF_TAP | TF_GONE);
     }
 }
 

@@ -78,6 +78,21 @@ void tcp_keepalive_arm(tcp_conn *tc) {
     tc->flags |= TF_KATIMER;
 }
 
+/* The peer is gone: drop the connection, unless it is tapped (tcp_tap):
+ * then the application learns it from TF_GONE, and the next expiry, once
+ * the tap is off, drops it (retries stay past the limit without growing). */
+static void give_up(tcp_conn *tc) {
+    if (!(tc->flags & TF_TAP)) {
+        tcp_abort(tc);
+        return;
+    }
+    tc->flags |= TF_GONE;
+    if (tc->retries > TCP_MAX_RETRIES) tc->retries = TCP_MAX_RETRIES;
+    uint16_t ka = tc->flags & TF_KATIMER;
+    tcp_timer_set(tc, 10);
+    tc->flags |= ka;
+}
+
 /* The keepalive timer expired on an idle connection. */
 static void keepalive(tcp_conn *tc) {
     uint32_t ka = tc->ts->keepalive_ms;
@@ -88,7 +103,7 @@ static void keepalive(tcp_conn *tc) {
         return;
     }
     if (tc->ka_probes >= 3) {
-        tcp_abort(tc); /* the peer is gone */
+        give_up(tc); /* the peer is gone */
         return;
     }
     tc->ka_probes++;
@@ -147,7 +162,7 @@ static void fire(tcp_conn *tc) {
     if (tc->snd_nxt != tc->snd_una) {
         /* Retransmission timeout. */
         if (++tc->retries > TCP_MAX_RETRIES) {
-            tcp_abort(tc);
+            give_up(tc);
             return;
         }
         NS_INC(st->tcp_rto_fired);
@@ -164,7 +179,7 @@ static void fire(tcp_conn *tc) {
     if (tc->slen > tc->snd_nxt - tc->snd_una && tc->snd_wnd == 0) {
         /* Zero-window probe: one byte beyond the window (RFC 9293 3.8.6.1). */
         if (++tc->retries > TCP_MAX_RETRIES) {
-            tcp_abort(tc);
+            give_up(tc);
             return;
         }
         if (tc->backoff < 16) tc->backoff++;

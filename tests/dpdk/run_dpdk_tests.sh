@@ -10,19 +10,23 @@
 # counters, the whole differential corpus (tests/diff) against this server,
 # 10,000 concurrent connections (orderly and abortive close), SYN cookies
 # under a SYN burst, a busy script (BUSY replies, SCRIPT KILL, its caller's
-# pipeline kept), long non-script work (a stretched SAVE and start-up
-# loading: ping, handshakes, keepalive timers go on, -LOADING, replies in
-# order after; long_work.py), protected mode, two poll cores (two shards:
-# the corpus again), MIGRATE through our active open to a redis-server in
-# the client namespace (one and two poll cores), replication both ways
-# with a redis-server in the client namespace (repl: full sync, stream,
-# partial resync, WAIT, a closed master port; tests/dpdk/repl.py), the fault test
+# pipeline kept), the Lua debugger (SCRIPT DEBUG, redis-cli --ldb:
+# transcripts against a redis-server, other clients wait, ping goes on, a
+# debugging client killed, SIGTERM during a session; ldb.py), long
+# non-script work (a stretched SAVE and start-up loading: ping, handshakes,
+# keepalive timers go on, -LOADING, replies in order after; long_work.py),
+# protected mode, two poll cores (two shards: the corpus again, SAVE and a
+# debugging session parking the other core), MIGRATE through our active
+# open to a redis-server in the client namespace (one and two poll cores),
+# replication both ways with a redis-server in the client namespace (repl:
+# full sync, stream, partial resync, WAIT, a closed master port;
+# tests/dpdk/repl.py), the fault test
 # (100,000 verified round trips over 50 connections under 5% loss each way,
 # 1% duplication and 10% reordering at once: iptables statistic, nft dup,
 # reorder_relay.py in a relay namespace), an 802.1Q VLAN (dpdk-vlan) behind
 # a tagging relay, a short run on net_af_xdp, and the dataset on real 2 MB
 # hugepages (hugepage_section).
-# CBX_ONLY=a,b runs only those sections (longwork migrate repl basic busy bgsave
+# CBX_ONLY=a,b runs only those sections (longwork migrate repl basic busy ldb bgsave
 # diff many syncookies protected twocores faults vlan afxdp hugepages;
 # lossbench, 20,000 round trips under 5% loss each way, runs only when
 # named). FAULT_ROUNDTRIPS and FAULT_CONNS size the fault test,
@@ -426,6 +430,35 @@ if want busy; then
     cli config set busy-reply-threshold 5000 >/dev/null
 fi
 
+if want ldb; then
+    # SCRIPT DEBUG on our stack: the session taps its client's connection
+    # while the poll core keeps the stack moving (dataplane/dpdk/dpdk_tap.c).
+    check "ldb: sessions and redis-cli --ldb / --ldb-sync-mode match redis-server" \
+        in_ns timeout 60 $PY tests/dpdk/ldb.py "$IP" "$PORT" transcript
+    check "ldb: others wait for the session, ping and handshakes go on" \
+        in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" during
+    check "ldb: a debugging client killed (and FIN, RST) mid-session" \
+        in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" kill
+    check "ldb: EVAL and FIN that waited out a SAVE: the session ends at once" \
+        in_ns timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" stashed
+    # SIGTERM while a session waits on its debugger: it ends as if the
+    # client had left, and the server exits cleanly.
+    in_ns timeout 20 $PY tests/dpdk/ldb.py "$IP" "$PORT" hold >"$WORK/ldb_hold.txt" 2>&1 &
+    HOLD=$!
+    for _ in $(seq 1 50); do grep -q holding "$WORK/ldb_hold.txt" && break; sleep 0.1; done
+    t0=$(date +%s%N)
+    kill -TERM "$SPID"
+    for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    wait "$SPID"
+    rc=$?
+    SPID=
+    wait "$HOLD"
+    check "ldb: SIGTERM during a session: exit $rc after $ms ms, <endsession> sent" \
+        bash -c "[ $rc = 0 ] && [ $ms -lt 5000 ] && grep -q endsession '$WORK/ldb_hold.txt'"
+    start_server --protected-mode no || bad "server restart"
+fi
+
 if want bgsave; then
     # A point-in-time BGSAVE while the poll core serves (the worker serializes
     # its shard between loop turns); the checker reads the file back.
@@ -535,6 +568,11 @@ if start_server --protected-mode no; then
     # SAVE on one core parks the other: both stacks keep moving.
     check "two poll cores: SAVE keeps both stacks moving, replies in order after it" \
         in_ns timeout 60 $PY tests/dpdk/long_work.py "$IP" "$PORT" save
+    # A debugging session on one core parks the other (as any script does).
+    check "two poll cores: ldb sessions match redis-server" \
+        in_ns timeout 60 $PY tests/dpdk/ldb.py "$IP" "$PORT" transcript
+    check "two poll cores: ldb: others wait for the session, ping goes on" \
+        in_ns env LDB_PING_WORST_MS=1000 timeout 30 $PY tests/dpdk/ldb.py "$IP" "$PORT" during
     stop_server
 else
     bad "server start (two poll cores)"

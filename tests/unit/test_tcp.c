@@ -574,6 +574,79 @@ static void test_hold_while_in_callback(void) {
     teardown();
 }
 
+/* Inside the receive callback the application reads the same connection
+ * by polling the stack (a Lua debugging session): tapped, its segments are
+ * delivered there and then, but an exact RST (and what follows it) waits,
+ * shown by TF_GONE, and frees it only once the tap is off. */
+static uint32_t tap_iss;
+static void poll_while_tapped(tcp_conn *tc) {
+    opts o = ts_opts();
+    tcp_tap(tc, 1);
+    inject(40047, 2005, tap_iss, ACK | PSH, 1024, &o, "step");
+    CU_ASSERT_EQUAL(rlen, 8);
+    CU_ASSERT(memcmp(rbuf, "evalstep", 8) == 0);
+    /* In the window but not exact: a challenge ACK, nothing more. */
+    inject(40047, 2050, tap_iss, RST, 1024, NULL, NULL);
+    CU_ASSERT_FALSE(tc->flags & TF_GONE);
+    inject(40047, 2009, tap_iss, RST, 1024, NULL, NULL);
+    CU_ASSERT(tc->flags & TF_GONE);
+    CU_ASSERT_EQUAL(closed_rst, 0);
+    CU_ASSERT_PTR_EQUAL(tcp_lookup(ns->tcp, PEER_IP, 40047, OUR_IP, PORT), tc);
+    inject(40047, 2009, tap_iss, ACK | PSH, 1024, &o, "late");
+    CU_ASSERT_EQUAL(rlen, 8);
+    tcp_tap(tc, 0);
+    CU_ASSERT_FALSE(tc->flags & (TF_TAP | TF_GONE));
+}
+
+/* The callback's own segment carried a FIN; its retransmission, taken
+ * inside the callback, counts it once. */
+static void fin_while_tapped(tcp_conn *tc) {
+    opts o = ts_opts();
+    tcp_tap(tc, 1);
+    inject_full(PEER_IP, 40048, PORT, 3001, tap_iss, ACK | PSH | FIN, 1024, &o, "eval", 4, 0);
+    CU_ASSERT_EQUAL(closed_fin, 1);
+    CU_ASSERT_EQUAL(tc->state, TCP_CLOSE_WAIT);
+    tcp_tap(tc, 0);
+}
+
+static void test_tap_while_in_callback(void) {
+    setup();
+    tap_iss = handshake(40047, 2000, 1);
+    opts o = ts_opts();
+    recv_hook = poll_while_tapped;
+    inject(40047, 2001, tap_iss, ACK | PSH, 1024, &o, "eval");
+    CU_ASSERT_EQUAL(closed_rst, 0);
+    tcp_run_deferred(ns->tcp);
+    CU_ASSERT_EQUAL(closed_rst, 1);
+    CU_ASSERT_EQUAL(rlen, 8);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40047, OUR_IP, PORT));
+
+    tap_iss = handshake(40048, 3000, 1);
+    tcp_conn *tc = last_tc;
+    recv_hook = fin_while_tapped;
+    inject_full(PEER_IP, 40048, PORT, 3001, tap_iss, ACK | PSH | FIN, 1024, &o, "eval", 4, 0);
+    CU_ASSERT_EQUAL(closed_fin, 1);
+    CU_ASSERT_EQUAL(tc->rcv_nxt, 3006);
+    CU_ASSERT_EQUAL(tc->state, TCP_CLOSE_WAIT);
+
+    /* A retransmission give-up while tapped: TF_GONE, freed after. */
+    tap_iss = handshake(40049, 4000, 1);
+    tc = last_tc;
+    tcp_tap(tc, 1);
+    struct iovec iov = {(void *)"0123456789", 10};
+    tcp_send(tc, &iov, 1);
+    for (int i = 0; i < 40 && !(tc->flags & TF_GONE); i++) advance_ms(TCP_RTO_MAX_MS);
+    CU_ASSERT(tc->flags & TF_GONE);
+    CU_ASSERT_EQUAL(closed_rst, 1);
+    advance_ms(TCP_RTO_MAX_MS);
+    CU_ASSERT_PTR_EQUAL(tcp_lookup(ns->tcp, PEER_IP, 40049, OUR_IP, PORT), tc);
+    tcp_tap(tc, 0);
+    advance_ms(20);
+    CU_ASSERT_EQUAL(closed_rst, 2);
+    CU_ASSERT_PTR_NULL(tcp_lookup(ns->tcp, PEER_IP, 40049, OUR_IP, PORT));
+    teardown();
+}
+
 static void test_active_close_time_wait(void) {
     setup();
     uint32_t iss = handshake(40050, 70, 1);
@@ -1336,6 +1409,8 @@ int main(void) {
     CU_add_test(s, "passive close: CLOSE_WAIT, LAST_ACK", test_passive_close);
     CU_add_test(s, "held connection: segments wait in the callback, replay in order",
                 test_hold_while_in_callback);
+    CU_add_test(s, "tapped connection: delivered in the callback, freed after it",
+                test_tap_while_in_callback);
     CU_add_test(s, "active close: FIN_WAIT_1/2, TIME_WAIT", test_active_close_time_wait);
     CU_add_test(s, "simultaneous close; data after close", test_simultaneous_close_and_data_after_close);
     CU_add_test(s, "retransmission timeout with backoff and abort", test_retransmission_backoff);
