@@ -282,7 +282,7 @@ class Exporter(unittest.TestCase):
         p.execute()
         self.assertGreater(r.info('stats')['evicted_keys'], 0)
         port = free_port()
-        exp = subprocess.Popen([EXPORTER, '--redis.addr', 'redis://127.0.0.1:%d' % srv.port,
+        exp = subprocess.Popen([EXPORTER, '--redis.addr', 'redis://%s:%d' % (srv.host, srv.port),
                                 '--web.listen-address', '127.0.0.1:%d' % port],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(lambda: (exp.terminate(), exp.wait(5)))

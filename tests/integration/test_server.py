@@ -9,7 +9,8 @@ import subprocess
 import time
 import unittest
 
-from cbtest import RawConn, Server, ServerTest, encode_command, for_kinds, kinds_for_identical, parse
+from cbtest import (RawConn, Server, ServerTest, encode_command, for_kinds, kernel_plane_only,
+                    kinds_for_identical, parse)
 
 INFO_FIELDS = {
     'server': ['redis_version', 'redis_mode', 'os', 'arch_bits', 'multiplexing_api', 'process_id',
@@ -205,6 +206,8 @@ def _netns_ok():
     return os.geteuid() == 0 and subprocess.run(['ip', 'netns', 'list'], capture_output=True).returncode == 0
 
 
+@kernel_plane_only('protected mode\'s loopback exemption and a --bind address: the DPDK plane '
+                   'has neither (tests/dpdk/run_dpdk_tests.sh, section protected, covers it there)')
 class ProtectedMode(unittest.TestCase):
     """A server bound to a veth address, reached from another namespace, must
     answer DENIED while protected-mode is on and no password is set."""
