@@ -58,7 +58,9 @@ def main():
         print('time: %7.1fs %s' % (v, k))
     for test, reason in result.skipped:
         print('skipped: %s: %s' % (test.id(), reason))
-    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    # A test whose subtests fail several times still counts once.
+    failed = {getattr(t, 'test_case', t).id() for t, _ in result.failures + result.errors}
+    bad = len(failed) + len(result.unexpectedSuccesses)
     passed = result.testsRun - bad - len(result.skipped)
     print('integration (%s plane): %d tests in %.1fs, %d skipped'
           % (cbtest.DATAPLANE, result.testsRun, time.time() - t0, len(result.skipped)))
