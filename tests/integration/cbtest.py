@@ -259,9 +259,12 @@ class Server:
         self.cmdline = cmd
         self._logf = open(self.logpath, 'wb')
         try:
-            self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.dir,
-                                         preexec_fn=_dpdk_affinity if dpdk else None)
+            for attempt in range(5):
+                self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, cwd=self.dir,
+                                             preexec_fn=_dpdk_affinity if dpdk else None)
+                if not dpdk or not self._fanout_clash():
+                    break
             if wait:
                 self.wait_ready()
         except BaseException:
@@ -271,6 +274,25 @@ class Server:
     @property
     def is_redis(self):
         return is_redis_binary(self.binary)
+
+    def _fanout_clash(self):
+        """Waits until the DPDK port is up or the server exits. True when it
+        exited because af_packet's fanout group id (pid ^ queue, one
+        namespace for every slot) was taken by another server's queue with
+        a nearby pid: starting again gives it another pid."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            log = self.log()
+            if 'DPDK data plane: port' in log:
+                return False
+            if self.proc.poll() is not None:
+                if 'could not set PACKET_FANOUT' not in log:
+                    return False
+                self._logf.seek(0)
+                self._logf.truncate()
+                return True
+            time.sleep(0.02)
+        return False
 
     @property
     def dpdk(self):
