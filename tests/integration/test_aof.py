@@ -337,8 +337,8 @@ class AofCompat(unittest.TestCase):
         def aof_lines(kind, extra):
             s = Server(kind, args=list(extra))
             try:
-                text = subprocess.run(['redis-cli', '-h', s.host, '-p', str(s.port), 'INFO', 'persistence'],
-                                      capture_output=True, text=True).stdout
+                text = subprocess.run(['redis-cli', '-h', s.host, '-p', str(s.port), 'INFO',
+                                       'persistence'], capture_output=True, text=True).stdout
             finally:
                 s.cleanup()
             return [l.strip() for l in text.split('\n')

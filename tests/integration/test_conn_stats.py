@@ -1,12 +1,12 @@
 """Per-IP connection counters and the connection rate (dataplane/conn_stats.c):
-connections from several loopback source addresses (127.0.0.2, 127.0.0.3,
-...; Linux lets a socket bound to any of them reach 127.0.0.1, so the server
-keeps cbtest's loopback bind and no wildcard port can collide; on the DPDK
-plane cbtest.loopback_alias gives stand-ins the rig routes locally), refusals by maxclients and by protected mode (from
-the host's own non-loopback address when it has one), seen in INFO
-connections, GET /metrics (ip="..." labels) and GET /clients?by=ip; the
-per-IP table stays bounded under a scan of many addresses, and the heavy
-hitters stay in it. Two workers, so the tables are merged.
+connections from several loopback source addresses (127.0.0.2, 127.0.0.3, ...;
+Linux lets a socket bound to any of them reach 127.0.0.1, so the server keeps
+cbtest's loopback bind and no wildcard port can collide; on the DPDK plane
+cbtest.loopback_alias gives stand-ins the rig routes locally), refusals by
+maxclients and by protected mode (from the host's own non-loopback address when
+it has one), seen in INFO connections, GET /metrics (ip="..." labels) and GET
+/clients?by=ip; the per-IP table stays bounded under a scan of many addresses,
+and the heavy hitters stay in it. Two workers, so the tables are merged.
 """
 import socket
 import subprocess

@@ -311,8 +311,8 @@ class _Timeout(_Migrate):
         silent = _Silent()
         self.addCleanup(silent.close)
         t0 = time.time()
-        e = err_text(lambda: self.s.execute_command('MIGRATE', local_addr(self.src), silent.port, 'k', 0,
-                                                    400))
+        e = err_text(lambda: self.s.execute_command('MIGRATE', local_addr(self.src), silent.port,
+                                                    'k', 0, 400))
         took = time.time() - t0
         self.assertEqual(e, 'IOERR error or timeout reading to target instance')
         self.assertTrue(0.3 < took < 3, took)
@@ -328,7 +328,8 @@ class _NonBlocking(_Migrate):
         self.addCleanup(silent.close)
         conn = self.src.raw(timeout=10)
         self.addCleanup(conn.close)
-        conn.send(encode_command('MIGRATE', local_addr(self.src), str(silent.port), 'k', '0', '1500') +
+        conn.send(encode_command('MIGRATE', local_addr(self.src), str(silent.port), 'k', '0',
+                                 '1500') +
                   encode_command('SET', 'after', 'yes') + encode_command('GET', 'after'))
         time.sleep(0.2)
         other = self.src.redis()
@@ -364,7 +365,8 @@ class _NonBlocking(_Migrate):
         self.addCleanup(proxy.close)
         conn = self.src.raw(timeout=10)
         self.addCleanup(conn.close)
-        conn.send(encode_command('MIGRATE', local_addr(self.src), str(proxy.port), 'k', '0', '5000'))
+        conn.send(encode_command('MIGRATE', local_addr(self.src), str(proxy.port), 'k', '0',
+                                 '5000'))
         time.sleep(0.1)
         script = ("local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]; "
                   "local seen = 0; "
@@ -423,9 +425,10 @@ class Persistence(unittest.TestCase):
                 r.set('gone', 1)
                 r.set('kept', 2)
                 r.set('other', 3)
-                self.assertEqual(r.execute_command('MIGRATE', tgt.peer_host(src), tgt.port, '', 0, 2000,
+                h = tgt.peer_host(src)
+                self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, '', 0, 2000,
                                                    'KEYS', 'gone', 'nosuch'), b'OK')
-                self.assertEqual(r.execute_command('MIGRATE', tgt.peer_host(src), tgt.port, 'kept', 0,
+                self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, 'kept', 0,
                                                    2000, 'COPY'), b'OK')
                 r.connection_pool.disconnect()
                 src.stop()
@@ -451,12 +454,13 @@ class Shards(unittest.TestCase):
             keys = ['key:%d' % i for i in range(40)]
             for k in keys:
                 r.set(k, k)
-            self.assertEqual(r.execute_command('MIGRATE', tgt.peer_host(src), tgt.port, '', 0, 3000,
+            h = tgt.peer_host(src)
+            self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, '', 0, 3000,
                                                'KEYS', *keys), b'OK')
             self.assertEqual(r.dbsize(), 0)
             self.assertEqual(t.mget(keys), [k.encode() for k in keys])
             r.set('one', 1)
-            self.assertEqual(r.execute_command('MIGRATE', tgt.peer_host(src), tgt.port, 'one', 0, 3000),
+            self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, 'one', 0, 3000),
                              b'OK')
             self.assertEqual(t.get('one'), b'1')
             r.connection_pool.disconnect()
