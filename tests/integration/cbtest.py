@@ -184,6 +184,13 @@ def _dpdk_affinity():
         os.sched_setaffinity(0, {0, 1})
     except OSError:
         pass
+    # A server outliving a killed test run would keep its slot's interface
+    # (and a poll core spinning) after the slot's lock is gone.
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port():
