@@ -4,13 +4,14 @@ maxclients, timeout, client-output-buffer-limit (normal class) and
 protected-mode (from a network namespace; needs root).
 """
 import os
+import re
 import socket
 import subprocess
 import time
 import unittest
 
 from cbtest import (RawConn, Server, ServerTest, encode_command, for_kinds, kernel_plane_only,
-                    kinds_for_identical, parse)
+                    kinds_for_identical, local_addr, parse)
 
 INFO_FIELDS = {
     'server': ['redis_version', 'redis_mode', 'os', 'arch_bits', 'multiplexing_api', 'process_id',
@@ -198,8 +199,9 @@ class _Monitor:
         c.cmd('SELECT', '2')
         c.cmd('GET', 'x\x01')
         lines = [m.read_reply() for _ in range(3)]
-        self.assertRegex(lines[0], rb'^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "a" "b c"\r\n$')
-        self.assertRegex(lines[2], rb'^\+\d+\.\d{6} \[2 127\.0\.0\.1:\d+\] "GET" "x\\x01"\r\n$')
+        ip = re.escape(local_addr(self.server).encode())
+        self.assertRegex(lines[0], rb'^\+\d+\.\d{6} \[0 ' + ip + rb':\d+\] "SET" "a" "b c"\r\n$')
+        self.assertRegex(lines[2], rb'^\+\d+\.\d{6} \[2 ' + ip + rb':\d+\] "GET" "x\\x01"\r\n$')
 
 
 def _netns_ok():
