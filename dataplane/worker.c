@@ -236,6 +236,7 @@ static void *worker_main(void *arg) {
     snprintf(tname, sizeof(tname), "cbx-worker-%d", w->id);
     pthread_setname_np(pthread_self(), tname);
 
+    unsigned idle_turns = 0; /* DPDK: turns in a row that received nothing */
     while (!w->stop) {
         long long now = util_mstime();
         int hz = g_config.store.hz > 0 ? g_config.store.hz : 10;
@@ -292,6 +293,14 @@ static void *worker_main(void *arg) {
             if (got) STAT_ADD(w->stats.loop_busy_us, t2 - t0);
             else STAT_ADD(w->stats.loop_idle_us, t2 - t0);
             STAT_INC(w->stats.loops);
+            idle_turns = got ? 0 : idle_turns + 1;
+            /* dpdk-idle-sleep-us: only after a run of idle turns and with
+             * no work of its own due now (timeout 0 means there is). */
+            if (g_config.dpdk_idle_sleep_us > 0 && idle_turns >= 256 && timeout > 0) {
+                uint64_t s0 = util_monotonic_us();
+                usleep((useconds_t)g_config.dpdk_idle_sleep_us);
+                STAT_ADD(w->stats.loop_idle_us, util_monotonic_us() - s0);
+            }
             continue;
         }
         /* Busy = everything but the time spent waiting inside the poll

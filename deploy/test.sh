@@ -2,7 +2,8 @@
 # test.sh — the whole test command (CI runs it through .ci/run): installs what
 # is missing, builds a release tree (build/) and an ASan/UBSan tree
 # (build-asan/), then runs every suite in turn — unit tests, integration
-# tests, the differential test against Debian's redis-server and a bounded
+# tests (on the kernel and on the DPDK data plane), the differential test
+# against Debian's redis-server and a bounded
 # fuzzing run. Every suite runs even when an earlier one fails; the script
 # ends by repeating each suite's "N passed, N failed" line and exits non-zero
 # when any suite failed. Suites that use fixed ports, namespaces or CPU
@@ -104,6 +105,9 @@ if [ $build_ok = 1 ]; then
     done
     # The DPDK data plane over a veth/netns rig with kernel TCP clients (root).
     run_suite dpdk timeout 600 ./tests/dpdk/run_dpdk_tests.sh
+    # The whole integration suite again with every cachebox on the DPDK
+    # plane (a veth slot each, net_af_packet; root): same tests, both planes.
+    run_suite integration-dpdk timeout 1500 ./tests/dpdk/run_integration_dpdk.sh
 else
     note "integration: 0 passed, 1 failed (release build failed)"
     note "diff: 0 passed, 1 failed (release build failed)"

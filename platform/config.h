@@ -125,6 +125,7 @@ typedef struct cb_config {
     char *dpdk_gateway;
     int dpdk_mtu;
     int dpdk_vlan;               /* 802.1Q VLAN id of the port's traffic; 0: untagged */
+    int dpdk_idle_sleep_us;      /* poll cores sleep this long when idle; 0: never */
     char *control_bind;
     int control_port;
     char *control_token_file;

@@ -30,7 +30,7 @@ import unittest
 
 import redis
 
-from cbtest import Server
+from cbtest import Server, kernel_plane_only
 
 QUICK = bool(os.environ.get('CACHEBOX_QUICK'))
 NKEYS = 250_000 if QUICK else 1_000_000
@@ -189,6 +189,8 @@ class RewriteWhileServing(unittest.TestCase):
     def test_command_base(self):
         self.check_rewrite(NKEYS // 10, 30, 'no')
 
+    @kernel_plane_only('a latency bound that needs a CPU per worker: the 2-CPU DPDK rig '
+                       'time-slices three busy-polling lcores on CPU 1')
     def test_three_workers(self):
         # Three shards: one epoch across all of them, records merged in
         # the order they happened.

@@ -42,8 +42,8 @@ def rss_kb(pid):
 class Pipe:
     """Sends a batch of commands and waits until every reply is back."""
 
-    def __init__(self, port):
-        self.sock = socket.create_connection(('127.0.0.1', port))
+    def __init__(self, port, host='127.0.0.1'):
+        self.sock = socket.create_connection((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b''
 
@@ -93,7 +93,7 @@ class PointInTime(unittest.TestCase):
         r.execute_command('DEBUG', 'POPULATE', NKEYS)
         # Warm-up: the same kind of writes once, undone to the same values,
         # so the baseline holds the buffers the real pass will need.
-        p = Pipe(s.port)
+        p = Pipe(s.port, s.host)
         self.addCleanup(p.close)
         for lo in range(0, NKEYS, BATCH):
             parts = [encode_command('SET', 'key:%d' % i, 'value:%d' % i)

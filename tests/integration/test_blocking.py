@@ -128,7 +128,7 @@ class _Blocking:
 
     def test_close_while_blocked(self):
         for _ in range(20):
-            s = socket.create_connection(('127.0.0.1', self.server.port))
+            s = socket.create_connection((self.server.host, self.server.port))
             s.sendall(encode_command('BLPOP', 'gone', 0))
             time.sleep(0.01)
             s.close()

@@ -32,7 +32,7 @@ class _Client:
         d = dict(f)
         self.assertEqual(d['id'], str(cid))
         self.assertEqual(d['name'], 'worker-1')
-        self.assertEqual(d['laddr'], '127.0.0.1:%d' % self.server.port)
+        self.assertEqual(d['laddr'], '%s:%d' % (self.server.host, self.server.port))
         self.assertEqual(d['cmd'], 'client|info')
         self.assertEqual(d['resp'], '2')
         self.assertEqual(d['flags'], 'N')
@@ -68,7 +68,7 @@ class _Client:
         v, vid, addr = self._victim()
         self.r.ping()
         # LADDR matches every client of this listener but SKIPME (default yes) spares us.
-        n = parse(c.cmd('CLIENT', 'KILL', 'LADDR', '127.0.0.1:%d' % self.server.port))
+        n = parse(c.cmd('CLIENT', 'KILL', 'LADDR', '%s:%d' % (self.server.host, self.server.port)))
         self.assertGreaterEqual(n, 1)
         self.assertTrue(v.is_closed(3))
         self.assertEqual(c.cmd('PING'), b'+PONG\r\n')

@@ -108,7 +108,7 @@ class _Eviction:
         """A raw socket that reads nothing unless asked: replies pile up."""
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        s.connect(('127.0.0.1', self.server.port))
+        s.connect((self.server.host, self.server.port))
         self.addCleanup(s.close)
         s.sendall(b'CLIENT ID\r\n')
         return s, int(s.recv(100).strip()[1:])

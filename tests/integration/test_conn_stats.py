@@ -1,31 +1,32 @@
 """Per-IP connection counters and the connection rate (dataplane/conn_stats.c):
-connections from several loopback source addresses (127.0.0.2, 127.0.0.3,
-...; Linux lets a socket bound to any of them reach 127.0.0.1, so the server
-keeps cbtest's loopback bind and no wildcard port can collide), refusals by maxclients and by protected mode (from
-the host's own non-loopback address when it has one), seen in INFO
-connections, GET /metrics (ip="..." labels) and GET /clients?by=ip; the
-per-IP table stays bounded under a scan of many addresses, and the heavy
-hitters stay in it. Two workers, so the tables are merged.
+connections from several loopback source addresses (127.0.0.2, 127.0.0.3, ...;
+Linux lets a socket bound to any of them reach 127.0.0.1, so the server keeps
+cbtest's loopback bind and no wildcard port can collide; on the DPDK plane
+cbtest.loopback_alias gives stand-ins the rig routes locally), refusals by
+maxclients and by protected mode (from the host's own non-loopback address when
+it has one), seen in INFO connections, GET /metrics (ip="..." labels) and GET
+/clients?by=ip; the per-IP table stays bounded under a scan of many addresses,
+and the heavy hitters stay in it. Two workers, so the tables are merged.
 """
 import socket
 import subprocess
 import time
 import unittest
 
-from cbtest import parse
+from cbtest import DPDK, local_addr, loopback_alias as alias, parse
 from test_control import ControlBase, parse_exposition
 
 
-def connect_from(src, port):
+def connect_from(src, srv):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind((src, 0))
     s.settimeout(5)
-    s.connect(('127.0.0.1', port))
+    s.connect((srv.host, srv.port))
     return s
 
 
-def ping_from(src, port):
-    with connect_from(src, port) as s:
+def ping_from(src, srv):
+    with connect_from(src, srv) as s:
         s.sendall(b'PING\r\n')
         return s.recv(200)
 
@@ -64,34 +65,35 @@ class ConnStatsTest(ControlBase):
     def test_per_ip_counters_everywhere(self):
         srv, http, _ = self.start()
         r = srv.redis(decode_responses=False)
-        port = srv.port
+        a2, a3, a4 = alias('127.0.0.2'), alias('127.0.0.3'), alias('127.0.0.4')
         for _ in range(10):
-            self.assertEqual(ping_from('127.0.0.2', port), b'+PONG\r\n')
+            self.assertEqual(ping_from(a2, srv), b'+PONG\r\n')
         for _ in range(2):
-            self.assertEqual(ping_from('127.0.0.3', port), b'+PONG\r\n')
+            self.assertEqual(ping_from(a3, srv), b'+PONG\r\n')
         # maxclients: fill up from 127.0.0.4, the next one from 127.0.0.3 is refused.
         r.ping()
         base = int(r.info('clients')['connected_clients'])
         r.config_set('maxclients', base + 1)
-        hold = connect_from('127.0.0.4', port)
+        hold = connect_from(a4, srv)
         self.addCleanup(hold.close)
         hold.sendall(b'PING\r\n')
         self.assertEqual(hold.recv(100), b'+PONG\r\n')
-        with connect_from('127.0.0.3', port) as s:
+        with connect_from(a3, srv) as s:
             self.assertEqual(s.recv(200), b'-ERR max number of clients reached\r\n')
         r.config_set('maxclients', 10000)
-        # Protected mode refuses the host's own non-loopback address.
-        ext = non_loopback_ipv4()
+        # Protected mode refuses the host's own non-loopback address (on the
+        # DPDK plane every client is remote: cbtest turns protected mode off).
+        ext = None if DPDK else non_loopback_ipv4()
         if ext:
-            with connect_from(ext, port) as s:
+            with connect_from(ext, srv) as s:
                 self.assertTrue(s.recv(100).startswith(b'-DENIED Redis is running in protected mode'))
         fields, ips = info_connections(srv)
-        self.assertEqual(ips['127.0.0.2'], {'accepted': 10, 'rejected_maxclients': 0,
+        self.assertEqual(ips[a2], {'accepted': 10, 'rejected_maxclients': 0,
                                             'rejected_protected_mode': 0})
-        self.assertEqual(ips['127.0.0.3'], {'accepted': 2, 'rejected_maxclients': 1,
+        self.assertEqual(ips[a3], {'accepted': 2, 'rejected_maxclients': 1,
                                             'rejected_protected_mode': 0})
-        self.assertEqual(ips['127.0.0.4']['accepted'], 1)
-        self.assertEqual(list(ips)[0], '127.0.0.2')     # the top address first
+        self.assertEqual(ips[a4]['accepted'], 1)
+        self.assertEqual(list(ips)[0], a2)     # the top address first
         self.assertEqual(int(fields['conn_rejected_maxclients']), 1)
         if ext:
             self.assertEqual(ips[ext]['rejected_protected_mode'], 1)
@@ -109,16 +111,16 @@ class ConnStatsTest(ControlBase):
         self.assertEqual(st, 200)
         series = parse_exposition(body.decode())
         name = 'cachebox_ip_connection_attempts_total'
-        self.assertEqual(series[(name, '{ip="127.0.0.2",result="accepted"}')], 10)
-        self.assertEqual(series[(name, '{ip="127.0.0.3",result="rejected_maxclients"}')], 1)
+        self.assertEqual(series[(name, '{ip="%s",result="accepted"}' % a2)], 10)
+        self.assertEqual(series[(name, '{ip="%s",result="rejected_maxclients"}' % a3)], 1)
         self.assertEqual(series[('cachebox_conn_rejected_maxclients_total', '')], 1)
         self.assertGreater(series[('cachebox_conn_rate_per_sec', '')], 1.0)
         # JSON.
         st, js = http.json('/clients?by=ip')
         self.assertEqual(st, 200)
         by = {e['ip']: e for e in js['ips']}
-        self.assertEqual(by['127.0.0.3']['rejected_maxclients'], 1)
-        self.assertEqual(by['127.0.0.2']['accepted'], 10)
+        self.assertEqual(by[a3]['rejected_maxclients'], 1)
+        self.assertEqual(by[a2]['accepted'], 10)
         self.assertEqual(js['rejected_maxclients'], 1)
         self.assertEqual(http.json('/clients?by=port')[0], 400)
         self.assertIsInstance(http.json('/clients')[1], list)   # the client list as before
@@ -130,20 +132,20 @@ class ConnStatsTest(ControlBase):
         r.config_resetstat()
         fields, ips = info_connections(srv)   # its own connection is the one counted
         self.assertEqual(fields['conn_accepted'], '1')
-        self.assertEqual(list(ips), ['127.0.0.1'])
+        self.assertEqual(list(ips), [local_addr(srv)])
 
     def test_table_is_bounded_and_keeps_heavy_hitters(self):
         srv, http, _ = self.start('--io-workers', '1')
         r = srv.redis(decode_responses=False)
         for _ in range(20):
-            ping_from('127.0.0.2', srv.port)
+            ping_from(alias('127.0.0.2'), srv)
         for i in range(300):   # a scan: 300 one-off addresses
-            ping_from('127.1.%d.%d' % (i // 250, i % 250 + 1), srv.port)
+            ping_from(alias('127.1.%d.%d' % (i // 250, i % 250 + 1)), srv)
         fields, ips = info_connections(srv)
         self.assertLessEqual(int(fields['conn_ip_entries']), 128)
         self.assertGreater(int(fields['conn_ip_replaced']), 0)
-        self.assertEqual(list(ips)[0], '127.0.0.2')
-        self.assertEqual(ips['127.0.0.2']['accepted'], 20)
+        self.assertEqual(list(ips)[0], alias('127.0.0.2'))
+        self.assertEqual(ips[alias('127.0.0.2')]['accepted'], 20)
         self.assertLessEqual(len(ips), 16)
         st, js = http.json('/clients?by=ip')
         self.assertLessEqual(len(js['ips']), 128)

@@ -785,7 +785,8 @@ class ControlMetricsTest(ControlBase):
 
     def test_concurrent_scrapes_during_write_load(self):
         s, http, _ = self.start('--io-workers', '2')
-        bench = subprocess.Popen([BENCH, '-p', str(s.port), '-t', 'set,incr', '-n', '100000',
+        bench = subprocess.Popen([BENCH, '-h', s.host, '-p', str(s.port), '-t', 'set,incr',
+                                  '-n', '100000',
                                   '-P', '16', '-c', '8', '-r', '10000', '-q'],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.addCleanup(lambda: bench.poll() is None and bench.kill())

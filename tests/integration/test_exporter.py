@@ -47,7 +47,7 @@ class ExporterSideBySide(unittest.TestCase):
             log = open(os.path.join(srv.dir, 'exporter.log'), 'wb')
             cls.logs[kind] = log
             cls.exporters[kind] = (subprocess.Popen(
-                [EXPORTER, '-redis.addr', 'redis://127.0.0.1:%d' % srv.port,
+                [EXPORTER, '-redis.addr', 'redis://%s:%d' % (srv.host, srv.port),
                  '-web.listen-address', '127.0.0.1:%d' % port, '-redis-only-metrics'],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), port)
 

@@ -10,7 +10,9 @@ import re
 import time
 import unittest
 
-from cbtest import ServerTest, for_kinds, parse
+import re
+
+from cbtest import ServerTest, for_kinds, local_addr, parse
 
 # LATENCY HISTOGRAM labels: highest equivalent of 1024 ns << k, in us.
 LEVELS = {1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816,
@@ -49,7 +51,7 @@ class _Slowlog:
         self.assertGreaterEqual(e[2], 30000)
         self.assertLess(e[2], 2000000)
         self.assertEqual(e[3], [b'DEBUG', b'SLEEP', b'0.03'])
-        self.assertRegex(e[4].decode(), r'^127\.0\.0\.1:\d+$')
+        self.assertRegex(e[4].decode(), r'^%s:\d+$' % re.escape(local_addr(self.server)))
         self.assertEqual(e[5], b'sleeper')
         self.assertEqual(parse(c.cmd('SLOWLOG', 'LEN')), 1)
         c.cmd('DEBUG', 'SLEEP', '0.03')
@@ -214,7 +216,7 @@ class SlowlogWorkers(ServerTest):
         # Commands another worker ran for the client keep its address and name.
         self.assertEqual(sorted(e[5] for e in sets), [b'conn%d' % i for i in range(6)])
         for e in sets:
-            self.assertRegex(e[4].decode(), r'^127\.0\.0\.1:\d+$')
+            self.assertRegex(e[4].decode(), r'^%s:\d+$' % re.escape(local_addr(self.server)))
         ids = [e[0] for e in entries]
         self.assertEqual(ids, sorted(ids, reverse=True))
         self.assertEqual(len(set(ids)), len(ids))

@@ -263,7 +263,7 @@ class LdbTest(PairTest):
         self.assertLess(time.time() - t0, 5)
 
     def cli(self, s, mode_flag, stdin):
-        cmd = [REDIS_CLI, '-p', str(s.port), mode_flag, '--eval', self.script_path,
+        cmd = [REDIS_CLI, '-h', s.host, '-p', str(s.port), mode_flag, '--eval', self.script_path,
                'k1', ',', 'v1']
         p = subprocess.run(cmd, input=stdin.encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=30)

@@ -51,7 +51,7 @@ class Flood:
     """Pipelined SETs over a raw socket; used_memory sampled per batch."""
 
     def __init__(self, server):
-        self.sock = socket.create_connection(('127.0.0.1', server.port))
+        self.sock = socket.create_connection((server.host, server.port))
         self.r = server.redis()
         self.buf = b''
         self.max_used = 0
@@ -272,7 +272,7 @@ def hit_rate(server, policy, seed=7, nkeys=100000, ops=120000, vsize=4096, batch
     r.config_set('maxmemory', '64mb')
     r.config_set('maxmemory-policy', policy)
     z = Zipf(nkeys, 1.0, seed)
-    sock = socket.create_connection(('127.0.0.1', server.port))
+    sock = socket.create_connection((server.host, server.port))
     buf = b''
     val = b'v' * vsize
     hits = reads = 0

@@ -13,7 +13,7 @@ import time
 import unittest
 import urllib.request
 
-from cbtest import Server, free_port
+from cbtest import Server, free_port, kernel_plane_only
 
 EXPORTER = shutil.which('prometheus-redis-exporter')
 
@@ -182,6 +182,8 @@ def free_hugepages():
     return 0
 
 
+@kernel_plane_only('the hugepages directive sizes the kernel plane\'s store region; on DPDK '
+                   'the store lives in EAL memory (run_dpdk_tests.sh, section hugepages)')
 class Hugepages(unittest.TestCase):
     def load(self, r, n=3000):
         p = r.pipeline(transaction=False)
@@ -282,7 +284,7 @@ class Exporter(unittest.TestCase):
         p.execute()
         self.assertGreater(r.info('stats')['evicted_keys'], 0)
         port = free_port()
-        exp = subprocess.Popen([EXPORTER, '--redis.addr', 'redis://127.0.0.1:%d' % srv.port,
+        exp = subprocess.Popen([EXPORTER, '--redis.addr', 'redis://%s:%d' % (srv.host, srv.port),
                                 '--web.listen-address', '127.0.0.1:%d' % port],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(lambda: (exp.terminate(), exp.wait(5)))

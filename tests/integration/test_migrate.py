@@ -12,14 +12,13 @@ MIGRATE keeps its order. Run with /usr/bin/python3 (python3-redis).
 import glob
 import os
 import socket
-import subprocess
 import threading
 import time
 import unittest
 
 import redis
 
-from cbtest import Server, encode_command
+from cbtest import LISTEN_ADDR, Server, encode_command, local_addr
 
 PAIRS = [('cachebox', 'redis'), ('redis', 'cachebox'), ('redis', 'redis'),
          ('cachebox', 'cachebox')]
@@ -58,7 +57,11 @@ class _Migrate:
             r.connection_pool.disconnect()
 
     def migrate(self, *args):
-        return self.s.execute_command('MIGRATE', '127.0.0.1', self.tgt.port, *args)
+        return self.s.execute_command('MIGRATE', self.host(), self.tgt.port, *args)
+
+    def host(self):
+        """The target's address as the source sees it."""
+        return self.tgt.peer_host(self.src)
 
 
 class _Basic(_Migrate):
@@ -141,7 +144,7 @@ class _Basic(_Migrate):
     def test_from_selected_db(self):
         s2 = self.src.redis(db=2)
         s2.set('k', 'in2')
-        self.assertEqual(s2.execute_command('MIGRATE', '127.0.0.1', self.tgt.port, 'k', 0, 2000),
+        self.assertEqual(s2.execute_command('MIGRATE', self.host(), self.tgt.port, 'k', 0, 2000),
                          b'OK')
         self.assertEqual(s2.exists('k'), 0)
         self.assertEqual(self.t.get('k'), b'in2')
@@ -157,16 +160,16 @@ class _Basic(_Migrate):
 
     def test_argument_errors(self):
         self.s.set('k', 1)
-        p = self.tgt.port
+        p, h = self.tgt.port, self.host()
         cases = [
-            (('MIGRATE', '127.0.0.1', p, 'k', 0, 1000, 'BOGUS'), 'syntax error'),
-            (('MIGRATE', '127.0.0.1', p, 'k', 0, 1000, 'AUTH'), 'syntax error'),
-            (('MIGRATE', '127.0.0.1', p, 'k', 0, 1000, 'AUTH2', 'u'), 'syntax error'),
-            (('MIGRATE', '127.0.0.1', p, 'k', 0, 1000, 'KEYS', 'a'),
+            (('MIGRATE', h, p, 'k', 0, 1000, 'BOGUS'), 'syntax error'),
+            (('MIGRATE', h, p, 'k', 0, 1000, 'AUTH'), 'syntax error'),
+            (('MIGRATE', h, p, 'k', 0, 1000, 'AUTH2', 'u'), 'syntax error'),
+            (('MIGRATE', h, p, 'k', 0, 1000, 'KEYS', 'a'),
              'When using MIGRATE KEYS option, the key argument must be set to the empty string'),
-            (('MIGRATE', '127.0.0.1', p, 'k', 'x', 1000), 'value is not an integer or out of range'),
-            (('MIGRATE', '127.0.0.1', p, 'k', 0, 'y'), 'value is not an integer or out of range'),
-            (('MIGRATE', '127.0.0.1', p, 'k', 0), "wrong number of arguments for 'migrate' command"),
+            (('MIGRATE', h, p, 'k', 'x', 1000), 'value is not an integer or out of range'),
+            (('MIGRATE', h, p, 'k', 0, 'y'), 'value is not an integer or out of range'),
+            (('MIGRATE', h, p, 'k', 0), "wrong number of arguments for 'migrate' command"),
         ]
         for args, want in cases:
             self.assertEqual(err_text(lambda: self.s.execute_command(*args)), want, args)
@@ -178,7 +181,7 @@ class _Basic(_Migrate):
         dead.bind(('127.0.0.1', 0))
         port = dead.getsockname()[1]
         dead.close()
-        e = err_text(lambda: self.s.execute_command('MIGRATE', '127.0.0.1', port, 'k', 0, 500))
+        e = err_text(lambda: self.s.execute_command('MIGRATE', self.host(), port, 'k', 0, 500))
         # Redis's blocking connect reports a refused connection as done, so
         # the failure shows when it writes.
         self.assertEqual(e, 'IOERR error or timeout writing to target instance')
@@ -232,7 +235,7 @@ class _Silent:
 
     def __init__(self):
         self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
+        self.sock.bind((LISTEN_ADDR, 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.conns = []
@@ -258,14 +261,14 @@ class _Silent:
 
 
 class _SlowProxy:
-    """Forwards to host:port, holding every reply back for `delay` s."""
+    """Forwards to addr (host, port), holding every reply back for `delay` s."""
 
-    def __init__(self, port, delay):
+    def __init__(self, addr, delay):
         self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
+        self.sock.bind((LISTEN_ADDR, 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
-        self.target, self.delay = port, delay
+        self.target, self.delay = addr, delay
         self.stop = False
         threading.Thread(target=self.run, daemon=True).start()
 
@@ -293,7 +296,7 @@ class _SlowProxy:
                 c, _ = self.sock.accept()
             except OSError:
                 continue
-            u = socket.create_connection(('127.0.0.1', self.target))
+            u = socket.create_connection(self.target)
             threading.Thread(target=self.pipe, args=(c, u, 0), daemon=True).start()
             threading.Thread(target=self.pipe, args=(u, c, self.delay), daemon=True).start()
 
@@ -308,8 +311,8 @@ class _Timeout(_Migrate):
         silent = _Silent()
         self.addCleanup(silent.close)
         t0 = time.time()
-        e = err_text(lambda: self.s.execute_command('MIGRATE', '127.0.0.1', silent.port, 'k', 0,
-                                                    400))
+        e = err_text(lambda: self.s.execute_command('MIGRATE', local_addr(self.src), silent.port,
+                                                    'k', 0, 400))
         took = time.time() - t0
         self.assertEqual(e, 'IOERR error or timeout reading to target instance')
         self.assertTrue(0.3 < took < 3, took)
@@ -325,7 +328,8 @@ class _NonBlocking(_Migrate):
         self.addCleanup(silent.close)
         conn = self.src.raw(timeout=10)
         self.addCleanup(conn.close)
-        conn.send(encode_command('MIGRATE', '127.0.0.1', str(silent.port), 'k', '0', '1500') +
+        conn.send(encode_command('MIGRATE', local_addr(self.src), str(silent.port), 'k', '0',
+                                 '1500') +
                   encode_command('SET', 'after', 'yes') + encode_command('GET', 'after'))
         time.sleep(0.2)
         other = self.src.redis()
@@ -357,11 +361,12 @@ class _NonBlocking(_Migrate):
         self.s.config_set('busy-reply-threshold', 100)
         self.addCleanup(self.s.config_set, 'busy-reply-threshold', 5000)
         self.s.set('k', 'v')
-        proxy = _SlowProxy(self.tgt.port, 0.3)
+        proxy = _SlowProxy((self.tgt.host, self.tgt.port), 0.3)
         self.addCleanup(proxy.close)
         conn = self.src.raw(timeout=10)
         self.addCleanup(conn.close)
-        conn.send(encode_command('MIGRATE', '127.0.0.1', str(proxy.port), 'k', '0', '5000'))
+        conn.send(encode_command('MIGRATE', local_addr(self.src), str(proxy.port), 'k', '0',
+                                 '5000'))
         time.sleep(0.1)
         script = ("local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]; "
                   "local seen = 0; "
@@ -378,7 +383,7 @@ class _NonBlocking(_Migrate):
     def test_client_gone_migration_completes(self):
         self.s.set('k', 'v')
         conn = self.src.raw(timeout=10)
-        conn.send(encode_command('MIGRATE', '127.0.0.1', str(self.tgt.port), 'k', '0', '2000'))
+        conn.send(encode_command('MIGRATE', self.host(), str(self.tgt.port), 'k', '0', '2000'))
         conn.close()
         deadline = time.time() + 5
         while time.time() < deadline and self.t.get('k') is None:
@@ -420,9 +425,10 @@ class Persistence(unittest.TestCase):
                 r.set('gone', 1)
                 r.set('kept', 2)
                 r.set('other', 3)
-                self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, '', 0, 2000,
+                h = tgt.peer_host(src)
+                self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, '', 0, 2000,
                                                    'KEYS', 'gone', 'nosuch'), b'OK')
-                self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, 'kept', 0,
+                self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, 'kept', 0,
                                                    2000, 'COPY'), b'OK')
                 r.connection_pool.disconnect()
                 src.stop()
@@ -431,18 +437,10 @@ class Persistence(unittest.TestCase):
                 self.assertIn(b'$3\r\nDEL\r\n$4\r\ngone\r\n', aof)
                 self.assertNotIn(b'MIGRATE', aof.upper())
                 # Restart in the same directory: the AOF replays.
-                p = subprocess.Popen([src.binary, '--port', str(src.port), '--dir', src.dir,
-                                      '--appendonly', 'yes', '--control-port', '0'],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     cwd=src.dir)
-                try:
-                    src.proc = p
-                    src.wait_ready()
-                    r = src.redis()
+                with Server('cachebox', args=['--dir', src.dir, '--appendonly', 'yes']) as again:
+                    r = again.redis()
                     self.assertEqual(r.mget('gone', 'kept', 'other'), [None, b'2', b'3'])
                     r.connection_pool.disconnect()
-                finally:
-                    src.stop()
             finally:
                 src.cleanup()
 
@@ -456,12 +454,13 @@ class Shards(unittest.TestCase):
             keys = ['key:%d' % i for i in range(40)]
             for k in keys:
                 r.set(k, k)
-            self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, '', 0, 3000,
+            h = tgt.peer_host(src)
+            self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, '', 0, 3000,
                                                'KEYS', *keys), b'OK')
             self.assertEqual(r.dbsize(), 0)
             self.assertEqual(t.mget(keys), [k.encode() for k in keys])
             r.set('one', 1)
-            self.assertEqual(r.execute_command('MIGRATE', '127.0.0.1', tgt.port, 'one', 0, 3000),
+            self.assertEqual(r.execute_command('MIGRATE', h, tgt.port, 'one', 0, 3000),
                              b'OK')
             self.assertEqual(t.get('one'), b'1')
             r.connection_pool.disconnect()

@@ -15,7 +15,8 @@ import tempfile
 import time
 import unittest
 
-from cbtest import CACHEBOX_BIN, REDIS_CLI, ROOT, Server, free_port, kinds_for_identical
+from cbtest import (CACHEBOX_BIN, REDIS_CLI, ROOT, Server, free_port, kernel_plane_only,
+                    kinds_for_identical)
 
 LOG_LINE = re.compile(r'^(\d+):([CMSXW]) (\d\d) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) '
                       r'(\d{4}) (\d\d):(\d\d):(\d\d)\.(\d{3}) ([.\-*#]) (.*)$')
@@ -147,7 +148,7 @@ class LogTest(TempDirTest):
         # The reopen happens on the management thread: keep making log lines
         # (a verbose "Accepted" per connection) until the new file has them.
         def new_lines():
-            ping_tcp(srv.port)
+            ping_tcp(srv.port, srv.host)
             return 'Accepted' in read_text(logfile)
         self.assertTrue(wait_for(new_lines, 10, 0.1),
                         'no new log file after SIGHUP: %r' % os.listdir(self.dir))
@@ -162,7 +163,7 @@ class LogTest(TempDirTest):
     def test_loglevel(self):
         logfile = self.path('cb.log')
         srv = self.server('--logfile', logfile, '--loglevel', 'warning')
-        ping_tcp(srv.port)
+        ping_tcp(srv.port, srv.host)
         text = read_text(logfile)
         for line in text.splitlines():
             m = LOG_LINE.match(line)
@@ -174,16 +175,17 @@ class LogTest(TempDirTest):
         self.assertEqual(r.config_get('loglevel'), {'loglevel': 'warning'})
         self.assertTrue(r.config_set('loglevel', 'verbose'))
         self.assertEqual(r.config_get('loglevel'), {'loglevel': 'verbose'})
-        self.assertTrue(wait_for(lambda: ping_tcp(srv.port) and
+        self.assertTrue(wait_for(lambda: ping_tcp(srv.port, srv.host) and
                                  re.search(r'^\d+:\w .* - Accepted', read_text(logfile), re.M)),
                         'no verbose line after CONFIG SET loglevel verbose:\n' + read_text(logfile))
         self.assertTrue(r.config_set('loglevel', 'warning'))
         before = read_text(logfile)
-        ping_tcp(srv.port)
+        ping_tcp(srv.port, srv.host)
         time.sleep(0.2)
         self.assertEqual(read_text(logfile), before)
 
 
+@kernel_plane_only('a unix socket: the DPDK plane serves TCP only')
 class UnixSocketTest(unittest.TestCase):
     def check_kind(self, kind):
         d = tempfile.mkdtemp(prefix='cbsock-')

@@ -87,7 +87,7 @@ class _PubSub:
         c.close()
 
     def test_slow_subscriber_is_disconnected(self):
-        s = socket.create_connection(('127.0.0.1', self.server.port))
+        s = socket.create_connection((self.server.host, self.server.port))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.sendall(encode_command('SUBSCRIBE', 'flood'))
         time.sleep(0.1)

@@ -11,7 +11,8 @@ import unittest
 import redis
 from redis.exceptions import LockError, LockNotOwnedError
 
-from cbtest import Server, RespError, encode_command, kinds_for_identical, parse
+from cbtest import (Server, RespError, encode_command, kinds_for_identical, local_addr,
+                    parse)
 
 THRESHOLD_MS = 200
 BUSY = ('BUSY Redis is busy running a script. You can only call SCRIPT KILL or '
@@ -187,7 +188,7 @@ class _Stats:
             while not lines or b'"PING"' not in lines[-1]:
                 lines.append(m.read_reply())
         lines = [l.split(b' ', 1)[1] for l in lines]
-        self.assertTrue(lines[0].startswith(b'[0 127.0.0.1:'), lines)
+        self.assertTrue(lines[0].startswith(b'[0 %s:' % local_addr(self.server).encode()), lines)
         self.assertTrue(lines[0].endswith(b'"EVAL" "return redis.call(\'SET\', KEYS[1], \'v\')" "1" "mk"\r\n'), lines)
         self.assertEqual(lines[1], b'[0 lua] "SET" "mk" "v"\r\n')
 

@@ -21,8 +21,8 @@ SETTLE = 0.03
 
 
 class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(('127.0.0.1', port))
+    def __init__(self, port, host='127.0.0.1'):
+        self.s = socket.create_connection((host, port))
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, args):
@@ -54,13 +54,13 @@ class Conn:
         self.s.close()
 
 
-def run_scenario(port, steps):
+def run_scenario(port, steps, host="127.0.0.1"):
     """Runs steps on a server; returns the normalized transcript."""
     conns, ids, out = {}, {}, []
 
     def conn(name):
         if name not in conns:
-            conns[name] = Conn(port)
+            conns[name] = Conn(port, host)
             conns[name].send(['CLIENT', 'ID'])
             ids[name] = int(conns[name].drain(0.2)[1:-2])
         return conns[name]
@@ -246,7 +246,7 @@ class _Tracking:
         for srv in (self.oracle, self.server):
             srv.redis().flushall()
         want = normalize_info(run_scenario(self.oracle.port, steps))
-        got = normalize_info(run_scenario(self.server.port, steps))
+        got = normalize_info(run_scenario(self.server.port, steps, self.server.host))
         for (step, w), (_, g) in zip(want, got):
             self.assertEqual(g, w, 'after step: %s' % step)
 
@@ -271,7 +271,7 @@ class _Tracking:
         r = self.server.redis()
         r.config_set('tracking-table-max-keys', 5)
         try:
-            a = Conn(self.server.port)
+            a = Conn(self.server.port, self.server.host)
             a.send(['HELLO', '3'])
             a.drain(0.1)
             a.send(['CLIENT', 'TRACKING', 'on'])

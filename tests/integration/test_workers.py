@@ -42,7 +42,7 @@ class Workers(unittest.TestCase):
     def test_pipelined_big_values_across_workers(self):
         # A run forwarded to another worker comes back while the next
         # command's 16 KB argument is only half read: the half must survive.
-        s = socket.create_connection(('127.0.0.1', self.server.port))
+        s = socket.create_connection((self.server.host, self.server.port))
         val = b'v' * 16384
         n = 2048
         for start in range(0, n, 64):
@@ -189,7 +189,7 @@ class Workers(unittest.TestCase):
     def test_client_closed_while_command_away(self):
         # Abrupt closes right after sending: replies for gone clients are dropped.
         for i in range(200):
-            s = socket.create_connection(('127.0.0.1', self.server.port))
+            s = socket.create_connection((self.server.host, self.server.port))
             s.sendall(encode_command('SET', 'gone:%d' % i, 'x') * 5)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
             s.close()
