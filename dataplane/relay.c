@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "outconn.h"
+#include "tcp/tcp.h"
 #include "worker.h"
 #include "../platform/log.h"
 #include "../platform/mem.h"
@@ -146,8 +147,17 @@ static void oc_connected(cb_outconn *oc) {
     cb_relay *r = oc->arg;
     if (r->status_owed) {
         r->status_owed = 0;
-        char ok = 0;
-        queue_in(r, &ok, 1);
+        /* Status 0, then our end's IPv4 address and port (network order)
+         * for the management thread's CLIENT LIST laddr. */
+        unsigned char st[7] = {0};
+        const tcp_conn *tc = oc->tc;
+        if (tc) {
+            uint32_t ip = htonl(tc->lip);
+            uint16_t port = htons(tc->lport);
+            memcpy(st + 1, &ip, 4);
+            memcpy(st + 5, &port, 2);
+        }
+        queue_in(r, (const char *)st, sizeof(st));
     }
 }
 
@@ -242,9 +252,21 @@ int relay_connect(const char *host, int port, char *err, size_t errlen) {
     return sv[1];
 }
 
-int relay_connect_result(int fd) {
+int relay_connect_result(int fd, char *laddr, size_t laddrlen) {
     char st;
     ssize_t n = recv(fd, &st, 1, MSG_DONTWAIT);
+    if (n == 1 && st == 0) {
+        /* The local address was queued with the status, in one write. */
+        unsigned char a[6];
+        if (recv(fd, a, sizeof(a), MSG_DONTWAIT) == (ssize_t)sizeof(a) && laddrlen) {
+            char ip[INET_ADDRSTRLEN];
+            uint16_t port;
+            memcpy(&port, a + 4, 2);
+            inet_ntop(AF_INET, a, ip, sizeof(ip));
+            snprintf(laddr, laddrlen, "%s:%u", ip, (unsigned)ntohs(port));
+        }
+        return 0;
+    }
     if (n == 1) return (unsigned char)st;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -1;
     return ECONNREFUSED; /* the relay went away without a word */

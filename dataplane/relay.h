@@ -30,9 +30,10 @@ int relay_adopt_client(struct cb_client *c);
  * blocking), or -1 with a reason in err. The first byte that arrives on
  * it is a status, read by relay_connect_result; the peer's bytes follow. */
 int relay_connect(const char *host, int port, char *err, size_t errlen);
-/* After POLLIN on a relay_connect fd: 0 connected, an errno value when the
- * connect failed (ECONNREFUSED, ETIMEDOUT, ...), -1 not known yet. */
-int relay_connect_result(int fd);
+/* After POLLIN on a relay_connect fd: 0 connected (our end's "ip:port" in
+ * laddr), an errno value when the connect failed (ECONNREFUSED,
+ * ETIMEDOUT, ...), -1 not known yet. */
+int relay_connect_result(int fd, char *laddr, size_t laddrlen);
 
 /* Worker loop (only when w->relays or w->relay_posted): connect requests,
  * pair -> TCP, the end of relays. now_us: the loop's monotonic clock;

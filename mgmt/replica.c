@@ -98,6 +98,7 @@ static struct {
     unsigned long long mc_id;
     long long mc_ctime_ms;
     char mc_addr[280], mc_laddr[64];
+    char relay_laddr[64]; /* a relayed link's end, from relay_connect_result */
     int mc_db;
     const char *mc_cmd;
     /* The client the stream runs on. */
@@ -218,6 +219,7 @@ static void start_connect(void) {
     R.next_try_ms = util_mstime() + 1000;
     cb_log(LOG_NOTICE, "Connecting to MASTER %s:%d", R.host, R.port);
     R.relayed = g_config.dataplane == DATAPLANE_DPDK;
+    R.relay_laddr[0] = '\0';
     if (R.relayed) {
         /* The data NIC is our stack's: a poll core opens the connection
          * and relays it; the status byte tells how the connect ended. */
@@ -347,12 +349,14 @@ static void master_client_up(int fresh) {
     socklen_t sl = sizeof(ss);
     snprintf(R.mc_addr, sizeof(R.mc_addr), "%s:%d", R.host, R.port);
     /* A relayed link's fd is the local end of a socketpair: its addresses
-     * say nothing about the TCP connection, so keep REPLICAOF's host:port. */
+     * say nothing about the TCP connection, so keep REPLICAOF's host:port
+     * and the local address the relay reported. */
     int inet = R.fd >= 0 && !R.relayed;
     if (inet && getpeername(R.fd, (struct sockaddr *)&ss, &sl) == 0)
         addr_str(&ss, R.mc_addr, sizeof(R.mc_addr));
     sl = sizeof(ss);
     R.mc_laddr[0] = '\0';
+    if (R.relayed) snprintf(R.mc_laddr, sizeof(R.mc_laddr), "%s", R.relay_laddr);
     if (inet && getsockname(R.fd, (struct sockaddr *)&ss, &sl) == 0)
         addr_str(&ss, R.mc_laddr, sizeof(R.mc_laddr));
 }
@@ -820,7 +824,8 @@ void replica_tick(const struct pollfd *p, int n) {
         if (R.st == RS_CONNECTING) {
             int err = 0;
             socklen_t el = sizeof(err);
-            if (R.relayed) err = relay_connect_result(R.fd);
+            if (R.relayed)
+                err = relay_connect_result(R.fd, R.relay_laddr, sizeof(R.relay_laddr));
             else getsockopt(R.fd, SOL_SOCKET, SO_ERROR, &err, &el);
             if (err < 0) {
                 /* The relay has not answered yet. */

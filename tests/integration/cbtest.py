@@ -55,10 +55,6 @@ DPDK_LOCKDIR = '/tmp/cbx-%s-slots' % DPDK_TAG
 # merges: test id prefixes ('module.Class' or 'module.Class.test_name') ->
 # reason. The merger empties this as those branches land.
 DPDK_PENDING = {
-    'test_ldb.LdbTest': 'SCRIPT DEBUG on the DPDK data plane (answers "not supported" today)',
-    'test_replica': 'replication over DPDK (REPLICAOF from a DPDK cachebox)',
-    'test_replication.Replication1Worker': 'replication over DPDK (SYNC/PSYNC to a DPDK cachebox)',
-    'test_replication.Replication3Workers': 'replication over DPDK (SYNC/PSYNC to a DPDK cachebox)',
     # DPDK-plane bugs found by this suite and not fixed yet.
     'test_defrag': 'active defrag on the memzone-backed arenas stalls at allocator_frag_ratio '
                    '1.05 (many keys) / 1.08 (one big hash); the kernel plane gets under 1.05',

@@ -10,6 +10,7 @@ resynchronizing partially, REPLICAOF NO ONE, -LOADING during the load. Design: d
 import time
 import unittest
 
+import cbtest
 from cbtest import Server
 import test_replication as tr
 
@@ -39,8 +40,9 @@ class _Replica:
 
     def attach(self):
         s = self.replica.redis()
-        self.assertEqual(s.execute_command('REPLICAOF', '127.0.0.1', self.master.port), b'OK')
-        self.assertEqual(s.execute_command('REPLICAOF', '127.0.0.1', self.master.port),
+        host = self.master.peer_host(self.replica)
+        self.assertEqual(s.execute_command('REPLICAOF', host, self.master.port), b'OK')
+        self.assertEqual(s.execute_command('REPLICAOF', host, self.master.port),
                          b'OK Already connected to specified master')
         return self.wait_synced()
 
@@ -59,7 +61,8 @@ class _Replica:
         self.assert_same_dataset()
         s = self.replica.redis()
         role = s.execute_command('ROLE')
-        self.assertEqual(role[:4], [b'slave', b'127.0.0.1', self.master.port, b'connected'])
+        self.assertEqual(role[:4], [b'slave', self.master.peer_host(self.replica).encode(),
+                                    self.master.port, b'connected'])
         self.assertEqual(role[4], int(info(m, 'replication')['master_repl_offset']))
         with self.assertRaises(Exception) as e:
             s.set('x', 1)
@@ -100,7 +103,7 @@ class _Replica:
 class ReplicaOfRedis(_Replica, unittest.TestCase):
     def test_info_fields_as_a_redis_replica(self):
         self.attach()
-        ref = Server('redis', args=['--replicaof', '127.0.0.1', str(self.master.port)])
+        ref = Server('redis', args=['--replicaof', self.master.peer_host(), str(self.master.port)])
         try:
             deadline = time.time() + 20
             while info(ref.redis(), 'replication').get('master_link_status') != 'up':
@@ -123,7 +126,7 @@ class ReplicaLoading(unittest.TestCase):
         try:
             master.redis().execute_command('DEBUG', 'POPULATE', 2000)
             s = rep.redis()
-            s.execute_command('REPLICAOF', '127.0.0.1', master.port)
+            s.execute_command('REPLICAOF', master.peer_host(rep), master.port)
             seen = set()
             deadline = time.time() + 20
             while time.time() < deadline:
@@ -149,7 +152,9 @@ class ReplicaAuthDirective(unittest.TestCase):
             m = master.redis(password='pw')
             m.execute_command('ACL', 'SETUSER', 'rep', 'on', '>rpw', '+@all', '~*')
             m.set('k', 'v')
-            rep = Server('cachebox', args=['--replicaof', '127.0.0.1', str(master.port),
+            # Reached from any slot on the DPDK plane (the rig's local range).
+            host = cbtest.loopback_alias('127.0.0.1')
+            rep = Server('cachebox', args=['--replicaof', host, str(master.port),
                                            '--masteruser', 'rep', '--masterauth', 'rpw'])
             try:
                 s = rep.redis()
@@ -158,7 +163,7 @@ class ReplicaAuthDirective(unittest.TestCase):
                     self.assertLess(time.time(), deadline, rep.log()[-2000:])
                     time.sleep(0.05)
                 self.assertEqual(s.get('k'), b'v')
-                self.assertEqual(s.config_get('replicaof'), {'replicaof': '127.0.0.1 %d' % master.port})
+                self.assertEqual(s.config_get('replicaof'), {'replicaof': '%s %d' % (host, master.port)})
             finally:
                 rep.cleanup()
         finally:
