@@ -212,6 +212,15 @@ static void send_ack(void) {
     R.last_ack_ms = util_mstime();
 }
 
+/* A connect is under way on fd (a kernel socket or a relay). */
+static void link_started(int fd) {
+    R.fd = fd;
+    R.inlen = 0;
+    R.last_io_ms = util_mstime();
+    cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync started");
+    set_state(RS_CONNECTING);
+}
+
 static void start_connect(void) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     char port[16];
@@ -229,11 +238,7 @@ static void start_connect(void) {
             cb_log(LOG_WARNING, "Unable to connect to MASTER: %s", why);
             return;
         }
-        R.fd = fd;
-        R.inlen = 0;
-        R.last_io_ms = util_mstime();
-        cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync started");
-        set_state(RS_CONNECTING);
+        link_started(fd);
         return;
     }
     if (getaddrinfo(R.host, port, &hints, &res) != 0 || !res) {
@@ -254,11 +259,7 @@ static void start_connect(void) {
         close(fd);
         return;
     }
-    R.fd = fd;
-    R.inlen = 0;
-    R.last_io_ms = util_mstime();
-    cb_log(LOG_NOTICE, "MASTER <-> REPLICA sync started");
-    set_state(RS_CONNECTING);
+    link_started(fd);
 }
 
 /* The rest of the handshake, pipelined as Redis 7.0's replica sends it. */

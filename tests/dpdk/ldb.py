@@ -122,17 +122,9 @@ class Conn:
         self.s.close()
 
 
-SCRIPT = '''local t = {1,2,x={a="b"}}
-local function f(a)
-  local z = a * 2
-  return z
-end
-local s = "a\\"b\\n\\1"
-redis.breakpoint()
-local r = f(3)
-redis.call("set", KEYS[1], ARGV[1])
-redis.debug("done", r, t)
-return redis.call("get", KEYS[1])'''
+# The script the kernel plane's debugger tests step through.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from test_ldb import SCRIPT  # noqa: E402
 
 # name: (script, keys, args, debugger commands typed)
 SESSIONS = {
