@@ -239,12 +239,17 @@ size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n);
 void tcp_close(tcp_conn *tc);
 /* Free send-buffer space. */
 uint32_t tcp_send_space(const tcp_conn *tc);
+/* The send ring's first size; it doubles as a burst needs. */
+#define TCP_SBUF_MIN 16384u
 const char *tcp_state_name(int state);
 
 /* Internal to dataplane/tcp/. */
 tcp_conn *tcp_lookup(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport);
 tcp_conn *tcp_conn_new(tcp_stack *ts, uint32_t rip, uint16_t rport, uint32_t lip, uint16_t lport);
 void tcp_conn_free(tcp_conn *tc);
+/* An empty send ring grown past TCP_SBUF_MIN is given back (the next send
+ * starts a small one). */
+void tcp_sbuf_trim(tcp_conn *tc);
 /* Drop the held segments (stack teardown). */
 void tcp_deferred_free(tcp_stack *ts);
 /* Drop the connection, telling the application (reset). */

@@ -144,7 +144,7 @@ uint32_t tcp_send_space(const tcp_conn *tc) {
  * they keep alive until the driver lets go of it). */
 static int sbuf_reserve(tcp_conn *tc, uint32_t need, int fresh) {
     if (need <= tc->scap && !fresh) return 0;
-    uint32_t cap = tc->scap ? tc->scap : 16384;
+    uint32_t cap = tc->scap ? tc->scap : TCP_SBUF_MIN;
     while (cap < need) cap *= 2;
     net_zbuf *nb = net_zbuf_new(cap);
     if (!nb) return -1;
@@ -160,6 +160,17 @@ static int sbuf_reserve(tcp_conn *tc, uint32_t need, int fresh) {
     tc->scap = cap;
     tc->shead = 0;
     return 0;
+}
+
+void tcp_sbuf_trim(tcp_conn *tc) {
+    /* A ring grown for one burst (a big reply, a deep pipeline's replies)
+     * would otherwise stay with the connection for its whole life, counted
+     * in used_memory; frames still in flight keep their own reference. */
+    if (tc->slen || tc->scap <= TCP_SBUF_MIN) return;
+    net_zbuf_release(tc->sbo);
+    tc->sbo = NULL;
+    tc->sbuf = NULL;
+    tc->scap = tc->shead = 0;
 }
 
 size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n) {

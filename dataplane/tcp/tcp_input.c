@@ -342,6 +342,7 @@ static int ack_input(tcp_conn *tc, const seg_info *s) {
         fin_acked = (tc->flags & TF_FIN_SENT) && s->ack == tc->snd_max && acked > data;
         tc->shead = tc->scap ? (tc->shead + data) & (tc->scap - 1) : 0;
         tc->slen -= data;
+        tcp_sbuf_trim(tc);
         tc->snd_una = s->ack;
         if (seq_lt(tc->snd_nxt, tc->snd_una)) tc->snd_nxt = tc->snd_una;
         if ((tc->flags & TF_TS) && s->has_ts && s->tsecr)

@@ -1397,6 +1397,45 @@ static void test_zero_copy_refcounts(void) {
     teardown();
 }
 
+/* A burst grows the send ring; once all of it is acknowledged the big ring
+ * is given back and the next reply starts a small one. */
+static void test_send_ring_trimmed(void) {
+    setup();
+    uint32_t iss = handshake(40095, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    static char big[100000];
+    memset(big, 'y', sizeof(big));
+    struct iovec iov = {big, sizeof(big)};
+    clear_frames();
+    CU_ASSERT_EQUAL(tcp_send(tc, &iov, 1), sizeof(big));
+    CU_ASSERT_EQUAL(tc->scap, 131072);
+    for (int round = 0; round < 64 && tc->slen; round++) {
+        uint32_t hi = iss;
+        for (int i = 0; i < nframes; i++) {
+            seg g = parse(i);
+            if (seq_gt(g.seq + (uint32_t)g.len, hi)) hi = g.seq + (uint32_t)g.len;
+        }
+        clear_frames();
+        inject(40095, 11, hi, ACK, 1024, &o, NULL);
+        if (tc->slen) CU_ASSERT_EQUAL(tc->scap, 131072);
+    }
+    CU_ASSERT_EQUAL_FATAL(tc->slen, 0);
+    CU_ASSERT_EQUAL(tc->scap, 0);
+    CU_ASSERT_PTR_NULL(tc->sbo);
+    clear_frames();
+    struct iovec small = {"+OK\r\n", 5};
+    CU_ASSERT_EQUAL(tcp_send(tc, &small, 1), 5);
+    CU_ASSERT_EQUAL(tc->scap, TCP_SBUF_MIN);
+    seg r = last();
+    CU_ASSERT_EQUAL(r.seq, iss + sizeof(big));
+    CU_ASSERT_EQUAL(r.len, 5);
+    CU_ASSERT(memcmp(r.data, "+OK\r\n", 5) == 0);
+    inject(40095, 11, iss + sizeof(big) + 5, ACK, 1024, &o, NULL);
+    CU_ASSERT_EQUAL(tc->scap, TCP_SBUF_MIN); /* a small ring stays */
+    teardown();
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("tcp", NULL, NULL);
@@ -1431,6 +1470,8 @@ int main(void) {
                 test_tlp_recovers_lost_reply);
     CU_add_test(s, "without SACK: three duplicate ACKs, then a partial ACK's hole",
                 test_no_sack_partial_ack);
+    CU_add_test(s, "send ring grown by a burst given back once acknowledged",
+                test_send_ring_trimmed);
     CU_add_test(s, "zero copy: ring bytes live until both ACK and NIC completion",
                 test_zero_copy_refcounts);
     CU_basic_set_mode(CU_BRM_VERBOSE);
