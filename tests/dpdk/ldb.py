@@ -124,6 +124,7 @@ class Conn:
 
 # The script the kernel plane's debugger tests step through.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from cbtest import free_port  # noqa: E402
 from test_ldb import SCRIPT  # noqa: E402
 
 # name: (script, keys, args, debugger commands typed)
@@ -170,10 +171,7 @@ def session(host, port, mode, body, keys, args, steps):
 
 def start_oracle():
     d = tempfile.mkdtemp(prefix="cbx-ldb-oracle-")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                           "--save", "", "--appendonly", "no", "--dir", d],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
