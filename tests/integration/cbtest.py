@@ -57,8 +57,6 @@ DPDK_LOCKDIR = '/tmp/cbx-%s-slots' % DPDK_TAG
 # reason. The merger empties this as those branches land.
 DPDK_PENDING = {
     # DPDK-plane bugs found by this suite and not fixed yet.
-    'test_defrag': 'active defrag on the memzone-backed arenas stalls at allocator_frag_ratio '
-                   '1.05 (many keys) / 1.08 (one big hash); the kernel plane gets under 1.05',
 }
 
 
