@@ -580,7 +580,14 @@ int mem_account_pool_full(int idx)
     mem_region *r = mem_acct_arenas[idx].region;
     if (!r) return 0;
     long long at = atomic_load_explicit(&r->full_at, memory_order_relaxed);
-    return at > 0 && mem_account_bytes(idx) >= at;
+    if (at <= 0) return 0;
+    /* The mark has slack so that a connection's buffers coming and going
+     * (a refused 1 MB request's query buffer freed, a big reply sent)
+     * cannot flip writes back on: only freed data does. */
+    long long slack = at / 32;
+    if (slack < (1LL << 20)) slack = 1LL << 20;
+    if (slack > (64LL << 20)) slack = 64LL << 20;
+    return mem_account_bytes(idx) > at - slack;
 #else
     (void)idx;
     return 0;

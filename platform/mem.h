@@ -76,11 +76,12 @@ typedef struct mem_chunk_source {
 /* Give account idx an arena whose extents are carved out of src's chunks.
  * When src is spent, the extent in flight comes from normal pages (so no
  * allocation fails) and the account is marked full: mem_account_pool_full
- * then says so until its bytes fall back under the mark. 0 or -1. */
+ * then says so until its bytes fall a margin (1/32 of the mark, 1 to
+ * 64 MB) under the mark. 0 or -1. */
 int mem_account_arena_src(int idx, const mem_chunk_source *src, char *err, size_t errlen);
 /* 1 while account idx's arena has run out of its memory source (only
- * arenas from mem_account_arena_src) and the account holds at least what
- * it held then: writes must be refused with OOM. */
+ * arenas from mem_account_arena_src) and the account has not freed a
+ * margin of what it held then: writes must be refused with OOM. */
 int mem_account_pool_full(int idx);
 /* A private arena and cache for the calling thread's own allocations. */
 int mem_thread_arena(void);
