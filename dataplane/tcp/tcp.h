@@ -44,6 +44,7 @@ enum tcp_state {
 #define TCP_RCV_WND (1u << 20)     /* we consume at once: a constant window */
 #define TCP_RCV_WSCALE 7
 #define TCP_SNDBUF_MAX (4u << 20)
+#define TCP_SNDBUF_FLOOR (64u << 10) /* taken whatever the peer's window */
 #define TCP_OOO_MAX 128            /* out-of-order segments kept per connection */
 #define TCP_WHEEL_SLOTS 4096       /* 1 ms ticks */
 #define TCP_TLP_MIN_MS 10          /* floor of the probe timeout (RFC 8985 7.2) */
@@ -237,7 +238,8 @@ uint16_t tcp_ephemeral_port(tcp_stack *ts, uint32_t rip, uint16_t rport);
 size_t tcp_send(tcp_conn *tc, const struct iovec *iov, int n);
 /* The application is done: FIN after queued data; tc->app becomes NULL. */
 void tcp_close(tcp_conn *tc);
-/* Free send-buffer space. */
+/* Free send-buffer space: twice the peer's window (64 KiB to 4 MiB)
+ * less what is queued. */
 uint32_t tcp_send_space(const tcp_conn *tc);
 /* The send ring's first size; it doubles as a burst needs. */
 #define TCP_SBUF_MIN 16384u

@@ -136,7 +136,14 @@ uint32_t tcp_isn(tcp_stack *ts, uint32_t lip, uint16_t lport, uint32_t rip, uint
 }
 
 uint32_t tcp_send_space(const tcp_conn *tc) {
-    return TCP_SNDBUF_MAX - tc->slen;
+    /* Take twice what the peer lets us have in flight, as Linux's send
+     * buffer follows the window: bytes a slow reader cannot take stay in
+     * the client's output list, where omem, client-output-buffer-limit and
+     * maxmemory-clients see them, not hidden in a 4 MiB ring. */
+    uint64_t cap = 2ull * tc->snd_wnd;
+    if (cap < TCP_SNDBUF_FLOOR) cap = TCP_SNDBUF_FLOOR;
+    if (cap > TCP_SNDBUF_MAX) cap = TCP_SNDBUF_MAX;
+    return tc->slen < cap ? (uint32_t)cap - tc->slen : 0;
 }
 
 /* Make the ring hold `need` bytes (power of two): a new one, unwrapped, if

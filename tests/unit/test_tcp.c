@@ -1436,6 +1436,30 @@ static void test_send_ring_trimmed(void) {
     teardown();
 }
 
+/* The ring takes twice the peer's window (64 KiB at least): a slow
+ * reader's backlog stays with the application, where omem sees it. */
+static void test_send_space_follows_window(void) {
+    setup();
+    uint32_t iss = handshake(40096, 10, 1);
+    opts o = ts_opts();
+    tcp_conn *tc = last_tc;
+    static char big[300000];
+    memset(big, 'z', sizeof(big));
+    struct iovec iov = {big, sizeof(big)};
+    inject(40096, 11, iss, ACK, 16, &o, NULL); /* 16 << 7: a 2 KiB window */
+    CU_ASSERT_EQUAL(tc->snd_wnd, 2048);
+    clear_frames();
+    CU_ASSERT_EQUAL(tcp_send(tc, &iov, 1), TCP_SNDBUF_FLOOR);
+    CU_ASSERT_EQUAL(tcp_send_space(tc), 0);
+    CU_ASSERT_EQUAL(tcp_send(tc, &iov, 1), 0);
+    /* The window opens to 1 MiB: up to 2 MiB may be queued. */
+    inject(40096, 11, iss, ACK, 8192, &o, NULL);
+    CU_ASSERT_EQUAL(tc->snd_wnd, 1u << 20);
+    CU_ASSERT_EQUAL(tcp_send_space(tc), (2u << 20) - TCP_SNDBUF_FLOOR);
+    CU_ASSERT_EQUAL(tcp_send(tc, &iov, 1), sizeof(big));
+    teardown();
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("tcp", NULL, NULL);
@@ -1472,6 +1496,8 @@ int main(void) {
                 test_no_sack_partial_ack);
     CU_add_test(s, "send ring grown by a burst given back once acknowledged",
                 test_send_ring_trimmed);
+    CU_add_test(s, "send space follows the peer's window (64 KiB floor)",
+                test_send_space_follows_window);
     CU_add_test(s, "zero copy: ring bytes live until both ACK and NIC completion",
                 test_zero_copy_refcounts);
     CU_basic_set_mode(CU_BRM_VERBOSE);
